@@ -1,0 +1,13 @@
+"""fognet: DNN inference across edge/fog peers on one LAN (DINA, INFOCOM 2020).
+
+model/      ONNX in: zoo, graph analysis, cost profile
+partition/  DINA-P: cuts, spatial slicing, sub-model extraction, cost model, planner
+matching/   DINA-O: the pure matching game, its checker and exact optimum
+net/        ZeroMQ transport, wire codec, discovery, link emulation
+peer/       the peer daemon: membership, executor, matching agent, requester
+sim/        discrete-event simulator and baselines
+data/       frame sources: generated driving stream, image folders
+cli/        the `fognet` command
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,52 @@
+"""The `fognet` command: one click group, one module per area of commands.
+
+Errors from fognet's own tree are printed as one line, `TypeName: message`, with exit
+code 2; `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from fognet.errors import FognetError
+
+
+class _Group(click.Group):
+    """A click group that maps FognetError to one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except FognetError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"{type(exc).__name__}: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+@click.version_option(package_name="fognet")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, verbose: int) -> None:
+    """fognet: DNN inference across edge/fog peers on one LAN."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+
+
+def _register() -> None:
+    from fognet.cli import commands
+
+    for command in commands.ALL:
+        main.add_command(command)
+
+
+_register()

@@ -1,0 +1,7 @@
+"""Every `fognet` subcommand, gathered in one list so the group is defined in one place."""
+
+from __future__ import annotations
+
+import click
+
+ALL: list[click.Command] = []

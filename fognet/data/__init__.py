@@ -1,0 +1,1 @@
+"""Frame sources: the generated driving stream and image folders."""

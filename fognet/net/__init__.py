@@ -1,0 +1,1 @@
+"""Networking at the edge: wire codec, ZeroMQ transport, discovery, link emulation."""

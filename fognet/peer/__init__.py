@@ -1,0 +1,1 @@
+"""The peer daemon: membership, executor, matching agent, requester."""

@@ -1,0 +1,1 @@
+"""Discrete-event simulator and baselines, built on the same planner and game as the peers."""
