@@ -5,3 +5,7 @@ from __future__ import annotations
 import click
 
 ALL: list[click.Command] = []
+
+from fognet.cli.split import cuts, split  # noqa: E402
+
+ALL += [split, cuts]

@@ -100,7 +100,11 @@ def normalise(model: onnx.ModelProto, input_shapes: InputShapes = None) -> None:
         graph.input.extend(real_inputs)
     model.ir_version = max(model.ir_version, MIN_IR_VERSION)
     _name_nodes(graph)
-    _apply_input_shapes(graph, input_shapes)
+    if _apply_input_shapes(graph, input_shapes):
+        # Declared output shapes were for the old input shapes; let inference redo them.
+        for out in graph.output:
+            if out.type.HasField("tensor_type"):
+                out.type.tensor_type.ClearField("shape")
     _infer_shapes(model)
 
 
@@ -133,7 +137,9 @@ def _describe_dims(vi: onnx.ValueInfoProto) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-def _apply_input_shapes(graph: onnx.GraphProto, input_shapes: InputShapes) -> None:
+def _apply_input_shapes(graph: onnx.GraphProto, input_shapes: InputShapes) -> bool:
+    """Make every input's shape concrete; True when a given shape replaced a symbolic one."""
+    changed = False
     inputs = list(graph.input)
     given: dict[str, Sequence[int]] = {}
     if isinstance(input_shapes, Mapping):
@@ -162,10 +168,13 @@ def _apply_input_shapes(graph: onnx.GraphProto, input_shapes: InputShapes) -> No
             raise ModelError(f"input {vi.name!r} has rank {rank}, --input-shape gives {len(shape)} dims")
         if current is not None and current != shape:
             raise ModelError(f"input {vi.name!r} has fixed shape {list(current)}, not {list(shape)}")
+        if current is None:
+            changed = True
         tensor_type = vi.type.tensor_type
         tensor_type.ClearField("shape")
         for d in shape:
             tensor_type.shape.dim.add().dim_value = d
+    return changed
 
 
 def _infer_shapes(model: onnx.ModelProto) -> None:
