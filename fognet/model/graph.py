@@ -171,7 +171,6 @@ class ModelGraph:
             for out in node.output:
                 if out and self._last_use.get(out, -1) >= stop:
                     outputs.append(out)
-        outputs += [o.name for o in self.outputs if o.name in inputs and o.name not in outputs]
         return tuple(inputs), tuple(outputs)
 
     def cut(self, position: int) -> Cut:
