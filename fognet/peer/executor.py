@@ -1,0 +1,231 @@
+"""Run subtasks: onnxruntime sessions per (model, node range, slice), off the event loop.
+
+A peer extracts what it runs from its own copy of the model (DESIGN.md, DINA-P step 4):
+the model file comes from the `ModelStore` by hash, is loaded and normalised exactly as
+the source loaded it (so node positions agree), analysed once, and each requested range
+is extracted and turned into a session once, lazily, then cached.
+
+Jobs queue for ONE worker thread (a device runs one subtask at a time; its intra-op
+threads come from its profile), so `wait_s` in a result is the time the job sat behind
+others, and `compute_s` the time it ran. `backlog_s` is the predicted reference-seconds
+of work queued or running, which the peer advertises in STATE (the `q_p` of DESIGN.md).
+
+Emulation: with `emulate=True`, a job's elapsed compute is stretched to
+`measured / speed` by sleeping in the worker thread after the run, so the emulated
+device is busy for that long and later jobs wait behind it. A speed above 1 cannot be
+emulated on this machine; it runs at measured speed.
+
+API
+    TaskKey(sha256, start, stop, input_shapes, slice=None)     frozen, hashable; slice: canonical JSON
+    Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray}
+    JobResult(outputs, wait_s, compute_s)
+    Executor(store, *, threads=1, speed=1.0, emulate=False)
+        await .run(job) -> JobResult       raises ModelError / WireError for a bad job
+        .backlog_s -> float                reference-seconds queued or running
+        .boundary(key) -> (inputs, outputs) tensor names of the key's sub-model
+        .close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnxruntime as ort
+
+from fognet.errors import ModelError, WireError
+from fognet.model.graph import ModelGraph, analyse
+from fognet.model.load import load_model
+from fognet.model.runtime import make_session
+from fognet.partition.extract import extract
+from fognet.peer.store import ModelStore
+
+log = logging.getLogger(__name__)
+
+Shapes = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+def shapes_key(input_shapes: Mapping[str, tuple[int, ...]] | None) -> Shapes:
+    """Model input shapes as a hashable, order-independent key."""
+    return tuple(sorted((k, tuple(int(d) for d in v)) for k, v in (input_shapes or {}).items()))
+
+
+def slice_key(spec: Mapping | None) -> str | None:
+    return None if spec is None else json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class TaskKey:
+    """What identifies a runnable sub-model on any peer."""
+
+    sha256: str
+    start: int
+    stop: int
+    input_shapes: Shapes = ()
+    slice: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    key: TaskKey
+    tensors: Mapping[str, np.ndarray]
+    work_s: float = 0.0  # predicted reference-seconds, if the sender knows; else learned
+
+
+@dataclass(frozen=True)
+class JobResult:
+    outputs: dict[str, np.ndarray]
+    wait_s: float
+    compute_s: float
+
+
+@dataclass
+class _Built:
+    session: ort.InferenceSession
+    inputs: dict[str, tuple[tuple[int, ...], str]]  # name -> (shape, numpy dtype name)
+    outputs: tuple[str, ...]
+    work_s: float = 0.0  # learned reference-seconds per run (EMA)
+
+
+@dataclass
+class _Queue:
+    """Predicted work of the jobs accepted and not yet finished."""
+
+    pending: dict[int, float] = field(default_factory=dict)
+    ids: itertools.count = field(default_factory=itertools.count)
+
+
+class Executor:
+    """Sessions built lazily and cached; jobs run one at a time in a worker thread."""
+
+    def __init__(
+        self, store: ModelStore, *, threads: int = 1, speed: float = 1.0, emulate: bool = False
+    ) -> None:
+        if speed <= 0:
+            raise ModelError(f"peer speed must be positive, got {speed}")
+        self.store = store
+        self.threads = threads
+        self.speed = speed
+        self.emulate = emulate
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fognet-exec")
+        self._lock = threading.Lock()
+        self._graphs: dict[tuple[str, Shapes], ModelGraph] = {}
+        self._built: dict[TaskKey, _Built] = {}
+        self._queue = _Queue()
+        if emulate and speed > 1.0:
+            log.warning("speed %.2f > 1 cannot be emulated on this machine; running at measured speed", speed)
+
+    @property
+    def backlog_s(self) -> float:
+        return sum(self._queue.pending.values())
+
+    async def run(self, job: Job) -> JobResult:
+        """Queue `job`, run it in the worker thread, return outputs and its wait/compute."""
+        known = self._built.get(job.key)
+        estimate = job.work_s or (known.work_s if known else 0.0)
+        ticket = next(self._queue.ids)
+        self._queue.pending[ticket] = estimate
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, self._run_sync, job, time.perf_counter())
+        finally:
+            del self._queue.pending[ticket]
+
+    def boundary(self, key: TaskKey) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        built = self._get(key)
+        return tuple(built.inputs), built.outputs
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run_sync(self, job: Job, queued_at: float) -> JobResult:
+        built = self._get(job.key)
+        feeds = _check_feeds(built, job.tensors)
+        t0 = time.perf_counter()
+        try:
+            values = built.session.run(list(built.outputs), feeds)
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"onnxruntime failed on [{job.key.start}, {job.key.stop}): {str(exc).splitlines()[0]}") from exc
+        measured = time.perf_counter() - t0
+        compute = measured
+        if self.emulate and self.speed < 1.0:
+            compute = measured / self.speed
+            time.sleep(compute - measured)
+        reference = measured if self.emulate else measured * self.speed
+        built.work_s = reference if not built.work_s else 0.7 * built.work_s + 0.3 * reference
+        # Session building on first use counts as waiting, not as the subtask's compute.
+        return JobResult(dict(zip(built.outputs, values, strict=True)), t0 - queued_at, compute)
+
+    def _get(self, key: TaskKey) -> _Built:
+        with self._lock:
+            built = self._built.get(key)
+            if built is None:
+                built = self._build(key)
+                self._built[key] = built
+            return built
+
+    def _graph(self, key: TaskKey) -> ModelGraph:
+        gkey = (key.sha256, key.input_shapes)
+        graph = self._graphs.get(gkey)
+        if graph is None:
+            path = self.store.path(key.sha256)
+            loaded = load_model(path, dict(key.input_shapes) or None)
+            graph = analyse(loaded.model)
+            self._graphs[gkey] = graph
+        return graph
+
+    def _build(self, key: TaskKey) -> _Built:
+        graph = self._graph(key)
+        if not 0 <= key.start < key.stop <= len(graph):
+            raise WireError(f"node range [{key.start}, {key.stop}) is outside the model's 0..{len(graph)}")
+        if key.slice is not None:
+            sub = _slice_submodel(graph, key)
+        else:
+            sub = extract(graph, key.start, key.stop)
+        session = make_session(sub, self.threads)
+        inputs = {
+            i.name: (tuple(d.dim_value for d in i.type.tensor_type.shape.dim), _np_dtype(i))
+            for i in sub.graph.input
+        }
+        log.debug("built session %s [%d, %d)", key.sha256[:8], key.start, key.stop)
+        return _Built(session, inputs, tuple(o.name for o in sub.graph.output))
+
+
+def _np_dtype(vi) -> str:
+    from onnx import helper
+
+    return np.dtype(helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)).name
+
+
+def _slice_submodel(graph: ModelGraph, key: TaskKey):
+    """A spatial slice of a stage; needs `fognet.partition.spatial` (a later issue)."""
+    try:
+        from fognet.partition import spatial
+    except ImportError as exc:
+        raise ModelError("this peer cannot run spatial slices yet (no fognet.partition.spatial)") from exc
+    spec = spatial.SliceSpec.from_dict(json.loads(key.slice))
+    return spatial.slice_model(graph, key.start, key.stop, spec)
+
+
+def _check_feeds(built: _Built, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Inputs must be exactly the sub-model's, with its shapes and dtypes."""
+    missing = [name for name in built.inputs if name not in tensors]
+    if missing:
+        raise WireError(f"EXEC lacks input tensor {missing[0]!r}; this range needs {sorted(built.inputs)}")
+    feeds = {}
+    for name, (shape, dtype) in built.inputs.items():
+        value = np.asarray(tensors[name])
+        if value.dtype.name != dtype or tuple(value.shape) != shape:
+            raise WireError(
+                f"input {name!r} is {value.dtype.name}{list(value.shape)}, expected {dtype}{list(shape)}"
+            )
+        feeds[name] = value
+    return feeds

@@ -1,0 +1,212 @@
+"""Run frames through a plan in star fashion, several in flight, results in frame order.
+
+For each stage the source sends the stage's input tensors to the stage's peer and gets
+its outputs back (DESIGN.md, "Data moves in a star"); the next stage reads what earlier
+stages produced. A spatial stage is a set of slices sent to several peers at once and
+merged here; whole stages are the one-slice case.
+
+Timing: a peer reports in RESULT how long the subtask waited in its queue and how long it
+computed; the rest of the round trip is transfer (both ways, plus codec and hops).
+
+Failure: a subtask that gets no answer within `timeout` (dead peer, killed mid-stream)
+fails its frame with `PeerUnreachable`, never a hang: the runner enforces the timeout and
+the requester adds a hard deadline of its own on top. Other frames go on, and each frame
+takes the plan current when it starts, so a re-plan after a peer is declared dead routes
+later frames around it.
+
+The requester knows no sockets: it is given `run_subtask(peer, job, timeout)`, which the
+peer node implements over ZeroMQ (or with its own executor for the source's own device).
+
+API
+    SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
+    SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s)
+    FrameResult(index, outputs, latency_s, timings, error)    .ok -> bool
+    Requester(run_subtask, graph, *, timeout=10.0, work_s=None)
+        await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
+            frames: iterable of {input name: ndarray}; plan: Plan or a callable returning the current one
+            on_result(FrameResult) is called in frame order as results complete
+    summarise(results) -> Summary     latency percentiles, throughput, transfer/wait/compute split
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fognet.errors import FognetError, PeerUnreachable, PlanError
+from fognet.model.graph import ModelGraph
+from fognet.partition.stages import Plan, Stage
+from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
+
+SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
+Frame = Mapping[str, np.ndarray]
+DEADLINE_GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class SubtaskTiming:
+    stage: int
+    peer: str
+    transfer_s: float
+    wait_s: float
+    compute_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.transfer_s + self.wait_s + self.compute_s
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    index: int
+    outputs: dict[str, np.ndarray] | None
+    latency_s: float
+    timings: tuple[SubtaskTiming, ...] = ()
+    error: FognetError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class _Frame:
+    index: int
+    tensors: dict[str, np.ndarray]
+    timings: list[SubtaskTiming] = field(default_factory=list)
+
+
+class Requester:
+    """Sends frames through plans; see the module docstring."""
+
+    def __init__(
+        self,
+        run_subtask: SubtaskRunner,
+        graph: ModelGraph,
+        *,
+        timeout: float = 10.0,
+        work_s: Sequence[float] | None = None,
+    ) -> None:
+        self.run_subtask = run_subtask
+        self.graph = graph
+        self.timeout = timeout
+        self._node_work = None if work_s is None else np.concatenate([[0.0], np.cumsum(work_s)])
+        self._outputs = tuple(t.name for t in graph.outputs)
+
+    async def run(
+        self,
+        frames: Iterable[Frame],
+        plan: Plan | Callable[[], Plan],
+        *,
+        window: int = 4,
+        fps: float | None = None,
+        on_result: Callable[[FrameResult], None] | None = None,
+    ) -> list[FrameResult]:
+        current = plan if callable(plan) else (lambda: plan)
+        slots = asyncio.Semaphore(max(1, window))
+        results: dict[int, FrameResult] = {}
+        emitted = 0
+
+        async def one(index: int, feeds: Frame, active: Plan) -> None:
+            nonlocal emitted
+            try:
+                results[index] = await self.run_frame(index, feeds, active)
+            finally:
+                slots.release()
+            while emitted in results:
+                if on_result is not None:
+                    on_result(results[emitted])
+                emitted += 1
+
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            for index, feeds in enumerate(frames):
+                if fps:
+                    await asyncio.sleep(max(0.0, started + index / fps - time.perf_counter()))
+                await slots.acquire()
+                group.create_task(one(index, feeds, current()))
+        return [results[i] for i in sorted(results)]
+
+    async def run_frame(self, index: int, feeds: Frame, plan: Plan) -> FrameResult:
+        """One frame through every stage; a failure becomes the frame's error, not an exception."""
+        frame = _Frame(index, dict(feeds))
+        t0 = time.perf_counter()
+        try:
+            for number, stage in enumerate(plan.stages):
+                await self._run_stage(frame, number, stage, plan)
+            outputs = {name: frame.tensors[name] for name in self._outputs}
+        except FognetError as exc:
+            return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc)
+        return FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings))
+
+    async def _run_stage(self, frame: _Frame, number: int, stage: Stage, plan: Plan) -> None:
+        if stage.spatial:
+            raise PlanError(
+                f"stage {number} [{stage.start}, {stage.stop}) is spatial; the requester runs whole stages only so far"
+            )
+        needed, _ = self.graph.boundary(stage.start, stage.stop)
+        key = TaskKey(plan.model_sha256, stage.start, stage.stop, shapes_key(plan.input_shapes))
+        job = Job(key, {name: frame.tensors[name] for name in needed}, self._work(stage))
+        result, timing = await self._subtask(number, stage.peer, job)
+        frame.tensors.update(result.outputs)
+        frame.timings.append(timing)
+
+    async def _subtask(self, number: int, peer: str, job: Job) -> tuple[JobResult, SubtaskTiming]:
+        t0 = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(
+                self.run_subtask(peer, job, self.timeout), self.timeout + DEADLINE_GRACE_S
+            )
+        except TimeoutError:
+            raise PeerUnreachable(f"peer {peer} did not answer within {self.timeout:.1f} s") from None
+        rtt = time.perf_counter() - t0
+        transfer = max(0.0, rtt - result.wait_s - result.compute_s)
+        return result, SubtaskTiming(number, peer, transfer, result.wait_s, result.compute_s)
+
+    def _work(self, stage: Stage) -> float:
+        if self._node_work is None:
+            return 0.0
+        return float(self._node_work[stage.stop] - self._node_work[stage.start])
+
+
+@dataclass(frozen=True)
+class Summary:
+    frames: int
+    failed: int
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    throughput_fps: float
+    transfer_s: float  # mean per frame
+    wait_s: float
+    compute_s: float
+    stage_peers: dict[int, tuple[str, ...]]  # stage -> peers that ran it (any frame)
+
+
+def summarise(results: Sequence[FrameResult], elapsed_s: float) -> Summary:
+    ok = [r for r in results if r.ok]
+    lat = np.array([r.latency_s for r in ok]) if ok else np.array([float("nan")])
+    per_frame = np.array(
+        [[sum(getattr(t, f) for t in r.timings) for f in ("transfer_s", "wait_s", "compute_s")] for r in ok]
+    ).reshape(-1, 3)
+    means = per_frame.mean(axis=0) if len(per_frame) else np.full(3, float("nan"))
+    peers: dict[int, set[str]] = {}
+    for r in ok:
+        for t in r.timings:
+            peers.setdefault(t.stage, set()).add(t.peer)
+    return Summary(
+        frames=len(results),
+        failed=len(results) - len(ok),
+        p50_s=float(np.percentile(lat, 50)),
+        p95_s=float(np.percentile(lat, 95)),
+        p99_s=float(np.percentile(lat, 99)),
+        throughput_fps=len(ok) / elapsed_s if elapsed_s > 0 else float("nan"),
+        transfer_s=float(means[0]),
+        wait_s=float(means[1]),
+        compute_s=float(means[2]),
+        stage_peers={k: tuple(sorted(v)) for k, v in sorted(peers.items())},
+    )
