@@ -1,0 +1,277 @@
+"""The latency formulas of DESIGN.md ("System model"), and nothing else.
+
+The planner, the simulator and `fognet predict` all price with these, so a prediction
+means the same thing everywhere. Pure: state comes in as frozen values, no clock is read.
+
+- A transfer of n bytes over link (a, b) takes `lat_ab + n / bw_ab`, also for n = 0 (a
+  message still crosses the link); on the same peer it takes 0; with no link it takes inf.
+- A subtask of `work` reference-seconds on peer p, sent from `src`, finishes after
+  `transfer_in + wait + work / speed_p + transfer_out`, with `wait = backlog_p / speed_p`
+  plus any `extra_wait` (the work queued ahead of it this round, already in seconds).
+- A stage is a list of (peer, Slice); a whole stage is one slice. The source's NIC is
+  shared by the stage's sends: when `nic_src` is known, every remote slice's input
+  arrives no sooner than `nic_floor = (sum of the remote slices' in_bytes) / nic_src`,
+  i.e. `transfer_in = max(lat + in / bw, nic_floor)`. That is exact when the slices are
+  sent together and end together (what finish-together sizing aims for), and errs
+  pessimistic for small slices. Returning outputs are priced per link alone. A slice on
+  the source itself moves nothing. A stage ends with its slowest slice.
+- A plan's latency is the sum of its stages' (the source merges between stages).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fognet.errors import ConfigError, PlanError
+
+PeerId = str
+
+
+@dataclass(frozen=True)
+class PeerState:
+    """What a peer offers: `speed` reference-seconds per second, `backlog` reference-seconds
+    queued, `quota` subtasks per round, `nic` bytes/s shared by its transfers (None: unshared)."""
+
+    id: PeerId
+    speed: float
+    backlog: float = 0.0
+    quota: int = 1
+    nic: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.speed > 0 or not math.isfinite(self.speed):
+            raise ConfigError(f"peer {self.id!r}: speed must be a positive number, not {self.speed}")
+        if not self.backlog >= 0:
+            raise ConfigError(f"peer {self.id!r}: backlog must be >= 0 reference-seconds, not {self.backlog}")
+        if self.quota < 0:
+            raise ConfigError(f"peer {self.id!r}: quota must be >= 0, not {self.quota}")
+        if self.nic is not None and not self.nic > 0:
+            raise ConfigError(f"peer {self.id!r}: nic must be a positive bytes/s, not {self.nic}")
+
+    @property
+    def wait(self) -> float:
+        """Seconds until this peer's backlog is cleared."""
+        return self.backlog / self.speed
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """A symmetric link: `bandwidth` bytes/s, `latency` seconds."""
+
+    bandwidth: float
+    latency: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.bandwidth > 0:
+            raise ConfigError(f"link bandwidth must be a positive bytes/s, not {self.bandwidth}")
+        if not self.latency >= 0:
+            raise ConfigError(f"link latency must be >= 0 s, not {self.latency}")
+
+
+LOCAL = LinkState(bandwidth=math.inf, latency=0.0)  # a peer to itself: free
+
+
+def _pair(a: PeerId, b: PeerId) -> tuple[PeerId, PeerId]:
+    return (a, b) if a <= b else (b, a)
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """Peers by id, links by unordered pair, and the link assumed for pairs not listed.
+
+    `links` may be keyed by (a, b) in either order; it is stored with sorted keys.
+    """
+
+    peers: Mapping[PeerId, PeerState]
+    links: Mapping[tuple[PeerId, PeerId], LinkState] = field(default_factory=dict)
+    default_link: LinkState | None = None
+
+    def __post_init__(self) -> None:
+        for pid, peer in self.peers.items():
+            if pid != peer.id:
+                raise ConfigError(f"peer listed as {pid!r} calls itself {peer.id!r}")
+        links: dict[tuple[PeerId, PeerId], LinkState] = {}
+        for (a, b), link in self.links.items():
+            key = _pair(a, b)
+            if key in links and links[key] != link:
+                raise ConfigError(f"link {a}-{b} is given twice with different values")
+            links[key] = link
+        object.__setattr__(self, "peers", dict(self.peers))
+        object.__setattr__(self, "links", links)
+
+    @classmethod
+    def of(
+        cls,
+        peers: Iterable[PeerState],
+        links: Mapping[tuple[PeerId, PeerId], LinkState] | None = None,
+        default_link: LinkState | None = None,
+    ) -> ClusterState:
+        return cls({p.id: p for p in peers}, dict(links or {}), default_link)
+
+    def link(self, a: PeerId, b: PeerId) -> LinkState | None:
+        """The link between a and b (either order); free for a == b; None if out of reach."""
+        if a == b:
+            return LOCAL
+        return self.links.get(_pair(a, b), self.default_link)
+
+    def peer(self, pid: PeerId) -> PeerState:
+        try:
+            return self.peers[pid]
+        except KeyError:
+            raise PlanError(f"peer {pid!r} is not in the cluster state") from None
+
+
+def transfer_time(cluster: ClusterState, a: PeerId, b: PeerId, nbytes):
+    """Seconds to move `nbytes` (a number or a numpy array) from a to b; inf if unreachable."""
+    if a == b:
+        return 0.0 * np.asarray(nbytes) if isinstance(nbytes, np.ndarray) else 0.0
+    link = cluster.link(a, b)
+    if link is None:
+        return np.full(np.shape(nbytes), math.inf) if isinstance(nbytes, np.ndarray) else math.inf
+    return link.latency + nbytes / link.bandwidth
+
+
+@dataclass(frozen=True)
+class SubtaskTiming:
+    """The parts of a subtask's predicted latency, in seconds."""
+
+    transfer_in: float
+    wait: float
+    compute: float
+    transfer_out: float
+
+    @property
+    def total(self) -> float:
+        return self.transfer_in + self.wait + self.compute + self.transfer_out
+
+
+def subtask_latency(
+    cluster: ClusterState,
+    src: PeerId,
+    peer: PeerId,
+    work: float,
+    in_bytes: float,
+    out_bytes: float,
+    extra_wait: float = 0.0,
+) -> SubtaskTiming:
+    """`f_s(p)`: input sent src -> peer on its link alone, queue, compute, output sent back."""
+    p = cluster.peer(peer)
+    return SubtaskTiming(
+        transfer_in=float(transfer_time(cluster, src, peer, in_bytes)),
+        wait=p.wait + extra_wait,
+        compute=work / p.speed,
+        transfer_out=float(transfer_time(cluster, peer, src, out_bytes)),
+    )
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One subtask of a stage: `work` reference-seconds, bytes in from and out to the source."""
+
+    work: float
+    in_bytes: float
+    out_bytes: float
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    slices: tuple[SubtaskTiming, ...]
+    nic_floor: float  # seconds the source's NIC needs for all the stage's sends (0 if unshared)
+
+    @property
+    def total(self) -> float:
+        return max(s.total for s in self.slices)
+
+
+def stage_latency(
+    cluster: ClusterState,
+    src: PeerId,
+    placements: Sequence[tuple[PeerId, Slice]],
+    extra_waits: Sequence[float] | None = None,
+) -> StageTiming:
+    """A stage's slices on their peers, the source's NIC shared by their sends (module doc)."""
+    if not placements:
+        raise PlanError("a stage needs at least one slice")
+    waits = list(extra_waits) if extra_waits is not None else [0.0] * len(placements)
+    nic = cluster.peer(src).nic
+    sent = sum(s.in_bytes for peer, s in placements if peer != src)
+    floor = sent / nic if nic else 0.0
+    timings = []
+    for (peer, s), extra in zip(placements, waits, strict=True):
+        t = subtask_latency(cluster, src, peer, s.work, s.in_bytes, s.out_bytes, extra)
+        if peer != src and floor > t.transfer_in:
+            t = SubtaskTiming(floor, t.wait, t.compute, t.transfer_out)
+        timings.append(t)
+    return StageTiming(tuple(timings), floor)
+
+
+def plan_latency(
+    cluster: ClusterState, src: PeerId, stages: Iterable[Sequence[tuple[PeerId, Slice]]]
+) -> float:
+    """Sum of the stages' latencies: the source merges each stage before sending the next."""
+    return sum(stage_latency(cluster, src, stage).total for stage in stages)
+
+
+def finish_together_shares(total_rows: float, fixed: Sequence[float], per_row: Sequence[float]) -> tuple[list[float], float]:
+    """Real row shares x_p >= 0 summing to `total_rows` with `fixed_p + x_p * per_row_p` equal
+    (= the returned finish time T) for every peer given rows, and `fixed_p >= T` for the others.
+
+    Water-filling: peers join in order of fixed cost while the common finish time still
+    exceeds their fixed cost.
+    """
+    n = len(fixed)
+    if n != len(per_row) or n == 0:
+        raise PlanError(f"{len(fixed)} fixed costs and {len(per_row)} per-row costs: need equal, non-zero counts")
+    for c in per_row:
+        if not c > 0:
+            raise PlanError(f"per-row cost must be positive, not {c}")
+    usable = [p for p in range(n) if math.isfinite(fixed[p]) and math.isfinite(per_row[p])]
+    if not usable:
+        raise PlanError("no peer can take a slice: every fixed or per-row cost is infinite")
+    usable.sort(key=lambda p: (fixed[p], p))
+    shares = [0.0] * n
+    a = b = 0.0  # sum of f/c and of 1/c over the active peers
+    finish = math.inf
+    for k, p in enumerate(usable):
+        a += fixed[p] / per_row[p]
+        b += 1.0 / per_row[p]
+        finish = (total_rows + a) / b
+        nxt = usable[k + 1] if k + 1 < len(usable) else None
+        if nxt is None or finish <= fixed[nxt]:
+            active = usable[: k + 1]
+            break
+    for p in active:
+        shares[p] = max(0.0, (finish - fixed[p]) / per_row[p])
+    return shares, finish
+
+
+def largest_remainder(shares: Sequence[float], total: int) -> list[int]:
+    """Whole numbers summing to `total`, each the floor of its share or one more."""
+    scale = total / sum(shares) if sum(shares) > 0 else 0.0
+    exact = [s * scale for s in shares]
+    counts = [int(math.floor(x)) for x in exact]
+    left = total - sum(counts)
+    order = sorted(range(len(exact)), key=lambda p: (-(exact[p] - counts[p]), p))
+    for p in order[:left]:
+        counts[p] += 1
+    return counts
+
+
+def finish_together_rows(total_rows: int, fixed: Sequence[float], per_row: Sequence[float]) -> list[int]:
+    """Whole rows per peer so that all peers with rows are predicted to finish together.
+
+    Peer p finishes at `fixed[p] + rows[p] * per_row[p]`; `fixed` holds its transfer
+    latencies, wait and per-slice fixed bytes / bw, `per_row` its per-row compute and
+    bytes. A peer may get 0 rows. With equal fixed costs the split is proportional to
+    1 / per_row (to speed when links are equal).
+    """
+    if total_rows < 0:
+        raise PlanError(f"cannot split {total_rows} rows")
+    if total_rows == 0:
+        return [0] * len(fixed)
+    shares, _ = finish_together_shares(total_rows, fixed, per_row)
+    return largest_remainder(shares, total_rows)
