@@ -1,0 +1,376 @@
+"""Row arithmetic of spatially local ops along H, and the halo plan of one slice.
+
+Every op kind answers four questions about its height axis: how many output rows a given
+number of input rows makes (`out_len`), which input rows (and padding) output row r reads
+(`deps`), which full-image row the slice's first output row is (`offset`), and what input
+offset alignment keeps slice rows on the full image's grid (`align`).
+
+Correctness does not rest on reasoning about each op: a slice's output row j is declared
+*valid* only when its dependency list, computed on the slice's own height and shifted by
+the slice's offset, is identical to that of the full-image row it stands for, and every
+data row it reads is itself valid. Rows that read the slice's artificial padding, clamp
+at the slice's own edge, or fall off the stride grid, are then garbage by construction and
+cropped. The halo walk-back only has to be generous enough; the forward check decides.
+
+Everything here is plain integers: no onnx, no numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from fognet.errors import PartitionError
+
+PAD = "P"  # a padding row that exists in the padded extent (counts in AveragePool include-pad)
+BEYOND = "B"  # a row outside even the padded extent (ceil_mode windows)
+
+Range = tuple[int, int]
+Dep = tuple[object, object]  # (tag, row index or PAD/BEYOND)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Conv, MaxPool, AveragePool, LpPool, SpaceToDepth: a sliding window along H."""
+
+    kernel: int
+    stride: int = 1
+    dilation: int = 1
+    pad_top: int = 0
+    pad_bottom: int = 0
+    ceil_mode: bool = False
+
+    def out_len(self, n: int) -> int:
+        span = n + self.pad_top + self.pad_bottom - self.dilation * (self.kernel - 1) - 1
+        if span < 0:
+            return 0
+        if not self.ceil_mode:
+            return span // self.stride + 1
+        out = -(-span // self.stride) + 1
+        if (out - 1) * self.stride >= n + self.pad_top:  # last window would start in padding
+            out -= 1
+        return out
+
+    def deps(self, r: int, n: int) -> tuple[Dep, ...]:
+        first = r * self.stride - self.pad_top
+        return tuple((m, self._state(first + self.dilation * m, n)) for m in range(self.kernel))
+
+    def _state(self, i: int, n: int) -> object:
+        if 0 <= i < n:
+            return i
+        return PAD if -self.pad_top <= i < n + self.pad_bottom else BEYOND
+
+    def offset(self, a: int) -> int:
+        return a // self.stride
+
+    def align(self, out_align: int) -> int:
+        return out_align * self.stride
+
+
+@dataclass(frozen=True)
+class Transposed:
+    """ConvTranspose with an integer stride: output row r sums taps from rows (r+pt-d*m)/s."""
+
+    kernel: int
+    stride: int = 1
+    dilation: int = 1
+    pad_top: int = 0
+    pad_bottom: int = 0
+    output_padding: int = 0
+
+    def out_len(self, n: int) -> int:
+        if n <= 0:
+            return 0
+        full = self.stride * (n - 1) + self.output_padding + self.dilation * (self.kernel - 1) + 1
+        return max(0, full - self.pad_top - self.pad_bottom)
+
+    def deps(self, r: int, n: int) -> tuple[Dep, ...]:
+        found = []
+        for m in range(self.kernel):
+            q, rem = divmod(r + self.pad_top - self.dilation * m, self.stride)
+            if rem == 0 and 0 <= q < n:
+                found.append((m, q))
+        return tuple(found)
+
+    def offset(self, a: int) -> int:
+        return a * self.stride
+
+    def align(self, out_align: int) -> int:
+        return out_align // math.gcd(out_align, self.stride)
+
+
+# Resize coordinate modes under which an integer upscale commutes with integer row shifts.
+SHIFT_INVARIANT_MODES = ("half_pixel", "asymmetric", "pytorch_half_pixel", "tf_half_pixel_for_nn")
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """Nearest-neighbour upscale by an integer factor (Resize, Upsample, DepthToSpace)."""
+
+    factor: int
+    coordinate_mode: str = "asymmetric"
+    nearest_mode: str = "floor"
+
+    def out_len(self, n: int) -> int:
+        return max(0, n * self.factor)
+
+    def deps(self, r: int, n: int) -> tuple[Dep, ...]:
+        return ((r % self.factor, self._source(r, n)),)
+
+    def _source(self, r: int, n: int) -> int:
+        f = self.factor
+        mode = self.coordinate_mode
+        if mode == "asymmetric":
+            x = r / f
+        elif mode == "tf_half_pixel_for_nn":
+            x = (r + 0.5) / f
+        elif mode == "pytorch_half_pixel" and n * f <= 1:
+            x = 0.0
+        else:  # half_pixel, pytorch_half_pixel
+            x = (r + 0.5) / f - 0.5
+        i = _round(x, self.nearest_mode)
+        return min(max(i, 0), n - 1)
+
+    def offset(self, a: int) -> int:
+        return a * self.factor
+
+    def align(self, out_align: int) -> int:
+        return out_align // math.gcd(out_align, self.factor)
+
+
+def _round(x: float, mode: str) -> int:
+    if mode == "floor":
+        return math.floor(x)
+    if mode == "ceil":
+        return math.ceil(x)
+    if mode == "round_prefer_ceil":
+        return math.floor(x + 0.5)
+    return math.ceil(x - 0.5)  # round_prefer_floor (the ONNX default)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """Pad along H: constant, edge or reflect; negative pads crop."""
+
+    pad_top: int
+    pad_bottom: int
+    mode: str = "constant"
+
+    def out_len(self, n: int) -> int:
+        return max(0, n + self.pad_top + self.pad_bottom)
+
+    def deps(self, r: int, n: int) -> tuple[Dep, ...]:
+        i = r - self.pad_top
+        if 0 <= i < n:
+            return ((0, i),)
+        if self.mode == "edge":
+            return ((0, min(max(i, 0), n - 1)),)
+        if self.mode == "reflect" and n > 1:
+            period = 2 * (n - 1)
+            i = abs(i) % period
+            return ((0, period - i if i >= n else i),)
+        return ((0, PAD),)
+
+    def offset(self, a: int) -> int:
+        return a
+
+    def align(self, out_align: int) -> int:
+        return out_align
+
+
+@dataclass(frozen=True)
+class Pointwise:
+    """Element-wise and activation ops, BatchNorm, channel Concat: row r reads row r."""
+
+    def out_len(self, n: int) -> int:
+        return n
+
+    def deps(self, r: int, n: int) -> tuple[Dep, ...]:
+        return ((0, r),)
+
+    def offset(self, a: int) -> int:
+        return a
+
+    def align(self, out_align: int) -> int:
+        return out_align
+
+
+Geometry = Window | Transposed | Nearest | Shift | Pointwise
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node of a run as the row arithmetic sees it: its 4-D inputs, its output, its op."""
+
+    inputs: tuple[str, ...]
+    output: str
+    geometry: Geometry
+
+
+@dataclass(frozen=True)
+class Extent:
+    """A tensor as a slice holds it: full-image rows [offset, offset+height), which are right."""
+
+    offset: int
+    height: int
+    valid: tuple[bool, ...]
+
+    def valid_range(self) -> Range:
+        """The longest run of valid rows, in full-image rows (empty at offset when none)."""
+        best = (self.offset, self.offset)
+        start = None
+        for j, ok in enumerate((*self.valid, False)):
+            if ok and start is None:
+                start = j
+            elif not ok and start is not None:
+                if j - start > best[1] - best[0]:
+                    best = (self.offset + start, self.offset + j)
+                start = None
+        return best
+
+
+def input_need(step: Step, need: Range, heights: Mapping[str, int]) -> Range | None:
+    """Hull of the input rows that output rows `need` read (clipped to the image)."""
+    n = heights[step.inputs[0]]
+    rows = [
+        i
+        for r in range(*need)
+        for _, i in step.geometry.deps(r, n)
+        if isinstance(i, int)
+    ]
+    return (min(rows), max(rows) + 1) if rows else None
+
+
+def alignments(steps: Sequence[Step], outputs: Sequence[str]) -> dict[str, int]:
+    """Per tensor, the multiple its slice offset must be so that every strided op stays on grid."""
+    align = dict.fromkeys(outputs, 1)
+    for step in reversed(steps):
+        out = align.get(step.output, 1)
+        for name in step.inputs:
+            align[name] = math.lcm(align.get(name, 1), step.geometry.align(out))
+    return align
+
+
+def _hull(a: Range | None, b: Range | None) -> Range | None:
+    if a is None or a[0] >= a[1]:
+        return b
+    if b is None or b[0] >= b[1]:
+        return a
+    return (min(a[0], b[0]), max(a[1], b[1]))
+
+
+def walk_back(
+    steps: Sequence[Step], heights: Mapping[str, int], need: dict[str, Range]
+) -> dict[str, Range]:
+    """Grow `need` (full-image rows per tensor) backwards through the steps; returns it."""
+    for step in reversed(steps):
+        wanted = need.get(step.output)
+        if wanted is None or wanted[0] >= wanted[1]:
+            continue
+        rows = input_need(step, wanted, heights)
+        if rows is None:  # output rows made of padding alone
+            continue
+        for name in step.inputs:
+            need[name] = _hull(need.get(name), rows)
+    return need
+
+
+def forward(
+    steps: Sequence[Step], heights: Mapping[str, int], inputs: Mapping[str, Range]
+) -> tuple[dict[str, Extent], Step | None]:
+    """Each tensor's extent in a slice fed `inputs`; stops at the first misaligned join."""
+    ext = {name: Extent(a, b - a, (True,) * (b - a)) for name, (a, b) in inputs.items()}
+    for step in steps:
+        parts = [ext[name] for name in step.inputs]
+        if any((e.offset, e.height) != (parts[0].offset, parts[0].height) for e in parts[1:]):
+            return ext, step
+        valid = tuple(all(e.valid[j] for e in parts) for j in range(parts[0].height))
+        ext[step.output] = propagate(step.geometry, Extent(parts[0].offset, parts[0].height, valid),
+                                     heights[step.inputs[0]], heights[step.output])
+    return ext, None
+
+
+def propagate(geometry: Geometry, src: Extent, full_in: int, full_out: int) -> Extent:
+    """The output extent of one op in a slice, each row checked against the full image."""
+    height = geometry.out_len(src.height)
+    if height <= 0:
+        raise PartitionError(
+            f"a slice of {src.height} rows is too thin for a {type(geometry).__name__} op; "
+            "use fewer or taller slices"
+        )
+    offset = geometry.offset(src.offset)
+    valid = []
+    for j in range(height):
+        r = offset + j
+        ok = 0 <= r < full_out
+        if ok:
+            mine = geometry.deps(j, src.height)
+            theirs = geometry.deps(r, full_in)
+            ok = len(mine) == len(theirs) and all(
+                tag == t2 and _same_row(i, i2, src)
+                for (tag, i), (t2, i2) in zip(mine, theirs, strict=True)
+            )
+        valid.append(ok)
+    return Extent(offset, height, tuple(valid))
+
+
+def _same_row(mine: object, theirs: object, src: Extent) -> bool:
+    if isinstance(mine, int):
+        return mine + src.offset == theirs and src.valid[mine]
+    return mine == theirs
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """What one slice needs and yields, in full-image rows."""
+
+    inputs: dict[str, Range]
+    extents: dict[str, Extent]
+
+
+def plan_rows(
+    steps: Sequence[Step],
+    heights: Mapping[str, int],
+    inputs: Sequence[str],
+    wanted: Mapping[str, Range],
+    max_rounds: int = 16,
+) -> RowPlan:
+    """Input rows for a slice that must yield rows `wanted` of each output, and their extents.
+
+    Offsets are rounded down to each input's alignment. Where two branches meet with
+    different extents (a skip entering mid-run), both are widened to their hull and the
+    walk is repeated; extents only grow, and the full image always agrees with itself.
+    """
+    align = alignments(steps, list(wanted))
+    need = {name: r for name, r in wanted.items() if r[0] < r[1]}
+    for _ in range(max_rounds):
+        walk_back(steps, heights, need)
+        rows = {}
+        for name in inputs:
+            lo, hi = need.get(name, (0, 1))
+            a = lo // align[name] * align[name]
+            rows[name] = (a, min(max(hi, a + 1), heights[name]))
+        ext, clash = forward(steps, heights, rows)
+        if clash is None:
+            _check_covered(ext, wanted)
+            return RowPlan(rows, ext)
+        joined = None
+        for name in clash.inputs:
+            e = ext[name]
+            joined = _hull(joined, (e.offset, e.offset + e.height))
+        for name in clash.inputs:
+            need[name] = _hull(need.get(name), joined)
+    raise PartitionError("the branches of this run cannot be aligned for a slice; split it elsewhere")
+
+
+def _check_covered(ext: Mapping[str, Extent], wanted: Mapping[str, Range]) -> None:
+    for name, (lo, hi) in wanted.items():
+        if lo >= hi:
+            continue
+        e = ext[name]
+        if lo < e.offset or hi > e.offset + e.height or not all(e.valid[lo - e.offset : hi - e.offset]):
+            raise PartitionError(
+                f"slice rows [{lo}, {hi}) of {name!r} are not reproducible from its halo "
+                f"(valid {e.valid_range()}); this is a fognet bug"
+            )
