@@ -9,3 +9,7 @@ ALL: list[click.Command] = []
 from fognet.cli.split import cuts, split  # noqa: E402
 
 ALL += [split, cuts]
+
+from fognet.cli.profile import profile  # noqa: E402
+
+ALL += [profile]
