@@ -16,7 +16,7 @@ device is busy for that long and later jobs wait behind it. A speed above 1 cann
 emulated on this machine; it runs at measured speed.
 
 API
-    TaskKey(sha256, start, stop, input_shapes, slice=None)     frozen, hashable; slice: canonical JSON
+    TaskKey(sha256, start, stop, input_shapes=(), rows=None)   frozen, hashable; rows: a spatial slice's output rows
     Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray}
     JobResult(outputs, wait_s, compute_s)
     Executor(store, *, threads=1, speed=1.0, emulate=False)
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import threading
 import time
@@ -58,10 +57,6 @@ def shapes_key(input_shapes: Mapping[str, tuple[int, ...]] | None) -> Shapes:
     return tuple(sorted((k, tuple(int(d) for d in v)) for k, v in (input_shapes or {}).items()))
 
 
-def slice_key(spec: Mapping | None) -> str | None:
-    return None if spec is None else json.dumps(spec, sort_keys=True, separators=(",", ":"))
-
-
 @dataclass(frozen=True)
 class TaskKey:
     """What identifies a runnable sub-model on any peer."""
@@ -70,7 +65,7 @@ class TaskKey:
     start: int
     stop: int
     input_shapes: Shapes = ()
-    slice: str | None = None
+    rows: tuple[int, int] | None = None  # output rows [a, b) of a spatial slice; None: whole
 
 
 @dataclass(frozen=True)
@@ -186,7 +181,7 @@ class Executor:
         graph = self._graph(key)
         if not 0 <= key.start < key.stop <= len(graph):
             raise WireError(f"node range [{key.start}, {key.stop}) is outside the model's 0..{len(graph)}")
-        if key.slice is not None:
+        if key.rows is not None:
             sub = _slice_submodel(graph, key)
         else:
             sub = extract(graph, key.start, key.stop)
@@ -211,8 +206,7 @@ def _slice_submodel(graph: ModelGraph, key: TaskKey):
         from fognet.partition import spatial
     except ImportError as exc:
         raise ModelError("this peer cannot run spatial slices yet (no fognet.partition.spatial)") from exc
-    spec = spatial.SliceSpec.from_dict(json.loads(key.slice))
-    return spatial.slice_model(graph, key.start, key.stop, spec)
+    return spatial.slice_model(graph, key.start, key.stop, key.rows)
 
 
 def _check_feeds(built: _Built, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -1,0 +1,129 @@
+"""Who runs which stage: one small interface, a greedy placement behind it for now.
+
+The requester only needs a `Plan`; how it is made is a policy the peer picks in one
+place. `GreedyPlacement` is the stand-in until the matching game decides placement:
+it splits the model into K vertical stages balanced by reference time
+(`balanced_positions`, K = number of live peers by default) and gives each stage, in
+order, to the peer with the lowest predicted latency for it under the cost model of
+DESIGN.md: transfer in + wait + compute + transfer out, where the wait counts the work
+already given to that peer by earlier stages of this plan (with several frames in
+flight, a peer given two stages serves them one after the other). Ties go to the peer
+name that sorts first, so placement is deterministic. `PlannerPlacement` runs the
+lead's dynamic program (`fognet.partition.plan.Planner`) instead.
+
+Pure (no I/O), so the simulator can use it too.
+
+API
+    Placement (Protocol): place(graph, times, state, source, model_sha256, input_shapes) -> Plan
+    GreedyPlacement(parts: int | None = None)
+    PlannerPlacement()
+    stage_latency(state, source, peer, work_s, in_bytes, out_bytes, extra_wait_s=0.0) -> float
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from fognet.errors import PlanError
+from fognet.model.graph import ModelGraph
+from fognet.partition.cost import ClusterState, transfer_time
+from fognet.partition.stages import Plan, Stage
+from fognet.partition.vertical import balanced_positions
+
+InputShapes = Mapping[str, tuple[int, ...]]
+
+
+class Placement(Protocol):
+    def place(
+        self,
+        graph: ModelGraph,
+        times: Sequence[float],
+        state: ClusterState,
+        source: str,
+        model_sha256: str,
+        input_shapes: InputShapes,
+    ) -> Plan: ...
+
+
+def stage_latency(
+    state: ClusterState,
+    source: str,
+    peer: str,
+    work_s: float,
+    in_bytes: float,
+    out_bytes: float,
+    extra_wait_s: float = 0.0,
+) -> float:
+    """Predicted seconds for one whole stage on `peer`, with the source's data in a star."""
+    p = state.peers[peer]
+    compute = (p.backlog + extra_wait_s + work_s) / p.speed
+    if peer == source:
+        return compute
+    send = float(transfer_time(state, source, peer, in_bytes))
+    back = float(transfer_time(state, peer, source, out_bytes))
+    return send + compute + back
+
+
+def reachable(state: ClusterState, source: str) -> list[str]:
+    return [p for p in sorted(state.peers) if p == source or state.link(source, p) is not None]
+
+
+class GreedyPlacement:
+    """K balanced vertical stages, each to its cheapest peer in turn (see module docstring)."""
+
+    def __init__(self, parts: int | None = None) -> None:
+        self.parts = parts
+
+    def place(
+        self,
+        graph: ModelGraph,
+        times: Sequence[float],
+        state: ClusterState,
+        source: str,
+        model_sha256: str,
+        input_shapes: InputShapes,
+    ) -> Plan:
+        if source not in state.peers:
+            raise PlanError(f"source {source!r} is not in the cluster state")
+        peers = reachable(state, source)
+        k = min(self.parts or len(peers), len(graph))
+        positions = balanced_positions(graph, k, times)
+        work = np.concatenate([[0.0], np.cumsum(np.asarray(times, dtype=float))])
+        bounds = [0, *positions, len(graph)]
+        given: dict[str, float] = {}
+        stages = []
+        for start, stop in zip(bounds, bounds[1:], strict=False):
+            ins, outs = graph.boundary(start, stop)
+            in_b = sum(graph.tensors[t].nbytes for t in ins)
+            out_b = sum(graph.tensors[t].nbytes for t in outs)
+            w = float(work[stop] - work[start])
+            costs = {
+                p: stage_latency(state, source, p, w, in_b, out_b, given.get(p, 0.0)) for p in peers
+            }
+            best = min(peers, key=lambda p: (costs[p], p))
+            given[best] = given.get(best, 0.0) + w
+            unloaded = stage_latency(state, source, best, w, in_b, out_b)
+            stages.append(Stage(start, stop, (best,), None, unloaded))
+        total = sum(s.predicted_s for s in stages)
+        return Plan(model_sha256, source, tuple(stages), total, dict(input_shapes))
+
+
+class PlannerPlacement:
+    """The dynamic program over cuts (whole stages only until spatial execution lands)."""
+
+    def place(
+        self,
+        graph: ModelGraph,
+        times: Sequence[float],
+        state: ClusterState,
+        source: str,
+        model_sha256: str,
+        input_shapes: InputShapes,
+    ) -> Plan:
+        from fognet.partition.plan import Planner, PlannerConfig
+
+        planner = Planner(graph, times, state, source, config=PlannerConfig(spatial=False))
+        return planner.plan(model_sha256, input_shapes)

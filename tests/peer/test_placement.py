@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from fognet.model.graph import analyse
+from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.peer.placement import GreedyPlacement
+from tests import graphs
+
+
+def _state(**speeds: float) -> ClusterState:
+    peers = [PeerState(name, speed) for name, speed in speeds.items()]
+    return ClusterState.of(peers, default_link=LinkState(bandwidth=1e9, latency=0.0001))
+
+
+def test_greedy_spreads_equal_stages_over_equal_fast_peers() -> None:
+    graph = analyse(graphs.branches_model())
+    times = [0.010] * len(graph)
+    plan = GreedyPlacement(parts=3).place(graph, times, _state(car=0.1, f1=1.0, f2=1.0, f3=1.0), "car", "s" * 64, {})
+    assert [s.start for s in plan.stages] == [0, *[s.stop for s in plan.stages[:-1]]]
+    assert plan.stages[-1].stop == len(graph)
+    # the slow source keeps nothing; three fast peers share the three stages
+    assert sorted(s.peer for s in plan.stages) == ["f1", "f2", "f3"]
+    assert plan.predicted_s > 0
+
+
+def test_greedy_keeps_work_local_when_links_are_unusable() -> None:
+    graph = analyse(graphs.residual_model())
+    state = ClusterState.of(
+        [PeerState("car", 1.0), PeerState("f1", 4.0)], default_link=LinkState(bandwidth=1.0, latency=1.0)
+    )
+    plan = GreedyPlacement().place(graph, [0.001] * len(graph), state, "car", "s" * 64, {})
+    assert {s.peer for s in plan.stages} == {"car"}
