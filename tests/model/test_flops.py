@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from fognet.model.flops import graph_node_flops, model_flops, node_flops
 from fognet.model.graph import analyse
+from fognet.model.load import load_model
 from tests.graphs import conv, fin, make, residual_model
 
 
@@ -90,3 +95,15 @@ def test_model_without_value_info_is_inferred() -> None:
                               initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     assert model_flops(model) == 2 * 2 * 16 * 2 + 2 * 16
+
+
+LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"
+
+
+@pytest.mark.skipif(not LIGHT.exists(), reason="onnx's light models are not installed")
+def test_published_multiply_add_counts_of_real_networks() -> None:
+    # ResNet-50 ~4.1 G multiply-adds, VGG-19 ~19.6 G (conv + fc), at 224x224.
+    resnet = model_flops(load_model(LIGHT / "light_resnet50.onnx").model)
+    vgg = model_flops(load_model(LIGHT / "light_vgg19.onnx").model)
+    assert 2 * 4.05e9 < resnet < 2 * 4.15e9
+    assert 2 * 19.5e9 < vgg < 2 * 19.8e9
