@@ -216,37 +216,54 @@ def plan_latency(
     return sum(stage_latency(cluster, src, stage).total for stage in stages)
 
 
-def finish_together_shares(total_rows: float, fixed: Sequence[float], per_row: Sequence[float]) -> tuple[list[float], float]:
+def finish_together_shares(
+    total_rows: float, fixed: Sequence[float], per_row: Sequence[float]
+) -> tuple[list[float], float]:
     """Real row shares x_p >= 0 summing to `total_rows` with `fixed_p + x_p * per_row_p` equal
     (= the returned finish time T) for every peer given rows, and `fixed_p >= T` for the others.
 
     Water-filling: peers join in order of fixed cost while the common finish time still
-    exceeds their fixed cost.
+    exceeds their fixed cost. A peer with per-row cost 0 (a stage of free ops) caps T at
+    its fixed cost and takes every row the others cannot finish by then.
     """
     n = len(fixed)
     if n != len(per_row) or n == 0:
         raise PlanError(f"{len(fixed)} fixed costs and {len(per_row)} per-row costs: need equal, non-zero counts")
     for c in per_row:
-        if not c > 0:
-            raise PlanError(f"per-row cost must be positive, not {c}")
+        if not c >= 0:
+            raise PlanError(f"per-row cost must be >= 0, not {c}")
     usable = [p for p in range(n) if math.isfinite(fixed[p]) and math.isfinite(per_row[p])]
     if not usable:
         raise PlanError("no peer can take a slice: every fixed or per-row cost is infinite")
     usable.sort(key=lambda p: (fixed[p], p))
     shares = [0.0] * n
     a = b = 0.0  # sum of f/c and of 1/c over the active peers
-    finish = math.inf
     for k, p in enumerate(usable):
+        if per_row[p] == 0:
+            return _capped_by_free_peer(total_rows, fixed, per_row, usable, k), fixed[p]
         a += fixed[p] / per_row[p]
         b += 1.0 / per_row[p]
         finish = (total_rows + a) / b
-        nxt = usable[k + 1] if k + 1 < len(usable) else None
-        if nxt is None or finish <= fixed[nxt]:
-            active = usable[: k + 1]
+        if k + 1 == len(usable) or finish <= fixed[usable[k + 1]]:
             break
-    for p in active:
-        shares[p] = max(0.0, (finish - fixed[p]) / per_row[p])
+    for q in usable[: k + 1]:
+        shares[q] = max(0.0, (finish - fixed[q]) / per_row[q])
     return shares, finish
+
+
+def _capped_by_free_peer(
+    total_rows: float, fixed: Sequence[float], per_row: Sequence[float], usable: list[int], k: int
+) -> list[float]:
+    """Shares when usable[k] has per-row cost 0 and the peers before it cannot finish first."""
+    finish = fixed[usable[k]]
+    shares = [0.0] * len(fixed)
+    for q in usable[:k]:
+        shares[q] = (finish - fixed[q]) / per_row[q]
+    free = [q for q in usable[k:] if per_row[q] == 0 and fixed[q] == finish]
+    rest = max(0.0, total_rows - sum(shares))
+    for q in free:
+        shares[q] = rest / len(free)
+    return shares
 
 
 def largest_remainder(shares: Sequence[float], total: int) -> list[int]:

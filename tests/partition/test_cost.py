@@ -116,7 +116,15 @@ def test_finish_together_by_hand() -> None:
     assert finish_together_rows(0, [0.0, 1.0], [1.0, 1.0]) == [0, 0]
 
 
-costs = st.floats(min_value=1e-4, max_value=10.0, allow_nan=False)
+def test_a_peer_with_free_rows_caps_the_finish_time() -> None:
+    # Peer 1 (fixed 0, 1 s/row) works until peer 0's fixed cost of 1 s; peer 0 takes the rest.
+    shares, finish = finish_together_shares(10, [1.0, 0.0], [0.0, 1.0])
+    assert finish == 1.0 and shares == pytest.approx([9.0, 1.0])
+    assert finish_together_rows(10, [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]) == [5, 1, 4]
+    assert finish_together_rows(10, [0.0, 5.0], [0.0, 1.0]) == [10, 0]
+
+
+costs = st.one_of(st.just(0.0), st.floats(min_value=1e-4, max_value=10.0, allow_nan=False))
 fixeds = st.floats(min_value=0.0, max_value=50.0, allow_nan=False)
 
 
