@@ -13,3 +13,7 @@ ALL += [split, cuts]
 from fognet.cli.profile import profile  # noqa: E402
 
 ALL += [profile]
+
+from fognet.cli.frames import frames  # noqa: E402
+
+ALL += [frames]
