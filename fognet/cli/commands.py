@@ -17,3 +17,7 @@ ALL += [profile]
 from fognet.cli.frames import frames  # noqa: E402
 
 ALL += [frames]
+
+from fognet.cli.match import match  # noqa: E402
+
+ALL += [match]

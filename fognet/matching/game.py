@@ -1,0 +1,431 @@
+"""DINA-O's game: deferred acceptance (phase 1), then approved steps (phase 2) until none is left.
+
+Phase 1: each subtask proposes down its list of sites ranked by standalone latency (ties by
+site order: workers in instance order, then its own device); a worker holds the `quota`
+proposals of least work (ties by (source id, subtask id)) and rejects the rest; the own
+device never rejects.
+
+Phase 2: a step is a *move* (one subtask to a worker with a free slot, or home), a *swap*
+(two subtasks exchange sites) or a *displacement* (a subtask takes a worker slot from
+another, which goes home). It is approved when the total latency on the sites it touches
+falls by more than EPS, and under rule "fair" when no source whose subtask moves gets
+slower in total. Every approved step lowers the global total, so the loop ends.
+
+Speed: each pass prices every candidate step at once with numpy from two arrays (the cost
+of inserting subtask i into site j's current set, and of removing i from its own site),
+using the fact that a swap's or displacement's delta is those insertions and removals
+plus one pairwise term. It then applies the best steps that touch disjoint sites, each
+re-priced exactly first (`_evaluate`) so the arrays are only a filter. A pass that finds
+no approvable step proves the matching exchange-stable.
+
+`try_move`, `try_swap`, `try_displace` are the same steps on a Matching value, one at a
+time, for tests and for the agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fognet.errors import InstanceError
+from fognet.matching.cost import EPS, CostTable
+from fognet.matching.instance import Instance, PeerId, SubtaskId
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Who runs each subtask: a worker id, or the subtask's own source id."""
+
+    assignment: Mapping[SubtaskId, PeerId]
+
+
+@dataclass(frozen=True)
+class Counts:
+    rounds: int = 0  # deferred-acceptance rounds
+    proposals: int = 0
+    rejections: int = 0
+    swaps: int = 0
+    moves: int = 0
+    displacements: int = 0
+    passes: int = 0  # phase-2 passes over all candidate steps (the last finds none)
+
+
+@dataclass(frozen=True)
+class Result:
+    assignment: Mapping[SubtaskId, PeerId]
+    latency: Mapping[SubtaskId, float]  # seconds, predicted
+    total: float  # seconds, sum of latency
+    phase1_total: float
+    rule: str
+    counts: Counts = field(default_factory=Counts)
+
+    @property
+    def matching(self) -> Matching:
+        return Matching(self.assignment)
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "assignment": dict(self.assignment),
+            "latency": dict(self.latency),
+            "total": self.total,
+            "phase1_total": self.phase1_total,
+            "rule": self.rule,
+            "rounds": c.rounds,
+            "proposals": c.proposals,
+            "rejections": c.rejections,
+            "swaps": c.swaps,
+            "moves": c.moves,
+            "displacements": c.displacements,
+            "passes": c.passes,
+        }
+
+
+# --- state on indices ------------------------------------------------------------------
+
+
+class _State:
+    """Mutable working state of one `play` call (never leaves this module)."""
+
+    def __init__(self, ct: CostTable, site_of: list[int]) -> None:
+        self.ct = ct
+        self.site_of = list(site_of)
+        self.members: list[set[int]] = [set() for _ in ct.sites]
+        for i, j in enumerate(site_of):
+            self.members[j].add(i)
+
+    def apply(self, changes: list[tuple[int, int, int]]) -> None:
+        for i, a, _ in changes:
+            self.members[a].discard(i)
+        for i, _, b in changes:
+            self.members[b].add(i)
+            self.site_of[i] = b
+
+    def total(self) -> float:
+        return sum(self.ct.site_cost(j, m) for j, m in enumerate(self.members) if m)
+
+    def matching(self) -> Matching:
+        ct = self.ct
+        return Matching({ct.subtasks[i].id: ct.sites[j] for i, j in enumerate(self.site_of)})
+
+
+def _evaluate(st: _State, changes: list[tuple[int, int, int]]) -> tuple[float, dict[int, float]]:
+    """Exact change of the touched sites' total, and of each moving source's own total."""
+    ct = st.ct
+    touched = {a for _, a, _ in changes} | {b for _, _, b in changes}
+    new = {j: set(st.members[j]) for j in touched}
+    for i, a, _ in changes:
+        new[a].discard(i)
+    for i, _, b in changes:
+        new[b].add(i)
+    movers = {int(ct.source[i]) for i, _, _ in changes}
+    delta = 0.0
+    by_source = dict.fromkeys(movers, 0.0)
+    for j in touched:
+        for members, sign in ((st.members[j], -1.0), (new[j], 1.0)):
+            for i, f in ct.member_latencies(j, members).items():
+                delta += sign * f
+                src = int(ct.source[i])
+                if src in by_source:
+                    by_source[src] += sign * f
+    return delta, by_source
+
+
+def _approved(st: _State, changes: list[tuple[int, int, int]], rule: str) -> bool:
+    ct = st.ct
+    for i, _, b in changes:
+        if not np.isfinite(ct.base[i, b]):
+            return False
+    for j in {b for _, _, b in changes}:
+        arriving = sum(1 for _, a, b in changes if b == j and a != j)
+        leaving = sum(1 for _, a, b in changes if a == j and b != j)
+        if len(st.members[j]) + arriving - leaving > ct.quota[j]:
+            return False
+    delta, by_source = _evaluate(st, changes)
+    if delta >= -EPS:
+        return False
+    return rule != "fair" or all(d <= EPS for d in by_source.values())
+
+
+# --- phase 1 ---------------------------------------------------------------------------
+
+
+def _deferred_acceptance(ct: CostTable) -> tuple[list[int], Counts]:
+    n, nsites = len(ct.subtasks), len(ct.sites)
+    # Each subtask's list: workers in reach, then its own device (column W), by latency.
+    own = np.concatenate([ct.base[:, : ct.n_workers], ct.base[np.arange(n), ct.home][:, None]], 1)
+    ranked = np.argsort(own, axis=1, kind="stable").tolist()
+    prefs: list[list[int]] = []
+    for i in range(n):
+        order = ranked[i]
+        cut = order.index(ct.n_workers)
+        prefs.append(order[:cut] + [int(ct.home[i])])
+    nxt = [0] * n
+    held: list[list[int]] = [[] for _ in range(nsites)]
+    free = list(range(n))
+    rounds = proposals = rejections = 0
+    while free:
+        rounds += 1
+        touched = set()
+        for i in free:
+            j = prefs[i][nxt[i]]
+            nxt[i] += 1
+            held[j].append(i)
+            touched.add(j)
+        proposals += len(free)
+        free = []
+        for j in sorted(touched):
+            if j >= ct.n_workers or len(held[j]) <= ct.quota[j]:
+                continue
+            held[j].sort(key=ct.rank.__getitem__)
+            free.extend(held[j][ct.quota[j]:])
+            del held[j][ct.quota[j]:]
+        rejections += len(free)
+        free.sort()
+    site_of = [0] * n
+    for j, hs in enumerate(held):
+        for i in hs:
+            site_of[i] = j
+    return site_of, Counts(rounds=rounds, proposals=proposals, rejections=rejections)
+
+
+def deferred_acceptance(instance: Instance) -> Matching:
+    """Phase 1 alone: the matching deferred acceptance reaches (every subtask placed)."""
+    ct = CostTable.build(instance)
+    site_of, _ = _deferred_acceptance(ct)
+    return _State(ct, site_of).matching()
+
+
+# --- phase 2: pricing every candidate at once ------------------------------------------
+
+
+def _padded(ct: CostTable, groups: list[set[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ranks (-1 = empty), works and validity of each group's members, padded to one width."""
+    width = max((len(g) for g in groups), default=0) or 1
+    ranks = np.full((len(groups), width), -1, dtype=np.int64)
+    works = np.zeros((len(groups), width))
+    for k, g in enumerate(groups):
+        idx = np.fromiter(g, dtype=np.int64, count=len(g))
+        ranks[k, : len(g)] = ct.rank[idx]
+        works[k, : len(g)] = ct.work[idx]
+    return ranks, works, ranks >= 0
+
+
+def _insertion_costs(st: _State) -> tuple[np.ndarray, np.ndarray]:
+    """ins_w[i, b]: growth of worker b's total if i joined it (i itself never counts);
+    ins_home[i]: the same for i's own device."""
+    ct = st.ct
+    nw = ct.n_workers
+    r = ct.rank[:, None, None]
+    ranks, works, valid = _padded(ct, st.members[:nw])
+    ahead = ((ranks[None] < r) & valid[None]) * works[None]
+    behind = ((ranks[None] > r) & valid[None]).sum(axis=2)
+    sp = ct.speed[:nw]
+    ins_w = ct.base[:, :nw] + ahead.sum(axis=2) / sp + behind * ct.work[:, None] / sp
+    hranks, hworks, hvalid = _padded(ct, st.members[nw:])
+    src = ct.source
+    hr, hw, hv = hranks[src], hworks[src], hvalid[src]
+    mine = ct.rank[:, None]
+    hsp = ct.speed[ct.home]
+    ins_home = (
+        ct.base[np.arange(len(src)), ct.home]
+        + (((hr < mine) & hv) * hw).sum(axis=1) / hsp
+        + ((hr > mine) & hv).sum(axis=1) * ct.work / hsp
+    )
+    return ins_w, ins_home
+
+
+def _candidates(st: _State) -> Iterator[tuple[float, int, int, int]]:
+    """Every step the arrays price below -EPS/2: (delta, kind, i, j), best first.
+
+    kind 0: move i to worker j; 1: move i home; 2: swap i (on a worker) with j;
+    3: j takes i's worker slot and i goes home.
+    """
+    ct = st.ct
+    n, nw = len(ct.subtasks), ct.n_workers
+    site = np.asarray(st.site_of, dtype=np.int64)
+    on_worker = site < nw
+    ins_w, ins_home = _insertion_costs(st)
+    cols = np.minimum(site, nw - 1) if nw else site * 0
+    removal = np.where(on_worker, ins_w[np.arange(n), cols] if nw else 0.0, ins_home)
+    found: list[np.ndarray] = []
+    thr = -EPS / 2
+    with np.errstate(invalid="ignore"):
+        if nw:
+            counts = np.array([len(m) for m in st.members[:nw]])
+            move = ins_w - removal[:, None]
+            move[:, counts >= ct.quota[:nw]] = np.inf
+            move[on_worker, site[on_worker]] = np.inf
+            ii, jj = np.nonzero(move < thr)
+            found.append(np.stack([move[ii, jj], np.zeros_like(ii), ii, jj], axis=1))
+        home = np.where(on_worker, ins_home - removal, np.inf)
+        ii = np.nonzero(home < thr)[0]
+        found.append(np.stack([home[ii], np.ones_like(ii), ii, ii], axis=1))
+        t_idx = np.nonzero(on_worker)[0]
+        if len(t_idx):
+            tsite = site[t_idx][:, None]  # (T, 1)
+            ssite = site[None, :]  # (1, N)
+            wmin = np.where(
+                ct.rank[t_idx][:, None] < ct.rank[None, :], ct.work[t_idx][:, None], ct.work[None, :]
+            )
+            s_into_t = ins_w[:, site[t_idx]].T  # (T, N): i=s joins t's worker
+            s_on_worker = on_worker[None, :]
+            t_into_s = np.where(
+                s_on_worker,
+                ins_w[t_idx][:, np.minimum(site, nw - 1)],
+                np.where(ct.home[t_idx][:, None] == ssite, ins_home[t_idx][:, None], np.inf),
+            )
+            base = s_into_t - removal[t_idx][:, None] - removal[None, :]
+            swap = t_into_s + base - wmin * (1 / ct.speed[tsite] + 1 / ct.speed[ssite])
+            bad = (tsite == ssite) | (s_on_worker & (np.arange(n)[None, :] <= t_idx[:, None]))
+            swap[bad] = np.inf
+            ti, si = np.nonzero(swap < thr)
+            found.append(np.stack([swap[ti, si], np.full_like(ti, 2), t_idx[ti], si], axis=1))
+            disp = base - wmin / ct.speed[tsite] + ins_home[t_idx][:, None]
+            disp[(tsite == ssite) | (ct.home[t_idx][:, None] == ssite)] = np.inf
+            ti, si = np.nonzero(disp < thr)
+            found.append(np.stack([disp[ti, si], np.full_like(ti, 3), t_idx[ti], si], axis=1))
+    allc = np.concatenate(found) if found else np.zeros((0, 4))
+    order = np.lexsort((allc[:, 3], allc[:, 2], allc[:, 1], allc[:, 0]))
+    for start in range(0, len(order), 256):
+        for d, k, i, j in allc[order[start:start + 256]].tolist():
+            yield d, int(k), int(i), int(j)
+
+
+def _changes(st: _State, kind: int, i: int, j: int) -> list[tuple[int, int, int]]:
+    a = st.site_of[i]
+    if kind == 0:
+        return [(i, a, j)]
+    if kind == 1:
+        return [(i, a, int(st.ct.home[i]))]
+    b = st.site_of[j]
+    if kind == 2:
+        return [(i, a, b), (j, b, a)]
+    return [(j, b, a), (i, a, int(st.ct.home[i]))]
+
+
+_KIND_COUNTER = {0: "moves", 1: "moves", 2: "swaps", 3: "displacements"}
+
+
+def _improve(st: _State, rule: str, max_passes: int) -> dict[str, int]:
+    counts = {"moves": 0, "swaps": 0, "displacements": 0, "passes": 0}
+    limit = max(64, 2 * len(st.ct.sites))
+    while counts["passes"] < max_passes:
+        counts["passes"] += 1
+        used: set[int] = set()
+        applied = 0
+        for examined, (_, kind, i, j) in enumerate(_candidates(st)):
+            if examined >= limit and applied:
+                break
+            changes = _changes(st, kind, i, j)
+            sites = {a for _, a, _ in changes} | {b for _, _, b in changes}
+            if sites & used or not _approved(st, changes, rule):
+                continue
+            st.apply(changes)
+            used |= sites
+            applied += 1
+            counts[_KIND_COUNTER[kind]] += 1
+        if not applied:
+            return counts
+    raise InstanceError(f"phase 2 did not settle within {max_passes} passes")  # pragma: no cover
+
+
+def play(instance: Instance, rule: str | None = None, max_passes: int = 100_000) -> Result:
+    """Phase 1 then phase 2 under `rule` (default: the instance's); deterministic."""
+    rule = rule or instance.rule
+    ct = CostTable.build(instance)
+    site_of, c1 = _deferred_acceptance(ct)
+    st = _State(ct, site_of)
+    phase1_total = st.total()
+    c2 = _improve(st, rule, max_passes)
+    latency: dict[SubtaskId, float] = {}
+    for j, members in enumerate(st.members):
+        for i, f in ct.member_latencies(j, members).items():
+            latency[ct.subtasks[i].id] = float(f)
+    latency = {s.id: latency[s.id] for s in ct.subtasks}
+    counts = Counts(c1.rounds, c1.proposals, c1.rejections, **c2)
+    return Result(
+        assignment=st.matching().assignment,
+        latency=latency,
+        total=float(sum(latency.values())),
+        phase1_total=float(phase1_total),
+        rule=rule,
+        counts=counts,
+    )
+
+
+# --- single steps on Matching values ---------------------------------------------------
+
+
+def _state_of(instance: Instance, matching: Matching) -> _State:
+    ct = CostTable.build(instance)
+    index = {p: j for j, p in enumerate(ct.sites)}
+    try:
+        site_of = [index[matching.assignment[s.id]] for s in ct.subtasks]
+    except KeyError as exc:
+        raise InstanceError(f"matching has no valid site for {exc.args[0]!r}") from None
+    return _State(ct, site_of)
+
+
+def _try(instance: Instance, matching: Matching, changes_of, rule: str | None) -> Matching | None:
+    st = _state_of(instance, matching)
+    changes = changes_of(st)
+    if changes is None or not _approved(st, changes, rule or instance.rule):
+        return None
+    st.apply(changes)
+    return st.matching()
+
+
+def _idx(st: _State, sid: str) -> int:
+    for i, s in enumerate(st.ct.subtasks):
+        if s.id == sid:
+            return i
+    raise InstanceError(f"unknown subtask {sid!r}")
+
+
+def try_move(
+    instance: Instance, matching: Matching, subtask: str, site: str, rule: str | None = None
+) -> Matching | None:
+    """The matching after moving `subtask` to `site` (a worker with a free slot, or its
+    own source), or None if the step is not approved."""
+
+    def changes(st: _State):
+        i = _idx(st, subtask)
+        if site not in st.ct.sites or st.ct.sites[st.site_of[i]] == site:
+            return None
+        return [(i, st.site_of[i], st.ct.sites.index(site))]
+
+    return _try(instance, matching, changes, rule)
+
+
+def try_swap(
+    instance: Instance, matching: Matching, a: str, b: str, rule: str | None = None
+) -> Matching | None:
+    """The matching after subtasks a and b exchange sites, or None if not approved."""
+
+    def changes(st: _State):
+        i, j = _idx(st, a), _idx(st, b)
+        if st.site_of[i] == st.site_of[j]:
+            return None
+        return [(i, st.site_of[i], st.site_of[j]), (j, st.site_of[j], st.site_of[i])]
+
+    return _try(instance, matching, changes, rule)
+
+
+def try_displace(
+    instance: Instance, matching: Matching, taker: str, victim: str, rule: str | None = None
+) -> Matching | None:
+    """The matching after `taker` takes `victim`'s worker slot and `victim` goes home."""
+
+    def changes(st: _State):
+        i, j = _idx(st, taker), _idx(st, victim)
+        a, b = st.site_of[i], st.site_of[j]
+        home = int(st.ct.home[j])
+        if b >= st.ct.n_workers or a == b or a == home:
+            return None
+        return [(i, a, b), (j, b, home)]
+
+    return _try(instance, matching, changes, rule)
