@@ -67,3 +67,14 @@ def constant_weights_model() -> onnx.ModelProto:
     k = helper.make_node("Constant", [], ["k"], name="k", value=helper.make_tensor("kv", TensorProto.FLOAT, [], [2.0]))
     m = helper.make_node("Mul", ["a", "k"], ["y"], name="muly")
     return make([gen, mul, c, k, m], [shape, scale], [fin("x", [1, 3, 8, 8])], [fin("y", [1, 4, 8, 8])])
+
+
+def conv_chain_model() -> onnx.ModelProto:
+    """conv3x3 -> relu -> conv3x3 (stride 2) -> relu -> maxpool 2 -> conv1x1: all spatial."""
+    c1, i1 = conv("k1", "x", "a", 3, 4, seed=6)
+    r1 = helper.make_node("Relu", ["a"], ["b"], name="r1")
+    c2, i2 = conv("k2", "b", "c", 4, 6, seed=7, stride=2)
+    r2 = helper.make_node("Relu", ["c"], ["d"], name="r2")
+    mp = helper.make_node("MaxPool", ["d"], ["e"], name="mp", kernel_shape=[2, 2], strides=[2, 2])
+    c3, i3 = conv("k3", "e", "y", 6, 4, k=1, seed=8)
+    return make([c1, r1, c2, r2, mp, c3], i1 + i2 + i3, [fin("x", [1, 3, 32, 32])], [fin("y", [1, 4, 8, 8])])

@@ -20,7 +20,7 @@ def parse_input_shapes(values: tuple[str, ...]) -> list[tuple[int, ...]] | dict[
     for value in values:
         name, sep, dims = value.rpartition("=")
         try:
-            shape = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
+            shape = tuple(int(d) for d in dims.replace("x", ",").split(","))
         except ValueError:
             raise click.BadParameter(
                 f"{value!r}: expected dimensions like 1,3,224,224 or name=1,3,224,224",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
@@ -33,6 +34,7 @@ class PlannerConfig:
     spatial: bool = True
     max_spatial_peers: int | None = None  # None: every reachable peer may take a slice
     max_anchors: int = 24  # candidate spatial stage ends per run
+    exact_groups_up_to: int = 6  # up to this many peers, try every group for a spatial stage
 
 
 class SpatialPricing:
@@ -102,6 +104,9 @@ class Planner:
         if peer == self.source:
             return compute
         send = transfer_time(self.state, self.source, peer, self.bytes.inputs[i, j])
+        nic = self.state.peers[self.source].nic
+        if nic:
+            send = np.maximum(send, self.bytes.inputs[i, j] / nic)
         back = transfer_time(self.state, peer, self.source, self.bytes.outputs[i, j])
         return compute + send + back
 
@@ -119,14 +124,20 @@ class Planner:
         work = self.work[j] - self.work[i]
         if peers is not None:
             return self._price_split(i, j, list(peers), height, work)
-        ranked = sorted(self.peers, key=lambda p: self._per_row_cost(i, j, p, height, work))
-        limit = self.config.max_spatial_peers or len(ranked)
         best: _Option | None = None
-        for k in range(2, min(limit, len(ranked)) + 1):
-            option = self._price_split(i, j, ranked[:k], height, work)
+        for group in self._peer_groups(i, j, height, work):
+            option = self._price_split(i, j, list(group), height, work)
             if option is not None and (best is None or option.cost < best.cost):
                 best = option
         return best
+
+    def _peer_groups(self, i: int, j: int, height: int, work: float) -> list[tuple[str, ...]]:
+        """Every group of >= 2 peers on small clusters; the top-k by per-row cost on large ones."""
+        limit = min(self.config.max_spatial_peers or len(self.peers), len(self.peers))
+        if len(self.peers) <= self.config.exact_groups_up_to:
+            return [g for k in range(2, limit + 1) for g in combinations(self.peers, k)]
+        ranked = sorted(self.peers, key=lambda p: self._per_row_cost(i, j, p, height, work))
+        return [tuple(ranked[:k]) for k in range(2, limit + 1)]
 
     def _per_row_cost(self, i: int, j: int, peer: str, height: int, work: float) -> float:
         p = self.state.peers[peer]
@@ -192,18 +203,23 @@ class Planner:
             inner = [inner[int(k * step)] for k in range(self.config.max_anchors)]
         return sorted({start, stop, *inner})
 
-    def _spatial_options(self) -> dict[int, list[_Option]]:
-        """Spatial options grouped by their end position j."""
-        by_end: dict[int, list[_Option]] = {}
+    def spatial_ranges(self) -> list[tuple[int, int]]:
+        """Node ranges [i, j) the planner may run as a spatial stage (ends at run anchors)."""
         if self.spatial is None or len(self.peers) < 2:
-            return by_end
+            return []
+        ranges = []
         for start, stop in self.spatial.ranges():
             anchors = self._anchors(start, stop)
-            for a, i in enumerate(anchors):
-                for j in anchors[a + 1 :]:
-                    option = self.spatial_option(i, j)
-                    if option is not None:
-                        by_end.setdefault(j, []).append(option)
+            ranges += [(i, j) for a, i in enumerate(anchors) for j in anchors[a + 1 :]]
+        return ranges
+
+    def _spatial_options(self) -> dict[int, list[_Option]]:
+        """The best spatial option of every spatial range, grouped by end position j."""
+        by_end: dict[int, list[_Option]] = {}
+        for i, j in self.spatial_ranges():
+            option = self.spatial_option(i, j)
+            if option is not None:
+                by_end.setdefault(j, []).append(option)
         return by_end
 
     # -- the program ----------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""The planner's view of spatial slicing: rows and bytes of a slice, from the real halo walk.
+
+Bytes are exact (the input rows a slice reads, halo and grid alignment included, come
+from `SpatialRun.input_rows`). Work is estimated: a slice does the fraction of the
+stage's work that its input rows are of the full input, so halos cost compute too.
+"""
+
+from __future__ import annotations
+
+from fognet.errors import PartitionError
+from fognet.model.graph import ModelGraph
+from fognet.partition.plan import SpatialPricing
+from fognet.partition.spatial import SpatialRun, find_runs, node_geometries, spatial_run
+
+
+class RunPricing(SpatialPricing):
+    def __init__(self, graph: ModelGraph) -> None:
+        self.graph = graph
+        self._geometries = node_geometries(graph)
+        self._runs = find_runs(graph)
+        self._cache: dict[tuple[int, int], SpatialRun | None] = {}
+
+    def ranges(self) -> list[tuple[int, int]]:
+        return [(run.start, run.stop) for run in self._runs]
+
+    def run(self, start: int, stop: int) -> SpatialRun | None:
+        key = (start, stop)
+        if key not in self._cache:
+            try:
+                self._cache[key] = spatial_run(self.graph, start, stop, self._geometries)
+            except PartitionError:
+                self._cache[key] = None
+        return self._cache[key]
+
+    def out_rows(self, start: int, stop: int) -> int:
+        run = self.run(start, stop)
+        if run is None:
+            return 0
+        inputs, _ = self.graph.boundary(start, stop)
+        if any(name not in run.heights for name in inputs):
+            return 0  # a non-image input (a shape, a flag) makes the range unsplittable here
+        return run.height
+
+    def _row_bytes(self, name: str) -> float:
+        info = self.graph.tensors[name]
+        return info.nbytes / info.shape[2]
+
+    def slice_bytes(self, start: int, stop: int, rows: tuple[int, int]) -> tuple[int, int]:
+        run = self.run(start, stop)
+        assert run is not None
+        ins = run.input_rows(*rows)
+        in_bytes = sum((b - a) * self._row_bytes(name) for name, (a, b) in ins.items())
+        outs = run.output_rows(rows)
+        out_bytes = sum((b - a) * self._row_bytes(name) for name, (a, b) in outs.items())
+        return int(in_bytes), int(out_bytes)
+
+    def slice_work(self, start: int, stop: int, rows: tuple[int, int], work: float) -> float:
+        run = self.run(start, stop)
+        assert run is not None
+        heights = run.heights
+        ins = run.input_rows(*rows)
+        fractions = [(b - a) / heights[name] for name, (a, b) in ins.items()]
+        return work * max(fractions)

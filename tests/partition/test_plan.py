@@ -1,0 +1,100 @@
+"""The planner's DP against exhaustive search over every plan, under the same cost model."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fognet.model.graph import analyse
+from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.partition.plan import Planner
+from fognet.partition.spatial_cost import RunPricing
+from tests.graphs import branches_model, conv_chain_model, residual_model
+
+
+def _cluster(speeds, bandwidths, latency=0.001, backlogs=None, nic=None) -> ClusterState:
+    peers = [PeerState("car", speeds[0], nic=nic)]
+    links = {}
+    for k, (speed, bw) in enumerate(zip(speeds[1:], bandwidths, strict=True)):
+        pid = f"w{k}"
+        peers.append(PeerState(pid, speed, backlog=(backlogs or [0.0] * 9)[k]))
+        links[("car", pid)] = LinkState(bw, latency)
+    return ClusterState.of(peers, links)
+
+
+def _exhaustive(planner: Planner, n: int) -> float:
+    """Minimum over every composition of [0, n) into stages, every option per stage."""
+    spatial = set(planner.spatial_ranges())
+    best = float("inf")
+    for mask in range(1 << (n - 1)):
+        cuts = [p for p in range(1, n) if mask >> (p - 1) & 1]
+        bounds = [0, *cuts, n]
+        total = 0.0
+        for i, j in itertools.pairwise(bounds):
+            options = [planner.whole_cost(i, j, peer) for peer in planner.peers]
+            if (i, j) in spatial:
+                for k in range(2, len(planner.peers) + 1):
+                    for group in itertools.combinations(planner.peers, k):
+                        option = planner.spatial_option(i, j, peers=group)
+                        if option is not None:
+                            options.append(option.cost)
+            total += min(options)
+        best = min(best, total)
+    return best
+
+
+MODELS = {"residual": residual_model, "branches": branches_model, "chain": conv_chain_model}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@settings(max_examples=12, deadline=None)
+@given(
+    speeds=st.lists(st.floats(0.05, 4.0), min_size=3, max_size=4),
+    bw=st.lists(st.floats(1e5, 1e8), min_size=3, max_size=3),
+    work=st.lists(st.floats(1e-4, 2e-2), min_size=8, max_size=8),
+)
+def test_dp_equals_exhaustive_search(name, speeds, bw, work) -> None:
+    graph = analyse(MODELS[name]())
+    state = _cluster(speeds, bw[: len(speeds) - 1])
+    planner = Planner(graph, work[: len(graph)], state, "car", spatial=RunPricing(graph))
+    plan = planner.plan()
+    assert plan.predicted_s == pytest.approx(_exhaustive(planner, len(graph)), rel=1e-9)
+    assert plan.stages[-1].stop == len(graph)
+    assert planner.price(plan).predicted_s == pytest.approx(plan.predicted_s, rel=1e-9)
+
+
+def test_a_fast_well_connected_worker_takes_the_work() -> None:
+    graph = analyse(conv_chain_model())
+    state = _cluster([0.1, 4.0], [1e9])
+    plan = Planner(graph, [0.01] * len(graph), state, "car", spatial=RunPricing(graph)).plan()
+    assert plan.peers == {"w0"}
+
+
+def test_a_slow_link_keeps_everything_local() -> None:
+    graph = analyse(conv_chain_model())
+    state = _cluster([1.0, 4.0], [1e3])
+    plan = Planner(graph, [0.01] * len(graph), state, "car").plan()
+    assert plan.peers == {"car"} and len(plan.stages) == 1
+
+
+def test_equal_workers_get_a_spatial_split() -> None:
+    graph = analyse(conv_chain_model())
+    state = _cluster([0.05, 1.0, 1.0, 1.0], [1e10] * 3, latency=0.0)
+    planner = Planner(graph, [0.05] * len(graph), state, "car", spatial=RunPricing(graph))
+    plan = planner.plan()
+    spatial = [s for s in plan.stages if s.spatial]
+    assert spatial and len(spatial[0].peers) >= 2
+    assert plan.predicted_s < planner.best_single_node().predicted_s
+
+
+def test_reference_plans_are_never_better_than_the_dp() -> None:
+    graph = analyse(residual_model())
+    state = _cluster([0.3, 1.0, 2.0], [5e6, 2e6], latency=0.003)
+    planner = Planner(graph, [0.004, 0.01, 0.001, 0.001], state, "car", spatial=RunPricing(graph))
+    best = planner.plan().predicted_s
+    for ref in (planner.all_local(), planner.best_single_node(), planner.neurosurgeon()):
+        assert best <= ref.predicted_s + 1e-12
+        assert planner.price(ref).predicted_s == pytest.approx(ref.predicted_s)
