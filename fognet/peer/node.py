@@ -1,0 +1,258 @@
+"""The peer: one process's parts wired together, each small, all owned by `run()`.
+
+A `Peer` binds its transport at construction (so its address is known at once), then
+`run()` starts its parts in ONE `asyncio.TaskGroup`: the transport's server, membership
+(HELLO/STATE heartbeats), and discovery when asked. Cancelling `run()` stops them all
+and closes the sockets; `running()` does that around a block.
+
+Handlers are small and return values (the transport sends them back):
+    EXEC       ensure the model is here (fetch it by hash from the sender if not), queue
+               the subtask on the executor, reply RESULT with outputs, wait_s, compute_s
+    MODEL_GET  reply MODEL_PART: one chunk of the model file, as a uint8 tensor "data"
+    PING       reply PONG
+    membership messages go to membership; anything else gets ERROR UNSUPPORTED.
+A handler that raises gets an ERROR reply from the transport; the peer keeps serving.
+
+The peer's node id is its name, so plans, logs and the wire all name peers the same way.
+
+API
+    PeerConfig(name, speed=1.0, threads=1, quota=4, role="worker", host="127.0.0.1", port=0,
+               bootstrap=(), discovery=False, emulate=False, cache_dir=None, profile="")
+    Peer(config, *, pacer=None)
+        .name, .address ("host:port"), .store, .executor
+        await .run()                       until cancelled
+        async with .running(): ...         run() around a block
+        .live_peers() -> dict[name, address]     members believed alive (self included)
+        .cluster_state(links=None, default_link=None) -> ClusterState
+        await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner
+        await .ensure_model(sha256, source) -> Path           fetch by hash if missing
+        await .wait_for_peers(count, timeout) -> dict[name, address]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fognet.errors import ModelError, PeerUnreachable, WireError
+from fognet.net import wire
+from fognet.net.codec import refused
+from fognet.net.emulation import Pacer
+from fognet.net.transport import ZmqTransport
+from fognet.net.wire import Header, MsgType, Reason
+from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.peer.executor import Executor, Job, JobResult, TaskKey
+from fognet.peer.store import CHUNK_BYTES, ModelDownload, ModelStore, check_sha
+
+log = logging.getLogger(__name__)
+
+MODEL_TIMEOUT_S = 10.0  # per MODEL_PART chunk
+LOOPBACK_LINK = LinkState(bandwidth=1.25e9, latency=0.0002)  # what planning assumes unemulated
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    name: str
+    speed: float = 1.0  # reference-seconds per second
+    threads: int = 1  # onnxruntime intra-op threads
+    quota: int = 4  # subtasks per matching round
+    role: str = "worker"  # "worker", "source" or "both"
+    host: str = "127.0.0.1"
+    port: int = 0
+    bootstrap: tuple[str, ...] = ()
+    discovery: bool = False
+    emulate: bool = False
+    cache_dir: Path | None = None
+    profile: str = ""
+
+
+class Peer:
+    """See the module docstring."""
+
+    def __init__(self, config: PeerConfig, *, pacer: Pacer | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer)
+        self.address = self.transport.address
+        self.store = ModelStore(config.cache_dir)
+        self.executor = Executor(
+            self.store, threads=config.threads, speed=config.speed, emulate=config.emulate
+        )
+        self.members = _Directory(self)
+        self._fetching: dict[str, asyncio.Lock] = {}
+        self._ids = itertools.count()
+        self._handlers = {
+            MsgType.EXEC: self._on_exec,
+            MsgType.MODEL_GET: self._on_model_get,
+            MsgType.PING: self._on_ping,
+        }
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        log.info("peer %s listening on %s", self.name, self.address)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.transport.serve(self._dispatch))
+                group.create_task(self.members.run())
+        finally:
+            self.executor.close()
+            await self.transport.aclose()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Peer]:
+        async with asyncio.TaskGroup() as group:
+            task = group.create_task(self.run())
+            try:
+                yield self
+            finally:
+                task.cancel()
+
+    # --- handlers --------------------------------------------------------------------
+
+    async def _dispatch(self, header: Header, tensors: dict[str, np.ndarray]):
+        handler = self._handlers.get(header.type) or self.members.handler(header.type)
+        if handler is None:
+            raise refused(f"{self.name} does not handle {header.type.value}", Reason.UNSUPPORTED)
+        return await handler(header, tensors)
+
+    async def _on_ping(self, header: Header, tensors) -> Header:
+        return Header(wire.Pong())
+
+    async def _on_exec(self, header: Header, tensors: dict[str, np.ndarray]):
+        body: wire.Exec = header.body
+        try:
+            sha = check_sha(body.model_sha256)
+            await self.ensure_model(sha, header.sender)
+            rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
+            key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
+            result = await self.executor.run(Job(key, tensors))
+        except WireError as exc:
+            raise refused(str(exc), Reason.MALFORMED) from exc
+        reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s)
+        return Header(reply), result.outputs
+
+    async def _on_model_get(self, header: Header, tensors) -> tuple[Header, dict]:
+        body: wire.ModelGet = header.body
+        sha = check_sha(body.model_sha256)
+        if not self.store.has(sha):
+            raise refused(f"{self.name} has no model {sha[:12]}...", Reason.NOT_FOUND)
+        data = self.store.read_chunk(sha, body.offset_bytes, max(1, min(body.max_bytes, CHUNK_BYTES)))
+        part = wire.ModelPart(sha, body.offset_bytes, self.store.size(sha))
+        return Header(part), {"data": np.frombuffer(data, dtype=np.uint8)}
+
+    # --- models ----------------------------------------------------------------------
+
+    async def ensure_model(self, sha256: str, source: str) -> Path:
+        """The model file with this hash, fetched once from `source` if this peer lacks it."""
+        if self.store.has(sha256):
+            return self.store.path(sha256)
+        lock = self._fetching.setdefault(sha256, asyncio.Lock())
+        async with lock:
+            if not self.store.has(sha256):
+                await self._fetch(sha256, source)
+        return self.store.path(sha256)
+
+    async def _fetch(self, sha256: str, source: str) -> None:
+        addr = self.members.address_of(source)
+        if addr is None:
+            raise ModelError(f"{self.name} lacks model {sha256[:12]}... and does not know peer {source!r}")
+        log.info("%s fetching model %s... from %s", self.name, sha256[:12], source)
+        download: ModelDownload | None = None
+        offset = 0
+        while download is None or not download.complete:
+            ask = Header(wire.ModelGet(sha256, offset, CHUNK_BYTES))
+            reply, data = await self.transport.request(addr, ask, timeout_s=MODEL_TIMEOUT_S)
+            part: wire.ModelPart = reply.body
+            if download is None:
+                download = ModelDownload(sha256, part.total_bytes)
+            download.add(part.offset_bytes, bytes(data["data"]))
+            offset = download.received
+        await asyncio.to_thread(self.store.put, download.data(), sha256)
+        log.info("%s stored model %s... (%d bytes)", self.name, sha256[:12], download.size)
+
+    # --- being a source --------------------------------------------------------------
+
+    async def run_subtask(self, peer: str, job: Job, timeout: float) -> JobResult:
+        """Run `job` on `peer` (this peer's own executor when it is itself)."""
+        if peer == self.name:
+            return await self.executor.run(job)
+        addr = self.members.address_of(peer)
+        if addr is None:
+            raise PeerUnreachable(f"peer {peer} is not a live member of the cluster")
+        key = job.key
+        rows = key.rows or (-1, -1)
+        body = wire.Exec(
+            task=self.name, subtask=str(next(self._ids)), model_sha256=key.sha256,
+            node_start=key.start, node_stop=key.stop, row_start=rows[0], row_stop=rows[1],
+        )
+        try:
+            reply, outputs = await self.transport.request(addr, Header(body), job.tensors, timeout_s=timeout)
+        except PeerUnreachable as exc:
+            raise PeerUnreachable(
+                f"peer {peer} ({addr}) did not answer nodes [{key.start}, {key.stop}) within {timeout:.3g} s"
+            ) from exc
+        result: wire.Result = reply.body
+        return JobResult(dict(outputs), result.wait_s, result.compute_s)
+
+    def live_peers(self) -> dict[str, str]:
+        return {self.name: self.address, **self.members.live()}
+
+    def cluster_state(
+        self,
+        links: Mapping[tuple[str, str], LinkState] | None = None,
+        default_link: LinkState | None = LOOPBACK_LINK,
+    ) -> ClusterState:
+        """Peers as membership last heard them (this one as it is now), for planning."""
+        peers = [PeerState(self.name, self.config.speed, self.executor.backlog_s, self.config.quota)]
+        peers += [s for s in self.members.states() if s.id != self.name]
+        return ClusterState.of(peers, links, default_link)
+
+    async def wait_for_peers(self, count: int, timeout: float) -> dict[str, str]:
+        """Until `count` peers (self included) are live; PeerUnreachable after `timeout`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.live_peers()) < count:
+            if loop.time() > deadline:
+                raise PeerUnreachable(
+                    f"{self.name} sees {len(self.live_peers())} of {count} peers after {timeout:.1f} s"
+                )
+            await asyncio.sleep(0.05)
+        return self.live_peers()
+
+
+class _Directory:
+    """Known peers, added by hand: the stand-in until `fognet.peer.membership` lands."""
+
+    def __init__(self, peer: Peer) -> None:
+        self._peer = peer
+        self._known: dict[str, tuple[str, PeerState]] = {}
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+    def handler(self, msg_type: MsgType):
+        return None
+
+    def add(self, name: str, address: str, speed: float = 1.0, quota: int = 4) -> None:
+        self._known[name] = (address, PeerState(name, speed, 0.0, quota))
+
+    def remove(self, name: str) -> None:
+        self._known.pop(name, None)
+
+    def address_of(self, name: str) -> str | None:
+        entry = self._known.get(name)
+        return entry[0] if entry else None
+
+    def live(self) -> dict[str, str]:
+        return {name: addr for name, (addr, _) in self._known.items()}
+
+    def states(self) -> list[PeerState]:
+        return [state for _, state in self._known.values()]

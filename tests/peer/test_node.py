@@ -1,0 +1,105 @@
+"""Peers over real ZeroMQ sockets on 127.0.0.1, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import numpy as np
+import pytest
+
+from fognet.errors import PeerUnreachable
+from fognet.model.graph import analyse
+from fognet.model.load import load_model
+from fognet.model.runtime import make_session, random_feeds, run
+from fognet.net import wire
+from fognet.net.base import RemoteError
+from fognet.net.transport import ZmqTransport
+from fognet.net.wire import Header, Reason
+from fognet.partition.stages import Plan, Stage
+from fognet.peer.node import Peer, PeerConfig
+from fognet.peer.requester import Requester
+
+TIMEOUT = 20.0
+
+
+@contextlib.asynccontextmanager
+async def cluster(tmp_path, names):
+    """Peers with their own caches, each knowing the others."""
+    peers = [Peer(PeerConfig(name, cache_dir=tmp_path / name)) for name in names]
+    for a in peers:
+        for b in peers:
+            if a is not b:
+                a.members.add(b.name, b.address)
+    async with contextlib.AsyncExitStack() as stack:
+        for p in peers:
+            await stack.enter_async_context(p.running())
+        yield peers
+
+
+async def test_split_model_over_four_peers_equals_local_inference(branches_file, tmp_path) -> None:
+    path, sha = branches_file
+    graph = analyse(load_model(path).model)
+    async with asyncio.timeout(TIMEOUT), cluster(tmp_path, ["car", "f1", "f2", "f3"]) as peers:
+        car = peers[0]
+        car.store.register(path, sha)
+        plan = Plan(sha, "car", (Stage(0, 1, ("f1",)), Stage(1, 3, ("f2",)), Stage(3, 5, ("f3",))))
+        frames = [random_feeds(graph.inputs, seed=i) for i in range(8)]
+        results = await Requester(car.run_subtask, graph, timeout=5.0).run(frames, plan, window=3)
+        for p in peers[1:]:
+            assert p.store.has(sha) and p.store.path(sha).parent == tmp_path / p.name / "models"
+    session = make_session(graph.model)
+    assert [r.index for r in results] == list(range(8))
+    for frame, result in zip(frames, results, strict=True):
+        assert result.ok, result.error
+        expected = run(session, frame)
+        assert all(np.allclose(result.outputs[k], expected[k], atol=1e-5) for k in expected)
+
+
+async def test_peer_killed_mid_stream_fails_frames_within_timeout(residual_file, tmp_path) -> None:
+    path, sha = residual_file
+    graph = analyse(load_model(path).model)
+    car, f1 = Peer(PeerConfig("car", cache_dir=tmp_path / "car")), Peer(PeerConfig("f1", cache_dir=tmp_path / "f1"))
+    car.members.add("f1", f1.address)
+    car.store.register(path, sha)
+    f1.store.register(path, sha)
+    plan = Plan(sha, "car", (Stage(0, 2, ("car",)), Stage(2, 4, ("f1",))))
+    requester = Requester(car.run_subtask, graph, timeout=0.5)
+    frames = (random_feeds(graph.inputs, seed=i) for i in range(4))
+    async with asyncio.timeout(TIMEOUT), asyncio.TaskGroup() as group:
+        car_task, f1_task = group.create_task(car.run()), group.create_task(f1.run())
+
+        def kill(result) -> None:
+            if result.index == 1:
+                f1_task.cancel()  # f1's sockets close; it never answers again
+
+        results = await requester.run(frames, plan, window=1, on_result=kill)
+        car_task.cancel()
+    assert results[0].ok and results[1].ok
+    for r in results[2:]:
+        assert isinstance(r.error, PeerUnreachable) and "peer f1" in str(r.error)
+        assert r.latency_s < 0.5 + 2.0
+
+
+async def test_malformed_request_gets_error_and_peer_keeps_serving(residual_file, tmp_path) -> None:
+    path, sha = residual_file
+    graph = analyse(load_model(path).model)
+    feeds = random_feeds(graph.inputs, seed=0)
+    async with asyncio.timeout(TIMEOUT), cluster(tmp_path, ["f1"]) as (f1,):
+        f1.store.register(path, sha)
+        client = ZmqTransport("tester")
+        try:
+            bad = Header(wire.Exec("t", "1", sha, 0, 2))
+            with pytest.raises(RemoteError) as info:  # no input tensors
+                await client.request(f1.address, bad, {}, timeout_s=5.0)
+            assert info.value.reason == Reason.MALFORMED and "lacks input" in str(info.value)
+            with pytest.raises(RemoteError) as info:
+                await client.request(f1.address, Header(wire.Exec("t", "2", "nothex", 0, 2)), feeds, timeout_s=5.0)
+            assert info.value.reason == Reason.MALFORMED
+            client._dealer(f1.address)
+            await client._dealers[f1.address].send_multipart([b"\x93garbage", b"x"])
+            reply, outputs = await client.request(f1.address, Header(wire.Exec("t", "3", sha, 0, 4)), feeds, timeout_s=5.0)
+            assert isinstance(reply.body, wire.Result)
+            assert np.allclose(outputs["y"], run(make_session(graph.model), feeds)["y"], atol=1e-5)
+        finally:
+            await client.aclose()
