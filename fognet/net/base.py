@@ -1,0 +1,113 @@
+"""The transport interface shared by the ZeroMQ transport and its in-process twin.
+
+    class Transport(Protocol):
+        node_id: str; address: str                       # address is "host:port"
+        async def send(addr, header, tensors=None, timeout_s=...) -> None        # one-way
+        async def request(addr, header, tensors=None, timeout_s=...) -> (Header, tensors)
+        async def serve(handler) -> None                 # runs until cancelled
+        def forget(addr) -> None                         # drop the connection to a dead peer
+        def stats() -> TransportStats
+        async def aclose() -> None
+
+A handler is `async (header, tensors) -> Header | (Header, tensors) | None`: None means
+no reply (STATE, BYE). The transport stamps `id` (the request's) and `sender` on replies.
+A handler that raises gets an ERROR reply sent for it: a FognetError with a `reason`
+attribute keeps that reason, anything else is HANDLER_FAILED.
+
+`request` raises `PeerUnreachable` when no reply comes within `timeout_s` (a reply that
+comes later is dropped and counted as `late`) and `RemoteError` when the reply is ERROR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Protocol
+
+import numpy as np
+
+from fognet.errors import FognetError, PeerError
+from fognet.net.wire import Error, Header, Reason
+
+DEFAULT_TIMEOUT_S = 5.0
+
+Tensors = Mapping[str, np.ndarray]
+Reply = Header | tuple[Header, Tensors] | None
+Handler = Callable[[Header, dict[str, np.ndarray]], Awaitable[Reply]]
+
+
+class RemoteError(PeerError):
+    """The peer answered with ERROR; `reason` says why, the message gives the detail."""
+
+    def __init__(self, message: str, reason: Reason) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TransportStats:
+    """Message counts since the transport opened, for STATE and metrics."""
+
+    sent: int = 0  # messages handed to the network (requests, one-way sends, replies)
+    received: int = 0  # messages read from the network, well-formed or not
+    malformed: int = 0  # failed decoding (an ERROR reply was sent if it came to the ROUTER)
+    dropped: int = 0  # received and discarded without a reply (unusable, or after close)
+    late: int = 0  # replies that matched no waiting request (it had timed out)
+    timeouts: int = 0  # requests and sends that gave up after their timeout
+    errors_sent: int = 0  # ERROR replies sent by serve()
+
+
+class Counters:
+    """Mutable counters behind `TransportStats`."""
+
+    def __init__(self) -> None:
+        for f in fields(TransportStats):
+            setattr(self, f.name, 0)
+
+    def snapshot(self) -> TransportStats:
+        return TransportStats(**{f.name: getattr(self, f.name) for f in fields(TransportStats)})
+
+
+class Transport(Protocol):
+    node_id: str
+    address: str
+
+    async def send(self, addr: str, header: Header, tensors: Tensors | None = None,
+                   timeout_s: float = DEFAULT_TIMEOUT_S) -> None: ...
+
+    async def request(self, addr: str, header: Header, tensors: Tensors | None = None,
+                      timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Header, dict[str, np.ndarray]]: ...
+
+    async def serve(self, handler: Handler) -> None: ...
+
+    def forget(self, addr: str) -> None: ...
+
+    def stats(self) -> TransportStats: ...
+
+    async def aclose(self) -> None: ...
+
+
+def split_reply(reply: Reply) -> tuple[Header, Tensors] | None:
+    if reply is None:
+        return None
+    if isinstance(reply, Header):
+        return reply, {}
+    header, tensors = reply
+    return header, tensors
+
+
+def error_header(exc: BaseException) -> Header:
+    """The ERROR reply for a handler that raised `exc`."""
+    reason = getattr(exc, "reason", None)
+    if not isinstance(reason, Reason):
+        reason = Reason.HANDLER_FAILED
+    kind = type(exc).__name__ if isinstance(exc, FognetError) else f"internal {type(exc).__name__}"
+    return Header(Error(reason=reason, detail=f"{kind}: {exc}"[:2000]))
+
+
+def raise_if_error(addr: str, header: Header) -> None:
+    if isinstance(header.body, Error):
+        raise RemoteError(
+            f"peer {addr} answered ERROR {header.body.reason.value}: {header.body.detail}",
+            header.body.reason,
+        )

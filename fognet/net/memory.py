@@ -1,0 +1,187 @@
+"""The in-process twin of the ZeroMQ transport, over asyncio queues.
+
+    net = MemoryNetwork()
+    a, b = MemoryTransport(net), MemoryTransport(net)       # addresses "memory:1", "memory:2"
+    server = asyncio.create_task(b.serve(handler))
+    reply, tensors = await a.request(b.address, Header(Ping()))
+
+Same interface and the same rules as `fognet.net.transport.ZmqTransport` (see
+`fognet.net.base`): every message is encoded and decoded by the codec (frames copied to
+bytes, so sender and receiver share no memory, as over a socket), malformed messages get
+ERROR replies, handler failures become ERROR replies, timeouts raise `PeerUnreachable`,
+late replies are dropped and counted. Differences: a message to an address nobody holds
+(or a closed transport) fails at once with `PeerUnreachable` instead of after the timeout,
+and there is no link emulation. For unit tests and the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import replace
+
+import numpy as np
+
+from fognet.errors import PeerError, PeerUnreachable, WireError
+from fognet.net import codec
+from fognet.net.base import (
+    DEFAULT_TIMEOUT_S,
+    Counters,
+    Handler,
+    Tensors,
+    TransportStats,
+    error_header,
+    raise_if_error,
+    split_reply,
+)
+from fognet.net.wire import Error, Header, Reason, new_node_id
+
+log = logging.getLogger(__name__)
+
+
+class MemoryNetwork:
+    """Who is listening at which in-process address."""
+
+    def __init__(self) -> None:
+        self.inboxes: dict[str, asyncio.Queue] = {}
+        self._numbers = itertools.count(1)
+
+    def new_address(self) -> str:
+        return f"memory:{next(self._numbers)}"
+
+
+class MemoryTransport:
+    def __init__(
+        self, network: MemoryNetwork, node_id: str | None = None, *,
+        max_bytes: int = codec.DEFAULT_MAX_BYTES, hwm: int = 1000,
+    ) -> None:
+        self.node_id = node_id or new_node_id()
+        self.address = network.new_address()
+        self.max_bytes = max_bytes
+        self._network = network
+        self._inbox: asyncio.Queue = asyncio.Queue(hwm)
+        network.inboxes[self.address] = self._inbox
+        self._pending: dict[int, asyncio.Future] = {}
+        self._ids = itertools.count(1)
+        self._count = Counters()
+        self._closed = False
+
+    async def request(
+        self, addr: str, header: Header, tensors: Tensors | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> tuple[Header, dict[str, np.ndarray]]:
+        msg_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = future
+        header = replace(header, id=msg_id, sender=self.node_id)
+        try:
+            await asyncio.wait_for(self._push(addr, header, tensors, future), timeout_s)
+            reply, reply_tensors = await asyncio.wait_for(future, timeout_s)
+        except asyncio.TimeoutError:
+            self._count.timeouts += 1
+            raise PeerUnreachable(
+                f"peer {addr} did not answer {header.type.value} within {timeout_s:.3g} s"
+            ) from None
+        finally:
+            self._pending.pop(msg_id, None)
+        raise_if_error(addr, reply)
+        return reply, reply_tensors
+
+    async def send(
+        self, addr: str, header: Header, tensors: Tensors | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        header = replace(header, id=next(self._ids), sender=self.node_id)
+        try:
+            await asyncio.wait_for(self._push(addr, header, tensors, None), timeout_s)
+        except asyncio.TimeoutError:
+            self._count.timeouts += 1
+            raise PeerUnreachable(f"peer {addr} did not take {header.type.value}") from None
+
+    async def send_frames(self, addr: str, frames: list, reply_to: MemoryTransport | None = None) -> None:
+        """Deliver raw frames, bypassing `encode` (tests use it to send malformed bytes)."""
+        inbox = self._network.inboxes.get(addr)
+        if inbox is None:
+            raise PeerUnreachable(f"no peer listens at {addr}")
+        await inbox.put(([bytes(codec.as_buffer(f)) for f in frames], reply_to or self))
+        self._count.sent += 1
+
+    async def _push(self, addr, header, tensors, future) -> None:
+        if self._closed:
+            raise PeerError(f"transport {self.address} is closed")
+        await self.send_frames(addr, codec.encode(header, tensors), self)
+
+    def _deliver_reply(self, frames: list) -> None:
+        self._count.received += 1
+        try:
+            header, tensors = codec.decode(frames, self.max_bytes)
+        except WireError as exc:
+            self._count.malformed += 1
+            log.warning("malformed reply on %s: %s", self.address, exc)
+            return
+        future = self._pending.get(header.id)
+        if future is None or future.done():
+            self._count.late += 1
+            return
+        future.set_result((header, tensors))
+
+    def forget(self, addr: str) -> None:
+        """Nothing to close: in-process addresses hold no connection."""
+
+    async def serve(self, handler: Handler) -> None:
+        tasks: set[asyncio.Task] = set()
+        try:
+            while True:
+                frames, requester = await self._inbox.get()
+                self._count.received += 1
+                task = asyncio.create_task(self._handle(handler, frames, requester))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _handle(self, handler: Handler, frames: list, requester: MemoryTransport) -> None:
+        try:
+            header, tensors = codec.decode(frames, self.max_bytes)
+        except WireError as exc:
+            self._count.malformed += 1
+            reason = getattr(exc, "reason", Reason.MALFORMED)
+            self._reply(requester, Header(Error(reason, str(exc))), {}, codec.peek_id(frames))
+            return
+        try:
+            reply = split_reply(await handler(header, tensors))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every handler failure becomes an ERROR reply
+            reply = error_header(exc), {}
+        if reply is not None:
+            self._reply(requester, reply[0], reply[1], header.id)
+
+    def _reply(self, requester: MemoryTransport, header: Header, tensors, msg_id: int) -> None:
+        if requester._closed:
+            self._count.dropped += 1
+            return
+        header = replace(header, id=msg_id, sender=self.node_id)
+        if isinstance(header.body, Error):
+            self._count.errors_sent += 1
+        self._count.sent += 1
+        requester._deliver_reply([bytes(f) for f in codec.encode(header, tensors)])
+
+    def stats(self) -> TransportStats:
+        return self._count.snapshot()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._network.inboxes.pop(self.address, None)
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(PeerUnreachable(f"transport {self.address} closed"))
+
+    async def __aenter__(self) -> MemoryTransport:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()

@@ -1,0 +1,303 @@
+"""The ZeroMQ transport: one ROUTER to serve, one DEALER per remote peer to ask.
+
+    t = ZmqTransport(node_id, host="127.0.0.1", port=0)     # binds now; t.address = "host:port"
+    server = asyncio.create_task(t.serve(handler))           # owner: the peer's TaskGroup
+    reply, tensors = await t.request("127.0.0.1:5001", Header(Ping()), timeout_s=1.0)
+    await t.send(addr, Header(State(...)))                  # one-way, no reply expected
+    t.stats(); t.forget(addr); await t.aclose()
+
+The interface is `fognet.net.base.Transport`; `fognet.net.memory.MemoryTransport` is its
+in-process twin. All bytes go through `fognet.net.codec`: tensors are sent without copy
+(do not write to an array until the `send`/`request` that carries it has returned) and
+arrive as read-only arrays over the received frames.
+
+Serving: each decoded message runs its handler in its own task (at most `max_concurrent`
+at once; beyond that the loop stops reading, so the ROUTER's queue fills); the reply is
+sent back to the requester's DEALER. A message that fails decoding gets an ERROR reply
+(MALFORMED, VERSION or TOO_LARGE, paired by its id when the header is readable) and is
+counted; a handler that raises gets an ERROR reply; the loop itself never dies of a
+message.
+
+Back-pressure (SNDHWM/RCVHWM = `hwm` messages per connection): at its HWM the ROUTER
+*drops* replies (ZeroMQ's ROUTER never blocks), and a DEALER *blocks* sends; both are
+covered by timeouts: a request that gets no reply in `timeout_s` raises
+`PeerUnreachable`, and so does a send that cannot be queued in time. DEALERs use
+ZMQ_IMMEDIATE, so nothing is queued for a peer that is not connected (no stale requests
+reach a peer that comes back). LINGER is 0: closing discards unsent messages, so shutdown
+never hangs on a dead peer. MAXMSGSIZE caps each frame at the message cap: ZeroMQ cuts a
+connection that sends a larger frame before buffering it (that sender then times out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import replace
+
+import numpy as np
+import zmq
+import zmq.asyncio
+
+from fognet.errors import ConfigError, PeerError, PeerUnreachable, WireError
+from fognet.net import codec
+from fognet.net.base import (
+    DEFAULT_TIMEOUT_S,
+    Counters,
+    Handler,
+    Tensors,
+    TransportStats,
+    error_header,
+    raise_if_error,
+    split_reply,
+)
+from fognet.net.emulation import Pacer
+from fognet.net.wire import Error, Header, Reason, new_node_id
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HWM = 1000
+
+
+class ZmqTransport:
+    """One peer's sockets. Not thread-safe: use it from one event loop."""
+
+    def __init__(
+        self,
+        node_id: str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_bytes: int = codec.DEFAULT_MAX_BYTES,
+        hwm: int = DEFAULT_HWM,
+        max_concurrent: int = 64,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.node_id = node_id or new_node_id()
+        self.max_bytes = max_bytes
+        self.pacer = pacer
+        self._hwm = hwm
+        self._max_concurrent = max_concurrent
+        self._ctx = zmq.asyncio.Context(io_threads=1)
+        self._router = self._socket(zmq.ROUTER)
+        self._router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        try:
+            if port:
+                self._router.bind(f"tcp://{host}:{port}")
+            else:
+                port = self._router.bind_to_random_port(f"tcp://{host}")
+        except zmq.ZMQError as exc:
+            self._router.close(0)
+            self._ctx.term()
+            raise ConfigError(f"cannot bind tcp://{host}:{port or '*'}: {exc}") from exc
+        self.address = f"{host}:{port}"
+        self._dealers: dict[str, zmq.asyncio.Socket] = {}
+        self._readers: dict[str, asyncio.Task] = {}
+        self._pending: dict[int, asyncio.Future] = {}
+        self._ids = itertools.count(1)
+        self._count = Counters()
+        self._closed = False
+
+    # --- asking ----------------------------------------------------------------------
+
+    async def request(
+        self, addr: str, header: Header, tensors: Tensors | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> tuple[Header, dict[str, np.ndarray]]:
+        """Send `header` to the peer at `addr` and wait for its reply."""
+        msg_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = future
+        header = replace(header, id=msg_id, sender=self.node_id)
+        try:
+            reply, reply_tensors = await asyncio.wait_for(
+                self._ask(addr, header, tensors, future), timeout_s
+            )
+        except asyncio.TimeoutError:
+            self._count.timeouts += 1
+            raise PeerUnreachable(
+                f"peer {addr} did not answer {header.type.value} within {timeout_s:.3g} s"
+            ) from None
+        finally:
+            self._pending.pop(msg_id, None)
+        raise_if_error(addr, reply)
+        return reply, reply_tensors
+
+    async def send(
+        self, addr: str, header: Header, tensors: Tensors | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        """Send a one-way message (no reply is expected)."""
+        header = replace(header, id=next(self._ids), sender=self.node_id)
+        try:
+            await asyncio.wait_for(self._push(addr, header, tensors), timeout_s)
+        except asyncio.TimeoutError:
+            self._count.timeouts += 1
+            raise PeerUnreachable(
+                f"peer {addr} did not take {header.type.value} within {timeout_s:.3g} s"
+            ) from None
+
+    async def _ask(self, addr, header, tensors, future) -> tuple[Header, dict]:
+        await self._push(addr, header, tensors)
+        return await future
+
+    async def _push(self, addr: str, header: Header, tensors: Tensors | None) -> None:
+        frames = codec.encode(header, tensors)
+        sock = self._dealer(addr)
+        if self.pacer is not None:
+            await self.pacer.pace(addr, codec.frames_nbytes(frames))
+        try:
+            await sock.send_multipart(frames, copy=False)
+        except zmq.ZMQError as exc:
+            raise PeerError(f"cannot send {header.type.value} to {addr}: {exc}") from exc
+        self._count.sent += 1
+
+    def _dealer(self, addr: str) -> zmq.asyncio.Socket:
+        if self._closed:
+            raise PeerError(f"transport {self.address} is closed")
+        sock = self._dealers.get(addr)
+        if sock is None:
+            sock = self._socket(zmq.DEALER)
+            sock.setsockopt(zmq.IMMEDIATE, 1)
+            try:
+                sock.connect(f"tcp://{addr.removeprefix('tcp://')}")
+            except zmq.ZMQError as exc:
+                sock.close(0)
+                raise ConfigError(f"bad peer address {addr!r} (expected host:port): {exc}") from exc
+            self._dealers[addr] = sock
+            self._readers[addr] = asyncio.create_task(self._read_replies(addr, sock))
+        return sock
+
+    async def _read_replies(self, addr: str, sock: zmq.asyncio.Socket) -> None:
+        """Hand each reply from `addr` to the request waiting for its id."""
+        while True:
+            try:
+                frames = await sock.recv_multipart(copy=False)
+            except zmq.ZMQError as exc:
+                if not self._closed:
+                    log.warning("stopped reading replies from %s: %s", addr, exc)
+                return
+            self._count.received += 1
+            try:
+                header, tensors = codec.decode(frames, self.max_bytes)
+            except WireError as exc:
+                self._count.malformed += 1
+                log.warning("malformed reply from %s: %s", addr, exc)
+                continue
+            future = self._pending.get(header.id)
+            if future is None or future.done():
+                self._count.late += 1
+                log.debug("late or unmatched %s from %s (id %d)", header.type.value, addr, header.id)
+                continue
+            future.set_result((header, tensors))
+
+    def forget(self, addr: str) -> None:
+        """Close the connection to `addr` (e.g. once membership marks it dead)."""
+        reader = self._readers.pop(addr, None)
+        if reader is not None:
+            reader.cancel()
+        sock = self._dealers.pop(addr, None)
+        if sock is not None:
+            sock.close(0)
+
+    # --- serving ---------------------------------------------------------------------
+
+    async def serve(self, handler: Handler) -> None:
+        """Answer incoming messages with `handler` until cancelled."""
+        slots = asyncio.Semaphore(self._max_concurrent)
+        tasks: set[asyncio.Task] = set()
+        try:
+            while True:
+                try:
+                    frames = await self._router.recv_multipart(copy=False)
+                except zmq.ZMQError as exc:
+                    if self._closed:
+                        return
+                    raise PeerError(f"ROUTER {self.address} failed: {exc}") from exc
+                self._count.received += 1
+                if len(frames) < 2:
+                    self._count.dropped += 1
+                    continue
+                await slots.acquire()
+                task = asyncio.create_task(self._handle(handler, frames[0].bytes, frames[1:]))
+                tasks.add(task)
+                task.add_done_callback(lambda t: (tasks.discard(t), slots.release()))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _handle(self, handler: Handler, route: bytes, frames: list) -> None:
+        try:
+            header, tensors = codec.decode(frames, self.max_bytes)
+        except WireError as exc:
+            self._count.malformed += 1
+            log.warning("malformed message on %s: %s", self.address, exc)
+            await self._reply(route, _wire_error(exc), {}, "", codec.peek_id(frames))
+            return
+        try:
+            reply = split_reply(await handler(header, tensors))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every handler failure becomes an ERROR reply
+            if not hasattr(exc, "reason"):
+                log.exception("handler failed on %s", header.type.value)
+            reply = error_header(exc), {}
+        if reply is not None:
+            await self._reply(route, reply[0], reply[1], header.sender, header.id)
+
+    async def _reply(self, route: bytes, header: Header, tensors, to: str, msg_id: int) -> None:
+        header = replace(header, id=msg_id, sender=self.node_id)
+        try:
+            frames = codec.encode(header, tensors)
+        except WireError as exc:
+            header, frames = replace(header, body=Error(Reason.HANDLER_FAILED, str(exc))), None
+            frames = codec.encode(header)
+        if self.pacer is not None and to:
+            await self.pacer.pace(to, codec.frames_nbytes(frames))
+        if isinstance(header.body, Error):
+            self._count.errors_sent += 1
+        try:
+            await self._router.send_multipart([route, *frames], copy=False)
+        except zmq.ZMQError as exc:
+            self._count.dropped += 1
+            log.warning("could not reply to %s: %s", to or route.hex(), exc)
+            return
+        self._count.sent += 1
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def stats(self) -> TransportStats:
+        return self._count.snapshot()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for addr in list(self._dealers):
+            self.forget(addr)
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(PeerUnreachable(f"transport {self.address} closed"))
+        self._router.close(0)
+        self._ctx.term()
+
+    async def __aenter__(self) -> ZmqTransport:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
+    def _socket(self, kind: int) -> zmq.asyncio.Socket:
+        sock = self._ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, self._hwm)
+        sock.setsockopt(zmq.RCVHWM, self._hwm)
+        sock.setsockopt(zmq.MAXMSGSIZE, self.max_bytes)
+        return sock
+
+
+def _wire_error(exc: WireError) -> Header:
+    reason = getattr(exc, "reason", Reason.MALFORMED)
+    return Header(Error(reason=reason, detail=str(exc)[:2000]))
+

@@ -1,0 +1,270 @@
+"""The wire schema: every message peers exchange, readable top to bottom.
+
+A message is a `Header` (who sent it, a request id, and a typed body) plus named tensors.
+On the wire (see `fognet.net.codec`) frame 0 is a msgpack map
+`{v, type, id, from, tensors, <body fields>...}` and frames 1.. are the raw tensor buffers,
+whose dtype and shape travel in `tensors` as `[name, dtype, shape]`.
+
+Each body is a frozen dataclass whose field names carry their units (`_s` seconds,
+`_ref_s` reference-seconds of work, `_bytes`, `_Bps` bytes/s). The codec validates every
+field against the dataclass annotations, so bodies stay plain typed values.
+
+Adding a message type is a local change: add a member to `MsgType`, write a body class
+decorated with `@body(MsgType.X)`, done. Adding a field: give it a default, so the codec
+still accepts headers that omit it. Supported field types: int, float, str, bool, bytes,
+`tuple[str, ...]`, `tuple[int, ...]`, `tuple[float, ...]`, `Reason`, `X | None`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar
+
+import numpy as np
+
+PROTOCOL_VERSION = 1
+
+
+def new_node_id() -> str:
+    """A fresh random node id; ids are never stored, so each run is a new node."""
+    return uuid.uuid4().hex
+
+
+class MsgType(str, Enum):
+    """What the sender of each message means."""
+
+    HELLO = "HELLO"  # I exist, here is how to reach me and what I offer; reply with your HELLO
+    STATE = "STATE"  # heartbeat: my current state (backlog, quota, models); no reply
+    BYE = "BYE"  # I am leaving the cluster now; forget me; no reply
+    PING = "PING"  # are you there? reply PONG
+    PONG = "PONG"  # yes, I am here
+    PROPOSE = "PROPOSE"  # source -> worker: host my subtask this round?
+    ACCEPT = "ACCEPT"  # worker -> source: I hold your subtask (may still reject it later)
+    REJECT = "REJECT"  # worker -> source: I will not host your subtask, for this reason
+    SWAP_ASK = "SWAP_ASK"  # initiator -> party: how would this step change your latencies?
+    SWAP_VOTE = "SWAP_VOTE"  # party -> initiator: my latency change for the step, or a veto
+    SWAP_COMMIT = "SWAP_COMMIT"  # initiator -> parties: the step is approved, apply it
+    SWAP_ABORT = "SWAP_ABORT"  # initiator -> parties: the step is off, release your locks
+    ROUND_DONE = "ROUND_DONE"  # source -> workers: my subtasks for this round are settled
+    EXEC = "EXEC"  # source -> worker: run this subtask on these input tensors
+    RESULT = "RESULT"  # worker -> source: the output tensors of the subtask you sent
+    ERROR = "ERROR"  # I could not handle your message, for this reason
+    MODEL_GET = "MODEL_GET"  # worker -> source: send me part of the model with this hash
+    MODEL_PART = "MODEL_PART"  # source -> worker: these bytes of the model file
+
+
+class Reason(str, Enum):
+    """Why a REJECT, SWAP_ABORT or ERROR was sent."""
+
+    QUOTA_FULL = "QUOTA_FULL"  # the worker holds k_p proposals with less work
+    WORSE_THAN_HELD = "WORSE_THAN_HELD"  # a held proposal is better for the worker
+    STALE_ROUND = "STALE_ROUND"  # the message names a round that is over
+    LOCKED = "LOCKED"  # the worker is locked by another swap
+    VETO = "VETO"  # a source refused the step under the "fair" rule
+    NOT_FOUND = "NOT_FOUND"  # unknown model, subtask or round
+    MALFORMED = "MALFORMED"  # the message broke the wire schema (detail names the field)
+    VERSION = "VERSION"  # unsupported protocol version
+    TOO_LARGE = "TOO_LARGE"  # the message exceeds the receiver's size cap
+    UNSUPPORTED = "UNSUPPORTED"  # the receiver does not handle this message type
+    HANDLER_FAILED = "HANDLER_FAILED"  # the receiver raised while handling the message
+    BUSY = "BUSY"  # the receiver is overloaded; try later
+
+
+@dataclass(frozen=True)
+class TensorDesc:
+    """What frame i+1 holds: dtype and shape travel in the header, bytes in the frame."""
+
+    name: str
+    dtype: str  # numpy dtype name, one of ALLOWED_DTYPES
+    shape: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.dtype(self.dtype).itemsize * int(np.prod(self.shape, dtype=np.int64)))
+
+
+ALLOWED_DTYPES = frozenset(
+    "bool int8 uint8 int16 uint16 int32 uint32 int64 uint64 float16 float32 float64".split()
+)
+
+
+class Body:
+    """Base of message bodies; `TYPE` is set by the `@body` decorator."""
+
+    TYPE: ClassVar[MsgType]
+
+
+BODIES: dict[MsgType, type[Body]] = {}
+
+
+def body(msg_type: MsgType):
+    """Register a frozen dataclass as the body of `msg_type`."""
+
+    def register(cls: type) -> type:
+        cls = dataclass(frozen=True)(cls)
+        cls.TYPE = msg_type
+        BODIES[msg_type] = cls
+        return cls
+
+    return register
+
+
+@dataclass(frozen=True)
+class Header:
+    """Frame 0 of a message. `id` pairs a reply with its request; the transport sets `id`
+    and `sender` on what it sends, so handlers may leave them at their defaults."""
+
+    body: Body
+    id: int = 0
+    sender: str = ""  # node id ("from" on the wire)
+
+    @property
+    def type(self) -> MsgType:
+        return self.body.TYPE
+
+
+def fields_of(cls: type[Body]) -> tuple[dataclasses.Field, ...]:
+    return dataclasses.fields(cls)
+
+
+# --- membership and liveness -------------------------------------------------------------
+
+
+@body(MsgType.HELLO)
+class Hello(Body):
+    address: str  # "host:port" of the sender's ROUTER
+    name: str = ""  # human name from the peer profile, e.g. "car1"
+    profile: str = ""  # profile/device kind, e.g. "jetson-nano"
+    speed: float = 1.0  # reference-seconds of work done per second
+    backlog_ref_s: float = 0.0  # accepted work not yet done
+    quota: int = 0  # subtasks accepted per round
+    models: tuple[str, ...] = ()  # sha256 of the model files the sender holds
+    peers: tuple[str, ...] = ()  # addresses of other peers the sender knows (gossip)
+
+
+@body(MsgType.STATE)
+class State(Hello):
+    pass
+
+
+@body(MsgType.BYE)
+class Bye(Body):
+    pass
+
+
+@body(MsgType.PING)
+class Ping(Body):
+    pass
+
+
+@body(MsgType.PONG)
+class Pong(Body):
+    pass
+
+
+# --- the matching game -------------------------------------------------------------------
+
+
+@body(MsgType.PROPOSE)
+class Propose(Body):
+    round: int
+    subtask: str
+    source: str
+    work_ref_s: float
+    in_bytes: int
+    out_bytes: int
+
+
+@body(MsgType.ACCEPT)
+class Accept(Body):
+    round: int
+    subtask: str
+
+
+@body(MsgType.REJECT)
+class Reject(Body):
+    round: int
+    subtask: str
+    reason: Reason
+
+
+@body(MsgType.SWAP_ASK)
+class SwapAsk(Body):
+    round: int
+    step: str  # the initiator's id for this step
+    kind: str  # "move", "swap" or "displace"
+    subtasks: tuple[str, ...]  # subtask i goes to targets[i]
+    targets: tuple[str, ...]
+
+
+@body(MsgType.SWAP_VOTE)
+class SwapVote(Body):
+    round: int
+    step: str
+    delta_s: float  # change in the voter's summed latency if applied (negative = faster)
+    veto: bool = False
+
+
+@body(MsgType.SWAP_COMMIT)
+class SwapCommit(Body):
+    round: int
+    step: str
+
+
+@body(MsgType.SWAP_ABORT)
+class SwapAbort(Body):
+    round: int
+    step: str
+    reason: Reason | None = None
+
+
+@body(MsgType.ROUND_DONE)
+class RoundDone(Body):
+    round: int
+
+
+# --- execution and models ----------------------------------------------------------------
+
+
+@body(MsgType.EXEC)
+class Exec(Body):
+    task: str
+    subtask: str
+    model_sha256: str
+    node_start: int  # compute nodes [node_start, node_stop) of the model
+    node_stop: int
+    row_start: int = -1  # output rows of a spatial slice; -1 = the whole stage
+    row_stop: int = -1
+
+
+@body(MsgType.RESULT)
+class Result(Body):
+    task: str
+    subtask: str
+    compute_s: float = 0.0  # measured run time on the worker
+    wait_s: float = 0.0  # time the subtask waited in the worker's queue
+
+
+@body(MsgType.ERROR)
+class Error(Body):
+    reason: Reason
+    detail: str = ""
+
+
+@body(MsgType.MODEL_GET)
+class ModelGet(Body):
+    model_sha256: str
+    offset_bytes: int = 0
+    max_bytes: int = 8 << 20
+
+
+@body(MsgType.MODEL_PART)
+class ModelPart(Body):
+    """The bytes travel as one uint8 tensor named "data"."""
+
+    model_sha256: str
+    offset_bytes: int
+    total_bytes: int

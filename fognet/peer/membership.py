@@ -1,0 +1,189 @@
+"""Who is in the cluster: a table fed by HELLO/STATE heartbeats, and the heartbeat task.
+
+Pure part (time is an argument, no I/O):
+
+    table = MembershipTable(self_id, interval_s=1.0, misses=3)
+    events = table.observe(header, now)     # HELLO / STATE / BYE -> [MemberEvent]
+    events = table.expire(now)              # peers silent for `misses` intervals -> DEAD
+    table.alive() -> list[Member]; table.get(node_id) -> Member | None; node_id in table
+
+Async part, driven by the peer daemon:
+
+    members = Membership(transport, describe, events_queue, interval_s=1.0)
+    task = asyncio.create_task(members.run())      # heartbeat: STATE to all, expire, repeat
+    reply = members.handle(header)                  # in the serve handler, for HELLO/STATE/BYE
+    await members.introduce("host:port")            # HELLO a peer found by discovery
+    await members.leave()                           # BYE to everyone, on shutdown
+
+A peer is DEAD once `misses` heartbeat intervals pass without a HELLO or STATE from it
+(3 by default, as DESIGN.md says); a BYE makes it LEAVE at once; a dead or departed peer
+that speaks again JOINs again. Every event is put on the events queue for the daemon to
+log and to re-match the dead peer's subtasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from enum import Enum
+
+from fognet.errors import FognetError
+from fognet.net.base import Transport
+from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, State
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Member:
+    node_id: str
+    address: str  # "host:port" of its ROUTER
+    name: str
+    profile: str
+    speed: float  # reference-seconds of work per second
+    backlog_ref_s: float
+    quota: int
+    models: tuple[str, ...]  # sha256 of the model files it holds
+    protocol: int  # wire protocol version it speaks
+    last_seen: float  # the table's clock, seconds
+
+
+class EventKind(str, Enum):
+    JOIN = "join"  # first HELLO/STATE from a peer not in the table
+    LEAVE = "leave"  # the peer said BYE
+    DEAD = "dead"  # the peer missed `misses` heartbeats
+
+
+@dataclass(frozen=True)
+class MemberEvent:
+    kind: EventKind
+    member: Member
+    at: float
+
+
+class MembershipTable:
+    """The live peers, by node id. Pure: every method takes the time it runs at."""
+
+    def __init__(self, self_id: str, interval_s: float = 1.0, misses: int = 3) -> None:
+        self.self_id = self_id
+        self.interval_s = interval_s
+        self.misses = misses
+        self._members: dict[str, Member] = {}
+
+    def observe(self, header: Header, now: float) -> list[MemberEvent]:
+        """Update the table from a received message; other message types are ignored."""
+        if header.sender == self.self_id or not header.sender:
+            return []
+        if isinstance(header.body, Bye):
+            gone = self._members.pop(header.sender, None)
+            return [MemberEvent(EventKind.LEAVE, gone, now)] if gone else []
+        if not isinstance(header.body, Hello):  # State is a Hello
+            return []
+        member = _member(header, now)
+        joined = header.sender not in self._members
+        self._members[header.sender] = member
+        return [MemberEvent(EventKind.JOIN, member, now)] if joined else []
+
+    def expire(self, now: float) -> list[MemberEvent]:
+        """Remove the peers whose last heartbeat is more than `misses` intervals old."""
+        limit = self.misses * self.interval_s
+        dead = [m for m in self._members.values() if now - m.last_seen > limit]
+        for member in dead:
+            del self._members[member.node_id]
+        return [MemberEvent(EventKind.DEAD, m, now) for m in dead]
+
+    def alive(self) -> list[Member]:
+        return sorted(self._members.values(), key=lambda m: m.node_id)
+
+    def get(self, node_id: str) -> Member | None:
+        return self._members.get(node_id)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._members
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+def _member(header: Header, now: float) -> Member:
+    b = header.body
+    return Member(
+        node_id=header.sender, address=b.address, name=b.name, profile=b.profile,
+        speed=b.speed, backlog_ref_s=b.backlog_ref_s, quota=b.quota, models=b.models,
+        protocol=PROTOCOL_VERSION,  # the codec refuses any other version
+        last_seen=now,
+    )
+
+
+class Membership:
+    """The table plus the heartbeat: sends STATE every interval and reports events."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        describe: Callable[[], Hello],
+        events: asyncio.Queue,
+        *,
+        interval_s: float = 1.0,
+        misses: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.transport = transport
+        self.table = MembershipTable(transport.node_id, interval_s, misses)
+        self.events = events
+        self._describe = describe
+        self._clock = clock
+
+    def hello(self) -> Hello:
+        """What this peer says about itself, with the addresses it knows (gossip)."""
+        peers = tuple(m.address for m in self.table.alive())
+        return replace(self._describe(), address=self.transport.address, peers=peers)
+
+    def handle(self, header: Header) -> Header | None:
+        """Feed HELLO/STATE/BYE into the table; a HELLO is answered with our HELLO."""
+        self._publish(self.table.observe(header, self._clock()))
+        return Header(self.hello()) if type(header.body) is Hello else None
+
+    async def introduce(self, address: str, timeout_s: float | None = None) -> None:
+        """HELLO the peer at `address` and add it from its reply (PeerUnreachable if silent)."""
+        reply, _ = await self.transport.request(
+            address, Header(self.hello()), timeout_s=timeout_s or self.table.interval_s * 2
+        )
+        self._publish(self.table.observe(reply, self._clock()))
+
+    async def run(self) -> None:
+        """Heartbeat until cancelled: expire silent peers, send STATE to the rest."""
+        while True:
+            self._publish(self.table.expire(self._clock()))
+            state = Header(State(**asdict(self.hello())))
+            members = self.table.alive()
+            results = await asyncio.gather(
+                *(self.transport.send(m.address, state, timeout_s=self.table.interval_s)
+                  for m in members),
+                return_exceptions=True,
+            )
+            for member, result in zip(members, results, strict=True):
+                if isinstance(result, FognetError):
+                    log.debug("heartbeat to %s failed: %s", member.address, result)
+                elif isinstance(result, BaseException):
+                    raise result
+            await asyncio.sleep(self.table.interval_s)
+
+    async def leave(self) -> None:
+        """Say BYE to every live peer (best effort, bounded by one interval)."""
+        await asyncio.gather(
+            *(self.transport.send(m.address, Header(Bye()), timeout_s=self.table.interval_s)
+              for m in self.table.alive()),
+            return_exceptions=True,
+        )
+
+    def _publish(self, events: list[MemberEvent]) -> None:
+        for event in events:
+            log.info("peer %s %s (%s at %s)", event.member.node_id[:8], event.kind.value,
+                     event.member.name or "-", event.member.address)
+            if event.kind is not EventKind.JOIN:
+                self.transport.forget(event.member.address)
+            self.events.put_nowait(event)
