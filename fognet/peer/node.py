@@ -2,27 +2,33 @@
 
 A `Peer` binds its transport at construction (so its address is known at once), then
 `run()` starts its parts in ONE `asyncio.TaskGroup`: the transport's server, membership
-(HELLO/STATE heartbeats), and discovery when asked. Cancelling `run()` stops them all
-and closes the sockets; `running()` does that around a block.
+(HELLO/STATE heartbeats, dead after 3 missed), the bootstrap list and/or the UDP beacon,
+and the loop that logs membership events. Cancelling `run()` says BYE (bounded by one
+heartbeat), stops them all and closes the sockets; `running()` does that around a block.
 
 Handlers are small and return values (the transport sends them back):
     EXEC       ensure the model is here (fetch it by hash from the sender if not), queue
                the subtask on the executor, reply RESULT with outputs, wait_s, compute_s
     MODEL_GET  reply MODEL_PART: one chunk of the model file, as a uint8 tensor "data"
     PING       reply PONG
-    membership messages go to membership; anything else gets ERROR UNSUPPORTED.
+    HELLO/STATE/BYE go to membership; anything else gets ERROR UNSUPPORTED.
 A handler that raises gets an ERROR reply from the transport; the peer keeps serving.
 
 The peer's node id is its name, so plans, logs and the wire all name peers the same way.
+A peer with quota 0 (a pure source, e.g. `fognet infer`) is never planned as a worker by
+others.
 
 API
-    PeerConfig(name, speed=1.0, threads=1, quota=4, role="worker", host="127.0.0.1", port=0,
-               bootstrap=(), discovery=False, emulate=False, cache_dir=None, profile="")
-    Peer(config, *, pacer=None)
+    PeerConfig(name, speed=1.0, threads=1, quota=4, host="127.0.0.1", port=0, bootstrap=(),
+               discovery=False, broadcast=LOOPBACK_BROADCAST, emulate=False, cache_dir=None,
+               profile="", heartbeat_s=1.0)
+    Peer(config, *, pacer=None, on_event=None)      on_event(MemberEvent) for each join/leave/death
         .name, .address ("host:port"), .store, .executor
         await .run()                       until cancelled
         async with .running(): ...         run() around a block
         .live_peers() -> dict[name, address]     members believed alive (self included)
+        .workers() -> dict[name, address]        live peers with quota > 0
+        .address_of(name) -> str | None
         .cluster_state(links=None, default_link=None) -> ClusterState
         await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner
         await .ensure_model(sha256, source) -> Path           fetch by hash if missing
@@ -35,20 +41,22 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from fognet.errors import ModelError, PeerUnreachable, WireError
+from fognet.errors import FognetError, ModelError, PeerUnreachable, WireError
 from fognet.net import wire
 from fognet.net.codec import refused
+from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.peer.executor import Executor, Job, JobResult, TaskKey
+from fognet.peer.membership import MemberEvent, Membership
 from fognet.peer.store import CHUNK_BYTES, ModelDownload, ModelStore, check_sha
 
 log = logging.getLogger(__name__)
@@ -62,21 +70,28 @@ class PeerConfig:
     name: str
     speed: float = 1.0  # reference-seconds per second
     threads: int = 1  # onnxruntime intra-op threads
-    quota: int = 4  # subtasks per matching round
-    role: str = "worker"  # "worker", "source" or "both"
+    quota: int = 4  # subtasks per matching round; 0: accepts no work (a pure source)
     host: str = "127.0.0.1"
     port: int = 0
     bootstrap: tuple[str, ...] = ()
-    discovery: bool = False
+    discovery: bool = False  # the UDP beacon
+    broadcast: str = LOOPBACK_BROADCAST
     emulate: bool = False
     cache_dir: Path | None = None
     profile: str = ""
+    heartbeat_s: float = 1.0
 
 
 class Peer:
     """See the module docstring."""
 
-    def __init__(self, config: PeerConfig, *, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self,
+        config: PeerConfig,
+        *,
+        pacer: Pacer | None = None,
+        on_event: Callable[[MemberEvent], None] | None = None,
+    ) -> None:
         self.config = config
         self.name = config.name
         self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer)
@@ -85,13 +100,20 @@ class Peer:
         self.executor = Executor(
             self.store, threads=config.threads, speed=config.speed, emulate=config.emulate
         )
-        self.members = _Directory(self)
+        self._events: asyncio.Queue[MemberEvent] = asyncio.Queue()
+        self._on_event = on_event
+        self.membership = Membership(
+            self.transport, self._describe, self._events, interval_s=config.heartbeat_s
+        )
         self._fetching: dict[str, asyncio.Lock] = {}
         self._ids = itertools.count()
         self._handlers = {
             MsgType.EXEC: self._on_exec,
             MsgType.MODEL_GET: self._on_model_get,
             MsgType.PING: self._on_ping,
+            MsgType.HELLO: self._on_membership,
+            MsgType.STATE: self._on_membership,
+            MsgType.BYE: self._on_membership,
         }
 
     # --- lifecycle -------------------------------------------------------------------
@@ -101,8 +123,15 @@ class Peer:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.transport.serve(self._dispatch))
-                group.create_task(self.members.run())
+                group.create_task(self.membership.run())
+                group.create_task(self._report_events())
+                if self.config.bootstrap:
+                    group.create_task(self._bootstrap())
+                if self.config.discovery:
+                    group.create_task(self._beacon())
         finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.membership.leave())
             self.executor.close()
             await self.transport.aclose()
 
@@ -117,14 +146,58 @@ class Peer:
 
     # --- handlers --------------------------------------------------------------------
 
+    def _describe(self) -> wire.Hello:
+        return wire.Hello(
+            address=self.address, name=self.name, profile=self.config.profile,
+            speed=self.config.speed, backlog_ref_s=self.executor.backlog_s, quota=self.config.quota,
+        )
+
+    async def _report_events(self) -> None:
+        while True:
+            event = await self._events.get()
+            if self._on_event is not None:
+                self._on_event(event)
+
+    async def _bootstrap(self) -> None:
+        """HELLO the bootstrap list (and the peers it names) until each has answered."""
+        disco = BootstrapDiscovery(
+            self.transport, self.membership.hello, self.config.bootstrap,
+            interval_s=self.config.heartbeat_s, on_hello=self.membership.handle,
+        )
+        await disco.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await disco.stop()
+
+    async def _beacon(self) -> None:
+        """Introduce ourselves to every peer the UDP beacon shows that membership lacks."""
+        found: asyncio.Queue[PeerSeen] = asyncio.Queue()
+        disco = BeaconDiscovery(
+            self.name, self.address, found, broadcast=self.config.broadcast,
+            interval_s=self.config.heartbeat_s,
+        )
+        await disco.start()
+        try:
+            while True:
+                seen = await found.get()
+                if seen.node_id not in self.membership.table:
+                    with contextlib.suppress(FognetError):
+                        await self.membership.introduce(seen.address)
+        finally:
+            await disco.stop()
+
     async def _dispatch(self, header: Header, tensors: dict[str, np.ndarray]):
-        handler = self._handlers.get(header.type) or self.members.handler(header.type)
+        handler = self._handlers.get(header.type)
         if handler is None:
             raise refused(f"{self.name} does not handle {header.type.value}", Reason.UNSUPPORTED)
         return await handler(header, tensors)
 
     async def _on_ping(self, header: Header, tensors) -> Header:
         return Header(wire.Pong())
+
+    async def _on_membership(self, header: Header, tensors) -> Header | None:
+        return self.membership.handle(header)
 
     async def _on_exec(self, header: Header, tensors: dict[str, np.ndarray]):
         body: wire.Exec = header.body
@@ -161,7 +234,7 @@ class Peer:
         return self.store.path(sha256)
 
     async def _fetch(self, sha256: str, source: str) -> None:
-        addr = self.members.address_of(source)
+        addr = self.address_of(source)
         if addr is None:
             raise ModelError(f"{self.name} lacks model {sha256[:12]}... and does not know peer {source!r}")
         log.info("%s fetching model %s... from %s", self.name, sha256[:12], source)
@@ -184,7 +257,7 @@ class Peer:
         """Run `job` on `peer` (this peer's own executor when it is itself)."""
         if peer == self.name:
             return await self.executor.run(job)
-        addr = self.members.address_of(peer)
+        addr = self.address_of(peer)
         if addr is None:
             raise PeerUnreachable(f"peer {peer} is not a live member of the cluster")
         key = job.key
@@ -202,8 +275,18 @@ class Peer:
         result: wire.Result = reply.body
         return JobResult(dict(outputs), result.wait_s, result.compute_s)
 
+    def address_of(self, name: str) -> str | None:
+        member = self.membership.table.get(name)
+        return member.address if member else None
+
     def live_peers(self) -> dict[str, str]:
-        return {self.name: self.address, **self.members.live()}
+        members = {m.node_id: m.address for m in self.membership.table.alive()}
+        return {self.name: self.address, **members}
+
+    def workers(self) -> dict[str, str]:
+        """Live peers that accept work (quota > 0), self included when it does."""
+        live = {m.node_id: m.address for m in self.membership.table.alive() if m.quota > 0}
+        return {self.name: self.address, **live} if self.config.quota > 0 else live
 
     def cluster_state(
         self,
@@ -212,7 +295,11 @@ class Peer:
     ) -> ClusterState:
         """Peers as membership last heard them (this one as it is now), for planning."""
         peers = [PeerState(self.name, self.config.speed, self.executor.backlog_s, self.config.quota)]
-        peers += [s for s in self.members.states() if s.id != self.name]
+        peers += [
+            PeerState(m.node_id, m.speed, m.backlog_ref_s, m.quota)
+            for m in self.membership.table.alive()
+            if m.quota > 0
+        ]
         return ClusterState.of(peers, links, default_link)
 
     async def wait_for_peers(self, count: int, timeout: float) -> dict[str, str]:
@@ -222,37 +309,9 @@ class Peer:
         while len(self.live_peers()) < count:
             if loop.time() > deadline:
                 raise PeerUnreachable(
-                    f"{self.name} sees {len(self.live_peers())} of {count} peers after {timeout:.1f} s"
+                    f"{self.name} sees {len(self.live_peers()) - 1} other peers after {timeout:.1f} s, "
+                    f"expected {count - 1}"
                 )
             await asyncio.sleep(0.05)
         return self.live_peers()
 
-
-class _Directory:
-    """Known peers, added by hand: the stand-in until `fognet.peer.membership` lands."""
-
-    def __init__(self, peer: Peer) -> None:
-        self._peer = peer
-        self._known: dict[str, tuple[str, PeerState]] = {}
-
-    async def run(self) -> None:
-        await asyncio.Event().wait()
-
-    def handler(self, msg_type: MsgType):
-        return None
-
-    def add(self, name: str, address: str, speed: float = 1.0, quota: int = 4) -> None:
-        self._known[name] = (address, PeerState(name, speed, 0.0, quota))
-
-    def remove(self, name: str) -> None:
-        self._known.pop(name, None)
-
-    def address_of(self, name: str) -> str | None:
-        entry = self._known.get(name)
-        return entry[0] if entry else None
-
-    def live(self) -> dict[str, str]:
-        return {name: addr for name, (addr, _) in self._known.items()}
-
-    def states(self) -> list[PeerState]:
-        return [state for _, state in self._known.values()]

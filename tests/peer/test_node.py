@@ -23,17 +23,24 @@ from fognet.peer.requester import Requester
 TIMEOUT = 20.0
 
 
+def make_peers(tmp_path, names):
+    """Peers with their own caches, all bootstrapped to the first; fast heartbeats."""
+    first = Peer(PeerConfig(names[0], cache_dir=tmp_path / names[0], heartbeat_s=0.2))
+    rest = [
+        Peer(PeerConfig(n, cache_dir=tmp_path / n, heartbeat_s=0.2, bootstrap=(first.address,)))
+        for n in names[1:]
+    ]
+    return [first, *rest]
+
+
 @contextlib.asynccontextmanager
 async def cluster(tmp_path, names):
-    """Peers with their own caches, each knowing the others."""
-    peers = [Peer(PeerConfig(name, cache_dir=tmp_path / name)) for name in names]
-    for a in peers:
-        for b in peers:
-            if a is not b:
-                a.members.add(b.name, b.address)
+    peers = make_peers(tmp_path, names)
     async with contextlib.AsyncExitStack() as stack:
         for p in peers:
             await stack.enter_async_context(p.running())
+        for p in peers:
+            await p.wait_for_peers(len(peers), timeout=5.0)
         yield peers
 
 
@@ -59,8 +66,7 @@ async def test_split_model_over_four_peers_equals_local_inference(branches_file,
 async def test_peer_killed_mid_stream_fails_frames_within_timeout(residual_file, tmp_path) -> None:
     path, sha = residual_file
     graph = analyse(load_model(path).model)
-    car, f1 = Peer(PeerConfig("car", cache_dir=tmp_path / "car")), Peer(PeerConfig("f1", cache_dir=tmp_path / "f1"))
-    car.members.add("f1", f1.address)
+    car, f1 = make_peers(tmp_path, ["car", "f1"])
     car.store.register(path, sha)
     f1.store.register(path, sha)
     plan = Plan(sha, "car", (Stage(0, 2, ("car",)), Stage(2, 4, ("f1",))))
@@ -68,6 +74,7 @@ async def test_peer_killed_mid_stream_fails_frames_within_timeout(residual_file,
     frames = (random_feeds(graph.inputs, seed=i) for i in range(4))
     async with asyncio.timeout(TIMEOUT), asyncio.TaskGroup() as group:
         car_task, f1_task = group.create_task(car.run()), group.create_task(f1.run())
+        await car.wait_for_peers(2, timeout=5.0)
 
         def kill(result) -> None:
             if result.index == 1:
