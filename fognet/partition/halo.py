@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 from fognet.errors import PartitionError
 
-PAD = "P"  # a padding row that exists in the padded extent (counts in AveragePool include-pad)
-BEYOND = "B"  # a row outside even the padded extent (ceil_mode windows)
+# Rows that are not data, above (-) or below (+) the image: padding inside the padded extent
+# (AveragePool with count_include_pad counts it) and rows beyond even that (ceil_mode windows).
+PAD_TOP, PAD_BOTTOM, BEYOND_TOP, BEYOND_BOTTOM = "P-", "P+", "B-", "B+"
 
 Range = tuple[int, int]
-Dep = tuple[object, object]  # (tag, row index or PAD/BEYOND)
+Dep = tuple[object, object]  # (tag, row index or one of the non-data states above)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ class Window:
     def _state(self, i: int, n: int) -> object:
         if 0 <= i < n:
             return i
-        return PAD if -self.pad_top <= i < n + self.pad_bottom else BEYOND
+        if i < 0:
+            return PAD_TOP if i >= -self.pad_top else BEYOND_TOP
+        return PAD_BOTTOM if i < n + self.pad_bottom else BEYOND_BOTTOM
 
     def offset(self, a: int) -> int:
         return a // self.stride
@@ -170,7 +173,7 @@ class Shift:
             period = 2 * (n - 1)
             i = abs(i) % period
             return ((0, period - i if i >= n else i),)
-        return ((0, PAD),)
+        return ((0, PAD_TOP if i < 0 else PAD_BOTTOM),)
 
     def offset(self, a: int) -> int:
         return a
@@ -231,14 +234,19 @@ class Extent:
 
 
 def input_need(step: Step, need: Range, heights: Mapping[str, int]) -> Range | None:
-    """Hull of the input rows that output rows `need` read (clipped to the image)."""
+    """Hull of the input rows that output rows `need` read (clipped to the image).
+
+    A row that reads padding below (above) the image needs the slice to reach the image's
+    bottom (top), so that the slice's own padding is the real one.
+    """
     n = heights[step.inputs[0]]
-    rows = [
-        i
-        for r in range(*need)
-        for _, i in step.geometry.deps(r, n)
-        if isinstance(i, int)
-    ]
+    rows = []
+    for r in range(*need):
+        for _, i in step.geometry.deps(r, n):
+            if isinstance(i, int):
+                rows.append(i)
+            else:
+                rows.append(0 if str(i).endswith("-") else n - 1)
     return (min(rows), max(rows) + 1) if rows else None
 
 
@@ -293,12 +301,9 @@ def forward(
 
 def propagate(geometry: Geometry, src: Extent, full_in: int, full_out: int) -> Extent:
     """The output extent of one op in a slice, each row checked against the full image."""
-    height = geometry.out_len(src.height)
-    if height <= 0:
-        raise PartitionError(
-            f"a slice of {src.height} rows is too thin for a {type(geometry).__name__} op; "
-            "use fewer or taller slices"
-        )
+    height = geometry.out_len(src.height) if src.height > 0 else 0
+    if height <= 0:  # too thin to run at all: the caller widens the slice
+        return Extent(geometry.offset(src.offset), 0, ())
     offset = geometry.offset(src.offset)
     valid = []
     for j in range(height):
@@ -334,7 +339,7 @@ def plan_rows(
     heights: Mapping[str, int],
     inputs: Sequence[str],
     wanted: Mapping[str, Range],
-    max_rounds: int = 16,
+    max_rounds: int = 64,
 ) -> RowPlan:
     """Input rows for a slice that must yield rows `wanted` of each output, and their extents.
 
@@ -343,6 +348,7 @@ def plan_rows(
     walk is repeated; extents only grow, and the full image always agrees with itself.
     """
     align = alignments(steps, list(wanted))
+    ancestors = _ancestors(steps, inputs)
     need = {name: r for name, r in wanted.items() if r[0] < r[1]}
     for _ in range(max_rounds):
         walk_back(steps, heights, need)
@@ -353,24 +359,74 @@ def plan_rows(
             rows[name] = (a, min(max(hi, a + 1), heights[name]))
         ext, clash = forward(steps, heights, rows)
         if clash is None:
-            _check_covered(ext, wanted)
-            return RowPlan(rows, ext)
-        joined = None
-        for name in clash.inputs:
-            e = ext[name]
-            joined = _hull(joined, (e.offset, e.offset + e.height))
-        for name in clash.inputs:
-            need[name] = _hull(need.get(name), joined)
+            short = _shortfall(ext, wanted)
+            if any(e.height <= 0 for e in ext.values()):
+                short = (True, True)
+            if short is None:
+                return RowPlan(rows, ext)
+            # A slice's own bottom padding can be cropped by the op (ConvTranspose pads), and
+            # a row can be valid only through a longer chain: read a little more and retry.
+            top, bottom = short
+            if not any((top and a > 0) or (bottom and b < heights[n]) for n, (a, b) in rows.items()):
+                raise PartitionError(
+                    f"slice rows {dict(wanted)} are not reproducible from any halo; this is a fognet bug"
+                )
+            for name, (a, b) in rows.items():
+                need[name] = (a - align[name] if top else a, b + align[name] if bottom else b)
+                need[name] = (max(need[name][0], 0), min(need[name][1], heights[name]))
+            continue
+        _widen_shorter_branches(clash, ext, ancestors, align, need, heights)
     raise PartitionError("the branches of this run cannot be aligned for a slice; split it elsewhere")
 
 
-def _check_covered(ext: Mapping[str, Extent], wanted: Mapping[str, Range]) -> None:
+def _ancestors(steps: Sequence[Step], inputs: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Per tensor, the run inputs it is computed from."""
+    anc = {name: frozenset([name]) for name in inputs}
+    for step in steps:
+        anc[step.output] = frozenset().union(*(anc[name] for name in step.inputs))
+    return anc
+
+
+def _widen_shorter_branches(
+    clash: Step,
+    ext: Mapping[str, Extent],
+    ancestors: Mapping[str, frozenset[str]],
+    align: Mapping[str, int],
+    need: dict[str, Range],
+    heights: Mapping[str, int],
+) -> None:
+    """Where branches meet with different extents, read more rows into the shorter ones.
+
+    Only the run inputs that feed the shorter branch alone grow (when there are any), so
+    the longer branch, typically a conv chain eating its halo, does not grow in step.
+    """
+    spans = {name: (ext[name].offset, ext[name].offset + ext[name].height) for name in clash.inputs}
+    lo = min(a for a, _ in spans.values())
+    hi = max(b for _, b in spans.values())
+    for name, (a, b) in spans.items():
+        if (a, b) == (lo, hi):
+            continue
+        others = frozenset().union(*(ancestors[o] for o in clash.inputs if spans[o] != (a, b)))
+        grow = (ancestors[name] - others) or ancestors[name]
+        for src in grow:
+            r0, r1 = need.get(src, (0, 1))
+            if a > lo:
+                r0 = max(0, r0 - align[src])
+            if b < hi:
+                r1 = min(heights[src], r1 + align[src])
+            need[src] = (r0, r1)
+
+
+def _shortfall(ext: Mapping[str, Extent], wanted: Mapping[str, Range]) -> tuple[bool, bool] | None:
+    """None when every wanted row is valid, else (missing at the top, missing at the bottom)."""
+    top = bottom = False
     for name, (lo, hi) in wanted.items():
         if lo >= hi:
             continue
         e = ext[name]
-        if lo < e.offset or hi > e.offset + e.height or not all(e.valid[lo - e.offset : hi - e.offset]):
-            raise PartitionError(
-                f"slice rows [{lo}, {hi}) of {name!r} are not reproducible from its halo "
-                f"(valid {e.valid_range()}); this is a fognet bug"
-            )
+        bad = [r for r in range(lo, hi) if not e.offset <= r < e.offset + e.height or not e.valid[r - e.offset]]
+        if bad:
+            first, last = e.valid_range()
+            top |= bad[0] < first or first == last
+            bottom |= bad[-1] >= last or first == last
+    return None if not (top or bottom) else (top, bottom)

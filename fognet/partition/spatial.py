@@ -75,6 +75,7 @@ class SpatialRun:
     outputs: tuple[str, ...]
     steps: tuple[Step, ...]
     tensor_heights: tuple[tuple[str, int], ...]
+    positions: tuple[int, ...]  # the nodes slices run: those in [start, stop) that feed an output
 
     @property
     def heights(self) -> dict[str, int]:
@@ -133,26 +134,40 @@ def spatial_run(
     geometries = node_geometries(graph) if geometries is None else geometries
     if not 0 <= start < stop <= len(graph):
         raise PartitionError(f"node range [{start}, {stop}) is outside 0..{len(graph)}")
-    steps = []
     for pos in range(start, stop):
-        node, geometry = graph.nodes[pos], geometries[pos]
-        if geometry is None:
+        if geometries[pos] is None:
+            node = graph.nodes[pos]
             raise PartitionError(
                 f"node {node.name!r} ({node.op_type}) at position {pos} is not spatially local; "
                 "a spatial stage cannot contain it"
             )
-        steps.append(Step(_data_inputs(graph, node), node.output[0], geometry))
     inputs, outputs = graph.boundary(start, stop)
-    made = {step.output for step in steps}
+    made = {o for node in graph.nodes[start:stop] for o in node.output}
     outputs = tuple(sorted((o for o in outputs if o in made), key=graph.producer))
     if not outputs:
         raise PartitionError(f"nodes [{start}, {stop}) produce nothing that is used")
+    live = _live_positions(graph, start, stop, outputs)
+    steps = tuple(
+        Step(_data_inputs(graph, graph.nodes[p]), graph.nodes[p].output[0], geometries[p]) for p in live
+    )
     names = {n for step in steps for n in (*step.inputs, step.output)}
     heights = tuple((n, graph.tensors[n].shape[2]) for n in sorted(names))
-    run = SpatialRun(start, stop, tuple(i for i in inputs if i in names), outputs, tuple(steps), heights)
+    run = SpatialRun(start, stop, tuple(i for i in inputs if i in names), outputs, steps, heights, live)
     if check and run.height >= 2:
         plan_slices(run, [(0, run.height // 2), (run.height // 2, run.height)])
     return run
+
+
+def _live_positions(graph: ModelGraph, start: int, stop: int, outputs: Sequence[str]) -> tuple[int, ...]:
+    """Positions in [start, stop) whose node feeds an output: dead nodes would only cost rows."""
+    wanted = set(outputs)
+    live = []
+    for pos in range(stop - 1, start - 1, -1):
+        node = graph.nodes[pos]
+        if any(o in wanted for o in node.output):
+            live.append(pos)
+            wanted.update(n for n in node.input if n)
+    return tuple(reversed(live))
 
 
 def find_runs(graph: ModelGraph, min_height: int = 2) -> list[SpatialRun]:
@@ -374,8 +389,8 @@ def slice_model(
         out_h.update({o.name: o.height for o in spec.outputs})
     consts = _Constants(graph)
     nodes, extra = [], []
-    for node in graph.nodes[run.start : run.stop]:
-        new, inits = _rewrite(graph, node, consts, heights)
+    for pos in run.positions:
+        new, inits = _rewrite(graph, graph.nodes[pos], consts, heights)
         nodes.append(new)
         extra.extend(inits)
     model = build_submodel(

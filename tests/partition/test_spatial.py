@@ -1,0 +1,268 @@
+"""Spatial slicing against real onnxruntime: sliced outputs must equal the unsplit run's."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+from fognet.errors import PartitionError
+from fognet.model.graph import analyse
+from fognet.model.load import normalise
+from fognet.model.runtime import make_session, random_feeds, run
+from fognet.partition.spatial import (
+    SliceSpec,
+    crop_outputs,
+    find_runs,
+    merge_outputs,
+    node_geometries,
+    plan_slices,
+    run_split,
+    slice_model,
+    slices_for_rows,
+    spatial_run,
+    split_inputs,
+)
+
+OPSET = 17
+WIDTH = 9
+
+
+def runner(model: onnx.ModelProto, feeds: dict) -> dict:
+    return run(make_session(model), feeds)
+
+
+class Builder:
+    """Grows a random NCHW stack one layer at a time, tracking C and H like shape inference."""
+
+    def __init__(self, channels: int, height: int, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.x, self.c, self.h = "x", channels, height
+        self.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, height, WIDTH])
+
+    def name(self, base: str) -> str:
+        return f"{base}{len(self.nodes)}"
+
+    def const(self, base: str, array: np.ndarray) -> str:
+        init = numpy_helper.from_array(array, self.name(base))
+        self.inits.append(init)
+        return init.name
+
+    def add(self, op: str, inputs: list[str], **attrs) -> str:
+        out = self.name(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def conv(self, x: str, cin: int, cout: int, k: int, s: int, d: int, pt: int, pb: int) -> str:
+        w = (self.rng.standard_normal((cout, cin, k, k)) / np.sqrt(cin * k * k)).astype(np.float32)
+        b = (0.1 * self.rng.standard_normal(cout)).astype(np.float32)
+        pl = (k - 1) // 2  # W keeps its size; only H is under test
+        return self.add(
+            "Conv", [x, self.const("w", w), self.const("b", b)], kernel_shape=[k, k],
+            strides=[s, 1], dilations=[d, 1], pads=[pt, pl, pb, k - 1 - pl],
+        )
+
+    def model(self) -> onnx.ModelProto:
+        out = helper.make_tensor_value_info(self.x, TensorProto.FLOAT, None)
+        graph = helper.make_graph(self.nodes, "stack", [self.input], [out], initializer=self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = 8
+        normalise(model)
+        return model
+
+
+def window_out(h: int, k: int, s: int, d: int, pt: int, pb: int, ceil: bool = False) -> int:
+    span = h + pt + pb - d * (k - 1) - 1
+    if span < 0:
+        return 0
+    if not ceil:
+        return span // s + 1
+    out = -(-span // s) + 1
+    return out - 1 if (out - 1) * s >= h + pt else out
+
+
+LAYERS = ["conv", "conv", "pool", "avgpool", "relu_bn", "residual", "down_residual", "concat",
+          "upsample", "transpose", "pad"]
+
+
+@st.composite
+def stacks(draw) -> tuple[onnx.ModelProto, int]:
+    b = Builder(draw(st.integers(1, 3)), draw(st.integers(16, 64)), draw(st.integers(0, 2**16)))
+    for kind in draw(st.lists(st.sampled_from(LAYERS), min_size=1, max_size=6)):
+        _layer(draw, b, kind)
+    if not b.nodes:
+        b.x = b.add("Relu", [b.x])
+    return b.model(), b.h
+
+
+def _layer(draw, b: Builder, kind: str) -> None:  # noqa: C901 - one branch per layer kind
+    ints = st.integers
+    if kind == "conv":
+        k, s, d = draw(ints(1, 7)), draw(ints(1, 2)), draw(ints(1, 2))
+        pt, pb = draw(ints(0, k)), draw(ints(0, k))
+        h = window_out(b.h, k, s, d, pt, pb)
+        if h >= 2:
+            cout = draw(ints(1, 4))
+            b.x, b.c, b.h = b.conv(b.x, b.c, cout, k, s, d, pt, pb), cout, h
+    elif kind in ("pool", "avgpool"):
+        k, s, ceil = draw(ints(2, 3)), draw(ints(1, 2)), draw(st.booleans())
+        pt, pb = draw(ints(0, k - 1)), draw(ints(0, k - 1))
+        h = window_out(b.h, k, s, 1, pt, pb, ceil)
+        # onnx shape inference ignores the "last window starts in padding" rule onnxruntime
+        # applies; fognet ends a run at such a node instead of trusting a wrong size.
+        if h >= 2 and (not ceil or (h * s < b.h + pt) == ((h - 1) * s < b.h + pt)):
+            attrs = dict(kernel_shape=[k, 1], strides=[s, 1], pads=[pt, 0, pb, 0], ceil_mode=int(ceil))
+            if kind == "avgpool":
+                b.x = b.add("AveragePool", [b.x], count_include_pad=draw(ints(0, 1)), **attrs)
+            else:
+                b.x = b.add("MaxPool", [b.x], **attrs)
+            b.h = h
+    elif kind == "relu_bn":
+        c = b.c
+        params = [b.const(n, np.abs(b.rng.standard_normal(c)).astype(np.float32) + 0.5) for n in "sbmv"]
+        b.x = b.add("Relu", [b.add("BatchNormalization", [b.x, *params])])
+    elif kind == "residual":
+        k = draw(st.sampled_from([1, 3, 5]))
+        y = b.conv(b.x, b.c, b.c, k, 1, 1, k // 2, k // 2)
+        b.x = b.add("Add", [b.x, b.add("Relu", [y])])
+    elif kind == "down_residual" and b.h >= 4:
+        main = b.conv(b.add("Relu", [b.conv(b.x, b.c, 2, 3, 2, 1, 1, 1)]), 2, 2, 3, 1, 1, 1, 1)
+        skip = b.conv(b.x, b.c, 2, 1, 2, 1, 0, 0)
+        b.x, b.c, b.h = b.add("Add", [main, skip]), 2, window_out(b.h, 3, 2, 1, 1, 1)
+    elif kind == "concat":
+        d = draw(ints(1, 2))
+        y = b.conv(b.x, b.c, 2, 3, 1, d, d, d)
+        b.x, b.c = b.add("Concat", [b.x, y], axis=1), b.c + 2
+    elif kind == "upsample" and b.h <= 48:
+        mode = draw(st.sampled_from(["asymmetric", "half_pixel"]))
+        scales = b.const("scales", np.array([1, 1, 2, 2], dtype=np.float32))
+        b.x = b.add("Resize", [b.x, "", scales], mode="nearest", coordinate_transformation_mode=mode)
+        b.h *= 2
+    elif kind == "transpose" and b.h <= 40:
+        k, s = draw(ints(2, 4)), 2
+        p = draw(ints(0, k - 1))
+        w = (b.rng.standard_normal((b.c, 2, k, 1)) / k).astype(np.float32)
+        b.x = b.add("ConvTranspose", [b.x, b.const("tw", w)], kernel_shape=[k, 1], strides=[s, 1],
+                    pads=[p, 0, p, 0])
+        b.c, b.h = 2, s * (b.h - 1) + k - 2 * p
+    elif kind == "pad":
+        mode = draw(st.sampled_from(["constant", "edge", "reflect"]))
+        pt, pb = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        pads = b.const("pads", np.array([0, 0, pt, 0, 0, 0, pb, 0], dtype=np.int64))
+        b.x = b.add("Pad", [b.x, pads], mode=mode)
+        b.h += pt + pb
+
+
+@st.composite
+def row_splits(draw, height: int) -> list[tuple[int, int]]:
+    count = draw(st.integers(2, min(5, height)))
+    cuts = draw(st.lists(st.integers(1, height - 1), min_size=count - 1, max_size=count - 1, unique=True))
+    edges = [0, *sorted(cuts), height]
+    return list(zip(edges, edges[1:], strict=False))
+
+
+def assert_split_matches(model: onnx.ModelProto, rows_for) -> None:
+    graph = analyse(model)
+    runs = find_runs(graph)
+    assert [(r.start, r.stop) for r in runs] == [(0, len(graph))], "the whole stack is one run"
+    feeds = random_feeds(graph.inputs, seed=3)
+    whole = runner(model, feeds)
+    out = run_split(graph, runs[0], rows_for(runs[0].height), feeds, runner)
+    for name, value in whole.items():
+        np.testing.assert_allclose(out[name], value, rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_stacks_sliced_equal_unsliced(data) -> None:
+    model, height = data.draw(stacks())
+    if height < 2:
+        return
+    rows = data.draw(row_splits(height))
+    assert_split_matches(model, lambda h: rows)
+
+
+def test_symbolic_height_model_serves_every_slice() -> None:
+    b = Builder(2, 37, seed=5)
+    b.x = b.conv(b.x, 2, 3, 3, 2, 1, 1, 1)
+    b.x = b.add("MaxPool", [b.x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1)
+    b.x = b.add("Resize", [b.x, "", b.const("sc", np.array([1, 1, 2, 2], np.float32))], mode="nearest")
+    model = b.model()
+    graph = analyse(model)
+    (spatial,) = find_runs(graph)
+    generic = slice_model(graph, spatial)
+    onnx.checker.check_model(generic, full_check=True)
+    feeds = random_feeds(graph.inputs, seed=1)
+    specs = plan_slices(spatial, slices_for_rows([7, 0, 1, 3, spatial.height - 11]))
+    assert len(specs) == 4
+    results = []
+    for spec in specs:
+        wire = SliceSpec.from_dict(json.loads(json.dumps(spec.to_dict())))  # what a worker gets
+        assert wire == spec
+        results.append(crop_outputs(runner(generic, split_inputs(feeds, wire)), wire))
+    merged = merge_outputs(results, specs, cropped=True)
+    np.testing.assert_allclose(merged[b.x], runner(model, feeds)[b.x], atol=1e-5)
+
+
+def test_halo_is_what_the_kernels_reach() -> None:
+    b = Builder(1, 32, seed=0)
+    b.x = b.conv(b.x, 1, 1, 3, 1, 1, 1, 1)
+    b.x = b.conv(b.x, 1, 1, 5, 1, 1, 2, 2)
+    spatial = spatial_run(analyse(b.model()), 0, 2)
+    assert spatial.input_rows(10, 20) == {"x": (7, 23)}
+    assert spatial.input_rows(0, 4) == {"x": (0, 7)}
+    assert spatial.input_rows(30, 32) == {"x": (27, 32)}
+
+
+def test_skip_entering_mid_run_is_sliced_with_its_own_halo() -> None:
+    b = Builder(2, 24, seed=2)
+    a = b.conv(b.x, 2, 2, 3, 1, 1, 1, 1)
+    c = b.conv(a, 2, 2, 3, 1, 1, 1, 1)
+    b.x = b.add("Add", [a, b.add("Relu", [b.conv(c, 2, 2, 3, 1, 1, 1, 1)])])
+    model = b.model()
+    graph = analyse(model)
+    spatial = spatial_run(graph, 2, len(graph))  # starts after c: reads c and the skip a
+    assert set(spatial.inputs) == {a, c}
+    # c needs one halo row each side for the conv; the skip a is read over the same rows so
+    # that both operands of the Add have the same height in the slice.
+    assert spatial.input_rows(8, 12) == {c: (7, 13), a: (7, 13)}
+    feeds = {**random_feeds(graph.inputs, seed=0)}
+    inner = run(make_session(model), feeds, None)
+    from fognet.model.runtime import run_model_with_outputs
+
+    full = run_model_with_outputs(model, [a, c, b.x], feeds)
+    out = run_split(graph, spatial, [(0, 5), (5, 6), (6, 24)], {a: full[a], c: full[c]}, runner)
+    np.testing.assert_allclose(out[b.x], inner[b.x], atol=1e-5)
+
+
+def test_non_spatial_nodes_end_runs_and_are_named() -> None:
+    b = Builder(2, 16, seed=1)
+    b.x = b.conv(b.x, 2, 2, 3, 1, 1, 1, 1)
+    b.x = b.add("GlobalAveragePool", [b.x])
+    graph = analyse(b.model())
+    assert node_geometries(graph)[1] is None
+    with pytest.raises(PartitionError, match="GlobalAveragePool"):
+        spatial_run(graph, 0, 2)
+    assert [(r.start, r.stop) for r in find_runs(graph)] == [(0, 1)]
+
+
+def test_bad_row_ranges_are_refused() -> None:
+    b = Builder(1, 16, seed=1)
+    b.x = b.conv(b.x, 1, 1, 3, 1, 1, 1, 1)
+    spatial = spatial_run(analyse(b.model()), 0, 1)
+    with pytest.raises(PartitionError, match="tile"):
+        plan_slices(spatial, [(0, 5), (6, 16)])
+    with pytest.raises(PartitionError, match="tile"):
+        plan_slices(spatial, [(0, 5), (5, 15)])
+    assert slices_for_rows([3, 0, 5]) == [(0, 3), (3, 8)]
+    with pytest.raises(PartitionError):
+        slices_for_rows([3, -1])
+    with pytest.raises(PartitionError, match="malformed"):
+        SliceSpec.from_dict({"start": 0})
