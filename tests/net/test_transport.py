@@ -1,0 +1,148 @@
+"""The ZeroMQ transport on 127.0.0.1: replies, ERRORs for bad input, timeouts, counters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+import zmq.asyncio
+
+from fognet.errors import PeerUnreachable
+from fognet.net import codec, wire
+from fognet.net.base import RemoteError
+from fognet.net.codec import refused
+from fognet.net.transport import ZmqTransport
+from fognet.net.wire import Header, Reason
+
+CAP = 1 << 20
+
+
+async def _handler(header: Header, tensors: dict):
+    body = header.body
+    if isinstance(body, wire.Ping):
+        return Header(wire.Pong()), {k: v * 2 for k, v in tensors.items()}
+    if isinstance(body, wire.ModelGet):
+        raise refused(f"no model {body.model_sha256}", Reason.NOT_FOUND)
+    if isinstance(body, wire.RoundDone):
+        await asyncio.sleep(body.round / 1000)
+        return Header(wire.Pong())
+    if isinstance(body, wire.State):
+        return None
+    raise RuntimeError("boom")
+
+
+@contextlib.asynccontextmanager
+async def _pair(**server_options):
+    client, server = ZmqTransport(), ZmqTransport(max_bytes=CAP, **server_options)
+    serving = asyncio.create_task(server.serve(_handler))
+    try:
+        yield client, server
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        await client.aclose()
+        await server.aclose()
+
+
+async def test_request_reply_with_tensors() -> None:
+    async with _pair() as (client, server):
+        x = np.random.default_rng(0).random((3, 5)).astype(np.float32)
+        reply, out = await client.request(server.address, Header(wire.Ping()), {"x": x}, timeout_s=2)
+        assert isinstance(reply.body, wire.Pong) and reply.sender == server.node_id
+        assert np.allclose(out["x"], 2 * x)
+        assert server.stats().received == 1 and server.stats().sent == 1
+
+
+async def test_handler_failures_become_error_replies() -> None:
+    async with _pair() as (client, server):
+        with pytest.raises(RemoteError, match="no model abc") as info:
+            await client.request(server.address, Header(wire.ModelGet("abc")), timeout_s=2)
+        assert info.value.reason is Reason.NOT_FOUND
+        with pytest.raises(RemoteError, match="boom") as info:
+            await client.request(server.address, Header(wire.Accept(1, "t")), timeout_s=2)
+        assert info.value.reason is Reason.HANDLER_FAILED
+        assert server.stats().errors_sent == 2
+
+
+async def test_one_way_send_gets_no_reply() -> None:
+    async with _pair() as (client, server):
+        await client.send(server.address, Header(wire.State("127.0.0.1:1")), timeout_s=2)
+        for _ in range(100):
+            if server.stats().received:
+                break
+            await asyncio.sleep(0.01)
+        assert server.stats().received == 1 and server.stats().sent == 0
+
+
+async def test_timeout_then_late_reply_is_dropped_and_counted() -> None:
+    async with _pair() as (client, server):
+        with pytest.raises(PeerUnreachable, match="did not answer"):
+            await client.request(server.address, Header(wire.RoundDone(300)), timeout_s=0.05)
+        for _ in range(100):
+            if client.stats().late:
+                break
+            await asyncio.sleep(0.01)
+        assert client.stats().late == 1 and client.stats().timeouts == 1
+
+
+async def test_timeout_against_a_peer_that_never_answers() -> None:
+    ctx = zmq.asyncio.Context()
+    silent = ctx.socket(zmq.ROUTER)
+    port = silent.bind_to_random_port("tcp://127.0.0.1")
+    async with ZmqTransport() as client:
+        with pytest.raises(PeerUnreachable):
+            await client.request(f"127.0.0.1:{port}", Header(wire.Ping()), timeout_s=0.1)
+        with pytest.raises(PeerUnreachable):  # nobody listens at all
+            await client.request("127.0.0.1:9", Header(wire.Ping()), timeout_s=0.1)
+    silent.close(0)
+    ctx.term()
+
+
+def _valid_head(**changes) -> bytes:
+    head = msgpack.unpackb(codec.encode(Header(wire.Ping(), id=42), {"x": np.zeros(4, np.float32)})[0])
+    head.update(changes)
+    return msgpack.packb(head)
+
+
+BAD_MESSAGES = {
+    "garbage": [b"\xc1\xff not msgpack"],
+    "wrong version": [_valid_head(v=2), bytes(16)],
+    "truncated multipart": [_valid_head()],
+    "lying header": [_valid_head(tensors=[["x", "float32", [1000]]]), bytes(16)],
+    "over the total cap": [_valid_head(tensors=[["x", "uint8", [CAP - 10]], ["y", "uint8", [CAP - 10]]]),
+                           bytes(CAP - 10), bytes(CAP - 10)],
+}
+
+
+async def test_malformed_messages_get_errors_and_the_peer_keeps_serving() -> None:
+    async with _pair() as (client, server):
+        raw = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+        raw.setsockopt(zmq.LINGER, 0)
+        raw.connect(f"tcp://{server.address}")
+        try:
+            for name, frames in BAD_MESSAGES.items():
+                await raw.send_multipart(frames)
+                reply, _ = codec.decode(await asyncio.wait_for(raw.recv_multipart(), 2))
+                assert isinstance(reply.body, wire.Error), name
+                assert reply.id == (0 if name == "garbage" else 42), name
+                # the same peer still answers a correct request right after
+                ok, out = await client.request(server.address, Header(wire.Ping()), {"x": np.ones(2)}, timeout_s=2)
+                assert isinstance(ok.body, wire.Pong) and np.allclose(out["x"], 2), name
+        finally:
+            raw.close(0)
+        assert server.stats().malformed == len(BAD_MESSAGES)
+
+
+async def test_a_100mb_frame_is_refused_and_the_peer_keeps_serving() -> None:
+    async with _pair() as (client, server):
+        big = np.zeros(100_000_000, dtype=np.uint8)
+        with pytest.raises((PeerUnreachable, RemoteError)):
+            await client.request(server.address, Header(wire.Ping()), {"big": big}, timeout_s=1)
+        del big
+        ok, _ = await client.request(server.address, Header(wire.Ping()), timeout_s=2)
+        assert isinstance(ok.body, wire.Pong)

@@ -1,0 +1,88 @@
+"""Membership: the pure table on hand-made times, then heartbeats over real ZeroMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fognet.net.transport import ZmqTransport
+from fognet.net.wire import Bye, Header, Hello, Propose, State
+from fognet.peer.membership import EventKind, Membership, MembershipTable
+
+
+def _state(sender: str, backlog: float = 0.0) -> Header:
+    return Header(State("127.0.0.1:7000", name="w1", speed=2.0, backlog_ref_s=backlog, quota=3,
+                        models=("ab" * 32,)), sender=sender)
+
+
+def test_join_update_dead_and_rejoin() -> None:
+    table = MembershipTable("me", interval_s=1.0, misses=3)
+    [join] = table.observe(_state("w1"), now=0.0)
+    assert join.kind is EventKind.JOIN and join.member.quota == 3 and join.member.speed == 2.0
+    assert table.observe(_state("w1", backlog=0.5), now=1.0) == []
+    assert table.get("w1").backlog_ref_s == 0.5 and table.get("w1").last_seen == 1.0
+    assert table.expire(now=4.0) == []  # exactly 3 intervals: not yet
+    [dead] = table.expire(now=4.01)
+    assert dead.kind is EventKind.DEAD and "w1" not in table
+    [again] = table.observe(_state("w1"), now=5.0)
+    assert again.kind is EventKind.JOIN
+
+
+def test_bye_leaves_and_other_messages_and_self_are_ignored() -> None:
+    table = MembershipTable("me")
+    assert table.observe(_state("me"), 0.0) == []
+    assert table.observe(Header(Propose(1, "t", "s", 0.1, 1, 1), sender="w2"), 0.0) == []
+    table.observe(Header(Hello("127.0.0.1:7001", name="w2"), sender="w2"), 0.0)
+    [leave] = table.observe(Header(Bye(), sender="w2"), 0.5)
+    assert leave.kind is EventKind.LEAVE and leave.member.name == "w2" and len(table) == 0
+
+
+@contextlib.asynccontextmanager
+async def _peer(name: str, events: asyncio.Queue):
+    transport = ZmqTransport()
+    members = Membership(transport, lambda: Hello("", name=name, quota=2), events, interval_s=0.1)
+
+    async def handler(header, tensors):
+        return members.handle(header)
+
+    tasks = [asyncio.create_task(transport.serve(handler)), asyncio.create_task(members.run())]
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await transport.aclose()
+
+    try:
+        yield members, stop
+    finally:
+        await stop()
+
+
+async def _next_event(events: asyncio.Queue, kind: EventKind, seconds: float = 3.0):
+    async def wait():
+        while True:
+            event = await events.get()
+            if event.kind is kind:
+                return event
+
+    return await asyncio.wait_for(wait(), seconds)
+
+
+async def test_a_peer_that_stops_is_marked_dead_after_missed_heartbeats() -> None:
+    a_events, b_events = asyncio.Queue(), asyncio.Queue()
+    async with _peer("a", a_events) as (a, _), _peer("b", b_events) as (b, stop_b):
+        await a.introduce(b.transport.address)
+        assert (await _next_event(a_events, EventKind.JOIN)).member.name == "b"
+        assert (await _next_event(b_events, EventKind.JOIN)).member.name == "a"
+        await stop_b()
+        dead = await _next_event(a_events, EventKind.DEAD)
+        assert dead.member.node_id == b.transport.node_id and len(a.table) == 0
+
+
+async def test_bye_is_sent_on_leave() -> None:
+    a_events, b_events = asyncio.Queue(), asyncio.Queue()
+    async with _peer("a", a_events) as (a, _), _peer("b", b_events) as (b, _):
+        await a.introduce(b.transport.address)
+        await b.leave()
+        assert (await _next_event(a_events, EventKind.LEAVE)).member.name == "b"
