@@ -137,12 +137,15 @@ class Peer:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Peer]:
-        async with asyncio.TaskGroup() as group:
-            task = group.create_task(self.run())
-            try:
-                yield self
-            finally:
-                task.cancel()
+        """`run()` around a block; the block's own errors come out as they are."""
+        task = asyncio.create_task(self.run())
+        await asyncio.sleep(0)
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # --- handlers --------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ order, to the peer with the lowest predicted latency for it under the cost model
 DESIGN.md: transfer in + wait + compute + transfer out, where the wait counts the work
 already given to that peer by earlier stages of this plan (with several frames in
 flight, a peer given two stages serves them one after the other). Ties go to the peer
-name that sorts first, so placement is deterministic. `PlannerPlacement` runs the
+name that sorts first, so placement is deterministic. Peers with quota 0 take no stage
+(the source included: a requester that is not a device keeps nothing). `PlannerPlacement` runs the
 lead's dynamic program (`fognet.partition.plan.Planner`) instead.
 
 Pure (no I/O), so the simulator can use it too.
@@ -18,6 +19,7 @@ API
     GreedyPlacement(parts: int | None = None)
     PlannerPlacement()
     stage_latency(state, source, peer, work_s, in_bytes, out_bytes, extra_wait_s=0.0) -> float
+    candidates(state, source) -> list[str]     peers that may take a stage
 """
 
 from __future__ import annotations
@@ -67,8 +69,16 @@ def stage_latency(
     return send + compute + back
 
 
-def reachable(state: ClusterState, source: str) -> list[str]:
-    return [p for p in sorted(state.peers) if p == source or state.link(source, p) is not None]
+def candidates(state: ClusterState, source: str) -> list[str]:
+    """Peers that may take a stage: reachable from the source and with quota > 0.
+
+    A source with quota 0 (a requester that is not a device, like `fognet infer`) keeps
+    no stage itself.
+    """
+    return [
+        p for p in sorted(state.peers)
+        if state.peers[p].quota > 0 and (p == source or state.link(source, p) is not None)
+    ]
 
 
 class GreedyPlacement:
@@ -88,7 +98,9 @@ class GreedyPlacement:
     ) -> Plan:
         if source not in state.peers:
             raise PlanError(f"source {source!r} is not in the cluster state")
-        peers = reachable(state, source)
+        peers = candidates(state, source)
+        if not peers:
+            raise PlanError(f"no peer can take work from {source!r}: none is reachable with quota > 0")
         k = min(self.parts or len(peers), len(graph))
         positions = balanced_positions(graph, k, times)
         work = np.concatenate([[0.0], np.cumsum(np.asarray(times, dtype=float))])

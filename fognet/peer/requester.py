@@ -111,10 +111,10 @@ class Requester:
         results: dict[int, FrameResult] = {}
         emitted = 0
 
-        async def one(index: int, feeds: Frame, active: Plan) -> None:
+        async def one(index: int, feeds: Frame) -> None:
             nonlocal emitted
             try:
-                results[index] = await self.run_frame(index, feeds, active)
+                results[index] = await self.run_frame(index, feeds, current)
             finally:
                 slots.release()
             while emitted in results:
@@ -123,19 +123,29 @@ class Requester:
                 emitted += 1
 
         started = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for index, feeds in enumerate(frames):
-                if fps:
-                    await asyncio.sleep(max(0.0, started + index / fps - time.perf_counter()))
-                await slots.acquire()
-                group.create_task(one(index, feeds, current()))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, feeds in enumerate(frames):
+                    if fps:
+                        await asyncio.sleep(max(0.0, started + index / fps - time.perf_counter()))
+                    await slots.acquire()
+                    group.create_task(one(index, feeds))
+        except Exception as errors:  # an ExceptionGroup from the TaskGroup
+            inner = getattr(errors, "exceptions", ())
+            if len(inner) == 1:  # e.g. a frame source that cannot be read: its own error
+                raise inner[0] from None
+            raise
         return [results[i] for i in sorted(results)]
 
-    async def run_frame(self, index: int, feeds: Frame, plan: Plan) -> FrameResult:
+    async def run_frame(
+        self, index: int, feeds: Frame, plan: Plan | Callable[[], Plan]
+    ) -> FrameResult:
         """One frame through every stage; a failure becomes the frame's error, not an exception."""
         frame = _Frame(index, dict(feeds))
         t0 = time.perf_counter()
         try:
+            if callable(plan):
+                plan = plan()
             for number, stage in enumerate(plan.stages):
                 await self._run_stage(frame, number, stage, plan)
             outputs = {name: frame.tensors[name] for name in self._outputs}

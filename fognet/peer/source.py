@@ -1,0 +1,197 @@
+"""A source session: join a cluster as a source peer, place the model, stream frames, verify.
+
+This is what `fognet infer` does, without the terminal: the CLI only parses options,
+draws progress and prints the report. A session:
+
+1. starts a `Peer` (quota 0 unless it should compute too) bootstrapped to `via`, and
+   waits until the workers it expects are live (or, without an expected count, until
+   at least one is and the count has held for two heartbeats);
+2. places the model with the `Placement` given (greedy by default) under the cluster
+   state membership reports, priced with per-node reference times (an estimate from
+   FLOPs unless a profile is given), and re-places for new frames whenever the set of
+   live workers changes (frames in flight keep the plan they started with);
+3. runs the frames through the `Requester`, several in flight, in order;
+4. with `verify`, runs every frame through the whole model locally afterwards and counts
+   the outputs that match (numpy.allclose).
+
+API
+    frames_for(graph, images) -> Iterator[dict[str, ndarray]]   images: HxWx3 uint8 arrays
+    image_input(graph) -> TensorInfo                            ModelError unless exactly one input
+    SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
+                   join_timeout_s=10.0, verify=False, name=None, heartbeat_s=0.5,
+                   cache_dir=None, compute=False)
+    Report(results, summary, plans, verified, elapsed_s, workers)
+    await run_session(loaded, images, placement, options, on_result=None, pacer=None) -> Report
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fognet.errors import ModelError, PeerUnreachable
+from fognet.model.graph import ModelGraph, analyse
+from fognet.model.load import LoadedModel
+from fognet.model.runtime import make_session, run
+from fognet.net.emulation import Pacer
+from fognet.partition.stages import Plan
+from fognet.peer.node import Peer, PeerConfig
+from fognet.peer.placement import GreedyPlacement, Placement
+from fognet.peer.requester import FrameResult, Requester, Summary, summarise
+
+log = logging.getLogger(__name__)
+
+
+def frames_for(graph: ModelGraph, images: Iterable[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
+    """Model feeds for camera images: the one image input, resized and normalised."""
+    from fognet.data.source import to_model_input
+
+    info = image_input(graph)
+    return ({info.name: to_model_input(image, info.shape, info.dtype)} for image in images)
+
+
+def image_input(graph: ModelGraph):
+    """The model's one input, which frames feed; ModelError for models with several."""
+    if len(graph.inputs) != 1:
+        names = ", ".join(t.name for t in graph.inputs)
+        raise ModelError(f"infer feeds one image input; this model has {len(graph.inputs)} ({names})")
+    return graph.inputs[0]
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    via: tuple[str, ...] = ()
+    expect_workers: int | None = None
+    window: int = 4
+    fps: float | None = None
+    timeout_s: float = 10.0
+    join_timeout_s: float = 10.0
+    verify: bool = False
+    name: str | None = None
+    heartbeat_s: float = 0.5
+    cache_dir: Path | None = None
+    compute: bool = False  # the source also takes stages itself
+    times: Sequence[float] | None = None  # per-node reference seconds; None: FLOP estimate
+
+
+@dataclass(frozen=True)
+class Report:
+    results: tuple[FrameResult, ...]
+    summary: Summary
+    plans: tuple[Plan, ...]  # every plan used, in order
+    verified: int | None  # frames whose outputs matched local inference (None: not checked)
+    elapsed_s: float
+    workers: tuple[str, ...]
+
+
+class _Plans:
+    """The current plan, re-placed when the set of live workers changes."""
+
+    def __init__(self, peer: Peer, graph: ModelGraph, times, placement: Placement, loaded: LoadedModel):
+        self.peer, self.graph, self.times, self.placement, self.loaded = peer, graph, times, placement, loaded
+        self.history: list[Plan] = []
+        self._workers: frozenset[str] | None = None
+
+    def __call__(self) -> Plan:
+        workers = frozenset(self.peer.workers())
+        if workers != self._workers:
+            if not workers:
+                raise PeerUnreachable("no live peer takes work; every worker has left")
+            state = self.peer.cluster_state()
+            plan = self.placement.place(
+                self.graph, self.times, state, self.peer.name, self.loaded.sha256,
+                {t.name: t.shape for t in self.graph.inputs},
+            )
+            log.info("plan for %d workers: %s", len(workers), [(s.start, s.stop, s.peer) for s in plan.stages])
+            self.history.append(plan)
+            self._workers = workers
+        return self.history[-1]
+
+
+async def _join(peer: Peer, options: SessionOptions) -> dict[str, str]:
+    """Wait for the expected workers, or for a worker count that holds for two heartbeats."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + options.join_timeout_s
+    stable_since, count = loop.time(), -1
+    while True:
+        workers = peer.workers()
+        if len(workers) != count:
+            stable_since, count = loop.time(), len(workers)
+        if options.expect_workers is not None and count >= options.expect_workers:
+            return workers
+        if options.expect_workers is None and count > 0 and loop.time() - stable_since > 2 * options.heartbeat_s:
+            return workers
+        if loop.time() > deadline:
+            via = ", ".join(options.via) or "nobody (no --via)"
+            raise PeerUnreachable(
+                f"only {count} worker(s) answered via {via} within {options.join_timeout_s:.0f} s"
+                + (f"; expected {options.expect_workers}" if options.expect_workers else "")
+            )
+        await asyncio.sleep(0.05)
+
+
+async def run_session(
+    loaded: LoadedModel,
+    images: Iterable[np.ndarray],
+    placement: Placement | None = None,
+    options: SessionOptions = SessionOptions(),
+    on_result: Callable[[FrameResult], None] | None = None,
+    pacer: Pacer | None = None,
+) -> Report:
+    graph = analyse(loaded.model)
+    image_input(graph)
+    times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
+    config = PeerConfig(
+        options.name or f"source-{os.getpid()}", quota=4 if options.compute else 0,
+        bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir,
+        profile="source",
+    )
+    peer = Peer(config, pacer=pacer)
+    peer.store.register(loaded.path, loaded.sha256)
+    feeds_seen: list[dict[str, np.ndarray]] = []
+
+    def feeds() -> Iterator[dict[str, np.ndarray]]:
+        for frame in frames_for(graph, images):
+            if options.verify:
+                feeds_seen.append(frame)
+            yield frame
+
+    async with peer.running():
+        workers = await _join(peer, options)
+        plans = _Plans(peer, graph, times, placement or GreedyPlacement(), loaded)
+        plans()  # place before the clock starts
+        requester = Requester(peer.run_subtask, graph, timeout=options.timeout_s, work_s=times)
+        t0 = time.perf_counter()
+        results = await requester.run(feeds(), plans, window=options.window, fps=options.fps, on_result=on_result)
+        elapsed = time.perf_counter() - t0
+    verified = await asyncio.to_thread(_verify, graph, feeds_seen, results) if options.verify else None
+    return Report(
+        tuple(results), summarise(results, elapsed), tuple(plans.history), verified, elapsed,
+        tuple(sorted(workers)),
+    )
+
+
+def _estimated_times(loaded: LoadedModel, graph: ModelGraph) -> list[float]:
+    from fognet.model.profile import estimate_profile
+
+    return estimate_profile(loaded).times_for(graph)
+
+
+def _verify(graph: ModelGraph, feeds: list[dict[str, np.ndarray]], results: Sequence[FrameResult]) -> int:
+    """How many frames' outputs equal whole-model inference here (numpy.allclose)."""
+    session = make_session(graph.model)
+    matched = 0
+    for frame, result in zip(feeds, results, strict=False):
+        if not result.ok:
+            continue
+        expected = run(session, frame)
+        if all(np.allclose(result.outputs[k], v, rtol=1e-4, atol=1e-5) for k, v in expected.items()):
+            matched += 1
+    return matched

@@ -1,0 +1,67 @@
+"""A source session against worker peers on loopback: join, place, stream, verify."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from fognet.data.driving import DrivingStream
+from fognet.errors import ModelError, PeerUnreachable
+from fognet.model.load import load_model
+from fognet.peer.node import Peer, PeerConfig
+from fognet.peer.source import SessionOptions, run_session
+from tests import graphs
+from tests.peer.conftest import save
+
+
+@contextlib.asynccontextmanager
+async def workers(tmp_path, names):
+    first = Peer(PeerConfig(names[0], cache_dir=tmp_path / names[0], heartbeat_s=0.2))
+    rest = [
+        Peer(PeerConfig(n, cache_dir=tmp_path / n, heartbeat_s=0.2, bootstrap=(first.address,)))
+        for n in names[1:]
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        for p in [first, *rest]:
+            await stack.enter_async_context(p.running())
+        yield [first, *rest]
+
+
+def images(n: int):
+    return (frame.image for frame in DrivingStream(n, size=(48, 64), seed=1))
+
+
+async def test_session_streams_frames_over_three_workers_and_verifies(tmp_path) -> None:
+    path, _ = save(graphs.branches_model(), tmp_path / "branches.onnx")
+    loaded = load_model(path)
+    async with asyncio.timeout(30), workers(tmp_path, ["f1", "f2", "f3"]) as peers:
+        options = SessionOptions(
+            via=(peers[0].address,), expect_workers=3, verify=True, heartbeat_s=0.2,
+            cache_dir=tmp_path / "source", window=2,
+        )
+        report = await run_session(loaded, images(5), options=options)
+    assert report.summary.failed == 0 and report.verified == 5
+    assert report.workers == ("f1", "f2", "f3")
+    used = {s.peer for s in report.plans[0].stages}
+    assert used <= {"f1", "f2", "f3"} and len(report.plans[0].stages) == 3
+    assert [r.index for r in report.results] == list(range(5))
+
+
+async def test_unreachable_via_fails_within_join_timeout(tmp_path) -> None:
+    path, _ = save(graphs.residual_model(), tmp_path / "r.onnx")
+    options = SessionOptions(via=("127.0.0.1:9",), join_timeout_s=1.0, heartbeat_s=0.2, cache_dir=tmp_path)
+    async with asyncio.timeout(10):
+        with pytest.raises(PeerUnreachable, match="127.0.0.1:9"):
+            await run_session(load_model(path), images(1), options=options)
+
+
+async def test_model_with_two_inputs_is_refused_before_joining(tmp_path) -> None:
+    model = graphs.make(
+        [graphs.helper.make_node("Add", ["a", "b"], ["y"], name="add")], [],
+        [graphs.fin("a", [1, 3, 8, 8]), graphs.fin("b", [1, 3, 8, 8])], [graphs.fin("y", [1, 3, 8, 8])],
+    )
+    path, _ = save(model, tmp_path / "two.onnx")
+    with pytest.raises(ModelError, match="one image input"):
+        await run_session(load_model(path), images(1), options=SessionOptions(cache_dir=tmp_path))
