@@ -1,0 +1,164 @@
+"""Placement approaches: fognet (DINA-P + DINA-O) and the baselines, on one cost model.
+
+Each approach turns a round's state (a `Planning` fixed at the round's start) into one
+plan per source, with concrete peers; the runner then executes the round's frames on
+those plans. Plan-only approaches ask the planner for a plan of their kind and need no
+game. Matched approaches take DINA-P's plans, turn their stages into subtasks, let a
+matcher assign them (the game, phase 1 alone, the exact optimum, or random sites), and
+refit each stage to the peers it got (`placement.fit`).
+
+    local         everything on the source
+    best-node     everything on the one peer predicted fastest (each source alone)
+    neurosurgeon  one split between the source and its best peer (Kang et al.)
+    modnn         every sliceable run in equal rows over all nodes (Mao et al.)
+    random        DINA-P's partitions, each on a random site with room
+    greedy        DINA-P's partitions, deferred acceptance only (no swaps)
+    fognet        DINA-P's partitions, the full game (deferred acceptance + swaps)
+    optimum       DINA-P's partitions, the exact optimum matching (small instances only)
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from fognet.errors import InstanceError
+from fognet.matching.exact import optimum
+from fognet.matching.game import deferred_acceptance, play
+from fognet.matching.instance import DefaultLink, Instance, Link, LocalDevice, Subtask, Worker
+from fognet.partition.stages import Plan
+from fognet.sim.placement import Piece, assigned_peers, fit, plan_pieces
+from fognet.sim.planning import Planning
+
+APPROACHES = ("fognet", "local", "best-node", "neurosurgeon", "modnn", "random", "greedy", "optimum")
+PLAN_ONLY = {"local": "local", "best-node": "best-node", "neurosurgeon": "neurosurgeon", "modnn": "modnn"}
+
+
+class NotApplicable(Exception):
+    """This approach cannot run on this scenario (the optimum on a large instance)."""
+
+
+@dataclass
+class Placed:
+    """A round's plans, and the matcher's predicted latency per source when there was one."""
+
+    plans: dict[str, Plan]
+    predicted: dict[str, float] = field(default_factory=dict)
+    subtasks: int = 0
+
+
+Matcher = Callable[[Instance, int], tuple[Mapping[str, str], Mapping[str, float] | None]]
+
+
+def _play(instance: Instance, seed: int):
+    result = play(instance)
+    return result.assignment, result.latency
+
+
+def _greedy(instance: Instance, seed: int):
+    return deferred_acceptance(instance).assignment, None
+
+
+def _optimum(instance: Instance, seed: int, limit: int = 8):
+    try:
+        return optimum(instance, max_subtasks=limit).assignment, None
+    except InstanceError as exc:
+        raise NotApplicable(str(exc)) from exc
+
+
+def _random(instance: Instance, seed: int):
+    """Each subtask, in id order, to a uniformly drawn site in reach with a free slot."""
+    rng = random.Random(seed)
+    room = {w.id: w.quota for w in instance.workers}
+    out: dict[str, str] = {}
+    for s in sorted(instance.subtasks, key=lambda s: s.id):
+        sites = [w for w, left in room.items() if left > 0 and instance.link(s.source, w) is not None]
+        sites.append(s.source)
+        site = rng.choice(sites)
+        if site != s.source:
+            room[site] -= 1
+        out[s.id] = site
+    return out, None
+
+
+MATCHERS: dict[str, Matcher] = {"fognet": _play, "greedy": _greedy, "optimum": _optimum, "random": _random}
+
+
+class Approach:
+    """One placement approach by name (see module doc)."""
+
+    def __init__(self, name: str, rule: str = "welfare", optimum_max_subtasks: int = 8) -> None:
+        if name not in APPROACHES:
+            raise ValueError(f"unknown approach {name!r}")
+        self.name = name
+        self.rule = rule
+        self.optimum_max_subtasks = optimum_max_subtasks
+
+    def place(self, planning: Planning, round_index: int, seed: int) -> Placed:
+        sources = planning.topology.sources
+        if self.name in PLAN_ONLY:
+            kind = PLAN_ONLY[self.name]
+            return Placed({s: planning.plan(s, kind) for s in sources})
+        plans = {s: planning.plan(s, "dina") for s in sources}
+        return self._matched(planning, plans, seed * 100_003 + round_index)
+
+    def _matched(self, planning: Planning, plans: dict[str, Plan], seed: int) -> Placed:
+        instance, ids, pieces = build_instance(planning, plans, self.rule)
+        if self.name == "optimum":
+            assignment, latency = _optimum(instance, seed, self.optimum_max_subtasks)
+        else:
+            assignment, latency = MATCHERS[self.name](instance, seed)
+        placed = Placed({}, subtasks=len(instance.subtasks))
+        for source, plan in plans.items():
+            peers = assigned_peers(plan, assignment, ids[source])
+            if any(list(stage.peers) != list(dict.fromkeys(given)) for stage, given in zip(plan.stages, peers, strict=True)):
+                plan = fit(planning.planner(source), plan, peers)
+            placed.plans[source] = plan
+            if latency is not None:
+                placed.predicted[source] = sum(
+                    max(latency[sid] for sid in stage_ids) for stage_ids in ids[source]
+                )
+        return placed
+
+
+def build_instance(
+    planning: Planning, plans: Mapping[str, Plan], rule: str = "welfare"
+) -> tuple[Instance, dict[str, list[list[str]]], dict[str, tuple[tuple[Piece, ...], ...]]]:
+    """The round's game: every stage-slice of every source's plan is a subtask.
+
+    Returns the instance, the subtask ids per source per stage (in piece order) and the
+    pieces themselves.
+    """
+    topology = planning.topology
+    states = planning.states
+    workers = tuple(
+        Worker(w, states[w].speed, states[w].backlog, states[w].quota) for w in topology.workers
+    )
+    local = tuple(LocalDevice(s, states[s].speed, states[s].backlog) for s in topology.sources)
+    links = []
+    for source in topology.sources:
+        for w in topology.reachable(source):
+            if not topology.is_default(source, w):
+                bw, lat = topology.link(source, w)
+                links.append(Link(source, w, bw, lat))
+    subtasks = []
+    ids: dict[str, list[list[str]]] = {}
+    pieces: dict[str, tuple[tuple[Piece, ...], ...]] = {}
+    for source, plan in plans.items():
+        costs = planning.costs[topology.peers[source].model]
+        pieces[source] = plan_pieces(costs, plan)
+        ids[source] = []
+        for k, stage_pieces in enumerate(pieces[source]):
+            stage_ids = []
+            for m, piece in enumerate(stage_pieces):
+                sid = f"{source}/{k}.{m}"
+                subtasks.append(Subtask(sid, source, piece.work, int(round(piece.in_bytes)), int(round(piece.out_bytes))))
+                stage_ids.append(sid)
+            ids[source].append(stage_ids)
+    bw, lat = topology.default_link
+    instance = Instance(
+        workers=workers, links=tuple(links), subtasks=tuple(subtasks), local=local,
+        default_link=DefaultLink(bw, lat), rule=rule,
+    )
+    return instance, ids, pieces

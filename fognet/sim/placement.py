@@ -1,0 +1,119 @@
+"""Plans to subtasks and back: what the game is given, and the plan it leaves behind.
+
+A plan's stage becomes one subtask (whole stage) or one per slice (spatial stage), with
+its reference work and bytes in and out. After matching, each stage runs on the peers
+its subtasks were given; a spatial stage's rows are fitted again to those peers (the
+planner's finish-together rule), and slices that landed on one peer merge.
+
+Also here: the MoDNN-style plan (every sliceable run split in equal rows over all
+nodes), which the planner does not make, and renaming a cached plan to another source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from fognet.partition.plan import Planner
+from fognet.partition.stages import Plan, Stage
+from fognet.sim.costs import ModelCosts
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One stage-slice of one frame: who runs it, its work and its bytes."""
+
+    peer: str
+    work: float  # reference seconds
+    in_bytes: float
+    out_bytes: float
+
+
+def stage_pieces(costs: ModelCosts, stage: Stage) -> tuple[Piece, ...]:
+    i, j = stage.start, stage.stop
+    work = costs.work(i, j)
+    if not stage.spatial:
+        return (Piece(stage.peer, work, float(costs.bytes.inputs[i, j]), float(costs.bytes.outputs[i, j])),)
+    pieces = []
+    for peer, rows in zip(stage.peers, stage.rows, strict=True):
+        in_b, out_b = costs.spatial.slice_bytes(i, j, rows)
+        pieces.append(Piece(peer, float(costs.spatial.slice_work(i, j, rows, work)), float(in_b), float(out_b)))
+    return tuple(pieces)
+
+
+def plan_pieces(costs: ModelCosts, plan: Plan) -> tuple[tuple[Piece, ...], ...]:
+    return tuple(stage_pieces(costs, stage) for stage in plan.stages)
+
+
+def fit(planner: Planner, plan: Plan, peers: Sequence[Sequence[str]]) -> Plan:
+    """`plan` with stage k run on `peers[k]` (one peer per piece), rows refitted, re-priced."""
+    stages = []
+    for stage, given in zip(plan.stages, peers, strict=True):
+        unique = tuple(dict.fromkeys(given))
+        if not stage.spatial:
+            stages.append(replace(stage, peers=unique))
+        elif unique == stage.peers:
+            stages.append(stage)
+        else:
+            stages.append(_refit(planner, stage, unique))
+    return planner.price(Plan(plan.model_sha256, plan.source, tuple(stages), 0.0, plan.input_shapes))
+
+
+def _refit(planner: Planner, stage: Stage, peers: tuple[str, ...]) -> Stage:
+    if len(peers) > 1:
+        option = planner.spatial_option(stage.start, stage.stop, peers)
+        if option is not None:
+            return Stage(stage.start, stage.stop, option.peers, option.rows, option.cost)
+    best = min(peers, key=lambda p: planner.whole_cost(stage.start, stage.stop, p))
+    return Stage(stage.start, stage.stop, (best,))
+
+
+def rename_source(plan: Plan, source: str) -> Plan:
+    """A plan made for one source, used by another with the same state signature."""
+    if plan.source == source:
+        return plan
+    old = plan.source
+    stages = tuple(
+        replace(s, peers=tuple(source if p == old else p for p in s.peers)) for s in plan.stages
+    )
+    return replace(plan, source=source, stages=stages)
+
+
+def modnn_plan(planner: Planner, model_sha256: str = "") -> Plan:
+    """MoDNN-style: each sliceable run in equal rows over every node; the rest on the source."""
+    n = len(planner.graph)
+    nodes = list(planner.peers)  # the source and every reachable worker, sorted
+    stages: list[Stage] = []
+    at = 0
+    ranges = sorted(planner.spatial.ranges()) if planner.spatial is not None else []
+    for start, stop in ranges:
+        height = planner.spatial.out_rows(start, stop)
+        k = min(len(nodes), height)
+        if k < 2:
+            continue
+        if start > at:
+            stages.append(Stage(at, start, (planner.source,)))
+        counts = equal_rows(height, k)
+        rows, first = [], 0
+        for count in counts:
+            rows.append((first, first + count))
+            first += count
+        stages.append(Stage(start, stop, tuple(nodes[:k]), tuple(rows)))
+        at = stop
+    if at < n:
+        stages.append(Stage(at, n, (planner.source,)))
+    return planner.price(Plan(model_sha256, planner.source, tuple(stages)))
+
+
+def equal_rows(height: int, k: int) -> list[int]:
+    """`height` rows in k near-equal whole parts, larger parts first."""
+    base, extra = divmod(height, k)
+    return [base + (1 if i < extra else 0) for i in range(k)]
+
+
+def assigned_peers(plan: Plan, assignment: Mapping[str, str], ids: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Per stage, the peer each piece was matched to (the planned one if unmatched)."""
+    out = []
+    for stage, stage_ids in zip(plan.stages, ids, strict=True):
+        out.append([assignment.get(sid, planned) for sid, planned in zip(stage_ids, stage.peers, strict=True)])
+    return out

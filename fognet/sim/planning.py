@@ -1,0 +1,113 @@
+"""Each source's view of the cluster at a round's start, and plans cached by state signature.
+
+A source plans over itself and the workers it can reach (other sources are not its
+workers). With 500 sources and 100 rounds the planner cannot run per source per round,
+and need not: a plan depends only on the model, the source's device and links, and the
+workers' speeds and backlogs. Backlogs are compared as the live peers compare them
+(`partition.replan`: relative steps of `DEFAULT_THRESHOLD`, "idle" below
+`BACKLOG_FLOOR_S`), so a signature is (model, source device, source links, workers'
+bucketed state); the first source with a signature runs the planner on its actual state
+and the others take that plan with the source renamed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.partition.plan import Planner, PlannerConfig
+from fognet.partition.replan import BACKLOG_FLOOR_S, DEFAULT_THRESHOLD
+from fognet.partition.stages import Plan
+from fognet.sim.cluster import Topology
+from fognet.sim.costs import ModelCosts
+from fognet.sim.placement import modnn_plan, rename_source
+
+PlanMaker = Callable[[Planner, str], Plan]
+
+PLAN_KINDS: dict[str, PlanMaker] = {
+    "dina": lambda planner, sha: planner.plan(sha),
+    "local": lambda planner, sha: planner.all_local(),
+    "best-node": lambda planner, sha: planner.best_single_node(),
+    "neurosurgeon": lambda planner, sha: planner.neurosurgeon(),
+    "modnn": modnn_plan,
+}
+
+
+def backlog_bucket(backlog: float) -> int:
+    if backlog < BACKLOG_FLOOR_S:
+        return 0
+    return 1 + int(math.log(backlog / BACKLOG_FLOOR_S) / math.log1p(DEFAULT_THRESHOLD))
+
+
+class Planning:
+    """Builds planners for the current round and caches plans across rounds."""
+
+    def __init__(self, topology: Topology, costs: Mapping[str, ModelCosts], config: PlannerConfig) -> None:
+        self.topology = topology
+        self.costs = costs
+        self.config = config
+        bw, lat = topology.default_link
+        self.default_link = LinkState(bandwidth=bw, latency=lat)
+        self._links: dict[str, dict[tuple[str, str], LinkState]] = {}
+        self._link_sig: dict[str, int] = {}
+        sigs: dict[tuple, int] = {}
+        for source in topology.sources:
+            links = {
+                (source, w): LinkState(*topology.link(source, w))
+                for w in topology.reachable(source)
+                if not topology.is_default(source, w)
+            }
+            self._links[source] = links
+            sig = tuple(sorted((w, link.bandwidth, link.latency) for (_, w), link in links.items()))
+            self._link_sig[source] = sigs.setdefault(sig, len(sigs))
+        self._cache: dict[tuple, Plan] = {}
+        self.planner_runs = 0
+        self.begin_round({p: topology.peers[p].backlog for p in topology.peers})
+
+    def begin_round(self, backlogs: Mapping[str, float]) -> None:
+        """Fix the state every plan of this round is made on."""
+        peers = self.topology.peers
+        self.states = {
+            pid: PeerState(id=pid, speed=p.speed, backlog=float(backlogs.get(pid, 0.0)), quota=p.quota, nic=p.nic)
+            for pid, p in peers.items()
+        }
+        self._workers_sig = tuple(
+            (w, backlog_bucket(self.states[w].backlog)) for w in self.topology.workers
+        )
+        self._planners: dict[str, Planner] = {}
+
+    def state(self, source: str) -> ClusterState:
+        peers = {w: self.states[w] for w in self.topology.reachable(source)}
+        peers[source] = self.states[source]
+        return ClusterState(peers=peers, links=self._links[source], default_link=self.default_link)
+
+    def planner(self, source: str) -> Planner:
+        planner = self._planners.get(source)
+        if planner is None:
+            costs = self.costs[self.topology.peers[source].model]
+            planner = Planner(
+                costs.graph, costs.times, self.state(source), source,
+                spatial=costs.spatial, config=self.config, bytes_table=costs.bytes,
+            )
+            self._planners[source] = planner
+        return planner
+
+    def signature(self, source: str) -> tuple:
+        peer = self.topology.peers[source]
+        return (
+            peer.model, peer.speed, peer.nic, backlog_bucket(self.states[source].backlog),
+            self._link_sig[source], self._workers_sig,
+            source if source in self.topology.workers else None,  # then its plan is its own
+        )
+
+    def plan(self, source: str, kind: str = "dina") -> Plan:
+        """The `kind` plan for `source` (see PLAN_KINDS), from the cache when the state allows."""
+        key = (kind, self.signature(source))
+        plan = self._cache.get(key)
+        if plan is None:
+            sha = self.costs[self.topology.peers[source].model].sha256
+            plan = PLAN_KINDS[kind](self.planner(source), sha)
+            self._cache[key] = plan
+            self.planner_runs += 1
+        return rename_source(plan, source)

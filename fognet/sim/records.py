@@ -1,0 +1,161 @@
+"""What a run leaves: one record per frame, and a summary of them.
+
+The latency split is the critical path's: for each stage, the piece that came back last
+gives its transfer (in + out), queue wait and compute; summed over the stages they add
+up to the frame's end-to-end latency.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from fognet.sim.runner import Simulation
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    approach: str
+    source: str
+    model: str
+    round: int
+    frame: int
+    start_s: float
+    end_s: float
+    latency_s: float
+    transfer_s: float
+    wait_s: float
+    compute_s: float
+    stages: int
+    plan: str
+    peers: str
+    predicted_s: float
+    deadline_s: float | None
+    met: bool | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    approach: str
+    frames: int
+    mean_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    max_s: float
+    throughput_fps: float  # frames finished per second of simulated time
+    deadline_met: float | None  # fraction of frames with a deadline that met it
+    transfer_s: float  # mean per frame
+    wait_s: float
+    compute_s: float
+    utilisation_mean: float  # workers' busy fraction over the run
+    utilisation_max: float
+    offloaded: float  # fraction of frames that used a peer other than their source
+    planner_runs: int
+    subtasks: int
+    events: int
+    wall_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunResult:
+    summary: Summary
+    records: list[FrameRecord]
+
+
+def summarise(sim: Simulation, wall_s: float) -> RunResult:
+    records = sim.records
+    lat = np.array([r.latency_s for r in records]) if records else np.array([math.nan])
+    end = max((r.end_s for r in records), default=0.0)
+    span = max(end, sim.scenario.horizon_s)
+    busy = [sim.queues[w].busy_s / span for w in sim.topology.workers] or [0.0]
+    with_deadline = [r.met for r in records if r.met is not None]
+    summary = Summary(
+        approach=sim.approach.name,
+        frames=len(records),
+        mean_s=float(np.mean(lat)),
+        p50_s=float(np.percentile(lat, 50)),
+        p95_s=float(np.percentile(lat, 95)),
+        p99_s=float(np.percentile(lat, 99)),
+        max_s=float(np.max(lat)),
+        throughput_fps=len(records) / span if span > 0 else 0.0,
+        deadline_met=(sum(with_deadline) / len(with_deadline)) if with_deadline else None,
+        transfer_s=_mean(r.transfer_s for r in records),
+        wait_s=_mean(r.wait_s for r in records),
+        compute_s=_mean(r.compute_s for r in records),
+        utilisation_mean=float(np.mean(busy)),
+        utilisation_max=float(np.max(busy)),
+        offloaded=_mean(float(r.peers != r.source) for r in records),
+        planner_runs=sim.planning.planner_runs,
+        subtasks=sim.subtasks,
+        events=sim.engine.processed,
+        wall_s=wall_s,
+    )
+    return RunResult(summary, records)
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return float(np.mean(values)) if values else math.nan
+
+
+RECORD_FIELDS = [f.name for f in fields(FrameRecord)]
+
+
+def write_records(path: Path, records: Iterable[FrameRecord], extra: dict[str, Any] | None = None) -> int:
+    """Append-free CSV of frame records (with `extra` columns first, e.g. a sweep value)."""
+    extra = extra or {}
+    count = 0
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*extra, *RECORD_FIELDS])
+        for record in records:
+            writer.writerow([*extra.values(), *_row(record)])
+            count += 1
+    return count
+
+
+def write_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def record_row(record: FrameRecord) -> list[Any]:
+    return _row(record)
+
+
+def _row(record: FrameRecord) -> list[Any]:
+    out = []
+    for value in (getattr(record, name) for name in RECORD_FIELDS):
+        if isinstance(value, float):
+            out.append(f"{value:.9g}")
+        elif value is None:
+            out.append("")
+        else:
+            out.append(value)
+    return out
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")

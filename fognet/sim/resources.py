@@ -1,0 +1,207 @@
+"""What frames use: network interfaces and links that share their bandwidth, and compute queues.
+
+Network. A transfer of n bytes from a to b crosses up to three media: the link (a, b)
+in that direction (capacity `bw_ab`), and a's and b's interfaces (capacity `nic`, when
+the profile gives one; without it an interface is no limit, as DESIGN.md says). Each
+medium is a processor-sharing server: the transfers on it at the same moment share its
+capacity equally. A transfer passes through its media at the same time (the bytes
+stream), so it has arrived when every medium has carried all n bytes, the link's bytes
+plus `lat_ab` of propagation. Alone on idle media that is
+`max(lat_ab + n / bw_ab, n / nic_a, n / nic_b)`: the cost model's transfer with the
+NIC floor (`partition.cost`), exactly; with company, every sharing is enforced.
+
+Compute. A worker runs one subtask at a time at `speed` reference-seconds per second,
+from a queue served first-come-first-served or shortest-work-first (DESIGN.md's order
+for matched subtasks). Its backlog (reference-seconds of accepted work not yet done) is
+what the next round's planner and game see.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fognet.sim.engine import Engine
+
+_EPS_BYTES = 1e-6
+
+
+class _Transfer:
+    __slots__ = ("parts", "done")
+
+    def __init__(self, parts: int, done: Callable[[], None]) -> None:
+        self.parts = parts
+        self.done = done
+
+
+class Medium:
+    """A link direction or an interface: `capacity` bytes/s shared equally by its transfers."""
+
+    __slots__ = ("name", "capacity", "delay", "jobs", "updated", "version", "busy_s", "_engine")
+
+    def __init__(self, engine: Engine, name: str, capacity: float, delay: float = 0.0) -> None:
+        self._engine = engine
+        self.name = name
+        self.capacity = float(capacity)
+        self.delay = float(delay)  # added after the last byte (a link's latency)
+        self.jobs: dict[_Transfer, float] = {}  # bytes left; insertion-ordered: deterministic
+        self.updated = 0.0
+        self.version = 0
+        self.busy_s = 0.0
+
+    def add(self, transfer: _Transfer, nbytes: float) -> None:
+        self._advance()
+        self.jobs[transfer] = float(nbytes)
+        self._schedule()
+
+    def _advance(self) -> None:
+        now = self._engine.now
+        if self.jobs:
+            carried = self.capacity / len(self.jobs) * (now - self.updated)
+            for transfer in self.jobs:
+                self.jobs[transfer] -= carried
+            self.busy_s += now - self.updated
+        self.updated = now
+
+    def _schedule(self) -> None:
+        self.version += 1
+        if self.jobs:
+            least = max(min(self.jobs.values()), 0.0)
+            when = self._engine.now + least * len(self.jobs) / self.capacity
+            self._engine.at(when, self._tick, self.version)
+
+    def _tick(self, version: int) -> None:
+        if version != self.version:
+            return  # a transfer joined since: re-scheduled
+        self._advance()
+        finished = [t for t, left in self.jobs.items() if left <= _EPS_BYTES]
+        if not finished:  # float residue: the least job is a hair from done
+            finished = [min(self.jobs, key=self.jobs.__getitem__)]
+        for transfer in finished:
+            del self.jobs[transfer]
+        self._schedule()
+        for transfer in finished:
+            if self.delay > 0:
+                self._engine.at(self._engine.now + self.delay, _part_done, transfer)
+            else:
+                _part_done(transfer)
+
+
+def _part_done(transfer: _Transfer) -> None:
+    transfer.parts -= 1
+    if transfer.parts == 0:
+        transfer.done()
+
+
+class Network:
+    """Transfers over shared links and interfaces, timed on an `Engine`."""
+
+    def __init__(self, engine: Engine, link: Callable[[str, str], tuple[float, float]]) -> None:
+        self.engine = engine
+        self._link_of = link  # (a, b) -> (bytes/s, seconds)
+        self._links: dict[tuple[str, str], Medium] = {}
+        self._nics: dict[str, Medium] = {}
+        self.transfers = 0
+        self.bytes_sent = 0.0
+
+    def add_interface(self, peer: str, nic: float | None) -> None:
+        if nic:
+            self._nics[peer] = Medium(self.engine, f"nic:{peer}", nic)
+
+    def media(self, a: str, b: str) -> list[Medium]:
+        link = self._links.get((a, b))
+        if link is None:
+            bandwidth, latency = self._link_of(a, b)
+            link = self._links[(a, b)] = Medium(self.engine, f"{a}->{b}", bandwidth, latency)
+        media = [link]
+        for peer in (a, b):
+            nic = self._nics.get(peer)
+            if nic is not None:
+                media.append(nic)
+        return media
+
+    def send(self, a: str, b: str, nbytes: float, done: Callable[[], None]) -> None:
+        """Move `nbytes` from a to b; `done()` runs when the last byte has arrived."""
+        engine = self.engine
+        if a == b:
+            engine.at(engine.now, done)
+            return
+        media = self.media(a, b)
+        self.transfers += 1
+        self.bytes_sent += nbytes
+        if nbytes <= 0:
+            engine.at(engine.now + media[0].delay, done)
+            return
+        transfer = _Transfer(len(media), done)
+        for medium in media:
+            medium.add(transfer, nbytes)
+
+    def interfaces(self) -> dict[str, Medium]:
+        return dict(self._nics)
+
+
+@dataclass(order=True)
+class _Job:
+    key: tuple
+    work: float = field(compare=False)
+    done: Callable[[float, float], None] = field(compare=False)
+    queued_at: float = field(compare=False)
+
+
+class ComputeQueue:
+    """One worker's processor: one job at a time, FIFO or shortest-work-first.
+
+    `done(wait_s, compute_s)` is called when a job ends, with the time it queued and the
+    time it ran.
+    """
+
+    def __init__(self, engine: Engine, peer: str, speed: float, discipline: str = "fifo", backlog: float = 0.0) -> None:
+        if discipline not in ("fifo", "sjf"):
+            raise ValueError(f"queue discipline {discipline!r}")
+        self.engine = engine
+        self.peer = peer
+        self.speed = float(speed)
+        self.sjf = discipline == "sjf"
+        self._queue: list[_Job] = []
+        self._queued_work = 0.0
+        self._seq = 0
+        self._running_until = 0.0
+        self._busy = False
+        self.busy_s = 0.0
+        self.jobs = 0
+        if backlog > 0:  # work accepted before the simulation starts (another tenant's)
+            self.submit(backlog, lambda wait, run: None)
+
+    def backlog(self) -> float:
+        """Reference-seconds of work accepted and not yet done, as of now."""
+        running = max(self._running_until - self.engine.now, 0.0) * self.speed
+        return running + self._queued_work
+
+    def submit(self, work: float, done: Callable[[float, float], None]) -> None:
+        self._seq += 1
+        key = (work, self._seq) if self.sjf else (self._seq,)
+        heapq.heappush(self._queue, _Job(key, work, done, self.engine.now))
+        self._queued_work += work
+        if not self._busy:
+            self._start_next()
+
+    def _start_next(self) -> None:
+        if not self._queue:
+            self._busy = False
+            return
+        job = heapq.heappop(self._queue)
+        self._queued_work -= job.work
+        if not self._queue:
+            self._queued_work = 0.0  # no drift from float sums
+        self._busy = True
+        now = self.engine.now
+        run = job.work / self.speed
+        self._running_until = now + run
+        self.busy_s += run
+        self.jobs += 1
+        self.engine.at(now + run, self._end, job, now - job.queued_at, run)
+
+    def _end(self, job: _Job, wait: float, run: float) -> None:
+        self._start_next()
+        job.done(wait, run)
