@@ -161,6 +161,8 @@ class Shift:
     mode: str = "constant"
 
     def out_len(self, n: int) -> int:
+        if self.mode == "reflect" and max(self.pad_top, self.pad_bottom) >= n:
+            return 0  # onnxruntime refuses to reflect further than the tensor is tall
         return max(0, n + self.pad_top + self.pad_bottom)
 
     def deps(self, r: int, n: int) -> tuple[Dep, ...]:

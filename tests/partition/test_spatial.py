@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from fognet.errors import PartitionError
 from fognet.model.graph import analyse
 from fognet.model.load import normalise
-from fognet.model.runtime import make_session, random_feeds, run
+from fognet.model.runtime import make_session, random_feeds, run, run_model_with_outputs
 from fognet.partition.spatial import (
     SliceSpec,
     crop_outputs,
@@ -189,6 +189,26 @@ def test_random_stacks_sliced_equal_unsliced(data) -> None:
     assert_split_matches(model, lambda h: rows)
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_sub_range_of_a_stack_splits(data) -> None:
+    """Runs starting mid-stack read skips and leave with several outputs of other heights."""
+    model, _ = data.draw(stacks())
+    graph = analyse(model)
+    start = data.draw(st.integers(0, len(graph) - 1))
+    stop = data.draw(st.integers(start + 1, len(graph)))
+    spatial = spatial_run(graph, start, stop)
+    if spatial.height < 2:
+        return
+    names = sorted({*spatial.inputs, *spatial.outputs})
+    full = run_model_with_outputs(model, names, random_feeds(graph.inputs, seed=4))
+    rows = data.draw(row_splits(spatial.height))
+    out = run_split(graph, spatial, rows, {n: full[n] for n in spatial.inputs}, runner)
+    assert set(out) == set(spatial.outputs)
+    for name in spatial.outputs:
+        np.testing.assert_allclose(out[name], full[name], rtol=1e-4, atol=1e-5)
+
+
 def test_symbolic_height_model_serves_every_slice() -> None:
     b = Builder(2, 37, seed=5)
     b.x = b.conv(b.x, 2, 3, 3, 2, 1, 1, 1)
@@ -235,8 +255,6 @@ def test_skip_entering_mid_run_is_sliced_with_its_own_halo() -> None:
     assert spatial.input_rows(8, 12) == {c: (7, 13), a: (7, 13)}
     feeds = {**random_feeds(graph.inputs, seed=0)}
     inner = run(make_session(model), feeds, None)
-    from fognet.model.runtime import run_model_with_outputs
-
     full = run_model_with_outputs(model, [a, c, b.x], feeds)
     out = run_split(graph, spatial, [(0, 5), (5, 6), (6, 24)], {a: full[a], c: full[c]}, runner)
     np.testing.assert_allclose(out[b.x], inner[b.x], atol=1e-5)
