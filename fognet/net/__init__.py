@@ -1,1 +1,10 @@
-"""Networking at the edge: wire codec, ZeroMQ transport, discovery, link emulation."""
+"""Networking at the edge: wire codec, ZeroMQ transport, discovery, link emulation.
+
+wire.py       the wire schema: PROTOCOL_VERSION, MsgType, Reason, Header and one body per type
+codec.py      encode(header, tensors) -> frames, decode(frames) -> (header, tensors); the only validator
+base.py       the Transport interface, its counters, RemoteError
+transport.py  ZmqTransport: one ROUTER to serve, a DEALER per remote peer
+memory.py     MemoryTransport: the same interface over asyncio queues (tests, simulator)
+discovery.py  BeaconDiscovery (UDP broadcast) and BootstrapDiscovery (HELLO to host:port), emit PeerSeen
+emulation.py  Pacer: sender-side link and interface pacing on loopback
+"""

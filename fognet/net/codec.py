@@ -48,7 +48,11 @@ Tensors = Mapping[str, np.ndarray]
 
 
 def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memoryview]:
-    """Frames for `header` and `tensors` (in mapping order); no copy of contiguous arrays."""
+    """Frames for `header` and `tensors` (in mapping order); no copy of contiguous arrays.
+
+    Checks the body's fields with the same rules as `decode` (WireError naming the field),
+    so a bad value fails at the sender rather than as an ERROR from the receiver.
+    """
     arrays = {name: _contiguous(a) for name, a in (tensors or {}).items()}
     head: dict[str, typing.Any] = {
         "v": PROTOCOL_VERSION,
@@ -57,12 +61,18 @@ def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memor
         "from": header.sender,
         "tensors": [[n, a.dtype.name, list(a.shape)] for n, a in arrays.items()],
     }
+    hints = _hints(type(header.body))
     for field in dataclasses.fields(header.body):
-        head[field.name] = _to_wire(getattr(header.body, field.name))
+        value = _to_wire(getattr(header.body, field.name))
+        _from_wire(field.name, value, hints[field.name])  # the sender learns of a bad field first
+        head[field.name] = value
     for name, a in arrays.items():
         if a.dtype.name not in ALLOWED_DTYPES:
-            raise WireError(f"tensor {name!r}: dtype {a.dtype.name} cannot be sent")
-    frames: list[bytes | memoryview] = [msgpack.packb(head, use_bin_type=True)]
+            raise WireError(f"tensors[{name!r}].dtype: {a.dtype.name} cannot be sent")
+    try:
+        frames: list[bytes | memoryview] = [msgpack.packb(head, use_bin_type=True)]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise WireError(f"header of {header.type.value}: cannot be packed ({exc})") from exc
     frames += [memoryview(a.reshape(-1).view(np.uint8)) for a in arrays.values()]
     return frames
 

@@ -165,10 +165,15 @@ class MemoryTransport:
             self._count.dropped += 1
             return
         header = replace(header, id=msg_id, sender=self.node_id)
+        try:
+            frames = codec.encode(header, tensors)
+        except WireError as exc:  # the handler's reply breaks the schema: say so instead
+            header = replace(header, body=Error(Reason.HANDLER_FAILED, f"invalid reply: {exc}"))
+            frames = codec.encode(header)
         if isinstance(header.body, Error):
             self._count.errors_sent += 1
         self._count.sent += 1
-        requester._deliver_reply([bytes(f) for f in codec.encode(header, tensors)])
+        requester._deliver_reply([bytes(f) for f in frames])
 
     def stats(self) -> TransportStats:
         return self._count.snapshot()

@@ -174,8 +174,11 @@ class ZmqTransport:
             try:
                 frames = await sock.recv_multipart(copy=False)
             except zmq.ZMQError as exc:
-                if not self._closed:
-                    log.warning("stopped reading replies from %s: %s", addr, exc)
+                if not self._closed and self._dealers.get(addr) is sock:
+                    log.warning("connection to %s failed, will reconnect on next use: %s", addr, exc)
+                    self._dealers.pop(addr)
+                    self._readers.pop(addr, None)
+                    sock.close(0)
                 return
             self._count.received += 1
             try:
@@ -229,6 +232,15 @@ class ZmqTransport:
 
     async def _handle(self, handler: Handler, route: bytes, frames: list) -> None:
         try:
+            await self._answer(handler, route, frames)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a bug here must not vanish with its task
+            self._count.dropped += 1
+            log.exception("could not answer a message on %s", self.address)
+
+    async def _answer(self, handler: Handler, route: bytes, frames: list) -> None:
+        try:
             header, tensors = codec.decode(frames, self.max_bytes)
         except WireError as exc:
             self._count.malformed += 1
@@ -250,8 +262,9 @@ class ZmqTransport:
         header = replace(header, id=msg_id, sender=self.node_id)
         try:
             frames = codec.encode(header, tensors)
-        except WireError as exc:
-            header, frames = replace(header, body=Error(Reason.HANDLER_FAILED, str(exc))), None
+        except WireError as exc:  # the handler's reply breaks the schema: say so instead
+            log.error("reply %s from handler is invalid: %s", header.type.value, exc)
+            header = replace(header, body=Error(Reason.HANDLER_FAILED, f"invalid reply: {exc}"))
             frames = codec.encode(header)
         if self.pacer is not None and to:
             await self.pacer.pace(to, codec.frames_nbytes(frames))
@@ -280,7 +293,7 @@ class ZmqTransport:
             if not future.done():
                 future.set_exception(PeerUnreachable(f"transport {self.address} closed"))
         self._router.close(0)
-        self._ctx.term()
+        self._ctx.destroy(linger=0)  # closes any socket left over, so this never hangs
 
     async def __aenter__(self) -> ZmqTransport:
         return self

@@ -98,3 +98,10 @@ def test_size_cap_and_its_reason() -> None:
 def test_peek_id_recovers_the_id_of_a_bad_message() -> None:
     assert codec.peek_id(_head(v=99)) == 4
     assert codec.peek_id([b"\xc1"]) == 0
+
+
+def test_encode_refuses_bad_values_naming_the_field() -> None:
+    with pytest.raises(WireError, match="round"):
+        codec.encode(Header(wire.Accept(np.int64(3), "t")))
+    with pytest.raises(WireError, match="dtype"):
+        codec.encode(Header(wire.Ping()), {"c": np.zeros(2, dtype=np.complex64)})

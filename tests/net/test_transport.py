@@ -32,6 +32,8 @@ async def _handler(header: Header, tensors: dict):
         return Header(wire.Pong())
     if isinstance(body, wire.State):
         return None
+    if isinstance(body, wire.Propose):
+        return Header(wire.Accept(np.int64(body.round), body.subtask))  # not a wire int
     raise RuntimeError("boom")
 
 
@@ -66,7 +68,9 @@ async def test_handler_failures_become_error_replies() -> None:
         with pytest.raises(RemoteError, match="boom") as info:
             await client.request(server.address, Header(wire.Accept(1, "t")), timeout_s=2)
         assert info.value.reason is Reason.HANDLER_FAILED
-        assert server.stats().errors_sent == 2
+        with pytest.raises(RemoteError, match="invalid reply: round") as info:
+            await client.request(server.address, Header(wire.Propose(1, "t", "s", 0.1, 1, 1)), timeout_s=2)
+        assert server.stats().errors_sent == 3
 
 
 async def test_one_way_send_gets_no_reply() -> None:
