@@ -21,3 +21,11 @@ ALL += [frames]
 from fognet.cli.match import match  # noqa: E402
 
 ALL += [match]
+
+from fognet.cli.models import models  # noqa: E402
+
+ALL += [models]
+
+from fognet.cli.peer import cluster, peer  # noqa: E402
+
+ALL += [peer, cluster]

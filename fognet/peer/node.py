@@ -27,7 +27,7 @@ API
         await .run()                       until cancelled
         async with .running(): ...         run() around a block
         .live_peers() -> dict[name, address]     members believed alive (self included)
-        .workers() -> dict[name, address]        live peers with quota > 0
+        .workers() -> dict[name, address]        other live peers with quota > 0
         .address_of(name) -> str | None
         .cluster_state(links=None, default_link=None) -> ClusterState
         await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner
@@ -287,9 +287,8 @@ class Peer:
         return {self.name: self.address, **members}
 
     def workers(self) -> dict[str, str]:
-        """Live peers that accept work (quota > 0), self included when it does."""
-        live = {m.node_id: m.address for m in self.membership.table.alive() if m.quota > 0}
-        return {self.name: self.address, **live} if self.config.quota > 0 else live
+        """Other live peers that accept work (quota > 0)."""
+        return {m.node_id: m.address for m in self.membership.table.alive() if m.quota > 0}
 
     def cluster_state(
         self,

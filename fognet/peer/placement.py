@@ -8,18 +8,19 @@ order, to the peer with the lowest predicted latency for it under the cost model
 DESIGN.md: transfer in + wait + compute + transfer out, where the wait counts the work
 already given to that peer by earlier stages of this plan (with several frames in
 flight, a peer given two stages serves them one after the other). Ties go to the peer
-name that sorts first, so placement is deterministic. Peers with quota 0 take no stage
-(the source included: a requester that is not a device keeps nothing). `PlannerPlacement` runs the
+name that sorts first, so placement is deterministic. Other peers with quota 0 take no
+stage; the source takes its own unless told not to (a requester that is not a device). `PlannerPlacement` runs the
 lead's dynamic program (`fognet.partition.plan.Planner`) instead.
 
 Pure (no I/O), so the simulator can use it too.
 
 API
     Placement (Protocol): place(graph, times, state, source, model_sha256, input_shapes) -> Plan
-    GreedyPlacement(parts: int | None = None)
+    GreedyPlacement(parts: int | None = None, use_source: bool = True)
+    SinglePeer(peer)                  everything on one peer (e.g. the source: "local only")
     PlannerPlacement()
     stage_latency(state, source, peer, work_s, in_bytes, out_bytes, extra_wait_s=0.0) -> float
-    candidates(state, source) -> list[str]     peers that may take a stage
+    candidates(state, source, use_source=True) -> list[str]     peers that may take a stage
 """
 
 from __future__ import annotations
@@ -69,23 +70,25 @@ def stage_latency(
     return send + compute + back
 
 
-def candidates(state: ClusterState, source: str) -> list[str]:
-    """Peers that may take a stage: reachable from the source and with quota > 0.
+def candidates(state: ClusterState, source: str, use_source: bool = True) -> list[str]:
+    """Peers that may take a stage: other peers reachable with quota > 0, and the source.
 
-    A source with quota 0 (a requester that is not a device, like `fognet infer`) keeps
-    no stage itself.
+    A source always runs its own subtasks (DESIGN.md), whatever its quota, unless
+    `use_source` is False (a requester that is not a device, like `fognet infer --via`).
     """
     return [
         p for p in sorted(state.peers)
-        if state.peers[p].quota > 0 and (p == source or state.link(source, p) is not None)
+        if (p == source and use_source)
+        or (p != source and state.peers[p].quota > 0 and state.link(source, p) is not None)
     ]
 
 
 class GreedyPlacement:
     """K balanced vertical stages, each to its cheapest peer in turn (see module docstring)."""
 
-    def __init__(self, parts: int | None = None) -> None:
+    def __init__(self, parts: int | None = None, use_source: bool = True) -> None:
         self.parts = parts
+        self.use_source = use_source
 
     def place(
         self,
@@ -98,7 +101,7 @@ class GreedyPlacement:
     ) -> Plan:
         if source not in state.peers:
             raise PlanError(f"source {source!r} is not in the cluster state")
-        peers = candidates(state, source)
+        peers = candidates(state, source, self.use_source)
         if not peers:
             raise PlanError(f"no peer can take work from {source!r}: none is reachable with quota > 0")
         k = min(self.parts or len(peers), len(graph))
@@ -121,6 +124,24 @@ class GreedyPlacement:
             stages.append(Stage(start, stop, (best,), None, unloaded))
         total = sum(s.predicted_s for s in stages)
         return Plan(model_sha256, source, tuple(stages), total, dict(input_shapes))
+
+
+class SinglePeer:
+    """The whole model as one stage on one peer: the "local only" baseline on the source."""
+
+    def __init__(self, peer: str | None = None) -> None:
+        self.peer = peer
+
+    def place(self, graph, times, state, source, model_sha256, input_shapes) -> Plan:
+        peer = self.peer or source
+        if peer not in state.peers:
+            raise PlanError(f"peer {peer!r} is not in the cluster")
+        w = float(np.sum(times))
+        ins, outs = graph.boundary(0, len(graph))
+        in_b = sum(graph.tensors[t].nbytes for t in ins)
+        out_b = sum(graph.tensors[t].nbytes for t in outs)
+        cost = stage_latency(state, source, peer, w, in_b, out_b)
+        return Plan(model_sha256, source, (Stage(0, len(graph), (peer,), None, cost),), cost, dict(input_shapes))
 
 
 class PlannerPlacement:

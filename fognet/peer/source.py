@@ -3,7 +3,9 @@
 This is what `fognet infer` does, without the terminal: the CLI only parses options,
 draws progress and prints the report. A session:
 
-1. starts a `Peer` (quota 0 unless it should compute too) bootstrapped to `via`, and
+1. starts a `Peer` bootstrapped to `via`: by default a requester that is not a device
+   (quota 0, computes nothing), or, given a `PeerConfig`, a device of a cluster file (its
+   speed, emulated compute, pacer and links), which then also runs its own stages; and
    waits until the workers it expects are live (or, without an expected count, until
    at least one is and the count has held for two heartbeats);
 2. places the model with the `Placement` given (greedy by default) under the cluster
@@ -18,10 +20,12 @@ API
     frames_for(graph, images) -> Iterator[dict[str, ndarray]]   images: HxWx3 uint8 arrays
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
     SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
-                   join_timeout_s=10.0, verify=False, name=None, heartbeat_s=0.5,
-                   cache_dir=None, compute=False)
-    Report(results, summary, plans, verified, elapsed_s, workers)
-    await run_session(loaded, images, placement, options, on_result=None, pacer=None) -> Report
+                   join_timeout_s=10.0, verify=False, heartbeat_s=0.5, cache_dir=None, times=None)
+    Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK)
+        who the source is: None config = a requester "infer-<pid>" that computes nothing
+    Report(results, summary, plans, verified, elapsed_s, workers, source)
+    await run_session(loaded, images, placement=None, options, identity, on_result=None) -> Report
+        placement None: greedy, using the source itself only when it is a device
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +45,10 @@ from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
 from fognet.model.runtime import make_session, run
 from fognet.net.emulation import Pacer
+from fognet.partition.cost import LinkState
 from fognet.partition.stages import Plan
-from fognet.peer.node import Peer, PeerConfig
+from fognet.peer.membership import MemberEvent
+from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
 from fognet.peer.placement import GreedyPlacement, Placement
 from fognet.peer.requester import FrameResult, Requester, Summary, summarise
 
@@ -74,11 +80,24 @@ class SessionOptions:
     timeout_s: float = 10.0
     join_timeout_s: float = 10.0
     verify: bool = False
-    name: str | None = None
     heartbeat_s: float = 0.5
     cache_dir: Path | None = None
-    compute: bool = False  # the source also takes stages itself
     times: Sequence[float] | None = None  # per-node reference seconds; None: FLOP estimate
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the source is; the default is a requester that is not a device."""
+
+    config: PeerConfig | None = None
+    pacer: Pacer | None = None
+    on_event: Callable[[MemberEvent], None] | None = None
+    links: Mapping[tuple[str, str], LinkState] = field(default_factory=dict)
+    default_link: LinkState | None = LOOPBACK_LINK
+
+    @property
+    def is_device(self) -> bool:
+        return self.config is not None
 
 
 @dataclass(frozen=True)
@@ -89,22 +108,25 @@ class Report:
     verified: int | None  # frames whose outputs matched local inference (None: not checked)
     elapsed_s: float
     workers: tuple[str, ...]
+    source: str
 
 
 class _Plans:
     """The current plan, re-placed when the set of live workers changes."""
 
-    def __init__(self, peer: Peer, graph: ModelGraph, times, placement: Placement, loaded: LoadedModel):
+    def __init__(self, peer: Peer, graph: ModelGraph, times, placement: Placement,
+                 loaded: LoadedModel, identity: Identity):
         self.peer, self.graph, self.times, self.placement, self.loaded = peer, graph, times, placement, loaded
+        self.identity = identity
         self.history: list[Plan] = []
         self._workers: frozenset[str] | None = None
 
     def __call__(self) -> Plan:
         workers = frozenset(self.peer.workers())
         if workers != self._workers:
-            if not workers:
+            if not workers and not self.identity.is_device:
                 raise PeerUnreachable("no live peer takes work; every worker has left")
-            state = self.peer.cluster_state()
+            state = self.peer.cluster_state(self.identity.links, self.identity.default_link)
             plan = self.placement.place(
                 self.graph, self.times, state, self.peer.name, self.loaded.sha256,
                 {t.name: t.shape for t in self.graph.inputs},
@@ -142,18 +164,18 @@ async def run_session(
     images: Iterable[np.ndarray],
     placement: Placement | None = None,
     options: SessionOptions = SessionOptions(),
+    identity: Identity = Identity(),
     on_result: Callable[[FrameResult], None] | None = None,
-    pacer: Pacer | None = None,
 ) -> Report:
     graph = analyse(loaded.model)
     image_input(graph)
     times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
-    config = PeerConfig(
-        options.name or f"source-{os.getpid()}", quota=4 if options.compute else 0,
-        bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir,
-        profile="source",
+    base = identity.config or PeerConfig(f"infer-{os.getpid()}", quota=0, profile="requester")
+    config = replace(
+        base, bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir
     )
-    peer = Peer(config, pacer=pacer)
+    placement = placement or GreedyPlacement(use_source=identity.is_device)
+    peer = Peer(config, pacer=identity.pacer, on_event=identity.on_event)
     peer.store.register(loaded.path, loaded.sha256)
     feeds_seen: list[dict[str, np.ndarray]] = []
 
@@ -165,7 +187,7 @@ async def run_session(
 
     async with peer.running():
         workers = await _join(peer, options)
-        plans = _Plans(peer, graph, times, placement or GreedyPlacement(), loaded)
+        plans = _Plans(peer, graph, times, placement, loaded, identity)
         plans()  # place before the clock starts
         requester = Requester(peer.run_subtask, graph, timeout=options.timeout_s, work_s=times)
         t0 = time.perf_counter()
@@ -174,7 +196,7 @@ async def run_session(
     verified = await asyncio.to_thread(_verify, graph, feeds_seen, results) if options.verify else None
     return Report(
         tuple(results), summarise(results, elapsed), tuple(plans.history), verified, elapsed,
-        tuple(sorted(workers)),
+        tuple(sorted(workers)), peer.name,
     )
 
 
