@@ -60,6 +60,7 @@ POINTWISE = {
     "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu",
 }
 CHANNEL_SOFTMAX = {"Softmax", "LogSoftmax", "Hardmax"}
+SPARE_OUTPUTS = {"Dropout", "MaxPool"}  # second outputs that are fine when unused
 
 
 # ----------------------------------------------------------------------------- runs
@@ -108,10 +109,11 @@ class SpatialRun:
 def node_geometries(graph: ModelGraph) -> tuple[Geometry | None, ...]:
     """Per compute node, its row arithmetic, or None where the node ends a run."""
     consts = _Constants(graph)
+    used = {n for node in graph.nodes for n in node.input} | {o.name for o in graph.outputs}
     result = []
     for node in graph.nodes:
         try:
-            geometry = _geometry(graph, node, consts)
+            geometry = _geometry(graph, node, consts, used)
         except (KeyError, ValueError, IndexError, TypeError) as exc:
             log.debug("node %s (%s) is not spatial: %s", node.name, node.op_type, exc)
             geometry = None
@@ -171,7 +173,11 @@ def _live_positions(graph: ModelGraph, start: int, stop: int, outputs: Sequence[
 
 
 def find_runs(graph: ModelGraph, min_height: int = 2) -> list[SpatialRun]:
-    """Maximal runs of consecutive spatially local nodes whose output has >= min_height rows."""
+    """Maximal runs of consecutive spatially local nodes whose output has >= min_height rows.
+
+    A run whose output is too short (PilotNet's last convs end at one row) is cut back to
+    its longest prefix whose output is tall enough.
+    """
     geometries = node_geometries(graph)
     runs = []
     pos = 0
@@ -182,15 +188,27 @@ def find_runs(graph: ModelGraph, min_height: int = 2) -> list[SpatialRun]:
         end = pos
         while end < len(graph) and geometries[end] is not None:
             end += 1
-        try:
-            run = spatial_run(graph, pos, end, geometries)
-        except PartitionError as exc:
-            log.info("nodes [%d, %d) are local but not splittable: %s", pos, end, exc)
-        else:
-            if run.height >= min_height:
-                runs.append(run)
+        run = _tall_prefix(graph, pos, end, geometries, min_height)
+        if run is not None:
+            runs.append(run)
         pos = end
     return runs
+
+
+def _tall_prefix(
+    graph: ModelGraph, start: int, stop: int, geometries: Sequence[Geometry | None], min_height: int
+) -> SpatialRun | None:
+    while stop > start:
+        if graph.tensors[graph.nodes[stop - 1].output[0]].shape[2] >= min_height:
+            try:
+                run = spatial_run(graph, start, stop, geometries)
+            except PartitionError as exc:
+                log.info("nodes [%d, %d) are local but not splittable: %s", start, stop, exc)
+                return None
+            if run.height >= min_height:
+                return run
+        stop -= 1
+    return None
 
 
 # ----------------------------------------------------------------------------- slices
@@ -494,9 +512,13 @@ def _data_inputs(graph: ModelGraph, node: onnx.NodeProto) -> tuple[str, ...]:
     return tuple(n for n in node.input if n and not graph.is_constant(n))
 
 
-def _geometry(graph: ModelGraph, node: onnx.NodeProto, consts: _Constants) -> Geometry | None:
+def _geometry(
+    graph: ModelGraph, node: onnx.NodeProto, consts: _Constants, used: set[str]
+) -> Geometry | None:
     outputs = [o for o in node.output if o]
-    if node.domain not in ("", "ai.onnx") or len(outputs) != 1 or outputs[0] not in graph.tensors:
+    if node.op_type in SPARE_OUTPUTS:  # a Dropout mask or MaxPool indices nobody reads
+        outputs = outputs[:1] + [o for o in outputs[1:] if o in used]
+    if node.domain not in ("", "ai.onnx") or len(outputs) != 1 or node.output[0] not in graph.tensors:
         return None
     out = graph.tensors[outputs[0]]
     data = _data_inputs(graph, node)
