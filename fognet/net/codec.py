@@ -43,6 +43,8 @@ MAX_HEADER_BYTES = 1 << 20  # frame 0 alone
 MAX_TENSORS = 256
 MAX_NDIM = 8
 RESERVED = ("v", "type", "id", "from", "tensors")
+_DTYPES = {name: np.dtype(name) for name in ALLOWED_DTYPES}
+_DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 
 Tensors = Mapping[str, np.ndarray]
 
@@ -59,16 +61,12 @@ def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memor
         "type": header.type.value,
         "id": header.id,
         "from": header.sender,
-        "tensors": [[n, a.dtype.name, list(a.shape)] for n, a in arrays.items()],
+        "tensors": [[n, _dtype_name(n, a), list(a.shape)] for n, a in arrays.items()],
     }
-    hints = _hints(type(header.body))
-    for field in dataclasses.fields(header.body):
-        value = _to_wire(getattr(header.body, field.name))
-        _from_wire(field.name, value, hints[field.name])  # the sender learns of a bad field first
-        head[field.name] = value
-    for name, a in arrays.items():
-        if a.dtype.name not in ALLOWED_DTYPES:
-            raise WireError(f"tensors[{name!r}].dtype: {a.dtype.name} cannot be sent")
+    for name, convert, _ in _schema(type(header.body)):
+        value = _to_wire(getattr(header.body, name))
+        convert(name, value)  # the sender learns of a bad field first
+        head[name] = value
     try:
         frames: list[bytes | memoryview] = [msgpack.packb(head, use_bin_type=True)]
     except (TypeError, ValueError, OverflowError) as exc:
@@ -125,9 +123,19 @@ def refused(message: str, reason: Reason = Reason.MALFORMED) -> WireError:
 
 
 def _contiguous(a) -> np.ndarray:
-    """C-contiguous, keeping 0-d arrays 0-d (np.ascontiguousarray would make them 1-d)."""
+    """C-contiguous in native byte order, keeping 0-d arrays 0-d (np.ascontiguousarray
+    would make them 1-d)."""
     a = np.asarray(a)
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
     return a if a.flags.c_contiguous else a.copy(order="C")
+
+
+def _dtype_name(name: str, a: np.ndarray) -> str:
+    dtype_name = _DTYPE_NAMES.get(a.dtype)
+    if dtype_name is None:
+        raise WireError(f"tensors[{name!r}].dtype: {a.dtype} cannot be sent")
+    return dtype_name
 
 
 def as_buffer(frame) -> memoryview:
@@ -159,6 +167,8 @@ def _msg_type(value) -> MsgType:
 
 
 def _check(name: str, value, kind: type):
+    if type(value) is kind:
+        return value
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -197,47 +207,64 @@ def _array(desc: TensorDesc, buf: memoryview) -> np.ndarray:
             f"tensors[{desc.name!r}]: frame has {buf.nbytes} bytes but "
             f"{desc.dtype} x {list(desc.shape)} needs {desc.nbytes}"
         )
-    return np.frombuffer(buf, dtype=desc.dtype).reshape(desc.shape)
+    return np.frombuffer(buf, dtype=_DTYPES[desc.dtype]).reshape(desc.shape)
 
 
 def _body(msg_type: MsgType, values: dict) -> Body:
     cls = BODIES[msg_type]
-    hints = _hints(cls)
-    extra = set(values) - set(hints)
-    if extra:
-        raise WireError(f"{sorted(extra)[0]}: unknown field for {msg_type.value}")
+    schema = _schema(cls)
+    if len(values) > len(schema) or not values.keys() <= {name for name, _, _ in schema}:
+        extra = sorted(set(values) - {name for name, _, _ in schema})
+        raise WireError(f"{extra[0]}: unknown field for {msg_type.value}")
     kwargs = {}
-    for field in dataclasses.fields(cls):
-        if field.name not in values:
-            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                raise WireError(f"{field.name}: missing from {msg_type.value}")
-            continue
-        kwargs[field.name] = _from_wire(field.name, values[field.name], hints[field.name])
+    for name, convert, required in schema:
+        if name in values:
+            kwargs[name] = convert(name, values[name])
+        elif required:
+            raise WireError(f"{name}: missing from {msg_type.value}")
     return cls(**kwargs)
 
 
+Converter = typing.Callable[[str, typing.Any], typing.Any]
+
+
 @functools.cache
-def _hints(cls: type) -> dict[str, typing.Any]:
-    return typing.get_type_hints(cls)
+def _schema(cls: type) -> tuple[tuple[str, Converter, bool], ...]:
+    """(field name, wire value -> checked value, required) for each field of a body class."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (f.name, _converter(hints[f.name]),
+         f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        for f in dataclasses.fields(cls)
+    )
 
 
-def _from_wire(name: str, value, hint):
+def _converter(hint) -> Converter:
+    """Compile the check for one annotation once, not per message."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _from_wire(name, value, inner)
+        convert = _converter(inner)
+        return lambda name, value: None if value is None else convert(name, value)
     if origin is tuple:
-        if not isinstance(value, list):
-            raise WireError(f"{name}: expected a list, got {type(value).__name__}")
-        return tuple(_check(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value))
+        item = args[0]
+
+        def items(name: str, value):
+            if not isinstance(value, list):
+                raise WireError(f"{name}: expected a list, got {type(value).__name__}")
+            return tuple(_check(f"{name}[{i}]", v, item) for i, v in enumerate(value))
+
+        return items
     if isinstance(hint, type) and issubclass(hint, Enum):
-        try:
-            return hint(value)
-        except ValueError:
-            raise WireError(f"{name}: {value!r} is not a {hint.__name__}") from None
-    return _check(name, value, hint)
+
+        def member(name: str, value):
+            try:
+                return hint(value)
+            except ValueError:
+                raise WireError(f"{name}: {value!r} is not a {hint.__name__}") from None
+
+        return member
+    return lambda name, value: _check(name, value, hint)
 
 
 def _to_wire(value):

@@ -18,6 +18,7 @@ still accepts headers that omit it. Supported field types: int, float, str, bool
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from dataclasses import dataclass
 from enum import Enum
@@ -83,7 +84,7 @@ class TensorDesc:
 
     @property
     def nbytes(self) -> int:
-        return int(np.dtype(self.dtype).itemsize * int(np.prod(self.shape, dtype=np.int64)))
+        return np.dtype(self.dtype).itemsize * math.prod(self.shape)
 
 
 ALLOWED_DTYPES = frozenset(

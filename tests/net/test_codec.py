@@ -105,3 +105,9 @@ def test_encode_refuses_bad_values_naming_the_field() -> None:
         codec.encode(Header(wire.Accept(np.int64(3), "t")))
     with pytest.raises(WireError, match="dtype"):
         codec.encode(Header(wire.Ping()), {"c": np.zeros(2, dtype=np.complex64)})
+
+
+def test_big_endian_arrays_arrive_with_their_values() -> None:
+    a = np.arange(5, dtype=">f4")
+    _, tensors = codec.decode(codec.encode(Header(wire.Ping()), {"a": a}))
+    assert tensors["a"].dtype == np.float32 and np.array_equal(tensors["a"], a)
