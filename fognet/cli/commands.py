@@ -26,7 +26,6 @@ from fognet.cli.models import models  # noqa: E402
 
 ALL += [models]
 
-from fognet.cli.infer import infer  # noqa: E402
 from fognet.cli.peer import cluster, peer  # noqa: E402
 
-ALL += [peer, cluster, infer]
+ALL += [peer, cluster]
