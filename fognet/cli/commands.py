@@ -29,3 +29,7 @@ ALL += [models]
 from fognet.cli.peer import cluster, peer  # noqa: E402
 
 ALL += [peer, cluster]
+
+from fognet.cli.plan import plan  # noqa: E402
+
+ALL += [plan]

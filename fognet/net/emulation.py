@@ -56,7 +56,7 @@ class Pacer:
         self.nic_Bps = nic_Bps
         self.default = default
         self._links = dict(links or {})
-        self._clock = clock
+        self.clock = clock
         self._nic_free_at = 0.0
         self._link_free_at: dict[str, float] = {}
 
@@ -83,7 +83,7 @@ class Pacer:
         return end + (link.latency_s if link else 0.0) - now
 
     async def pace(self, key: str, nbytes: int) -> None:
-        delay = self.reserve(key, nbytes, self._clock())
+        delay = self.reserve(key, nbytes, self.clock())
         if delay > 0:
             await asyncio.sleep(delay)
 

@@ -105,14 +105,15 @@ class ZmqTransport:
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> tuple[Header, dict[str, np.ndarray]]:
         """Send `header` to the peer at `addr` and wait for its reply."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         msg_id = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
+        future = loop.create_future()
         self._pending[msg_id] = future
         header = replace(header, id=msg_id, sender=self.node_id)
         try:
-            reply, reply_tensors = await asyncio.wait_for(
-                self._ask(addr, header, tensors, future), timeout_s
-            )
+            await self._push(addr, header, tensors, deadline)
+            reply, reply_tensors = await asyncio.wait_for(future, max(deadline - loop.time(), 0))
         except asyncio.TimeoutError:
             self._count.timeouts += 1
             raise PeerUnreachable(
@@ -130,24 +131,30 @@ class ZmqTransport:
         """Send a one-way message (no reply is expected)."""
         header = replace(header, id=next(self._ids), sender=self.node_id)
         try:
-            await asyncio.wait_for(self._push(addr, header, tensors), timeout_s)
+            await self._push(addr, header, tensors, asyncio.get_running_loop().time() + timeout_s)
         except asyncio.TimeoutError:
             self._count.timeouts += 1
             raise PeerUnreachable(
                 f"peer {addr} did not take {header.type.value} within {timeout_s:.3g} s"
             ) from None
 
-    async def _ask(self, addr, header, tensors, future) -> tuple[Header, dict]:
-        await self._push(addr, header, tensors)
-        return await future
-
-    async def _push(self, addr: str, header: Header, tensors: Tensors | None) -> None:
+    async def _push(self, addr: str, header: Header, tensors: Tensors | None, deadline: float) -> None:
+        """Queue the message on the DEALER; wait (until `deadline`) only if it is at its HWM
+        or not connected. No wrapper task: most sends complete at once."""
         frames = codec.encode(header, tensors)
         sock = self._dealer(addr)
+        loop = asyncio.get_running_loop()
         if self.pacer is not None:
-            await self.pacer.pace(addr, codec.frames_nbytes(frames))
+            delay = self.pacer.reserve(addr, codec.frames_nbytes(frames), self.pacer.clock())
+            if loop.time() + delay > deadline:
+                await asyncio.sleep(max(deadline - loop.time(), 0))
+                raise asyncio.TimeoutError
+            await asyncio.sleep(delay)
+        sent = sock.send_multipart(frames, copy=False)
         try:
-            await sock.send_multipart(frames, copy=False)
+            if not sent.done():
+                await asyncio.wait_for(sent, max(deadline - loop.time(), 0))
+            sent.result()
         except zmq.ZMQError as exc:
             raise PeerError(f"cannot send {header.type.value} to {addr}: {exc}") from exc
         self._count.sent += 1
