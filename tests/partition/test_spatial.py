@@ -88,8 +88,8 @@ def window_out(h: int, k: int, s: int, d: int, pt: int, pb: int, ceil: bool = Fa
     return out - 1 if (out - 1) * s >= h + pt else out
 
 
-LAYERS = ["conv", "conv", "pool", "avgpool", "relu_bn", "residual", "down_residual", "concat",
-          "upsample", "transpose", "pad"]
+LAYERS = ["conv", "conv", "same_conv", "pool", "avgpool", "relu_bn", "residual", "down_residual",
+          "concat", "upsample", "transpose", "pad"]
 
 
 @st.composite
@@ -111,6 +111,12 @@ def _layer(draw, b: Builder, kind: str) -> None:  # noqa: C901 - one branch per 
         if h >= 2:
             cout = draw(ints(1, 4))
             b.x, b.c, b.h = b.conv(b.x, b.c, cout, k, s, d, pt, pb), cout, h
+    elif kind == "same_conv":
+        k, s = draw(ints(1, 6)), draw(ints(1, 2))
+        w = (b.rng.standard_normal((2, b.c, k, k)) / k).astype(np.float32)
+        mode = draw(st.sampled_from(["SAME_UPPER", "SAME_LOWER"]))
+        b.x = b.add("Conv", [b.x, b.const("w", w)], kernel_shape=[k, k], strides=[s, 1], auto_pad=mode)
+        b.c, b.h = 2, -(-b.h // s)
     elif kind in ("pool", "avgpool"):
         k, s, ceil = draw(ints(2, 3)), draw(ints(1, 2)), draw(st.booleans())
         pt, pb = draw(ints(0, k - 1)), draw(ints(0, k - 1))
@@ -142,8 +148,14 @@ def _layer(draw, b: Builder, kind: str) -> None:  # noqa: C901 - one branch per 
         b.x, b.c = b.add("Concat", [b.x, y], axis=1), b.c + 2
     elif kind == "upsample" and b.h <= 48:
         mode = draw(st.sampled_from(["asymmetric", "half_pixel"]))
-        scales = b.const("scales", np.array([1, 1, 2, 2], dtype=np.float32))
-        b.x = b.add("Resize", [b.x, "", scales], mode="nearest", coordinate_transformation_mode=mode)
+        if draw(st.booleans()):
+            scales = b.const("scales", np.array([1, 1, 2, 2], dtype=np.float32))
+            b.x = b.add("Resize", [b.x, "", scales], mode="nearest", coordinate_transformation_mode=mode)
+        else:  # the sizes form, which slices cannot keep (it fixes H): rewritten to scales
+            sizes = b.const("sizes", np.array([1, b.c, 2 * b.h, 2 * WIDTH], dtype=np.int64))
+            b.x = b.add("Resize", [b.x, "", "", sizes], mode="nearest", coordinate_transformation_mode=mode)
+            b.x = b.add("Resize", [b.x, "", "", b.const("sizes", np.array([1, b.c, 2 * b.h, WIDTH],
+                        dtype=np.int64))], mode="nearest", coordinate_transformation_mode=mode)
         b.h *= 2
     elif kind == "transpose" and b.h <= 40:
         k, s = draw(ints(2, 4)), 2
@@ -284,3 +296,53 @@ def test_bad_row_ranges_are_refused() -> None:
         slices_for_rows([3, -1])
     with pytest.raises(PartitionError, match="malformed"):
         SliceSpec.from_dict({"start": 0})
+
+
+def _zoo_case(name: str, pick) -> tuple:
+    from fognet.model.load import load_model
+
+    graph = analyse(load_model(name).model)
+    start, stop = pick(graph)
+    spatial = spatial_run(graph, start, stop)
+    names = sorted({*spatial.inputs, *spatial.outputs} - {i.name for i in graph.inputs})
+    feeds = random_feeds(graph.inputs, seed=2)
+    full = {**feeds, **run_model_with_outputs(graph.model, names, feeds)}
+    return graph, spatial, full
+
+
+def _first_op(op: str):
+    return lambda g: next(i for i, n in enumerate(g.nodes) if n.op_type in op.split("|"))
+
+
+ZOO_RANGES = {
+    # stem, max pool and the first two residual blocks
+    "resnet18": lambda g: (0, _first_op("Add")(g) + 5),
+    # from the 13x13 route through the x2 upsample and the Concat with the 26x26 skip, to the end
+    "yolov3-tiny": lambda g: (_first_op("Resize|Upsample")(g) - 2, len(g)),
+    # conv block 1 and its pool
+    "vgg16:slim": lambda g: (0, _first_op("MaxPool")(g) + 1),
+    # the conv trunk, as find_runs cuts it back to outputs of >= 2 rows
+    "pilotnet": lambda g: (find_runs(g)[0].start, find_runs(g)[0].stop),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_RANGES))
+def test_zoo_model_runs_split_exactly(name: str) -> None:
+    graph, spatial, full = _zoo_case(name, ZOO_RANGES[name])
+    h = spatial.height
+    rows = slices_for_rows([h // 3, 1, 0, h - h // 3 - 1])
+    out = run_split(graph, spatial, rows, {n: full[n] for n in spatial.inputs}, runner)
+    for name_ in spatial.outputs:
+        np.testing.assert_allclose(out[name_], full[name_], rtol=1e-4, atol=1e-4)
+
+
+def test_yolo_tiny_is_one_run_with_two_heads() -> None:
+    from fognet.model.load import load_model
+
+    graph = analyse(load_model("yolov3-tiny").model)
+    (spatial,) = find_runs(graph)
+    assert (spatial.start, spatial.stop) == (0, len(graph))
+    heights = sorted(spatial.heights[o] for o in spatial.outputs)
+    assert heights == [13, 26]
+    assert spatial.output_rows((13, 26)) == {spatial.primary: (13, 26), **{
+        o: (6, 13) for o in spatial.outputs if o != spatial.primary}}
