@@ -214,31 +214,97 @@ def _padded(ct: CostTable, groups: list[set[int]]) -> tuple[np.ndarray, np.ndarr
     return ranks, works, ranks >= 0
 
 
-def _insertion_costs(st: _State) -> tuple[np.ndarray, np.ndarray]:
-    """ins_w[i, b]: growth of worker b's total if i joined it (i itself never counts);
-    ins_home[i]: the same for i's own device."""
+@dataclass(frozen=True)
+class _Prices:
+    """Per-pass arrays. ahead_w[i, b]: work on worker b that would run before i (i itself
+    never counts); ins_w[i, b]: growth of b's total if i joined it; the *_home versions are
+    the same for i's own device; cur[i]: i's latency where it is now."""
+
+    ahead_w: np.ndarray
+    ins_w: np.ndarray
+    ahead_home: np.ndarray
+    ins_home: np.ndarray
+    cur: np.ndarray
+
+
+def _prices(st: _State) -> _Prices:
     ct = st.ct
-    nw = ct.n_workers
+    n, nw = len(ct.subtasks), ct.n_workers
     r = ct.rank[:, None, None]
     ranks, works, valid = _padded(ct, st.members[:nw])
-    ahead = ((ranks[None] < r) & valid[None]) * works[None]
+    ahead_w = (((ranks[None] < r) & valid[None]) * works[None]).sum(axis=2)
     behind = ((ranks[None] > r) & valid[None]).sum(axis=2)
     sp = ct.speed[:nw]
-    ins_w = ct.base[:, :nw] + ahead.sum(axis=2) / sp + behind * ct.work[:, None] / sp
+    ins_w = ct.base[:, :nw] + ahead_w / sp + behind * ct.work[:, None] / sp
     hranks, hworks, hvalid = _padded(ct, st.members[nw:])
     src = ct.source
     hr, hw, hv = hranks[src], hworks[src], hvalid[src]
     mine = ct.rank[:, None]
     hsp = ct.speed[ct.home]
-    ins_home = (
-        ct.base[np.arange(len(src)), ct.home]
-        + (((hr < mine) & hv) * hw).sum(axis=1) / hsp
-        + ((hr > mine) & hv).sum(axis=1) * ct.work / hsp
-    )
-    return ins_w, ins_home
+    ahead_home = (((hr < mine) & hv) * hw).sum(axis=1)
+    home_base = ct.base[np.arange(n), ct.home]
+    ins_home = home_base + ahead_home / hsp + ((hr > mine) & hv).sum(axis=1) * ct.work / hsp
+    site = np.asarray(st.site_of, dtype=np.int64)
+    on_worker = site < nw
+    cols = np.minimum(site, nw - 1)
+    with np.errstate(invalid="ignore"):
+        cur_w = ct.base[np.arange(n), cols] + ahead_w[np.arange(n), cols] / ct.speed[cols] if nw else 0
+    cur = np.where(on_worker, cur_w, home_base + ahead_home / hsp)
+    return _Prices(ahead_w, ins_w, ahead_home, ins_home, cur)
 
 
-def _candidates(st: _State) -> Iterator[tuple[float, int, int, int]]:
+def _fair_ok(st: _State, pr: _Prices, kind: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """For candidate steps as arrays, False where a moving source would get slower (veto).
+
+    A step is one or two movements x: a -> b. Source u's change on a site is its movers'
+    own latency change plus, for every subtask x leaving or joining, w_x/speed times the
+    number of u's subtasks staying there behind x (they wait for x, or no longer do)."""
+    ct = st.ct
+    n, nw, ns = len(ct.subtasks), ct.n_workers, len(ct.sites)
+    site = np.asarray(st.site_of, dtype=np.int64)
+    nsrc = int(ct.source.max()) + 1 if n else 1
+    codes = np.sort((site * nsrc + ct.source) * n + ct.rank)
+    has2 = kind >= 2
+    jj = np.where(has2, j, i)  # the second subtask (a dummy where there is none)
+    x1 = np.where(kind == 3, jj, i)
+    a1 = site[x1]
+    b1 = np.select([kind == 0, kind == 1, kind == 2], [j, ct.home[i], site[jj]], site[i])
+    x2 = np.where(kind == 3, i, jj)
+    a2 = site[x2]
+    b2 = np.where(kind == 3, ct.home[i], site[i])
+
+    def count_behind(x, where, u):  # u's subtasks now on `where` that run after x
+        key = (where * nsrc + u) * n
+        return np.searchsorted(codes, key + n, "left") - np.searchsorted(codes, key + ct.rank[x], "right")
+
+    def ahead(x, b):  # work now on b that would run before x
+        col = np.minimum(b, nw - 1)
+        on_w = pr.ahead_w[x, col] if nw else 0.0
+        return np.where(b < nw, on_w, pr.ahead_home[x])
+
+    def movement(x, a, b, y, c, d, other, u):
+        """u's change from movement x: a -> b, with the other movement y: c -> d."""
+        rx, ry, wx, wy = ct.rank[x], ct.rank[y], ct.work[x], ct.work[y]
+        uy = other & (ct.source[y] == u)
+        mine = ct.source[x] == u
+        stay_a = count_behind(x, a, u) - (uy & (c == a) & (ry > rx))
+        stay_b = count_behind(x, b, u) - (uy & (c == b) & (ry > rx))
+        new = ct.base[x, np.minimum(b, ns - 1)] + (
+            ahead(x, b) - np.where(other & (c == b) & (ry < rx), wy, 0.0)
+            + np.where(other & (d == b) & (ry < rx), wy, 0.0)
+        ) / ct.speed[b]
+        own = np.where(mine, new - pr.cur[x], 0.0)
+        return own + (stay_b / ct.speed[b] - stay_a / ct.speed[a]) * wx
+
+    ok = np.ones(len(kind), dtype=bool)
+    for u in (ct.source[x1], ct.source[x2]):
+        delta = movement(x1, a1, b1, x2, a2, b2, has2, u)
+        delta = delta + np.where(has2, movement(x2, a2, b2, x1, a1, b1, has2, u), 0.0)
+        ok &= delta <= 2 * EPS  # lenient: the exact check in _approved decides
+    return ok
+
+
+def _candidates(st: _State, rule: str) -> Iterator[tuple[float, int, int, int]]:
     """Every step the arrays price below -EPS/2: (delta, kind, i, j), best first.
 
     kind 0: move i to worker j; 1: move i home; 2: swap i (on a worker) with j;
@@ -248,7 +314,8 @@ def _candidates(st: _State) -> Iterator[tuple[float, int, int, int]]:
     n, nw = len(ct.subtasks), ct.n_workers
     site = np.asarray(st.site_of, dtype=np.int64)
     on_worker = site < nw
-    ins_w, ins_home = _insertion_costs(st)
+    pr = _prices(st)
+    ins_w, ins_home = pr.ins_w, pr.ins_home
     cols = np.minimum(site, nw - 1) if nw else site * 0
     removal = np.where(on_worker, ins_w[np.arange(n), cols] if nw else 0.0, ins_home)
     found: list[np.ndarray] = []
@@ -289,7 +356,10 @@ def _candidates(st: _State) -> Iterator[tuple[float, int, int, int]]:
             ti, si = np.nonzero(disp < thr)
             found.append(np.stack([disp[ti, si], np.full_like(ti, 3), t_idx[ti], si], axis=1))
     allc = np.concatenate(found) if found else np.zeros((0, 4))
-    order = np.lexsort((allc[:, 3], allc[:, 2], allc[:, 1], allc[:, 0]))
+    if rule == "fair" and len(allc):
+        kind, i, j = (allc[:, k].astype(np.int64) for k in (1, 2, 3))
+        allc = allc[_fair_ok(st, pr, kind, i, j)]
+    order = np.argsort(allc[:, 0], kind="stable")  # ties: kind, then subtask order
     for start in range(0, len(order), 256):
         for d, k, i, j in allc[order[start:start + 256]].tolist():
             yield d, int(k), int(i), int(j)
@@ -317,7 +387,7 @@ def _improve(st: _State, rule: str, max_passes: int) -> dict[str, int]:
         counts["passes"] += 1
         used: set[int] = set()
         applied = 0
-        for examined, (_, kind, i, j) in enumerate(_candidates(st)):
+        for examined, (_, kind, i, j) in enumerate(_candidates(st, rule)):
             if examined >= limit and applied:
                 break
             changes = _changes(st, kind, i, j)
