@@ -1,6 +1,8 @@
 """The ZeroMQ transport: one ROUTER to serve, one DEALER per remote peer to ask.
 
     t = ZmqTransport(node_id, host="127.0.0.1", port=0)     # binds now; t.address = "host:port"
+    # on a LAN: ZmqTransport(host="0.0.0.0", advertise_host="192.168.1.20") so that HELLOs
+    # carry an address other peers can reach (the beacon fills a 0.0.0.0 host by itself)
     server = asyncio.create_task(t.serve(handler))           # owner: the peer's TaskGroup
     reply, tensors = await t.request("127.0.0.1:5001", Header(Ping()), timeout_s=1.0)
     await t.send(addr, Header(State(...)))                  # one-way, no reply expected
@@ -72,6 +74,7 @@ class ZmqTransport:
         hwm: int = DEFAULT_HWM,
         max_concurrent: int = 64,
         pacer: Pacer | None = None,
+        advertise_host: str | None = None,
     ) -> None:
         self.node_id = node_id or new_node_id()
         self.max_bytes = max_bytes
@@ -90,7 +93,7 @@ class ZmqTransport:
             self._router.close(0)
             self._ctx.term()
             raise ConfigError(f"cannot bind tcp://{host}:{port or '*'}: {exc}") from exc
-        self.address = f"{host}:{port}"
+        self.address = f"{advertise_host or host}:{port}"  # what other peers connect to
         self._dealers: dict[str, zmq.asyncio.Socket] = {}
         self._readers: dict[str, asyncio.Task] = {}
         self._pending: dict[int, asyncio.Future] = {}

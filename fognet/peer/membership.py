@@ -156,13 +156,16 @@ class Membership:
 
     async def run(self) -> None:
         """Heartbeat until cancelled: expire silent peers, send STATE to the rest."""
+        interval = self.table.interval_s
         while True:
-            self._publish(self.table.expire(self._clock()))
+            started = self._clock()
+            self._publish(self.table.expire(started))
             state = Header(State(**asdict(self.hello())))
             members = self.table.alive()
+            # a dead peer's send blocks until its timeout: keep it within the beat, so the
+            # live peers still hear from us every interval
             results = await asyncio.gather(
-                *(self.transport.send(m.address, state, timeout_s=self.table.interval_s)
-                  for m in members),
+                *(self.transport.send(m.address, state, timeout_s=interval / 2) for m in members),
                 return_exceptions=True,
             )
             for member, result in zip(members, results, strict=True):
@@ -170,7 +173,7 @@ class Membership:
                     log.debug("heartbeat to %s failed: %s", member.address, result)
                 elif isinstance(result, BaseException):
                     raise result
-            await asyncio.sleep(self.table.interval_s)
+            await asyncio.sleep(max(0.0, started + interval - self._clock()))
 
     async def leave(self) -> None:
         """Say BYE to every live peer (best effort, bounded by one interval)."""
