@@ -26,9 +26,10 @@ from fognet.cli.models import models  # noqa: E402
 
 ALL += [models]
 
+from fognet.cli.infer import infer  # noqa: E402
 from fognet.cli.peer import cluster, peer  # noqa: E402
 
-ALL += [peer, cluster]
+ALL += [peer, cluster, infer]
 
 from fognet.cli.plan import plan  # noqa: E402
 

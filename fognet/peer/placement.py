@@ -8,7 +8,8 @@ order, to the peer with the lowest predicted latency for it under the cost model
 DESIGN.md: transfer in + wait + compute + transfer out, where the wait counts the work
 already given to that peer by earlier stages of this plan (with several frames in
 flight, a peer given two stages serves them one after the other). Ties go to the peer
-name that sorts first, so placement is deterministic. Other peers with quota 0 take no
+name that sorts first, so placement is deterministic. Consecutive stages that land on
+the same peer are merged into one. Other peers with quota 0 take no
 stage; the source takes its own unless told not to (a requester that is not a device). `PlannerPlacement` runs the
 lead's dynamic program (`fognet.partition.plan.Planner`) instead.
 
@@ -122,8 +123,24 @@ class GreedyPlacement:
             given[best] = given.get(best, 0.0) + w
             unloaded = stage_latency(state, source, best, w, in_b, out_b)
             stages.append(Stage(start, stop, (best,), None, unloaded))
+        stages = _merge_neighbours(graph, state, source, work, stages)
         total = sum(s.predicted_s for s in stages)
         return Plan(model_sha256, source, tuple(stages), total, dict(input_shapes))
+
+
+def _merge_neighbours(graph, state, source, work, stages: list[Stage]) -> list[Stage]:
+    """Consecutive stages on one peer become one stage: the same work, fewer round trips."""
+    merged: list[Stage] = []
+    for stage in stages:
+        if merged and merged[-1].peer == stage.peer:
+            start = merged.pop().start
+            ins, outs = graph.boundary(start, stage.stop)
+            in_b = sum(graph.tensors[t].nbytes for t in ins)
+            out_b = sum(graph.tensors[t].nbytes for t in outs)
+            w = float(work[stage.stop] - work[start])
+            stage = Stage(start, stage.stop, (stage.peer,), None, stage_latency(state, source, stage.peer, w, in_b, out_b))
+        merged.append(stage)
+    return merged
 
 
 class SinglePeer:

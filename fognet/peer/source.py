@@ -20,7 +20,8 @@ API
     frames_for(graph, images) -> Iterator[dict[str, ndarray]]   images: HxWx3 uint8 arrays
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
     SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
-                   join_timeout_s=10.0, verify=False, heartbeat_s=0.5, cache_dir=None, times=None)
+                   join_timeout_s=10.0, verify=False, heartbeat_s=0.5, cache_dir=None, times=None,
+                   warmup=1)     warm-up: untimed copies of the first image, not reported
     Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK)
         who the source is: None config = a requester "infer-<pid>" that computes nothing
     Report(results, summary, plans, verified, elapsed_s, workers, source)
@@ -31,6 +32,7 @@ API
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import time
@@ -83,6 +85,7 @@ class SessionOptions:
     heartbeat_s: float = 0.5
     cache_dir: Path | None = None
     times: Sequence[float] | None = None  # per-node reference seconds; None: FLOP estimate
+    warmup: int = 1  # untimed frames first: model fetches and session builds happen here
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,11 @@ async def run_session(
         plans = _Plans(peer, graph, times, placement, loaded, identity)
         plans()  # place before the clock starts
         requester = Requester(peer.run_subtask, graph, timeout=options.timeout_s, work_s=times)
+        images = iter(images)
+        first = next(images, None)
+        if first is not None:
+            await _warm_up(requester, graph, first, plans, options.warmup)
+            images = itertools.chain([first], images)
         t0 = time.perf_counter()
         results = await requester.run(feeds(), plans, window=options.window, fps=options.fps, on_result=on_result)
         elapsed = time.perf_counter() - t0
@@ -198,6 +206,16 @@ async def run_session(
         tuple(results), summarise(results, elapsed), tuple(plans.history), verified, elapsed,
         tuple(sorted(workers)), peer.name,
     )
+
+
+async def _warm_up(requester: Requester, graph: ModelGraph, image, plans, count: int) -> None:
+    """Untimed copies of the first frame, so fetching and building are not measured."""
+    if count < 1:
+        return
+    warm = await requester.run(frames_for(graph, [image] * count), plans, window=1)
+    failed = [r for r in warm if not r.ok]
+    if failed:
+        log.warning("warm-up frame failed: %s", failed[0].error)
 
 
 def _estimated_times(loaded: LoadedModel, graph: ModelGraph) -> list[float]:

@@ -1,0 +1,177 @@
+"""`fognet infer`: stream frames through a cluster and report latency, its split, and who ran what."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from pathlib import Path
+
+import click
+
+from fognet.cli.options import input_shape_option
+from fognet.errors import ConfigError
+
+
+def _images(source: Path | None, frames: int, fps: float | None, seed: int):
+    if source is not None:
+        from fognet.data.folder import ImageFolder
+
+        folder = ImageFolder(source, fps or 30.0)
+        return (folder[i].image for i in range(min(frames, len(folder))))
+    from fognet.data.driving import DrivingStream
+
+    return (frame.image for frame in DrivingStream(frames, fps or 30.0, seed))
+
+
+def _cluster_identity(cluster_file: Path, emulate: bool | None):
+    """The cluster file's source peer, played by this process, and the others to launch."""
+    from fognet.peer import clusterfile
+    from fognet.peer.config import load_cluster
+    from fognet.peer.source import Identity
+
+    cluster = load_cluster(cluster_file)
+    if not cluster.sources:
+        raise ConfigError(f"{cluster_file}: no peer has role source or both; infer needs one to play")
+    source = cluster.sources[0].name
+    pacer = clusterfile.pacer_for(cluster, source, emulate)
+    links, default = clusterfile.planning_links(cluster)
+    identity = Identity(
+        config=clusterfile.config_from_cluster(cluster, source, emulate),
+        pacer=pacer, on_event=clusterfile.link_setter(cluster, source, pacer),
+        links=links, default_link=default,
+    )
+    others = [n for n in cluster.names if n != source]
+    workers = sum(1 for n in others if cluster.peer(n).quota > 0)
+    return cluster, identity, others, workers
+
+
+def _placement(local: bool, parts: int | None, use_source: bool):
+    from fognet.peer.placement import GreedyPlacement, SinglePeer
+
+    if local:
+        return SinglePeer()
+    return GreedyPlacement(parts=parts, use_source=use_source)
+
+
+def _run(loaded, images, placement, options, identity, total: int):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fognet.peer.source import run_session
+
+    with Progress(
+        TextColumn("[bold]frames"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"), transient=False,
+    ) as progress:
+        bar = progress.add_task("frames", total=total, last="")
+
+        def on_result(result) -> None:
+            last = f"{result.latency_s * 1e3:.1f} ms" if result.ok else f"[red]failed: {result.error}"
+            progress.update(bar, advance=1, last=last)
+
+        return asyncio.run(run_session(loaded, images, placement, options, identity, on_result))
+
+
+def _print_report(report, graph, console) -> None:
+    from rich.table import Table
+
+    plans = Table(title="plan" + ("s (re-placed as peers changed)" if len(report.plans) > 1 else ""))
+    for col in ("plan", "stage", "nodes", "peer", "predicted ms"):
+        plans.add_column(col)
+    for p, plan in enumerate(report.plans):
+        for i, stage in enumerate(plan.stages):
+            plans.add_row(str(p), str(i), f"{stage.start}..{stage.stop - 1}", ", ".join(stage.peers), f"{stage.predicted_s * 1e3:.1f}")
+    console.print(plans)
+    s = report.summary
+    ok = s.frames - s.failed
+    console.print(
+        f"latency  p50 {s.p50_s * 1e3:.1f} ms   p95 {s.p95_s * 1e3:.1f} ms   p99 {s.p99_s * 1e3:.1f} ms"
+        f"   throughput {s.throughput_fps:.2f} frames/s ({ok} frames in {report.elapsed_s:.2f} s)"
+    )
+    console.print(
+        f"per frame (mean)  transfer {s.transfer_s * 1e3:.1f} ms   wait {s.wait_s * 1e3:.1f} ms"
+        f"   compute {s.compute_s * 1e3:.1f} ms"
+    )
+    ran = "; ".join(f"stage {k}: {', '.join(v)}" for k, v in s.stage_peers.items())
+    console.print(f"stages ran on  {ran or '-'}")
+
+
+def _write_csv(path: Path, report, model: str, mode: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["model", "mode", "frame", "ok", "latency_ms", "transfer_ms", "wait_ms", "compute_ms", "peers"])
+        for r in report.results:
+            parts = [sum(getattr(t, f) for t in r.timings) * 1e3 for f in ("transfer_s", "wait_s", "compute_s")]
+            peers = "+".join(t.peer for t in r.timings)
+            out.writerow([model, mode, r.index, int(r.ok), f"{r.latency_s * 1e3:.3f}", *(f"{x:.3f}" for x in parts), peers])
+
+
+@click.command()
+@click.option("--model", "model", required=True, help="Zoo name or .onnx path.")
+@click.option("--frames", "n_frames", default=30, show_default=True, help="Frames to send.")
+@click.option("--fps", type=float, default=None, help="Camera rate (default: as fast as the window allows).")
+@click.option("--via", multiple=True, metavar="HOST:PORT", help="Join a running cluster through this peer (repeatable).")
+@click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
+              help="Start this cluster file's peers, play its source peer, run, stop them.")
+@click.option("--verify", is_flag=True, help="Check every output against local whole-model inference.")
+@click.option("--source", "source_dir", type=click.Path(path_type=Path), default=None, help="Images from this folder instead of the driving stream.")
+@click.option("--window", default=4, show_default=True, help="Frames in flight at once.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds a subtask may take before its frame fails.")
+@click.option("--join-timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster's peers.")
+@click.option("--local", "local_only", is_flag=True, help="Run the whole model on the source (the baseline).")
+@click.option("--parts", type=int, default=None, help="Vertical stages for the greedy placement (default: one per peer).")
+@click.option("--emulate/--no-emulate", default=None, help="With --cluster: override the file's emulation switch.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Write per-frame timings here.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the driving stream and a zoo model's weights.")
+@input_shape_option
+def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, timeout, join_timeout,
+          local_only, parts, emulate, csv_path, seed, input_shapes) -> None:
+    """Send frames through the cluster and report latency (p50/p95/p99, split into transfer,
+    wait and compute), throughput, and which peers ran which stages."""
+    from rich.console import Console
+
+    from fognet.model.graph import analyse
+    from fognet.model.load import load_model
+    from fognet.net.discovery import parse_bootstrap
+    from fognet.peer.clusterfile import describe_emulation
+    from fognet.peer.launch import LocalCluster
+    from fognet.peer.source import Identity, SessionOptions
+
+    if bool(via) == bool(cluster_file):
+        raise click.UsageError("give --via HOST:PORT (a running cluster) or --cluster FILE (start one), not both")
+    if n_frames < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--frames")
+    console = Console()
+    loaded = load_model(model, input_shapes, seed=seed)
+    graph = analyse(loaded.model)
+    images = _images(source_dir, n_frames, fps, seed)
+    total = n_frames
+    if source_dir is not None:
+        from fognet.data.folder import ImageFolder
+
+        total = min(n_frames, len(ImageFolder(source_dir)))
+    console.print(f"model {loaded.name} ({len(graph)} nodes, sha256 {loaded.sha256[:12]}...), {total} frames")
+    options = dict(window=window, fps=fps, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify)
+    if via:
+        identity = Identity()
+        session = SessionOptions(via=tuple(parse_bootstrap(list(via))), **options)
+        console.print(f"joining via {', '.join(via)} as a requester (its own links are loopback, not emulated)")
+        report = _run(loaded, images, _placement(local_only, parts, False), session, identity, total)
+    else:
+        cluster, identity, others, workers = _cluster_identity(cluster_file, emulate)
+        console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
+        console.print(describe_emulation(cluster, emulate))
+        with LocalCluster(cluster_file, names=others, emulate=emulate) as local:
+            session = SessionOptions(via=(local.launched[0].address,) if others else (), expect_workers=workers, **options)
+            report = _run(loaded, images, _placement(local_only, parts, True), session, identity, total)
+    _print_report(report, graph, console)
+    if csv_path is not None:
+        _write_csv(csv_path, report, loaded.name, "local" if local_only else "distributed")
+    failed = report.summary.failed
+    if verify:
+        console.print(f"verified: {report.verified}/{total - failed} outputs match local inference (numpy.allclose)")
+    if failed:
+        first = next(r for r in report.results if not r.ok)
+        console.print(f"[red]{failed} of {total} frames failed; first: {type(first.error).__name__}: {first.error}")
+    if failed or (verify and report.verified != total - failed):
+        raise SystemExit(1)
