@@ -125,7 +125,8 @@ BAD_MESSAGES = {
 
 async def test_malformed_messages_get_errors_and_the_peer_keeps_serving() -> None:
     async with _pair() as (client, server):
-        raw = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+        ctx = zmq.asyncio.Context()
+        raw = ctx.socket(zmq.DEALER)
         raw.setsockopt(zmq.LINGER, 0)
         raw.connect(f"tcp://{server.address}")
         try:
@@ -139,6 +140,7 @@ async def test_malformed_messages_get_errors_and_the_peer_keeps_serving() -> Non
                 assert isinstance(ok.body, wire.Pong) and np.allclose(out["x"], 2), name
         finally:
             raw.close(0)
+            ctx.term()
         assert server.stats().malformed == len(BAD_MESSAGES)
 
 
