@@ -153,3 +153,32 @@ def test_no_workers_everything_home() -> None:
     result = play(inst)
     assert all(result.assignment[s.id] == s.source for s in inst.subtasks)
     assert result.counts.passes == 1
+
+
+def test_vectorised_fair_veto_agrees_with_exact_evaluation() -> None:
+    """The numpy veto filter must never drop a step the exact evaluation would approve."""
+    import random
+
+    import numpy as np
+
+    from fognet.matching import game
+    from fognet.matching.cost import EPS, CostTable
+
+    checked = 0
+    for seed in range(40):
+        rng = random.Random(seed)
+        inst = random_instance(rng.randint(1, 8), rng.randint(1, 6), rng.randint(1, 4), seed,
+                               drop_links=rng.choice([0.0, 0.4]))
+        ct = CostTable.build(inst)
+        st = game._State(ct, game._deferred_acceptance(ct)[0])
+        cands = list(game._candidates(st, "welfare"))
+        if not cands:
+            continue
+        arr = np.array(cands)
+        kind, i, j = (arr[:, c].astype(np.int64) for c in (1, 2, 3))
+        ok = game._fair_ok(st, game._prices(st), kind, i, j)
+        for n, (_, k, a, b) in enumerate(cands):
+            _, by_source = game._evaluate(st, game._changes(st, k, a, b))
+            assert ok[n] == all(v <= EPS for v in by_source.values())
+            checked += 1
+    assert checked > 100
