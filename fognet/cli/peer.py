@@ -66,12 +66,12 @@ async def _serve(config, pacer, hook, exit_with_parent: bool) -> None:
         if hook is not None:
             hook(event)
 
-    peer = Peer(config, pacer=pacer, on_event=on_event)
-    click.echo(f"{config.name} listening on {peer.address}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    peer = Peer(config, pacer=pacer, on_event=on_event)
+    click.echo(f"{config.name} listening on {peer.address}")
     try:
         async with asyncio.TaskGroup() as group:
             running = group.create_task(peer.run())
