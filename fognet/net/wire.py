@@ -17,7 +17,6 @@ still accepts headers that omit it. Supported field types: int, float, str, bool
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import uuid
 from dataclasses import dataclass
@@ -125,10 +124,6 @@ class Header:
     @property
     def type(self) -> MsgType:
         return self.body.TYPE
-
-
-def fields_of(cls: type[Body]) -> tuple[dataclasses.Field, ...]:
-    return dataclasses.fields(cls)
 
 
 # --- membership and liveness -------------------------------------------------------------
