@@ -34,3 +34,7 @@ ALL += [peer, cluster, infer]
 from fognet.cli.plan import plan  # noqa: E402
 
 ALL += [plan]
+
+from fognet.cli.simulate import simulate  # noqa: E402
+
+ALL += [simulate]

@@ -80,26 +80,35 @@ def rename_source(plan: Plan, source: str) -> Plan:
 
 
 def modnn_plan(planner: Planner, model_sha256: str = "") -> Plan:
-    """MoDNN-style: each sliceable run in equal rows over every node; the rest on the source."""
+    """MoDNN-style: layer by layer, each sliceable layer's rows split equally over every node.
+
+    MoDNN partitions each layer's input across the devices and gathers the outputs after
+    the layer; here a "layer" is a segment of a sliceable run between single-tensor cuts
+    (a conv with its activation, a residual block), since slicing a whole deep run at
+    once would make every slice's halo span nearly the whole input. Everything that
+    cannot be sliced runs on the source.
+    """
     n = len(planner.graph)
     nodes = list(planner.peers)  # the source and every reachable worker, sorted
+    articulation = {c.position for c in planner.graph.cuts() if len(c.crossing) == 1}
     stages: list[Stage] = []
     at = 0
     ranges = sorted(planner.spatial.ranges()) if planner.spatial is not None else []
     for start, stop in ranges:
-        height = planner.spatial.out_rows(start, stop)
-        k = min(len(nodes), height)
-        if k < 2:
-            continue
-        if start > at:
-            stages.append(Stage(at, start, (planner.source,)))
-        counts = equal_rows(height, k)
-        rows, first = [], 0
-        for count in counts:
-            rows.append((first, first + count))
-            first += count
-        stages.append(Stage(start, stop, tuple(nodes[:k]), tuple(rows)))
-        at = stop
+        bounds = [start, *sorted(p for p in articulation if start < p < stop), stop]
+        for i, j in zip(bounds, bounds[1:], strict=False):
+            height = planner.spatial.out_rows(i, j)
+            k = min(len(nodes), height)
+            if k < 2:
+                continue
+            if i > at:
+                stages.append(Stage(at, i, (planner.source,)))
+            rows, first = [], 0
+            for count in equal_rows(height, k):
+                rows.append((first, first + count))
+                first += count
+            stages.append(Stage(i, j, tuple(nodes[:k]), tuple(rows)))
+            at = j
     if at < n:
         stages.append(Stage(at, n, (planner.source,)))
     return planner.price(Plan(model_sha256, planner.source, tuple(stages)))

@@ -152,7 +152,7 @@ def load(path: str | Path, profiles_dir: Path | None = None) -> Scenario | Sweep
 
 def find_profiles_dir(start: Path) -> Path | None:
     """`peers/profiles` in the scenario's directory or the nearest parent that has one."""
-    for folder in [start.resolve().parent, *start.resolve().parents, Path.cwd()]:
+    for folder in [start.resolve().parent, *start.resolve().parents]:
         candidate = folder / "peers" / "profiles"
         if candidate.is_dir():
             return candidate
@@ -252,18 +252,19 @@ def _group(raw: Mapping[str, Any], role: str, index: int, where: str, profiles_d
 
 
 def device_profile(name: str, profiles_dir: Path | None, where: str) -> dict[str, Any]:
-    """speed, quota, nic (and role) of a device profile in `peers/profiles/<name>.toml`."""
-    if profiles_dir is None:
-        raise ConfigError(f"{where}: profile {name!r} given but no peers/profiles directory was found")
-    path = profiles_dir / f"{name}.toml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in profiles_dir.glob("*.toml"))) or "none"
-        raise ConfigError(f"{where}: no device profile {name!r} in {profiles_dir} (known: {known})")
+    """speed, quota and nic of a device profile, found as the peers' cluster files find it
+    (`fognet.peer.config`: next to the scenario's repo first, then FOGNET_PEERS, then fognet's)."""
+    from fognet.peer.config import load_profile, profile_dirs
+
+    search = ([profiles_dir] if profiles_dir else []) + profile_dirs()
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return {k: data[k] for k in ("speed", "quota", "nic") if k in data}
+        profile = load_profile(name, search=search)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    fields: dict[str, Any] = {"speed": profile.speed, "quota": profile.quota}
+    if profile.nic is not None:
+        fields["nic"] = profile.nic
+    return fields
 
 
 # -- field readers -------------------------------------------------------------------
