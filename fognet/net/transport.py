@@ -114,15 +114,18 @@ class ZmqTransport:
         future = loop.create_future()
         self._pending[msg_id] = future
         header = replace(header, id=msg_id, sender=self.node_id)
+        # a timer rather than wait_for: awaiting the future itself saves an event-loop turn
+        timer = loop.call_at(deadline, _expire, future)
         try:
             await self._push(addr, header, tensors, deadline)
-            reply, reply_tensors = await asyncio.wait_for(future, max(deadline - loop.time(), 0))
+            reply, reply_tensors = await future
         except asyncio.TimeoutError:
             self._count.timeouts += 1
             raise PeerUnreachable(
                 f"peer {addr} did not answer {header.type.value} within {timeout_s:.3g} s"
             ) from None
         finally:
+            timer.cancel()
             self._pending.pop(msg_id, None)
         raise_if_error(addr, reply)
         return reply, reply_tensors
@@ -318,6 +321,11 @@ class ZmqTransport:
         sock.setsockopt(zmq.RCVHWM, self._hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, self.max_bytes)
         return sock
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(asyncio.TimeoutError())
 
 
 def _wire_error(exc: WireError) -> Header:
