@@ -38,7 +38,7 @@ from fognet.model.nets import classic, light, mobilenet, resnet, yolo
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 1  # bump when any builder or weight rule changes
 CACHE_ENV = "FOGNET_CACHE"
 DEFAULT_CACHE = "~/.cache/fognet"
 SLIM_SUFFIX = ":slim"

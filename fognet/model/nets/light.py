@@ -70,12 +70,11 @@ def convert(stem: str, seed: int, slim: bool = False) -> onnx.ModelProto:
     inputs = [vi for vi in graph.input if vi.name in used and vi.name not in names]
     new_graph = helper.make_graph(
         kept, graph.name or stem, inputs, list(graph.output), initializer=initialisers,
-        doc_string=f"{stem} from onnx {onnx.__version__}'s backend test data, seeded weights",
+        doc_string=f"{stem} from onnx's backend test data, with seeded weights",
     )
-    new_model = helper.make_model(
+    return helper.make_model(
         new_graph, opset_imports=list(model.opset_import), producer_name=PRODUCER, ir_version=IR_VERSION
     )
-    return new_model
 
 
 def _fold(node: onnx.NodeProto, params: dict[str, Shape], constants: dict[str, np.ndarray]) -> bool:
