@@ -11,6 +11,7 @@ from onnx import numpy_helper
 from fognet.errors import ModelError
 from fognet.model import zoo
 from fognet.model.flops import model_flops
+from fognet.model.load import load_model
 
 BUILT = ["pilotnet", "alexnet", "vgg16", "resnet18", "resnet34", "nin", "mobilenetv2", "yolov3-tiny"]
 LIGHT = [
@@ -108,6 +109,7 @@ def test_cache_hit_does_not_rebuild_and_leaves_no_temp_files(tmp_path, monkeypat
     assert zoo.build("pilotnet", slim=True) == path
     assert zoo.build("pilotnet", 3) != path
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+    assert load_model("pilotnet").path == path  # a model argument resolves names through the zoo
 
 
 def test_slim_variant_has_its_own_cache_entry(zoo_cache) -> None:
