@@ -96,12 +96,14 @@ def _print_report(report, graph, console) -> None:
 
 
 def _write_csv(path: Path, report, model: str, mode: str) -> None:
+    from fognet.peer.requester import frame_split
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         out = csv.writer(fh)
         out.writerow(["model", "mode", "frame", "ok", "latency_ms", "transfer_ms", "wait_ms", "compute_ms", "peers"])
         for r in report.results:
-            parts = [sum(getattr(t, f) for t in r.timings) * 1e3 for f in ("transfer_s", "wait_s", "compute_s")]
+            parts = [x * 1e3 for x in frame_split(r)]
             peers = "+".join(t.peer for t in r.timings)
             out.writerow([model, mode, r.index, int(r.ok), f"{r.latency_s * 1e3:.3f}", *(f"{x:.3f}" for x in parts), peers])
 

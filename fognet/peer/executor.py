@@ -3,7 +3,9 @@
 A peer extracts what it runs from its own copy of the model (DESIGN.md, DINA-P step 4):
 the model file comes from the `ModelStore` by hash, is loaded and normalised exactly as
 the source loaded it (so node positions agree), analysed once, and each requested range
-is extracted and turned into a session once, lazily, then cached.
+is extracted and turned into a session once, lazily, then cached. A spatial slice
+(`rows` set) runs the slice sub-model of `fognet.peer.slicing` and returns only its
+exact rows (cropped here, so fewer bytes travel back).
 
 Jobs queue for ONE worker thread (a device runs one subtask at a time; its intra-op
 threads come from its profile), so `wait_s` in a result is the time the job sat behind
@@ -36,15 +38,18 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
-from fognet.errors import ModelError, WireError
+from fognet.errors import ModelError, PartitionError, WireError
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session
 from fognet.partition.extract import extract
+from fognet.partition.spatial import crop_outputs
+from fognet.peer.slicing import Slicer
 from fognet.peer.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -88,6 +93,7 @@ class _Built:
     inputs: dict[str, tuple[tuple[int, ...], str]]  # name -> (shape, numpy dtype name)
     outputs: tuple[str, ...]
     work_s: float = 0.0  # learned reference-seconds per run (EMA)
+    slice: Any = None  # the SliceSpec of a spatial slice: its outputs are cropped to it
 
 
 @dataclass
@@ -113,6 +119,7 @@ class Executor:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fognet-exec")
         self._lock = threading.Lock()
         self._graphs: dict[tuple[str, Shapes], ModelGraph] = {}
+        self._slicers: dict[tuple[str, Shapes], Slicer] = {}
         self._built: dict[TaskKey, _Built] = {}
         self._queue = _Queue()
         if emulate and speed > 1.0:
@@ -156,8 +163,11 @@ class Executor:
             time.sleep(compute - measured)
         reference = measured if self.emulate else measured * self.speed
         built.work_s = reference if not built.work_s else 0.7 * built.work_s + 0.3 * reference
+        outputs = dict(zip(built.outputs, values, strict=True))
+        if built.slice is not None:  # only rows equal to the unsplit run's travel back
+            outputs = {k: np.ascontiguousarray(v) for k, v in crop_outputs(outputs, built.slice).items()}
         # Session building on first use counts as waiting, not as the subtask's compute.
-        return JobResult(dict(zip(built.outputs, values, strict=True)), t0 - queued_at, compute)
+        return JobResult(outputs, t0 - queued_at, compute)
 
     def _get(self, key: TaskKey) -> _Built:
         with self._lock:
@@ -181,8 +191,14 @@ class Executor:
         graph = self._graph(key)
         if not 0 <= key.start < key.stop <= len(graph):
             raise WireError(f"node range [{key.start}, {key.stop}) is outside the model's 0..{len(graph)}")
+        spec = None
         if key.rows is not None:
-            sub = _slice_submodel(graph, key)
+            slicer = self._slicers.setdefault((key.sha256, key.input_shapes), Slicer(graph))
+            try:
+                spec = slicer.spec(key.start, key.stop, key.rows)
+            except PartitionError as exc:
+                raise WireError(f"cannot slice [{key.start}, {key.stop}) at rows {key.rows}: {exc}") from exc
+            sub = slicer.model(key.start, key.stop, spec)
         else:
             sub = extract(graph, key.start, key.stop)
         session = make_session(sub, self.threads)
@@ -191,22 +207,13 @@ class Executor:
             for i in sub.graph.input
         }
         log.debug("built session %s [%d, %d)", key.sha256[:8], key.start, key.stop)
-        return _Built(session, inputs, tuple(o.name for o in sub.graph.output))
+        return _Built(session, inputs, tuple(o.name for o in sub.graph.output), slice=spec)
 
 
 def _np_dtype(vi) -> str:
     from onnx import helper
 
     return np.dtype(helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)).name
-
-
-def _slice_submodel(graph: ModelGraph, key: TaskKey):
-    """A spatial slice of a stage; needs `fognet.partition.spatial` (a later issue)."""
-    try:
-        from fognet.partition import spatial
-    except ImportError as exc:
-        raise ModelError("this peer cannot run spatial slices yet (no fognet.partition.spatial)") from exc
-    return spatial.slice_model(graph, key.start, key.stop, key.rows)
 
 
 def _check_feeds(built: _Built, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

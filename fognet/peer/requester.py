@@ -2,8 +2,9 @@
 
 For each stage the source sends the stage's input tensors to the stage's peer and gets
 its outputs back (DESIGN.md, "Data moves in a star"); the next stage reads what earlier
-stages produced. A spatial stage is a set of slices sent to several peers at once and
-merged here; whole stages are the one-slice case.
+stages produced. A spatial stage is a set of slices sent to its peers at once: each gets
+its input rows (with halo), returns its exact output rows, and the source concatenates
+them along H (`fognet.peer.slicing`); the stage ends with its slowest slice.
 
 Timing: a peer reports in RESULT how long the subtask waited in its queue and how long it
 computed; the rest of the round trip is transfer (both ways, plus codec and hops).
@@ -25,7 +26,8 @@ API
         await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
             frames: iterable of {input name: ndarray}; plan: Plan or a callable returning the current one
             on_result(FrameResult) is called in frame order as results complete
-    summarise(results) -> Summary     latency percentiles, throughput, transfer/wait/compute split
+    summarise(results, elapsed_s) -> Summary   latency percentiles, throughput, transfer/wait/compute
+    frame_split(result) -> (transfer_s, wait_s, compute_s)   per stage its slowest slice
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fognet.errors import FognetError, PeerUnreachable, PlanError
+from fognet.errors import FognetError, PartitionError, PeerUnreachable, PlanError
 from fognet.model.graph import ModelGraph
+from fognet.partition.spatial import merge_outputs, split_inputs
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
+from fognet.peer.slicing import Slicer
 
 SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
 Frame = Mapping[str, np.ndarray]
@@ -96,6 +100,7 @@ class Requester:
         self.timeout = timeout
         self._node_work = None if work_s is None else np.concatenate([[0.0], np.cumsum(work_s)])
         self._outputs = tuple(t.name for t in graph.outputs)
+        self._slicer = Slicer(graph)
 
     async def run(
         self,
@@ -154,16 +159,37 @@ class Requester:
         return FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings))
 
     async def _run_stage(self, frame: _Frame, number: int, stage: Stage, plan: Plan) -> None:
-        if stage.spatial:
-            raise PlanError(
-                f"stage {number} [{stage.start}, {stage.stop}) is spatial; the requester runs whole stages only so far"
+        shapes = shapes_key(plan.input_shapes)
+        if not stage.spatial:
+            needed, _ = self.graph.boundary(stage.start, stage.stop)
+            key = TaskKey(plan.model_sha256, stage.start, stage.stop, shapes)
+            job = Job(key, {name: frame.tensors[name] for name in needed}, self._work(stage))
+            result, timing = await self._subtask(number, stage.peer, job)
+            frame.tensors.update(result.outputs)
+            frame.timings.append(timing)
+            return
+        try:
+            specs = self._slicer.specs(stage.start, stage.stop, stage.rows)
+        except PartitionError as exc:
+            raise PlanError(f"stage {number} [{stage.start}, {stage.stop}) cannot be sliced: {exc}") from exc
+        height = specs[-1].rows[1]
+        jobs = [
+            Job(
+                TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
+                split_inputs(frame.tensors, spec),
+                self._work(stage) * (spec.rows[1] - spec.rows[0]) / height,
             )
-        needed, _ = self.graph.boundary(stage.start, stage.stop)
-        key = TaskKey(plan.model_sha256, stage.start, stage.stop, shapes_key(plan.input_shapes))
-        job = Job(key, {name: frame.tensors[name] for name in needed}, self._work(stage))
-        result, timing = await self._subtask(number, stage.peer, job)
-        frame.tensors.update(result.outputs)
-        frame.timings.append(timing)
+            for spec in specs
+        ]
+        done = await asyncio.gather(
+            *(self._subtask(number, peer, job) for peer, job in zip(stage.peers, jobs, strict=True)),
+            return_exceptions=True,
+        )
+        for item in done:
+            if isinstance(item, BaseException):
+                raise item
+        frame.tensors.update(merge_outputs([r.outputs for r, _ in done], specs, cropped=True))
+        frame.timings.extend(t for _, t in done)
 
     async def _subtask(self, number: int, peer: str, job: Job) -> tuple[JobResult, SubtaskTiming]:
         t0 = time.perf_counter()
@@ -183,6 +209,18 @@ class Requester:
         return float(self._node_work[stage.stop] - self._node_work[stage.start])
 
 
+def frame_split(result: FrameResult) -> tuple[float, float, float]:
+    """(transfer, wait, compute) seconds of a frame: per stage, its slowest slice's."""
+    slowest: dict[int, SubtaskTiming] = {}
+    for t in result.timings:
+        if t.stage not in slowest or t.total_s > slowest[t.stage].total_s:
+            slowest[t.stage] = t
+    chosen = slowest.values()
+    return (
+        sum(t.transfer_s for t in chosen), sum(t.wait_s for t in chosen), sum(t.compute_s for t in chosen)
+    )
+
+
 @dataclass(frozen=True)
 class Summary:
     frames: int
@@ -200,9 +238,7 @@ class Summary:
 def summarise(results: Sequence[FrameResult], elapsed_s: float) -> Summary:
     ok = [r for r in results if r.ok]
     lat = np.array([r.latency_s for r in ok]) if ok else np.array([float("nan")])
-    per_frame = np.array(
-        [[sum(getattr(t, f) for t in r.timings) for f in ("transfer_s", "wait_s", "compute_s")] for r in ok]
-    ).reshape(-1, 3)
+    per_frame = np.array([frame_split(r) for r in ok]).reshape(-1, 3)
     means = per_frame.mean(axis=0) if len(per_frame) else np.full(3, float("nan"))
     peers: dict[int, set[str]] = {}
     for r in ok:

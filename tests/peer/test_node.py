@@ -63,6 +63,21 @@ async def test_split_model_over_four_peers_equals_local_inference(branches_file,
         assert all(np.allclose(result.outputs[k], expected[k], atol=1e-5) for k in expected)
 
 
+async def test_spatial_stage_sliced_over_two_peers_equals_local_inference(residual_file, tmp_path) -> None:
+    path, sha = residual_file
+    graph = analyse(load_model(path).model)
+    async with asyncio.timeout(TIMEOUT), cluster(tmp_path, ["car", "f1", "f2", "f3"]) as peers:
+        peers[0].store.register(path, sha)
+        plan = Plan(sha, "car", (Stage(0, 2, ("f1", "f2"), rows=((0, 7), (7, 16))), Stage(2, 4, ("f3",))))
+        frames = [random_feeds(graph.inputs, seed=10 + i) for i in range(3)]
+        results = await Requester(peers[0].run_subtask, graph, timeout=5.0).run(frames, plan, window=2)
+    session = make_session(graph.model)
+    for frame, result in zip(frames, results, strict=True):
+        assert result.ok, result.error
+        assert np.allclose(result.outputs["y"], run(session, frame)["y"], atol=1e-5)
+        assert sorted(t.peer for t in result.timings) == ["f1", "f2", "f3"]
+
+
 async def test_peer_killed_mid_stream_fails_frames_within_timeout(residual_file, tmp_path) -> None:
     path, sha = residual_file
     graph = analyse(load_model(path).model)
