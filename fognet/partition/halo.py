@@ -12,7 +12,7 @@ data row it reads is itself valid. Rows that read the slice's artificial padding
 at the slice's own edge, or fall off the stride grid, are then garbage by construction and
 cropped. The halo walk-back only has to be generous enough; the forward check decides.
 
-Everything here is plain integers: no onnx, no numpy.
+Everything here is integers (numpy only to vectorise the sliding-window check); no onnx.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from fognet.errors import PartitionError
 
@@ -242,6 +244,13 @@ def input_need(step: Step, need: Range, heights: Mapping[str, int]) -> Range | N
     bottom (top), so that the slice's own padding is the real one.
     """
     n = heights[step.inputs[0]]
+    g = step.geometry
+    if isinstance(g, Pointwise):
+        return (max(need[0], 0), min(need[1], n)) if need[0] < n else None
+    if isinstance(g, Window):  # the endpoints of the first and last windows, clipped
+        first = need[0] * g.stride - g.pad_top
+        last = (need[1] - 1) * g.stride - g.pad_top + g.dilation * (g.kernel - 1)
+        return (min(max(first, 0), n - 1), min(max(last, 0), n - 1) + 1)
     rows = []
     for r in range(*need):
         for _, i in step.geometry.deps(r, n):
@@ -295,7 +304,9 @@ def forward(
         parts = [ext[name] for name in step.inputs]
         if any((e.offset, e.height) != (parts[0].offset, parts[0].height) for e in parts[1:]):
             return ext, step
-        valid = tuple(all(e.valid[j] for e in parts) for j in range(parts[0].height))
+        valid = parts[0].valid
+        if len(parts) > 1:
+            valid = tuple(all(e.valid[j] for e in parts) for j in range(parts[0].height))
         ext[step.output] = propagate(step.geometry, Extent(parts[0].offset, parts[0].height, valid),
                                      heights[step.inputs[0]], heights[step.output])
     return ext, None
@@ -303,9 +314,14 @@ def forward(
 
 def propagate(geometry: Geometry, src: Extent, full_in: int, full_out: int) -> Extent:
     """The output extent of one op in a slice, each row checked against the full image."""
+    if isinstance(geometry, Pointwise):  # the general check below, without the work
+        valid = tuple(ok and src.offset + j < full_out for j, ok in enumerate(src.valid))
+        return Extent(src.offset, src.height, valid)
     height = geometry.out_len(src.height) if src.height > 0 else 0
     if height <= 0:  # too thin to run at all: the caller widens the slice
         return Extent(geometry.offset(src.offset), 0, ())
+    if isinstance(geometry, Window) and src.offset % geometry.stride == 0:
+        return _propagate_window(geometry, src, height, full_in, full_out)
     offset = geometry.offset(src.offset)
     valid = []
     for j in range(height):
@@ -320,6 +336,28 @@ def propagate(geometry: Geometry, src: Extent, full_in: int, full_out: int) -> E
             )
         valid.append(ok)
     return Extent(offset, height, tuple(valid))
+
+
+def _propagate_window(w: Window, src: Extent, height: int, full_in: int, full_out: int) -> Extent:
+    """`propagate` for an on-grid sliding window, vectorised (the hot path of planning)."""
+    offset = src.offset // w.stride
+    r = offset + np.arange(height)
+    full_idx = r[:, None] * w.stride - w.pad_top + w.dilation * np.arange(w.kernel)[None, :]
+    mine_idx = full_idx - src.offset
+    full_data = (full_idx >= 0) & (full_idx < full_in)
+    mine_data = (mine_idx >= 0) & (mine_idx < src.height)
+    valid_src = np.asarray(src.valid, dtype=bool)[np.clip(mine_idx, 0, src.height - 1)]
+    same_state = _states(w, full_idx, full_in) == _states(w, mine_idx, src.height)
+    ok = (full_data & mine_data & valid_src) | (~full_data & ~mine_data & same_state)
+    valid = ok.all(axis=1) & (r >= 0) & (r < full_out)
+    return Extent(offset, height, tuple(bool(v) for v in valid))
+
+
+def _states(w: Window, idx: np.ndarray, n: int) -> np.ndarray:
+    """0 data, 1/2 padding/beyond above, 3/4 padding/beyond below (as Window._state)."""
+    above = np.where(idx >= -w.pad_top, 1, 2)
+    below = np.where(idx < n + w.pad_bottom, 3, 4)
+    return np.where(idx < 0, above, np.where(idx >= n, below, 0))
 
 
 def _same_row(mine: object, theirs: object, src: Extent) -> bool:
@@ -411,11 +449,18 @@ def _widen_shorter_branches(
         others = frozenset().union(*(ancestors[o] for o in clash.inputs if spans[o] != (a, b)))
         grow = (ancestors[name] - others) or ancestors[name]
         for src in grow:
+            # The rows missing here, counted in the input's rows (its H over this tensor's),
+            # then snapped to the input's grid: branches that floor-divide by different
+            # strides agree when the slice's height is a multiple of the stride product.
+            scale, step = heights[src] / heights[name], align[src]
             r0, r1 = need.get(src, (0, 1))
             if a > lo:
-                r0 = max(0, r0 - align[src])
+                r0 = max(0, (r0 - max(1, math.ceil((a - lo) * scale))) // step * step)
+            base = r0 // step * step
             if b < hi:
-                r1 = min(heights[src], r1 + align[src])
+                if (r1 - base) % step == 0:  # on the grid already: read more rows
+                    r1 += max(1, math.ceil((hi - b) * scale))
+                r1 = min(heights[src], base + math.ceil((r1 - base) / step) * step)
             need[src] = (r0, r1)
 
 
