@@ -8,6 +8,7 @@ The flow, for a stage that is a run of compute nodes [start, stop):
     model = slice_model(graph, run, spec)         # the same nodes, H made the slice's own
     feeds = split_inputs(full_inputs, spec)       # source side: input rows incl. halo
     rows = crop_outputs(runner(model, feeds), spec)         # worker side: drop garbage rows
+    spec, model = slice_task(graph, start, stop, rows)      # or: a worker's model, pre-cropped
     merged = merge_outputs([...], specs, cropped=True)      # source side: concat along H
 
 Row ranges refer to the run's primary output (`run.primary`, made by the run's last node);
@@ -391,12 +392,19 @@ def slice_model(
     run: SpatialRun,
     spec: SliceSpec | None = None,
     cache: dict | None = None,
+    *,
+    crop: bool = False,
 ) -> onnx.ModelProto:
     """The run's nodes as a model whose boundary tensors have the slice's H (symbolic if None).
 
-    `cache`, if given, is the caller's dict keyed by (start, stop, input heights or None).
+    With `crop` (a spec is then required) the model ends in Slice nodes that keep only the
+    spec's valid rows, so a worker returns exactly the rows the source merges. `cache`, if
+    given, is the caller's dict keyed by (start, stop, input heights or None, crop or None).
     """
-    key = (run.start, run.stop, None if spec is None else spec.input_heights)
+    if crop and spec is None:
+        raise PartitionError("a cropped slice model needs the slice's SliceSpec")
+    crops = tuple((o.crop_start, o.crop_stop) for o in spec.outputs) if crop and spec else None
+    key = (run.start, run.stop, None if spec is None else spec.input_heights, crops)
     if cache is not None and key in cache:
         return cache[key]
     heights = run.heights
@@ -404,12 +412,15 @@ def slice_model(
     out_h: dict[str, int | str] = {name: f"H_out_{k}" for k, name in enumerate(run.outputs)}
     if spec is not None:
         in_h.update({i.name: i.stop - i.start for i in spec.inputs})
-        out_h.update({o.name: o.height for o in spec.outputs})
+        out_h.update({o.name: o.crop_stop - o.crop_start if crop else o.height for o in spec.outputs})
     consts = _Constants(graph)
     nodes, extra = [], []
     for pos in run.positions:
         new, inits = _rewrite(graph, graph.nodes[pos], consts, heights)
         nodes.append(new)
+        extra.extend(inits)
+    if crop and spec is not None:
+        nodes, inits = _cropped(nodes, spec, _opset(graph))
         extra.extend(inits)
     model = build_submodel(
         graph,
@@ -422,6 +433,57 @@ def slice_model(
     if cache is not None:
         cache[key] = model
     return model
+
+
+def slice_task(
+    graph: ModelGraph,
+    start: int,
+    stop: int,
+    rows: Range,
+    geometries: Sequence[Geometry | None] | None = None,
+    cache: dict | None = None,
+) -> tuple[SliceSpec, onnx.ModelProto]:
+    """What a worker runs for output rows `rows` of stage [start, stop), from its own model copy.
+
+    The spec depends on nothing but (start, stop, rows), so source and worker derive the same
+    one. The model has static heights and its outputs are already cropped: feed it
+    `split_inputs(full, spec)`, and its outputs are the unsplit rows `spec.outputs[i].row_start`
+    onwards, ready for `merge_outputs(..., cropped=True)`.
+    """
+    run = spatial_run(graph, start, stop, geometries, check=False)
+    spec = _spec(run, (int(rows[0]), int(rows[1])))
+    return spec, slice_model(graph, run, spec, cache, crop=True)
+
+
+def _cropped(
+    nodes: Sequence[onnx.NodeProto], spec: SliceSpec, opset: int
+) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """The nodes with each output renamed `<name>__uncropped` and a Slice to the kept rows."""
+    renamed = {o.name: f"{o.name}__uncropped" for o in spec.outputs}
+    result, inits = [], []
+    for node in nodes:
+        new = onnx.NodeProto()
+        new.CopyFrom(node)
+        for field in (new.input, new.output):
+            for k, name in enumerate(field):
+                field[k] = renamed.get(name, name)
+        result.append(new)
+    for o in spec.outputs:
+        starts, ends, axes = [o.crop_start], [o.crop_stop], [2]
+        name = f"{o.name}__crop"
+        if opset >= 10:
+            consts = [
+                numpy_helper.from_array(np.array(v, dtype=np.int64), f"{name}_{label}")
+                for label, v in (("starts", starts), ("ends", ends), ("axes", axes))
+            ]
+            inits.extend(consts)
+            slice_node = helper.make_node("Slice", [renamed[o.name], *(c.name for c in consts)], [o.name], name=name)
+        else:
+            slice_node = helper.make_node(
+                "Slice", [renamed[o.name]], [o.name], name=name, starts=starts, ends=ends, axes=axes
+            )
+        result.append(slice_node)
+    return result, inits
 
 
 def _with_h(graph: ModelGraph, name: str, h: int | str) -> list[int | str]:

@@ -24,6 +24,7 @@ from fognet.partition.spatial import (
     plan_slices,
     run_split,
     slice_model,
+    slice_task,
     slices_for_rows,
     spatial_run,
     split_inputs,
@@ -346,3 +347,28 @@ def test_yolo_tiny_is_one_run_with_two_heads() -> None:
     assert heights == [13, 26]
     assert spatial.output_rows((13, 26)) == {spatial.primary: (13, 26), **{
         o: (6, 13) for o in spatial.outputs if o != spatial.primary}}
+
+
+@pytest.mark.parametrize("name", ["yolov3-tiny", "squeezenet"])
+def test_worker_task_models_return_exactly_their_rows(name: str) -> None:
+    """slice_task: what a peer builds from (start, stop, rows) alone; squeezenet is opset 9."""
+    pick = ZOO_RANGES.get(name, lambda g: (find_runs(g)[0].start, find_runs(g)[0].stop))
+    graph, spatial, full = _zoo_case(name, pick)
+    h = spatial.height
+    cache: dict = {}
+    ranges = slices_for_rows([h // 2, 1, h - h // 2 - 1])
+    planned = plan_slices(spatial, ranges)
+    results, specs = [], []
+    for rows, expected in zip(ranges, planned, strict=True):
+        spec, model = slice_task(graph, spatial.start, spatial.stop, rows, cache=cache)
+        onnx.checker.check_model(model)
+        assert spec == expected, "a worker derives the source's spec from the rows alone"
+        out = runner(model, split_inputs(full, spec))
+        for o in spec.outputs:
+            assert out[o.name].shape[2] == o.crop_stop - o.crop_start
+        results.append(out)
+        specs.append(spec)
+    assert len(cache) == 3
+    merged = merge_outputs(results, specs, cropped=True)
+    for out_name in spatial.outputs:
+        np.testing.assert_allclose(merged[out_name], full[out_name], rtol=1e-4, atol=1e-4)
