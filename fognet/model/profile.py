@@ -278,3 +278,29 @@ def measured_rate(profile: Profile) -> float:
     if seconds <= 0:
         raise ModelError("the profile has no measured time to derive a rate from")
     return profile.total_flops / seconds
+
+
+def cached_profile(loaded: LoadedModel, runs: int = 5, threads: int = 1, cache: Path | None = None) -> Profile:
+    """A measured profile of this model on this machine, measured once and kept on disk.
+
+    Keyed by model sha256, input shapes and threads, under `$FOGNET_CACHE/profiles`, so
+    `fognet plan`, `fognet infer` and the benchmarks do not re-measure on every call.
+    """
+    from fognet.model.zoo import cache_dir
+
+    shapes = "_".join("x".join(map(str, s)) for s in loaded.input_shapes.values())
+    directory = Path(cache) if cache else cache_dir() / "profiles"
+    path = directory / f"{loaded.sha256[:16]}-{shapes}-t{threads}.json"
+    if path.is_file():
+        try:
+            profile = load_profile(path)
+            if profile.model_sha256 == loaded.sha256 and profile.machine.hostname == Machine.this().hostname:
+                return profile
+        except ModelError:
+            log.warning("ignoring unreadable cached profile %s", path)
+    profile = profile_model(loaded, runs=runs, threads=threads)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    profile.save(tmp)
+    tmp.replace(path)
+    return profile

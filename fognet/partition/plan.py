@@ -34,7 +34,7 @@ class PlannerConfig:
     spatial: bool = True
     max_spatial_peers: int | None = None  # None: every reachable peer may take a slice
     max_anchors: int = 24  # candidate spatial stage ends per run
-    exact_groups_up_to: int = 6  # up to this many peers, try every group for a spatial stage
+    exact_groups_up_to: int = 4  # up to this many peers, try every group for a spatial stage
 
 
 class SpatialPricing:

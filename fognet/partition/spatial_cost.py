@@ -1,14 +1,17 @@
 """The planner's view of spatial slicing: rows and bytes of a slice, from the real halo walk.
 
-Bytes are exact (the input rows a slice reads, halo and grid alignment included, come
-from `SpatialRun.input_rows`). Work is estimated: a slice does the fraction of the
-stage's work that its input rows are of the full input, so halos cost compute too.
+A slice's input rows come from the halo walk-back with grid alignment (the first step of
+`halo.plan_rows`), without the forward validity check that the executed slices get: the
+planner prices thousands of candidate slices, and the check only ever widens a slice by
+an aligned row or two. Work is estimated: a slice does the fraction of the stage's work
+that its input rows are of the full input, so halos cost compute too.
 """
 
 from __future__ import annotations
 
 from fognet.errors import PartitionError
 from fognet.model.graph import ModelGraph
+from fognet.partition.halo import alignments, walk_back
 from fognet.partition.plan import SpatialPricing
 from fognet.partition.spatial import SpatialRun, find_runs, node_geometries, spatial_run
 
@@ -19,6 +22,7 @@ class RunPricing(SpatialPricing):
         self._geometries = node_geometries(graph)
         self._runs = find_runs(graph)
         self._cache: dict[tuple[int, int], SpatialRun | None] = {}
+        self._rows: dict[tuple[int, int, tuple[int, int]], dict[str, tuple[int, int]]] = {}
 
     def ranges(self) -> list[tuple[int, int]]:
         return [(run.start, run.stop) for run in self._runs]
@@ -45,10 +49,28 @@ class RunPricing(SpatialPricing):
         info = self.graph.tensors[name]
         return info.nbytes / info.shape[2]
 
+    def input_rows(self, start: int, stop: int, rows: tuple[int, int]) -> dict[str, tuple[int, int]]:
+        """Input rows per run input for output rows `rows`: halo walk-back, grid-aligned."""
+        key = (start, stop, rows)
+        if key not in self._rows:
+            run = self.run(start, stop)
+            assert run is not None
+            heights = run.heights
+            wanted = {n: r for n, r in run.output_rows(rows).items() if r[0] < r[1]}
+            need = walk_back(run.steps, heights, dict(wanted))
+            align = alignments(run.steps, list(wanted))
+            result = {}
+            for name in run.inputs:
+                lo, hi = need.get(name, (0, 1))
+                a = lo // align.get(name, 1) * align.get(name, 1)
+                result[name] = (a, min(max(hi, a + 1), heights[name]))
+            self._rows[key] = result
+        return self._rows[key]
+
     def slice_bytes(self, start: int, stop: int, rows: tuple[int, int]) -> tuple[int, int]:
         run = self.run(start, stop)
         assert run is not None
-        ins = run.input_rows(*rows)
+        ins = self.input_rows(start, stop, rows)
         in_bytes = sum((b - a) * self._row_bytes(name) for name, (a, b) in ins.items())
         outs = run.output_rows(rows)
         out_bytes = sum((b - a) * self._row_bytes(name) for name, (a, b) in outs.items())
@@ -58,6 +80,6 @@ class RunPricing(SpatialPricing):
         run = self.run(start, stop)
         assert run is not None
         heights = run.heights
-        ins = run.input_rows(*rows)
+        ins = self.input_rows(start, stop, rows)
         fractions = [(b - a) / heights[name] for name, (a, b) in ins.items()]
         return work * max(fractions)

@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from fognet.errors import ConfigError
+from fognet.partition.cost import ClusterState, LinkState, PeerState
 
 try:
     import tomllib
@@ -433,3 +434,16 @@ def load_cluster(path: str | Path) -> Cluster:
         raise ConfigError(f"{where}: name: must be a non-empty string, not {name!r}")
     emulation = _emulation(_table(raw, "emulation", where), f"{where}: emulation")
     return Cluster(name, peers, tuple(links), default, emulation, path)
+
+
+def cluster_state(cluster: Cluster, backlogs: Mapping[str, float] | None = None) -> ClusterState:
+    """The planner's view of a cluster file: speeds, quotas, NICs and links, idle by default."""
+    backlogs = backlogs or {}
+    peers = [
+        PeerState(p.name, p.speed, backlogs.get(p.name, 0.0), p.quota, p.nic) for p in cluster.peers
+    ]
+    links = {(link.a, link.b): LinkState(link.bandwidth, link.latency) for link in cluster.links}
+    default = cluster.default_link
+    return ClusterState.of(
+        peers, links, LinkState(default.bandwidth, default.latency) if default else None
+    )

@@ -1,0 +1,101 @@
+"""`fognet plan`: DINA-P's plan for a model on a cluster, beside the reference plans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from fognet.cli.options import input_shape_option, model_argument
+from fognet.errors import ConfigError
+
+
+def node_times(loaded, profile_path: Path | None, estimate: bool, threads: int = 1):
+    """Per-node reference seconds: a given profile, a FLOP estimate, or a cached measurement."""
+    from fognet.model.graph import analyse
+    from fognet.model.profile import cached_profile, estimate_profile, load_profile
+
+    graph = analyse(loaded.model)
+    if profile_path is not None:
+        profile = load_profile(profile_path)
+        return graph, profile.times_for(graph), f"profile {profile_path}"
+    if estimate:
+        return graph, estimate_profile(loaded).times_for(graph), "FLOP estimate"
+    profile = cached_profile(loaded, threads=threads)
+    return graph, profile.times_for(graph), f"measured here ({profile.runs} runs, cached)"
+
+
+def make_planner(graph, times, state, source: str, spatial: bool = True):
+    from fognet.partition.plan import Planner, PlannerConfig
+    from fognet.partition.spatial_cost import RunPricing
+
+    pricing = RunPricing(graph) if spatial else None
+    return Planner(graph, times, state, source, spatial=pricing, config=PlannerConfig(spatial=spatial))
+
+
+def default_source(cluster, source: str | None) -> str:
+    if source is not None:
+        cluster.peer(source)
+        return source
+    if not cluster.sources:
+        raise ConfigError(f"cluster {cluster.name!r} has no source peer; pass --source NAME")
+    return cluster.sources[0].name
+
+
+@click.command()
+@model_argument
+@click.option("--cluster", "cluster_path", type=click.Path(path_type=Path), required=True, help="Cluster TOML file (peers and links).")
+@click.option("--source", default=None, help="The peer with the frames (default: the file's first source).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None, help="Per-node times from `fognet profile --out`.")
+@click.option("--estimate", is_flag=True, help="Estimate node times from FLOPs instead of measuring.")
+@click.option("--no-spatial", is_flag=True, help="Whole stages only (no slicing along H).")
+@click.option("--seed", default=0, show_default=True, help="Seed of a zoo model's weights.")
+@input_shape_option
+def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatial, seed, input_shapes) -> None:
+    """Plan MODEL for CLUSTER: stages, peers and predicted latency, beside reference plans."""
+    from fognet.model.load import load_model
+    from fognet.peer.config import cluster_state, load_cluster
+
+    cluster = load_cluster(cluster_path)
+    source = default_source(cluster, source)
+    loaded = load_model(model, input_shapes, seed=seed)
+    graph, times, basis = node_times(loaded, profile_path, estimate)
+    planner = make_planner(graph, times, cluster_state(cluster), source, spatial=not no_spatial)
+    chosen = planner.plan(loaded.sha256, loaded.input_shapes)
+    references = {
+        "all-local": planner.all_local(),
+        "best single node": planner.best_single_node(),
+        "neurosurgeon split": planner.neurosurgeon(),
+    }
+    if as_json:
+        data = chosen.to_dict()
+        data["references"] = {k: v.predicted_s for k, v in references.items()}
+        data["times"] = basis
+        click.echo(json.dumps(data, indent=2))
+        return
+    console = Console()
+    table = Table(title=f"{loaded.name} on {cluster.name} from {source} (node times: {basis})")
+    for col in ("stage", "nodes", "first .. last", "peers", "rows", "predicted ms"):
+        table.add_column(col)
+    for k, stage in enumerate(chosen.stages):
+        first, last = graph.nodes[stage.start].name, graph.nodes[stage.stop - 1].name
+        rows = ", ".join(f"{a}-{b}" for a, b in stage.rows) if stage.rows else ""
+        table.add_row(
+            str(k), f"{stage.start}..{stage.stop - 1}", f"{first} .. {last}",
+            ", ".join(stage.peers), rows, f"{1000 * stage.predicted_s:.2f}",
+        )
+    console.print(table)
+    compare = Table(title="predicted per-frame latency (idle cluster)")
+    for col in ("plan", "peers", "predicted ms", "fognet speed-up"):
+        compare.add_column(col)
+    compare.add_row("fognet (DINA-P)", ", ".join(sorted(chosen.peers)), f"{1000 * chosen.predicted_s:.2f}", "1.00x")
+    for name, ref in references.items():
+        compare.add_row(
+            name, ", ".join(sorted(ref.peers)), f"{1000 * ref.predicted_s:.2f}",
+            f"{ref.predicted_s / chosen.predicted_s:.2f}x",
+        )
+    console.print(compare)
