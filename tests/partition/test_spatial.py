@@ -372,3 +372,53 @@ def test_worker_task_models_return_exactly_their_rows(name: str) -> None:
     merged = merge_outputs(results, specs, cropped=True)
     for out_name in spatial.outputs:
         np.testing.assert_allclose(merged[out_name], full[out_name], rtol=1e-4, atol=1e-4)
+
+
+def _op_case(op: str) -> onnx.ModelProto:
+    """Conv, then `op`, then a conv that mixes rows again, at an odd height."""
+    b = Builder(4, 23, seed=7)
+    b.x = b.conv(b.x, 4, 4, 3, 1, 1, 1, 1)
+    if op == "Upsample9":
+        b.x = b.add("Upsample", [b.x, b.const("sc", np.array([1, 1, 3, 1], np.float32))], mode="nearest")
+        b.h *= 3
+    elif op == "DepthToSpace":
+        b.x = b.add("DepthToSpace", [b.x], blocksize=2, mode="CRD")
+        b.c, b.h = 1, b.h * 2
+    elif op == "SpaceToDepth":
+        b.x = b.add("Pad", [b.x, b.const("p", np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64))])
+        b.x = b.add("SpaceToDepth", [b.x], blocksize=2)
+        b.c, b.h = 16, (b.h + 1) // 2
+    elif op == "LpPool":
+        b.x = b.add("LpPool", [b.x], kernel_shape=[3, 1], strides=[2, 1], pads=[1, 0, 1, 0], p=2)
+        b.h = window_out(b.h, 3, 2, 1, 1, 1)
+    elif op == "DilatedMaxPool":
+        b.x = b.add("MaxPool", [b.x], kernel_shape=[3, 1], dilations=[2, 1], pads=[2, 0, 1, 0])
+        b.h = window_out(b.h, 3, 1, 2, 2, 1)
+    elif op == "Softmax":
+        b.x = b.add("Softmax", [b.x], axis=1)
+    elif op == "PReluClipLRN":
+        b.x = b.add("PRelu", [b.x, b.const("sl", np.full((4, 1, 1), 0.1, np.float32))])
+        b.x = b.add("Clip", [b.x, b.const("lo", np.array(-0.5, np.float32)), b.const("hi", np.array(0.5, np.float32))])
+        b.x = b.add("LRN", [b.x], size=3)
+    elif op == "ResizeTf":
+        b.x = b.add("Resize", [b.x, "", b.const("sc", np.array([1, 1, 3, 1], np.float32))], mode="nearest",
+                    coordinate_transformation_mode="tf_half_pixel_for_nn", nearest_mode="round_prefer_ceil")
+        b.h *= 3
+    elif op == "EdgePad":
+        b.x = b.add("Pad", [b.x, b.const("p", np.array([0, 1, 2, 0, 0, 0, 3, 0], np.int64))], mode="edge")
+        b.c, b.h = 5, b.h + 5
+    b.x = b.conv(b.x, b.c, 2, 3, 1, 1, 1, 1)
+    model = b.model()
+    if op == "Upsample9":
+        del model.opset_import[:]
+        model.opset_import.append(helper.make_opsetid("", 9))
+        model.ir_version = 7
+        normalise(model)
+    return model
+
+
+@pytest.mark.parametrize("op", ["Upsample9", "DepthToSpace", "SpaceToDepth", "LpPool", "DilatedMaxPool",
+                                "Softmax", "PReluClipLRN", "ResizeTf", "EdgePad"])
+def test_less_common_local_ops_split_exactly(op: str) -> None:
+    model = _op_case(op)
+    assert_split_matches(model, lambda h: slices_for_rows([h // 4, 1, h // 3, h - h // 4 - 1 - h // 3]))
