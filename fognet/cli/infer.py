@@ -45,11 +45,13 @@ def _cluster_identity(cluster_file: Path, emulate: bool | None):
     return cluster, identity, others, workers
 
 
-def _placement(local: bool, parts: int | None, use_source: bool):
-    from fognet.peer.placement import GreedyPlacement, SinglePeer
+def _placement(kind: str, local: bool, parts: int | None, use_source: bool):
+    from fognet.peer.placement import GreedyPlacement, PlannerPlacement, SinglePeer
 
     if local:
         return SinglePeer()
+    if kind == "planner":
+        return PlannerPlacement(use_source=use_source)
     return GreedyPlacement(parts=parts, use_source=use_source)
 
 
@@ -121,13 +123,15 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds a subtask may take before its frame fails.")
 @click.option("--join-timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster's peers.")
 @click.option("--local", "local_only", is_flag=True, help="Run the whole model on the source (the baseline).")
+@click.option("--placement", type=click.Choice(["greedy", "planner"]), default="greedy", show_default=True,
+              help="greedy: balanced vertical stages, each to its cheapest peer; planner: the DP over cuts and spatial splits.")
 @click.option("--parts", type=int, default=None, help="Vertical stages for the greedy placement (default: one per peer).")
 @click.option("--emulate/--no-emulate", default=None, help="With --cluster: override the file's emulation switch.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Write per-frame timings here.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the driving stream and a zoo model's weights.")
 @input_shape_option
 def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, timeout, join_timeout,
-          local_only, parts, emulate, csv_path, seed, input_shapes) -> None:
+          local_only, placement, parts, emulate, csv_path, seed, input_shapes) -> None:
     """Send frames through the cluster and report latency (p50/p95/p99, split into transfer,
     wait and compute), throughput, and which peers ran which stages."""
     from rich.console import Console
@@ -158,14 +162,14 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         identity = Identity()
         session = SessionOptions(via=tuple(parse_bootstrap(list(via))), **options)
         console.print(f"joining via {', '.join(via)} as a requester (its own links are loopback, not emulated)")
-        report = _run(loaded, images, _placement(local_only, parts, False), session, identity, total)
+        report = _run(loaded, images, _placement(placement, local_only, parts, False), session, identity, total)
     else:
         cluster, identity, others, workers = _cluster_identity(cluster_file, emulate)
         console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
         console.print(describe_emulation(cluster, emulate))
         with LocalCluster(cluster_file, names=others, emulate=emulate) as local:
             session = SessionOptions(via=(local.launched[0].address,) if others else (), expect_workers=workers, **options)
-            report = _run(loaded, images, _placement(local_only, parts, True), session, identity, total)
+            report = _run(loaded, images, _placement(placement, local_only, parts, True), session, identity, total)
     _print_report(report, graph, console)
     if csv_path is not None:
         _write_csv(csv_path, report, loaded.name, "local" if local_only else "distributed")

@@ -119,7 +119,7 @@ def peer(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache
 @click.argument("cluster_file", metavar="FILE", type=click.Path(path_type=Path))
 @click.option("--emulate/--no-emulate", default=None, help="Override the file's emulation switch.")
 @click.option("--cache-root", type=click.Path(path_type=Path), default=None, help="Give each peer its own model cache DIR/NAME.")
-@click.option("--heartbeat", default=0.5, show_default=True, help="Seconds between heartbeats.")
+@click.option("--heartbeat", default=1.0, show_default=True, help="Seconds between heartbeats.")
 @click.option("--quiet", is_flag=True, help="Do not echo the peers' membership logs.")
 def cluster(cluster_file, emulate, cache_root, heartbeat, quiet) -> None:
     """Start every peer of FILE as its own process on loopback; Ctrl-C stops them all."""

@@ -12,7 +12,7 @@ when this process dies (`--exit-with-parent`). `LocalCluster` is a context manag
 
 API
     Launched(name, address, pid)
-    LocalCluster(path, *, names=None, emulate=None, cache_root=None, heartbeat_s=0.5,
+    LocalCluster(path, *, names=None, emulate=None, cache_root=None, heartbeat_s=1.0,
                  echo=None, start_timeout_s=60.0)
         .start() -> list[Launched]      PeerError if a peer exits or stays silent
         .stop(timeout_s=5.0) -> None
@@ -58,7 +58,7 @@ class LocalCluster:
         names: Sequence[str] | None = None,
         emulate: bool | None = None,
         cache_root: Path | None = None,
-        heartbeat_s: float = 0.5,
+        heartbeat_s: float = 1.0,
         echo: Callable[[str], None] | None = None,
         start_timeout_s: float = 60.0,
     ) -> None:

@@ -11,7 +11,7 @@ flight, a peer given two stages serves them one after the other). Ties go to the
 name that sorts first, so placement is deterministic. Consecutive stages that land on
 the same peer are merged into one. Other peers with quota 0 take no
 stage; the source takes its own unless told not to (a requester that is not a device). `PlannerPlacement` runs the
-lead's dynamic program (`fognet.partition.plan.Planner`) instead.
+lead's dynamic program (`fognet.partition.plan.Planner`) instead, spatial stages included.
 
 Pure (no I/O), so the simulator can use it too.
 
@@ -19,7 +19,7 @@ API
     Placement (Protocol): place(graph, times, state, source, model_sha256, input_shapes) -> Plan
     GreedyPlacement(parts: int | None = None, use_source: bool = True)
     SinglePeer(peer)                  everything on one peer (e.g. the source: "local only")
-    PlannerPlacement()
+    PlannerPlacement(spatial=True, use_source=True)    the DP planner, spatial stages included
     stage_latency(state, source, peer, work_s, in_bytes, out_bytes, extra_wait_s=0.0) -> float
     candidates(state, source, use_source=True) -> list[str]     peers that may take a stage
 """
@@ -27,6 +27,7 @@ API
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -38,6 +39,7 @@ from fognet.partition.stages import Plan, Stage
 from fognet.partition.vertical import balanced_positions
 
 InputShapes = Mapping[str, tuple[int, ...]]
+NEGLIGIBLE_SPEED = 1e-9  # a source that must not compute, as the planner sees it
 
 
 class Placement(Protocol):
@@ -162,7 +164,15 @@ class SinglePeer:
 
 
 class PlannerPlacement:
-    """The dynamic program over cuts (whole stages only until spatial execution lands)."""
+    """The lead's dynamic program over cuts, with spatial stages priced by the halo walk.
+
+    With `use_source=False` the source is priced as if it computed at a negligible rate,
+    so the program never keeps a stage there (a requester that is not a device).
+    """
+
+    def __init__(self, spatial: bool = True, use_source: bool = True) -> None:
+        self.spatial = spatial
+        self.use_source = use_source
 
     def place(
         self,
@@ -175,5 +185,14 @@ class PlannerPlacement:
     ) -> Plan:
         from fognet.partition.plan import Planner, PlannerConfig
 
-        planner = Planner(graph, times, state, source, config=PlannerConfig(spatial=False))
-        return planner.plan(model_sha256, input_shapes)
+        if not self.use_source:
+            peers = dict(state.peers)
+            peers[source] = replace(peers[source], speed=NEGLIGIBLE_SPEED, backlog=0.0)
+            state = ClusterState(peers, state.links, state.default_link)
+        pricing = None
+        if self.spatial:
+            from fognet.partition.spatial_cost import RunPricing
+
+            pricing = RunPricing(graph)
+        config = PlannerConfig(spatial=self.spatial)
+        return Planner(graph, times, state, source, spatial=pricing, config=config).plan(model_sha256, input_shapes)

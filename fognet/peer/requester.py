@@ -20,11 +20,13 @@ peer node implements over ZeroMQ (or with its own executor for the source's own 
 
 API
     SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
+PlanSource = Callable[[], Plan | Awaitable[Plan]]  # the plan current when a frame starts
     SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s)
     FrameResult(index, outputs, latency_s, timings, error)    .ok -> bool
     Requester(run_subtask, graph, *, timeout=10.0, work_s=None)
         await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
-            frames: iterable of {input name: ndarray}; plan: Plan or a callable returning the current one
+            frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
+            awaited if it returns an awaitable) as each frame starts
             on_result(FrameResult) is called in frame order as results complete
     summarise(results, elapsed_s) -> Summary   latency percentiles, throughput, transfer/wait/compute
     frame_split(result) -> (transfer_s, wait_s, compute_s)   per stage its slowest slice
@@ -33,6 +35,7 @@ API
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +50,7 @@ from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
 from fognet.peer.slicing import Slicer
 
 SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
+PlanSource = Callable[[], Plan | Awaitable[Plan]]  # the plan current when a frame starts
 Frame = Mapping[str, np.ndarray]
 DEADLINE_GRACE_S = 2.0
 
@@ -105,7 +109,7 @@ class Requester:
     async def run(
         self,
         frames: Iterable[Frame],
-        plan: Plan | Callable[[], Plan],
+        plan: Plan | PlanSource,
         *,
         window: int = 4,
         fps: float | None = None,
@@ -142,15 +146,15 @@ class Requester:
             raise
         return [results[i] for i in sorted(results)]
 
-    async def run_frame(
-        self, index: int, feeds: Frame, plan: Plan | Callable[[], Plan]
-    ) -> FrameResult:
+    async def run_frame(self, index: int, feeds: Frame, plan: Plan | PlanSource) -> FrameResult:
         """One frame through every stage; a failure becomes the frame's error, not an exception."""
         frame = _Frame(index, dict(feeds))
         t0 = time.perf_counter()
         try:
             if callable(plan):
                 plan = plan()
+                if inspect.isawaitable(plan):
+                    plan = await plan
             for number, stage in enumerate(plan.stages):
                 await self._run_stage(frame, number, stage, plan)
             outputs = {name: frame.tensors[name] for name in self._outputs}

@@ -20,7 +20,7 @@ API
     frames_for(graph, images) -> Iterator[dict[str, ndarray]]   images: HxWx3 uint8 arrays
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
     SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
-                   join_timeout_s=10.0, verify=False, heartbeat_s=0.5, cache_dir=None, times=None,
+                   join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
                    warmup=1)     warm-up: untimed copies of the first image, not reported
     Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK)
         who the source is: None config = a requester "infer-<pid>" that computes nothing
@@ -82,7 +82,7 @@ class SessionOptions:
     timeout_s: float = 10.0
     join_timeout_s: float = 10.0
     verify: bool = False
-    heartbeat_s: float = 0.5
+    heartbeat_s: float = 1.0
     cache_dir: Path | None = None
     times: Sequence[float] | None = None  # per-node reference seconds; None: FLOP estimate
     warmup: int = 1  # untimed frames first: model fetches and session builds happen here
@@ -123,21 +123,28 @@ class _Plans:
         self.identity = identity
         self.history: list[Plan] = []
         self._workers: frozenset[str] | None = None
+        self._lock = asyncio.Lock()
 
-    def __call__(self) -> Plan:
+    async def __call__(self) -> Plan:
         workers = frozenset(self.peer.workers())
         if workers != self._workers:
-            if not workers and not self.identity.is_device:
-                raise PeerUnreachable("no live peer takes work; every worker has left")
-            state = self.peer.cluster_state(self.identity.links, self.identity.default_link)
-            plan = self.placement.place(
-                self.graph, self.times, state, self.peer.name, self.loaded.sha256,
-                {t.name: t.shape for t in self.graph.inputs},
-            )
-            log.info("plan for %d workers: %s", len(workers), [(s.start, s.stop, s.peer) for s in plan.stages])
-            self.history.append(plan)
-            self._workers = workers
+            async with self._lock:  # frames starting together share one re-placement
+                if workers != self._workers:
+                    await self._place(workers)
         return self.history[-1]
+
+    async def _place(self, workers: frozenset[str]) -> None:
+        if not workers and not self.identity.is_device:
+            raise PeerUnreachable("no live peer takes work; every worker has left")
+        state = self.peer.cluster_state(self.identity.links, self.identity.default_link)
+        shapes = {t.name: t.shape for t in self.graph.inputs}
+        # Planning can take a while on a big model; heartbeats must go on meanwhile.
+        plan = await asyncio.to_thread(
+            self.placement.place, self.graph, self.times, state, self.peer.name, self.loaded.sha256, shapes
+        )
+        log.info("plan for %d workers: %s", len(workers), [(s.start, s.stop, s.peers) for s in plan.stages])
+        self.history.append(plan)
+        self._workers = workers
 
 
 async def _join(peer: Peer, options: SessionOptions) -> dict[str, str]:
@@ -191,7 +198,7 @@ async def run_session(
     async with peer.running():
         workers = await _join(peer, options)
         plans = _Plans(peer, graph, times, placement, loaded, identity)
-        plans()  # place before the clock starts
+        await plans()  # place before the clock starts
         requester = Requester(peer.run_subtask, graph, timeout=options.timeout_s, work_s=times)
         images = iter(images)
         first = next(images, None)
