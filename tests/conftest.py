@@ -1,0 +1,21 @@
+"""Session-wide test set-up: one private fognet cache, so tests never touch ~/.cache/fognet
+and each zoo model is built once however many tests use it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def zoo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = tmp_path_factory.mktemp("fognet-cache")
+    previous = os.environ.get("FOGNET_CACHE")
+    os.environ["FOGNET_CACHE"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("FOGNET_CACHE", None)
+    else:
+        os.environ["FOGNET_CACHE"] = previous
