@@ -4,7 +4,9 @@ Branch and bound: subtasks are placed one at a time (most work first, since they
 the most waiting); a partial assignment's bound is its sites' total plus, for each
 subtask still unplaced, its cheapest insertion into any site's *current* set that still
 has room. Insertion costs only grow as sites fill, so the bound never overestimates. The
-first upper bound comes from the game. Above `MAX_SUBTASKS` the search is refused.
+first upper bound comes from the game. Above `MAX_SUBTASKS` the search is refused, and a
+search that visits more than `max_nodes` nodes gives up (many subtasks of one source that
+are cheapest at home make the bound weak), both with an InstanceError saying so.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from fognet.errors import InstanceError
 from fognet.matching.cost import CostTable
 from fognet.matching.instance import Instance, PeerId, SubtaskId
 
-MAX_SUBTASKS = 14
+MAX_SUBTASKS = 12
+MAX_NODES = 400_000
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,10 @@ class Optimum:
     nodes: int  # search nodes visited
 
 
-def optimum(instance: Instance, max_subtasks: int = MAX_SUBTASKS) -> Optimum:
-    """The exact optimum; InstanceError if the instance has more than max_subtasks subtasks."""
+def optimum(
+    instance: Instance, max_subtasks: int = MAX_SUBTASKS, max_nodes: int = MAX_NODES
+) -> Optimum:
+    """The exact optimum; InstanceError above max_subtasks subtasks or max_nodes nodes."""
     n = len(instance.subtasks)
     if n > max_subtasks:
         raise InstanceError(
@@ -67,6 +72,11 @@ def optimum(instance: Instance, max_subtasks: int = MAX_SUBTASKS) -> Optimum:
     def search(depth: int, partial: float) -> None:
         nonlocal nodes
         nodes += 1
+        if nodes > max_nodes:
+            raise InstanceError(
+                f"exact search gave up after {max_nodes} nodes on {n} subtasks; "
+                "try an instance with fewer subtasks"
+            )
         if depth == n:
             if partial < best[0]:
                 best[0] = partial

@@ -79,7 +79,7 @@ def test_optimal_refuses_large_instance(tmp_path) -> None:
     _run("match", "--random-instance", "--sources", "10", "--workers", "4",
          "--subtasks-per-source", "4", "--out", str(path))
     result = _run("match", "--instance", str(path), "--optimal")
-    assert result.exit_code == 2 and "limited to 14 subtasks" in result.output
+    assert result.exit_code == 2 and "limited to 12 subtasks" in result.output
 
 
 def test_random_instance_round_trip(tmp_path) -> None:

@@ -59,5 +59,7 @@ def test_exact_handles_its_size_limit() -> None:
 
 
 def test_exact_refuses_large_instances() -> None:
-    with pytest.raises(InstanceError, match="limited to 14 subtasks; this instance has 40"):
+    with pytest.raises(InstanceError, match="limited to 12 subtasks; this instance has 40"):
         optimum(random_instance(10, 3, 4, seed=1))
+    with pytest.raises(InstanceError, match="gave up after 50 nodes on 12 subtasks"):
+        optimum(random_instance(1, 6, 12, seed=0), max_nodes=50)
