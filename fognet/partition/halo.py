@@ -144,6 +144,35 @@ class Nearest:
         return out_align // math.gcd(out_align, self.factor)
 
 
+@dataclass(frozen=True)
+class Linear:
+    """Linear (bilinear in H and W) upscale by an integer factor, as onnxruntime computes it:
+    the source coordinate is clamped into the image, then the two rows around it are mixed."""
+
+    factor: int
+    coordinate_mode: str = "half_pixel"
+
+    def out_len(self, n: int) -> int:
+        return max(0, n * self.factor)
+
+    def deps(self, r: int, n: int) -> tuple[Dep, ...]:
+        f = self.factor
+        x = r / f if self.coordinate_mode == "asymmetric" else (r + 0.5) / f - 0.5
+        if self.coordinate_mode == "pytorch_half_pixel" and n * f <= 1:
+            x = 0.0
+        x = min(max(x, 0.0), n - 1.0)
+        lo = min(int(x), n - 1)
+        hi = min(lo + 1, n - 1)
+        w = round(x - lo, 6) if lo != hi else 0.5
+        return ((("lo", w), lo), (("hi", w), hi))
+
+    def offset(self, a: int) -> int:
+        return a * self.factor
+
+    def align(self, out_align: int) -> int:
+        return out_align // math.gcd(out_align, self.factor)
+
+
 def _round(x: float, mode: str) -> int:
     if mode == "floor":
         return math.floor(x)
@@ -203,7 +232,7 @@ class Pointwise:
         return out_align
 
 
-Geometry = Window | Transposed | Nearest | Shift | Pointwise
+Geometry = Window | Transposed | Nearest | Linear | Shift | Pointwise
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from fognet.partition.extract import build_submodel, constant_closure, value_inf
 from fognet.partition.halo import (
     SHIFT_INVARIANT_MODES,
     Geometry,
+    Linear,
     Nearest,
     Pointwise,
     Range,
@@ -616,7 +617,7 @@ def _node_geometry(
     if op == "ConvTranspose":
         return _transposed(node, consts, attrs)
     if op in ("Resize", "Upsample"):
-        return _nearest(graph, node, consts, attrs, h_in, h_out)
+        return _resize(graph, node, consts, attrs, h_in, h_out)
     if op == "Pad":
         return _pad(graph, node, consts, attrs)
     return None
@@ -679,8 +680,9 @@ def _transposed(node, consts, attrs) -> Geometry | None:
     return Transposed(kernel[0], stride, dilation, pads[0], pads[2], out_pad)
 
 
-def _nearest(graph, node, consts, attrs, h_in, h_out) -> Geometry | None:
-    if _text(attrs.get("mode", b"nearest")) != "nearest":
+def _resize(graph, node, consts, attrs, h_in, h_out) -> Geometry | None:
+    mode = _text(attrs.get("mode", b"nearest"))
+    if mode not in ("nearest", "linear", "bilinear"):
         return None
     opset = _opset(graph)
     if node.op_type == "Upsample" or opset < 11:
@@ -705,6 +707,8 @@ def _nearest(graph, node, consts, attrs, h_in, h_out) -> Geometry | None:
     factor = int(round(float(scales[2])))
     if factor < 1 or abs(float(scales[2]) - factor) > 1e-6 or h_out != h_in * factor:
         return None
+    if mode != "nearest":
+        return Linear(factor, coord)
     return Nearest(factor, coord, rounding)
 
 

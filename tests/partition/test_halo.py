@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from fognet.errors import PartitionError
 from fognet.partition.halo import (
     Extent,
+    Linear,
     Nearest,
     Pointwise,
     Shift,
@@ -29,7 +30,10 @@ def reference(geometry, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     for r in range(len(out)):
         for tag, i in geometry.deps(r, n):
             value = x[i] if isinstance(i, int) else 0.0
-            out[r] += weights[tag if isinstance(tag, int) else 0] * value
+            if isinstance(tag, tuple):  # Linear: ("lo" | "hi", distance from the lower row)
+                out[r] += (1 - tag[1] if tag[0] == "lo" else tag[1]) * value
+            else:
+                out[r] += weights[tag if isinstance(tag, int) else 0] * value
     return out
 
 
@@ -54,6 +58,8 @@ geometries = st.one_of(
     st.builds(Nearest, factor=st.integers(1, 4),
               coordinate_mode=st.sampled_from(["half_pixel", "asymmetric", "pytorch_half_pixel"]),
               nearest_mode=st.sampled_from(["floor", "round_prefer_floor", "round_prefer_ceil", "ceil"])),
+    st.builds(Linear, factor=st.integers(1, 4),
+              coordinate_mode=st.sampled_from(["half_pixel", "asymmetric", "pytorch_half_pixel"])),
     st.builds(Shift, pad_top=st.integers(-1, 3), pad_bottom=st.integers(-1, 3),
               mode=st.sampled_from(["constant", "edge", "reflect"])),
 )

@@ -149,15 +149,17 @@ def _layer(draw, b: Builder, kind: str) -> None:  # noqa: C901 - one branch per 
         b.x, b.c = b.add("Concat", [b.x, y], axis=1), b.c + 2
     elif kind == "upsample" and b.h <= 48:
         mode = draw(st.sampled_from(["asymmetric", "half_pixel"]))
+        f = draw(ints(2, 3))
         if draw(st.booleans()):
-            scales = b.const("scales", np.array([1, 1, 2, 2], dtype=np.float32))
-            b.x = b.add("Resize", [b.x, "", scales], mode="nearest", coordinate_transformation_mode=mode)
+            scales = b.const("scales", np.array([1, 1, f, 2], dtype=np.float32))
+            b.x = b.add("Resize", [b.x, "", scales], mode=draw(st.sampled_from(["nearest", "linear"])),
+                        coordinate_transformation_mode=mode)
         else:  # the sizes form, which slices cannot keep (it fixes H): rewritten to scales
-            sizes = b.const("sizes", np.array([1, b.c, 2 * b.h, 2 * WIDTH], dtype=np.int64))
+            sizes = b.const("sizes", np.array([1, b.c, f * b.h, 2 * WIDTH], dtype=np.int64))
             b.x = b.add("Resize", [b.x, "", "", sizes], mode="nearest", coordinate_transformation_mode=mode)
-            b.x = b.add("Resize", [b.x, "", "", b.const("sizes", np.array([1, b.c, 2 * b.h, WIDTH],
+            b.x = b.add("Resize", [b.x, "", "", b.const("sizes", np.array([1, b.c, f * b.h, WIDTH],
                         dtype=np.int64))], mode="nearest", coordinate_transformation_mode=mode)
-        b.h *= 2
+        b.h *= f
     elif kind == "transpose" and b.h <= 40:
         k, s = draw(ints(2, 4)), 2
         p = draw(ints(0, k - 1))
