@@ -359,10 +359,24 @@ def _candidates(st: _State, rule: str) -> Iterator[tuple[float, int, int, int]]:
     if rule == "fair" and len(allc):
         kind, i, j = (allc[:, k].astype(np.int64) for k in (1, 2, 3))
         allc = allc[_fair_ok(st, pr, kind, i, j)]
-    order = np.argsort(allc[:, 0], kind="stable")  # ties: kind, then subtask order
-    for start in range(0, len(order), 256):
-        for d, k, i, j in allc[order[start:start + 256]].tolist():
-            yield d, int(k), int(i), int(j)
+    # Best first; ties by build order (kind, then subtask order). Most passes stop early,
+    # so sort the best few thousand first and the rest only if asked for.
+    delta = allc[:, 0]
+    head = np.arange(len(delta))
+    if len(delta) > _HEAD:
+        head = np.argpartition(delta, _HEAD)[:_HEAD]
+    for part in (head, None):
+        if part is None:
+            if len(head) == len(delta):
+                return
+            part = np.setdiff1d(np.arange(len(delta)), head, assume_unique=True)
+        part = part[np.lexsort((part, delta[part]))]
+        for start in range(0, len(part), 256):
+            for d, k, i, j in allc[part[start:start + 256]].tolist():
+                yield d, int(k), int(i), int(j)
+
+
+_HEAD = 4096
 
 
 def _changes(st: _State, kind: int, i: int, j: int) -> list[tuple[int, int, int]]:
