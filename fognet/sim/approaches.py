@@ -136,12 +136,7 @@ def build_instance(
         Worker(w, states[w].speed, states[w].backlog, states[w].quota) for w in topology.workers
     )
     local = tuple(LocalDevice(s, states[s].speed, states[s].backlog) for s in topology.sources)
-    links = []
-    for source in topology.sources:
-        for w in topology.reachable(source):
-            if not topology.is_default(source, w):
-                bw, lat = topology.link(source, w)
-                links.append(Link(source, w, bw, lat))
+    links = planning.memo("instance-links", lambda: tuple(Link(*row) for row in topology.non_default_links()))
     subtasks = []
     ids: dict[str, list[list[str]]] = {}
     pieces: dict[str, tuple[tuple[Piece, ...], ...]] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.plan import Planner, PlannerConfig
@@ -49,21 +50,24 @@ class Planning:
         self.config = config
         bw, lat = topology.default_link
         self.default_link = LinkState(bandwidth=bw, latency=lat)
-        self._links: dict[str, dict[tuple[str, str], LinkState]] = {}
+        self._links: dict[str, dict[tuple[str, str], LinkState]] = {s: {} for s in topology.sources}
+        for source, w, bw, lat in topology.non_default_links():
+            self._links[source][(source, w)] = LinkState(bw, lat)
         self._link_sig: dict[str, int] = {}
         sigs: dict[tuple, int] = {}
-        for source in topology.sources:
-            links = {
-                (source, w): LinkState(*topology.link(source, w))
-                for w in topology.reachable(source)
-                if not topology.is_default(source, w)
-            }
-            self._links[source] = links
+        for source, links in self._links.items():
             sig = tuple(sorted((w, link.bandwidth, link.latency) for (_, w), link in links.items()))
             self._link_sig[source] = sigs.setdefault(sig, len(sigs))
         self._cache: dict[tuple, Plan] = {}
+        self._memo: dict[str, object] = {}
         self.planner_runs = 0
         self.begin_round({p: topology.peers[p].backlog for p in topology.peers})
+
+    def memo(self, key: str, make: Callable[[], object]):
+        """A value computed once per run (static facts the approaches need every round)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def begin_round(self, backlogs: Mapping[str, float]) -> None:
         """Fix the state every plan of this round is made on."""
@@ -75,22 +79,26 @@ class Planning:
         self._workers_sig = tuple(
             (w, backlog_bucket(self.states[w].backlog)) for w in self.topology.workers
         )
-        self._planners: dict[str, Planner] = {}
+        self._planners: dict[tuple[str, bool], Planner] = {}
 
     def state(self, source: str) -> ClusterState:
         peers = {w: self.states[w] for w in self.topology.reachable(source)}
         peers[source] = self.states[source]
         return ClusterState(peers=peers, links=self._links[source], default_link=self.default_link)
 
-    def planner(self, source: str) -> Planner:
-        planner = self._planners.get(source)
+    def planner(self, source: str, sliced: bool = False) -> Planner:
+        """The source's planner for this round; `sliced` forces spatial stages on (MoDNN
+        slices whatever the scenario's planner config says)."""
+        config = replace(self.config, spatial=True) if sliced else self.config
+        key = (source, config.spatial)
+        planner = self._planners.get(key)
         if planner is None:
             costs = self.costs[self.topology.peers[source].model]
             planner = Planner(
                 costs.graph, costs.times, self.state(source), source,
-                spatial=costs.spatial, config=self.config, bytes_table=costs.bytes,
+                spatial=costs.spatial, config=config, bytes_table=costs.bytes,
             )
-            self._planners[source] = planner
+            self._planners[key] = planner
         return planner
 
     def signature(self, source: str) -> tuple:
@@ -107,7 +115,7 @@ class Planning:
         plan = self._cache.get(key)
         if plan is None:
             sha = self.costs[self.topology.peers[source].model].sha256
-            plan = PLAN_KINDS[kind](self.planner(source), sha)
+            plan = PLAN_KINDS[kind](self.planner(source, sliced=kind == "modnn"), sha)
             self._cache[key] = plan
             self.planner_runs += 1
         return rename_source(plan, source)

@@ -1,0 +1,109 @@
+"""The simulator against the cost model: hand-checked latencies, idle predictions, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fognet.sim.approaches import APPROACHES, Approach
+from fognet.sim.experiment import ModelCache, compare
+from fognet.sim.runner import Simulation
+from fognet.sim.scenario import load
+from tests.sim.conftest import write_scenario
+
+ONE_ON_ONE = """
+name = "one-on-one"
+seed = {seed}
+rounds = {rounds}
+round_s = 1.0
+queue = "fifo"
+[network]
+bandwidth = {bandwidth}
+latency = {latency}
+[models.chain]
+spec = "{model}"
+[[sources]]
+name = "car"
+count = 1
+speed = {speed}
+model = "chain"
+fps = {fps}
+[[workers]]
+name = "fog"
+count = {workers}
+speed = {wspeed}
+quota = 2
+"""
+
+
+def _scenario(tmp_path: Path, chain_path: Path, **kw):
+    values = {"seed": 3, "rounds": 1, "speed": 0.5, "fps": 1, "workers": 1, "model": chain_path, "bandwidth": 2e6,
+              "latency": 0.004, "wspeed": 4.0}
+    values.update(kw)
+    return load(write_scenario(tmp_path / "s.toml", ONE_ON_ONE.format(**values)))
+
+
+def _run(scenario, name: str, models: ModelCache):
+    return Simulation(scenario, Approach(name), models.for_scenario(scenario)).run()
+
+
+def test_one_frame_local_and_offloaded_latency_is_the_formula(tmp_path: Path, chain_path: Path) -> None:
+    scenario = _scenario(tmp_path, chain_path, speed=0.001)
+    models = ModelCache()
+    costs = models.for_scenario(scenario)["chain"]
+    graph = costs.graph
+    local = _run(scenario, "local", models).records
+    assert len(local) == 1
+    assert local[0].latency_s == pytest.approx(costs.total_s / 0.001, abs=1e-12)
+    assert local[0].compute_s == pytest.approx(local[0].latency_s) and local[0].transfer_s == 0.0
+    remote = _run(scenario, "best-node", models).records[0]
+    in_b, out_b = graph.inputs[0].nbytes, graph.outputs[0].nbytes
+    expected = 0.004 + in_b / 2e6 + costs.total_s / 4.0 + 0.004 + out_b / 2e6
+    assert remote.peers == "fog-0"
+    assert remote.latency_s == pytest.approx(expected, abs=1e-12)
+    assert remote.transfer_s + remote.wait_s + remote.compute_s == pytest.approx(remote.latency_s)
+
+
+def test_frames_queue_on_a_slow_source(tmp_path: Path, chain_path: Path) -> None:
+    """Frames every 1/fps s, each needing W/s > 1/fps: frame k waits for k earlier ones."""
+    scenario = _scenario(tmp_path, chain_path, fps=400, rounds=1, speed=0.05)
+    models = ModelCache()
+    work = models.for_scenario(scenario)["chain"].total_s
+    service = work / 0.05
+    assert service > 1 / 400, "the test needs an overloaded source"
+    records = sorted(_run(scenario, "local", models).records, key=lambda r: r.frame)
+    assert len(records) == 400
+    for k, record in enumerate(records[:50]):
+        assert record.latency_s == pytest.approx((k + 1) * service - k / 400, abs=1e-9)
+        assert record.wait_s == pytest.approx(k * service - k / 400, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", APPROACHES)
+def test_single_frame_on_idle_cluster_equals_planner_price(tmp_path: Path, chain_path: Path, name: str) -> None:
+    scenario = _scenario(tmp_path, chain_path, workers=3, speed=0.002, bandwidth=1e9, latency=1e-4, wspeed=0.05)
+    models = ModelCache()
+    costs = models.for_scenario(scenario)
+    probe = Simulation(scenario, Approach(name), costs)
+    plan = Approach(name).place(probe.planning, 0, scenario.seed).plans["car-0"]
+    priced = probe.planning.planner("car-0").price(plan)
+    records = Simulation(scenario, Approach(name), costs).run().records
+    assert len(records) == 1
+    assert abs(records[0].latency_s - priced.predicted_s) < 1e-9
+
+
+def test_modnn_splits_over_every_node(tmp_path: Path, chain_path: Path) -> None:
+    scenario = _scenario(tmp_path, chain_path, workers=3)
+    record = _run(scenario, "modnn", ModelCache()).records[0]
+    assert record.peers == "car-0;fog-0;fog-1;fog-2"
+    assert all("+" in stage for stage in record.plan.split("|")[:-1])
+
+
+def test_same_seed_same_records_other_seed_other_arrivals(tmp_path: Path, chain_path: Path) -> None:
+    models = ModelCache()
+    a = compare(_scenario(tmp_path, chain_path, fps=20, rounds=3, workers=2), ["fognet", "random"], models)
+    b = compare(_scenario(tmp_path, chain_path, fps=20, rounds=3, workers=2), ["fognet", "random"], models)
+    c = compare(_scenario(tmp_path, chain_path, fps=20, rounds=3, workers=2, seed=4), ["fognet"], models)
+    for name in ("fognet", "random"):
+        assert a.results[name].records == b.results[name].records
+    assert [r.start_s for r in a.results["fognet"].records] != [r.start_s for r in c.results["fognet"].records]
