@@ -203,6 +203,13 @@ class Requester:
             )
         except TimeoutError:
             raise PeerUnreachable(f"peer {peer} did not answer within {self.timeout:.1f} s") from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled: let it through
+            # The socket under the request was closed (the peer was declared dead and
+            # forgotten); without this the frame would vanish instead of failing.
+            raise PeerUnreachable(f"peer {peer} went away while answering (connection closed)") from None
         rtt = time.perf_counter() - t0
         transfer = max(0.0, rtt - result.wait_s - result.compute_s)
         return result, SubtaskTiming(number, peer, transfer, result.wait_s, result.compute_s)
