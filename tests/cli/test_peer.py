@@ -146,3 +146,18 @@ def test_infer_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message) -
     lines = result.output.strip().splitlines()
     assert lines[-1].startswith(message.split(":")[0]) and message in lines[-1]
     assert "Traceback" not in result.output
+
+
+def test_infer_via_a_running_cluster_reports_which_peers_ran_what(tmp_path: Path) -> None:
+    from fognet.peer.launch import LocalCluster
+
+    with LocalCluster(_cluster_file(tmp_path), names=["w1", "w2"], heartbeat_s=0.5) as local:
+        result = CliRunner().invoke(
+            main,
+            ["infer", "--model", str(_model(tmp_path)), "--via", local.launched[1].address,
+             "--frames", "3", "--verify", "--placement", "planner"],
+        )
+    assert result.exit_code == 0, result.output
+    assert "joining via" in result.output and "verified: 3/3" in result.output
+    ran = next(line for line in result.output.splitlines() if line.startswith("stages ran on"))
+    assert "w1" in ran or "w2" in ran
