@@ -310,66 +310,85 @@ def _candidates(st: _State, rule: str) -> Iterator[tuple[float, int, int, int]]:
     kind 0: move i to worker j; 1: move i home; 2: swap i (on a worker) with j;
     3: j takes i's worker slot and i goes home.
     """
-    ct = st.ct
-    n, nw = len(ct.subtasks), ct.n_workers
-    site = np.asarray(st.site_of, dtype=np.int64)
-    on_worker = site < nw
     pr = _prices(st)
-    ins_w, ins_home = pr.ins_w, pr.ins_home
+    site = np.asarray(st.site_of, dtype=np.int64)
+    n, nw = len(site), st.ct.n_workers
     cols = np.minimum(site, nw - 1) if nw else site * 0
-    removal = np.where(on_worker, ins_w[np.arange(n), cols] if nw else 0.0, ins_home)
-    found: list[np.ndarray] = []
-    thr = -EPS / 2
+    # removal[i]: how much i's site's total falls if i leaves it
+    removal = np.where(site < nw, pr.ins_w[np.arange(n), cols] if nw else 0.0, pr.ins_home)
     with np.errstate(invalid="ignore"):
-        if nw:
-            counts = np.array([len(m) for m in st.members[:nw]])
-            move = ins_w - removal[:, None]
-            move[:, counts >= ct.quota[:nw]] = np.inf
-            move[on_worker, site[on_worker]] = np.inf
-            ii, jj = np.nonzero(move < thr)
-            found.append(np.stack([move[ii, jj], np.zeros_like(ii), ii, jj], axis=1))
-        home = np.where(on_worker, ins_home - removal, np.inf)
-        ii = np.nonzero(home < thr)[0]
-        found.append(np.stack([home[ii], np.ones_like(ii), ii, ii], axis=1))
-        t_idx = np.nonzero(on_worker)[0]
-        if len(t_idx):
-            tsite = site[t_idx][:, None]  # (T, 1)
-            ssite = site[None, :]  # (1, N)
-            wmin = np.where(
-                ct.rank[t_idx][:, None] < ct.rank[None, :], ct.work[t_idx][:, None], ct.work[None, :]
-            )
-            s_into_t = ins_w[:, site[t_idx]].T  # (T, N): i=s joins t's worker
-            s_on_worker = on_worker[None, :]
-            t_into_s = np.where(
-                s_on_worker,
-                ins_w[t_idx][:, np.minimum(site, nw - 1)],
-                np.where(ct.home[t_idx][:, None] == ssite, ins_home[t_idx][:, None], np.inf),
-            )
-            base = s_into_t - removal[t_idx][:, None] - removal[None, :]
-            swap = t_into_s + base - wmin * (1 / ct.speed[tsite] + 1 / ct.speed[ssite])
-            bad = (tsite == ssite) | (s_on_worker & (np.arange(n)[None, :] <= t_idx[:, None]))
-            swap[bad] = np.inf
-            ti, si = np.nonzero(swap < thr)
-            found.append(np.stack([swap[ti, si], np.full_like(ti, 2), t_idx[ti], si], axis=1))
-            disp = base - wmin / ct.speed[tsite] + ins_home[t_idx][:, None]
-            disp[(tsite == ssite) | (ct.home[t_idx][:, None] == ssite)] = np.inf
-            ti, si = np.nonzero(disp < thr)
-            found.append(np.stack([disp[ti, si], np.full_like(ti, 3), t_idx[ti], si], axis=1))
-    allc = np.concatenate(found) if found else np.zeros((0, 4))
+        found = _move_steps(st, pr, site, removal) + _pair_steps(st, pr, site, removal)
+    allc = np.concatenate(found)
     if rule == "fair" and len(allc):
         kind, i, j = (allc[:, k].astype(np.int64) for k in (1, 2, 3))
         allc = allc[_fair_ok(st, pr, kind, i, j)]
-    # Best first; ties by build order (kind, then subtask order). Most passes stop early,
-    # so sort the best few thousand first and the rest only if asked for.
+    return _best_first(allc)
+
+
+def _rows(delta: np.ndarray, kind: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    return np.stack([delta, np.full_like(i, kind), i, j], axis=1).astype(float)
+
+
+def _move_steps(st: _State, pr: _Prices, site: np.ndarray, removal: np.ndarray) -> list[np.ndarray]:
+    """Moves to a worker with a free slot (kind 0) and moves home (kind 1)."""
+    ct, nw = st.ct, st.ct.n_workers
+    on_worker = site < nw
+    found = []
+    if nw:
+        counts = np.array([len(m) for m in st.members[:nw]])
+        move = pr.ins_w - removal[:, None]
+        move[:, counts >= ct.quota[:nw]] = np.inf
+        move[on_worker, site[on_worker]] = np.inf
+        ii, jj = np.nonzero(move < -EPS / 2)
+        found.append(_rows(move[ii, jj], 0, ii, jj))
+    home = np.where(on_worker, pr.ins_home - removal, np.inf)
+    ii = np.nonzero(home < -EPS / 2)[0]
+    found.append(_rows(home[ii], 1, ii, ii))
+    return found
+
+
+def _pair_steps(st: _State, pr: _Prices, site: np.ndarray, removal: np.ndarray) -> list[np.ndarray]:
+    """Swaps (kind 2) and displacements (kind 3) of each subtask t on a worker (rows) with
+    every subtask s (columns): the insertions and removals, less the one pairwise wait the
+    two would otherwise both be charged for on each shared site."""
+    ct, n, nw = st.ct, len(site), st.ct.n_workers
+    t_idx = np.nonzero(site < nw)[0]
+    if not len(t_idx):
+        return []
+    tsite, ssite = site[t_idx][:, None], site[None, :]  # (T, 1), (1, N)
+    s_on_worker = (site < nw)[None, :]
+    tr, sr = ct.rank[t_idx][:, None], ct.rank[None, :]
+    wmin = np.where(tr < sr, ct.work[t_idx][:, None], ct.work[None, :])
+    s_into_t = pr.ins_w[:, site[t_idx]].T
+    t_home = ct.home[t_idx][:, None]
+    t_into_s = np.where(
+        s_on_worker,
+        pr.ins_w[t_idx][:, np.minimum(site, nw - 1)],
+        np.where(t_home == ssite, pr.ins_home[t_idx][:, None], np.inf),
+    )
+    both = s_into_t - removal[t_idx][:, None] - removal[None, :]
+    swap = t_into_s + both - wmin * (1 / ct.speed[tsite] + 1 / ct.speed[ssite])
+    swap[(tsite == ssite) | (s_on_worker & (np.arange(n)[None, :] <= t_idx[:, None]))] = np.inf
+    disp = both - wmin / ct.speed[tsite] + pr.ins_home[t_idx][:, None]
+    disp[(tsite == ssite) | (t_home == ssite)] = np.inf
+    found = []
+    for kind, delta in ((2, swap), (3, disp)):
+        ti, si = np.nonzero(delta < -EPS / 2)
+        found.append(_rows(delta[ti, si], kind, t_idx[ti], si))
+    return found
+
+
+def _best_first(allc: np.ndarray) -> Iterator[tuple[float, int, int, int]]:
+    """Rows by delta; ties by build order (kind, then subtask order). Most passes stop
+    early, so the best few thousand are sorted first and the rest only if asked for."""
     delta = allc[:, 0]
     head = np.arange(len(delta))
     if len(delta) > _HEAD:
         head = np.argpartition(delta, _HEAD)[:_HEAD]
-    for part in (head, None):
-        if part is None:
-            if len(head) == len(delta):
-                return
-            part = np.setdiff1d(np.arange(len(delta)), head, assume_unique=True)
+    parts = [head]
+    if len(head) < len(delta):
+        parts.append(np.setdiff1d(np.arange(len(delta)), head, assume_unique=True))
+    for part in parts:
         part = part[np.lexsort((part, delta[part]))]
         for start in range(0, len(part), 256):
             for d, k, i, j in allc[part[start:start + 256]].tolist():
