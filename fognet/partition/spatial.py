@@ -7,9 +7,11 @@ The flow, for a stage that is a run of compute nodes [start, stop):
     specs = plan_slices(run, slices_for_rows([10, 0, 6]))   # rows of run.primary
     model = slice_model(graph, run, spec)         # the same nodes, H made the slice's own
     feeds = split_inputs(full_inputs, spec)       # source side: input rows incl. halo
-    rows = crop_outputs(runner(model, feeds), spec)         # worker side: drop garbage rows
-    spec, model = slice_task(graph, start, stop, rows)      # or: a worker's model, pre-cropped
-    merged = merge_outputs([...], specs, cropped=True)      # source side: concat along H
+    kept = crop_outputs(runner(model, feeds), spec)         # worker side: drop garbage rows
+    merged = merge_outputs([kept, ...], specs, cropped=True)  # source side: concat along H
+
+A worker that knows only (start, stop, output rows) builds the same spec and a model whose
+outputs are already cropped with `slice_task(graph, start, stop, rows)`.
 
 Row ranges refer to the run's primary output (`run.primary`, made by the run's last node);
 other outputs of the run (a skip tensor leaving mid-run) get the proportional rows of their
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -63,6 +65,7 @@ POINTWISE = {
 }
 CHANNEL_SOFTMAX = {"Softmax", "LogSoftmax", "Hardmax"}
 SPARE_OUTPUTS = {"Dropout", "MaxPool"}  # second outputs that are fine when unused
+MEMO_SIZE = 4096  # row plans remembered per run
 
 
 # ----------------------------------------------------------------------------- runs
@@ -79,6 +82,7 @@ class SpatialRun:
     steps: tuple[Step, ...]
     tensor_heights: tuple[tuple[str, int], ...]
     positions: tuple[int, ...]  # the nodes slices run: those in [start, stop) that feed an output
+    _memo: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def heights(self) -> dict[str, int]:
@@ -105,7 +109,16 @@ class SpatialRun:
 
     def input_rows(self, out_start: int, out_stop: int) -> dict[str, Range]:
         """Input rows (with halo and grid alignment) a slice making these output rows reads."""
-        return dict(_plan_one(self, (out_start, out_stop)).inputs)
+        return dict(self.plan((out_start, out_stop)).inputs)
+
+    def plan(self, rows: Range) -> halo.RowPlan:
+        """The row plan of one slice, remembered: planners ask about the same rows often."""
+        key = (int(rows[0]), int(rows[1]))
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = _plan_one(self, key)
+        return self._memo[key]
 
 
 def node_geometries(graph: ModelGraph) -> tuple[Geometry | None, ...]:
@@ -116,7 +129,7 @@ def node_geometries(graph: ModelGraph) -> tuple[Geometry | None, ...]:
     for node in graph.nodes:
         try:
             geometry = _geometry(graph, node, consts, used)
-        except (KeyError, ValueError, IndexError, TypeError) as exc:
+        except (KeyError, ValueError, IndexError, TypeError, RuntimeError) as exc:
             log.debug("node %s (%s) is not spatial: %s", node.name, node.op_type, exc)
             geometry = None
         result.append(geometry)
@@ -206,9 +219,9 @@ def _tall_prefix(
                 run = spatial_run(graph, start, stop, geometries)
             except PartitionError as exc:
                 log.info("nodes [%d, %d) are local but not splittable: %s", start, stop, exc)
-                return None
-            if run.height >= min_height:
-                return run
+            else:
+                if run.height >= min_height:
+                    return run
         stop -= 1
     return None
 
@@ -311,7 +324,7 @@ def _plan_one(run: SpatialRun, rows: Range) -> halo.RowPlan:
 
 
 def _spec(run: SpatialRun, rows: Range) -> SliceSpec:
-    plan = _plan_one(run, rows)
+    plan = run.plan(rows)
     heights = run.heights
     outputs = []
     for name, (lo, hi) in run.output_rows(rows).items():
@@ -465,9 +478,9 @@ def _cropped(
     for node in nodes:
         new = onnx.NodeProto()
         new.CopyFrom(node)
-        for field in (new.input, new.output):
-            for k, name in enumerate(field):
-                field[k] = renamed.get(name, name)
+        for names in (new.input, new.output):
+            for k, name in enumerate(names):
+                names[k] = renamed.get(name, name)
         result.append(new)
     for o in spec.outputs:
         starts, ends, axes = [o.crop_start], [o.crop_stop], [2]
