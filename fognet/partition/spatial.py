@@ -521,17 +521,15 @@ def _rewrite(
         new.attribute.extend([*kept, helper.make_attribute("pads", pads)])
         return new, []
     if node.op_type == "Resize" and len(node.input) > 3 and node.input[3]:
-        x, out = node.input[0], node.output[0]
+        x = node.input[0]
         sizes = consts.value(node.input[3])
-        in_shape, out_shape = graph.tensors[x].shape, graph.tensors[out].shape
+        in_shape = graph.tensors[x].shape
         scales = np.array([s / i for s, i in zip(sizes, in_shape, strict=True)], dtype=np.float32)
         init = numpy_helper.from_array(scales, f"{node.name}__fognet_scales")
         new = onnx.NodeProto()
         new.CopyFrom(node)
         del new.input[:]
         new.input.extend([x, node.input[1], init.name])
-        if out_shape[3] != int(np.floor(in_shape[3] * scales[3])):
-            raise PartitionError(f"Resize {node.name!r}: its width cannot be expressed as a scale")
         return new, [init]
     return node, []
 
@@ -711,10 +709,12 @@ def _resize(graph, node, consts, attrs, h_in, h_out) -> Geometry | None:
         scales = list(consts.value(node.input[1]))
     else:
         scales = list(consts.value(node.input[2])) if len(node.input) > 2 and node.input[2] else []
-        if not scales:
+        if not scales:  # sizes: slices get the same as scales (see _rewrite), if exact in W
             sizes = list(consts.value(node.input[3]))
             shape = graph.tensors[node.input[0]].shape
             scales = [s / i for s, i in zip(sizes, shape, strict=True)]
+            if int(np.floor(shape[3] * np.float32(scales[3]))) != sizes[3]:
+                return None
     if len(scales) != 4 or scales[0] != 1 or scales[1] != 1:
         return None
     factor = int(round(float(scales[2])))
