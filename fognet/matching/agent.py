@@ -7,6 +7,8 @@ API (what `fognet/peer/` and `sim/` drive):
     outgoing = agent.start()              # list[Outgoing(to, message)] to send first
     outgoing = agent.handle(message)      # feed every message addressed to this peer
     agent.done                            # True once RoundDone(phase=2) was seen
+    agent.forget(peer)                    # peer is dead: drop its locks (and its vote)
+    source.expire()                       # the open step timed out: abort it, go on
     source.placement()                    # {subtask id: site} of its own subtasks
 
 `view` is an `Instance`: the public state every peer knows from heartbeats (workers'
@@ -121,6 +123,12 @@ class WorkerAgent:
             self.lock = None
         return []
 
+    def forget(self, peer: PeerId) -> list[Outgoing]:
+        """`peer` is dead (missed heartbeats): release a lock it holds on us."""
+        if self.lock is not None and self.lock[0] == peer:
+            self.lock = None
+        return []
+
     def _propose(self, msg: Propose) -> list[Outgoing]:
         s = msg.subtask
         if self.view.link(s.source, self.id) is None:
@@ -187,6 +195,23 @@ class SourceAgent:
 
     def placement(self) -> dict[SubtaskId, PeerId]:
         return dict(self.where)
+
+    def expire(self) -> list[Outgoing]:
+        """The open step's votes did not all come in time: drop it and go on (the driver
+        calls this on its timeout; time is never read here)."""
+        if self._open is None:
+            return []
+        self._open.votes.append(Vote(False, reason=Reason.BUSY))
+        self._open.waiting.clear()
+        return self._decide()
+
+    def forget(self, peer: PeerId) -> list[Outgoing]:
+        """`peer` is dead: release its lock on us, and stop waiting for its vote."""
+        if self.lock is not None and self.lock[0] == peer:
+            self.lock = None
+        if self._open is not None and peer in self._open.waiting:
+            return self.expire()
+        return []
 
     # --- phase 1 -----------------------------------------------------------------------
 

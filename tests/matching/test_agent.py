@@ -22,6 +22,7 @@ from fognet.matching.messages import (
     SwapAbort,
     SwapAsk,
     SwapVote,
+    Turn,
 )
 from fognet.matching.random_instance import random_instance
 from tests.matching.test_game import DISPLACE
@@ -123,3 +124,24 @@ def test_agents_reach_a_matching_the_checker_accepts(sources, workers, per_sourc
 def test_agents_are_deterministic() -> None:
     inst = random_instance(4, 3, 2, seed=9)
     assert run_local(inst) == run_local(inst)
+
+
+def test_expired_step_is_aborted_and_forgotten_peer_unlocks() -> None:
+    inst = parse_instance(DISPLACE)
+    a, b = _sub(inst, "a"), _sub(inst, "b")
+    src = SourceAgent(inst, "car2", inst.sources)
+    src.start()
+    src.handle(Reject("w1", "b", Reason.QUOTA_FULL))
+    src.handle(RoundDone("w1", 1, hosted=(a,)))
+    asks = src.handle(Turn("driver", 0))
+    assert {o.to for o in asks} == {"car1", "w1"}
+    assert all(isinstance(o.message, SwapAsk) for o in asks)
+    # nobody answers: the step is aborted to both parties and the next one is asked
+    after = src.expire()
+    aborts = [o for o in after if isinstance(o.message, SwapAbort)]
+    assert {o.to for o in aborts} == {"car1", "w1"}
+    w = WorkerAgent(inst, "w1")
+    w.handle(Propose("car1", a))
+    assert w.handle(SwapAsk("car2", 1, "displace", (Change(b, "car2", "w1"), Change(a, "w1", "car1"))))[0].message.ok
+    w.forget("car2")
+    assert w.lock is None
