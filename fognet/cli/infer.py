@@ -34,10 +34,10 @@ def _cluster_identity(cluster_file: Path, emulate: bool | None):
         raise ConfigError(f"{cluster_file}: no peer has role source or both; infer needs one to play")
     source = cluster.sources[0].name
     pacer = clusterfile.pacer_for(cluster, source, emulate)
-    links, default = clusterfile.planning_links(cluster)
+    links, default = clusterfile.planning_links(cluster, emulate)
     identity = Identity(
         config=clusterfile.config_from_cluster(cluster, source, emulate),
-        pacer=pacer, on_event=clusterfile.link_setter(cluster, source, pacer),
+        pacer=pacer, on_event=clusterfile.link_setter(cluster, source, pacer, emulate),
         links=links, default_link=default,
     )
     others = [n for n in cluster.names if n != source]

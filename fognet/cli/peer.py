@@ -39,7 +39,8 @@ def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate
         cluster = load_cluster(cluster_file)
         config = clusterfile.config_from_cluster(cluster, name, emulate, **options)
         pacer = clusterfile.pacer_for(cluster, name, emulate)
-        return config, pacer, clusterfile.link_setter(cluster, name, pacer), clusterfile.describe_emulation(cluster, emulate)
+        hook = clusterfile.link_setter(cluster, name, pacer, emulate)
+        return config, pacer, hook, clusterfile.describe_emulation(cluster, emulate)
     if profile is None:
         raise click.UsageError("give --profile NAME (see peers/profiles) or --cluster FILE")
     prof = load_profile(profile)

@@ -13,15 +13,18 @@ others, and `compute_s` the time it ran. `backlog_s` is the predicted reference-
 of work queued or running, which the peer advertises in STATE (the `q_p` of DESIGN.md).
 
 Emulation: with `emulate=True`, a job's elapsed compute is stretched to
-`measured / speed` by sleeping in the worker thread after the run, so the emulated
-device is busy for that long and later jobs wait behind it. A speed above 1 cannot be
-emulated on this machine; it runs at measured speed.
+`measured * time_scale / speed` by sleeping in the worker thread after the run, so the
+emulated device is busy for that long and later jobs wait behind it. `time_scale` (>= 1)
+slows the whole emulated cluster down so that devices faster than this machine can be
+emulated too: with the scale set to the fastest speed, that device runs at measured speed
+and every other one proportionally slower (`fognet.peer.clusterfile`). A device that
+would need to run faster than measured runs at measured speed, with a warning.
 
 API
     TaskKey(sha256, start, stop, input_shapes=(), rows=None)   frozen, hashable; rows: a spatial slice's output rows
     Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray}
     JobResult(outputs, wait_s, compute_s)
-    Executor(store, *, threads=1, speed=1.0, emulate=False)
+    Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0)
         await .run(job) -> JobResult       raises ModelError / WireError for a bad job
         .backlog_s -> float                reference-seconds queued or running
         .boundary(key) -> (inputs, outputs) tensor names of the key's sub-model
@@ -108,22 +111,33 @@ class Executor:
     """Sessions built lazily and cached; jobs run one at a time in a worker thread."""
 
     def __init__(
-        self, store: ModelStore, *, threads: int = 1, speed: float = 1.0, emulate: bool = False
+        self,
+        store: ModelStore,
+        *,
+        threads: int = 1,
+        speed: float = 1.0,
+        emulate: bool = False,
+        time_scale: float = 1.0,
     ) -> None:
-        if speed <= 0:
-            raise ModelError(f"peer speed must be positive, got {speed}")
+        if speed <= 0 or time_scale <= 0:
+            raise ModelError(f"peer speed and time scale must be positive, got {speed}, {time_scale}")
         self.store = store
         self.threads = threads
         self.speed = speed
         self.emulate = emulate
+        self.stretch = time_scale / speed  # emulated seconds per measured second
+        self.time_scale = time_scale
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fognet-exec")
         self._lock = threading.Lock()
         self._graphs: dict[tuple[str, Shapes], ModelGraph] = {}
         self._slicers: dict[tuple[str, Shapes], Slicer] = {}
         self._built: dict[TaskKey, _Built] = {}
         self._queue = _Queue()
-        if emulate and speed > 1.0:
-            log.warning("speed %.2f > 1 cannot be emulated on this machine; running at measured speed", speed)
+        if emulate and self.stretch < 1.0:
+            log.warning(
+                "speed %.2f at time scale %.2f would need to run faster than this machine; "
+                "running at measured speed", speed, time_scale,
+            )
 
     @property
     def backlog_s(self) -> float:
@@ -158,10 +172,10 @@ class Executor:
             raise ModelError(f"onnxruntime failed on [{job.key.start}, {job.key.stop}): {str(exc).splitlines()[0]}") from exc
         measured = time.perf_counter() - t0
         compute = measured
-        if self.emulate and self.speed < 1.0:
-            compute = measured / self.speed
+        if self.emulate and self.stretch > 1.0:
+            compute = measured * self.stretch
             time.sleep(compute - measured)
-        reference = measured if self.emulate else measured * self.speed
+        reference = measured * self.time_scale if self.emulate else measured * self.speed
         built.work_s = reference if not built.work_s else 0.7 * built.work_s + 0.3 * reference
         outputs = dict(zip(built.outputs, values, strict=True))
         if built.slice is not None:  # only rows equal to the unsplit run's travel back

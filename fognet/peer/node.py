@@ -21,7 +21,7 @@ others.
 API
     PeerConfig(name, speed=1.0, threads=1, quota=4, host="127.0.0.1", port=0, bootstrap=(),
                discovery=False, broadcast=LOOPBACK_BROADCAST, emulate=False, cache_dir=None,
-               profile="", heartbeat_s=1.0)
+               profile="", heartbeat_s=1.0, time_scale=1.0)
     Peer(config, *, pacer=None, on_event=None)      on_event(MemberEvent) for each join/leave/death
         .name, .address ("host:port"), .store, .executor
         await .run()                       until cancelled
@@ -80,6 +80,7 @@ class PeerConfig:
     cache_dir: Path | None = None
     profile: str = ""
     heartbeat_s: float = 1.0
+    time_scale: float = 1.0  # emulated seconds per device second (see executor)
 
 
 class Peer:
@@ -98,7 +99,8 @@ class Peer:
         self.address = self.transport.address
         self.store = ModelStore(config.cache_dir)
         self.executor = Executor(
-            self.store, threads=config.threads, speed=config.speed, emulate=config.emulate
+            self.store, threads=config.threads, speed=config.speed, emulate=config.emulate,
+            time_scale=config.time_scale,
         )
         self._events: asyncio.Queue[MemberEvent] = asyncio.Queue()
         self._on_event = on_event

@@ -181,6 +181,7 @@ async def run_session(
     image_input(graph)
     times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
     base = identity.config or PeerConfig(f"infer-{os.getpid()}", quota=0, profile="requester")
+    times = [t * base.time_scale for t in times]  # reference work in emulated time
     config = replace(
         base, bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir
     )
