@@ -13,10 +13,6 @@ from fognet.sim.experiment import Comparison, ModelCache, compare, parse_approac
 from fognet.sim.records import RECORD_FIELDS, record_row, write_json, write_rows
 from fognet.sim.scenario import Scenario, Sweep, load
 
-SUMMARY_FIELDS = ("frames", "mean_s", "p50_s", "p95_s", "p99_s", "max_s", "throughput_fps",
-                  "deadline_met", "transfer_s", "wait_s", "compute_s", "utilisation_mean",
-                  "utilisation_max", "offloaded", "planner_runs", "subtasks", "events", "wall_s")
-
 
 @click.command()
 @click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path))

@@ -59,6 +59,8 @@ class Summary:
     utilisation_mean: float  # workers' busy fraction over the run
     utilisation_max: float
     offloaded: float  # fraction of frames that used a peer other than their source
+    prediction_error: float  # mean |simulated - predicted| / simulated (predicted: the game's
+    #                          latency for matched approaches, the plan's price for the others)
     planner_runs: int
     subtasks: int
     events: int
@@ -97,6 +99,7 @@ def summarise(sim: Simulation, wall_s: float) -> RunResult:
         utilisation_mean=float(np.mean(busy)),
         utilisation_max=float(np.max(busy)),
         offloaded=_mean(float(r.peers != r.source) for r in records),
+        prediction_error=_mean(abs(r.latency_s - r.predicted_s) / r.latency_s for r in records if r.latency_s > 0),
         planner_runs=sim.planning.planner_runs,
         subtasks=sim.subtasks,
         events=sim.engine.processed,
