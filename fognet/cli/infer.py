@@ -166,7 +166,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
     else:
         cluster, identity, others, workers = _cluster_identity(cluster_file, emulate)
         console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
-        console.print(describe_emulation(cluster, emulate))
+        console.print(describe_emulation(cluster, emulate), soft_wrap=True)
         with LocalCluster(cluster_file, names=others, emulate=emulate) as local:
             session = SessionOptions(via=(local.launched[0].address,) if others else (), expect_workers=workers, **options)
             report = _run(loaded, images, _placement(placement, local_only, parts, True), session, identity, total)
