@@ -73,15 +73,32 @@ def _run(loaded, images, placement, options, identity, total: int):
         return asyncio.run(run_session(loaded, images, placement, options, identity, on_result))
 
 
+def _measured_stages(report) -> dict[int, float]:
+    """Mean measured seconds per stage (its slowest slice), over the frames that succeeded."""
+    per_stage: dict[int, list[float]] = {}
+    for r in report.results:
+        if not r.ok:
+            continue
+        slowest: dict[int, float] = {}
+        for t in r.timings:
+            slowest[t.stage] = max(slowest.get(t.stage, 0.0), t.total_s)
+        for stage, seconds in slowest.items():
+            per_stage.setdefault(stage, []).append(seconds)
+    return {k: sum(v) / len(v) for k, v in per_stage.items()}
+
+
 def _print_report(report, graph, console) -> None:
     from rich.table import Table
 
     plans = Table(title="plan" + ("s (re-placed as peers changed)" if len(report.plans) > 1 else ""))
-    for col in ("plan", "stage", "nodes", "peer", "predicted ms"):
+    for col in ("plan", "stage", "nodes", "peer", "predicted ms", "measured ms"):
         plans.add_column(col)
+    measured = _measured_stages(report) if len(report.plans) == 1 else {}
     for p, plan in enumerate(report.plans):
         for i, stage in enumerate(plan.stages):
-            plans.add_row(str(p), str(i), f"{stage.start}..{stage.stop - 1}", ", ".join(stage.peers), f"{stage.predicted_s * 1e3:.1f}")
+            seen = f"{measured[i] * 1e3:.1f}" if i in measured else "-"
+            plans.add_row(str(p), str(i), f"{stage.start}..{stage.stop - 1}", ", ".join(stage.peers),
+                          f"{stage.predicted_s * 1e3:.1f}", seen)
     console.print(plans)
     s = report.summary
     ok = s.frames - s.failed
