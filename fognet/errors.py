@@ -7,9 +7,12 @@
      +-- PlanError              no valid plan for the model on the cluster
      +-- InstanceError          a matching instance or matching that is malformed
      +-- ConfigError            a peer profile, cluster or scenario file is malformed
+     +-- FrameError             a frame source cannot be opened or a frame decoded
      +-- WireError              a network message that breaks the protocol
      +-- PeerError              a remote peer failed a request
           +-- PeerUnreachable   no answer within the timeout, or the peer is dead
+          +-- RemoteError       the peer answered ERROR with a reason (net/base.py: it
+                                carries the wire's Reason enum)
 
 Low-level exceptions (OSError, zmq.ZMQError, onnx errors) are turned into these at the
 module that sees them, with `raise ... from`, and with a message a user can act on.
@@ -44,6 +47,10 @@ class InstanceError(FognetError):
 
 class ConfigError(FognetError):
     """A peer profile, cluster file or scenario file is malformed."""
+
+
+class FrameError(FognetError):
+    """A frame source cannot be opened or one of its frames cannot be decoded."""
 
 
 class WireError(FognetError):

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from fognet.data.png import read_png
-from fognet.data.source import Frame, FrameError
+from fognet.data.source import Frame
+from fognet.errors import FrameError
 
 PNG_SUFFIXES = (".png",)
 JPEG_SUFFIXES = (".jpg", ".jpeg")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fognet.data.source import FrameError
+from fognet.errors import FrameError
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel

@@ -10,7 +10,7 @@ Resize do) to avoid an image-library dependency.
 API
     Frame(index, image, steering, timestamp)      frozen; steering in radians or None
     FrameSource                                   protocol: iterable of Frame, .fps, len() if known
-    FrameError(FognetError)                       a frame source cannot be read
+    FrameError (fognet.errors)                    a frame source cannot be read
     to_model_input(image, shape=(1, 3, 224, 224), dtype="float32", normalize="imagenet")
     resize_bilinear(image, height, width) -> float32 HxWxC
 """
@@ -23,15 +23,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from fognet.errors import FognetError, ModelError
+from fognet.errors import ModelError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 NORMALIZATIONS = ("imagenet", "unit")
-
-
-class FrameError(FognetError):
-    """A frame source cannot be opened or one of its frames cannot be decoded."""
 
 
 @dataclass(frozen=True, eq=False)

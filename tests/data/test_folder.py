@@ -13,7 +13,7 @@ from fognet.cli import main
 from fognet.data.driving import DrivingStream
 from fognet.data.folder import ImageFolder, load_image
 from fognet.data.png import SIGNATURE, _chunk, decode_png, encode_png, read_png, write_png
-from fognet.data.source import FrameError
+from fognet.errors import FrameError
 
 
 def _raw_png(rows: np.ndarray, filters: list[int], color_type: int, depth: int = 8, extra=b""):
