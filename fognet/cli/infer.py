@@ -189,7 +189,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
             report = _run(loaded, images, _placement(placement, local_only, parts, True), session, identity, total)
     _print_report(report, graph, console)
     if csv_path is not None:
-        _write_csv(csv_path, report, loaded.name, "local" if local_only else "distributed")
+        _write_csv(csv_path, report, loaded.name, "local" if local_only else placement)
     failed = report.summary.failed
     if verify:
         console.print(f"verified: {report.verified}/{total - failed} outputs match local inference (numpy.allclose)")

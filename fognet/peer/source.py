@@ -56,6 +56,8 @@ from fognet.peer.requester import FrameResult, Requester, Summary, summarise
 
 log = logging.getLogger(__name__)
 
+WARMUP_TIMEOUT_S = 300.0  # the first frame fetches the model to every peer of the plan
+
 
 def frames_for(graph: ModelGraph, images: Iterable[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
     """Model feeds for camera images: the one image input, resized and normalised."""
@@ -204,7 +206,9 @@ async def run_session(
         images = iter(images)
         first = next(images, None)
         if first is not None:
-            await _warm_up(requester, graph, first, plans, options.warmup)
+            # Model fetches over slow emulated links take long: warm up with a long timeout.
+            warm = Requester(peer.run_subtask, graph, timeout=max(options.timeout_s, WARMUP_TIMEOUT_S), work_s=times)
+            await _warm_up(warm, graph, first, plans, options.warmup)
             images = itertools.chain([first], images)
         t0 = time.perf_counter()
         results = await requester.run(feeds(), plans, window=options.window, fps=options.fps, on_result=on_result)
