@@ -7,7 +7,8 @@ and the loop that logs membership events. Cancelling `run()` says BYE (bounded b
 heartbeat), stops them all and closes the sockets; `running()` does that around a block.
 
 Handlers are small and return values (the transport sends them back):
-    EXEC       ensure the model is here (fetch it by hash from the sender if not), queue
+    EXEC       ensure the model is here (fetch it by hash from the sender, or from any peer
+               whose HELLO/STATE lists it, if not), queue
                the subtask on the executor, reply RESULT with outputs, wait_s, compute_s
     MODEL_GET  reply MODEL_PART: one chunk of the model file, as a uint8 tensor "data"
     PING       reply PONG
@@ -155,6 +156,7 @@ class Peer:
         return wire.Hello(
             address=self.address, name=self.name, profile=self.config.profile,
             speed=self.config.speed, backlog_ref_s=self.executor.backlog_s, quota=self.config.quota,
+            models=self.store.shas(),
         )
 
     async def _report_events(self) -> None:
@@ -238,10 +240,20 @@ class Peer:
                 await self._fetch(sha256, source)
         return self.store.path(sha256)
 
-    async def _fetch(self, sha256: str, source: str) -> None:
+    def _holder(self, sha256: str, source: str) -> tuple[str, str]:
+        """Who to fetch from: the sender if membership knows it, else any peer advertising it."""
         addr = self.address_of(source)
-        if addr is None:
-            raise ModelError(f"{self.name} lacks model {sha256[:12]}... and does not know peer {source!r}")
+        if addr is not None:
+            return source, addr
+        for member in self.membership.table.alive():
+            if sha256 in member.models:
+                return member.node_id, member.address
+        raise ModelError(
+            f"{self.name} lacks model {sha256[:12]}... and neither knows peer {source!r} nor any peer holding it"
+        )
+
+    async def _fetch(self, sha256: str, source: str) -> None:
+        source, addr = self._holder(sha256, source)
         log.info("%s fetching model %s... from %s", self.name, sha256[:12], source)
         download: ModelDownload | None = None
         offset = 0

@@ -12,6 +12,7 @@ API
     ModelStore(root: Path | None = None)
         .register(path, sha256) -> None        serve an existing file under its hash
         .has(sha256) -> bool
+        .shas() -> tuple[str, ...]             every model held (advertised in HELLO/STATE)
         .path(sha256) -> Path                  ModelError if absent
         .size(sha256) -> int
         .read_chunk(sha256, offset, size) -> bytes
@@ -51,12 +52,19 @@ class ModelStore:
         self.root = Path(root) if root is not None else default_root()
         self._dir = self.root / "models"
         self._registered: dict[str, Path] = {}
+        self._stored_shas: set[str] | None = None  # scanned once, then kept up to date
 
     def register(self, path: Path, sha256: str) -> None:
         self._registered[check_sha(sha256)] = Path(path)
 
     def _stored(self, sha256: str) -> Path:
         return self._dir / f"{check_sha(sha256)}.onnx"
+
+    def shas(self) -> tuple[str, ...]:
+        if self._stored_shas is None:
+            found = self._dir.glob("*.onnx") if self._dir.is_dir() else ()
+            self._stored_shas = {p.stem for p in found if _SHA.match(p.stem)}
+        return tuple(sorted(self._stored_shas | set(self._registered)))
 
     def has(self, sha256: str) -> bool:
         return sha256 in self._registered or self._stored(sha256).is_file()
@@ -90,6 +98,8 @@ class ModelStore:
             tmp = target.with_name(f".{target.name}.{os.getpid()}.{id(data)}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, target)
+            if self._stored_shas is not None:
+                self._stored_shas.add(sha256)
         except OSError as exc:
             raise ModelError(f"cannot write model cache {self._dir}: {exc.strerror or exc}") from exc
         return target

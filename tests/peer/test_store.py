@@ -43,3 +43,15 @@ def test_download_refuses_out_of_order_chunks() -> None:
         download.add(7, b"xyz")
     download.add(5, b"67890")
     assert download.complete and download.data() == b"1234567890"
+
+
+def test_shas_lists_stored_and_registered_models(residual_file, tmp_path) -> None:
+    path, sha = residual_file
+    store = ModelStore(tmp_path / "cache")
+    assert store.shas() == ()
+    data = b"model bytes"
+    other = hashlib.sha256(data).hexdigest()
+    store.put(data, other)
+    store.register(path, sha)
+    assert store.shas() == tuple(sorted([sha, other]))
+    assert ModelStore(tmp_path / "cache").shas() == (other,)  # found again by a fresh scan
