@@ -29,3 +29,26 @@ def test_greedy_keeps_work_local_when_links_are_unusable() -> None:
     )
     plan = GreedyPlacement().place(graph, [0.001] * len(graph), state, "car", "s" * 64, {})
     assert {s.peer for s in plan.stages} == {"car"}
+
+
+def test_a_requester_that_is_not_a_device_keeps_no_stage() -> None:
+    from fognet.peer.placement import PlannerPlacement, SinglePeer
+
+    graph = analyse(graphs.residual_model())
+    state = _state(infer=10.0, f1=1.0, f2=0.5)  # the requester would be fastest, but must not compute
+    times = [0.005] * len(graph)
+    for placement in (GreedyPlacement(use_source=False), PlannerPlacement(use_source=False)):
+        plan = placement.place(graph, times, state, "infer", "s" * 64, {})
+        assert "infer" not in plan.peers, type(placement).__name__
+    assert PlannerPlacement().place(graph, times, state, "infer", "s" * 64, {}).peers == {"infer"}
+    assert SinglePeer("f2").place(graph, times, state, "infer", "s" * 64, {}).peers == {"f2"}
+
+
+def test_planner_placement_may_slice_a_stage_over_several_peers() -> None:
+    from fognet.peer.placement import PlannerPlacement
+
+    graph = analyse(graphs.residual_model())
+    state = _state(car=0.05, f1=1.0, f2=1.0, f3=1.0)
+    plan = PlannerPlacement().place(graph, [0.050] * len(graph), state, "car", "s" * 64, {"x": (1, 3, 16, 16)})
+    assert any(stage.spatial for stage in plan.stages)
+    assert plan.input_shapes == {"x": (1, 3, 16, 16)}
