@@ -20,14 +20,15 @@ peer node implements over ZeroMQ (or with its own executor for the source's own 
 
 API
     SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
-PlanSource = Callable[[], Plan | Awaitable[Plan]]  # the plan current when a frame starts
+    PlanSource = Callable[[], Plan | Awaitable[Plan]]    the plan current when a frame starts
     SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s)
     FrameResult(index, outputs, latency_s, timings, error)    .ok -> bool
     Requester(run_subtask, graph, *, timeout=10.0, work_s=None)
         await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
             frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
             awaited if it returns an awaitable) as each frame starts
-            on_result(FrameResult) is called in frame order as results complete
+            on_result(FrameResult) is called in frame order as results complete; a frame's
+            latency counts from its arrival (index / fps), so waiting for a free slot counts
     summarise(results, elapsed_s) -> Summary   latency percentiles, throughput, transfer/wait/compute
     frame_split(result) -> (transfer_s, wait_s, compute_s)   per stage its slowest slice
 """
@@ -120,10 +121,10 @@ class Requester:
         results: dict[int, FrameResult] = {}
         emitted = 0
 
-        async def one(index: int, feeds: Frame) -> None:
+        async def one(index: int, feeds: Frame, arrived: float) -> None:
             nonlocal emitted
             try:
-                results[index] = await self.run_frame(index, feeds, current)
+                results[index] = await self.run_frame(index, feeds, current, arrived)
             finally:
                 slots.release()
             while emitted in results:
@@ -137,8 +138,9 @@ class Requester:
                 for index, feeds in enumerate(frames):
                     if fps:
                         await asyncio.sleep(max(0.0, started + index / fps - time.perf_counter()))
+                    arrived = time.perf_counter()
                     await slots.acquire()
-                    group.create_task(one(index, feeds))
+                    group.create_task(one(index, feeds, arrived))
         except Exception as errors:  # an ExceptionGroup from the TaskGroup
             inner = getattr(errors, "exceptions", ())
             if len(inner) == 1:  # e.g. a frame source that cannot be read: its own error
@@ -146,10 +148,12 @@ class Requester:
             raise
         return [results[i] for i in sorted(results)]
 
-    async def run_frame(self, index: int, feeds: Frame, plan: Plan | PlanSource) -> FrameResult:
+    async def run_frame(
+        self, index: int, feeds: Frame, plan: Plan | PlanSource, arrived: float | None = None
+    ) -> FrameResult:
         """One frame through every stage; a failure becomes the frame's error, not an exception."""
         frame = _Frame(index, dict(feeds))
-        t0 = time.perf_counter()
+        t0 = time.perf_counter() if arrived is None else arrived
         try:
             if callable(plan):
                 plan = plan()
