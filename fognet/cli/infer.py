@@ -142,13 +142,15 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
 @click.option("--local", "local_only", is_flag=True, help="Run the whole model on the source (the baseline).")
 @click.option("--placement", type=click.Choice(["greedy", "planner"]), default="greedy", show_default=True,
               help="greedy: balanced vertical stages, each to its cheapest peer; planner: the DP over cuts and spatial splits.")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None,
+              help="Per-node times from `fognet profile --out` for placement (default: a FLOP estimate).")
 @click.option("--parts", type=int, default=None, help="Vertical stages for the greedy placement (default: one per peer).")
 @click.option("--emulate/--no-emulate", default=None, help="With --cluster: override the file's emulation switch.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Write per-frame timings here.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the driving stream and a zoo model's weights.")
 @input_shape_option
 def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, timeout, join_timeout,
-          local_only, placement, parts, emulate, csv_path, seed, input_shapes) -> None:
+          local_only, placement, profile_path, parts, emulate, csv_path, seed, input_shapes) -> None:
     """Send frames through the cluster and report latency (p50/p95/p99, split into transfer,
     wait and compute), throughput, and which peers ran which stages."""
     from rich.console import Console
@@ -174,7 +176,14 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
 
         total = min(n_frames, len(ImageFolder(source_dir)))
     console.print(f"model {loaded.name} ({len(graph)} nodes, sha256 {loaded.sha256[:12]}...), {total} frames")
-    options = dict(window=window, fps=fps, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify)
+    times = None
+    if profile_path is not None:
+        from fognet.model.profile import load_profile
+
+        times = load_profile(profile_path).times_for(graph)
+    options = dict(
+        window=window, fps=fps, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times
+    )
     if via:
         identity = Identity()
         session = SessionOptions(via=tuple(parse_bootstrap(list(via))), **options)

@@ -27,8 +27,9 @@ API
         await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
             frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
             awaited if it returns an awaitable) as each frame starts
-            on_result(FrameResult) is called in frame order as results complete; a frame's
-            latency counts from its arrival (index / fps), so waiting for a free slot counts
+            on_result(FrameResult) is called in frame order as results complete; with `fps`
+            a frame's latency counts from its arrival (index / fps), so waiting for a free
+            slot counts; without, frames are pulled as slots free and counted from then
     summarise(results, elapsed_s) -> Summary   latency percentiles, throughput, transfer/wait/compute
     frame_split(result) -> (transfer_s, wait_s, compute_s)   per stage its slowest slice
 """
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,7 +123,7 @@ class Requester:
         results: dict[int, FrameResult] = {}
         emitted = 0
 
-        async def one(index: int, feeds: Frame, arrived: float) -> None:
+        async def one(index: int, feeds: Frame, arrived: float | None) -> None:
             nonlocal emitted
             try:
                 results[index] = await self.run_frame(index, feeds, current, arrived)
@@ -133,12 +135,18 @@ class Requester:
                 emitted += 1
 
         started = time.perf_counter()
+        source = iter(frames)
         try:
             async with asyncio.TaskGroup() as group:
-                for index, feeds in enumerate(frames):
+                for index in itertools.count():
+                    # Decoding and resizing a camera frame takes a while: not on the loop.
+                    feeds = await asyncio.to_thread(next, source, None)
+                    if feeds is None:
+                        break
+                    arrived = None
                     if fps:
-                        await asyncio.sleep(max(0.0, started + index / fps - time.perf_counter()))
-                    arrived = time.perf_counter()
+                        arrived = started + index / fps
+                        await asyncio.sleep(max(0.0, arrived - time.perf_counter()))
                     await slots.acquire()
                     group.create_task(one(index, feeds, arrived))
         except Exception as errors:  # an ExceptionGroup from the TaskGroup
