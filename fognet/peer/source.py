@@ -16,6 +16,9 @@ draws progress and prints the report. A session:
 4. with `verify`, runs every frame through the whole model locally afterwards and counts
    the outputs that match (numpy.allclose).
 
+Models travel by hash (EXEC names no input shapes), so a model with symbolic input
+dimensions is shared in its normalised, static-shape form (`_shareable`).
+
 API
     frames_for(graph, images) -> Iterator[dict[str, ndarray]]   images: HxWx3 uint8 arrays
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
@@ -32,6 +35,7 @@ API
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import os
@@ -41,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from fognet.errors import ModelError, PeerUnreachable
 from fognet.model.graph import ModelGraph, analyse
@@ -53,6 +58,7 @@ from fognet.peer.membership import MemberEvent
 from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
 from fognet.peer.placement import GreedyPlacement, Placement
 from fognet.peer.requester import FrameResult, Requester, Summary, summarise
+from fognet.peer.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +195,7 @@ async def run_session(
     )
     placement = placement or GreedyPlacement(use_source=identity.is_device)
     peer = Peer(config, pacer=identity.pacer, on_event=identity.on_event)
-    peer.store.register(loaded.path, loaded.sha256)
+    loaded = _shareable(loaded, peer.store)
     feeds_seen: list[dict[str, np.ndarray]] = []
 
     def feeds() -> Iterator[dict[str, np.ndarray]]:
@@ -228,6 +234,29 @@ async def _warm_up(requester: Requester, graph: ModelGraph, image, plans, count:
     failed = [r for r in warm if not r.ok]
     if failed:
         log.warning("warm-up frame failed: %s", failed[0].error)
+
+
+def _shareable(loaded: LoadedModel, store: ModelStore) -> LoadedModel:
+    """The model as workers can load it alone, registered in the store under its hash.
+
+    EXEC names a model by hash only, so a file with symbolic input dimensions (made
+    concrete here by --input-shape) cannot be loaded by a worker as it is. Such a model is
+    shared as its normalised form instead: static shapes, same node names and order, so
+    node positions agree on every peer. Otherwise the file itself is shared.
+    """
+    if all(_static(vi) for vi in onnx.load(str(loaded.path), load_external_data=False).graph.input):
+        store.register(loaded.path, loaded.sha256)
+        return loaded
+    data = loaded.model.SerializeToString()
+    sha = hashlib.sha256(data).hexdigest()
+    path = store.put(data, sha)
+    log.info("sharing %s with static input shapes as %s...", loaded.name, sha[:12])
+    return replace(loaded, path=path, sha256=sha)
+
+
+def _static(vi) -> bool:
+    dims = vi.type.tensor_type.shape.dim
+    return vi.type.tensor_type.HasField("shape") and all(d.HasField("dim_value") and d.dim_value > 0 for d in dims)
 
 
 def _estimated_times(loaded: LoadedModel, graph: ModelGraph) -> list[float]:

@@ -91,3 +91,24 @@ async def test_worker_killed_mid_stream_fails_few_frames_then_session_routes_aro
     # f2 is gone from membership (its BYE, or 3 missed heartbeats); the source re-places on f1
     assert len(report.plans) == 2 and {s.peer for s in report.plans[-1].stages} == {"f1"}
     assert report.results[-1].ok and report.results[-1].timings[0].peer == "f1"
+
+
+async def test_model_with_symbolic_batch_is_shared_with_static_shapes(tmp_path) -> None:
+    from onnx import helper
+
+    c1, w = graphs.conv("c1", "x", "a", 3, 4, seed=7)
+    relu = helper.make_node("Relu", ["a"], ["y"], name="relu")
+    graph = helper.make_graph(
+        [c1, relu], "dyn", [graphs.fin("x", ["N", 3, 12, 12])], [graphs.fin("y", ["N", 4, 12, 12])], initializer=w
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", graphs.OPSET)])
+    path, file_sha = save(model, tmp_path / "dyn.onnx")
+    loaded = load_model(path, {"x": (1, 3, 12, 12)})
+    async with asyncio.timeout(30), workers(tmp_path, ["f1", "f2"]) as peers:
+        options = SessionOptions(
+            via=(peers[0].address,), expect_workers=2, verify=True, heartbeat_s=0.2, cache_dir=tmp_path / "s"
+        )
+        report = await run_session(loaded, images(3), options=options)
+    assert report.verified == 3
+    shared = report.plans[0].model_sha256
+    assert shared != file_sha and any(p.store.has(shared) for p in peers)
