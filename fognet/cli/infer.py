@@ -166,6 +166,8 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         raise click.UsageError("give --via HOST:PORT (a running cluster) or --cluster FILE (start one), not both")
     if n_frames < 1:
         raise click.BadParameter("must be at least 1", param_hint="--frames")
+    if fps is not None and fps <= 0:
+        raise click.BadParameter("must be positive", param_hint="--fps")
     console = Console()
     loaded = load_model(model, input_shapes, seed=seed)
     graph = analyse(loaded.model)

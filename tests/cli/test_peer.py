@@ -113,17 +113,24 @@ def test_cluster_starts_every_peer_and_stops_them_all(tmp_path: Path) -> None:
 
 
 def test_infer_with_cluster_file_runs_verifies_and_stops_peers(tmp_path: Path) -> None:
+    from fognet.data.driving import DrivingStream
+    from fognet.data.png import write_png
+
+    images = tmp_path / "drive"
+    images.mkdir()
+    for frame in DrivingStream(3, size=(40, 60), seed=2):
+        write_png(images / f"frame{frame.index}.png", frame.image)
     csv_path = tmp_path / "frames.csv"
     result = CliRunner().invoke(
         main,
         ["infer", "--model", str(_model(tmp_path)), "--cluster", str(_cluster_file(tmp_path)),
-         "--frames", "4", "--verify", "--window", "2", "--csv", str(csv_path)],
+         "--frames", "5", "--source", str(images), "--verify", "--window", "2", "--csv", str(csv_path)],
     )
     assert result.exit_code == 0, result.output
-    assert "verified: 4/4 outputs match" in result.output
+    assert "3 frames" in result.output and "verified: 3/3 outputs match" in result.output
     assert "p50" in result.output and "transfer" in result.output and "stages ran on" in result.output
     rows = csv_path.read_text().splitlines()
-    assert len(rows) == 5 and rows[1].split(",")[3] == "1"
+    assert len(rows) == 4 and rows[1].split(",")[3] == "1"
 
 
 @pytest.mark.parametrize(
@@ -133,6 +140,7 @@ def test_infer_with_cluster_file_runs_verifies_and_stops_peers(tmp_path: Path) -
         (["--via", "127.0.0.1:9", "--join-timeout", "1"], "PeerUnreachable: only 0 worker(s) answered via 127.0.0.1:9"),
         (["--via", "nonsense"], "ConfigError"),
         (["--cluster", "BAD"], "ConfigError"),
+        (["--cluster", "BAD", "--source", "/nonexistent-dir"], "FrameError"),
     ],
 )
 def test_infer_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message) -> None:
