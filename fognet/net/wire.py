@@ -25,6 +25,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from fognet.errors import WireError
+
 PROTOCOL_VERSION = 1
 
 
@@ -54,6 +56,17 @@ class MsgType(str, Enum):
     ERROR = "ERROR"  # I could not handle your message, for this reason
     MODEL_GET = "MODEL_GET"  # worker -> source: send me part of the model with this hash
     MODEL_PART = "MODEL_PART"  # source -> worker: these bytes of the model file
+    # the live matching round (fognet/peer/matchmaker.py); SWAP_ASK/VOTE/COMMIT above carry
+    # ids only, so the live game sends the STEP_* bodies, which carry what a party prices
+    ROUND_OPEN = "ROUND_OPEN"  # peer -> roster: round r is on; my figures as worker/source
+    PROPOSALS_DONE = "PROPOSALS_DONE"  # source -> workers: no proposal of mine is unanswered
+    HOSTED = "HOSTED"  # worker -> sources: phase 1 is over for me; the subtasks I hold
+    TURN = "TURN"  # source -> next source: your turn to try phase-2 steps
+    STEP_ASK = "STEP_ASK"  # initiator -> party: what would this step do to your sites?
+    STEP_VOTE = "STEP_VOTE"  # party -> initiator: my latency change (by source), or no
+    STEP_COMMIT = "STEP_COMMIT"  # initiator -> everyone: the step is approved, apply it
+    MATCH_ACK = "MATCH_ACK"  # the matching message was applied
+    PEER_GONE = "PEER_GONE"  # peer -> round: this peer did not answer in time, forget it
 
 
 class Reason(str, Enum):
@@ -71,6 +84,9 @@ class Reason(str, Enum):
     UNSUPPORTED = "UNSUPPORTED"  # the receiver does not handle this message type
     HANDLER_FAILED = "HANDLER_FAILED"  # the receiver raised while handling the message
     BUSY = "BUSY"  # the receiver is overloaded; try later
+    OUT_OF_REACH = "OUT_OF_REACH"  # no link between the subtask's source and this worker
+    NOT_YOURS = "NOT_YOURS"  # a subtask cannot run on another source's own device
+    STALE_STEP = "STALE_STEP"  # the step assumes a placement that is no longer true
 
 
 @dataclass(frozen=True)
@@ -264,3 +280,133 @@ class ModelPart(Body):
     model_sha256: str
     offset_bytes: int
     total_bytes: int
+
+
+# --- the live matching round (bodies the STEP_* and round messages carry) ----------------
+
+
+def _same_length(name: str, **columns: tuple) -> None:
+    """Parallel tuples must line up; a WireError here becomes an ERROR MALFORMED reply."""
+    lengths = {k: len(v) for k, v in columns.items()}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{k}={n}" for k, n in lengths.items())
+        raise WireError(f"{name}: parallel fields differ in length ({detail})")
+
+
+@body(MsgType.ROUND_OPEN)
+class RoundOpen(Body):
+    """Sent by every peer of the roster once per round; a peer it reaches joins the round."""
+
+    round: int
+    budget_s: float  # seconds left until the round's deadline, at the sender, when sent
+    roster: tuple[str, ...]  # names of the peers that play the round
+    addresses: tuple[str, ...]  # "host:port" of each, in roster order
+    rule: str = "welfare"
+    quota: int = 0  # as a worker: subtasks accepted this round (0: not a worker)
+    speed: float = 1.0  # as a worker: reference-seconds per second
+    backlog_ref_s: float = 0.0  # as a worker
+    source: bool = False  # has subtasks this round
+    local_speed: float = 1.0  # as a source: its own device
+    local_backlog_ref_s: float = 0.0
+    link_peers: tuple[str, ...] = ()  # as a source: the peers whose worker it reaches
+    link_Bps: tuple[float, ...] = ()
+    link_latency_s: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)
+        _same_length("ROUND_OPEN links", link_peers=self.link_peers, link_Bps=self.link_Bps,
+                     link_latency_s=self.link_latency_s)
+
+
+@body(MsgType.PROPOSALS_DONE)
+class ProposalsDone(Body):
+    round: int
+
+
+@body(MsgType.HOSTED)
+class Hosted(Body):
+    """Subtask i: (subtasks[i], sources[i], work_ref_s[i], in_bytes[i], out_bytes[i])."""
+
+    round: int
+    subtasks: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    work_ref_s: tuple[float, ...] = ()
+    in_bytes: tuple[int, ...] = ()
+    out_bytes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        _same_length("HOSTED", subtasks=self.subtasks, sources=self.sources,
+                     work_ref_s=self.work_ref_s, in_bytes=self.in_bytes, out_bytes=self.out_bytes)
+
+
+@body(MsgType.TURN)
+class Turn(Body):
+    round: int
+    idle: int  # sources in a row that found no approvable step
+
+
+@body(MsgType.STEP_ASK)
+class StepAsk(Body):
+    """Change i moves subtask i (with its source, work and bytes) from frm[i] to to[i]."""
+
+    round: int
+    step: int  # unique per initiator
+    kind: str  # "move", "swap" or "displace"
+    party: str  # the game id asked: a peer's name as a source, "name#w" as a worker
+    subtasks: tuple[str, ...]
+    sources: tuple[str, ...]
+    work_ref_s: tuple[float, ...]
+    in_bytes: tuple[int, ...]
+    out_bytes: tuple[int, ...]
+    frm: tuple[str, ...]
+    to: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _same_length("STEP_ASK", subtasks=self.subtasks, sources=self.sources,
+                     work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
+                     out_bytes=self.out_bytes, frm=self.frm, to=self.to)
+
+
+@body(MsgType.STEP_VOTE)
+class StepVote(Body):
+    round: int
+    step: int
+    ok: bool  # False: the party refuses (reason says why)
+    delta_s: float = 0.0  # change of the total latency on the party's sites
+    by_source: tuple[str, ...] = ()  # the same change split by source
+    by_source_delta_s: tuple[float, ...] = ()
+    reason: Reason | None = None
+
+    def __post_init__(self) -> None:
+        _same_length("STEP_VOTE", by_source=self.by_source,
+                     by_source_delta_s=self.by_source_delta_s)
+
+
+@body(MsgType.STEP_COMMIT)
+class StepCommit(Body):
+    round: int
+    step: int
+    kind: str
+    subtasks: tuple[str, ...]
+    sources: tuple[str, ...]
+    work_ref_s: tuple[float, ...]
+    in_bytes: tuple[int, ...]
+    out_bytes: tuple[int, ...]
+    frm: tuple[str, ...]
+    to: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _same_length("STEP_COMMIT", subtasks=self.subtasks, sources=self.sources,
+                     work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
+                     out_bytes=self.out_bytes, frm=self.frm, to=self.to)
+
+
+@body(MsgType.MATCH_ACK)
+class MatchAck(Body):
+    round: int
+
+
+@body(MsgType.PEER_GONE)
+class PeerGone(Body):
+    round: int
+    peer: str  # the peer's name

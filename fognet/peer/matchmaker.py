@@ -1,0 +1,188 @@
+"""DINA-O between live peers: the matching rounds one peer takes part in.
+
+A `Matchmaker` owns this peer's agents for each round (`fognet.peer.round.LiveRound`
+plays one round; the pure game is `fognet.matching.agent`). How a peer hosts it:
+
+    mm = Matchmaker(name, transport, figures, timing=Timing())
+        figures: Figures, or a callable returning the current ones (speed, backlog, quota
+        as a worker; own device and links as a source), read when a round opens
+    group.create_task(mm.run())                   # in the owner's TaskGroup; until cancelled
+    # in the transport's serve handler, for every type in MATCH_TYPES:
+    reply = await mm.handle(header)               # Header | None; raises WireError -> ERROR
+    result = await mm.play(round, roster, subtasks, deadline_s)   # a source opens a round
+    mm.submit(subtasks)                           # or queue them for the next round it joins
+    result = await mm.wait_round(round, timeout_s)   # any peer: how round r ended here
+    mm.peer_dead(name)                            # membership declared a peer dead
+
+`roster` maps the names of the peers that play the round to their "host:port"; it travels
+in ROUND_OPEN, so a peer that did not open the round joins it on the first ROUND_OPEN it
+gets (playing the subtasks it has queued, if any). A round's number must be the same on
+every peer: the sources of a round call `play` with the same number and roster.
+
+Identities: a peer is a source under its name and a worker under `name#w`
+(`fognet.peer.rounds.worker_id`), so one peer can be both; results name sites by game id.
+The transport's node id must be the peer's name (as `fognet.peer.node.Peer` sets it).
+
+Each `RoundResult` carries the messages this peer sent in the round, by wire type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+
+from fognet.errors import ConfigError, InstanceError, PeerError, PeerUnreachable
+from fognet.matching.instance import Subtask
+from fognet.net import wire
+from fognet.net.base import Transport
+from fognet.net.codec import refused
+from fognet.net.wire import Header, MsgType, Reason
+from fognet.peer.round import LiveRound, Timing
+from fognet.peer.rounds import Figures, RoundResult
+
+log = logging.getLogger(__name__)
+
+# the message types a peer hands to `Matchmaker.handle` (ACCEPT, STEP_VOTE and MATCH_ACK
+# only come back as replies to this peer's own requests)
+MATCH_TYPES = frozenset({
+    MsgType.ROUND_OPEN, MsgType.PROPOSE, MsgType.REJECT, MsgType.PROPOSALS_DONE,
+    MsgType.HOSTED, MsgType.TURN, MsgType.STEP_ASK, MsgType.STEP_COMMIT, MsgType.SWAP_ABORT,
+    MsgType.ROUND_DONE, MsgType.PEER_GONE,
+})
+_ONE_WAY = frozenset({
+    MsgType.ROUND_OPEN, MsgType.REJECT, MsgType.PROPOSALS_DONE, MsgType.HOSTED,
+    MsgType.ROUND_DONE, MsgType.PEER_GONE,
+})
+MAX_BUDGET_S = 3600.0
+KEEP_RESULTS = 16
+
+
+class Matchmaker:
+    """See the module docstring."""
+
+    def __init__(self, name: str, transport: Transport,
+                 figures: Figures | Callable[[], Figures], *, timing: Timing | None = None) -> None:
+        if not name or "#" in name:
+            raise ConfigError(f"peer name {name!r} cannot play the matching game: "
+                              "it must be non-empty and without '#'")
+        self.name, self.transport = name, transport
+        self.timing = timing or Timing()
+        self._figures = figures if callable(figures) else (lambda: figures)
+        self._queued: tuple[Subtask, ...] = ()
+        self._rounds: dict[int, LiveRound] = {}
+        self._results: dict[int, RoundResult] = {}
+        self._done: dict[int, asyncio.Event] = {}
+        self._starts: asyncio.Queue[LiveRound] = asyncio.Queue()
+        self._running = False
+
+    # --- owner's side -----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Play every round this peer opens or is drawn into, until cancelled."""
+        self._running = True
+        try:
+            async with asyncio.TaskGroup() as group:
+                while True:
+                    live = await self._starts.get()
+                    group.create_task(self._play(live))
+        finally:
+            self._running = False
+
+    def submit(self, subtasks: Iterable[Subtask]) -> None:
+        """This peer's subtasks for the next round it plays."""
+        subtasks = tuple(subtasks)
+        for s in subtasks:
+            if s.source != self.name:
+                raise InstanceError(f"subtask {s.id} belongs to {s.source!r}, not {self.name!r}")
+        if len({s.id for s in subtasks}) != len(subtasks):
+            raise InstanceError(f"{self.name}: subtask ids must be unique")
+        self._queued = subtasks
+
+    async def play(self, number: int, roster: Mapping[str, str],
+                   subtasks: Iterable[Subtask] | None = None,
+                   deadline_s: float | None = None) -> RoundResult:
+        """Open round `number` among `roster` and play it to its end (or its deadline)."""
+        if not self._running:
+            raise PeerError(f"{self.name}: start Matchmaker.run() before playing a round")
+        if number in self._rounds or number in self._results:
+            raise PeerError(f"{self.name}: round {number} is already being played or over")
+        if subtasks is not None:
+            self.submit(subtasks)
+        roster = {self.name: self.transport.address, **roster}
+        budget = self.timing.deadline_s if deadline_s is None else deadline_s
+        self._join(number, roster, asyncio.get_running_loop().time() + budget)
+        return await self.wait_round(number, budget + 1.0)
+
+    async def wait_round(self, number: int, timeout_s: float | None = None) -> RoundResult:
+        """How round `number` ended on this peer (waits for it to end)."""
+        done = self._done.setdefault(number, asyncio.Event())
+        try:
+            await asyncio.wait_for(done.wait(), timeout_s)
+        except TimeoutError:
+            raise PeerUnreachable(f"{self.name}: round {number} did not end within "
+                                  f"{timeout_s:.3g} s") from None
+        return self._results[number]
+
+    def result(self, number: int) -> RoundResult | None:
+        return self._results.get(number)
+
+    def peer_dead(self, name: str) -> None:
+        """Membership says `name` is dead: every round in play goes on without it."""
+        for live in self._rounds.values():
+            live.drop(name)
+
+    # --- the network's side -------------------------------------------------------------
+
+    async def handle(self, header: Header) -> Header | None:
+        """A matching message from another peer; the reply to send, if any."""
+        body = header.body
+        if header.type not in MATCH_TYPES:
+            raise refused(f"{header.type.value} is not a matching message", Reason.UNSUPPORTED)
+        live = self._rounds.get(body.round)
+        if live is None and isinstance(body, wire.RoundOpen) and body.round not in self._results:
+            live = self._join_from(header.sender, body)
+        if live is None:
+            if header.type in _ONE_WAY:
+                log.debug("%s: %s for round %d ignored (not in play)", self.name,
+                          header.type.value, body.round)
+                return None
+            raise refused(f"{self.name} is not playing round {body.round}", Reason.STALE_ROUND)
+        reply = await live.handle(header)
+        return None if reply is None else Header(reply)
+
+    # --- rounds -----------------------------------------------------------------------
+
+    def _join_from(self, sender: str, body: wire.RoundOpen) -> LiveRound:
+        if not (math.isfinite(body.budget_s) and 0 <= body.budget_s <= MAX_BUDGET_S):
+            raise refused(f"budget_s: {body.budget_s!r} is not in [0, {MAX_BUDGET_S}]")
+        roster = dict(zip(body.roster, body.addresses, strict=True))
+        if self.name not in roster or sender not in roster:
+            raise refused(f"ROUND_OPEN from {sender!r}: the roster must name it and "
+                          f"{self.name!r}", Reason.NOT_FOUND)
+        return self._join(body.round, roster, asyncio.get_running_loop().time() + body.budget_s)
+
+    def _join(self, number: int, roster: Mapping[str, str], deadline: float) -> LiveRound:
+        figures = self._figures()
+        subtasks, self._queued = self._queued, ()
+        live = LiveRound(self.name, number, roster, deadline, figures, subtasks,
+                         self.transport, self.timing)
+        self._rounds[number] = live
+        self._done.setdefault(number, asyncio.Event())
+        self._starts.put_nowait(live)
+        return live
+
+    async def _play(self, live: LiveRound) -> None:
+        try:
+            result = await live.play()
+        finally:
+            self._rounds.pop(live.number, None)
+        self._results[live.number] = result
+        self._done[live.number].set()
+        for old in sorted(self._results)[:-KEEP_RESULTS]:
+            self._results.pop(old)
+            self._done.pop(old, None)
+        log.info("%s: round %d %s in %.3f s, sent %d messages", self.name, live.number,
+                 "done" if result.completed else "cut short", result.elapsed_s,
+                 sum(result.sent.values()))

@@ -1,0 +1,121 @@
+"""A matching round among live peers in one process, each with its own transport.
+
+For tests and `scripts/bench_matching`: every peer gets its own transport (ZeroMQ on
+127.0.0.1, or the in-memory twin), its own `Matchmaker` and only its own state.
+
+    async with live_peers(states, make_transport, timing) as peers:   # {name: LivePeer}
+        outcome = await play_round(peers, number=1, deadline_s=10.0)
+        await peers["w2"].kill()            # close its transport: it is gone, mid-anything
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+
+from fognet.errors import FognetError
+from fognet.matching.instance import Instance, PeerId, SubtaskId
+from fognet.net.base import Transport
+from fognet.net.codec import refused
+from fognet.net.wire import Header, Reason
+from fognet.peer.matchmaker import MATCH_TYPES, Matchmaker
+from fognet.peer.round import Timing
+from fognet.peer.rounds import PeerState, RoundResult, game_instance
+
+
+def serve_matching(mm: Matchmaker):
+    """A transport handler that serves matching messages and refuses the rest."""
+
+    async def handler(header: Header, tensors) -> Header | None:
+        if header.type in MATCH_TYPES:
+            return await mm.handle(header)
+        raise refused(f"{mm.name} only plays the matching game", Reason.UNSUPPORTED)
+
+    return handler
+
+
+@dataclass
+class LivePeer:
+    state: PeerState
+    transport: Transport
+    matchmaker: Matchmaker
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    alive: bool = True
+
+    async def kill(self) -> None:
+        """Stop serving and close the transport, as a crash would (no goodbye)."""
+        self.alive = False
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.transport.aclose()
+
+
+@dataclass(frozen=True)
+class LiveOutcome:
+    instance: Instance  # what the peers' states describe (game ids)
+    assignment: dict[SubtaskId, PeerId]  # every source's placement, merged
+    results: dict[str, RoundResult]  # per live peer
+    sent: dict[str, int]  # messages sent by all peers, by wire type
+    elapsed_s: float  # the slowest source's round time
+    completed: bool  # every source ended by ROUND_DONE (not by the deadline)
+
+
+@contextlib.asynccontextmanager
+async def live_peers(states: Iterable[PeerState], make_transport: Callable[[str], Transport],
+                     timing: Timing | None = None) -> AsyncIterator[dict[str, LivePeer]]:
+    peers: dict[str, LivePeer] = {}
+    try:
+        for st in states:
+            transport = make_transport(st.name)
+            peers[st.name] = LivePeer(st, transport, Matchmaker(st.name, transport, st.figures,
+                                                                  timing=timing))
+        async with asyncio.TaskGroup() as group:
+            for peer in peers.values():
+                peer.tasks = [
+                    group.create_task(peer.transport.serve(serve_matching(peer.matchmaker))),
+                    group.create_task(peer.matchmaker.run()),
+                ]
+            await asyncio.sleep(0)
+            try:
+                yield peers
+            finally:
+                for peer in peers.values():
+                    for task in peer.tasks:
+                        task.cancel()
+    finally:
+        for peer in peers.values():
+            with contextlib.suppress(FognetError):
+                await peer.transport.aclose()
+
+
+async def play_round(peers: dict[str, LivePeer], number: int, deadline_s: float) -> LiveOutcome:
+    """Every source opens round `number` at once; every live peer plays it to its end."""
+    roster = {name: p.transport.address for name, p in peers.items() if p.alive}
+    sources = [p for p in peers.values() if p.alive and p.state.subtasks]
+    others = [p for p in peers.values() if p.alive and not p.state.subtasks]
+    played = [p.matchmaker.play(number, roster, p.state.subtasks, deadline_s) for p in sources]
+    waited = [p.matchmaker.wait_round(number, deadline_s + 2.0) for p in others]
+    results = await asyncio.gather(*played, *waited)
+    by_peer = {r.peer: r for r in results}
+    return outcome(peers, by_peer)
+
+
+def outcome(peers: dict[str, LivePeer], results: dict[str, RoundResult]) -> LiveOutcome:
+    sent: Counter[str] = Counter()
+    assignment: dict[SubtaskId, PeerId] = {}
+    for r in results.values():
+        sent.update(r.sent)
+        assignment.update(r.assignment)
+    source_results = [r for name, r in results.items() if peers[name].state.subtasks]
+    return LiveOutcome(
+        instance=game_instance(p.state for p in peers.values()),
+        assignment=dict(sorted(assignment.items())),
+        results=results,
+        sent=dict(sorted(sent.items())),
+        elapsed_s=max((r.elapsed_s for r in source_results), default=0.0),
+        completed=all(r.completed for r in source_results),
+    )
