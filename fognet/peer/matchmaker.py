@@ -39,7 +39,7 @@ from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.codec import refused
 from fognet.net.wire import Header, MsgType, Reason
-from fognet.peer.round import LiveRound, Timing
+from fognet.peer.round import LiveRound, Timing, figures_of
 from fognet.peer.rounds import Figures, RoundResult
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,10 @@ class Matchmaker:
     def result(self, number: int) -> RoundResult | None:
         return self._results.get(number)
 
+    def in_play(self, number: int) -> LiveRound | None:
+        """Round `number` while it is being played here (its events: ready, cut, phase2, over)."""
+        return self._rounds.get(number)
+
     def peer_dead(self, name: str) -> None:
         """Membership says `name` is dead: every round in play goes on without it."""
         for live in self._rounds.values():
@@ -155,6 +159,7 @@ class Matchmaker:
     # --- rounds -----------------------------------------------------------------------
 
     def _join_from(self, sender: str, body: wire.RoundOpen) -> LiveRound:
+        figures_of(body)  # refuse a malformed opening before joining anything
         if not (math.isfinite(body.budget_s) and 0 <= body.budget_s <= MAX_BUDGET_S):
             raise refused(f"budget_s: {body.budget_s!r} is not in [0, {MAX_BUDGET_S}]")
         roster = dict(zip(body.roster, body.addresses, strict=True))

@@ -96,12 +96,12 @@ async def play_round(peers: dict[str, LivePeer], number: int, deadline_s: float)
     """Every source opens round `number` at once; every live peer plays it to its end."""
     roster = {name: p.transport.address for name, p in peers.items() if p.alive}
     sources = [p for p in peers.values() if p.alive and p.state.subtasks]
-    others = [p for p in peers.values() if p.alive and not p.state.subtasks]
     played = [p.matchmaker.play(number, roster, p.state.subtasks, deadline_s) for p in sources]
-    waited = [p.matchmaker.wait_round(number, deadline_s + 2.0) for p in others]
-    results = await asyncio.gather(*played, *waited)
-    by_peer = {r.peer: r for r in results}
-    return outcome(peers, by_peer)
+    results = list(await asyncio.gather(*played))
+    others = [p for p in peers.values() if p.alive and not p.state.subtasks]  # not killed
+    results += await asyncio.gather(*(p.matchmaker.wait_round(number, deadline_s + 2.0)
+                                      for p in others))
+    return outcome(peers, {r.peer: r for r in results})
 
 
 def outcome(peers: dict[str, LivePeer], results: dict[str, RoundResult]) -> LiveOutcome:

@@ -1,0 +1,69 @@
+"""The live matching round's wire bodies: round trips, and the checks types cannot make."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from fognet.errors import WireError
+from fognet.matching import messages as m
+from fognet.matching.instance import Subtask
+from fognet.net import codec, wire
+from fognet.net.wire import Header
+from fognet.peer import matchwire
+
+S1 = Subtask("car1.t1", "car1", 0.03, 602112, 4000)
+S2 = Subtask("car2.t1", "car2", 0.01, 1000, 20)
+STEP = (m.Change(S1, "car1", "w1#w"), m.Change(S2, "w1#w", "car2"))
+
+
+@pytest.mark.parametrize("msg", [
+    m.Propose("car1", S1),
+    m.Reject("w1#w", "car1.t1", m.Reason.OUT_OF_REACH),
+    m.SwapAsk("car1", 4, "displace", STEP),
+    m.SwapCommit("car1", 4, "displace", STEP),
+    m.SwapAbort("car1", 4),
+    m.Turn("car1", 2),
+    m.RoundDone("w1#w", 1, (S1, S2)),
+    m.RoundDone("car1", 2),
+])
+def test_agent_messages_survive_the_wire(msg) -> None:
+    frames = codec.encode(Header(matchwire.to_wire(3, msg, party="w1#w"), sender="x"))
+    header, _ = codec.decode(frames)
+    sender = msg.sender.removesuffix("#w")
+    assert matchwire.from_wire(sender, header.body) == type(msg)(**{**msg.__dict__, "round": 3})
+
+
+def test_votes_keep_their_split_by_source() -> None:
+    vote = m.SwapVote("w1#w", 4, True, -0.25, (("car1", -0.3), ("car2", 0.05)))
+    header, _ = codec.decode(codec.encode(Header(matchwire.to_wire(3, vote))))
+    assert matchwire.vote_from_wire("w1#w", header.body) == m.SwapVote(
+        "w1#w", 4, True, -0.25, (("car1", -0.3), ("car2", 0.05)), None, 3)
+
+
+def _raw(kind: str, **fields) -> list[bytes]:
+    return [msgpack.packb({"v": 1, "type": kind, "id": 1, "from": "x", "tensors": [], **fields})]
+
+
+@pytest.mark.parametrize("frames", [
+    _raw("HOSTED", round=1, subtasks=["a"], sources=[], work_ref_s=[0.1], in_bytes=[1],
+         out_bytes=[1]),
+    _raw("STEP_VOTE", round=1, step=1, ok=True, by_source=["car1"], by_source_delta_s=[]),
+    _raw("ROUND_OPEN", round=1, budget_s=1.0, roster=["a", "b"], addresses=["h:1"]),
+    _raw("TURN", round=1, idle="0"),
+])
+def test_malformed_bodies_are_wire_errors(frames) -> None:
+    with pytest.raises(WireError):
+        codec.decode(frames)
+
+
+def test_bad_figures_are_refused_after_decoding() -> None:
+    body = wire.StepAsk(1, 1, "teleport", "w1#w", ("a",), ("car1",), (0.1,), (1,), (1,),
+                        ("car1",), ("w1#w",))
+    with pytest.raises(WireError, match="kind"):
+        matchwire.from_wire("car1", body)
+    body = wire.Propose(1, "a", "car1", float("nan"), 1, 1)
+    with pytest.raises(WireError, match="work"):
+        matchwire.from_wire("car1", body)
+    with pytest.raises(WireError, match="PROPOSE from"):
+        matchwire.from_wire("car2", wire.Propose(1, "a", "car1", 0.1, 1, 1))

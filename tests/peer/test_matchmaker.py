@@ -1,0 +1,129 @@
+"""DINA-O between live peers: each peer its own transport, its own state, messages only."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgpack
+import pytest
+import zmq
+import zmq.asyncio
+
+from fognet.errors import InstanceError
+from fognet.matching.check import check, feasibility
+from fognet.matching.local_driver import run_local
+from fognet.matching.random_instance import random_instance
+from fognet.net import codec, wire
+from fognet.net.memory import MemoryNetwork, MemoryTransport
+from fognet.net.transport import ZmqTransport
+from fognet.partition.stages import Plan, Stage
+from fognet.peer.matchplay import live_peers, play_round
+from fognet.peer.round import Timing, without_worker
+from fognet.peer.rounds import game_instance, round_from_plan, split_instance, worker_id
+
+TIMING = Timing(ask_timeout_s=0.3, open_s=2.0, phase1_s=2.0, lock_timeout_s=1.0)
+DEADLINE_S = 10.0
+
+
+def transports(kind: str):
+    if kind == "zmq":
+        return lambda name: ZmqTransport(name, host="127.0.0.1")
+    network = MemoryNetwork()
+    return lambda name: MemoryTransport(network, name)
+
+
+@pytest.mark.parametrize("kind", ["zmq", "memory"])
+async def test_two_sources_four_workers_reach_the_checked_matching(kind: str) -> None:
+    states = split_instance(random_instance(2, 4, 4, seed=3)).values()
+    async with asyncio.timeout(20), live_peers(states, transports(kind), TIMING) as peers:
+        out = await play_round(peers, 1, DEADLINE_S)
+    # the instance the peers' own states describe, assembled only here, in the test
+    inst = game_instance(p.state for p in peers.values())
+    assert out.completed
+    assert check(inst, out.assignment).stable, check(inst, out.assignment).summary()
+    assert out.assignment == run_local(inst).assignment  # the same game as the local driver
+    assert {s.id for s in inst.subtasks} == set(out.assignment)
+    assert out.sent["PROPOSE"] >= len(inst.subtasks) - sum(
+        1 for site in out.assignment.values() if "#" not in site)
+    for kind_ in ("ROUND_OPEN", "HOSTED", "STEP_ASK", "STEP_VOTE", "STEP_COMMIT", "TURN",
+                  "ROUND_DONE"):
+        assert out.sent[kind_] > 0, kind_
+    assert out.sent["STEP_ASK"] == out.sent["STEP_VOTE"]
+    # what each worker says it hosts is what the sources say they placed on it
+    for name, result in out.results.items():
+        on_me = {sid for sid, site in out.assignment.items() if site == worker_id(name)}
+        assert {s.id for s in result.hosted} == on_me
+
+
+@pytest.mark.parametrize("kind", ["zmq", "memory"])
+async def test_a_worker_killed_mid_round_leaves_a_valid_matching(kind: str) -> None:
+    states = split_instance(random_instance(2, 4, 4, seed=3)).values()
+    async with asyncio.timeout(20), live_peers(states, transports(kind), TIMING) as peers:
+        playing = asyncio.create_task(play_round(peers, 1, DEADLINE_S))
+        victim = peers["w2"]
+        for _ in range(1000):  # until w2 has told the sources what it holds (phase 2 starts)
+            live = victim.matchmaker.in_play(1)
+            if live is not None and live.cut.is_set():
+                break
+            await asyncio.sleep(0.002)
+        assert live.worker.hosted, "the victim should hold subtasks when it dies"
+        await victim.kill()
+        out = await playing
+    inst = game_instance(p.state for p in peers.values())
+    survivors = without_worker(inst, worker_id("w2"))
+    assert set(out.assignment) == {s.id for s in inst.subtasks}  # every subtask placed
+    assert feasibility(survivors, out.assignment) == []  # quotas held, none on w2
+    assert all(r.dead == ("w2",) for r in out.results.values())
+    assert all(r.elapsed_s < DEADLINE_S for r in out.results.values())
+
+
+async def test_malformed_matching_messages_get_error_and_the_peer_keeps_serving() -> None:
+    states = split_instance(random_instance(1, 2, 3, seed=5)).values()
+    ctx = zmq.asyncio.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        async with asyncio.timeout(20), live_peers(states, transports("zmq"), TIMING) as peers:
+            sock.connect(f"tcp://{peers['w1'].transport.address}")
+            cases = {
+                "STEP_ASK": {"round": "one"},  # mistyped field
+                "HOSTED": {"round": 1, "subtasks": ["a", "b"], "sources": ["car1"],
+                           "work_ref_s": [0.1], "in_bytes": [1], "out_bytes": [1]},
+                "ROUND_OPEN": {"round": 1, "budget_s": 5.0, "roster": ["x", "w1"],
+                               "addresses": ["127.0.0.1:1", "127.0.0.1:2"], "speed": -1.0},
+                "TURN": {"round": 7, "idle": 0},  # a round w1 is not playing
+            }
+            for n, (kind, fields) in enumerate(cases.items(), start=1):
+                head = {"v": 1, "type": kind, "id": n, "from": "x", "tensors": [], **fields}
+                await sock.send_multipart([msgpack.packb(head)])
+                reply, _ = codec.decode(await asyncio.wait_for(sock.recv_multipart(), 5))
+                assert isinstance(reply.body, wire.Error), kind
+                expected = wire.Reason.STALE_ROUND if kind == "TURN" else wire.Reason.MALFORMED
+                assert reply.body.reason is expected, (kind, reply.body)
+            out = await play_round(peers, 1, DEADLINE_S)
+        assert out.completed and check(out.instance, out.assignment).stable
+    finally:
+        ctx.destroy(linger=0)
+
+
+def test_states_round_trip_to_the_instance_with_worker_ids() -> None:
+    inst = random_instance(2, 3, 2, seed=1)
+    got = game_instance(split_instance(inst).values())
+    assert [w.id for w in got.workers] == [worker_id(w.id) for w in inst.workers]
+    assert got.subtasks == inst.subtasks and got.local == inst.local
+    for lk in inst.links:
+        assert got.link(lk.a, worker_id(lk.b)).bandwidth == lk.bandwidth
+
+
+def test_round_from_plan_gives_one_subtask_per_stage_and_slice() -> None:
+    plan = Plan("ab" * 32, "car1", (
+        Stage(0, 4, ("car1",)),
+        Stage(4, 9, ("w1", "w2"), rows=((0, 30), (30, 40))),
+    ))
+    subs = round_from_plan(plan, [0.02, 0.08], [1000, 4000], [800, 400], task="f7")
+    assert [s.id for s in subs] == ["car1.f7.s0", "car1.f7.s1.r0", "car1.f7.s1.r1"]
+    assert all(s.source == "car1" for s in subs)
+    assert subs[1].work == pytest.approx(0.06) and subs[2].work == pytest.approx(0.02)
+    assert subs[1].in_bytes + subs[2].in_bytes == 4000
+    with pytest.raises(InstanceError):
+        round_from_plan(plan, [0.02], [1], [1])
