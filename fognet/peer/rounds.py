@@ -7,6 +7,7 @@ Peer names must not contain "#". `peer_of` maps either id back to the peer name.
 
     Figures(quota, speed, backlog_ref_s, local_speed, local_backlog_ref_s, links, rule)
     PeerState(name, figures, subtasks)              one peer's private state for a round
+    figures_from_cluster(name, cluster, rule) -> Figures   what a node tells, from its state
     split_instance(inst) -> {name: PeerState}       an Instance as peers (tests, bench)
     game_instance(states) -> Instance               the instance the peers' states describe
     round_from_plan(plan, work_ref_s, in_bytes, out_bytes, task="f") -> tuple[Subtask, ...]
@@ -28,6 +29,7 @@ from fognet.matching.instance import (
     SubtaskId,
     Worker,
 )
+from fognet.partition.cost import ClusterState
 from fognet.partition.stages import Plan
 
 WORKER_SUFFIX = "#w"
@@ -88,6 +90,18 @@ class RoundResult:
     steps: int = 0  # phase-2 steps this peer asked about, as initiator
     commits: int = 0
     extra: dict = field(default_factory=dict)
+
+
+def figures_from_cluster(name: str, cluster: ClusterState, rule: str = "welfare") -> Figures:
+    """A node's figures from its `cluster_state()`: its own speed, backlog and quota (as a
+    worker and as its own device) and its links to every other peer that takes work."""
+    me = cluster.peer(PeerId(name))
+    links = []
+    for pid, peer in sorted(cluster.peers.items()):
+        link = cluster.link(PeerId(name), pid)
+        if pid != name and peer.quota > 0 and link is not None:
+            links.append(LinkFigure(pid, link.bandwidth, link.latency))
+    return Figures(me.quota, me.speed, me.backlog, me.speed, me.backlog, tuple(links), rule)
 
 
 def split_instance(inst: Instance) -> dict[str, PeerState]:

@@ -16,10 +16,18 @@ from fognet.matching.random_instance import random_instance
 from fognet.net import codec, wire
 from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.transport import ZmqTransport
+from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.matchplay import live_peers, play_round
 from fognet.peer.round import Timing, without_worker
-from fognet.peer.rounds import game_instance, round_from_plan, split_instance, worker_id
+from fognet.peer.rounds import (
+    LinkFigure,
+    figures_from_cluster,
+    game_instance,
+    round_from_plan,
+    split_instance,
+    worker_id,
+)
 
 TIMING = Timing(ask_timeout_s=0.3, open_s=2.0, phase1_s=2.0, lock_timeout_s=1.0)
 DEADLINE_S = 10.0
@@ -127,3 +135,24 @@ def test_round_from_plan_gives_one_subtask_per_stage_and_slice() -> None:
     assert subs[1].in_bytes + subs[2].in_bytes == 4000
     with pytest.raises(InstanceError):
         round_from_plan(plan, [0.02], [1], [1])
+
+
+def test_figures_from_a_nodes_cluster_state() -> None:
+    cluster = ClusterState.of(
+        [PeerState("car1", 0.5, 0.01, 0), PeerState("w1", 2.0, 0.0, 3), PeerState("w2", 1.0)],
+        {("car1", "w1"): LinkState(1e7, 0.002)}, default_link=LinkState(5e6, 0.004),
+    )
+    f = figures_from_cluster("car1", cluster)
+    assert (f.quota, f.local_speed, f.local_backlog_ref_s) == (0, 0.5, 0.01)
+    assert f.links == (LinkFigure("w1", 1e7, 0.002), LinkFigure("w2", 5e6, 0.004))
+    assert figures_from_cluster("w1", cluster).quota == 3
+
+
+@pytest.mark.parametrize("deadline_s", [0.02, 0.1, 0.3])
+async def test_a_round_cut_by_its_deadline_keeps_a_valid_matching(deadline_s: float) -> None:
+    states = split_instance(random_instance(2, 4, 4, seed=3)).values()
+    async with asyncio.timeout(20), live_peers(states, transports("memory"), TIMING) as peers:
+        out = await play_round(peers, 1, deadline_s)
+    inst = game_instance(p.state for p in peers.values())
+    assert set(out.assignment) == {s.id for s in inst.subtasks}
+    assert feasibility(inst, out.assignment) == []
