@@ -63,6 +63,7 @@ class MemoryTransport:
         self._inbox: asyncio.Queue = asyncio.Queue(hwm)
         network.inboxes[self.address] = self._inbox
         self._pending: dict[int, asyncio.Future] = {}
+        self._waiting: dict[str, set[int]] = {}  # addr -> ids of requests awaiting its reply
         self._ids = itertools.count(1)
         self._count = Counters()
         self._closed = False
@@ -74,6 +75,7 @@ class MemoryTransport:
         msg_id = next(self._ids)
         future = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
+        self._waiting.setdefault(addr, set()).add(msg_id)
         header = replace(header, id=msg_id, sender=self.node_id)
         try:
             await asyncio.wait_for(self._push(addr, header, tensors, future), timeout_s)
@@ -85,6 +87,7 @@ class MemoryTransport:
             ) from None
         finally:
             self._pending.pop(msg_id, None)
+            self._waiting.get(addr, set()).discard(msg_id)
         raise_if_error(addr, reply)
         return reply, reply_tensors
 
@@ -127,7 +130,11 @@ class MemoryTransport:
         future.set_result((header, tensors))
 
     def forget(self, addr: str) -> None:
-        """Nothing to close: in-process addresses hold no connection."""
+        """No connection to close; requests still waiting on `addr` fail with PeerUnreachable."""
+        for msg_id in self._waiting.pop(addr, set()):
+            future = self._pending.get(msg_id)
+            if future is not None and not future.done():
+                future.set_exception(PeerUnreachable(f"peer {addr} was forgotten (declared gone) mid-request"))
 
     async def serve(self, handler: Handler) -> None:
         tasks: set[asyncio.Task] = set()

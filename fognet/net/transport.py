@@ -97,6 +97,7 @@ class ZmqTransport:
         self._dealers: dict[str, zmq.asyncio.Socket] = {}
         self._readers: dict[str, asyncio.Task] = {}
         self._pending: dict[int, asyncio.Future] = {}
+        self._waiting: dict[str, set[int]] = {}  # addr -> ids of requests awaiting its reply
         self._ids = itertools.count(1)
         self._count = Counters()
         self._closed = False
@@ -113,6 +114,7 @@ class ZmqTransport:
         msg_id = next(self._ids)
         future = loop.create_future()
         self._pending[msg_id] = future
+        self._waiting.setdefault(addr, set()).add(msg_id)
         header = replace(header, id=msg_id, sender=self.node_id)
         # a timer rather than wait_for: awaiting the future itself saves an event-loop turn
         timer = loop.call_at(deadline, _expire, future)
@@ -124,9 +126,18 @@ class ZmqTransport:
             raise PeerUnreachable(
                 f"peer {addr} did not answer {header.type.value} within {timeout_s:.3g} s"
             ) from None
+        except (asyncio.CancelledError, PeerError):
+            # forget() closed the socket under a send in progress: the send is cancelled
+            # or fails on a closed socket; what the caller must see is the peer's loss.
+            gone = _forgotten(future)
+            task = asyncio.current_task()
+            if gone is None or (task is not None and task.cancelling()):
+                raise
+            raise gone from None
         finally:
             timer.cancel()
             self._pending.pop(msg_id, None)
+            self._waiting.get(addr, set()).discard(msg_id)
         raise_if_error(addr, reply)
         return reply, reply_tensors
 
@@ -208,7 +219,14 @@ class ZmqTransport:
             future.set_result((header, tensors))
 
     def forget(self, addr: str) -> None:
-        """Close the connection to `addr` (e.g. once membership marks it dead)."""
+        """Close the connection to `addr` (e.g. once membership marks it dead).
+
+        Requests still waiting on `addr` fail with `PeerUnreachable` naming it.
+        """
+        for msg_id in self._waiting.pop(addr, set()):
+            future = self._pending.get(msg_id)
+            if future is not None and not future.done():
+                future.set_exception(PeerUnreachable(f"peer {addr} was forgotten (declared gone) mid-request"))
         reader = self._readers.pop(addr, None)
         if reader is not None:
             reader.cancel()
@@ -321,6 +339,14 @@ class ZmqTransport:
         sock.setsockopt(zmq.RCVHWM, self._hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, self.max_bytes)
         return sock
+
+
+def _forgotten(future: asyncio.Future) -> PeerUnreachable | None:
+    """The PeerUnreachable that forget() put on a request's future, if it did."""
+    if not future.done() or future.cancelled():
+        return None
+    exc = future.exception()
+    return exc if isinstance(exc, PeerUnreachable) else None
 
 
 def _expire(future: asyncio.Future) -> None:

@@ -48,3 +48,20 @@ async def test_memory_transport_behaves_like_the_zmq_one() -> None:
         await asyncio.gather(serving, return_exceptions=True)
         await a.aclose()
         await b.aclose()
+
+
+async def test_forgetting_a_peer_fails_its_pending_request() -> None:
+    net = MemoryNetwork()
+    a, b = MemoryTransport(net), MemoryTransport(net)
+    serving = asyncio.create_task(b.serve(_handler))
+    try:
+        asking = asyncio.create_task(a.request(b.address, Header(wire.RoundDone(1)), timeout_s=2))
+        await asyncio.sleep(0.05)
+        a.forget(b.address)
+        with pytest.raises(PeerUnreachable, match=b.address):
+            await asyncio.wait_for(asking, 1)
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        await a.aclose()
+        await b.aclose()

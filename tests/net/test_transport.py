@@ -152,3 +152,36 @@ async def test_a_100mb_frame_is_refused_and_the_peer_keeps_serving() -> None:
         del big
         ok, _ = await client.request(server.address, Header(wire.Ping()), timeout_s=2)
         assert isinstance(ok.body, wire.Pong)
+
+
+async def test_forgetting_a_peer_fails_its_pending_request_with_peer_unreachable() -> None:
+    async with _pair() as (client, server):
+        asking = asyncio.create_task(
+            client.request(server.address, Header(wire.RoundDone(2000)), timeout_s=5)
+        )
+        await asyncio.sleep(0.2)  # the request is out, its reply 2 s away
+        client.forget(server.address)
+        with pytest.raises(PeerUnreachable, match=server.address):
+            await asyncio.wait_for(asking, 2)
+        reply, _ = await client.request(server.address, Header(wire.Ping()), timeout_s=2)
+        assert isinstance(reply.body, wire.Pong)  # a new connection serves later requests
+
+
+async def test_forgetting_a_peer_mid_send_fails_with_peer_unreachable() -> None:
+    from fognet.net.emulation import Link, Pacer
+
+    server = ZmqTransport(max_bytes=CAP)
+    client = ZmqTransport(pacer=Pacer(default=Link(bandwidth_Bps=20_000)))
+    serving = asyncio.create_task(server.serve(_handler))
+    try:
+        x = np.zeros(10_000, dtype=np.float32)  # 40 kB at 20 kB/s: held 2 s by the pacer
+        asking = asyncio.create_task(client.request(server.address, Header(wire.Ping()), {"x": x}, timeout_s=5))
+        await asyncio.sleep(0.2)
+        client.forget(server.address)
+        with pytest.raises(PeerUnreachable, match=server.address):
+            await asyncio.wait_for(asking, 4)
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        await client.aclose()
+        await server.aclose()
