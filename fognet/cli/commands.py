@@ -38,3 +38,7 @@ ALL += [plan]
 from fognet.cli.simulate import simulate  # noqa: E402
 
 ALL += [simulate]
+
+from fognet.cli.demo import demo  # noqa: E402
+
+ALL += [demo]
