@@ -250,6 +250,7 @@ class Exec(Body):
     node_stop: int
     row_start: int = -1  # output rows of a spatial slice; -1 = the whole stage
     row_stop: int = -1
+    work_ref_s: float = 0.0  # the sender's predicted reference-seconds (0: unknown); calibrates speed
 
 
 @body(MsgType.RESULT)

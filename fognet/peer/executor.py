@@ -12,6 +12,11 @@ threads come from its profile), so `wait_s` in a result is the time the job sat 
 others, and `compute_s` the time it ran. `backlog_s` is the predicted reference-seconds
 of work queued or running, which the peer advertises in STATE (the `q_p` of DESIGN.md).
 
+Calibration: a job that says its reference work (`work_s`, from the source's cost
+profile) yields a speed sample `work_s / compute_s`; `speed` is the robust EWMA of those
+(`fognet.partition.calibrate.Estimate`, one outlier ignored), starting from the profile's
+speed. The peer advertises it in STATE, so every source plans with what runs really take.
+
 Emulation: with `emulate=True`, a job's elapsed compute is stretched to
 `measured * time_scale / speed` by sleeping in the worker thread after the run, so the
 emulated device is busy for that long and later jobs wait behind it. `time_scale` (>= 1)
@@ -27,6 +32,8 @@ API
     Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0)
         await .run(job) -> JobResult       raises ModelError / WireError for a bad job
         .backlog_s -> float                reference-seconds queued or running
+        .speed -> float                    calibrated reference-seconds per second
+        .speed_samples -> int              runs that calibrated it
         .boundary(key) -> (inputs, outputs) tensor names of the key's sub-model
         .close()
 """
@@ -50,6 +57,7 @@ from fognet.errors import ModelError, PartitionError, WireError
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session
+from fognet.partition.calibrate import Estimate, speed_sample
 from fognet.partition.extract import extract
 from fognet.partition.spatial import crop_outputs
 from fognet.peer.slicing import Slicer
@@ -123,7 +131,8 @@ class Executor:
             raise ModelError(f"peer speed and time scale must be positive, got {speed}, {time_scale}")
         self.store = store
         self.threads = threads
-        self.speed = speed
+        self.configured_speed = speed
+        self._speed = Estimate(speed)
         self.emulate = emulate
         self.stretch = time_scale / speed  # emulated seconds per measured second
         self.time_scale = time_scale
@@ -142,6 +151,14 @@ class Executor:
     @property
     def backlog_s(self) -> float:
         return sum(self._queue.pending.values())
+
+    @property
+    def speed(self) -> float:
+        return self._speed.value
+
+    @property
+    def speed_samples(self) -> int:
+        return self._speed.samples
 
     async def run(self, job: Job) -> JobResult:
         """Queue `job`, run it in the worker thread, return outputs and its wait/compute."""
@@ -175,7 +192,10 @@ class Executor:
         if self.emulate and self.stretch > 1.0:
             compute = measured * self.stretch
             time.sleep(compute - measured)
-        reference = measured * self.time_scale if self.emulate else measured * self.speed
+        reference = measured * self.time_scale if self.emulate else measured * self.configured_speed
+        if job.work_s > 0 and compute > 0:
+            with self._lock:
+                self._speed = self._speed.update(speed_sample(job.work_s, compute))
         built.work_s = reference if not built.work_s else 0.7 * built.work_s + 0.3 * reference
         outputs = dict(zip(built.outputs, values, strict=True))
         if built.slice is not None:  # only rows equal to the unsplit run's travel back

@@ -9,7 +9,8 @@ heartbeat), stops them all and closes the sockets; `running()` does that around 
 Handlers are small and return values (the transport sends them back):
     EXEC       ensure the model is here (fetch it by hash from the sender, or from any peer
                whose HELLO/STATE lists it, if not), queue
-               the subtask on the executor, reply RESULT with outputs, wait_s, compute_s
+               the subtask on the executor, reply RESULT with outputs, wait_s, compute_s;
+               its work_ref_s calibrates the executor's speed, which STATE advertises
     MODEL_GET  reply MODEL_PART: one chunk of the model file, as a uint8 tensor "data"
     PING       reply PONG
     HELLO/STATE/BYE go to membership; anything else gets ERROR UNSUPPORTED.
@@ -155,7 +156,7 @@ class Peer:
     def _describe(self) -> wire.Hello:
         return wire.Hello(
             address=self.address, name=self.name, profile=self.config.profile,
-            speed=self.config.speed, backlog_ref_s=self.executor.backlog_s, quota=self.config.quota,
+            speed=self.executor.speed, backlog_ref_s=self.executor.backlog_s, quota=self.config.quota,
             models=self.store.shas(),
         )
 
@@ -213,7 +214,7 @@ class Peer:
             await self.ensure_model(sha, header.sender)
             rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
             key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
-            result = await self.executor.run(Job(key, tensors))
+            result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
         except WireError as exc:
             raise refused(str(exc), Reason.MALFORMED) from exc
         reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s)
@@ -282,6 +283,7 @@ class Peer:
         body = wire.Exec(
             task=self.name, subtask=str(next(self._ids)), model_sha256=key.sha256,
             node_start=key.start, node_stop=key.stop, row_start=rows[0], row_stop=rows[1],
+            work_ref_s=job.work_s,
         )
         try:
             reply, outputs = await self.transport.request(addr, Header(body), job.tensors, timeout_s=timeout)
@@ -310,7 +312,7 @@ class Peer:
         default_link: LinkState | None = LOOPBACK_LINK,
     ) -> ClusterState:
         """Peers as membership last heard them (this one as it is now), for planning."""
-        peers = [PeerState(self.name, self.config.speed, self.executor.backlog_s, self.config.quota)]
+        peers = [PeerState(self.name, self.executor.speed, self.executor.backlog_s, self.config.quota)]
         peers += [
             PeerState(m.node_id, m.speed, m.backlog_ref_s, m.quota)
             for m in self.membership.table.alive()
