@@ -39,7 +39,6 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     only = {s for s in args.only.split(",") if s}
     skip = {s for s in args.skip.split(",") if s}
-    names = parse_approaches(args.baselines)
     RESULTS.mkdir(parents=True, exist_ok=True)
     models = ModelCache()
     done: dict[str, tuple[Sweep | None, list[Comparison]]] = {}
@@ -48,6 +47,7 @@ def main() -> int:
             continue
         loaded = load(path)
         points = loaded.points if isinstance(loaded, Sweep) else (loaded,)
+        names = parse_approaches(args.baselines, points[0])
         started = time.perf_counter()
         comparisons = []
         for k, point in enumerate(points):
@@ -61,7 +61,7 @@ def main() -> int:
         _write_csv(path.stem, sweep, comparisons)
         done[path.stem] = (sweep, comparisons)
         print(f"{path.stem}: {time.perf_counter() - started:.1f} s wall", flush=True)
-    (RESULTS / "sim_summary.md").write_text(_markdown(done, names))
+    (RESULTS / "sim_summary.md").write_text(_markdown(done, parse_approaches(args.baselines)))
     print(f"wrote {RESULTS / 'sim_summary.md'}")
     return 0
 

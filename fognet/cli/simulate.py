@@ -29,8 +29,8 @@ def simulate(scenario_path: Path, baselines: str, out_dir: Path | None) -> None:
     (frames.csv) and the summaries (summary.json) to --out.
     """
     loaded = load(scenario_path)
-    names = parse_approaches(baselines)
     points = loaded.points if isinstance(loaded, Sweep) else (loaded,)
+    names = parse_approaches(baselines, points[0])
     out_dir = out_dir or Path(f"sim-{points[0].name}")
     out_dir.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)

@@ -59,10 +59,12 @@ def _rekey(costs: ModelCosts, key: str) -> ModelCosts:
     return ModelCosts(key, costs.sha256, costs.graph, costs.times, costs.bytes, costs.spatial)
 
 
-def parse_approaches(text: str) -> list[str]:
-    """`all` or a comma list; fognet always runs first (every speed-up is relative to it)."""
+def parse_approaches(text: str, scenario: Scenario | None = None) -> list[str]:
+    """`all` (the scenario's `approaches`, else every one) or a comma list; fognet always
+    runs first (every speed-up is relative to it)."""
     if text.strip() == "all":
-        return list(APPROACHES)
+        chosen = (scenario.approaches if scenario and scenario.approaches else APPROACHES)
+        return ["fognet", *[n for n in chosen if n != "fognet"]]
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in APPROACHES]
     if unknown:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from fognet.sim.engine import Engine
 
-_EPS_BYTES = 1e-6
+_EPS_BYTES = 1e-12  # relative: ends this close in virtual bytes are the same moment
 
 
 class _Transfer:
@@ -36,50 +36,62 @@ class _Transfer:
 
 
 class Medium:
-    """A link direction or an interface: `capacity` bytes/s shared equally by its transfers."""
+    """A link direction or an interface: `capacity` bytes/s shared equally by its transfers.
 
-    __slots__ = ("name", "capacity", "delay", "jobs", "updated", "version", "busy_s", "_engine")
+    Processor sharing in virtual time: every transfer on the medium is carried at the
+    same rate, so `virtual` (bytes carried per transfer since the start) orders their
+    ends, and a heap of each transfer's end in virtual bytes makes joining and leaving
+    O(log n) however many transfers share the medium.
+    """
+
+    __slots__ = ("name", "capacity", "delay", "busy_s", "_engine", "_heap", "_virtual",
+                 "_updated", "_version", "_seq")
 
     def __init__(self, engine: Engine, name: str, capacity: float, delay: float = 0.0) -> None:
         self._engine = engine
         self.name = name
         self.capacity = float(capacity)
         self.delay = float(delay)  # added after the last byte (a link's latency)
-        self.jobs: dict[_Transfer, float] = {}  # bytes left; insertion-ordered: deterministic
-        self.updated = 0.0
-        self.version = 0
         self.busy_s = 0.0
+        self._heap: list[tuple[float, int, _Transfer]] = []
+        self._virtual = 0.0
+        self._updated = 0.0
+        self._version = 0
+        self._seq = 0
+
+    @property
+    def active(self) -> int:
+        return len(self._heap)
 
     def add(self, transfer: _Transfer, nbytes: float) -> None:
         self._advance()
-        self.jobs[transfer] = float(nbytes)
+        self._seq += 1
+        heapq.heappush(self._heap, (self._virtual + float(nbytes), self._seq, transfer))
         self._schedule()
 
     def _advance(self) -> None:
         now = self._engine.now
-        if self.jobs:
-            carried = self.capacity / len(self.jobs) * (now - self.updated)
-            for transfer in self.jobs:
-                self.jobs[transfer] -= carried
-            self.busy_s += now - self.updated
-        self.updated = now
+        if self._heap:
+            self._virtual += self.capacity / len(self._heap) * (now - self._updated)
+            self.busy_s += now - self._updated
+        self._updated = now
 
     def _schedule(self) -> None:
-        self.version += 1
-        if self.jobs:
-            least = max(min(self.jobs.values()), 0.0)
-            when = self._engine.now + least * len(self.jobs) / self.capacity
-            self._engine.at(when, self._tick, self.version)
+        self._version += 1
+        if self._heap:
+            left = max(self._heap[0][0] - self._virtual, 0.0)
+            when = self._engine.now + left * len(self._heap) / self.capacity
+            self._engine.at(when, self._tick, self._version)
 
     def _tick(self, version: int) -> None:
-        if version != self.version:
+        if version != self._version:
             return  # a transfer joined since: re-scheduled
         self._advance()
-        finished = [t for t, left in self.jobs.items() if left <= _EPS_BYTES]
-        if not finished:  # float residue: the least job is a hair from done
-            finished = [min(self.jobs, key=self.jobs.__getitem__)]
-        for transfer in finished:
-            del self.jobs[transfer]
+        heap = self._heap
+        limit = self._virtual + _EPS_BYTES * max(1.0, self._virtual)
+        finished = [heapq.heappop(heap)[2]]  # the one this tick was scheduled for
+        while heap and heap[0][0] <= limit:
+            finished.append(heapq.heappop(heap)[2])
         self._schedule()
         for transfer in finished:
             if self.delay > 0:

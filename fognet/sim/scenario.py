@@ -9,6 +9,8 @@ A scenario is a TOML file (see `experiments/scenarios/`):
     queue = "sjf"            # worker queues: "sjf" (shortest work first, DESIGN.md) or "fifo"
     arrival = "fixed"        # frames at a fixed rate (random phase per source) or "poisson"
     rule = "welfare"         # the game's rule, "welfare" or "fair"
+    approaches = ["fognet", "local", "greedy"]   # what `--baselines all` runs (default: every one)
+    optimum_max_subtasks = 12  # the exact optimum runs only on rounds this small
 
     [network]                # the link between any two peers unless a group overrides it
     bandwidth = 6.25e6       # bytes/s
@@ -59,7 +61,7 @@ else:  # pragma: no cover
 
 TOP_KEYS = {"name", "description", "seed", "rounds", "round_s", "queue", "arrival", "rule",
             "network", "planner", "models", "sources", "workers", "sweep", "optimum_max_subtasks",
-            "drain_s"}
+            "approaches"}
 GROUP_KEYS = {"profile", "name", "count", "speed", "quota", "nic", "backlog", "bandwidth",
               "latency", "model", "fps", "deadline_s", "description", "role", "memory", "threads"}
 PLANNER_KEYS = {"spatial", "max_spatial_peers", "max_anchors", "exact_groups_up_to"}
@@ -110,7 +112,7 @@ class Scenario:
     rule: str = "welfare"
     planner: dict[str, Any] = field(default_factory=dict)
     optimum_max_subtasks: int = 8
-    drain_s: float = 60.0
+    approaches: tuple[str, ...] | None = None  # what `--baselines all` means here (None: every one)
     description: str = ""
 
     @property
@@ -205,7 +207,7 @@ def parse(raw: Mapping[str, Any], path: Path, profiles_dir: Path | None) -> Scen
         rule=_choice(raw, "rule", where, "welfare", ("welfare", "fair")),
         planner=dict(planner),
         optimum_max_subtasks=_int(raw, "optimum_max_subtasks", where, 8, minimum=0),
-        drain_s=_float(raw, "drain_s", where, 60.0),
+        approaches=_approaches(raw, where),
     )
     return scenario
 
@@ -304,6 +306,20 @@ def _choice(raw: Mapping[str, Any], key: str, where: str, default: str, choices:
     if value not in choices:
         raise ConfigError(f"{where}: `{key}` must be one of {', '.join(choices)}, not {value!r}")
     return value
+
+
+def _approaches(raw: Mapping[str, Any], where: str) -> tuple[str, ...] | None:
+    from fognet.sim.approaches import APPROACHES
+
+    value = raw.get("approaches")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: `approaches` must be a list of names")
+    unknown = [v for v in value if v not in APPROACHES]
+    if unknown:
+        raise ConfigError(f"{where}: unknown approach {unknown[0]!r}; known: {', '.join(APPROACHES)}")
+    return tuple(value)
 
 
 def _sweep_fields(sweep: Any, path: Path) -> tuple[str, list[Any]]:
