@@ -107,3 +107,31 @@ def test_same_seed_same_records_other_seed_other_arrivals(tmp_path: Path, chain_
     for name in ("fognet", "random"):
         assert a.results[name].records == b.results[name].records
     assert [r.start_s for r in a.results["fognet"].records] != [r.start_s for r in c.results["fognet"].records]
+
+
+def test_scenario_profile_json_sets_the_node_times(tmp_path: Path, chain_path: Path) -> None:
+    from dataclasses import replace as dc_replace
+
+    from fognet.model.load import load_model
+    from fognet.model.profile import estimate_profile
+
+    loaded = load_model(chain_path)
+    profile = estimate_profile(loaded)
+    measured = dc_replace(profile, nodes=tuple(dc_replace(n, time_s=0.001 * (n.index + 1)) for n in profile.nodes))
+    measured.save(tmp_path / "chain.json")
+    body = ONE_ON_ONE.format(seed=3, rounds=1, speed=0.5, fps=1, workers=1, model=chain_path,
+                             bandwidth=2e6, latency=0.004, wspeed=4.0)
+    body = body.replace('[models.chain]\n', '[models.chain]\nprofile = "chain.json"\n')
+    scenario = load(write_scenario(tmp_path / "s.toml", body))
+    costs = ModelCache().for_scenario(scenario)["chain"]
+    assert costs.times == tuple(0.001 * (k + 1) for k in range(len(costs.graph)))
+    record = Simulation(scenario, Approach("local"), {"chain": costs}).run().records[0]
+    assert record.latency_s == pytest.approx(sum(costs.times) / 0.5, abs=1e-12)
+
+
+def test_a_missing_model_is_a_config_error(tmp_path: Path) -> None:
+    from fognet.errors import ConfigError
+
+    scenario = _scenario(tmp_path, tmp_path / "nowhere.onnx")
+    with pytest.raises(ConfigError, match="nowhere.onnx"):
+        ModelCache().for_scenario(scenario)
