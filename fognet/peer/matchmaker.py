@@ -119,7 +119,8 @@ class Matchmaker:
         """How round `number` ended on this peer (waits for it to end)."""
         done = self._done.setdefault(number, asyncio.Event())
         try:
-            await asyncio.wait_for(done.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await done.wait()
         except TimeoutError:
             raise PeerUnreachable(f"{self.name}: round {number} did not end within "
                                   f"{timeout_s:.3g} s") from None

@@ -44,14 +44,16 @@ class LivePeer:
     matchmaker: Matchmaker
     tasks: list[asyncio.Task] = field(default_factory=list)
     alive: bool = True
+    killed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def kill(self) -> None:
         """Stop serving and close the transport, as a crash would (no goodbye)."""
         self.alive = False
+        self.killed.set()
+        await self.transport.aclose()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.transport.aclose()
 
 
 @dataclass(frozen=True)
@@ -96,12 +98,28 @@ async def play_round(peers: dict[str, LivePeer], number: int, deadline_s: float)
     """Every source opens round `number` at once; every live peer plays it to its end."""
     roster = {name: p.transport.address for name, p in peers.items() if p.alive}
     sources = [p for p in peers.values() if p.alive and p.state.subtasks]
-    played = [p.matchmaker.play(number, roster, p.state.subtasks, deadline_s) for p in sources]
+    played = [_unless_killed(p, p.matchmaker.play(number, roster, p.state.subtasks, deadline_s))
+              for p in sources]
     results = list(await asyncio.gather(*played))
-    others = [p for p in peers.values() if p.alive and not p.state.subtasks]  # not killed
-    results += await asyncio.gather(*(p.matchmaker.wait_round(number, deadline_s + 2.0)
-                                      for p in others))
-    return outcome(peers, {r.peer: r for r in results})
+    others = [p for p in peers.values() if p.alive and not p.state.subtasks]
+    results += await asyncio.gather(*(
+        _unless_killed(p, p.matchmaker.wait_round(number, deadline_s + 2.0)) for p in others))
+    return outcome(peers, {r.peer: r for r in results if r is not None})
+
+
+async def _unless_killed(peer: LivePeer, waiting) -> RoundResult | None:
+    """The round's result, or None if the peer is killed first."""
+    playing = asyncio.ensure_future(waiting)
+    killed = asyncio.ensure_future(peer.killed.wait())
+    try:
+        await asyncio.wait({playing, killed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        killed.cancel()
+    if not playing.done():
+        playing.cancel()
+        await asyncio.gather(playing, return_exceptions=True)
+        return None
+    return playing.result()
 
 
 def outcome(peers: dict[str, LivePeer], results: dict[str, RoundResult]) -> LiveOutcome:
@@ -111,6 +129,10 @@ def outcome(peers: dict[str, LivePeer], results: dict[str, RoundResult]) -> Live
         sent.update(r.sent)
         assignment.update(r.assignment)
     source_results = [r for name, r in results.items() if peers[name].state.subtasks]
+    for peer in peers.values():  # a source killed mid-round: its subtasks go nowhere
+        if not peer.alive:
+            for s in peer.state.subtasks:
+                assignment.pop(s.id, None)
     return LiveOutcome(
         instance=game_instance(p.state for p in peers.values()),
         assignment=dict(sorted(assignment.items())),

@@ -73,6 +73,7 @@ class Timing:
     phase1_s: float = 2.0  # a worker ends phase 1 at the latest this long after opening
     settle_s: float = 0.02  # quiet time a worker waits once every source is done
     lock_timeout_s: float = 2.0  # a lock held this long is released
+    turn_probe_s: float = 1.0  # phase 2 quiet this long: is the Turn holder still there?
     deadline_s: float = 10.0  # default budget of a round
 
 
@@ -131,6 +132,23 @@ def figures_of(body: wire.RoundOpen) -> tuple[Figures, bool]:
     return figures, body.source
 
 
+def _still_wanted() -> None:
+    """Raise CancelledError if this task was asked to stop but a wait swallowed it (Python
+    3.11's `asyncio.wait_for`, which the transports use, can do that)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait for `event` up to `timeout_s`. Not `wait_for`: on Python 3.11 it can swallow a
+    cancellation that races the wait, and a peer being stopped must stop."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+    return event.is_set()
+
+
 def without_worker(view: Instance, wid: str) -> Instance:
     return Instance(
         workers=tuple(w for w in view.workers if w.id != wid),
@@ -173,6 +191,8 @@ class LiveRound:
         self._p1_end = math.inf
         self._last_propose = 0.0
         self._turns: deque[m.Turn] = deque()
+        self._holder = name  # who holds the Turn, as far as phase-2 traffic tells
+        self._last_activity = 0.0
         self._asked: dict[int, list[str]] = {}
         self._timers: list[asyncio.TimerHandle] = []
         self._loop = asyncio.get_running_loop()
@@ -184,9 +204,12 @@ class LiveRound:
         try:
             async with asyncio.timeout_at(self.deadline), asyncio.TaskGroup() as tg:
                 self._tg = tg
-                await self._open()
-                await self._phase1()
-                await self._phase2()
+                try:
+                    await self._open()
+                    await self._phase1()
+                    await self._phase2()
+                finally:
+                    self._tg = None  # no new tasks while the group winds down
         except TimeoutError:
             log.info("%s: round %d cut by its deadline", self.name, self.number)
         finally:
@@ -228,7 +251,7 @@ class LiveRound:
         self._p1_end = self._loop.time() + self.timing.phase1_s
         self._last_propose = self._loop.time()
         self.ready.set()
-        cut = self._tg.create_task(self._worker_cut()) if self.worker else None
+        cut = self._spawn(self._worker_cut()) if self.worker else None
         if self.source is not None:
             for out in self.source.start():
                 self._spawn_chain(out)
@@ -246,15 +269,56 @@ class LiveRound:
         if self.source is None:
             await self.over.wait()
             return
-        if self.source.ring and self.source.ring[0] == self.name:
+        self._holder = self.source.ring[0] if self.source.ring else self.name
+        self._last_activity = self._loop.time()
+        if self._holder == self.name:
             await self._drive(self.source.handle(m.Turn(DRIVER, 0)))
         while not self.over.is_set():
+            _still_wanted()
             if self._turns:
+                self._holder = self.name
                 await self._drive(self.source.handle(self._turns.popleft()))
                 continue
             self._changed.clear()
             if not self._turns and not self.over.is_set():
-                await self._changed.wait()
+                await wait_event(self._changed, self.timing.turn_probe_s)
+                if self._loop.time() - self._last_activity >= self.timing.turn_probe_s:
+                    await self._probe_holder()
+
+    def _seen_holder(self, peer: str) -> None:
+        """Phase-2 traffic from `peer`: it holds the Turn, and it is alive."""
+        self._holder, self._last_activity = peer, self._loop.time()
+
+    async def _probe_holder(self) -> None:
+        """Phase 2 went quiet: if the Turn holder is dead, its successor takes the Turn."""
+        holder = self._holder
+        self._last_activity = self._loop.time()
+        if holder == self.name or self.over.is_set():
+            return
+        if holder not in self.dead:
+            self.courier.count(wire.Ping())
+            try:
+                await self.courier.transport.request(self.roster[holder], Header(wire.Ping()),
+                                                     timeout_s=self.timing.ask_timeout_s)
+                return
+            except RemoteError:
+                return  # it answered (even if only to refuse a PING): alive
+            except FognetError:
+                self.drop(holder)
+        ring = self.view.sources  # the ring as it was, to find who comes after the holder
+        after = ring[ring.index(holder) + 1:] + ring[:ring.index(holder)]
+        successor = next((p for p in after if p not in self.dead), self.name)
+        self._holder = successor
+        if successor == self.name:
+            log.info("%s: Turn holder %s is gone; taking the Turn", self.name, holder)
+            self._turns.append(m.Turn(DRIVER, 0))
+
+    def _spawn(self, coro) -> asyncio.Task | None:
+        """A task owned by the round's group; none once the round is winding down."""
+        if self._tg is None:
+            coro.close()
+            return None
+        return self._tg.create_task(coro)
 
     def _result(self) -> RoundResult:
         me = PeerId(self.name)
@@ -282,10 +346,11 @@ class LiveRound:
     # --- phase 1, as a source -----------------------------------------------------------
 
     def _spawn_chain(self, out: m.Outgoing) -> None:
-        self._pending += 1
-        task = self._tg.create_task(self._chain(out))
-        self._chains.add(task)
-        task.add_done_callback(self._chains.discard)
+        task = self._spawn(self._chain(out))
+        if task is not None:
+            self._pending += 1
+            self._chains.add(task)
+            task.add_done_callback(self._chains.discard)
 
     async def _chain(self, out: m.Outgoing) -> None:
         """One proposal and its answer; a Reject makes the next proposal its own chain."""
@@ -333,7 +398,7 @@ class LiveRound:
             if peer_of(w) == self.name:
                 self.on_proposals_done(self.name)
             else:
-                self._tg.create_task(self.courier.send(peer_of(w), wire.ProposalsDone(self.number)))
+                self._spawn(self.courier.send(peer_of(w), wire.ProposalsDone(self.number)))
 
     def on_hosted(self, peer: str, msg: m.RoundDone) -> None:
         if self.source is not None and not self._reconciled():
@@ -379,7 +444,7 @@ class LiveRound:
                 reply = out.message
             else:  # bumped: its source proposes further, so it is not done
                 self._done_sources.discard(out.to)
-                self._tg.create_task(self._bump(out))
+                self._spawn(self._bump(out))
         self._changed.set()
         return reply
 
@@ -403,8 +468,7 @@ class LiveRound:
             if now >= self._p1_end or (live <= self._done_sources and quiet):
                 break
             self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), max(1e-3, min(settle, self._p1_end - now)))
+            await wait_event(self._changed, max(1e-3, min(settle, self._p1_end - now)))
         self._cut = True
         self.cut.set()
         for out in self.worker.handle(m.RoundDone(DRIVER, 1)):
@@ -412,13 +476,14 @@ class LiveRound:
             if peer == self.name:
                 self.on_hosted(peer, out.message)
             elif peer not in self.dead:
-                self._tg.create_task(self.courier.send(peer, matchwire.to_wire(self.number, out.message)))
+                self._spawn(self.courier.send(peer, matchwire.to_wire(self.number, out.message)))
 
     # --- phase 2, as the Turn holder ------------------------------------------------------
 
     async def _drive(self, outs: list[m.Outgoing]) -> None:
         queue = deque(outs)
         while queue:
+            _still_wanted()
             out = queue.popleft()
             msg, targets = out.message, [out.to]
             while queue and queue[0].message == msg:  # one message to several parties
@@ -494,6 +559,7 @@ class LiveRound:
                 return self.source.handle(m.Turn(PeerId(self.name), turn.idle))
             try:
                 await self.courier.request(to, matchwire.to_wire(self.number, turn))
+                self._seen_holder(to)
                 return []
             except FognetError as exc:
                 log.info("%s: %s did not take the TURN: %s", self.name, to, exc)
@@ -538,9 +604,9 @@ class LiveRound:
         log.info("%s: round %d goes on without %s", self.name, self.number, peer)
         self.dead.add(peer)
         self._changed.set()
-        if tell and self._tg is not None:
-            for other in self.roster.keys() - self.dead - {self.name}:
-                self._tg.create_task(self.courier.send(other, wire.PeerGone(self.number, peer)))
+        if tell:
+            for other in sorted(self.roster.keys() - self.dead - {self.name}):
+                self._spawn(self.courier.send(other, wire.PeerGone(self.number, peer)))
         if self.view is None:
             return
         wid = worker_id(peer)
@@ -594,6 +660,8 @@ class LiveRound:
             self.on_proposals_done(peer)
             return None
         msg = matchwire.from_wire(peer, body)
+        if isinstance(msg, m.SwapAsk | m.SwapCommit | m.SwapAbort | m.Turn):
+            self._seen_holder(self.name if isinstance(msg, m.Turn) else peer)
         if isinstance(body, wire.StepAsk):
             reply = matchwire.to_wire(self.number, await self._ask_me(body.party, msg))
         else:
@@ -646,9 +714,7 @@ class LiveRound:
         return self._vote(party, ask)
 
     async def _wait(self, event: asyncio.Event) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), self.timing.ask_timeout_s / 2)
-        return event.is_set()
+        return await wait_event(event, self.timing.ask_timeout_s / 2)
 
     async def _until(self, condition: Callable[[], bool], until: float) -> bool:
         while not condition():
@@ -658,6 +724,5 @@ class LiveRound:
             self._changed.clear()
             if condition():
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), left)
+            await wait_event(self._changed, left)
         return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import msgpack
 import pytest
@@ -68,13 +69,13 @@ async def test_a_worker_killed_mid_round_leaves_a_valid_matching(kind: str) -> N
     states = split_instance(random_instance(2, 4, 4, seed=3)).values()
     async with asyncio.timeout(20), live_peers(states, transports(kind), TIMING) as peers:
         playing = asyncio.create_task(play_round(peers, 1, DEADLINE_S))
-        victim = peers["w2"]
-        for _ in range(1000):  # until w2 has told the sources what it holds (phase 2 starts)
-            live = victim.matchmaker.in_play(1)
-            if live is not None and live.cut.is_set():
+        victim, source = peers["w2"], peers["car1"]
+        for _ in range(1000):  # until the sources have w2's HOSTED: phase 2 is on
+            live = source.matchmaker.in_play(1)
+            if live is not None and live.phase2.is_set():
                 break
             await asyncio.sleep(0.002)
-        assert live.worker.hosted, "the victim should hold subtasks when it dies"
+        assert victim.matchmaker.in_play(1).worker.hosted, "the victim should hold subtasks"
         await victim.kill()
         out = await playing
     inst = game_instance(p.state for p in peers.values())
@@ -83,6 +84,29 @@ async def test_a_worker_killed_mid_round_leaves_a_valid_matching(kind: str) -> N
     assert feasibility(survivors, out.assignment) == []  # quotas held, none on w2
     assert all(r.dead == ("w2",) for r in out.results.values())
     assert all(r.elapsed_s < DEADLINE_S for r in out.results.values())
+
+
+@pytest.mark.parametrize("kind", ["zmq", "memory"])
+async def test_the_turn_holder_killed_its_successor_takes_over(kind: str) -> None:
+    states = split_instance(random_instance(2, 4, 4, seed=3)).values()
+    async with asyncio.timeout(20), live_peers(states, transports(kind), TIMING) as peers:
+        playing = asyncio.create_task(play_round(peers, 1, DEADLINE_S))
+        victim = peers["car1"]  # first of the ring: it holds the Turn when phase 2 starts
+        for _ in range(1000):
+            live = victim.matchmaker.in_play(1)
+            if live is not None and live.phase2.is_set():
+                break
+            await asyncio.sleep(0.002)
+        await victim.kill()
+        out = await playing
+    inst = game_instance(p.state for p in peers.values())
+    survivors = replace(inst, subtasks=tuple(s for s in inst.subtasks if s.source == "car2"))
+    assert out.completed  # car2 found car1 gone and played the game to its end
+    assert set(out.assignment) == {s.id for s in survivors.subtasks}
+    assert feasibility(survivors, out.assignment) == []
+    for result in out.results.values():  # nobody still hosts a dead source's subtasks
+        assert all(s.source == "car2" for s in result.hosted)
+        assert result.dead == ("car1",)
 
 
 async def test_malformed_matching_messages_get_error_and_the_peer_keeps_serving() -> None:
