@@ -17,12 +17,13 @@ from fognet.matching.random_instance import random_instance
 from fognet.net import codec, wire
 from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.transport import ZmqTransport
-from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.partition import cost
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.matchplay import live_peers, play_round
 from fognet.peer.round import Timing, without_worker
 from fognet.peer.rounds import (
     LinkFigure,
+    PeerState,
     figures_from_cluster,
     game_instance,
     round_from_plan,
@@ -62,6 +63,33 @@ async def test_two_sources_four_workers_reach_the_checked_matching(kind: str) ->
     for name, result in out.results.items():
         on_me = {sid for sid, site in out.assignment.items() if site == worker_id(name)}
         assert {s.id for s in result.hosted} == on_me
+
+
+def both_roles(rule: str) -> list[PeerState]:
+    """car1 and car2 also take work (as car1#w, car2#w), reachable from both sources."""
+    states = split_instance(random_instance(2, 3, 4, seed=11, rule=rule)).values()
+    out = []
+    for st in states:
+        f = st.figures
+        if st.subtasks:
+            links = f.links + (LinkFigure("car1", 2e7, 0.001), LinkFigure("car2", 1.5e7, 0.002))
+            f = replace(f, quota=2, speed=1.5, backlog_ref_s=0.005, links=links)
+        out.append(PeerState(st.name, f, st.subtasks))
+    return out
+
+
+@pytest.mark.parametrize("rule", ["welfare", "fair"])
+async def test_peers_both_source_and_worker_play_round_after_round(rule: str) -> None:
+    states = both_roles(rule)
+    async with asyncio.timeout(20), live_peers(states, transports("memory"), TIMING) as peers:
+        first = await play_round(peers, 1, DEADLINE_S)
+        second = await play_round(peers, 2, DEADLINE_S)
+    inst = game_instance(states)
+    assert {w.id for w in inst.workers} >= {"car1#w", "car2#w"}
+    assert first.completed and second.completed
+    assert check(inst, first.assignment).stable, check(inst, first.assignment).summary()
+    assert first.assignment == run_local(inst).assignment == second.assignment
+    assert any(site.endswith("#w") and site.startswith("car") for site in first.assignment.values())
 
 
 @pytest.mark.parametrize("kind", ["zmq", "memory"])
@@ -162,9 +190,10 @@ def test_round_from_plan_gives_one_subtask_per_stage_and_slice() -> None:
 
 
 def test_figures_from_a_nodes_cluster_state() -> None:
-    cluster = ClusterState.of(
-        [PeerState("car1", 0.5, 0.01, 0), PeerState("w1", 2.0, 0.0, 3), PeerState("w2", 1.0)],
-        {("car1", "w1"): LinkState(1e7, 0.002)}, default_link=LinkState(5e6, 0.004),
+    cluster = cost.ClusterState.of(
+        [cost.PeerState("car1", 0.5, 0.01, 0), cost.PeerState("w1", 2.0, 0.0, 3),
+         cost.PeerState("w2", 1.0)],
+        {("car1", "w1"): cost.LinkState(1e7, 0.002)}, default_link=cost.LinkState(5e6, 0.004),
     )
     f = figures_from_cluster("car1", cluster)
     assert (f.quota, f.local_speed, f.local_backlog_ref_s) == (0, 0.5, 0.01)
