@@ -306,6 +306,8 @@ class LiveRound:
             except FognetError:
                 self.drop(holder)
         ring = self.view.sources  # the ring as it was, to find who comes after the holder
+        if holder not in ring:
+            return
         after = ring[ring.index(holder) + 1:] + ring[:ring.index(holder)]
         successor = next((p for p in after if p not in self.dead), self.name)
         self._holder = successor
