@@ -20,6 +20,9 @@ API
     GreedyPlacement(parts: int | None = None, use_source: bool = True)
     SinglePeer(peer)                  everything on one peer (e.g. the source: "local only")
     PlannerPlacement(spatial=True, use_source=True)    the DP planner, spatial stages included
+    FixedPlan(plan)                   always `plan` (re-priced under the state): run a given plan
+    ReferencePlan(kind)               the planner's baselines: "all-local", "best-single", "neurosurgeon"
+    reprice(graph, times, state, source, plan) -> Plan   the plan's prediction under `state`
     stage_latency(state, source, peer, work_s, in_bytes, out_bytes, extra_wait_s=0.0) -> float
     candidates(state, source, use_source=True) -> list[str]     peers that may take a stage
 """
@@ -196,3 +199,47 @@ class PlannerPlacement:
             pricing = RunPricing(graph)
         config = PlannerConfig(spatial=self.spatial)
         return Planner(graph, times, state, source, spatial=pricing, config=config).plan(model_sha256, input_shapes)
+
+
+def reprice(graph: ModelGraph, times: Sequence[float], state: ClusterState, source: str, plan: Plan) -> Plan:
+    """`plan` with every stage's prediction re-made under `state` (PlanError if a peer is gone)."""
+    from fognet.partition.plan import Planner
+
+    pricing = None
+    if any(stage.spatial for stage in plan.stages):
+        from fognet.partition.spatial_cost import RunPricing
+
+        pricing = RunPricing(graph)
+    priced = Planner(graph, times, state, source, spatial=pricing).price(plan)
+    return replace(priced, model_sha256=plan.model_sha256, input_shapes=dict(plan.input_shapes))
+
+
+class FixedPlan:
+    """Always the given plan, re-priced under the current state (a baseline, a replay)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def place(self, graph, times, state, source, model_sha256, input_shapes) -> Plan:
+        plan = replace(self.plan, model_sha256=model_sha256, input_shapes=dict(input_shapes))
+        return reprice(graph, times, state, source, plan)
+
+
+REFERENCE_KINDS = ("all-local", "best-single", "neurosurgeon")
+
+
+class ReferencePlan:
+    """One of the planner's reference plans, made under the current state."""
+
+    def __init__(self, kind: str) -> None:
+        if kind not in REFERENCE_KINDS:
+            raise PlanError(f"unknown reference plan {kind!r}; expected one of {', '.join(REFERENCE_KINDS)}")
+        self.kind = kind
+
+    def place(self, graph, times, state, source, model_sha256, input_shapes) -> Plan:
+        from fognet.partition.plan import Planner
+
+        planner = Planner(graph, times, state, source)
+        make = {"all-local": planner.all_local, "best-single": planner.best_single_node,
+                "neurosurgeon": planner.neurosurgeon}[self.kind]
+        return replace(make(), model_sha256=model_sha256, input_shapes=dict(input_shapes))

@@ -21,9 +21,10 @@ peer node implements over ZeroMQ (or with its own executor for the source's own 
 API
     SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
     PlanSource = Callable[[], Plan | Awaitable[Plan]]    the plan current when a frame starts
-    SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s)
-    FrameResult(index, outputs, latency_s, timings, error)    .ok -> bool
+    SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s, in_bytes, out_bytes, alone, work_s)
+    FrameResult(index, outputs, latency_s, timings, error, plan)    .ok -> bool
     Requester(run_subtask, graph, *, timeout=10.0, work_s=None)
+        .on_frame(FrameResult) hook: each successful frame as it ends (calibration feeds on it)
         await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
             frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
             awaited if it returns an awaitable) as each frame starts
@@ -65,6 +66,10 @@ class SubtaskTiming:
     transfer_s: float
     wait_s: float
     compute_s: float
+    in_bytes: int = 0  # tensors sent to the peer
+    out_bytes: int = 0  # tensors it sent back
+    alone: bool = True  # no other send of this stage went out before it (a clean link sample)
+    work_s: float = 0.0  # the reference work the source predicted for it
 
     @property
     def total_s(self) -> float:
@@ -78,6 +83,7 @@ class FrameResult:
     latency_s: float
     timings: tuple[SubtaskTiming, ...] = ()
     error: FognetError | None = None
+    plan: Plan | None = None  # the plan the frame ran on
 
     @property
     def ok(self) -> bool:
@@ -108,6 +114,8 @@ class Requester:
         self._node_work = None if work_s is None else np.concatenate([[0.0], np.cumsum(work_s)])
         self._outputs = tuple(t.name for t in graph.outputs)
         self._slicer = Slicer(graph)
+        self.on_frame: Callable[[FrameResult], None] | None = None  # each frame that succeeds, as it ends
+        self.own_work = None  # a calibration.OwnWork told of every remote subtask, if set
 
     async def run(
         self,
@@ -162,17 +170,22 @@ class Requester:
         """One frame through every stage; a failure becomes the frame's error, not an exception."""
         frame = _Frame(index, dict(feeds))
         t0 = time.perf_counter() if arrived is None else arrived
+        used: Plan | None = None
         try:
             if callable(plan):
                 plan = plan()
                 if inspect.isawaitable(plan):
                     plan = await plan
+            used = plan
             for number, stage in enumerate(plan.stages):
                 await self._run_stage(frame, number, stage, plan)
             outputs = {name: frame.tensors[name] for name in self._outputs}
         except FognetError as exc:
-            return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc)
-        return FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings))
+            return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc, used)
+        result = FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings), plan=used)
+        if self.on_frame is not None:
+            self.on_frame(result)
+        return result
 
     async def _run_stage(self, frame: _Frame, number: int, stage: Stage, plan: Plan) -> None:
         shapes = shapes_key(plan.input_shapes)
@@ -188,17 +201,23 @@ class Requester:
             specs = self._slicer.specs(stage.start, stage.stop, stage.rows)
         except PartitionError as exc:
             raise PlanError(f"stage {number} [{stage.start}, {stage.stop}) cannot be sliced: {exc}") from exc
-        height = specs[-1].rows[1]
+        heights = self._slicer.run(stage.start, stage.stop).heights
         jobs = [
             Job(
                 TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
                 split_inputs(frame.tensors, spec),
-                self._work(stage) * (spec.rows[1] - spec.rows[0]) / height,
+                # as the planner prices a slice: its share of the stage's input rows, halo included
+                self._work(stage) * max((i.stop - i.start) / heights[i.name] for i in spec.inputs),
             )
             for spec in specs
         ]
+        # Sent in the stage's peer order, as the planner prices the source's NIC.
+        remote = [p for p in stage.peers if p != plan.source]
         done = await asyncio.gather(
-            *(self._subtask(number, peer, job) for peer, job in zip(stage.peers, jobs, strict=True)),
+            *(
+                self._subtask(number, peer, job, alone=bool(remote) and peer == remote[0])
+                for peer, job in zip(stage.peers, jobs, strict=True)
+            ),
             return_exceptions=True,
         )
         for item in done:
@@ -207,8 +226,11 @@ class Requester:
         frame.tensors.update(merge_outputs([r.outputs for r, _ in done], specs, cropped=True))
         frame.timings.extend(t for _, t in done)
 
-    async def _subtask(self, number: int, peer: str, job: Job) -> tuple[JobResult, SubtaskTiming]:
+    async def _subtask(
+        self, number: int, peer: str, job: Job, alone: bool = True
+    ) -> tuple[JobResult, SubtaskTiming]:
         t0 = time.perf_counter()
+        token = self.own_work.begin(peer, job.work_s, time.monotonic()) if self.own_work is not None else None
         try:
             result = await asyncio.wait_for(
                 self.run_subtask(peer, job, self.timeout), self.timeout + DEADLINE_GRACE_S
@@ -222,9 +244,15 @@ class Requester:
             # The socket under the request was closed (the peer was declared dead and
             # forgotten); without this the frame would vanish instead of failing.
             raise PeerUnreachable(f"peer {peer} went away while answering (connection closed)") from None
+        finally:
+            if token is not None:
+                self.own_work.end(token, time.monotonic())
         rtt = time.perf_counter() - t0
         transfer = max(0.0, rtt - result.wait_s - result.compute_s)
-        return result, SubtaskTiming(number, peer, transfer, result.wait_s, result.compute_s)
+        in_b = sum(int(v.nbytes) for v in job.tensors.values())
+        out_b = sum(int(np.asarray(v).nbytes) for v in result.outputs.values())
+        timing = SubtaskTiming(number, peer, transfer, result.wait_s, result.compute_s, in_b, out_b, alone, job.work_s)
+        return result, timing
 
     def _work(self, stage: Stage) -> float:
         if self._node_work is None:

@@ -9,10 +9,17 @@ draws progress and prints the report. A session:
    waits until the workers it expects are live (or, without an expected count, until
    at least one is and the count has held for two heartbeats);
 2. places the model with the `Placement` given (greedy by default) under the cluster
-   state membership reports, priced with per-node reference times (an estimate from
-   FLOPs unless a profile is given), and re-places for new frames whenever the set of
-   live workers changes (frames in flight keep the plan they started with);
-3. runs the frames through the `Requester`, several in flight, in order;
+   state: membership's view, the source's own NIC, peers' backlogs without the source's
+   own work in them, and, once frames have run, calibrated speeds and links
+   (`fognet.peer.calibration`). Per-node reference times are an estimate from FLOPs
+   unless a profile is given. The first warm-up frame fetches and builds; the others
+   calibrate, and the session then re-plans under the calibrated state, so predictions
+   of the timed frames are calibrated ones (`Report.basis` says which);
+3. runs the frames through the `Requester`, several in flight, in order; when a peer
+   joins or leaves, or a speed, backlog or bandwidth moves by more than
+   `replan_threshold`, it re-plans off the event loop and switches only if the new plan
+   is predicted better by `replan_margin` (`fognet.partition.replan`); frames in flight
+   finish on the plan they started with. Each re-plan is logged and reported (`Replan`);
 4. with `verify`, runs every frame through the whole model locally afterwards and counts
    the outputs that match (numpy.allclose).
 
@@ -24,39 +31,47 @@ API
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
     SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
                    join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
-                   warmup=1)     warm-up: untimed copies of the first image, not reported
+                   warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05)
+                   warm-up: untimed copies of the first image, not reported
     Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK)
         who the source is: None config = a requester "infer-<pid>" that computes nothing
-    Report(results, summary, plans, verified, elapsed_s, workers, source)
+    Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans)
+    Replan(reason, switched, current_s, candidate_s)
     await run_session(loaded, images, placement=None, options, identity, on_result=None) -> Report
         placement None: greedy, using the source itself only when it is a device
+    async with open_session(loaded, options, identity) as session:     several runs, one join
+        await session.use(placement) -> Plan;  await session.warm_up(image, count)
+        await session.stream(images, on_result=None) -> Report;  session.state() -> ClusterState
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 
-from fognet.errors import ModelError, PeerUnreachable
+from fognet.errors import FognetError, ModelError, PeerUnreachable, PlanError
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
 from fognet.model.runtime import make_session, run
 from fognet.net.emulation import Pacer
-from fognet.partition.cost import LinkState
+from fognet.partition.cost import ClusterState, LinkState
+from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD, should_switch, state_change
 from fognet.partition.stages import Plan
+from fognet.peer.calibration import Calibration, OwnWork, backlog_of_others
 from fognet.peer.membership import MemberEvent
 from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
-from fognet.peer.placement import GreedyPlacement, Placement
+from fognet.peer.placement import GreedyPlacement, Placement, reprice
 from fognet.peer.requester import FrameResult, Requester, Summary, summarise
 from fognet.peer.store import ModelStore
 
@@ -93,7 +108,10 @@ class SessionOptions:
     heartbeat_s: float = 1.0
     cache_dir: Path | None = None
     times: Sequence[float] | None = None  # per-node reference seconds; None: FLOP estimate
-    warmup: int = 1  # untimed frames first: model fetches and session builds happen here
+    warmup: int = 3  # untimed frames first: fetches and builds (the first), then calibration
+    calibrate: bool = True  # plan with measured speeds, links and others' backlogs
+    replan_threshold: float = DEFAULT_THRESHOLD  # relative move of the state that re-plans
+    replan_margin: float = DEFAULT_MARGIN  # a new plan must be predicted this much better
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,17 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Replan:
+    """One re-plan: why, whether the new plan was taken, both plans' predictions (seconds)
+    under the state that triggered it (`current_s` is inf when the current plan lost a peer)."""
+
+    reason: str
+    switched: bool
+    current_s: float
+    candidate_s: float
+
+
+@dataclass(frozen=True)
 class Report:
     results: tuple[FrameResult, ...]
     summary: Summary
@@ -120,39 +149,96 @@ class Report:
     elapsed_s: float
     workers: tuple[str, ...]
     source: str
+    basis: tuple[str, ...] = ()  # per plan: the state it was priced under ("configured", "calibrated")
+    replans: tuple[Replan, ...] = ()
 
 
 class _Plans:
-    """The current plan, re-placed when the set of live workers changes."""
+    """The current plan; re-planned when the calibrated state moves (module docstring, 2)."""
 
-    def __init__(self, peer: Peer, graph: ModelGraph, times, placement: Placement,
-                 loaded: LoadedModel, identity: Identity):
-        self.peer, self.graph, self.times, self.placement, self.loaded = peer, graph, times, placement, loaded
-        self.identity = identity
+    def __init__(self, session: Session, placement: Placement):
+        self.session, self.placement = session, placement
         self.history: list[Plan] = []
-        self._workers: frozenset[str] | None = None
+        self.basis: list[str] = []
+        self.replans: list[Replan] = []
+        self._planned: ClusterState | None = None
         self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
 
     async def __call__(self) -> Plan:
-        workers = frozenset(self.peer.workers())
-        if workers != self._workers:
-            async with self._lock:  # frames starting together share one re-placement
-                if workers != self._workers:
-                    await self._place(workers)
+        state = self.session.state()
+        if not self.history or any(p not in state.peers for p in self.history[-1].peers):
+            async with self._lock:  # frames starting together share one re-plan
+                if not self.history or any(p not in state.peers for p in self.history[-1].peers):
+                    await self._replan(state, self._reason(state) or "no plan yet")
+            return self.history[-1]
+        change = state_change(self._planned, state, self.session.options.replan_threshold)
+        if change is not None and (self._task is None or self._task.done()):
+            # Frames go on with the current plan meanwhile; new frames take the new one.
+            self._task = asyncio.create_task(self._replan_quietly(state, str(change)))
         return self.history[-1]
 
-    async def _place(self, workers: frozenset[str]) -> None:
-        if not workers and not self.identity.is_device:
+    def _reason(self, state: ClusterState) -> str | None:
+        return None if self._planned is None else str(state_change(self._planned, state, 0.0) or "")
+
+    async def recalibrate(self) -> None:
+        """Re-plan now under the calibrated state; its plan (or the current one re-priced)
+        becomes the first plan of the timed frames."""
+        await self.settle()
+        state = self.session.state()
+        async with self._lock:
+            await self._replan(state, "calibrated after warm-up", reset=True)
+
+    async def settle(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _replan_quietly(self, state: ClusterState, reason: str) -> None:
+        try:
+            async with self._lock:
+                await self._replan(state, reason)
+        except FognetError as exc:  # no plan under this state: keep the current one
+            log.warning("re-plan (%s) failed, keeping the current plan: %s", reason, exc)
+
+    async def _replan(self, state: ClusterState, reason: str, reset: bool = False) -> None:
+        s = self.session
+        if not state.peers.keys() - {s.peer.name} and not s.identity.is_device:
             raise PeerUnreachable("no live peer takes work; every worker has left")
-        state = self.peer.cluster_state(self.identity.links, self.identity.default_link)
-        shapes = {t.name: t.shape for t in self.graph.inputs}
+        shapes = {t.name: t.shape for t in s.graph.inputs}
         # Planning can take a while on a big model; heartbeats must go on meanwhile.
         plan = await asyncio.to_thread(
-            self.placement.place, self.graph, self.times, state, self.peer.name, self.loaded.sha256, shapes
+            self.placement.place, s.graph, s.times, state, s.peer.name, s.loaded.sha256, shapes
         )
-        log.info("plan for %d workers: %s", len(workers), [(s.start, s.stop, s.peers) for s in plan.stages])
-        self.history.append(plan)
-        self._workers = workers
+        basis = "calibrated" if s.calibration.samples else "configured"
+        current = None
+        if self.history:
+            try:
+                current = reprice(s.graph, s.times, state, s.peer.name, self.history[-1])
+            except PlanError:
+                current = None  # it uses a peer that is gone
+        switched = current is None or should_switch(current, plan, s.options.replan_margin)
+        self._planned = state
+        if not self.history:
+            self.history.append(plan)
+            self.basis.append(basis)
+            log.info("plan (%s state): %s", basis, _stages(plan))
+            return
+        record = Replan(reason, switched, current.predicted_s if current else float("inf"), plan.predicted_s)
+        log.info("re-plan (%s): %s, predicted %.1f ms -> %.1f ms; %s", reason,
+                 "switched" if switched else "kept the current plan", record.current_s * 1e3,
+                 record.candidate_s * 1e3, _stages(plan if switched else current))
+        if reset:
+            self.history, self.basis = [plan if switched else current], [basis]
+            return
+        self.replans.append(record)
+        if switched:
+            self.history.append(plan)
+            self.basis.append(basis)
+
+
+def _stages(plan: Plan) -> list:
+    return [(st.start, st.stop, st.peers) for st in plan.stages]
 
 
 async def _join(peer: Peer, options: SessionOptions) -> dict[str, str]:
@@ -177,14 +263,94 @@ async def _join(peer: Peer, options: SessionOptions) -> dict[str, str]:
         await asyncio.sleep(0.05)
 
 
-async def run_session(
-    loaded: LoadedModel,
-    images: Iterable[np.ndarray],
-    placement: Placement | None = None,
-    options: SessionOptions = SessionOptions(),
-    identity: Identity = Identity(),
-    on_result: Callable[[FrameResult], None] | None = None,
-) -> Report:
+class Session:
+    """A joined source: its peer, the model, calibration, and the current placement."""
+
+    def __init__(self, peer: Peer, loaded: LoadedModel, graph: ModelGraph, times: list[float],
+                 options: SessionOptions, identity: Identity, workers: dict[str, str]) -> None:
+        self.peer, self.loaded, self.graph, self.times = peer, loaded, graph, times
+        self.options, self.identity, self.workers = options, identity, workers
+        self.calibration = Calibration(peer.name)
+        self.own_work = OwnWork()
+        self.plans: _Plans | None = None
+        self.feeds_seen: list[dict[str, np.ndarray]] = []
+
+    def state(self) -> ClusterState:
+        """What the source plans with: membership's view, its own NIC, its own work taken
+        out of the backlogs peers advertised, then its calibrated speeds and links."""
+        state = self.peer.cluster_state(self.identity.links, self.identity.default_link)
+        peers = dict(state.peers)
+        me = self.peer.name
+        nic = self.identity.pacer.nic_Bps if self.identity.pacer is not None else None
+        peers[me] = replace(peers[me], nic=nic)
+        for pid, p in state.peers.items():
+            member = self.peer.membership.table.get(pid)
+            if pid != me and member is not None:
+                own = self.own_work.at(pid, member.last_seen)
+                peers[pid] = replace(p, backlog=backlog_of_others(p.backlog, own))
+        state = ClusterState(peers, state.links, state.default_link)
+        return self.calibration.apply(state) if self.options.calibrate else state
+
+    def requester(self, timeout_s: float, calibrate: bool = True) -> Requester:
+        requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, work_s=self.times)
+        requester.own_work = self.own_work
+        if calibrate and self.options.calibrate:
+            requester.on_frame = lambda result: self.calibration.observe(result.timings)
+        return requester
+
+    async def use(self, placement: Placement) -> Plan:
+        """Place with `placement` from now on (under the current, calibrated state)."""
+        if self.plans is not None:
+            await self.plans.settle()
+        self.plans = _Plans(self, placement)
+        return await self.plans()
+
+    async def warm_up(self, image, count: int) -> None:
+        """Untimed copies of the first frame, so fetching and building are not measured; all
+        but the first (model fetches, session builds) calibrate. Then re-plan calibrated."""
+        if count < 1 or self.plans is None:
+            return
+        # Model fetches over slow emulated links take long: warm up with a long timeout.
+        timeout = max(self.options.timeout_s, WARMUP_TIMEOUT_S)
+        await _warm_up(self.requester(timeout, calibrate=False), self.graph, image, self.plans, 1)
+        await _warm_up(self.requester(timeout), self.graph, image, self.plans, count - 1)
+        if count > 1 and self.options.calibrate:
+            await self.plans.recalibrate()
+
+    async def stream(self, images: Iterable[np.ndarray], on_result=None) -> Report:
+        """Frames through the current placement, timed; re-planning as the state moves."""
+        assert self.plans is not None, "use(placement) first"
+        verify = self.options.verify
+
+        def feeds() -> Iterator[dict[str, np.ndarray]]:
+            for frame in frames_for(self.graph, images):
+                if verify:
+                    self.feeds_seen.append(frame)
+                yield frame
+
+        requester = self.requester(self.options.timeout_s)
+        t0 = time.perf_counter()
+        results = await requester.run(
+            feeds(), self.plans, window=self.options.window, fps=self.options.fps, on_result=on_result
+        )
+        elapsed = time.perf_counter() - t0
+        await self.plans.settle()
+        verified = None
+        if verify:
+            verified = await asyncio.to_thread(_verify, self.graph, self.feeds_seen, results)
+            self.feeds_seen = []
+        plans = self.plans
+        return Report(
+            tuple(results), summarise(results, elapsed), tuple(plans.history), verified, elapsed,
+            tuple(sorted(self.workers)), self.peer.name, tuple(plans.basis), tuple(plans.replans),
+        )
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    loaded: LoadedModel, options: SessionOptions = SessionOptions(), identity: Identity = Identity()
+) -> AsyncIterator[Session]:
+    """Join the cluster as a source for `loaded`; the session lasts the block."""
     graph = analyse(loaded.model)
     image_input(graph)
     times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
@@ -193,37 +359,35 @@ async def run_session(
     config = replace(
         base, bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir
     )
-    placement = placement or GreedyPlacement(use_source=identity.is_device)
     peer = Peer(config, pacer=identity.pacer, on_event=identity.on_event)
     loaded = _shareable(loaded, peer.store)
-    feeds_seen: list[dict[str, np.ndarray]] = []
-
-    def feeds() -> Iterator[dict[str, np.ndarray]]:
-        for frame in frames_for(graph, images):
-            if options.verify:
-                feeds_seen.append(frame)
-            yield frame
-
     async with peer.running():
         workers = await _join(peer, options)
-        plans = _Plans(peer, graph, times, placement, loaded, identity)
-        await plans()  # place before the clock starts
-        requester = Requester(peer.run_subtask, graph, timeout=options.timeout_s, work_s=times)
+        session = Session(peer, loaded, graph, times, options, identity, workers)
+        try:
+            yield session
+        finally:
+            if session.plans is not None:
+                await session.plans.settle()
+
+
+async def run_session(
+    loaded: LoadedModel,
+    images: Iterable[np.ndarray],
+    placement: Placement | None = None,
+    options: SessionOptions = SessionOptions(),
+    identity: Identity = Identity(),
+    on_result: Callable[[FrameResult], None] | None = None,
+) -> Report:
+    placement = placement or GreedyPlacement(use_source=identity.is_device)
+    async with open_session(loaded, options, identity) as session:
+        await session.use(placement)  # place before the clock starts
         images = iter(images)
         first = next(images, None)
         if first is not None:
-            # Model fetches over slow emulated links take long: warm up with a long timeout.
-            warm = Requester(peer.run_subtask, graph, timeout=max(options.timeout_s, WARMUP_TIMEOUT_S), work_s=times)
-            await _warm_up(warm, graph, first, plans, options.warmup)
+            await session.warm_up(first, options.warmup)
             images = itertools.chain([first], images)
-        t0 = time.perf_counter()
-        results = await requester.run(feeds(), plans, window=options.window, fps=options.fps, on_result=on_result)
-        elapsed = time.perf_counter() - t0
-    verified = await asyncio.to_thread(_verify, graph, feeds_seen, results) if options.verify else None
-    return Report(
-        tuple(results), summarise(results, elapsed), tuple(plans.history), verified, elapsed,
-        tuple(sorted(workers)), peer.name,
-    )
+        return await session.stream(images, on_result)
 
 
 async def _warm_up(requester: Requester, graph: ModelGraph, image, plans, count: int) -> None:

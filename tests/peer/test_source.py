@@ -39,7 +39,7 @@ async def test_session_streams_frames_over_three_workers_and_verifies(tmp_path) 
     async with asyncio.timeout(30), workers(tmp_path, ["f1", "f2", "f3"]) as peers:
         options = SessionOptions(
             via=(peers[0].address,), expect_workers=3, verify=True, heartbeat_s=0.2,
-            cache_dir=tmp_path / "source", window=2,
+            cache_dir=tmp_path / "source", window=2, warmup=1,  # plans[0] as configured
         )
         report = await run_session(loaded, images(5), options=options)
     assert report.summary.failed == 0 and report.verified == 5

@@ -1,0 +1,136 @@
+"""The source's calibrated view of the cluster: speeds and its own links, from its frames.
+
+Planning starts from what the cluster file (or a profile) says; what runs really take
+then corrects it (DESIGN.md, "re-plans when measured state moves"). Every frame that ran
+feeds its subtask timings in:
+
+- **speed** of each peer that ran a subtask: `work_s / compute_s` (the reference work
+  the source predicted for it over the compute the peer reported), the same sample the
+  peer takes itself and advertises in STATE; the source's own samples are at hand at
+  once, before the next heartbeat.
+- **links** source <-> peer: a transfer of `in + out` bytes took `transfer_s` (round trip
+  minus the peer's wait and compute), i.e. `2 * latency + bytes / bandwidth`. A transfer
+  whose bytes dominate yields a bandwidth sample (latency taken out), one whose latency
+  dominates a latency sample (byte time taken out). Only subtasks sent first in their
+  stage count: a later slice also waited for the NIC to send the ones before it.
+
+Each figure is a `calibrate.Estimate` (robust EWMA: one outlier is ignored until a second
+confirms it), seeded with the configured value as one sample. Pure: no clock, no I/O.
+
+API
+    Calibration(source)
+        .observe(timings)                            SubtaskTimings of one frame
+        .apply(state) -> ClusterState                the state with calibrated speeds and links
+        .speed(peer) -> float | None; .link(peer) -> LinkState | None
+        .samples -> int                              timings taken in so far
+    OwnWork(keep=512)                                this source's subtasks at each peer over time
+        .begin(peer, work_s, now) -> token; .end(token, now)
+        .at(peer, when) -> float                     its reference work outstanding there then
+    backlog_of_others(advertised, own_then) -> float
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import replace
+
+from fognet.partition.calibrate import Estimate, bandwidth_sample, speed_sample
+from fognet.partition.cost import ClusterState, LinkState
+from fognet.peer.requester import SubtaskTiming
+
+MIN_COMPUTE_S = 1e-4  # shorter runs say more about timer noise than about speed
+
+
+class Calibration:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.samples = 0
+        self._speeds: dict[str, Estimate] = {}
+        self._bandwidth: dict[str, Estimate] = {}
+        self._latency: dict[str, Estimate] = {}
+        self._seeds: dict[str, LinkState] = {}
+
+    def seed(self, state: ClusterState) -> None:
+        """Start each link's estimates from the state's figure (counted as one sample)."""
+        for peer in state.peers:
+            link = state.link(self.source, peer)
+            if peer == self.source or link is None or peer in self._seeds:
+                continue
+            self._seeds[peer] = link
+            self._bandwidth[peer] = Estimate(link.bandwidth, samples=1)
+            self._latency[peer] = Estimate(link.latency, samples=1)
+
+    def observe(self, timings: Iterable[SubtaskTiming]) -> None:
+        for t in timings:
+            self.samples += 1
+            if t.work_s > 0 and t.compute_s > MIN_COMPUTE_S and t.peer != self.source:
+                est = self._speeds.get(t.peer, Estimate(0.0))
+                self._speeds[t.peer] = est.update(speed_sample(t.work_s, t.compute_s))
+            if t.peer != self.source and t.alone and t.peer in self._bandwidth:
+                self._observe_link(t)
+
+    def _observe_link(self, t: SubtaskTiming) -> None:
+        bw, lat = self._bandwidth[t.peer], self._latency[t.peer]
+        nbytes = t.in_bytes + t.out_bytes
+        byte_time = nbytes / bw.value
+        if byte_time >= 2 * lat.value:
+            self._bandwidth[t.peer] = bw.update(bandwidth_sample(nbytes, t.transfer_s, 2 * lat.value))
+        else:
+            self._latency[t.peer] = lat.update(max(0.0, t.transfer_s - byte_time) / 2)
+
+    def speed(self, peer: str) -> float | None:
+        est = self._speeds.get(peer)
+        return est.value if est is not None and est.samples else None
+
+    def link(self, peer: str) -> LinkState | None:
+        if peer not in self._seeds:
+            return None
+        return LinkState(self._bandwidth[peer].value, self._latency[peer].value)
+
+    def apply(self, state: ClusterState) -> ClusterState:
+        """`state` with the speeds and source links this source has measured."""
+        self.seed(state)
+        peers = {}
+        for pid, p in state.peers.items():
+            speed = self.speed(pid)
+            peers[pid] = replace(p, speed=speed) if speed else p
+        links = dict(state.links)
+        for pid in state.peers:
+            link = self.link(pid)
+            if link is not None and link != state.link(self.source, pid):
+                links[(min(self.source, pid), max(self.source, pid))] = link
+        return ClusterState(peers, links, state.default_link)
+
+
+class OwnWork:
+    """This source's own subtasks at each peer over time.
+
+    A peer's STATE advertises all the work it holds, this source's frames included; a
+    frame that starts after those finished does not wait for them. Knowing when its own
+    subtasks were out (sent, not yet answered), the source can take its own share out of
+    a backlog heard at a given moment and plan with the others' work only.
+    """
+
+    def __init__(self, keep: int = 512) -> None:
+        self._spans: deque[tuple[str, float, float, float]] = deque(maxlen=keep)  # peer, start, end, work
+        self._open: dict[int, tuple[str, float, float]] = {}
+        self._ids = itertools.count()
+
+    def begin(self, peer: str, work_s: float, now: float) -> int:
+        token = next(self._ids)
+        self._open[token] = (peer, now, work_s)
+        return token
+
+    def end(self, token: int, now: float) -> None:
+        peer, start, work = self._open.pop(token)
+        self._spans.append((peer, start, now, work))
+
+    def at(self, peer: str, when: float) -> float:
+        closed = sum(w for p, a, b, w in self._spans if p == peer and a <= when <= b)
+        return closed + sum(w for p, a, w in self._open.values() if p == peer and a <= when)
+
+
+def backlog_of_others(advertised: float, own_then: float) -> float:
+    return max(0.0, advertised - own_then)
