@@ -60,6 +60,7 @@ class LivePeer:
 class LiveOutcome:
     instance: Instance  # what the peers' states describe (game ids)
     assignment: dict[SubtaskId, PeerId]  # every source's placement, merged
+    phase1: dict[SubtaskId, PeerId]  # the same after phase 1
     results: dict[str, RoundResult]  # per live peer
     sent: dict[str, int]  # messages sent by all peers, by wire type
     elapsed_s: float  # the slowest source's round time
@@ -125,17 +126,21 @@ async def _unless_killed(peer: LivePeer, waiting) -> RoundResult | None:
 def outcome(peers: dict[str, LivePeer], results: dict[str, RoundResult]) -> LiveOutcome:
     sent: Counter[str] = Counter()
     assignment: dict[SubtaskId, PeerId] = {}
+    phase1: dict[SubtaskId, PeerId] = {}
     for r in results.values():
         sent.update(r.sent)
         assignment.update(r.assignment)
+        phase1.update(r.phase1)
     source_results = [r for name, r in results.items() if peers[name].state.subtasks]
     for peer in peers.values():  # a source killed mid-round: its subtasks go nowhere
         if not peer.alive:
             for s in peer.state.subtasks:
                 assignment.pop(s.id, None)
+                phase1.pop(s.id, None)
     return LiveOutcome(
         instance=game_instance(p.state for p in peers.values()),
         assignment=dict(sorted(assignment.items())),
+        phase1=dict(sorted(phase1.items())),
         results=results,
         sent=dict(sorted(sent.items())),
         elapsed_s=max((r.elapsed_s for r in source_results), default=0.0),

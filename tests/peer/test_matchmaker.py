@@ -31,7 +31,7 @@ from fognet.peer.rounds import (
     worker_id,
 )
 
-TIMING = Timing(ask_timeout_s=0.3, open_s=2.0, phase1_s=2.0, lock_timeout_s=1.0)
+TIMING = Timing(ask_timeout_s=0.3, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
 DEADLINE_S = 10.0
 
 
@@ -51,10 +51,16 @@ async def test_two_sources_four_workers_reach_the_checked_matching(kind: str) ->
     inst = game_instance(p.state for p in peers.values())
     assert out.completed
     assert check(inst, out.assignment).stable, check(inst, out.assignment).summary()
-    assert out.assignment == run_local(inst).assignment  # the same game as the local driver
+    local = run_local(inst)
+    # phase 1 (deferred acceptance) has one outcome whatever the message order; a worker
+    # that ends it early (a bump still in flight after settle_s) only changes where phase 2
+    # starts. From the same start, phase 2 plays the same game as the local driver.
+    if out.phase1 == local.phase1:
+        assert out.assignment == local.assignment
     assert {s.id for s in inst.subtasks} == set(out.assignment)
-    assert out.sent["PROPOSE"] >= len(inst.subtasks) - sum(
-        1 for site in out.assignment.values() if "#" not in site)
+    # every subtask on a worker after phase 1 was proposed there and accepted
+    assert out.sent["ACCEPT"] >= sum(1 for site in out.phase1.values() if "#" in site)
+    assert out.sent["PROPOSE"] >= out.sent["ACCEPT"]
     for kind_ in ("ROUND_OPEN", "HOSTED", "STEP_ASK", "STEP_VOTE", "STEP_COMMIT", "TURN",
                   "ROUND_DONE"):
         assert out.sent[kind_] > 0, kind_
@@ -88,7 +94,11 @@ async def test_peers_both_source_and_worker_play_round_after_round(rule: str) ->
     assert {w.id for w in inst.workers} >= {"car1#w", "car2#w"}
     assert first.completed and second.completed
     assert check(inst, first.assignment).stable, check(inst, first.assignment).summary()
-    assert first.assignment == run_local(inst).assignment == second.assignment
+    local = run_local(inst)
+    for out in (first, second):
+        assert check(inst, out.assignment).stable
+        if out.phase1 == local.phase1:  # see the first test
+            assert out.assignment == local.assignment
     assert any(site.endswith("#w") and site.startswith("car") for site in first.assignment.values())
 
 
