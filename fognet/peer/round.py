@@ -29,136 +29,39 @@ Failures: a request unanswered within `ask_timeout_s` makes the peer dead for th
 (`drop`): its worker role leaves every view, my subtasks on it are re-proposed (phase 1) or
 go home (phase 2), a dead source leaves the ring, and PEER_GONE tells the others. A party
 locked by a step whose initiator went silent unlocks after `lock_timeout_s`.
+
+Here: the round's state, its course, failures and incoming messages. Phase 1's methods are
+in `proposals.py`, phase 2's in `steps.py` (mixed into `LiveRound`), the small parts
+(Timing, Courier, checks) in `roundkit.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
-from fognet.errors import FognetError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
-from fognet.matching.instance import RULES, Instance, PeerId, Subtask
+from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.net import wire
-from fognet.net.base import RemoteError, Transport
+from fognet.net.base import Transport
 from fognet.net.codec import refused
 from fognet.net.wire import Header, Reason
 from fognet.peer import matchwire
-from fognet.peer.rounds import (
-    Figures,
-    LinkFigure,
-    RoundResult,
-    peer_of,
-    view_instance,
-    worker_id,
-)
+from fognet.peer.proposals import DRIVER, ProposalPhase
+from fognet.peer.roundkit import Courier, Timing, figures_of, wait_event, without_worker
+from fognet.peer.rounds import Figures, RoundResult, peer_of, view_instance, worker_id
+from fognet.peer.steps import StepPhase
 
 log = logging.getLogger(__name__)
 
-DRIVER = PeerId("round")  # sender of the phase signals a peer gives its own agents
+__all__ = ["DRIVER", "LiveRound", "Timing", "figures_of", "without_worker"]
 
 
-@dataclass(frozen=True)
-class Timing:
-    """A round's clocks (seconds). On loopback everything answers in milliseconds."""
-
-    ask_timeout_s: float = 1.0  # one request; no answer: the peer is dead for the round
-    open_s: float = 2.0  # wait for every roster peer's ROUND_OPEN
-    phase1_s: float = 2.0  # a worker ends phase 1 at the latest this long after opening
-    settle_s: float = 0.02  # quiet time a worker waits once every source is done
-    lock_timeout_s: float = 2.0  # a lock held this long is released
-    turn_probe_s: float = 1.0  # phase 2 quiet this long: is the Turn holder still there?
-    deadline_s: float = 10.0  # default budget of a round
-
-
-class Courier:
-    """Sends one round's messages to peers by name and counts them by wire type."""
-
-    def __init__(self, transport: Transport, addresses: Mapping[str, str], timeout_s: float):
-        self.transport, self.addresses, self.timeout_s = transport, addresses, timeout_s
-        self.sent: Counter[str] = Counter()
-
-    def count(self, body: wire.Body) -> None:
-        self.sent[body.TYPE.value] += 1
-
-    async def request(self, peer: str, body: wire.Body) -> wire.Body:
-        self.count(body)
-        reply, _ = await self.transport.request(
-            self.addresses[peer], Header(body), timeout_s=self.timeout_s
-        )
-        return reply.body
-
-    async def send(self, peer: str, body: wire.Body) -> bool:
-        """One-way, best effort: False if it could not be handed over in time."""
-        self.count(body)
-        try:
-            await self.transport.send(self.addresses[peer], Header(body), timeout_s=self.timeout_s)
-        except FognetError as exc:
-            log.debug("%s to %s failed: %s", body.TYPE.value, peer, exc)
-            return False
-        return True
-
-
-def figures_of(body: wire.RoundOpen) -> tuple[Figures, bool]:
-    """A ROUND_OPEN's figures, refused (MALFORMED) unless the game can use them."""
-    for name in ("speed", "local_speed"):
-        value = getattr(body, name)
-        if not (math.isfinite(value) and value > 0):
-            raise refused(f"ROUND_OPEN {name}: must be positive and finite, got {value!r}")
-    for name in ("backlog_ref_s", "local_backlog_ref_s"):
-        if not (math.isfinite(getattr(body, name)) and getattr(body, name) >= 0):
-            raise refused(f"ROUND_OPEN {name}: must be >= 0 and finite")
-    if body.quota < 0:
-        raise refused(f"ROUND_OPEN quota: must be >= 0, got {body.quota}")
-    if body.rule not in RULES:
-        raise refused(f"ROUND_OPEN rule: {body.rule!r} is not one of {', '.join(RULES)}")
-    if len(set(body.link_peers)) != len(body.link_peers):
-        raise refused("ROUND_OPEN link_peers: a peer is listed twice")
-    for bw, lat in zip(body.link_Bps, body.link_latency_s, strict=True):
-        if not (math.isfinite(bw) and bw > 0 and math.isfinite(lat) and lat >= 0):
-            raise refused("ROUND_OPEN links: bandwidth must be > 0 and latency >= 0, finite")
-    links = tuple(
-        LinkFigure(*row)
-        for row in zip(body.link_peers, body.link_Bps, body.link_latency_s, strict=True)
-    )
-    figures = Figures(body.quota, body.speed, body.backlog_ref_s, body.local_speed,
-                      body.local_backlog_ref_s, links, body.rule)
-    return figures, body.source
-
-
-def _still_wanted() -> None:
-    """Raise CancelledError if this task was asked to stop but a wait swallowed it (Python
-    3.11's `asyncio.wait_for`, which the transports use, can do that)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
-    """Wait for `event` up to `timeout_s`. Not `wait_for`: on Python 3.11 it can swallow a
-    cancellation that races the wait, and a peer being stopped must stop."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout_s):
-            await event.wait()
-    return event.is_set()
-
-
-def without_worker(view: Instance, wid: str) -> Instance:
-    return Instance(
-        workers=tuple(w for w in view.workers if w.id != wid),
-        links=tuple(lk for lk in view.links if wid not in (lk.a, lk.b)),
-        subtasks=view.subtasks, local=view.local, default_link=view.default_link,
-        rule=view.rule,
-    )
-
-
-class LiveRound:
+class LiveRound(ProposalPhase, StepPhase):
     """This peer's part in round `number` (see the module docstring)."""
 
     def __init__(self, name: str, number: int, roster: Mapping[str, str], deadline: float,
@@ -265,56 +168,6 @@ class LiveRound:
             await cut
         self.phase2.set()
 
-    async def _phase2(self) -> None:
-        if self.source is None:
-            await self.over.wait()
-            return
-        self._holder = self.source.ring[0] if self.source.ring else self.name
-        self._last_activity = self._loop.time()
-        if self._holder == self.name:
-            await self._drive(self.source.handle(m.Turn(DRIVER, 0)))
-        while not self.over.is_set():
-            _still_wanted()
-            if self._turns:
-                self._holder = self.name
-                await self._drive(self.source.handle(self._turns.popleft()))
-                continue
-            self._changed.clear()
-            if not self._turns and not self.over.is_set():
-                await wait_event(self._changed, self.timing.turn_probe_s)
-                if self._loop.time() - self._last_activity >= self.timing.turn_probe_s:
-                    await self._probe_holder()
-
-    def _seen_holder(self, peer: str) -> None:
-        """Phase-2 traffic from `peer`: it holds the Turn, and it is alive."""
-        self._holder, self._last_activity = peer, self._loop.time()
-
-    async def _probe_holder(self) -> None:
-        """Phase 2 went quiet: if the Turn holder is dead, its successor takes the Turn."""
-        holder = self._holder
-        self._last_activity = self._loop.time()
-        if holder == self.name or self.over.is_set():
-            return
-        if holder not in self.dead:
-            self.courier.count(wire.Ping())
-            try:
-                await self.courier.transport.request(self.roster[holder], Header(wire.Ping()),
-                                                     timeout_s=self.timing.ask_timeout_s)
-                return
-            except RemoteError:
-                return  # it answered (even if only to refuse a PING): alive
-            except FognetError:
-                self.drop(holder)
-        ring = self.view.sources  # the ring as it was, to find who comes after the holder
-        if holder not in ring:
-            return
-        after = ring[ring.index(holder) + 1:] + ring[:ring.index(holder)]
-        successor = next((p for p in after if p not in self.dead), self.name)
-        self._holder = successor
-        if successor == self.name:
-            log.info("%s: Turn holder %s is gone; taking the Turn", self.name, holder)
-            self._turns.append(m.Turn(DRIVER, 0))
-
     def _spawn(self, coro) -> asyncio.Task | None:
         """A task owned by the round's group; none once the round is winding down."""
         if self._tg is None:
@@ -344,258 +197,6 @@ class LiveRound:
             steps=self.source.steps if self.source else 0,
             commits=self.source.commits if self.source else 0,
         )
-
-    # --- phase 1, as a source -----------------------------------------------------------
-
-    def _spawn_chain(self, out: m.Outgoing) -> None:
-        task = self._spawn(self._chain(out))
-        if task is not None:
-            self._pending += 1
-            self._chains.add(task)
-            task.add_done_callback(self._chains.discard)
-
-    async def _chain(self, out: m.Outgoing) -> None:
-        """One proposal and its answer; a Reject makes the next proposal its own chain."""
-        try:
-            reply = await self._propose(out.to, out.message)
-            if not self._reconciled():
-                for nxt in self.source.handle(reply):
-                    self._spawn_chain(nxt)
-        finally:
-            self._pending -= 1
-            self._maybe_proposals_done()
-
-    async def _propose(self, wid: PeerId, msg: m.Propose) -> m.Accept | m.Reject:
-        sid, peer = msg.subtask.id, peer_of(wid)
-        refusal = m.Reject(wid, sid, m.Reason.OUT_OF_REACH)
-        if peer in self.dead:
-            return refusal
-        if peer == self.name:
-            return self.on_propose(msg)
-        try:
-            reply = matchwire.from_wire(peer, await self.courier.request(peer, matchwire.to_wire(self.number, msg)))
-        except RemoteError as exc:
-            log.debug("%s: PROPOSE %s refused by %s: %s", self.name, sid, peer, exc)
-            return refusal
-        except FognetError as exc:
-            log.info("%s: %s did not answer PROPOSE: %s", self.name, peer, exc)
-            self.drop(peer)
-            return refusal
-        if not isinstance(reply, m.Accept | m.Reject) or reply.subtask != sid:
-            return refusal
-        return reply
-
-    def on_reject(self, msg: m.Reject) -> None:
-        """A worker bumped one of my subtasks: propose it further down."""
-        if self.source is None or self._reconciled() or self._tg is None:
-            return
-        for nxt in self.source.handle(msg):
-            self._spawn_chain(nxt)
-        self._maybe_proposals_done()
-
-    def _maybe_proposals_done(self) -> None:
-        if self._pending or self.source is None or self._reconciled() or self._tg is None:
-            return
-        for w in self._live_workers():
-            if peer_of(w) == self.name:
-                self.on_proposals_done(self.name)
-            else:
-                self._spawn(self.courier.send(peer_of(w), wire.ProposalsDone(self.number)))
-
-    def on_hosted(self, peer: str, msg: m.RoundDone) -> None:
-        if self.source is not None and not self._reconciled():
-            self._hosted[peer] = msg
-            self._changed.set()
-
-    def _all_hosted(self) -> bool:
-        return all(peer_of(w) in self._hosted for w in self._live_workers())
-
-    def _reconciled(self) -> bool:
-        return self._settled
-
-    def _reconcile(self) -> None:
-        """Keep a subtask on a worker only if that worker's HOSTED lists it."""
-        me = PeerId(self.name)
-        held = {(s.id, msg.sender) for msg in self._hosted.values() for s in msg.hosted}
-        for s in self.source.own:
-            site = self.source.where[s.id]
-            if site != me and (s.id, site) not in held:
-                self.source.where[s.id] = me
-        for peer, msg in sorted(self._hosted.items()):
-            if peer not in self.dead:
-                self.source.handle(msg)
-        self.phase1 = self.source.placement()
-        self._settled = True
-        for task in list(self._chains):
-            task.cancel()
-        self.phase2.set()
-
-    # --- phase 1, as a worker -----------------------------------------------------------
-
-    def on_propose(self, msg: m.Propose) -> m.Accept | m.Reject:
-        sid = msg.subtask.id
-        if self.worker is None:
-            return m.Reject(worker_id(self.name), sid, m.Reason.OUT_OF_REACH)
-        if self._cut or msg.sender in self.dead:
-            return m.Reject(self.worker.id, sid, m.Reason.STALE_ROUND)
-        self._done_sources.discard(msg.sender)
-        self._last_propose = self._loop.time()
-        reply = None
-        for out in self.worker.handle(msg):
-            if out.message.subtask == sid:
-                reply = out.message
-            else:  # bumped: its source proposes further, so it is not done
-                self._done_sources.discard(out.to)
-                self._spawn(self._bump(out))
-        self._changed.set()
-        return reply
-
-    async def _bump(self, out: m.Outgoing) -> None:
-        peer = peer_of(out.to)
-        if peer == self.name:
-            self.on_reject(out.message)
-        elif peer not in self.dead:
-            await self.courier.send(peer, matchwire.to_wire(self.number, out.message))
-
-    def on_proposals_done(self, peer: str) -> None:
-        self._done_sources.add(peer)
-        self._changed.set()
-
-    async def _worker_cut(self) -> None:
-        settle = self.timing.settle_s
-        while True:
-            now = self._loop.time()
-            live = set(self.view.sources) - self.dead
-            quiet = now - self._last_propose >= settle
-            if now >= self._p1_end or (live <= self._done_sources and quiet):
-                break
-            self._changed.clear()
-            await wait_event(self._changed, max(1e-3, min(settle, self._p1_end - now)))
-        self._cut = True
-        self.cut.set()
-        for out in self.worker.handle(m.RoundDone(DRIVER, 1)):
-            peer = peer_of(out.to)
-            if peer == self.name:
-                self.on_hosted(peer, out.message)
-            elif peer not in self.dead:
-                self._spawn(self.courier.send(peer, matchwire.to_wire(self.number, out.message)))
-
-    # --- phase 2, as the Turn holder ------------------------------------------------------
-
-    async def _drive(self, outs: list[m.Outgoing]) -> None:
-        queue = deque(outs)
-        while queue:
-            _still_wanted()
-            out = queue.popleft()
-            msg, targets = out.message, [out.to]
-            while queue and queue[0].message == msg:  # one message to several parties
-                targets.append(queue.popleft().to)
-            if isinstance(msg, m.SwapAsk):
-                queue.extend(await self._ask_all(msg, targets))
-            elif isinstance(msg, m.SwapCommit | m.SwapAbort):
-                await self._tell_all(msg, targets)
-            elif isinstance(msg, m.Turn):
-                queue.extend(await self._pass_turn(out.to, msg))
-            elif isinstance(msg, m.RoundDone):
-                await self._announce_over()
-
-    async def _ask_all(self, ask: m.SwapAsk, parties: list[PeerId]) -> list[m.Outgoing]:
-        """Ask the parties one at a time in id order (locks in id order); stop at a no."""
-        votes, asked = [], []
-        for party in sorted(parties):
-            vote = await self._ask(party, ask)
-            asked.append(party)
-            votes.append(vote)
-            if not vote.ok:
-                break
-        votes += [m.SwapVote(p, ask.step, False, reason=m.Reason.BUSY)
-                  for p in parties if p not in asked]
-        self._asked[ask.step] = asked
-        outs: list[m.Outgoing] = []
-        for vote in votes:
-            outs += self.source.handle(vote)
-        return outs
-
-    async def _ask(self, party: PeerId, ask: m.SwapAsk) -> m.SwapVote:
-        refusal = m.SwapVote(party, ask.step, False, reason=m.Reason.BUSY)
-        peer = peer_of(party)
-        if peer in self.dead:
-            return refusal
-        if peer == self.name:
-            return self._vote(party, ask)
-        try:
-            body = await self.courier.request(peer, matchwire.to_wire(self.number, ask, party))
-            if not isinstance(body, wire.StepVote) or body.step != ask.step:
-                return refusal
-            return matchwire.vote_from_wire(party, body)
-        except RemoteError as exc:
-            log.debug("%s: STEP_ASK refused by %s: %s", self.name, peer, exc)
-            return refusal
-        except FognetError as exc:
-            log.info("%s: %s did not answer STEP_ASK: %s", self.name, peer, exc)
-            self.drop(peer)
-            return refusal
-
-    async def _tell_all(self, msg: m.SwapCommit | m.SwapAbort, targets: list[PeerId]) -> None:
-        if isinstance(msg, m.SwapAbort):
-            asked = self._asked.pop(msg.step, [])
-            targets = [t for t in targets if t in asked]
-        else:
-            self._asked.pop(msg.step, None)
-        local = [t for t in targets if peer_of(t) == self.name]
-        for agent in self._agents(local):
-            agent.handle(msg)
-        peers = sorted({peer_of(t) for t in targets} - self.dead - {self.name})
-        body = matchwire.to_wire(self.number, msg)
-        results = await asyncio.gather(*(self.courier.request(p, body) for p in peers),
-                                       return_exceptions=True)
-        for peer, result in zip(peers, results, strict=True):
-            if isinstance(result, FognetError) and not isinstance(result, RemoteError):
-                self.drop(peer)
-            elif isinstance(result, BaseException) and not isinstance(result, FognetError):
-                raise result
-
-    async def _pass_turn(self, to: PeerId, turn: m.Turn) -> list[m.Outgoing]:
-        while True:
-            if to == self.name:
-                return self.source.handle(m.Turn(PeerId(self.name), turn.idle))
-            try:
-                await self.courier.request(to, matchwire.to_wire(self.number, turn))
-                self._seen_holder(to)
-                return []
-            except FognetError as exc:
-                log.info("%s: %s did not take the TURN: %s", self.name, to, exc)
-                self.drop(to)
-            ring = self.source.ring
-            to = ring[(ring.index(PeerId(self.name)) + 1) % len(ring)]
-
-    async def _announce_over(self) -> None:
-        self.ended = True
-        self.over.set()
-        self._changed.set()
-        body = wire.RoundDone(self.number)
-        others = [p for p in self.roster if p != self.name and p not in self.dead]
-        await asyncio.gather(*(self.courier.send(p, body) for p in others))
-
-    # --- phase 2, as a party ----------------------------------------------------------------
-
-    def _agents(self, ids: Sequence[str] | None = None) -> list[SourceAgent | WorkerAgent]:
-        agents = [a for a in (self.source, self.worker) if a is not None]
-        return agents if ids is None else [a for a in agents if a.id in ids]
-
-    def _vote(self, party: str, ask: m.SwapAsk) -> m.SwapVote:
-        (agent,) = self._agents([party])
-        (out,) = agent.handle(ask)
-        if out.message.ok:
-            key = (ask.sender, ask.step)
-            self._timers.append(self._loop.call_later(
-                self.timing.lock_timeout_s, self._unlock, agent, key))
-        return out.message
-
-    def _unlock(self, agent: SourceAgent | WorkerAgent, key: tuple) -> None:
-        if agent.lock == key:
-            log.info("%s: lock by %s step %d timed out", agent.id, *key)
-            agent.lock = None
 
     # --- failures ----------------------------------------------------------------------------
 

@@ -1,0 +1,164 @@
+"""Phase 1 of a live round (deferred acceptance), as methods of `LiveRound`.
+
+A source runs one chain per proposal (PROPOSE -> ACCEPT/REJECT, the next proposal after a
+REJECT); a bumped subtask's REJECT comes one-way and starts a chain of its own. A source
+with nothing unanswered sends PROPOSALS_DONE. A worker ends phase 1 when every live
+source is done and `settle_s` passed quietly (or at `phase1_s`) and sends HOSTED; a source
+then keeps a subtask on a worker only if that worker's HOSTED lists it. The state these
+methods use lives in `LiveRound.__init__`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fognet.errors import FognetError
+from fognet.matching import messages as m
+from fognet.matching.instance import PeerId
+from fognet.net import wire
+from fognet.net.base import RemoteError
+from fognet.peer import matchwire
+from fognet.peer.roundkit import wait_event
+from fognet.peer.rounds import peer_of, worker_id
+
+DRIVER = PeerId("round")  # sender of the phase signals a peer gives its own agents
+
+log = logging.getLogger(__name__)
+
+class ProposalPhase:
+    """Phase-1 methods of `LiveRound` (mixed in; see the module docstring)."""
+
+    # --- phase 1, as a source -----------------------------------------------------------
+
+    def _spawn_chain(self, out: m.Outgoing) -> None:
+        task = self._spawn(self._chain(out))
+        if task is not None:
+            self._pending += 1
+            self._chains.add(task)
+            task.add_done_callback(self._chains.discard)
+
+    async def _chain(self, out: m.Outgoing) -> None:
+        """One proposal and its answer; a Reject makes the next proposal its own chain."""
+        try:
+            reply = await self._propose(out.to, out.message)
+            if not self._reconciled():
+                for nxt in self.source.handle(reply):
+                    self._spawn_chain(nxt)
+        finally:
+            self._pending -= 1
+            self._maybe_proposals_done()
+
+    async def _propose(self, wid: PeerId, msg: m.Propose) -> m.Accept | m.Reject:
+        sid, peer = msg.subtask.id, peer_of(wid)
+        refusal = m.Reject(wid, sid, m.Reason.OUT_OF_REACH)
+        if peer in self.dead:
+            return refusal
+        if peer == self.name:
+            return self.on_propose(msg)
+        try:
+            reply = matchwire.from_wire(peer, await self.courier.request(peer, matchwire.to_wire(self.number, msg)))
+        except RemoteError as exc:
+            log.debug("%s: PROPOSE %s refused by %s: %s", self.name, sid, peer, exc)
+            return refusal
+        except FognetError as exc:
+            log.info("%s: %s did not answer PROPOSE: %s", self.name, peer, exc)
+            self.drop(peer)
+            return refusal
+        if not isinstance(reply, m.Accept | m.Reject) or reply.subtask != sid:
+            return refusal
+        return reply
+
+    def on_reject(self, msg: m.Reject) -> None:
+        """A worker bumped one of my subtasks: propose it further down."""
+        if self.source is None or self._reconciled() or self._tg is None:
+            return
+        for nxt in self.source.handle(msg):
+            self._spawn_chain(nxt)
+        self._maybe_proposals_done()
+
+    def _maybe_proposals_done(self) -> None:
+        if self._pending or self.source is None or self._reconciled() or self._tg is None:
+            return
+        for w in self._live_workers():
+            if peer_of(w) == self.name:
+                self.on_proposals_done(self.name)
+            else:
+                self._spawn(self.courier.send(peer_of(w), wire.ProposalsDone(self.number)))
+
+    def on_hosted(self, peer: str, msg: m.RoundDone) -> None:
+        if self.source is not None and not self._reconciled():
+            self._hosted[peer] = msg
+            self._changed.set()
+
+    def _all_hosted(self) -> bool:
+        return all(peer_of(w) in self._hosted for w in self._live_workers())
+
+    def _reconciled(self) -> bool:
+        return self._settled
+
+    def _reconcile(self) -> None:
+        """Keep a subtask on a worker only if that worker's HOSTED lists it."""
+        me = PeerId(self.name)
+        held = {(s.id, msg.sender) for msg in self._hosted.values() for s in msg.hosted}
+        for s in self.source.own:
+            site = self.source.where[s.id]
+            if site != me and (s.id, site) not in held:
+                self.source.where[s.id] = me
+        for peer, msg in sorted(self._hosted.items()):
+            if peer not in self.dead:
+                self.source.handle(msg)
+        self.phase1 = self.source.placement()
+        self._settled = True
+        for task in list(self._chains):
+            task.cancel()
+        self.phase2.set()
+
+    # --- phase 1, as a worker -----------------------------------------------------------
+
+    def on_propose(self, msg: m.Propose) -> m.Accept | m.Reject:
+        sid = msg.subtask.id
+        if self.worker is None:
+            return m.Reject(worker_id(self.name), sid, m.Reason.OUT_OF_REACH)
+        if self._cut or msg.sender in self.dead:
+            return m.Reject(self.worker.id, sid, m.Reason.STALE_ROUND)
+        self._done_sources.discard(msg.sender)
+        self._last_propose = self._loop.time()
+        reply = None
+        for out in self.worker.handle(msg):
+            if out.message.subtask == sid:
+                reply = out.message
+            else:  # bumped: its source proposes further, so it is not done
+                self._done_sources.discard(out.to)
+                self._spawn(self._bump(out))
+        self._changed.set()
+        return reply
+
+    async def _bump(self, out: m.Outgoing) -> None:
+        peer = peer_of(out.to)
+        if peer == self.name:
+            self.on_reject(out.message)
+        elif peer not in self.dead:
+            await self.courier.send(peer, matchwire.to_wire(self.number, out.message))
+
+    def on_proposals_done(self, peer: str) -> None:
+        self._done_sources.add(peer)
+        self._changed.set()
+
+    async def _worker_cut(self) -> None:
+        settle = self.timing.settle_s
+        while True:
+            now = self._loop.time()
+            live = set(self.view.sources) - self.dead
+            quiet = now - self._last_propose >= settle
+            if now >= self._p1_end or (live <= self._done_sources and quiet):
+                break
+            self._changed.clear()
+            await wait_event(self._changed, max(1e-3, min(settle, self._p1_end - now)))
+        self._cut = True
+        self.cut.set()
+        for out in self.worker.handle(m.RoundDone(DRIVER, 1)):
+            peer = peer_of(out.to)
+            if peer == self.name:
+                self.on_hosted(peer, out.message)
+            elif peer not in self.dead:
+                self._spawn(self.courier.send(peer, matchwire.to_wire(self.number, out.message)))

@@ -1,0 +1,123 @@
+"""The small parts a live matching round is built from: clocks, sending, checks.
+
+    Timing                       a round's timeouts (seconds)
+    Courier(transport, addresses, timeout_s)   request/send by peer name, counted by type
+    figures_of(ROUND_OPEN body) -> (Figures, is_source)   refused (MALFORMED) if unusable
+    without_worker(view, wid) -> Instance       the view once a worker is dead
+    wait_event(event, timeout_s) -> bool        a wait that never swallows a cancellation
+    still_wanted()                              raise CancelledError if a wait swallowed one
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fognet.errors import FognetError
+from fognet.matching.instance import RULES, Instance
+from fognet.net import wire
+from fognet.net.base import Transport
+from fognet.net.codec import refused
+from fognet.net.wire import Header
+from fognet.peer.rounds import Figures, LinkFigure
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A round's clocks (seconds). On loopback everything answers in milliseconds."""
+
+    ask_timeout_s: float = 1.0  # one request; no answer: the peer is dead for the round
+    open_s: float = 2.0  # wait for every roster peer's ROUND_OPEN
+    phase1_s: float = 2.0  # a worker ends phase 1 at the latest this long after opening
+    settle_s: float = 0.02  # quiet time a worker waits once every source is done
+    lock_timeout_s: float = 2.0  # a lock held this long is released
+    turn_probe_s: float = 1.0  # phase 2 quiet this long: is the Turn holder still there?
+    deadline_s: float = 10.0  # default budget of a round
+
+
+class Courier:
+    """Sends one round's messages to peers by name and counts them by wire type."""
+
+    def __init__(self, transport: Transport, addresses: Mapping[str, str], timeout_s: float):
+        self.transport, self.addresses, self.timeout_s = transport, addresses, timeout_s
+        self.sent: Counter[str] = Counter()
+
+    def count(self, body: wire.Body) -> None:
+        self.sent[body.TYPE.value] += 1
+
+    async def request(self, peer: str, body: wire.Body) -> wire.Body:
+        self.count(body)
+        reply, _ = await self.transport.request(
+            self.addresses[peer], Header(body), timeout_s=self.timeout_s
+        )
+        return reply.body
+
+    async def send(self, peer: str, body: wire.Body) -> bool:
+        """One-way, best effort: False if it could not be handed over in time."""
+        self.count(body)
+        try:
+            await self.transport.send(self.addresses[peer], Header(body), timeout_s=self.timeout_s)
+        except FognetError as exc:
+            log.debug("%s to %s failed: %s", body.TYPE.value, peer, exc)
+            return False
+        return True
+
+
+def figures_of(body: wire.RoundOpen) -> tuple[Figures, bool]:
+    """A ROUND_OPEN's figures, refused (MALFORMED) unless the game can use them."""
+    for name in ("speed", "local_speed"):
+        value = getattr(body, name)
+        if not (math.isfinite(value) and value > 0):
+            raise refused(f"ROUND_OPEN {name}: must be positive and finite, got {value!r}")
+    for name in ("backlog_ref_s", "local_backlog_ref_s"):
+        if not (math.isfinite(getattr(body, name)) and getattr(body, name) >= 0):
+            raise refused(f"ROUND_OPEN {name}: must be >= 0 and finite")
+    if body.quota < 0:
+        raise refused(f"ROUND_OPEN quota: must be >= 0, got {body.quota}")
+    if body.rule not in RULES:
+        raise refused(f"ROUND_OPEN rule: {body.rule!r} is not one of {', '.join(RULES)}")
+    if len(set(body.link_peers)) != len(body.link_peers):
+        raise refused("ROUND_OPEN link_peers: a peer is listed twice")
+    for bw, lat in zip(body.link_Bps, body.link_latency_s, strict=True):
+        if not (math.isfinite(bw) and bw > 0 and math.isfinite(lat) and lat >= 0):
+            raise refused("ROUND_OPEN links: bandwidth must be > 0 and latency >= 0, finite")
+    links = tuple(
+        LinkFigure(*row)
+        for row in zip(body.link_peers, body.link_Bps, body.link_latency_s, strict=True)
+    )
+    figures = Figures(body.quota, body.speed, body.backlog_ref_s, body.local_speed,
+                      body.local_backlog_ref_s, links, body.rule)
+    return figures, body.source
+
+
+def still_wanted() -> None:
+    """Raise CancelledError if this task was asked to stop but a wait swallowed it (Python
+    3.11's `asyncio.wait_for`, which the transports use, can do that)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait for `event` up to `timeout_s`. Not `wait_for`: on Python 3.11 it can swallow a
+    cancellation that races the wait, and a peer being stopped must stop."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+    return event.is_set()
+
+
+def without_worker(view: Instance, wid: str) -> Instance:
+    return Instance(
+        workers=tuple(w for w in view.workers if w.id != wid),
+        links=tuple(lk for lk in view.links if wid not in (lk.a, lk.b)),
+        subtasks=view.subtasks, local=view.local, default_link=view.default_link,
+        rule=view.rule,
+    )

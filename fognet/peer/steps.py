@@ -1,0 +1,200 @@
+"""Phase 2 of a live round (approved steps), as methods of `LiveRound`.
+
+The Turn holder drives its agent's messages: it asks a step's parties one at a time in id
+order (so locks are taken in id order) and stops at the first no; commits go to everyone
+and aborts to whom it asked, as requests acknowledged by MATCH_ACK, so the next step starts
+on applied state; the TURN goes to the next live source. A party votes with its agent and
+releases a lock after `lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source
+PINGs the Turn holder; if it is dead, its successor in the ring takes the Turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+
+from fognet.errors import FognetError
+from fognet.matching import messages as m
+from fognet.matching.agent import SourceAgent, WorkerAgent
+from fognet.matching.instance import PeerId
+from fognet.net import wire
+from fognet.net.base import RemoteError
+from fognet.net.wire import Header
+from fognet.peer import matchwire
+from fognet.peer.proposals import DRIVER
+from fognet.peer.roundkit import still_wanted, wait_event
+from fognet.peer.rounds import peer_of
+
+log = logging.getLogger(__name__)
+
+class StepPhase:
+    """Phase-2 methods of `LiveRound` (mixed in; see the module docstring)."""
+
+    async def _phase2(self) -> None:
+        if self.source is None:
+            await self.over.wait()
+            return
+        self._holder = self.source.ring[0] if self.source.ring else self.name
+        self._last_activity = self._loop.time()
+        if self._holder == self.name:
+            await self._drive(self.source.handle(m.Turn(DRIVER, 0)))
+        while not self.over.is_set():
+            still_wanted()
+            if self._turns:
+                self._holder = self.name
+                await self._drive(self.source.handle(self._turns.popleft()))
+                continue
+            self._changed.clear()
+            if not self._turns and not self.over.is_set():
+                await wait_event(self._changed, self.timing.turn_probe_s)
+                if self._loop.time() - self._last_activity >= self.timing.turn_probe_s:
+                    await self._probe_holder()
+
+    def _seen_holder(self, peer: str) -> None:
+        """Phase-2 traffic from `peer`: it holds the Turn, and it is alive."""
+        self._holder, self._last_activity = peer, self._loop.time()
+
+    async def _probe_holder(self) -> None:
+        """Phase 2 went quiet: if the Turn holder is dead, its successor takes the Turn."""
+        holder = self._holder
+        self._last_activity = self._loop.time()
+        if holder == self.name or self.over.is_set():
+            return
+        if holder not in self.dead:
+            self.courier.count(wire.Ping())
+            try:
+                await self.courier.transport.request(self.roster[holder], Header(wire.Ping()),
+                                                     timeout_s=self.timing.ask_timeout_s)
+                return
+            except RemoteError:
+                return  # it answered (even if only to refuse a PING): alive
+            except FognetError:
+                self.drop(holder)
+        ring = self.view.sources  # the ring as it was, to find who comes after the holder
+        if holder not in ring:
+            return
+        after = ring[ring.index(holder) + 1:] + ring[:ring.index(holder)]
+        successor = next((p for p in after if p not in self.dead), self.name)
+        self._holder = successor
+        if successor == self.name:
+            log.info("%s: Turn holder %s is gone; taking the Turn", self.name, holder)
+            self._turns.append(m.Turn(DRIVER, 0))
+
+    # --- phase 2, as the Turn holder ------------------------------------------------------
+
+    async def _drive(self, outs: list[m.Outgoing]) -> None:
+        queue = deque(outs)
+        while queue:
+            still_wanted()
+            out = queue.popleft()
+            msg, targets = out.message, [out.to]
+            while queue and queue[0].message == msg:  # one message to several parties
+                targets.append(queue.popleft().to)
+            if isinstance(msg, m.SwapAsk):
+                queue.extend(await self._ask_all(msg, targets))
+            elif isinstance(msg, m.SwapCommit | m.SwapAbort):
+                await self._tell_all(msg, targets)
+            elif isinstance(msg, m.Turn):
+                queue.extend(await self._pass_turn(out.to, msg))
+            elif isinstance(msg, m.RoundDone):
+                await self._announce_over()
+
+    async def _ask_all(self, ask: m.SwapAsk, parties: list[PeerId]) -> list[m.Outgoing]:
+        """Ask the parties one at a time in id order (locks in id order); stop at a no."""
+        votes, asked = [], []
+        for party in sorted(parties):
+            vote = await self._ask(party, ask)
+            asked.append(party)
+            votes.append(vote)
+            if not vote.ok:
+                break
+        votes += [m.SwapVote(p, ask.step, False, reason=m.Reason.BUSY)
+                  for p in parties if p not in asked]
+        self._asked[ask.step] = asked
+        outs: list[m.Outgoing] = []
+        for vote in votes:
+            outs += self.source.handle(vote)
+        return outs
+
+    async def _ask(self, party: PeerId, ask: m.SwapAsk) -> m.SwapVote:
+        refusal = m.SwapVote(party, ask.step, False, reason=m.Reason.BUSY)
+        peer = peer_of(party)
+        if peer in self.dead:
+            return refusal
+        if peer == self.name:
+            return self._vote(party, ask)
+        try:
+            body = await self.courier.request(peer, matchwire.to_wire(self.number, ask, party))
+            if not isinstance(body, wire.StepVote) or body.step != ask.step:
+                return refusal
+            return matchwire.vote_from_wire(party, body)
+        except RemoteError as exc:
+            log.debug("%s: STEP_ASK refused by %s: %s", self.name, peer, exc)
+            return refusal
+        except FognetError as exc:
+            log.info("%s: %s did not answer STEP_ASK: %s", self.name, peer, exc)
+            self.drop(peer)
+            return refusal
+
+    async def _tell_all(self, msg: m.SwapCommit | m.SwapAbort, targets: list[PeerId]) -> None:
+        if isinstance(msg, m.SwapAbort):
+            asked = self._asked.pop(msg.step, [])
+            targets = [t for t in targets if t in asked]
+        else:
+            self._asked.pop(msg.step, None)
+        local = [t for t in targets if peer_of(t) == self.name]
+        for agent in self._agents(local):
+            agent.handle(msg)
+        peers = sorted({peer_of(t) for t in targets} - self.dead - {self.name})
+        body = matchwire.to_wire(self.number, msg)
+        results = await asyncio.gather(*(self.courier.request(p, body) for p in peers),
+                                       return_exceptions=True)
+        for peer, result in zip(peers, results, strict=True):
+            if isinstance(result, FognetError) and not isinstance(result, RemoteError):
+                self.drop(peer)
+            elif isinstance(result, BaseException) and not isinstance(result, FognetError):
+                raise result
+
+    async def _pass_turn(self, to: PeerId, turn: m.Turn) -> list[m.Outgoing]:
+        while True:
+            if to == self.name:
+                return self.source.handle(m.Turn(PeerId(self.name), turn.idle))
+            try:
+                await self.courier.request(to, matchwire.to_wire(self.number, turn))
+                self._seen_holder(to)
+                return []
+            except FognetError as exc:
+                log.info("%s: %s did not take the TURN: %s", self.name, to, exc)
+                self.drop(to)
+            ring = self.source.ring
+            to = ring[(ring.index(PeerId(self.name)) + 1) % len(ring)]
+
+    async def _announce_over(self) -> None:
+        self.ended = True
+        self.over.set()
+        self._changed.set()
+        body = wire.RoundDone(self.number)
+        others = [p for p in self.roster if p != self.name and p not in self.dead]
+        await asyncio.gather(*(self.courier.send(p, body) for p in others))
+
+    # --- phase 2, as a party ----------------------------------------------------------------
+
+    def _agents(self, ids: Sequence[str] | None = None) -> list[SourceAgent | WorkerAgent]:
+        agents = [a for a in (self.source, self.worker) if a is not None]
+        return agents if ids is None else [a for a in agents if a.id in ids]
+
+    def _vote(self, party: str, ask: m.SwapAsk) -> m.SwapVote:
+        (agent,) = self._agents([party])
+        (out,) = agent.handle(ask)
+        if out.message.ok:
+            key = (ask.sender, ask.step)
+            self._timers.append(self._loop.call_later(
+                self.timing.lock_timeout_s, self._unlock, agent, key))
+        return out.message
+
+    def _unlock(self, agent: SourceAgent | WorkerAgent, key: tuple) -> None:
+        if agent.lock == key:
+            log.info("%s: lock by %s step %d timed out", agent.id, *key)
+            agent.lock = None
