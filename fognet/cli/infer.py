@@ -73,11 +73,16 @@ def _run(loaded, images, placement, options, identity, total: int):
         return asyncio.run(run_session(loaded, images, placement, options, identity, on_result))
 
 
-def _measured_stages(report) -> dict[int, float]:
-    """Mean measured seconds per stage (its slowest slice), over the frames that succeeded."""
+def _shape(plan) -> tuple:
+    return tuple((st.start, st.stop, st.peers, st.rows) for st in plan.stages)
+
+
+def _measured_stages(report, plan) -> dict[int, float]:
+    """Mean measured seconds per stage (its slowest slice), over the frames that ran `plan`'s
+    stages and succeeded."""
     per_stage: dict[int, list[float]] = {}
     for r in report.results:
-        if not r.ok:
+        if not r.ok or r.plan is None or _shape(r.plan) != _shape(plan):
             continue
         slowest: dict[int, float] = {}
         for t in r.timings:
@@ -90,16 +95,23 @@ def _measured_stages(report) -> dict[int, float]:
 def _print_report(report, graph, console) -> None:
     from rich.table import Table
 
-    plans = Table(title="plan" + ("s (re-placed as peers changed)" if len(report.plans) > 1 else ""))
-    for col in ("plan", "stage", "nodes", "peer", "predicted ms", "measured ms"):
+    title = "plan" + ("s (re-planned as the state moved)" if len(report.plans) > 1 else "")
+    plans = Table(title=title + "; predicted under the state named in column 'state'")
+    for col in ("plan", "state", "stage", "nodes", "peer", "predicted ms", "measured ms"):
         plans.add_column(col)
-    measured = _measured_stages(report) if len(report.plans) == 1 else {}
+    basis = report.basis or ("configured",) * len(report.plans)
     for p, plan in enumerate(report.plans):
+        measured = _measured_stages(report, plan)
         for i, stage in enumerate(plan.stages):
             seen = f"{measured[i] * 1e3:.1f}" if i in measured else "-"
-            plans.add_row(str(p), str(i), f"{stage.start}..{stage.stop - 1}", ", ".join(stage.peers),
-                          f"{stage.predicted_s * 1e3:.1f}", seen)
+            plans.add_row(str(p), basis[p] if i == 0 else "", str(i), f"{stage.start}..{stage.stop - 1}",
+                          ", ".join(stage.peers), f"{stage.predicted_s * 1e3:.1f}", seen)
     console.print(plans)
+    switched = sum(r.switched for r in report.replans)
+    console.print(f"re-plans  {len(report.replans)} ({switched} switched)")
+    for r in report.replans:
+        console.print(f"  {r.reason}: {'switched' if r.switched else 'kept'} "
+                      f"(current {r.current_s * 1e3:.1f} ms, new {r.candidate_s * 1e3:.1f} ms)", soft_wrap=True)
     s = report.summary
     ok = s.frames - s.failed
     console.print(
@@ -148,9 +160,14 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
 @click.option("--emulate/--no-emulate", default=None, help="With --cluster: override the file's emulation switch.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Write per-frame timings here.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the driving stream and a zoo model's weights.")
+@click.option("--warmup", default=3, show_default=True,
+              help="Untimed frames first: the first fetches and builds, the rest calibrate speeds and links.")
+@click.option("--replan-threshold", default=0.2, show_default=True,
+              help="Re-plan when a speed, backlog or bandwidth moves by more than this fraction.")
 @input_shape_option
 def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, timeout, join_timeout,
-          local_only, placement, profile_path, parts, emulate, csv_path, seed, input_shapes) -> None:
+          local_only, placement, profile_path, parts, emulate, csv_path, seed, warmup, replan_threshold,
+          input_shapes) -> None:
     """Send frames through the cluster and report latency (p50/p95/p99, split into transfer,
     wait and compute), throughput, and which peers ran which stages."""
     from rich.console import Console
@@ -183,8 +200,11 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         from fognet.model.profile import load_profile
 
         times = load_profile(profile_path).times_for(graph)
+    if warmup < 0 or replan_threshold < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--warmup / --replan-threshold")
     options = dict(
-        window=window, fps=fps, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times
+        window=window, fps=fps, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times,
+        warmup=warmup, replan_threshold=replan_threshold,
     )
     if via:
         identity = Identity()

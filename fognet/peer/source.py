@@ -235,6 +235,8 @@ class _Plans:
         if switched:
             self.history.append(plan)
             self.basis.append(basis)
+        else:  # the same stages, predicted under the newer state from now on
+            self.history[-1], self.basis[-1] = current, basis
 
 
 def _stages(plan: Plan) -> list:
