@@ -46,6 +46,7 @@ class Placed:
     plans: dict[str, Plan]
     predicted: dict[str, float] = field(default_factory=dict)
     subtasks: int = 0
+    objectives: tuple[float, float] | None = None  # (game total, optimum total) on this round's instance
 
 
 Matcher = Callable[[Instance, int], tuple[Mapping[str, str], Mapping[str, float] | None]]
@@ -58,13 +59,6 @@ def _play(instance: Instance, seed: int):
 
 def _greedy(instance: Instance, seed: int):
     return deferred_acceptance(instance).assignment, None
-
-
-def _optimum(instance: Instance, seed: int, limit: int = 8):
-    try:
-        return optimum(instance, max_subtasks=limit).assignment, None
-    except InstanceError as exc:
-        raise NotApplicable(str(exc)) from exc
 
 
 def _random(instance: Instance, seed: int):
@@ -82,7 +76,7 @@ def _random(instance: Instance, seed: int):
     return out, None
 
 
-MATCHERS: dict[str, Matcher] = {"fognet": _play, "greedy": _greedy, "optimum": _optimum, "random": _random}
+MATCHERS: dict[str, Matcher] = {"fognet": _play, "greedy": _greedy, "random": _random}
 
 
 class Approach:
@@ -105,11 +99,17 @@ class Approach:
 
     def _matched(self, planning: Planning, plans: dict[str, Plan], seed: int) -> Placed:
         instance, ids, pieces = build_instance(planning, plans, self.rule)
+        objectives = None
         if self.name == "optimum":
-            assignment, latency = _optimum(instance, seed, self.optimum_max_subtasks)
+            try:
+                best = optimum(instance, max_subtasks=self.optimum_max_subtasks)
+            except InstanceError as exc:
+                raise NotApplicable(str(exc)) from exc
+            assignment, latency = best.assignment, None
+            objectives = (play(instance).total, best.total)
         else:
             assignment, latency = MATCHERS[self.name](instance, seed)
-        placed = Placed({}, subtasks=len(instance.subtasks))
+        placed = Placed({}, subtasks=len(instance.subtasks), objectives=objectives)
         for source, plan in plans.items():
             peers = assigned_peers(plan, assignment, ids[source])
             if any(list(stage.peers) != list(dict.fromkeys(given)) for stage, given in zip(plan.stages, peers, strict=True)):

@@ -61,6 +61,7 @@ class Summary:
     offloaded: float  # fraction of frames that used a peer other than their source
     prediction_error: float  # mean |simulated - predicted| / simulated (predicted: the game's
     #                          latency for matched approaches, the plan's price for the others)
+    game_gap: float | None  # optimum runs: the game's predicted total over the optimum's, minus 1
     planner_runs: int
     subtasks: int
     events: int
@@ -100,6 +101,7 @@ def summarise(sim: Simulation, wall_s: float) -> RunResult:
         utilisation_max=float(np.max(busy)),
         offloaded=_mean(float(r.peers != r.source) for r in records),
         prediction_error=_mean(abs(r.latency_s - r.predicted_s) / r.latency_s for r in records if r.latency_s > 0),
+        game_gap=(sim.objectives[0] / sim.objectives[1] - 1.0) if sim.objectives[1] > 0 else None,
         planner_runs=sim.planning.planner_runs,
         subtasks=sim.subtasks,
         events=sim.engine.processed,

@@ -70,6 +70,7 @@ class Simulation:
         self.records: list[FrameRecord] = []
         self._compiled: dict[tuple, tuple[tuple[Piece, ...], ...]] = {}
         self.subtasks = 0
+        self.objectives = [0.0, 0.0]  # the game's and the optimum's predicted totals (optimum runs)
 
     # -- rounds ------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -84,6 +85,9 @@ class Simulation:
         self.planning.begin_round(backlogs)
         placed = self.approach.place(self.planning, r, self.scenario.seed)
         self.subtasks += placed.subtasks
+        if placed.objectives is not None:
+            self.objectives[0] += placed.objectives[0]
+            self.objectives[1] += placed.objectives[1]
         start, stop = r * self.scenario.round_s, (r + 1) * self.scenario.round_s
         for source in self.topology.sources:
             compiled = self._compile(source, placed.plans[source], placed.predicted.get(source))
