@@ -53,7 +53,7 @@ MATCH_TYPES = frozenset({
 })
 _ONE_WAY = frozenset({
     MsgType.ROUND_OPEN, MsgType.REJECT, MsgType.PROPOSALS_DONE, MsgType.HOSTED,
-    MsgType.ROUND_DONE, MsgType.PEER_GONE,
+    MsgType.SWAP_ABORT, MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 MAX_BUDGET_S = 3600.0
 KEEP_RESULTS = 16

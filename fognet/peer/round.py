@@ -18,8 +18,8 @@ keeps time and handles failures. A round on one peer:
   phase 2  the first source of the ring takes the TURN. The Turn holder asks each party
            of a step (STEP_ASK -> STEP_VOTE) one by one in id order, so locks are taken
            in id order; a refusal stops the asking and the step is refused; it then sends
-           STEP_COMMIT (to everyone) or SWAP_ABORT (to whom it asked) as requests
-           acknowledged by MATCH_ACK, so the next step starts on applied state. TURN goes
+           STEP_COMMIT to everyone as a request acknowledged by MATCH_ACK (the next step
+           starts on applied state) or SWAP_ABORT one-way to the parties it locked. TURN goes
            to the next live source (acknowledged at once). ROUND_DONE ends the game.
   end      on ROUND_DONE, or at the deadline: then each source keeps its placement as of
            its last applied step (phase 1 not finished: every subtask at home), which is
@@ -297,11 +297,14 @@ class LiveRound(ProposalPhase, StepPhase):
             self._turns.append(msg)
             self._changed.set()
             return wire.MatchAck(n)
-        elif isinstance(msg, m.SwapCommit | m.SwapAbort):
+        elif isinstance(msg, m.SwapCommit):
             await self._wait(self.phase2)
             for agent in self._agents():
                 agent.handle(msg)
             return wire.MatchAck(n)
+        elif isinstance(msg, m.SwapAbort):  # one-way; it never waits, so it is handled
+            for agent in self._agents():    # before the next message from its sender
+                agent.handle(msg)
         return None
 
     async def _ask_me(self, party: str, ask: m.SwapAsk) -> m.SwapVote:

@@ -2,8 +2,8 @@
 
 The Turn holder drives its agent's messages: it asks a step's parties one at a time in id
 order (so locks are taken in id order) and stops at the first no; commits go to everyone
-and aborts to whom it asked, as requests acknowledged by MATCH_ACK, so the next step starts
-on applied state; the TURN goes to the next live source. A party votes with its agent and
+as requests acknowledged by MATCH_ACK, so the next step starts on applied state; aborts go
+one-way to the parties it locked; the TURN goes to the next live source. A party votes with its agent and
 releases a lock after `lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source
 PINGs the Turn holder; if it is dead, its successor in the ring takes the Turn.
 """
@@ -112,7 +112,7 @@ class StepPhase:
                 break
         votes += [m.SwapVote(p, ask.step, False, reason=m.Reason.BUSY)
                   for p in parties if p not in asked]
-        self._asked[ask.step] = asked
+        self._asked[ask.step] = [p for p, v in zip(asked, votes, strict=False) if v.ok]  # locked
         outs: list[m.Outgoing] = []
         for vote in votes:
             outs += self.source.handle(vote)
@@ -139,16 +139,21 @@ class StepPhase:
             return refusal
 
     async def _tell_all(self, msg: m.SwapCommit | m.SwapAbort, targets: list[PeerId]) -> None:
+        """A commit goes to everyone, acknowledged (the next step, maybe by another
+        initiator, must find it applied). An abort goes one-way to the parties it locked:
+        the next message from this initiator to them comes after it on the same connection
+        and is handled after it."""
+        locked = self._asked.pop(msg.step, [])
         if isinstance(msg, m.SwapAbort):
-            asked = self._asked.pop(msg.step, [])
-            targets = [t for t in targets if t in asked]
-        else:
-            self._asked.pop(msg.step, None)
+            targets = [t for t in targets if t in locked]
         local = [t for t in targets if peer_of(t) == self.name]
         for agent in self._agents(local):
             agent.handle(msg)
         peers = sorted({peer_of(t) for t in targets} - self.dead - {self.name})
         body = matchwire.to_wire(self.number, msg)
+        if isinstance(msg, m.SwapAbort):
+            await asyncio.gather(*(self.courier.send(p, body) for p in peers))
+            return
         results = await asyncio.gather(*(self.courier.request(p, body) for p in peers),
                                        return_exceptions=True)
         for peer, result in zip(peers, results, strict=True):
