@@ -24,6 +24,16 @@ Identities: a peer is a source under its name and a worker under `name#w`
 The transport's node id must be the peer's name (as `fognet.peer.node.Peer` sets it).
 
 Each `RoundResult` carries the messages this peer sent in the round, by wire type.
+
+Hosting it in `fognet.peer.node.Peer` (a sketch; PING must keep its PONG reply, the
+matchmaker uses it to probe a silent Turn holder):
+
+    self.matchmaker = Matchmaker(self.name, self.transport,
+                                 lambda: figures_from_cluster(self.name, self.cluster_state()))
+    self._handlers |= dict.fromkeys(MATCH_TYPES, lambda h, t: self.matchmaker.handle(h))
+    group.create_task(self.matchmaker.run())                        # in run()
+    if event.kind is not EventKind.JOIN: self.matchmaker.peer_dead(event.member.node_id)
+    result = await self.matchmaker.play(n, self.live_peers(), subtasks)   # as a source
 """
 
 from __future__ import annotations
