@@ -2,9 +2,10 @@
 
 An exponentially weighted mean, made robust to one outlier: a sample that moves the
 estimate by more than `outlier_ratio` is held back, and only applied when the next
-sample confirms the move (lies on the same side, beyond the same ratio). A single
-spike (one slow frame, one GC pause) is therefore ignored, while a real change (a link
-that really dropped) shows after two samples. Pure: the caller feeds samples in order.
+sample confirms the move (lies on the same side, beyond the same ratio); the estimate
+then jumps to the two samples' mean. A single spike (one slow frame, one GC pause) is
+therefore ignored, while a real change (a link that really dropped) shows in full after
+two samples. Pure: the caller feeds samples in order.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ class Estimate:
         if not self._is_outlier(sample):
             return replace(self, value=self._blend(self.value, sample), samples=self.samples + 1, pending=None)
         if self.pending is not None and (self.pending > self.value) == (sample > self.value):
-            value = self._blend(self._blend(self.value, self.pending), sample)
-            return replace(self, value=value, samples=self.samples + 2, pending=None)
+            # Confirmed: the level itself moved (a link that dropped), so jump to it
+            # rather than creep there at `alpha` per sample.
+            return replace(self, value=(self.pending + sample) / 2, samples=self.samples + 2, pending=None)
         return replace(self, pending=sample)
 
     def _is_outlier(self, sample: float) -> bool:

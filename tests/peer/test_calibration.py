@@ -1,0 +1,139 @@
+"""The source's calibration: links and speeds from its frames, robust to one spike, and the
+re-plans they cause (a real bandwidth drop moves work off the link, a spike does not)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from fognet.data.driving import DrivingStream
+from fognet.model.graph import analyse
+from fognet.model.load import load_model
+from fognet.net.emulation import Link, Pacer
+from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.partition.replan import should_switch, state_change
+from fognet.peer.calibration import Calibration, OwnWork
+from fognet.peer.node import Peer, PeerConfig
+from fognet.peer.placement import PlannerPlacement, reprice
+from fognet.peer.requester import SubtaskTiming
+from fognet.peer.source import Identity, SessionOptions, run_session
+from tests import graphs
+from tests.peer.conftest import save
+
+LATENCY = 0.002
+MB = 1_000_000
+
+
+def _state() -> ClusterState:
+    peers = [PeerState("car", 0.05), PeerState("w1", 1.0), PeerState("w2", 1.0)]
+    links = {("car", "w1"): LinkState(2e7, LATENCY), ("car", "w2"): LinkState(1e7, LATENCY)}
+    return ClusterState.of(peers, links)
+
+
+def _transfer(peer: str, bandwidth: float, nbytes: int = MB) -> SubtaskTiming:
+    """One whole stage on `peer` whose bytes crossed at `bandwidth`."""
+    return SubtaskTiming(0, peer, 2 * LATENCY + nbytes / bandwidth, 0.0, 0.01, nbytes, 0, True, 0.01)
+
+
+def _chain():
+    graph = analyse(graphs.conv_chain_model())
+    return graph, [0.02] * len(graph)
+
+
+def _plan(state: ClusterState):
+    graph, times = _chain()
+    return PlannerPlacement(spatial=False).place(graph, times, state, "car", "", {})
+
+
+def test_slow_transfers_lower_the_link_and_the_next_plan_leaves_it() -> None:
+    cal = Calibration("car")
+    before = cal.apply(_state())
+    first = _plan(before)
+    assert first.peers == {"w1"}  # the faster link
+    for _ in range(4):
+        cal.observe([_transfer("w1", 1e6)])  # w1's link really dropped to 1 MB/s
+    after = cal.apply(_state())
+    assert after.link("car", "w1").bandwidth < 3e6
+    assert "bandwidth car-w1" in str(state_change(before, after))
+    second = _plan(after)
+    assert second.peers == {"w2"}
+    graph, times = _chain()
+    assert should_switch(reprice(graph, times, after, "car", first), second)
+
+
+def test_one_slow_transfer_changes_neither_the_estimate_nor_the_plan() -> None:
+    cal = Calibration("car")
+    for _ in range(3):
+        cal.observe([_transfer("w1", 2e7)])
+    steady = cal.apply(_state())
+    cal.observe([_transfer("w1", 1e6)])  # one spike: a GC pause, a retransmission
+    spiked = cal.apply(_state())
+    assert spiked.link("car", "w1") == steady.link("car", "w1")
+    assert state_change(steady, spiked) is None
+    assert _plan(spiked).peers == _plan(steady).peers == {"w1"}
+    cal.observe([_transfer("w1", 2e7)])  # and the next normal one clears it
+    assert cal.apply(_state()).link("car", "w1") == steady.link("car", "w1")
+
+
+def test_speed_samples_and_slices_sent_behind_others_are_not_link_samples() -> None:
+    cal = Calibration("car")
+    cal.apply(_state())
+    queued = SubtaskTiming(0, "w2", 1.0, 0.0, 0.005, MB, 0, False, 0.01)  # waited for the NIC
+    cal.observe([queued])
+    assert cal.link("w2") == LinkState(1e7, LATENCY)
+    assert cal.speed("w2") == pytest.approx(2.0)  # 0.01 reference-s in 0.005 s
+    assert cal.speed("w1") is None
+
+
+def test_own_work_is_counted_while_out() -> None:
+    own = OwnWork()
+    token = own.begin("w1", 0.3, now=10.0)
+    assert own.at("w1", 10.5) == 0.3 and own.at("w1", 9.0) == 0.0 and own.at("w2", 10.5) == 0.0
+    own.end(token, now=11.0)
+    assert own.at("w1", 10.5) == 0.3 and own.at("w1", 11.5) == 0.0
+
+
+def _wide_model():
+    """x [1, 3, 64, 64] -> conv -> relu -> conv: ~49 kB in, enough for pacing to dominate."""
+    from onnx import helper
+
+    c1, i1 = graphs.conv("c1", "x", "a", 3, 4, seed=1)
+    relu = helper.make_node("Relu", ["a"], ["b"], name="relu")
+    c2, i2 = graphs.conv("c2", "b", "y", 4, 2, seed=2)
+    return graphs.make([c1, relu, c2], i1 + i2, [graphs.fin("x", [1, 3, 64, 64])], [graphs.fin("y", [1, 2, 64, 64])])
+
+
+async def test_a_bandwidth_drop_mid_stream_moves_new_frames_off_the_link(tmp_path) -> None:
+    path, _ = save(_wide_model(), tmp_path / "wide.onnx")
+    loaded = load_model(path)
+    workers = [Peer(PeerConfig(n, cache_dir=tmp_path / n, heartbeat_s=0.2)) for n in ("w1", "w2")]
+    pacer = Pacer()
+    pacer.set_link([workers[0].address], Link(2e6, LATENCY))
+    pacer.set_link([workers[1].address], Link(1e6, LATENCY))
+    identity = Identity(
+        config=PeerConfig("car", speed=0.02, quota=0, cache_dir=tmp_path / "car"), pacer=pacer,
+        links={("car", "w1"): LinkState(2e6, LATENCY), ("car", "w2"): LinkState(1e6, LATENCY)},
+        default_link=LinkState(1e8, LATENCY),
+    )
+    options = SessionOptions(
+        # heartbeats wait behind frames on the paced link: give them a beat longer than a frame
+        via=(workers[0].address,), expect_workers=2, heartbeat_s=1.0, window=1, timeout_s=5.0,
+        times=[0.01, 0.001, 0.01], warmup=3,
+    )
+
+    def on_result(result) -> None:
+        if result.index == 2:  # w1's link drops to 1/8th: 0.2 s per frame instead of 25 ms
+            pacer.set_link([workers[0].address], Link(2.5e5, LATENCY))
+
+    images = (f.image for f in DrivingStream(12, size=(64, 64), seed=2))
+    async with asyncio.timeout(60), contextlib.AsyncExitStack() as stack:
+        for w in workers:
+            await stack.enter_async_context(w.running())
+        await workers[1].membership.introduce(workers[0].address)
+        report = await run_session(loaded, images, PlannerPlacement(spatial=False), options, identity, on_result)
+    assert [r.index for r in report.results] == list(range(12)) and all(r.ok for r in report.results)
+    assert report.plans[0].peers == {"w1"} and report.plans[-1].peers == {"w2"}
+    assert any(r.switched for r in report.replans)
+    assert report.results[-1].timings[0].peer == "w2"  # frames after the switch take the new plan
