@@ -7,10 +7,15 @@ game. Matched approaches take DINA-P's plans, turn their stages into subtasks, l
 matcher assign them (the game, phase 1 alone, the exact optimum, or random sites), and
 refit each stage to the peers it got (`placement.fit`).
 
+Quotas belong to the workers, not to the game: a worker admits `quota` subtasks a round
+whoever sends them. Plan-only approaches do not negotiate, so their pieces are admitted
+first come first served (sources in a seeded random order) and a piece refused runs on
+its source (`admit`); `baseline_quotas = false` in a scenario lifts this.
+
     local         everything on the source
     best-node     everything on the one peer predicted fastest (each source alone)
     neurosurgeon  one split between the source and its best peer (Kang et al.)
-    modnn         every sliceable run in equal rows over all nodes (Mao et al.)
+    modnn         every sliceable layer in equal rows over all nodes (Mao et al.)
     random        DINA-P's partitions, each on a random site with room
     greedy        DINA-P's partitions, deferred acceptance only (no swaps)
     fognet        DINA-P's partitions, the full game (deferred acceptance + swaps)
@@ -82,18 +87,22 @@ MATCHERS: dict[str, Matcher] = {"fognet": _play, "greedy": _greedy, "random": _r
 class Approach:
     """One placement approach by name (see module doc)."""
 
-    def __init__(self, name: str, rule: str = "welfare", optimum_max_subtasks: int = 8) -> None:
+    def __init__(self, name: str, rule: str = "welfare", optimum_max_subtasks: int = 8, quotas: bool = True) -> None:
         if name not in APPROACHES:
             raise ValueError(f"unknown approach {name!r}")
         self.name = name
         self.rule = rule
         self.optimum_max_subtasks = optimum_max_subtasks
+        self.quotas = quotas  # workers admit at most `quota` subtasks a round from plan-only approaches too
 
     def place(self, planning: Planning, round_index: int, seed: int) -> Placed:
         sources = planning.topology.sources
         if self.name in PLAN_ONLY:
             kind = PLAN_ONLY[self.name]
-            return Placed({s: planning.plan(s, kind) for s in sources})
+            plans = {s: planning.plan(s, kind) for s in sources}
+            if self.quotas:
+                plans = admit(planning, plans, kind, seed * 100_003 + round_index)
+            return Placed(plans)
         plans = {s: planning.plan(s, "dina") for s in sources}
         return self._matched(planning, plans, seed * 100_003 + round_index)
 
@@ -120,6 +129,33 @@ class Approach:
                     max(latency[sid] for sid in stage_ids) for stage_ids in ids[source]
                 )
         return placed
+
+
+def admit(planning: Planning, plans: Mapping[str, Plan], kind: str, seed: int) -> dict[str, Plan]:
+    """Workers enforce their quotas on approaches that did not ask them (DESIGN.md: a
+    worker accepts `quota` subtasks a round). Sources come in a seeded random order each
+    round; a piece whose worker is full runs on its source instead, and the stage is
+    refitted to the peers that took it (equal rows again for MoDNN)."""
+    topology = planning.topology
+    room = {w: planning.states[w].quota for w in topology.workers}
+    order = list(topology.sources)
+    random.Random(seed).shuffle(order)
+    out = dict(plans)
+    for source in order:
+        plan = plans[source]
+        given: list[list[str]] = []
+        for stage in plan.stages:
+            stage_peers = []
+            for peer in stage.peers:
+                if peer != source and room.get(peer, 0) > 0:
+                    room[peer] -= 1
+                    stage_peers.append(peer)
+                else:
+                    stage_peers.append(source)
+            given.append(stage_peers)
+        if any(list(st.peers) != g for st, g in zip(plan.stages, given, strict=True)):
+            out[source] = planning.refit(source, kind, plan, given)
+    return out
 
 
 def build_instance(

@@ -114,6 +114,23 @@ def modnn_plan(planner: Planner, model_sha256: str = "") -> Plan:
     return planner.price(Plan(model_sha256, planner.source, tuple(stages)))
 
 
+def equal_split(planner: Planner, plan: Plan, peers: Sequence[Sequence[str]]) -> Plan:
+    """A MoDNN plan after admission: each stage on the peers that took it, rows equal again."""
+    stages = []
+    for stage, given in zip(plan.stages, peers, strict=True):
+        unique = tuple(dict.fromkeys(given))
+        if not stage.spatial or len(unique) == 1:
+            stages.append(Stage(stage.start, stage.stop, unique[:1]))
+            continue
+        height = stage.rows[-1][1]
+        rows, first = [], 0
+        for count in equal_rows(height, len(unique)):
+            rows.append((first, first + count))
+            first += count
+        stages.append(Stage(stage.start, stage.stop, unique, tuple(rows)))
+    return planner.price(Plan(plan.model_sha256, plan.source, tuple(stages), 0.0, plan.input_shapes))
+
+
 def equal_rows(height: int, k: int) -> list[int]:
     """`height` rows in k near-equal whole parts, larger parts first."""
     base, extra = divmod(height, k)

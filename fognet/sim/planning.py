@@ -22,7 +22,7 @@ from fognet.partition.replan import BACKLOG_FLOOR_S, DEFAULT_THRESHOLD
 from fognet.partition.stages import Plan
 from fognet.sim.cluster import Topology
 from fognet.sim.costs import ModelCosts
-from fognet.sim.placement import modnn_plan, rename_source
+from fognet.sim.placement import equal_split, fit, modnn_plan, rename_source
 
 PlanMaker = Callable[[Planner, str], Plan]
 
@@ -33,6 +33,10 @@ PLAN_KINDS: dict[str, PlanMaker] = {
     "neurosurgeon": lambda planner, sha: planner.neurosurgeon(),
     "modnn": modnn_plan,
 }
+
+
+def _shape(plan: Plan) -> tuple:
+    return tuple((s.start, s.stop, s.rows) for s in plan.stages)
 
 
 def backlog_bucket(backlog: float) -> int:
@@ -108,6 +112,20 @@ class Planning:
             self._link_sig[source], self._workers_sig,
             source if source in self.topology.workers else None,  # then its plan is its own
         )
+
+    def refit(self, source: str, kind: str, plan: Plan, peers: list[list[str]]) -> Plan:
+        """`plan` run on `peers` (per stage, one per piece), cached like plans are."""
+        anonymous = tuple(tuple("" if p == source else p for p in stage) for stage in peers)
+        key = ("refit", kind, self.signature(source), _shape(plan), anonymous)
+        fitted = self._cache.get(key)
+        if fitted is None:
+            planner = self.planner(source, sliced=kind == "modnn")
+            if kind == "modnn":
+                fitted = equal_split(planner, plan, peers)
+            else:
+                fitted = fit(planner, plan, peers)
+            self._cache[key] = fitted
+        return rename_source(fitted, source)
 
     def plan(self, source: str, kind: str = "dina") -> Plan:
         """The `kind` plan for `source` (see PLAN_KINDS), from the cache when the state allows."""

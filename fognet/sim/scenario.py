@@ -11,6 +11,8 @@ A scenario is a TOML file (see `experiments/scenarios/`):
     rule = "welfare"         # the game's rule, "welfare" or "fair"
     approaches = ["fognet", "local", "greedy"]   # what `--baselines all` runs (default: every one)
     optimum_max_subtasks = 12  # the exact optimum runs only on rounds this small
+    baseline_quotas = true   # workers admit `quota` subtasks a round from every approach
+                             # (false: only the game's approaches respect quotas)
 
     [network]                # the link between any two peers unless a group overrides it
     bandwidth = 6.25e6       # bytes/s
@@ -61,7 +63,7 @@ else:  # pragma: no cover
 
 TOP_KEYS = {"name", "description", "seed", "rounds", "round_s", "queue", "arrival", "rule",
             "network", "planner", "models", "sources", "workers", "sweep", "optimum_max_subtasks",
-            "approaches"}
+            "approaches", "baseline_quotas"}
 GROUP_KEYS = {"profile", "name", "count", "speed", "quota", "nic", "backlog", "bandwidth",
               "latency", "model", "fps", "deadline_s", "description", "role", "memory", "threads"}
 PLANNER_KEYS = {"spatial", "max_spatial_peers", "max_anchors", "exact_groups_up_to"}
@@ -113,6 +115,7 @@ class Scenario:
     planner: dict[str, Any] = field(default_factory=dict)
     optimum_max_subtasks: int = 8
     approaches: tuple[str, ...] | None = None  # what `--baselines all` means here (None: every one)
+    baseline_quotas: bool = True  # workers hold plan-only approaches to their quotas too
     description: str = ""
 
     @property
@@ -208,6 +211,7 @@ def parse(raw: Mapping[str, Any], path: Path, profiles_dir: Path | None) -> Scen
         planner=dict(planner),
         optimum_max_subtasks=_int(raw, "optimum_max_subtasks", where, 8, minimum=0),
         approaches=_approaches(raw, where),
+        baseline_quotas=_bool(raw, "baseline_quotas", where, True),
     )
     return scenario
 
@@ -298,6 +302,13 @@ def _int(raw: Mapping[str, Any], key: str, where: str, default: int, minimum: in
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{where}: `{key}` must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+def _bool(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: `{key}` must be true or false, not {value!r}")
     return value
 
 

@@ -33,13 +33,13 @@ fps = {fps}
 name = "fog"
 count = {workers}
 speed = {wspeed}
-quota = 2
+quota = {quota}
 """
 
 
 def _scenario(tmp_path: Path, chain_path: Path, **kw):
     values = {"seed": 3, "rounds": 1, "speed": 0.5, "fps": 1, "workers": 1, "model": chain_path, "bandwidth": 2e6,
-              "latency": 0.004, "wspeed": 4.0}
+              "latency": 0.004, "wspeed": 4.0, "quota": 2}
     values.update(kw)
     return load(write_scenario(tmp_path / "s.toml", ONE_ON_ONE.format(**values)))
 
@@ -93,10 +93,23 @@ def test_single_frame_on_idle_cluster_equals_planner_price(tmp_path: Path, chain
 
 
 def test_modnn_splits_over_every_node(tmp_path: Path, chain_path: Path) -> None:
-    scenario = _scenario(tmp_path, chain_path, workers=3)
+    scenario = _scenario(tmp_path, chain_path, workers=3, quota=100)
     record = _run(scenario, "modnn", ModelCache()).records[0]
     assert record.peers == "car-0;fog-0;fog-1;fog-2"
-    assert all("+" in stage for stage in record.plan.split("|")[:-1])
+    stages = record.plan.split("|")
+    assert all(stage.endswith("@car-0+fog-0+fog-1+fog-2") for stage in stages[:-1])
+
+
+def test_workers_enforce_quotas_on_plan_only_approaches(tmp_path: Path, chain_path: Path) -> None:
+    """Quota 2 per worker a round: MoDNN's first two sliced layers get the workers, the
+    rest fall back to the source (equal rows over who is left)."""
+    scenario = _scenario(tmp_path, chain_path, workers=3, quota=2)
+    record = _run(scenario, "modnn", ModelCache()).records[0]
+    stages = record.plan.split("|")
+    assert stages[0].endswith("@car-0+fog-0+fog-1+fog-2") and stages[1].endswith("@car-0+fog-0+fog-1+fog-2")
+    assert all(stage.endswith("@car-0") for stage in stages[2:])
+    lenient = Simulation(scenario, Approach("modnn", quotas=False), ModelCache().for_scenario(scenario)).run()
+    assert all("+fog-2" in stage for stage in lenient.records[0].plan.split("|")[:-1])
 
 
 def test_same_seed_same_records_other_seed_other_arrivals(tmp_path: Path, chain_path: Path) -> None:
@@ -120,7 +133,7 @@ def test_scenario_profile_json_sets_the_node_times(tmp_path: Path, chain_path: P
     measured = dc_replace(profile, nodes=tuple(dc_replace(n, time_s=0.001 * (n.index + 1)) for n in profile.nodes))
     measured.save(tmp_path / "chain.json")
     body = ONE_ON_ONE.format(seed=3, rounds=1, speed=0.5, fps=1, workers=1, model=chain_path,
-                             bandwidth=2e6, latency=0.004, wspeed=4.0)
+                             bandwidth=2e6, latency=0.004, wspeed=4.0, quota=2)
     body = body.replace('[models.chain]\n', '[models.chain]\nprofile = "chain.json"\n')
     scenario = load(write_scenario(tmp_path / "s.toml", body))
     costs = ModelCache().for_scenario(scenario)["chain"]
