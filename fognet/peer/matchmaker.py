@@ -106,6 +106,8 @@ class Matchmaker:
         for s in subtasks:
             if s.source != self.name:
                 raise InstanceError(f"subtask {s.id} belongs to {s.source!r}, not {self.name!r}")
+            if not (math.isfinite(s.work) and s.work >= 0 and s.in_bytes >= 0 and s.out_bytes >= 0):
+                raise InstanceError(f"subtask {s.id}: work and bytes must be finite and >= 0")
         if len({s.id for s in subtasks}) != len(subtasks):
             raise InstanceError(f"{self.name}: subtask ids must be unique")
         self._queued = subtasks

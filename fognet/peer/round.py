@@ -43,6 +43,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
+from fognet.errors import FognetError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import Instance, PeerId, Subtask
@@ -108,9 +109,9 @@ class LiveRound(ProposalPhase, StepPhase):
             async with asyncio.timeout_at(self.deadline), asyncio.TaskGroup() as tg:
                 self._tg = tg
                 try:
-                    await self._open()
-                    await self._phase1()
-                    await self._phase2()
+                    if await self._open():
+                        await self._phase1()
+                        await self._phase2()
                 finally:
                     self._tg = None  # no new tasks while the group winds down
         except TimeoutError:
@@ -122,7 +123,9 @@ class LiveRound(ProposalPhase, StepPhase):
             self._tg = None
         return self._result()
 
-    async def _open(self) -> None:
+    async def _open(self) -> bool:
+        """Announce, gather the announcements, build my view and agents (False: the game
+        refuses what was announced; the round then keeps every subtask at home)."""
         body = self._open_body()
         others = [p for p in self.roster if p != self.name]
         await asyncio.gather(*(self.courier.send(p, body) for p in others))
@@ -131,11 +134,16 @@ class LiveRound(ProposalPhase, StepPhase):
         self.dead |= self.roster.keys() - self.announced.keys()
         live = {p: a for p, a in self.announced.items() if p not in self.dead}
         rules = [f.rule for p, (f, src) in sorted(live.items()) if src]
-        self.view = view_instance(live, self.subtasks, rules[0] if rules else self.figures.rule)
+        try:
+            self.view = view_instance(live, self.subtasks, rules[0] if rules else self.figures.rule)
+        except FognetError as exc:
+            log.warning("%s: round %d cannot be played: %s", self.name, self.number, exc)
+            return False
         if self.subtasks:
             self.source = SourceAgent(self.view, PeerId(self.name), self.view.sources)
         if self.figures.quota > 0:
             self.worker = WorkerAgent(self.view, worker_id(self.name))
+        return True
 
     def _open_body(self) -> wire.RoundOpen:
         f = self.figures
@@ -178,8 +186,8 @@ class LiveRound(ProposalPhase, StepPhase):
     def _result(self) -> RoundResult:
         me = PeerId(self.name)
         assignment: dict = {}
-        if self.source is not None:
-            if self.phase2.is_set():
+        if self.subtasks:
+            if self.source is not None and self.phase2.is_set():
                 assignment = {
                     sid: (me if peer_of(site) in self.dead else site)
                     for sid, site in self.source.placement().items()
