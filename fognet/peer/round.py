@@ -289,7 +289,11 @@ class LiveRound(ProposalPhase, StepPhase):
                 return matchwire.to_wire(n, m.Reject(worker_id(self.name), msg.subtask.id,
                                                      m.Reason.STALE_ROUND))
             return matchwire.to_wire(n, self.on_propose(msg))
+        mine = {s.id for s in self.subtasks}
         if isinstance(msg, m.Reject):
+            if msg.subtask not in mine:
+                raise refused(f"REJECT names {msg.subtask!r}, not a subtask of {self.name}",
+                              Reason.NOT_FOUND)
             self.on_reject(msg)
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
             self.on_hosted(peer, msg)
@@ -306,6 +310,10 @@ class LiveRound(ProposalPhase, StepPhase):
             self._changed.set()
             return wire.MatchAck(n)
         elif isinstance(msg, m.SwapCommit):
+            if any(c.subtask.source == self.name and c.subtask.id not in mine
+                   for c in msg.changes):
+                raise refused(f"STEP_COMMIT moves a subtask {self.name} does not have",
+                              Reason.NOT_FOUND)
             await self._wait(self.phase2)
             for agent in self._agents():
                 agent.handle(msg)
