@@ -148,3 +148,20 @@ def test_a_missing_model_is_a_config_error(tmp_path: Path) -> None:
     scenario = _scenario(tmp_path, tmp_path / "nowhere.onnx")
     with pytest.raises(ConfigError, match="nowhere.onnx"):
         ModelCache().for_scenario(scenario)
+
+
+def test_fognet_runs_what_the_game_assigns(tmp_path: Path, chain_path: Path) -> None:
+    """The simulator drives the real game: round 0's plans use exactly play()'s sites."""
+    from fognet.matching.game import play
+    from fognet.sim.approaches import build_instance
+
+    scenario = _scenario(tmp_path, chain_path, workers=3, speed=0.002, bandwidth=1e9, latency=1e-4,
+                         wspeed=0.05, fps=5)
+    sim = Simulation(scenario, Approach("fognet"), ModelCache().for_scenario(scenario))
+    plans = {s: sim.planning.plan(s, "dina") for s in sim.topology.sources}
+    instance, ids, _ = build_instance(sim.planning, plans)
+    assignment = play(instance).assignment
+    placed = Approach("fognet").place(sim.planning, 0, scenario.seed)
+    for source, plan in placed.plans.items():
+        for stage, stage_ids in zip(plan.stages, ids[source], strict=True):
+            assert set(stage.peers) <= {assignment[sid] for sid in stage_ids}  # a 0-row slice drops out
