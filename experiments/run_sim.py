@@ -128,6 +128,17 @@ def _markdown(done: dict, names: list[str]) -> str:
             label = stem + (f" ({sweep.param}={sweep.values[k]})" if sweep else "")
             cells = [f"{c.results[n].summary.mean_s * 1e3:.1f}" if n in c.results else "skipped" for n in names]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "## How far the predictions were from the simulation", "",
+              "Mean |simulated - predicted| / simulated per frame. Predicted: the game's latency for",
+              "fognet (its round model queues every matched subtask at once), the plan's price for",
+              "greedy (standalone, as phase 1 ranks).", "",
+              "| scenario | fognet | greedy |", "|---|---|---|"]
+    for stem, (sweep, comparisons) in done.items():
+        for k, c in enumerate(comparisons):
+            label = stem + (f" ({sweep.param}={sweep.values[k]})" if sweep else "")
+            cells = [f"{100 * c.results[n].summary.prediction_error:.0f}%" if n in c.results else "-"
+                     for n in ("fognet", "greedy")]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "Per-point figures (p50/p95/p99, throughput, deadline hits, utilisation, wall time):",
               "`experiments/results/sim_<scenario>.csv`.", ""]
     return "\n".join(lines)
