@@ -7,7 +7,9 @@ workers' speeds and backlogs. Backlogs are compared as the live peers compare th
 (`partition.replan`: relative steps of `DEFAULT_THRESHOLD`, "idle" below
 `BACKLOG_FLOOR_S`), so a signature is (model, source device, source links, workers'
 bucketed state); the first source with a signature runs the planner on its actual state
-and the others take that plan with the source renamed.
+and the others take that plan with the source renamed. As a live source does, each
+source keeps its plan until its signature moves, and then switches only to a plan
+predicted better than its current one (re-priced) by `replan.DEFAULT_MARGIN`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from dataclasses import replace
 
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.plan import Planner, PlannerConfig
-from fognet.partition.replan import BACKLOG_FLOOR_S, DEFAULT_THRESHOLD
+from fognet.partition.replan import (
+    BACKLOG_FLOOR_S,
+    DEFAULT_MARGIN,
+    DEFAULT_THRESHOLD,
+    should_switch,
+)
 from fognet.partition.stages import Plan
 from fognet.sim.cluster import Topology
 from fognet.sim.costs import ModelCosts
@@ -48,7 +55,9 @@ def backlog_bucket(backlog: float) -> int:
 class Planning:
     """Builds planners for the current round and caches plans across rounds."""
 
-    def __init__(self, topology: Topology, costs: Mapping[str, ModelCosts], config: PlannerConfig) -> None:
+    def __init__(
+        self, topology: Topology, costs: Mapping[str, ModelCosts], config: PlannerConfig, hysteresis: bool = True
+    ) -> None:
         self.topology = topology
         self.costs = costs
         self.config = config
@@ -64,6 +73,8 @@ class Planning:
             self._link_sig[source] = sigs.setdefault(sig, len(sigs))
         self._cache: dict[tuple, Plan] = {}
         self._memo: dict[str, object] = {}
+        self._held: dict[tuple[str, str], tuple[tuple, Plan]] = {}  # (source, kind) -> (signature, plan)
+        self.hysteresis = hysteresis
         self.planner_runs = 0
         self.begin_round({p: topology.peers[p].backlog for p in topology.peers})
 
@@ -128,8 +139,34 @@ class Planning:
         return rename_source(fitted, source)
 
     def plan(self, source: str, kind: str = "dina") -> Plan:
-        """The `kind` plan for `source` (see PLAN_KINDS), from the cache when the state allows."""
-        key = (kind, self.signature(source))
+        """The source's current `kind` plan, re-planned as a live source re-plans
+        (`peer.source`): only when its state signature moved, and switched to only when
+        the new plan beats the current one, re-priced under the new state, by the margin."""
+        signature = self.signature(source)
+        held = self._held.get((source, kind))
+        if held is not None and held[0] == signature:
+            return held[1]
+        plan = self._fresh(source, kind, signature)
+        if held is not None and self.hysteresis:
+            current = self._reprice(source, kind, signature, held[1])
+            if not should_switch(current, plan, DEFAULT_MARGIN):
+                plan = current
+        self._held[(source, kind)] = (signature, plan)
+        return plan
+
+    def _reprice(self, source: str, kind: str, signature: tuple, plan: Plan) -> Plan:
+        anonymous = tuple((s.start, s.stop, tuple("" if p == source else p for p in s.peers), s.rows)
+                          for s in plan.stages)
+        key = ("price", kind, signature, anonymous)
+        priced = self._cache.get(key)
+        if priced is None:
+            priced = self.planner(source, sliced=kind == "modnn").price(plan)
+            self._cache[key] = priced
+        return rename_source(priced, source)
+
+    def _fresh(self, source: str, kind: str, signature: tuple) -> Plan:
+        """What the planner makes of this state (cached by signature across sources)."""
+        key = (kind, signature)
         plan = self._cache.get(key)
         if plan is None:
             sha = self.costs[self.topology.peers[source].model].sha256

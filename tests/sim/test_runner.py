@@ -165,3 +165,22 @@ def test_fognet_runs_what_the_game_assigns(tmp_path: Path, chain_path: Path) -> 
     for source, plan in placed.plans.items():
         for stage, stage_ids in zip(plan.stages, ids[source], strict=True):
             assert set(stage.peers) <= {assignment[sid] for sid in stage_ids}  # a 0-row slice drops out
+
+
+def test_sources_keep_their_plan_until_the_state_moves_and_a_better_one_appears(tmp_path: Path, chain_path: Path) -> None:
+    from fognet.partition.replan import DEFAULT_MARGIN
+
+    scenario = _scenario(tmp_path, chain_path, workers=2, speed=0.002)
+    sim = Simulation(scenario, Approach("best-node"), ModelCache().for_scenario(scenario))
+    planning = sim.planning
+    first = planning.plan("car-0", "best-node")
+    planning.begin_round({"car-0": 0.0, "fog-0": 0.0, "fog-1": 0.0})
+    assert planning.plan("car-0", "best-node") is first and planning.planner_runs == 1
+    busy = first.stages[0].peer
+    planning.begin_round({"car-0": 0.0, busy: 1.0})  # its worker now has a second of work queued
+    moved = planning.plan("car-0", "best-node")
+    assert planning.planner_runs == 2
+    assert moved.stages[0].peer != busy
+    assert moved.predicted_s < planning.planner("car-0").price(first).predicted_s * (1 - DEFAULT_MARGIN)
+    planning.begin_round({"car-0": 0.0, busy: 0.0011})  # moved a bucket, but no clear gain
+    assert planning.plan("car-0", "best-node").stages[0].peer == moved.stages[0].peer
