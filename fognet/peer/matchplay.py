@@ -50,10 +50,12 @@ class LivePeer:
         """Stop serving and close the transport, as a crash would (no goodbye)."""
         self.alive = False
         self.killed.set()
+        serving, playing = self.tasks
+        serving.cancel()  # stop answering, then close the sockets, then stop playing
+        await asyncio.gather(serving, return_exceptions=True)
         await self.transport.aclose()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        playing.cancel()
+        await asyncio.gather(playing, return_exceptions=True)
 
 
 @dataclass(frozen=True)

@@ -96,8 +96,10 @@ class LiveRound(ProposalPhase, StepPhase):
         self._last_propose = 0.0
         self._turns: deque[m.Turn] = deque()
         self._holder = name  # who holds the Turn, as far as phase-2 traffic tells
+        self._drops = self._drops_at_turn = 0  # peers dropped: in all, as of my last turn
         self._last_activity = 0.0
         self._asked: dict[int, list[str]] = {}
+        self._telling: list[asyncio.Task] = []  # PEER_GONE sends the next step must follow
         self._timers: list[asyncio.TimerHandle] = []
         self._loop = asyncio.get_running_loop()
         self._started = self._loop.time()
@@ -214,10 +216,13 @@ class LiveRound(ProposalPhase, StepPhase):
             return
         log.info("%s: round %d goes on without %s", self.name, self.number, peer)
         self.dead.add(peer)
+        self._drops += 1
         self._changed.set()
         if tell:
             for other in sorted(self.roster.keys() - self.dead - {self.name}):
-                self._spawn(self.courier.send(other, wire.PeerGone(self.number, peer)))
+                task = self._spawn(self.courier.send(other, wire.PeerGone(self.number, peer)))
+                if task is not None:
+                    self._telling.append(task)
         if self.view is None:
             return
         wid = worker_id(peer)

@@ -39,18 +39,28 @@ class StepPhase:
         self._holder = self.source.ring[0] if self.source.ring else self.name
         self._last_activity = self._loop.time()
         if self._holder == self.name:
-            await self._drive(self.source.handle(m.Turn(DRIVER, 0)))
+            await self._drive(self._take_turn(m.Turn(DRIVER, 0)))
         while not self.over.is_set():
             still_wanted()
             if self._turns:
                 self._holder = self.name
-                await self._drive(self.source.handle(self._turns.popleft()))
+                await self._drive(self._take_turn(self._turns.popleft()))
                 continue
             self._changed.clear()
             if not self._turns and not self.over.is_set():
                 await wait_event(self._changed, self.timing.turn_probe_s)
                 if self._loop.time() - self._last_activity >= self.timing.turn_probe_s:
                     await self._probe_holder()
+
+    def _take_turn(self, turn: m.Turn) -> list[m.Outgoing]:
+        """My agent's turn. A peer that died since my last turn changed the matching (its
+        subtasks left, or went home): the idle count starts again, so every source looks
+        at the matching without it before the game can end."""
+        if self._drops != self._drops_at_turn:
+            turn = m.Turn(turn.sender, 0, turn.round)
+        self._drops_at_turn = self._drops
+        self._holder = self.name
+        return self.source.handle(turn)
 
     def _seen_holder(self, peer: str) -> None:
         """Phase-2 traffic from `peer`: it holds the Turn, and it is alive."""
@@ -88,11 +98,18 @@ class StepPhase:
         queue = deque(outs)
         while queue:
             still_wanted()
+            if self._telling:  # parties hear of a death before they are asked on its basis
+                telling, self._telling = self._telling, []
+                await asyncio.gather(*telling)
             out = queue.popleft()
             msg, targets = out.message, [out.to]
             while queue and queue[0].message == msg:  # one message to several parties
                 targets.append(queue.popleft().to)
-            if isinstance(msg, m.SwapAsk):
+            if isinstance(msg, m.Turn | m.RoundDone) and self._drops != self._drops_at_turn:
+                # a peer died during my turn: my agent listed its steps before that, so it
+                # looks again at the matching without it before passing the Turn on
+                queue.extend(self._take_turn(m.Turn(PeerId(self.name), 0)))
+            elif isinstance(msg, m.SwapAsk):
                 queue.extend(await self._ask_all(msg, targets))
             elif isinstance(msg, m.SwapCommit | m.SwapAbort):
                 await self._tell_all(msg, targets)
@@ -165,7 +182,7 @@ class StepPhase:
     async def _pass_turn(self, to: PeerId, turn: m.Turn) -> list[m.Outgoing]:
         while True:
             if to == self.name:
-                return self.source.handle(m.Turn(PeerId(self.name), turn.idle))
+                return self._take_turn(m.Turn(PeerId(self.name), turn.idle))
             try:
                 await self.courier.request(to, matchwire.to_wire(self.number, turn))
                 self._seen_holder(to)
