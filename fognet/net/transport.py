@@ -136,6 +136,8 @@ class ZmqTransport:
             raise gone from None
         finally:
             timer.cancel()
+            if future.done() and not future.cancelled():
+                future.exception()  # expired while the send itself timed out: seen, not lost
             self._pending.pop(msg_id, None)
             self._waiting.get(addr, set()).discard(msg_id)
         raise_if_error(addr, reply)
