@@ -17,9 +17,11 @@ draws progress and prints the report. A session:
    of the timed frames are calibrated ones (`Report.basis` says which);
 3. runs the frames through the `Requester`, several in flight, in order; when a peer
    joins or leaves, or a speed, backlog or bandwidth moves by more than
-   `replan_threshold`, it re-plans off the event loop and switches only if the new plan
-   is predicted better by `replan_margin` (`fognet.partition.replan`); frames in flight
-   finish on the plan they started with. Each re-plan is logged and reported (`Replan`);
+   `replan_threshold`, it re-plans off the event loop (at most every `replan_interval_s`
+   unless a peer of the plan left; the current plan is re-priced in between) and switches
+   only if the new plan is predicted better by `replan_margin` (`fognet.partition.replan`);
+   frames in flight finish on the plan they started with. Each re-plan is logged and
+   reported (`Replan`);
 4. with `verify`, runs every frame through the whole model locally afterwards and counts
    the outputs that match (numpy.allclose).
 
@@ -31,7 +33,8 @@ API
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
     SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
                    join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
-                   warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05)
+                   warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05,
+                   replan_interval_s=5.0)
                    warm-up: untimed copies of the first image, not reported
     Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK)
         who the source is: None config = a requester "infer-<pid>" that computes nothing
@@ -51,6 +54,7 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -112,6 +116,10 @@ class SessionOptions:
     calibrate: bool = True  # plan with measured speeds, links and others' backlogs
     replan_threshold: float = DEFAULT_THRESHOLD  # relative move of the state that re-plans
     replan_margin: float = DEFAULT_MARGIN  # a new plan must be predicted this much better
+    # Seconds between DP runs set off by state moves (a peer of the plan leaving re-plans at
+    # once): the DP takes a core for a second or more on a big model, which frames feel on
+    # a small machine. Between runs the current plan is only re-priced.
+    replan_interval_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -161,7 +169,9 @@ class _Plans:
         self.history: list[Plan] = []
         self.basis: list[str] = []
         self.replans: list[Replan] = []
-        self._planned: ClusterState | None = None
+        self._planned: ClusterState | None = None  # the state the last DP ran under
+        self._priced: ClusterState | None = None  # the state the current plan is priced under
+        self._planned_at = -math.inf  # loop time of the last DP run
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
 
@@ -172,11 +182,27 @@ class _Plans:
                 if not self.history or any(p not in state.peers for p in self.history[-1].peers):
                     await self._replan(state, self._reason(state) or "no plan yet")
             return self.history[-1]
-        change = state_change(self._planned, state, self.session.options.replan_threshold)
-        if change is not None and (self._task is None or self._task.done()):
+        if self._task is None or self._task.done():
             # Frames go on with the current plan meanwhile; new frames take the new one.
-            self._task = asyncio.create_task(self._replan_quietly(state, str(change)))
+            options = self.session.options
+            change = state_change(self._planned, state, options.replan_threshold)
+            due = asyncio.get_running_loop().time() - self._planned_at >= options.replan_interval_s
+            if change is not None and due:
+                self._task = asyncio.create_task(self._replan_quietly(state, str(change)))
+            elif state_change(self._priced, state, options.replan_threshold) is not None:
+                self._task = asyncio.create_task(self._reprice(state))
         return self.history[-1]
+
+    async def _reprice(self, state: ClusterState) -> None:
+        """Between DP runs: the current plan's prediction under the newer state (cheap)."""
+        s = self.session
+        current = self.history[-1]
+        try:
+            plan = await asyncio.to_thread(reprice, s.graph, s.times, state, s.peer.name, current)
+        except PlanError:
+            return  # a peer of the plan left: the next frame re-plans
+        if self.history[-1] is current:  # no re-plan replaced it meanwhile
+            self.history[-1], self._priced = plan, state
 
     def _reason(self, state: ClusterState) -> str | None:
         return None if self._planned is None else str(state_change(self._planned, state, 0.0) or "")
@@ -218,7 +244,8 @@ class _Plans:
             except PlanError:
                 current = None  # it uses a peer that is gone
         switched = current is None or should_switch(current, plan, s.options.replan_margin)
-        self._planned = state
+        self._planned = self._priced = state
+        self._planned_at = asyncio.get_running_loop().time()
         if not self.history:
             self.history.append(plan)
             self.basis.append(basis)

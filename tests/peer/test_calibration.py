@@ -120,7 +120,7 @@ async def test_a_bandwidth_drop_mid_stream_moves_new_frames_off_the_link(tmp_pat
     options = SessionOptions(
         # heartbeats wait behind frames on the paced link: give them a beat longer than a frame
         via=(workers[0].address,), expect_workers=2, heartbeat_s=1.0, window=1, timeout_s=5.0,
-        times=[0.01, 0.001, 0.01], warmup=3,
+        times=[0.01, 0.001, 0.01], warmup=3, replan_interval_s=0.0,
     )
 
     def on_result(result) -> None:
