@@ -52,3 +52,36 @@ def test_planner_placement_may_slice_a_stage_over_several_peers() -> None:
     plan = PlannerPlacement().place(graph, [0.050] * len(graph), state, "car", "s" * 64, {"x": (1, 3, 16, 16)})
     assert any(stage.spatial for stage in plan.stages)
     assert plan.input_shapes == {"x": (1, 3, 16, 16)}
+
+
+def test_a_fixed_plan_keeps_its_stages_and_is_repriced_under_the_state() -> None:
+    from fognet.peer.placement import FixedPlan, PlannerPlacement
+
+    graph = analyse(graphs.conv_chain_model())
+    times = [0.010] * len(graph)
+    fast = _state(car=0.1, f1=1.0, f2=1.0)
+    plan = PlannerPlacement().place(graph, times, fast, "car", "s" * 64, {"x": (1, 3, 8, 8)})
+    slower = _state(car=0.1, f1=0.5, f2=0.5)
+    again = FixedPlan(plan).place(graph, times, slower, "car", "s" * 64, {"x": (1, 3, 8, 8)})
+    assert [(s.start, s.stop, s.peers, s.rows) for s in again.stages] == [
+        (s.start, s.stop, s.peers, s.rows) for s in plan.stages
+    ]
+    assert again.predicted_s > plan.predicted_s and again.model_sha256 == "s" * 64
+
+
+def test_reference_plans_are_made_under_the_state_and_never_beat_the_dp() -> None:
+    import pytest
+
+    from fognet.errors import PlanError
+    from fognet.peer.placement import PlannerPlacement, ReferencePlan
+
+    graph = analyse(graphs.conv_chain_model())
+    times = [0.010] * len(graph)
+    state = _state(car=0.2, f1=1.0, f2=2.0)
+    best = PlannerPlacement().place(graph, times, state, "car", "s" * 64, {})
+    local = ReferencePlan("all-local").place(graph, times, state, "car", "s" * 64, {})
+    assert local.peers == {"car"} and local.model_sha256 == "s" * 64
+    for kind in ("all-local", "best-single", "neurosurgeon"):
+        assert best.predicted_s <= ReferencePlan(kind).place(graph, times, state, "car", "", {}).predicted_s + 1e-12
+    with pytest.raises(PlanError, match="unknown reference plan"):
+        ReferencePlan("random")
