@@ -3,7 +3,7 @@
 1. The model layer: a zoo model is split into parts whose chain equals the whole model.
 2. The live cluster: `peers/local-4.toml` (one car, three fog nodes, emulated on this
    machine) is started as separate peer processes; the car streams generated driving
-   frames first all-local, then with DINA-P's plan over the fog nodes; every output is
+   frames first all-local, then with DINA-P's stages on the peers DINA-O's matching game chose; every output is
    checked against whole-model inference; a table compares the two; the peers are stopped.
 """
 
@@ -68,7 +68,8 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
     from fognet.model.load import load_model
     from fognet.peer.clusterfile import describe_emulation
     from fognet.peer.launch import LocalCluster
-    from fognet.peer.placement import PlannerPlacement, SinglePeer
+    from fognet.peer.matched import MatchedPlacement
+    from fognet.peer.placement import SinglePeer
     from fognet.peer.source import SessionOptions
 
     console = Console()
@@ -86,7 +87,7 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
     console.print(describe_emulation(cluster, None), soft_wrap=True)
     rows = []
     with LocalCluster(cluster_file, names=others) as local:
-        for label, placement in (("local", SinglePeer()), ("fognet", PlannerPlacement(use_source=True))):
+        for label, placement in (("local", SinglePeer()), ("fognet", MatchedPlacement(use_source=True))):
             session = SessionOptions(
                 via=(local.launched[0].address,), expect_workers=workers, window=1, verify=True
             )
@@ -113,4 +114,5 @@ def _print_table(console: Console, rows, frames: int) -> None:
             f"{base / s.p50_s:.2f}x",
         )
     console.print(table)
-    console.print("local: the whole model on the car; fognet: DINA-P's plan (stages on the peers shown)")
+    console.print("local: the whole model on the car (the baseline); fognet: DINA-P's stages on the peers "
+                  "a round of the DINA-O matching game chose (shown)")

@@ -52,6 +52,10 @@ def _placement(kind: str, local: bool, parts: int | None, use_source: bool):
         return SinglePeer()
     if kind == "planner":
         return PlannerPlacement(use_source=use_source)
+    if kind == "match":
+        from fognet.peer.matched import MatchedPlacement
+
+        return MatchedPlacement(use_source=use_source)
     return GreedyPlacement(parts=parts, use_source=use_source)
 
 
@@ -152,8 +156,9 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds a subtask may take before its frame fails.")
 @click.option("--join-timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster's peers.")
 @click.option("--local", "local_only", is_flag=True, help="Run the whole model on the source (the baseline).")
-@click.option("--placement", type=click.Choice(["greedy", "planner"]), default="greedy", show_default=True,
-              help="greedy: balanced vertical stages, each to its cheapest peer; planner: the DP over cuts and spatial splits.")
+@click.option("--placement", type=click.Choice(["match", "greedy", "planner"]), default="match", show_default=True,
+              help="match: the DP's stages, peers decided by a round of the matching game (slices re-fitted); "
+                   "baselines: greedy (balanced vertical stages, each to its cheapest peer), planner (the DP alone).")
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None,
               help="Per-node times from `fognet profile --out` for placement (default: a FLOP estimate).")
 @click.option("--parts", type=int, default=None, help="Vertical stages for the greedy placement (default: one per peer).")
@@ -210,15 +215,21 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         identity = Identity()
         session = SessionOptions(via=tuple(parse_bootstrap(list(via))), **options)
         console.print(f"joining via {', '.join(via)} as a requester (its own links are loopback, not emulated)")
-        report = _run(loaded, images, _placement(placement, local_only, parts, False), session, identity, total)
+        chosen = _placement(placement, local_only, parts, False)
+        report = _run(loaded, images, chosen, session, identity, total)
     else:
         cluster, identity, others, workers = _cluster_identity(cluster_file, emulate)
         console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
         console.print(describe_emulation(cluster, emulate), soft_wrap=True)
         with LocalCluster(cluster_file, names=others, emulate=emulate) as local:
             session = SessionOptions(via=(local.launched[0].address,) if others else (), expect_workers=workers, **options)
-            report = _run(loaded, images, _placement(placement, local_only, parts, True), session, identity, total)
+            chosen = _placement(placement, local_only, parts, True)
+            report = _run(loaded, images, chosen, session, identity, total)
     _print_report(report, graph, console)
+    from fognet.peer.matched import round_lines
+
+    for line in round_lines(chosen):  # one line per matching round (placement "match")
+        console.print(line, soft_wrap=True, markup=False)
     if csv_path is not None:
         _write_csv(csv_path, report, loaded.name, "local" if local_only else placement)
     failed = report.summary.failed

@@ -32,6 +32,8 @@ API
         .workers() -> dict[name, address]        other live peers with quota > 0
         .address_of(name) -> str | None
         .cluster_state(links=None, default_link=None) -> ClusterState
+        .matchmaker                        DINA-O rounds (fognet.peer.matchmaker); MATCH_TYPES go to it
+        .matching_state: () -> ClusterState   what its round figures are read from (cluster_state)
         await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner
         await .ensure_model(sha256, source) -> Path           fetch by hash if missing
         await .wait_for_peers(count, timeout) -> dict[name, address]
@@ -58,7 +60,9 @@ from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.peer.executor import Executor, Job, JobResult, TaskKey
-from fognet.peer.membership import MemberEvent, Membership
+from fognet.peer.matchmaker import MATCH_TYPES, Matchmaker
+from fognet.peer.membership import EventKind, MemberEvent, Membership
+from fognet.peer.rounds import figures_from_cluster
 from fognet.peer.store import CHUNK_BYTES, ModelDownload, ModelStore, check_sha
 
 log = logging.getLogger(__name__)
@@ -119,6 +123,14 @@ class Peer:
             MsgType.STATE: self._on_membership,
             MsgType.BYE: self._on_membership,
         }
+        # DINA-O: this peer's part in matching rounds (a worker answers PROPOSE etc.; a
+        # source plays rounds); its figures come from `matching_state`, which a source
+        # session may point at the state it plans with.
+        self.matching_state: Callable[[], ClusterState] = self.cluster_state
+        self.matchmaker = Matchmaker(
+            self.name, self.transport, lambda: figures_from_cluster(self.name, self.matching_state())
+        )
+        self._handlers |= dict.fromkeys(MATCH_TYPES, self._on_match)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -129,6 +141,7 @@ class Peer:
                 group.create_task(self.transport.serve(self._dispatch))
                 group.create_task(self.membership.run())
                 group.create_task(self._report_events())
+                group.create_task(self.matchmaker.run())
                 if self.config.bootstrap:
                     group.create_task(self._bootstrap())
                 if self.config.discovery:
@@ -165,6 +178,8 @@ class Peer:
             event = await self._events.get()
             if self._on_event is not None:
                 self._on_event(event)
+            if event.kind is not EventKind.JOIN:  # rounds in play go on without it
+                self.matchmaker.peer_dead(event.member.node_id)
 
     async def _bootstrap(self) -> None:
         """HELLO the bootstrap list (and the peers it names) until each has answered."""
@@ -200,6 +215,9 @@ class Peer:
         if handler is None:
             raise refused(f"{self.name} does not handle {header.type.value}", Reason.UNSUPPORTED)
         return await handler(header, tensors)
+
+    async def _on_match(self, header: Header, tensors) -> Header | None:
+        return await self.matchmaker.handle(header)
 
     async def _on_ping(self, header: Header, tensors) -> Header:
         return Header(wire.Pong())

@@ -236,6 +236,8 @@ class _Plans:
         plan = await asyncio.to_thread(
             self.placement.place, s.graph, s.times, state, s.peer.name, s.loaded.sha256, shapes
         )
+        if hasattr(self.placement, "match"):  # a round of the game decides its peers (peer/matched.py)
+            plan = await self.placement.match(s.peer, s.graph, s.times, state, plan)
         basis = "calibrated" if s.calibration.samples else "configured"
         current = None
         if self.history:

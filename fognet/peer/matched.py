@@ -1,0 +1,211 @@
+"""Placement by the matching game: the round's matching decides who runs what (DINA-O live).
+
+Per round, the source plans with the DP (`PlannerPlacement`, or any `Placement` given as
+`expect`): that plan's stages are what it expects. It turns them into subtasks (a whole
+stage is one, each slice of a spatial stage one: `rounds.round_from_plan`) and plays a
+round through its node's `Matchmaker` with the live workers of its state as roster. The
+matched sites become the plan's peers (a subtask on the source's own device, or on
+`name#w`, runs on peer `name`); a spatial stage's slice sizes are fitted again to the peers
+its slices were matched to (`Planner.spatial_option`: finish-together rows with their
+fixed and per-row costs; slices matched to one peer merge into one, and a peer the fit
+gives no row drops out; all on one peer: a whole stage there), and every stage is
+re-priced (`Planner.price`); consecutive whole stages matched to one peer merge into one
+stage (one round trip instead of several). The source session (`fognet.peer.source`) plays a round
+whenever it would re-plan; frames keep the plan they started with.
+
+A round cut by its deadline keeps the last valid matching (the Matchmaker's result); a
+round that reached no matching at all (no worker answered, or phase 1 never ended) falls
+back to the expected plan, logged and recorded as "failed".
+
+The round's figures are those of the state the plan was made under: the session's node
+reads its matching figures from `peer.matching_state`, which `match` points there.
+
+API
+    MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None)
+        .place(graph, times, state, source, model_sha256, input_shapes) -> Plan   expected
+        await .match(peer, graph, times, state, plan) -> Plan    the plan on the matched peers
+        .rounds -> list[RoundRecord]                              every round played, in order
+    RoundRecord(index, number, status, sent, expected, phase1, final, subtasks, figures,
+                plan, elapsed_s, dead)     .line() -> str  one line for a report
+    fit_to_matching(planner, plan, subtasks, sites) -> Plan    pure: the plan on `sites`
+    round_lines(placement) -> list[str]     a placement's round lines (none if it plays none)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from fognet.errors import FognetError
+from fognet.matching.instance import Subtask
+from fognet.model.graph import ModelGraph
+from fognet.partition.cost import ClusterState
+from fognet.partition.plan import Planner, PlannerConfig
+from fognet.partition.stages import Plan, Stage
+from fognet.peer.placement import NEGLIGIBLE_SPEED, InputShapes, Placement, PlannerPlacement
+from fognet.peer.rounds import Figures, figures_from_cluster, peer_of, round_from_plan
+
+log = logging.getLogger(__name__)
+
+DONE, CUT, FAILED = "done", "cut", "failed"
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round as the source saw it. Sites are game ids; `sent` counts the messages this
+    source sent, by wire type (the other peers' are theirs)."""
+
+    index: int  # 1, 2, ... in this placement
+    number: int  # the round's number on the wire
+    status: str  # "done" | "cut" (deadline: last valid matching) | "failed" (expected plan)
+    sent: dict[str, int]
+    expected: dict[str, str]  # subtask -> the peer the planner expected
+    phase1: dict[str, str]  # subtask -> site after phase 1
+    final: dict[str, str]  # subtask -> site at the end
+    subtasks: tuple[Subtask, ...]
+    figures: Figures  # what the source announced
+    plan: Plan  # the plan the round made (on the matched peers; expected if failed)
+    elapsed_s: float
+    dead: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        total = sum(self.sent.values())
+        counts = " ".join(f"{k} {v}" for k, v in sorted(self.sent.items()))
+        final = _sites(self.final)
+        moves = "phase 1 = final" if self.phase1 == self.final else f"phase 1 {_sites(self.phase1)} -> final"
+        dead = f"; dead {', '.join(self.dead)}" if self.dead else ""
+        return (f"round {self.index} ({self.status}, {self.elapsed_s * 1e3:.0f} ms): {moves} {final}; "
+                f"sent {total} ({counts}){dead}")
+
+
+def _sites(sites: Mapping[str, str]) -> str:
+    """"s0:f1 s1.r0:f2 ..." (subtask ids without their "<source>.<task>." prefix)."""
+    return " ".join(f"{sid.split('.', 2)[-1]}:{peer_of(site)}" for sid, site in sites.items()) or "-"
+
+
+def round_lines(placement: object) -> list[str]:
+    return [r.line() for r in getattr(placement, "rounds", ())]
+
+
+class MatchedPlacement:
+    """See the module docstring."""
+
+    def __init__(self, use_source: bool = True, spatial: bool = True,
+                 expect: Placement | None = None, deadline_s: float | None = None) -> None:
+        self.use_source, self.spatial = use_source, spatial
+        self.expect = expect or PlannerPlacement(spatial=spatial, use_source=use_source)
+        self.deadline_s = deadline_s
+        self.rounds: list[RoundRecord] = []
+        self._last_number = 0
+
+    def place(self, graph: ModelGraph, times: Sequence[float], state: ClusterState, source: str,
+              model_sha256: str, input_shapes: InputShapes) -> Plan:
+        """The plan the source expects (the game then decides its peers)."""
+        return self.expect.place(graph, times, state, source, model_sha256, input_shapes)
+
+    async def match(self, peer, graph: ModelGraph, times: Sequence[float], state: ClusterState,
+                    plan: Plan) -> Plan:
+        """Play a round for `plan`'s subtasks on `peer` (a `fognet.peer.node.Peer`); the plan
+        on the matched peers."""
+        planner = await asyncio.to_thread(self._planner, graph, times, state, plan)
+        subtasks = _subtasks(planner, plan, task=f"r{len(self.rounds) + 1}")
+        game_state = planner.state
+        figures = figures_from_cluster(peer.name, game_state)
+        peer.matching_state = lambda: game_state  # the node's figures, when the round opens
+        roster = {n: a for n in sorted(game_state.peers)
+                  if n != peer.name and (a := peer.address_of(n)) is not None}
+        number = self._last_number = max(self._last_number + 1, time.time_ns() // 1_000_000)
+        t0 = time.perf_counter()
+        try:
+            result = await peer.matchmaker.play(number, roster, subtasks, self.deadline_s)
+        except FognetError as exc:
+            log.warning("round %d could not be played (%s): running the expected plan", number, exc)
+            return self._record(number, FAILED, subtasks, figures, plan, plan, {}, {}, {},
+                                time.perf_counter() - t0, ())
+        if not result.phase1 or (roster and set(roster) <= set(result.dead)):
+            log.warning("round %d reached no matching (no worker answered): running the "
+                        "expected plan", number)
+            return self._record(number, FAILED, subtasks, figures, plan, plan, result.sent,
+                                result.phase1, result.assignment, result.elapsed_s, result.dead)
+        sites = {sid: peer_of(site) for sid, site in result.assignment.items()}
+        matched = await asyncio.to_thread(fit_to_matching, planner, plan, subtasks, sites)
+        status = DONE if result.completed else CUT
+        return self._record(number, status, subtasks, figures, plan, matched, result.sent,
+                            result.phase1, result.assignment, result.elapsed_s, result.dead)
+
+    def _record(self, number, status, subtasks, figures, expected: Plan, plan: Plan, sent,
+                phase1, final, elapsed_s, dead) -> Plan:
+        record = RoundRecord(
+            len(self.rounds) + 1, number, status, dict(sent), _expected_sites(expected, subtasks),
+            dict(phase1), dict(final), tuple(subtasks), figures, plan, elapsed_s, tuple(dead))
+        self.rounds.append(record)
+        log.info("%s", record.line())
+        return plan
+
+    def _planner(self, graph: ModelGraph, times: Sequence[float], state: ClusterState,
+                 plan: Plan) -> Planner:
+        """The DP's pricing under `state`, as `PlannerPlacement` prices (a requester that is
+        not a device computes at a negligible rate)."""
+        if not self.use_source:
+            peers = dict(state.peers)
+            peers[plan.source] = replace(peers[plan.source], speed=NEGLIGIBLE_SPEED, backlog=0.0)
+            state = ClusterState(peers, state.links, state.default_link)
+        pricing = None
+        if any(stage.spatial for stage in plan.stages):
+            from fognet.partition.spatial_cost import RunPricing
+
+            pricing = RunPricing(graph)
+        config = PlannerConfig(spatial=pricing is not None)
+        return Planner(graph, times, state, plan.source, spatial=pricing, config=config)
+
+
+def _subtasks(planner: Planner, plan: Plan, task: str) -> tuple[Subtask, ...]:
+    """One frame of `plan` as the round's subtasks, with the planner's work and bytes."""
+    work = [float(planner.work[st.stop] - planner.work[st.start]) for st in plan.stages]
+    ins = [int(planner.bytes.inputs[st.start, st.stop]) for st in plan.stages]
+    outs = [int(planner.bytes.outputs[st.start, st.stop]) for st in plan.stages]
+    return round_from_plan(plan, work, ins, outs, task=task)
+
+
+def _by_stage(plan: Plan, subtasks: Sequence[Subtask]) -> list[list[Subtask]]:
+    """The subtasks of each stage (`round_from_plan` gives them in stage order)."""
+    out, at = [], 0
+    for stage in plan.stages:
+        n = len(stage.rows) if stage.spatial else 1
+        out.append(list(subtasks[at:at + n]))
+        at += n
+    return out
+
+
+def _expected_sites(plan: Plan, subtasks: Sequence[Subtask]) -> dict[str, str]:
+    return {s.id: peer for stage, subs in zip(plan.stages, _by_stage(plan, subtasks), strict=True)
+            for s, peer in zip(subs, stage.peers, strict=True)}
+
+
+def fit_to_matching(planner: Planner, plan: Plan, subtasks: Sequence[Subtask],
+                    sites: Mapping[str, str]) -> Plan:
+    """`plan` with each subtask on its matched peer (`sites`: subtask id -> peer name;
+    a subtask not listed stays where the plan expected it), slices re-fitted, consecutive
+    whole stages on one peer merged into one, every stage re-priced."""
+    expected = _expected_sites(plan, subtasks)
+    stages = []
+    for stage, subs in zip(plan.stages, _by_stage(plan, subtasks), strict=True):
+        peers = list(dict.fromkeys(sites.get(s.id, expected[s.id]) for s in subs))
+        stage = _fitted(planner, stage, peers)
+        if stages and not stage.spatial and not stages[-1].spatial and stages[-1].peer == stage.peer:
+            stage = Stage(stages.pop().start, stage.stop, stage.peers)  # one peer, one trip
+        stages.append(stage)
+    return planner.price(replace(plan, stages=tuple(stages)))
+
+
+def _fitted(planner: Planner, stage: Stage, peers: list[str]) -> Stage:
+    """A stage on `peers`: slices sized to finish together on them, or whole on one."""
+    if stage.spatial and len(peers) > 1:
+        option = planner.spatial_option(stage.start, stage.stop, peers)
+        if option is not None:
+            return Stage(stage.start, stage.stop, option.peers, option.rows)
+    best = min(peers, key=lambda p: (planner.whole_cost(stage.start, stage.stop, p), p))
+    return Stage(stage.start, stage.stop, (best,))

@@ -1,0 +1,200 @@
+"""Placement "match": a round of the game decides the peers, frames run on them, verified.
+
+Live tests: a source session and three worker peers on 127.0.0.1 (real ZeroMQ, real
+onnxruntime). Pure tests: fitting a plan to a matching on a hand-built cluster state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+
+import pytest
+
+from fognet.data.driving import DrivingStream
+from fognet.matching.check import check
+from fognet.matching.instance import PeerId, Subtask, SubtaskId
+from fognet.model.graph import analyse
+from fognet.model.load import load_model
+from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.partition.plan import Planner
+from fognet.partition.spatial_cost import RunPricing
+from fognet.partition.stages import Plan, Stage
+from fognet.peer.matched import MatchedPlacement, fit_to_matching
+from fognet.peer.node import Peer, PeerConfig
+from fognet.peer.placement import FixedPlan
+from fognet.peer.rounds import PeerState as GamePeer
+from fognet.peer.rounds import figures_from_cluster, game_instance, peer_of
+from fognet.peer.source import SessionOptions, run_session
+from tests import graphs
+from tests.peer.conftest import save
+
+# In-process peers share one loop with the planner's start-up (a profile estimate, a DP
+# over squeezenet): a longer heartbeat keeps a busy moment from looking like a death.
+HEARTBEAT_S = 0.5
+
+
+@contextlib.asynccontextmanager
+async def workers(tmp_path, specs):
+    """Worker peers (name, speed, quota), each recording the states its round figures came
+    from, in order (one per round it joins)."""
+    names = [n for n, _, _ in specs]
+    peers, seen = [], {n: [] for n in names}
+    for name, speed, quota in specs:
+        boot = (peers[0].address,) if peers else ()
+        peer = Peer(PeerConfig(name, speed=speed, quota=quota, cache_dir=tmp_path / name,
+                               heartbeat_s=HEARTBEAT_S, bootstrap=boot))
+        peer.matching_state = _recording(peer.cluster_state, seen[name])
+        peers.append(peer)
+    async with contextlib.AsyncExitStack() as stack:
+        for p in peers:
+            await stack.enter_async_context(p.running())
+        yield peers, seen
+
+
+def _recording(state, into: list):
+    def read():
+        into.append(state())
+        return into[-1]
+    return read
+
+
+def images(n: int):
+    return (frame.image for frame in DrivingStream(n, size=(48, 64), seed=1))
+
+
+def options(peers, tmp_path, **kw) -> SessionOptions:
+    return SessionOptions(via=(peers[0].address,), expect_workers=len(peers), verify=True,
+                          heartbeat_s=HEARTBEAT_S, cache_dir=tmp_path / "source", window=2, warmup=1, **kw)
+
+
+def plan_sites(plan: Plan) -> set[str]:
+    return {p for stage in plan.stages for p in stage.peers}
+
+
+def round_instance(record, seen: dict[str, list], k: int = 0):
+    """The instance the round's peers described: the source's figures and subtasks, and
+    each worker's figures as it announced them in its k-th round."""
+    states = [GamePeer(record.plan.source, record.figures, record.subtasks)]
+    states += [GamePeer(n, figures_from_cluster(n, got[k])) for n, got in seen.items()]
+    return game_instance(states)
+
+
+async def test_match_runs_frames_on_the_matched_peers_and_the_matching_is_stable(tmp_path) -> None:
+    loaded = load_model("squeezenet")
+    placement = MatchedPlacement(use_source=False)
+    specs = [("f1", 1.0, 4), ("f2", 2.0, 4), ("f3", 1.0, 4)]
+    async with asyncio.timeout(40), workers(tmp_path, specs) as (peers, seen):
+        report = await run_session(loaded, images(5), placement, options(peers, tmp_path))
+    assert report.summary.failed == 0 and report.verified == 5  # = whole-model inference
+    assert [r.index for r in report.results] == list(range(5))  # in order
+    first = placement.rounds[0]
+    assert first.status == "done" and first.sent["ROUND_OPEN"] == 3 and first.sent["PROPOSE"] >= 1
+    # the frames' first plan is the round's: its peers are exactly the matched sites
+    assert _shape(report.plans[0].stages) == _shape(first.plan.stages)  # (a kept plan is re-priced)
+    assert plan_sites(first.plan) == {peer_of(site) for site in first.final.values()}
+    assert set(first.final) == {s.id for s in first.subtasks} == set(first.phase1)
+    # the round's matching is exchange-stable on the instance the peers described
+    inst = round_instance(first, seen)
+    verdict = check(inst, first.final)
+    assert verdict.stable, verdict.summary()
+    # every plan frames ran on came out of a round
+    made = [r.plan.stages for r in placement.rounds]
+    for plan in report.plans:
+        assert any(_shape(plan.stages) == _shape(stages) for stages in made)
+    for r in report.results:
+        assert {t.peer for t in r.timings} <= plan_sites(r.plan)
+
+
+def _shape(stages):
+    return [(s.start, s.stop, s.peers, s.rows) for s in stages]
+
+
+async def test_spatial_slices_are_refitted_to_the_matched_peers(tmp_path) -> None:
+    path, _ = save(graphs.conv_chain_model(), tmp_path / "chain.onnx")
+    loaded = load_model(path)
+    n = len(analyse(loaded.model))
+    # expected: the whole chain in two slices on f1 and f2; f3 is fast but takes one subtask
+    expected = Plan("", f"infer-{os.getpid()}", (Stage(0, n, ("f1", "f2"), ((0, 4), (4, 8))),))
+    placement = MatchedPlacement(use_source=False, expect=FixedPlan(expected))
+    specs = [("f1", 1.0, 4), ("f2", 1.0, 4), ("f3", 3.0, 1)]
+    async with asyncio.timeout(40), workers(tmp_path, specs) as (peers, seen):
+        report = await run_session(loaded, images(4), placement, options(peers, tmp_path))
+    assert report.summary.failed == 0 and report.verified == 4
+    first = placement.rounds[0]
+    matched = list(dict.fromkeys(peer_of(first.final[s.id]) for s in first.subtasks))
+    assert "f3" in matched  # the game moved a slice to the fast peer
+    stage = report.plans[0].stages[0]
+    assert _shape(report.plans[0].stages) == _shape(first.plan.stages)
+    assert list(stage.peers) == [p for p in matched if p in stage.peers]  # slice order kept
+    assert stage.spatial and set(stage.peers) == set(matched)
+    assert stage.rows[0][0] == 0 and stage.rows[-1][1] == 8
+    assert all(a[1] == b[0] for a, b in zip(stage.rows, stage.rows[1:], strict=False))
+    assert stage.rows != expected.stages[0].rows or stage.peers != expected.stages[0].peers
+    assert check(round_instance(first, seen), first.final).stable
+
+
+async def test_a_game_nobody_answers_falls_back_to_the_expected_plan(tmp_path) -> None:
+    """The workers' round figures cannot be read: they never announce, the round finds
+    them dead, and the source runs the plan it expected."""
+    path, _ = save(graphs.branches_model(), tmp_path / "b.onnx")
+    placement = MatchedPlacement(use_source=False, deadline_s=3.0)
+    async with asyncio.timeout(40), workers(tmp_path, [("f1", 1.0, 4), ("f2", 1.0, 4)]) as (peers, _):
+        for p in peers:
+            p.matching_state = _broken
+        report = await run_session(load_model(path), images(2), placement,
+                                   options(peers, tmp_path, calibrate=False))
+    assert report.verified == 2
+    first = placement.rounds[0]
+    assert first.status == "failed" and first.plan.stages == report.plans[0].stages
+    assert set(first.dead) == {"f1", "f2"}
+    assert plan_sites(report.plans[0]) <= {"f1", "f2"}
+
+
+def _broken():
+    raise RuntimeError("no figures")
+
+
+# --- pure: fitting a plan to a matching --------------------------------------------------
+
+
+def _chain_planner(speeds: dict[str, float]):
+    graph = analyse(graphs.conv_chain_model())
+    times = [0.01] * len(graph)
+    state = ClusterState.of(
+        [PeerState("src", 1.0, quota=0), *(PeerState(p, s) for p, s in speeds.items())],
+        default_link=LinkState(1e15, 0.0),
+    )
+    return graph, Planner(graph, times, state, "src", spatial=RunPricing(graph))
+
+
+def _subs(plan: Plan, ids: list[str]) -> tuple[Subtask, ...]:
+    return tuple(Subtask(SubtaskId(i), PeerId("src"), 0.01, 1, 1) for i in ids)
+
+
+def test_slices_fit_the_matched_peers_speeds_and_merge_per_peer() -> None:
+    graph, planner = _chain_planner({"w1": 1.0, "w2": 3.0, "w3": 1.0})
+    n = len(graph)
+    plan = Plan("sha", "src", (Stage(0, n, ("w1", "w2", "w3"), ((0, 3), (3, 5), (5, 8))),))
+    subs = _subs(plan, ["r0", "r1", "r2"])
+    # r0 and r2 matched to w2 (speed 3), r1 to w3 (speed 1): two slices, 6 rows : 2 rows
+    fitted = fit_to_matching(planner, plan, subs, {"r0": "w2", "r1": "w3", "r2": "w2"})
+    (stage,) = fitted.stages
+    assert stage.peers == ("w2", "w3") and stage.rows == ((0, 6), (6, 8))
+    assert fitted.model_sha256 == "sha"
+    assert fitted.predicted_s == pytest.approx(planner.price_slices(0, n, ("w2", "w3"), stage.rows))
+
+
+def test_slices_all_matched_to_one_peer_become_a_whole_stage_and_neighbours_merge() -> None:
+    graph, planner = _chain_planner({"w1": 1.0, "w2": 2.0})
+    n = len(graph)
+    plan = Plan("sha", "src", (
+        Stage(0, 2, ("w1",)), Stage(2, 4, ("w1", "w2"), ((0, 8), (8, 16))), Stage(4, n, ("w1",)),
+    ))
+    subs = _subs(plan, ["s0", "s1.r0", "s1.r1", "s2"])
+    fitted = fit_to_matching(planner, plan, subs, {"s0": "w2", "s1.r0": "w2", "s1.r1": "w2", "s2": "w1"})
+    assert [(s.start, s.stop, s.peers, s.rows) for s in fitted.stages] == [
+        (0, 4, ("w2",), None), (4, n, ("w1",), None)]
+    assert fitted.predicted_s == pytest.approx(
+        planner.whole_cost(0, 4, "w2") + planner.whole_cost(4, n, "w1"))
