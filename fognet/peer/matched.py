@@ -17,8 +17,9 @@ A round cut by its deadline keeps the last valid matching (the Matchmaker's resu
 round that reached no matching at all (no worker answered, or phase 1 never ended) falls
 back to the expected plan, logged and recorded as "failed".
 
-The round's figures are those of the state the plan was made under: the session's node
-reads its matching figures from `peer.matching_state`, which `match` points there.
+The round's figures are those of the state the plan was made under: the node reads its
+matching figures from `peer.matching_state`, which `match` points there while it opens
+the round (and back to what it was once the round is over).
 
 API
     MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None)
@@ -114,17 +115,19 @@ class MatchedPlacement:
         subtasks = _subtasks(planner, plan, task=f"r{len(self.rounds) + 1}")
         game_state = planner.state
         figures = figures_from_cluster(peer.name, game_state)
-        peer.matching_state = lambda: game_state  # the node's figures, when the round opens
         roster = {n: a for n in sorted(game_state.peers)
                   if n != peer.name and (a := peer.address_of(n)) is not None}
         number = self._last_number = max(self._last_number + 1, time.time_ns() // 1_000_000)
         t0 = time.perf_counter()
-        try:
+        live_state, peer.matching_state = peer.matching_state, lambda: game_state
+        try:  # the node reads its figures when the round opens: those of this plan's state
             result = await peer.matchmaker.play(number, roster, subtasks, self.deadline_s)
         except FognetError as exc:
             log.warning("round %d could not be played (%s): running the expected plan", number, exc)
             return self._record(number, FAILED, subtasks, figures, plan, plan, {}, {}, {},
                                 time.perf_counter() - t0, ())
+        finally:
+            peer.matching_state = live_state
         if not result.phase1 or (roster and set(roster) <= set(result.dead)):
             log.warning("round %d reached no matching (no worker answered): running the "
                         "expected plan", number)

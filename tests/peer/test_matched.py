@@ -152,6 +152,31 @@ async def test_a_game_nobody_answers_falls_back_to_the_expected_plan(tmp_path) -
     assert plan_sites(report.plans[0]) <= {"f1", "f2"}
 
 
+async def test_a_worker_leaving_mid_stream_makes_a_new_round_without_it(tmp_path) -> None:
+    path, _ = save(graphs.branches_model(), tmp_path / "b.onnx")
+    placement = MatchedPlacement(use_source=False)
+    first = Peer(PeerConfig("f1", cache_dir=tmp_path / "f1", heartbeat_s=HEARTBEAT_S))
+    doomed = Peer(PeerConfig("f2", speed=4.0, cache_dir=tmp_path / "f2", heartbeat_s=HEARTBEAT_S,
+                             bootstrap=(first.address,)))
+    opts = SessionOptions(via=(first.address,), expect_workers=2, heartbeat_s=HEARTBEAT_S,
+                          cache_dir=tmp_path / "s", window=1, timeout_s=0.5, fps=10.0, warmup=1,
+                          verify=True)
+    async with asyncio.timeout(40), first.running(), asyncio.TaskGroup() as group:
+        doomed_task = group.create_task(doomed.run())
+
+        def on_result(result) -> None:
+            if result.index == 2:
+                doomed_task.cancel()  # f2 says BYE and stops answering
+
+        report = await run_session(load_model(path), images(14), placement, opts, on_result=on_result)
+    assert "f2" in plan_sites(placement.rounds[0].plan)
+    last = placement.rounds[-1]
+    assert last.sent["ROUND_OPEN"] == 1 and last.status == "done"  # f1 alone in the roster
+    assert plan_sites(last.plan) == {"f1"} and plan_sites(report.plans[-1]) == {"f1"}
+    assert report.results[-1].ok and {t.peer for t in report.results[-1].timings} == {"f1"}
+    assert report.verified == sum(r.ok for r in report.results)
+
+
 def _broken():
     raise RuntimeError("no figures")
 
