@@ -68,7 +68,7 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
     from fognet.model.load import load_model
     from fognet.peer.clusterfile import describe_emulation
     from fognet.peer.launch import LocalCluster
-    from fognet.peer.matched import MatchedPlacement
+    from fognet.peer.matched import MatchedPlacement, round_lines
     from fognet.peer.placement import SinglePeer
     from fognet.peer.source import SessionOptions
 
@@ -95,6 +95,8 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
                 report = _session(loaded, frames, seed, placement, identity, session)
             rows.append((label, report))
             console.print(f"  {label}: done, {report.verified}/{frames} outputs verified")
+            for line in round_lines(placement):  # the matching rounds that placed it
+                console.print(f"    {line}", soft_wrap=True, markup=False)
     _print_table(console, rows, frames)
     if any(r.summary.failed or r.verified != frames for _, r in rows):
         raise SystemExit(1)
