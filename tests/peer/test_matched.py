@@ -223,3 +223,22 @@ def test_slices_all_matched_to_one_peer_become_a_whole_stage_and_neighbours_merg
         (0, 4, ("w2",), None), (4, n, ("w1",), None)]
     assert fitted.predicted_s == pytest.approx(
         planner.whole_cost(0, 4, "w2") + planner.whole_cost(4, n, "w1"))
+
+
+def test_a_round_is_one_report_line_with_its_outcome_placements_and_messages() -> None:
+    from fognet.peer.matched import RoundRecord, round_lines
+    from fognet.peer.rounds import Figures
+
+    plan = Plan("sha", "car1", (Stage(0, 3, ("f1",)), Stage(3, 6, ("f1", "f2"), ((0, 4), (4, 8)))))
+    subs = _subs(plan, ["car1.r2.s0", "car1.r2.s1.r0", "car1.r2.s1.r1"])
+    record = RoundRecord(
+        2, 99, "cut", {"PROPOSE": 3, "ROUND_OPEN": 2}, {}, {s.id: "f1#w" for s in subs},
+        {"car1.r2.s0": "car1", "car1.r2.s1.r0": "f1#w", "car1.r2.s1.r1": "f2#w"}, subs,
+        Figures(), plan, 0.0123, ("f3",))
+    line = record.line()
+    assert line.startswith("round 2 (cut, 12 ms): phase 1 s0:f1 s1.r0:f1 s1.r1:f1 -> final ")
+    assert "final s0:car1 s1.r0:f1 s1.r1:f2;" in line
+    assert "sent 5 (PROPOSE 3 ROUND_OPEN 2); dead f3" in line
+    holder = MatchedPlacement()
+    holder.rounds.append(record)
+    assert round_lines(holder) == [line] and round_lines(object()) == []
