@@ -63,13 +63,25 @@ class Calibration:
             self._latency[peer] = Estimate(link.latency, samples=1)
 
     def observe(self, timings: Iterable[SubtaskTiming]) -> None:
+        """One frame's subtasks. A peer's speed sample is its total work over its total
+        compute in the frame: per subtask, the reference times' error differs from stage to
+        stage (a FLOP estimate errs more on some layers), and alternating samples from a
+        small and a big stage would keep the estimate from settling."""
+        work: dict[str, float] = {}
+        compute: dict[str, float] = {}
         for t in timings:
             self.samples += 1
-            if t.work_s > 0 and t.compute_s > MIN_COMPUTE_S and t.peer != self.source:
-                est = self._speeds.get(t.peer, Estimate(0.0))
-                self._speeds[t.peer] = est.update(speed_sample(t.work_s, t.compute_s))
-            if t.peer != self.source and t.alone and t.peer in self._bandwidth:
+            if t.peer == self.source:
+                continue
+            if t.work_s > 0:
+                work[t.peer] = work.get(t.peer, 0.0) + t.work_s
+                compute[t.peer] = compute.get(t.peer, 0.0) + t.compute_s
+            if t.alone and t.peer in self._bandwidth:
                 self._observe_link(t)
+        for peer, w in work.items():
+            if compute[peer] > MIN_COMPUTE_S:
+                est = self._speeds.get(peer, Estimate(0.0))
+                self._speeds[peer] = est.update(speed_sample(w, compute[peer]))
 
     def _observe_link(self, t: SubtaskTiming) -> None:
         bw, lat = self._bandwidth[t.peer], self._latency[t.peer]

@@ -189,11 +189,11 @@ class _Plans:
             due = asyncio.get_running_loop().time() - self._planned_at >= options.replan_interval_s
             if change is not None and due:
                 self._task = asyncio.create_task(self._replan_quietly(state, str(change)))
-            elif state_change(self._priced, state, options.replan_threshold) is not None:
-                self._task = asyncio.create_task(self._reprice(state))
+            elif (moved := state_change(self._priced, state, options.replan_threshold)) is not None:
+                self._task = asyncio.create_task(self._reprice(state, str(moved)))
         return self.history[-1]
 
-    async def _reprice(self, state: ClusterState) -> None:
+    async def _reprice(self, state: ClusterState, reason: str) -> None:
         """Between DP runs: the current plan's prediction under the newer state (cheap)."""
         s = self.session
         current = self.history[-1]
@@ -203,6 +203,8 @@ class _Plans:
             return  # a peer of the plan left: the next frame re-plans
         if self.history[-1] is current:  # no re-plan replaced it meanwhile
             self.history[-1], self._priced = plan, state
+            log.info("re-priced the current plan (%s): %.1f ms -> %.1f ms", reason,
+                     current.predicted_s * 1e3, plan.predicted_s * 1e3)
 
     def _reason(self, state: ClusterState) -> str | None:
         return None if self._planned is None else str(state_change(self._planned, state, 0.0) or "")
