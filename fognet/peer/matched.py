@@ -17,6 +17,11 @@ A round cut by its deadline keeps the last valid matching (the Matchmaker's resu
 round that reached no matching at all (no worker answered, or phase 1 never ended) falls
 back to the expected plan, logged and recorded as "failed".
 
+The game prices each subtask alone (DESIGN.md: a subtask's latency on its site, the total
+summed), so it does not value the parallel finish a spatial stage was planned for: slices
+often gather on one site (then the stage runs whole there), and on slow links the
+subtasks of a small model all stay on a device source.
+
 The round's figures are those of the state the plan was made under: the node reads its
 matching figures from `peer.matching_state`, which `match` points there while it opens
 the round (and back to what it was once the round is over).
