@@ -155,6 +155,7 @@ class Hello(Body):
     quota: int = 0  # subtasks accepted per round
     models: tuple[str, ...] = ()  # sha256 of the model files the sender holds
     peers: tuple[str, ...] = ()  # addresses of other peers the sender knows (gossip)
+    instance: str = ""  # random per run: tells two peers using the same name apart
 
 
 @body(MsgType.STATE)

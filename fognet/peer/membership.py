@@ -15,6 +15,12 @@ Async part, driven by the peer daemon:
     await members.introduce("host:port")            # HELLO a peer found by discovery
     await members.leave()                           # BYE to everyone, on shutdown
 
+Peers are keyed by name (plans, links and the matching game refer to peers by name), and
+every run of a peer draws a random `instance` id that its HELLO/STATE carry. Two live
+peers with one name (a copied config) are therefore told apart: the newcomer is refused
+and logged as a conflict until the first one has gone (BYE or dead); a peer restarted
+at the same address simply replaces its old entry.
+
 A peer is DEAD once `misses` heartbeat intervals pass without a HELLO or STATE from it
 (3 by default, as DESIGN.md says); a BYE makes it LEAVE at once; a dead or departed peer
 that speaks again JOINs again. Every event is put on the events queue for the daemon to
@@ -32,7 +38,7 @@ from enum import Enum
 
 from fognet.errors import FognetError
 from fognet.net.base import Transport
-from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, State
+from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, State, new_node_id
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,7 @@ class Member:
     models: tuple[str, ...]  # sha256 of the model files it holds
     protocol: int  # wire protocol version it speaks
     last_seen: float  # the table's clock, seconds
+    instance: str = ""  # random per run of the peer
 
 
 class EventKind(str, Enum):
@@ -67,15 +74,23 @@ class MemberEvent:
 class MembershipTable:
     """The live peers, by node id. Pure: every method takes the time it runs at."""
 
-    def __init__(self, self_id: str, interval_s: float = 1.0, misses: int = 3) -> None:
+    def __init__(
+        self, self_id: str, interval_s: float = 1.0, misses: int = 3, instance: str = ""
+    ) -> None:
         self.self_id = self_id
+        self.instance = instance
         self.interval_s = interval_s
         self.misses = misses
         self._members: dict[str, Member] = {}
+        self.conflicts: dict[str, str] = {}  # refused instance -> the address it spoke from
 
     def observe(self, header: Header, now: float) -> list[MemberEvent]:
         """Update the table from a received message; other message types are ignored."""
-        if header.sender == self.self_id or not header.sender:
+        if not header.sender:
+            return []
+        if header.sender == self.self_id:
+            if isinstance(header.body, Hello) and self._foreign(header.body.instance, self.instance):
+                self._conflict(header, "this peer")
             return []
         if isinstance(header.body, Bye):
             gone = self._members.pop(header.sender, None)
@@ -83,9 +98,31 @@ class MembershipTable:
         if not isinstance(header.body, Hello):  # State is a Hello
             return []
         member = _member(header, now)
-        joined = header.sender not in self._members
+        held = self._members.get(header.sender)
+        if (
+            held is not None
+            and self._foreign(member.instance, held.instance)
+            and held.address != member.address
+            and now - held.last_seen <= self.misses * self.interval_s
+        ):
+            self._conflict(header, f"the peer at {held.address}")
+            return []
+        joined = held is None
         self._members[header.sender] = member
         return [MemberEvent(EventKind.JOIN, member, now)] if joined else []
+
+    @staticmethod
+    def _foreign(theirs: str, ours: str) -> bool:
+        return bool(theirs and ours and theirs != ours)
+
+    def _conflict(self, header: Header, holder: str) -> None:
+        instance, address = header.body.instance, header.body.address
+        if instance not in self.conflicts:
+            log.error(
+                "a second peer calls itself %r (at %s) while %s has that name; ignoring it: "
+                "peer names must be unique in a cluster", header.sender, address, holder,
+            )
+        self.conflicts[instance] = address
 
     def expire(self, now: float) -> list[MemberEvent]:
         """Remove the peers whose last heartbeat is more than `misses` intervals old."""
@@ -114,7 +151,7 @@ def _member(header: Header, now: float) -> Member:
         node_id=header.sender, address=b.address, name=b.name, profile=b.profile,
         speed=b.speed, backlog_ref_s=b.backlog_ref_s, quota=b.quota, models=b.models,
         protocol=PROTOCOL_VERSION,  # the codec refuses any other version
-        last_seen=now,
+        last_seen=now, instance=b.instance,
     )
 
 
@@ -132,7 +169,7 @@ class Membership:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
-        self.table = MembershipTable(transport.node_id, interval_s, misses)
+        self.table = MembershipTable(transport.node_id, interval_s, misses, instance=new_node_id())
         self.events = events
         self._describe = describe
         self._clock = clock
@@ -140,7 +177,10 @@ class Membership:
     def hello(self) -> Hello:
         """What this peer says about itself, with the addresses it knows (gossip)."""
         peers = tuple(m.address for m in self.table.alive())
-        return replace(self._describe(), address=self.transport.address, peers=peers)
+        return replace(
+            self._describe(), address=self.transport.address, peers=peers,
+            instance=self.table.instance,
+        )
 
     def handle(self, header: Header) -> Header | None:
         """Feed HELLO/STATE/BYE into the table; a HELLO is answered with our HELLO."""

@@ -86,3 +86,33 @@ async def test_bye_is_sent_on_leave() -> None:
         await a.introduce(b.transport.address)
         await b.leave()
         assert (await _next_event(a_events, EventKind.LEAVE)).member.name == "b"
+
+
+def _hello(sender: str, address: str, instance: str) -> Header:
+    return Header(Hello(address, name=sender, quota=1, instance=instance), sender=sender)
+
+
+def test_a_second_peer_with_a_taken_name_is_refused_until_the_first_is_gone() -> None:
+    table = MembershipTable("me", interval_s=1.0, misses=3, instance="i-me")
+    [join] = table.observe(_hello("w1", "127.0.0.1:7001", "i-a"), now=0.0)
+    assert join.kind is EventKind.JOIN
+    assert table.observe(_hello("w1", "127.0.0.1:7002", "i-b"), now=0.5) == []
+    assert table.get("w1").address == "127.0.0.1:7001" and table.conflicts == {"i-b": "127.0.0.1:7002"}
+    table.expire(now=3.5)  # the first one falls silent and dies ...
+    [again] = table.observe(_hello("w1", "127.0.0.1:7002", "i-b"), now=3.6)  # ... then the second joins
+    assert again.kind is EventKind.JOIN and again.member.address == "127.0.0.1:7002"
+
+
+def test_a_restart_at_the_same_address_replaces_the_old_entry_and_a_clone_of_me_is_noticed() -> None:
+    table = MembershipTable("me", interval_s=1.0, misses=3, instance="i-me")
+    table.observe(_hello("w1", "127.0.0.1:7001", "i-a"), now=0.0)
+    assert table.observe(_hello("w1", "127.0.0.1:7001", "i-new"), now=0.2) == []
+    assert table.get("w1").instance == "i-new" and not table.conflicts
+    assert table.observe(_hello("me", "127.0.0.1:7009", "i-clone"), now=0.3) == []
+    assert table.conflicts == {"i-clone": "127.0.0.1:7009"} and "me" not in table
+
+
+async def test_two_live_peers_get_different_instances() -> None:
+    events: asyncio.Queue = asyncio.Queue()
+    async with _peer("a", events) as (a, _), _peer("b", events) as (b, _):
+        assert a.hello().instance and a.hello().instance != b.hello().instance
