@@ -24,7 +24,14 @@ import numpy as np
 
 from fognet.errors import PlanError
 from fognet.model.graph import ModelGraph
-from fognet.partition.cost import ClusterState, finish_together_rows, transfer_time
+from fognet.partition.cost import (
+    ClusterState,
+    Slice,
+    finish_together_rows,
+    send_time,
+    stage_latency,
+    transfer_time,
+)
 from fognet.partition.stagebytes import StageBytes, stage_bytes
 from fognet.partition.stages import Plan, Stage
 
@@ -103,10 +110,7 @@ class Planner:
         compute = (self.work[j] - self.work[i]) / p.speed + p.backlog / p.speed
         if peer == self.source:
             return compute
-        send = transfer_time(self.state, self.source, peer, self.bytes.inputs[i, j])
-        nic = self.state.peers[self.source].nic
-        if nic:
-            send = np.maximum(send, self.bytes.inputs[i, j] / nic)
+        send = send_time(self.state, self.source, peer, self.bytes.inputs[i, j])
         back = transfer_time(self.state, peer, self.source, self.bytes.outputs[i, j])
         return compute + send + back
 
@@ -191,38 +195,15 @@ class Planner:
         return ahead
 
     def price_slices(self, i: int, j: int, peers: Sequence[str], rows: Sequence[tuple[int, int]]) -> float:
-        """Predicted time of a spatial stage: its slowest slice, with the source's NIC shared.
-
-        With the source's NIC known, its sends go out one after the other, in the stage's
-        peer order (the order the requester sends them), each holding the NIC for
-        `in_bytes / min(link bandwidth, nic)`: a slice's input arrives after the link's
-        latency plus the NIC time of every slice sent before it and its own. This is what
-        the emulation's pacer does and what one shared radio does (airtime is the shared
-        resource); it is never below `total bytes / nic`. Measured on yolov3-tiny over
-        car1 + laptop + server, pricing the sends as parallel (each at least
-        `total / nic`) under-predicted the last slice's transfer by the first's airtime.
-        """
+        """Predicted time of a spatial stage: `cost.stage_latency` of its slices, sent in
+        the stage's peer order (the order the requester sends them) through the source's NIC."""
         assert self.spatial is not None
         work = self.work[j] - self.work[i]
-        nic = self.state.peers[self.source].nic
-        finish = 0.0
-        airtime = 0.0
+        slices = []
         for peer, r in zip(peers, rows, strict=True):
             in_b, out_b = self.spatial.slice_bytes(i, j, r)
-            p = self.state.peers[peer]
-            compute = (p.backlog + self.spatial.slice_work(i, j, r, work)) / p.speed
-            if peer == self.source:
-                finish = max(finish, compute)
-                continue
-            link = self.state.link(self.source, peer)
-            if nic:
-                airtime += in_b / min(link.bandwidth, nic)
-                send = link.latency + airtime
-            else:
-                send = float(transfer_time(self.state, self.source, peer, in_b))
-            back = float(transfer_time(self.state, peer, self.source, out_b))
-            finish = max(finish, send + compute + back)
-        return finish
+            slices.append((peer, Slice(self.spatial.slice_work(i, j, r, work), in_b, out_b)))
+        return stage_latency(self.state, self.source, slices).total
 
     def _anchors(self, start: int, stop: int) -> list[int]:
         cut_sizes = {c.position: len(c.crossing) for c in self.graph.cuts() if start < c.position < stop}

@@ -37,7 +37,8 @@ import numpy as np
 
 from fognet.errors import PlanError
 from fognet.model.graph import ModelGraph
-from fognet.partition.cost import ClusterState, transfer_time
+from fognet.partition.cost import ClusterState, Slice
+from fognet.partition.cost import stage_latency as stage_latency_of
 from fognet.partition.stages import Plan, Stage
 from fognet.partition.vertical import balanced_positions
 
@@ -66,14 +67,10 @@ def stage_latency(
     out_bytes: float,
     extra_wait_s: float = 0.0,
 ) -> float:
-    """Predicted seconds for one whole stage on `peer`, with the source's data in a star."""
-    p = state.peers[peer]
-    compute = (p.backlog + extra_wait_s + work_s) / p.speed
-    if peer == source:
-        return compute
-    send = float(transfer_time(state, source, peer, in_bytes))
-    back = float(transfer_time(state, peer, source, out_bytes))
-    return send + compute + back
+    """Predicted seconds for one whole stage on `peer`, with the source's data in a star
+    (`cost.stage_latency` of one slice; `extra_wait_s` is reference-seconds queued ahead)."""
+    extra = extra_wait_s / state.peers[peer].speed
+    return stage_latency_of(state, source, [(peer, Slice(work_s, in_bytes, out_bytes))], [extra]).total
 
 
 def candidates(state: ClusterState, source: str, use_source: bool = True) -> list[str]:

@@ -19,6 +19,7 @@ from fognet.partition.cost import (
     finish_together_rows,
     finish_together_shares,
     plan_latency,
+    send_time,
     stage_latency,
     subtask_latency,
     transfer_time,
@@ -82,15 +83,18 @@ def test_stage_is_its_slowest_slice_and_plan_the_sum() -> None:
     assert plan_latency(c, "car", [stage, whole]) == pytest.approx(w2 + (0.202 + 0.05 + 0.2 + 0.003))
 
 
-def test_source_nic_bounds_every_remote_send_of_a_stage() -> None:
+def test_source_nic_is_shared_by_the_stage_sends_one_after_the_other() -> None:
     c = cluster(nic=4 * MB)
     stage = [("w1", Slice(0.2, 1 * MB, 0.1 * MB)), ("w2", Slice(0.1, 1 * MB, 0.1 * MB)), ("car", Slice(0.05, MB, MB))]
     timing = stage_latency(c, "car", stage)
-    assert timing.nic_floor == pytest.approx(0.5)  # 2 MB of remote inputs through 4 MB/s
-    assert [s.transfer_in for s in timing.slices] == pytest.approx([0.5, 0.5, 0.0])
-    assert timing.total == pytest.approx(0.5 + 0.05 + 0.1 + 0.012)
+    # w1's MB takes 0.25 s of NIC airtime (4 MB/s < its 10 MB/s link); w2's waits for it
+    assert timing.nic_floor == pytest.approx(0.5)  # never less than 2 MB through 4 MB/s
+    assert [s.transfer_in for s in timing.slices] == pytest.approx([0.002 + 0.25, 0.001 + 0.5, 0.0])
+    assert timing.total == pytest.approx(0.501 + 0.0 + 0.1 + 0.021)
     fast_nic = stage_latency(cluster(nic=100 * MB), "car", stage)
-    assert [s.transfer_in for s in fast_nic.slices] == pytest.approx([0.102, 0.201, 0.0])
+    assert [s.transfer_in for s in fast_nic.slices] == pytest.approx([0.102, 0.001 + 0.1 + 0.2, 0.0])
+    assert send_time(cluster(nic=4 * MB), "car", "w1", 1 * MB) == pytest.approx(0.252)
+    assert send_time(cluster(), "car", "w1", 1 * MB) == pytest.approx(0.102)
 
 
 def test_bad_states_are_refused_with_a_reason() -> None:
