@@ -78,7 +78,7 @@ class MemoryTransport:
         self._waiting.setdefault(addr, set()).add(msg_id)
         header = replace(header, id=msg_id, sender=self.node_id)
         try:
-            await asyncio.wait_for(self._push(addr, header, tensors, future), timeout_s)
+            await asyncio.wait_for(self._push(addr, header, tensors), timeout_s)
             reply, reply_tensors = await asyncio.wait_for(future, timeout_s)
         except asyncio.TimeoutError:
             self._count.timeouts += 1
@@ -97,7 +97,7 @@ class MemoryTransport:
     ) -> None:
         header = replace(header, id=next(self._ids), sender=self.node_id)
         try:
-            await asyncio.wait_for(self._push(addr, header, tensors, None), timeout_s)
+            await asyncio.wait_for(self._push(addr, header, tensors), timeout_s)
         except asyncio.TimeoutError:
             self._count.timeouts += 1
             raise PeerUnreachable(f"peer {addr} did not take {header.type.value}") from None
@@ -110,7 +110,7 @@ class MemoryTransport:
         await inbox.put(([bytes(codec.as_buffer(f)) for f in frames], reply_to or self))
         self._count.sent += 1
 
-    async def _push(self, addr, header, tensors, future) -> None:
+    async def _push(self, addr, header, tensors) -> None:
         if self._closed:
             raise PeerError(f"transport {self.address} is closed")
         await self.send_frames(addr, codec.encode(header, tensors), self)
