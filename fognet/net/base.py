@@ -105,6 +105,13 @@ def error_header(exc: BaseException) -> Header:
     return Header(Error(reason=reason, detail=f"{kind}: {exc}"[:2000]))
 
 
+def wire_error_header(exc: BaseException) -> Header:
+    """The ERROR reply for a message that failed decoding (its reason: MALFORMED unless
+    the codec gave one, e.g. VERSION or TOO_LARGE)."""
+    reason = getattr(exc, "reason", Reason.MALFORMED)
+    return Header(Error(reason=reason, detail=str(exc)[:2000]))
+
+
 def raise_if_error(addr: str, header: Header) -> None:
     if isinstance(header.body, Error):
         raise RemoteError(

@@ -34,6 +34,7 @@ from fognet.net.base import (
     error_header,
     raise_if_error,
     split_reply,
+    wire_error_header,
 )
 from fognet.net.wire import Error, Header, Reason, new_node_id
 
@@ -155,8 +156,7 @@ class MemoryTransport:
             header, tensors = codec.decode(frames, self.max_bytes)
         except WireError as exc:
             self._count.malformed += 1
-            reason = getattr(exc, "reason", Reason.MALFORMED)
-            self._reply(requester, Header(Error(reason, str(exc))), {}, codec.peek_id(frames))
+            self._reply(requester, wire_error_header(exc), {}, codec.peek_id(frames))
             return
         try:
             reply = split_reply(await handler(header, tensors))

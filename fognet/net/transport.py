@@ -52,6 +52,7 @@ from fognet.net.base import (
     error_header,
     raise_if_error,
     split_reply,
+    wire_error_header,
 )
 from fognet.net.emulation import Pacer
 from fognet.net.wire import Error, Header, Reason, new_node_id
@@ -278,7 +279,7 @@ class ZmqTransport:
         except WireError as exc:
             self._count.malformed += 1
             log.warning("malformed message on %s: %s", self.address, exc)
-            await self._reply(route, _wire_error(exc), {}, "", codec.peek_id(frames))
+            await self._reply(route, wire_error_header(exc), {}, "", codec.peek_id(frames))
             return
         try:
             reply = split_reply(await handler(header, tensors))
@@ -354,9 +355,3 @@ def _forgotten(future: asyncio.Future) -> PeerUnreachable | None:
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(asyncio.TimeoutError())
-
-
-def _wire_error(exc: WireError) -> Header:
-    reason = getattr(exc, "reason", Reason.MALFORMED)
-    return Header(Error(reason=reason, detail=str(exc)[:2000]))
-
