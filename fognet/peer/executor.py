@@ -34,7 +34,6 @@ API
         .backlog_s -> float                reference-seconds queued or running
         .speed -> float                    calibrated reference-seconds per second
         .speed_samples -> int              runs that calibrated it
-        .boundary(key) -> (inputs, outputs) tensor names of the key's sub-model
         .close()
 """
 
@@ -171,10 +170,6 @@ class Executor:
             return await loop.run_in_executor(self._pool, self._run_sync, job, time.perf_counter())
         finally:
             del self._queue.pending[ticket]
-
-    def boundary(self, key: TaskKey) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        built = self._get(key)
-        return tuple(built.inputs), built.outputs
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
