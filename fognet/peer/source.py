@@ -188,10 +188,16 @@ class _Plans:
             change = state_change(self._planned, state, options.replan_threshold)
             due = asyncio.get_running_loop().time() - self._planned_at >= options.replan_interval_s
             if change is not None and due:
-                self._task = asyncio.create_task(self._replan_quietly(state, str(change)))
+                self._start(self._replan_quietly(state, str(change)))
             elif (moved := state_change(self._priced, state, options.replan_threshold)) is not None:
-                self._task = asyncio.create_task(self._reprice(state, str(moved)))
+                self._start(self._reprice(state, str(moved)))
         return self.history[-1]
+
+    def _start(self, work) -> None:
+        """Run a re-plan or re-price in the background. Only `settle` awaits it, and it
+        ignores the outcome, so a failure is logged here rather than lost."""
+        self._task = asyncio.create_task(work)
+        self._task.add_done_callback(_log_failure)
 
     async def _reprice(self, state: ClusterState, reason: str) -> None:
         """Between DP runs: the current plan's prediction under the newer state (cheap)."""
@@ -268,6 +274,11 @@ class _Plans:
             self.basis.append(basis)
         else:  # the same stages, predicted under the newer state from now on
             self.history[-1], self.basis[-1] = current, basis
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("background re-plan failed: %r", exc, exc_info=exc)
 
 
 def _stages(plan: Plan) -> list:
