@@ -51,7 +51,13 @@ from fognet.model.graph import ModelGraph
 from fognet.partition.cost import ClusterState
 from fognet.partition.plan import Planner, PlannerConfig
 from fognet.partition.stages import Plan, Stage
-from fognet.peer.placement import NEGLIGIBLE_SPEED, InputShapes, Placement, PlannerPlacement
+from fognet.peer.placement import (
+    InputShapes,
+    Placement,
+    PlannerPlacement,
+    as_requester,
+    pricing_for,
+)
 from fognet.peer.rounds import Figures, figures_from_cluster, peer_of, round_from_plan
 
 log = logging.getLogger(__name__)
@@ -158,14 +164,8 @@ class MatchedPlacement:
         """The DP's pricing under `state`, as `PlannerPlacement` prices (a requester that is
         not a device computes at a negligible rate)."""
         if not self.use_source:
-            peers = dict(state.peers)
-            peers[plan.source] = replace(peers[plan.source], speed=NEGLIGIBLE_SPEED, backlog=0.0)
-            state = ClusterState(peers, state.links, state.default_link)
-        pricing = None
-        if any(stage.spatial for stage in plan.stages):
-            from fognet.partition.spatial_cost import RunPricing
-
-            pricing = RunPricing(graph)
+            state = as_requester(state, plan.source)
+        pricing = pricing_for(graph, plan)
         config = PlannerConfig(spatial=pricing is not None)
         return Planner(graph, times, state, plan.source, spatial=pricing, config=config)
 

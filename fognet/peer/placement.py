@@ -23,6 +23,8 @@ API
     FixedPlan(plan)                   always `plan` (re-priced under the state): run a given plan
     ReferencePlan(kind)               the planner's baselines: "all-local", "best-single", "neurosurgeon"
     reprice(graph, times, state, source, plan) -> Plan   the plan's prediction under `state`
+    as_requester(state, source) -> ClusterState   the source priced as computing nothing
+    pricing_for(graph, plan) -> RunPricing | None     spatial pricing if the plan needs it
     stage_latency(state, source, peer, work_s, in_bytes, out_bytes, extra_wait_s=0.0) -> float
     candidates(state, source, use_source=True) -> list[str]     peers that may take a stage
 """
@@ -114,9 +116,7 @@ class GreedyPlacement:
         given: dict[str, float] = {}
         stages = []
         for start, stop in zip(bounds, bounds[1:], strict=False):
-            ins, outs = graph.boundary(start, stop)
-            in_b = sum(graph.tensors[t].nbytes for t in ins)
-            out_b = sum(graph.tensors[t].nbytes for t in outs)
+            in_b, out_b = _stage_bytes(graph, start, stop)
             w = float(work[stop] - work[start])
             costs = {
                 p: stage_latency(state, source, p, w, in_b, out_b, given.get(p, 0.0)) for p in peers
@@ -130,15 +130,19 @@ class GreedyPlacement:
         return Plan(model_sha256, source, tuple(stages), total, dict(input_shapes))
 
 
+def _stage_bytes(graph: ModelGraph, start: int, stop: int) -> tuple[int, int]:
+    """Bytes a stage [start, stop) receives and sends back."""
+    ins, outs = graph.boundary(start, stop)
+    return sum(graph.tensors[t].nbytes for t in ins), sum(graph.tensors[t].nbytes for t in outs)
+
+
 def _merge_neighbours(graph, state, source, work, stages: list[Stage]) -> list[Stage]:
     """Consecutive stages on one peer become one stage: the same work, fewer round trips."""
     merged: list[Stage] = []
     for stage in stages:
         if merged and merged[-1].peer == stage.peer:
             start = merged.pop().start
-            ins, outs = graph.boundary(start, stage.stop)
-            in_b = sum(graph.tensors[t].nbytes for t in ins)
-            out_b = sum(graph.tensors[t].nbytes for t in outs)
+            in_b, out_b = _stage_bytes(graph, start, stage.stop)
             w = float(work[stage.stop] - work[start])
             stage = Stage(start, stage.stop, (stage.peer,), None, stage_latency(state, source, stage.peer, w, in_b, out_b))
         merged.append(stage)
@@ -156,9 +160,7 @@ class SinglePeer:
         if peer not in state.peers:
             raise PlanError(f"peer {peer!r} is not in the cluster")
         w = float(np.sum(times))
-        ins, outs = graph.boundary(0, len(graph))
-        in_b = sum(graph.tensors[t].nbytes for t in ins)
-        out_b = sum(graph.tensors[t].nbytes for t in outs)
+        in_b, out_b = _stage_bytes(graph, 0, len(graph))
         cost = stage_latency(state, source, peer, w, in_b, out_b)
         return Plan(model_sha256, source, (Stage(0, len(graph), (peer,), None, cost),), cost, dict(input_shapes))
 
@@ -186,9 +188,7 @@ class PlannerPlacement:
         from fognet.partition.plan import Planner, PlannerConfig
 
         if not self.use_source:
-            peers = dict(state.peers)
-            peers[source] = replace(peers[source], speed=NEGLIGIBLE_SPEED, backlog=0.0)
-            state = ClusterState(peers, state.links, state.default_link)
+            state = as_requester(state, source)
         pricing = None
         if self.spatial:
             from fognet.partition.spatial_cost import RunPricing
@@ -198,16 +198,28 @@ class PlannerPlacement:
         return Planner(graph, times, state, source, spatial=pricing, config=config).plan(model_sha256, input_shapes)
 
 
+def as_requester(state: ClusterState, source: str) -> ClusterState:
+    """`state` with `source` computing at a negligible rate, so the planner never keeps a
+    stage there (a requester that is not a device)."""
+    peers = dict(state.peers)
+    peers[source] = replace(peers[source], speed=NEGLIGIBLE_SPEED, backlog=0.0)
+    return ClusterState(peers, state.links, state.default_link)
+
+
+def pricing_for(graph: ModelGraph, plan: Plan):
+    """The halo-walk pricing of spatial stages if `plan` has any, else None."""
+    if not any(stage.spatial for stage in plan.stages):
+        return None
+    from fognet.partition.spatial_cost import RunPricing
+
+    return RunPricing(graph)
+
+
 def reprice(graph: ModelGraph, times: Sequence[float], state: ClusterState, source: str, plan: Plan) -> Plan:
     """`plan` with every stage's prediction re-made under `state` (PlanError if a peer is gone)."""
     from fognet.partition.plan import Planner
 
-    pricing = None
-    if any(stage.spatial for stage in plan.stages):
-        from fognet.partition.spatial_cost import RunPricing
-
-        pricing = RunPricing(graph)
-    priced = Planner(graph, times, state, source, spatial=pricing).price(plan)
+    priced = Planner(graph, times, state, source, spatial=pricing_for(graph, plan)).price(plan)
     return replace(priced, model_sha256=plan.model_sha256, input_shapes=dict(plan.input_shapes))
 
 
