@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from fognet.errors import FrameError
+
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Directory for frame_NNNNN.png and steering.csv.")
@@ -29,7 +31,10 @@ def frames(out_dir: Path, n_frames: int, fps: float, seed: int, size: str) -> No
         raise click.BadParameter(f"{size!r}: expected HxW like 720x1280", param_hint="--size") from None
     if min(height, width) < 16:
         raise click.BadParameter(f"{size!r}: frames must be at least 16x16", param_hint="--size")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FrameError(f"cannot create output directory {out_dir}: {exc.strerror or exc}") from exc
     stream = DrivingStream(n_frames, fps=fps, seed=seed, size=(height, width))
     with click.progressbar(stream, length=n_frames, label="frames", file=sys.stderr) as bar, \
             open(out_dir / "steering.csv", "w", newline="") as fh:

@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from fognet.errors import InstanceError
+
 
 def _table(result) -> Table:
     table = Table(title=f"matching ({result.rule})")
@@ -43,7 +45,10 @@ def _random(sources, workers, per_source, seed, rule, out) -> None:
     if out is None:
         click.echo(text)
     else:
-        Path(out).write_text(text + "\n")
+        try:
+            Path(out).write_text(text + "\n")
+        except OSError as exc:
+            raise InstanceError(f"cannot write instance {out}: {exc.strerror or exc}") from exc
         click.echo(f"wrote instance ({sources} sources, {workers} workers, "
                    f"{sources * per_source} subtasks) to {out}")
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fognet.errors import ConfigError
 from fognet.sim.experiment import Comparison, ModelCache, compare, parse_approaches
 from fognet.sim.records import RECORD_FIELDS, record_row, write_json, write_rows
 from fognet.sim.scenario import Scenario, Sweep, load
@@ -32,7 +33,10 @@ def simulate(scenario_path: Path, baselines: str, out_dir: Path | None) -> None:
     points = loaded.points if isinstance(loaded, Sweep) else (loaded,)
     names = parse_approaches(baselines, points[0])
     out_dir = out_dir or Path(f"sim-{points[0].name}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output directory {out_dir}: {exc.strerror or exc}") from exc
     console = Console(stderr=True)
     models = ModelCache()
     comparisons = _run(points, names, models, console)

@@ -135,7 +135,10 @@ class Profile:
             raise ModelError(f"not a fognet profile: {exc}") from exc
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json())
+        try:
+            Path(path).write_text(self.to_json())
+        except OSError as exc:
+            raise ModelError(f"cannot write profile {path}: {exc.strerror or exc}") from exc
 
 
 def load_profile(path: str | Path) -> Profile:

@@ -72,3 +72,13 @@ def test_bad_scenario_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.output.startswith("ConfigError: ") and result.output.count("\n") == 1
     result = CliRunner().invoke(main, ["simulate", str(bad), "--baselines", "magic"])
     assert result.exit_code == 2
+
+
+def test_simulate_unwritable_out_is_one_line(tmp_path: Path, chain_path: Path) -> None:
+    scenario = write_scenario(tmp_path / "tiny.toml", TINY.format(model=chain_path))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["simulate", str(scenario), "--out", str(blocker / "out")])
+    assert result.exit_code == 2
+    assert result.output.startswith("ConfigError: cannot create output directory"), result.output
+    assert result.output.count("\n") == 1
