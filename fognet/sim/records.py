@@ -118,19 +118,6 @@ def _mean(values: Iterable[float]) -> float:
 RECORD_FIELDS = [f.name for f in fields(FrameRecord)]
 
 
-def write_records(path: Path, records: Iterable[FrameRecord], extra: dict[str, Any] | None = None) -> int:
-    """Append-free CSV of frame records (with `extra` columns first, e.g. a sweep value)."""
-    extra = extra or {}
-    count = 0
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow([*extra, *RECORD_FIELDS])
-        for record in records:
-            writer.writerow([*extra.values(), *_row(record)])
-            count += 1
-    return count
-
-
 def write_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -139,10 +126,7 @@ def write_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
 
 
 def record_row(record: FrameRecord) -> list[Any]:
-    return _row(record)
-
-
-def _row(record: FrameRecord) -> list[Any]:
+    """One CSV row of a record, in RECORD_FIELDS order (floats to 9 digits, None empty)."""
     out = []
     for value in (getattr(record, name) for name in RECORD_FIELDS):
         if isinstance(value, float):
