@@ -119,7 +119,7 @@ class ProposalPhase:
         sid = msg.subtask.id
         if self.worker is None:
             return m.Reject(worker_id(self.name), sid, m.Reason.OUT_OF_REACH)
-        if self._cut or msg.sender in self.dead:
+        if self.cut.is_set() or msg.sender in self.dead:
             return m.Reject(self.worker.id, sid, m.Reason.STALE_ROUND)
         self._done_sources.discard(msg.sender)
         self._last_propose = self._loop.time()
@@ -154,7 +154,6 @@ class ProposalPhase:
                 break
             self._changed.clear()
             await wait_event(self._changed, max(1e-3, min(settle, self._p1_end - now)))
-        self._cut = True
         self.cut.set()
         for out in self.worker.handle(m.RoundDone(DRIVER, 1)):
             peer = peer_of(out.to)

@@ -89,8 +89,7 @@ class LiveRound(ProposalPhase, StepPhase):
         self._chains: set[asyncio.Task] = set()
         self._done_sources: set[str] = set()
         self._hosted: dict[str, m.RoundDone] = {}
-        self._cut = False  # my worker role ended phase 1
-        self.cut = asyncio.Event()
+        self.cut = asyncio.Event()  # my worker role ended phase 1
         self._settled = False  # my source role reconciled phase 1
         self._p1_end = math.inf
         self._last_propose = 0.0
@@ -197,7 +196,7 @@ class LiveRound(ProposalPhase, StepPhase):
             else:
                 assignment = {s.id: me for s in self.subtasks}
         hosted = ()
-        if self.worker is not None and self._cut:
+        if self.worker is not None and self.cut.is_set():
             hosted = tuple(s for s in self.worker.hosted if s.source not in self.dead)
         return RoundResult(
             round=self.number, peer=self.name, assignment=dict(sorted(assignment.items())),
