@@ -220,7 +220,7 @@ class BootstrapDiscovery:
 
     async def _probe(self) -> None:
         """HELLO every address not yet answered, each interval, until none is left."""
-        while True:
+        while self._pending:
             targets = sorted(self._pending)
             await asyncio.gather(*(self._greet(addr) for addr in targets))
             await asyncio.sleep(self.interval_s)
