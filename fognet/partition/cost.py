@@ -191,6 +191,12 @@ class StageTiming:
         return max(s.total for s in self.slices)
 
 
+def send_rate(link: LinkState, nic: float | None) -> float:
+    """Bytes/s a source sends at over `link`: the link's bandwidth, capped by the source's
+    NIC when it is known (one place for the NIC rule of the module doc)."""
+    return min(link.bandwidth, nic) if nic else link.bandwidth
+
+
 def send_time(cluster: ClusterState, src: PeerId, peer: PeerId, nbytes):
     """Seconds for `src` to send `nbytes` (a number or array) to `peer` alone, at the slower
     of the link and the source's NIC; 0 on the same peer, inf out of reach."""
@@ -199,8 +205,7 @@ def send_time(cluster: ClusterState, src: PeerId, peer: PeerId, nbytes):
     link = cluster.link(src, peer)
     if link is None:
         return np.full(np.shape(nbytes), math.inf) if isinstance(nbytes, np.ndarray) else math.inf
-    nic = cluster.peer(src).nic
-    return link.latency + nbytes / (min(link.bandwidth, nic) if nic else link.bandwidth)
+    return link.latency + nbytes / send_rate(link, cluster.peer(src).nic)
 
 
 def stage_latency(
@@ -220,7 +225,7 @@ def stage_latency(
         t = subtask_latency(cluster, src, peer, s.work, s.in_bytes, s.out_bytes, extra)
         link = cluster.link(src, peer)
         if peer != src and nic and link is not None:
-            airtime += s.in_bytes / min(link.bandwidth, nic)
+            airtime += s.in_bytes / send_rate(link, nic)
             t = SubtaskTiming(link.latency + airtime, t.wait, t.compute, t.transfer_out)
         timings.append(t)
     return StageTiming(tuple(timings), airtime)

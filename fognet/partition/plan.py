@@ -28,6 +28,7 @@ from fognet.partition.cost import (
     ClusterState,
     Slice,
     finish_together_rows,
+    send_rate,
     send_time,
     stage_latency,
     transfer_time,
@@ -149,9 +150,8 @@ class Planner:
         if peer == self.source:
             return row_work
         link = self.state.link(self.source, peer)
-        nic = self.state.peers[self.source].nic
-        send_rate = min(link.bandwidth, nic) if nic else link.bandwidth
-        return row_work + (self.bytes.inputs[i, j] / send_rate + self.bytes.outputs[i, j] / link.bandwidth) / height
+        rate = send_rate(link, self.state.peers[self.source].nic)
+        return row_work + (self.bytes.inputs[i, j] / rate + self.bytes.outputs[i, j] / link.bandwidth) / height
 
     def _fixed_cost(self, i: int, j: int, peer: str) -> float:
         p = self.state.peers[peer]
@@ -190,7 +190,7 @@ class Planner:
             ahead.append(busy if peer != self.source else 0.0)
             if peer != self.source and count > 0:
                 in_b, _ = self.spatial.slice_bytes(i, j, (at, at + count))
-                busy += in_b / min(self.state.link(self.source, peer).bandwidth, nic)
+                busy += in_b / send_rate(self.state.link(self.source, peer), nic)
             at += count
         return ahead
 
