@@ -13,14 +13,16 @@ from fognet.errors import ConfigError
 
 
 def _images(source: Path | None, frames: int, fps: float | None, seed: int):
+    """(the images to send, how many): the folder's first `frames`, or the driving stream."""
     if source is not None:
         from fognet.data.folder import ImageFolder
 
         folder = ImageFolder(source, fps or 30.0)
-        return (folder[i].image for i in range(min(frames, len(folder))))
+        total = min(frames, len(folder))
+        return (folder[i].image for i in range(total)), total
     from fognet.data.driving import DrivingStream
 
-    return (frame.image for frame in DrivingStream(frames, fps or 30.0, seed))
+    return (frame.image for frame in DrivingStream(frames, fps or 30.0, seed)), frames
 
 
 def _cluster_identity(cluster_file: Path, emulate: bool | None):
@@ -133,14 +135,17 @@ def _print_report(report, graph, console) -> None:
 def _write_csv(path: Path, report, model: str, mode: str) -> None:
     from fognet.peer.requester import frame_split
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["model", "mode", "frame", "ok", "latency_ms", "transfer_ms", "wait_ms", "compute_ms", "peers"])
-        for r in report.results:
-            parts = [x * 1e3 for x in frame_split(r)]
-            peers = "+".join(t.peer for t in r.timings)
-            out.writerow([model, mode, r.index, int(r.ok), f"{r.latency_s * 1e3:.3f}", *(f"{x:.3f}" for x in parts), peers])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as fh:
+            out = csv.writer(fh)
+            out.writerow(["model", "mode", "frame", "ok", "latency_ms", "transfer_ms", "wait_ms", "compute_ms", "peers"])
+            for r in report.results:
+                parts = [x * 1e3 for x in frame_split(r)]
+                peers = "+".join(t.peer for t in r.timings)
+                out.writerow([model, mode, r.index, int(r.ok), f"{r.latency_s * 1e3:.3f}", *(f"{x:.3f}" for x in parts), peers])
+    except OSError as exc:
+        raise ConfigError(f"cannot write --csv {path}: {exc.strerror or exc}") from exc
 
 
 @click.command()
@@ -190,23 +195,18 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         raise click.BadParameter("must be at least 1", param_hint="--frames")
     if fps is not None and fps <= 0:
         raise click.BadParameter("must be positive", param_hint="--fps")
+    if warmup < 0 or replan_threshold < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--warmup / --replan-threshold")
     console = Console()
     loaded = load_model(model, input_shapes, seed=seed)
     graph = analyse(loaded.model)
-    images = _images(source_dir, n_frames, fps, seed)
-    total = n_frames
-    if source_dir is not None:
-        from fognet.data.folder import ImageFolder
-
-        total = min(n_frames, len(ImageFolder(source_dir)))
+    images, total = _images(source_dir, n_frames, fps, seed)
     console.print(f"model {loaded.name} ({len(graph)} nodes, sha256 {loaded.sha256[:12]}...), {total} frames")
     times = None
     if profile_path is not None:
         from fognet.model.profile import load_profile
 
         times = load_profile(profile_path).times_for(graph)
-    if warmup < 0 or replan_threshold < 0:
-        raise click.BadParameter("must be >= 0", param_hint="--warmup / --replan-threshold")
     options = dict(
         window=window, fps=fps, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times,
         warmup=warmup, replan_threshold=replan_threshold,
