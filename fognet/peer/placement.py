@@ -1,17 +1,18 @@
-"""Who runs which stage: one small interface, a greedy placement behind it for now.
+"""Who runs which stage: one small interface, and the baseline placements behind it.
 
 The requester only needs a `Plan`; how it is made is a policy the peer picks in one
-place. `GreedyPlacement` is the stand-in until the matching game decides placement:
-it splits the model into K vertical stages balanced by reference time
+place. The default of `fognet infer` is the matching game (`fognet.peer.matched`, which
+plans with `PlannerPlacement` below); these are its baselines. `GreedyPlacement`
+splits the model into K vertical stages balanced by reference time
 (`balanced_positions`, K = number of live peers by default) and gives each stage, in
 order, to the peer with the lowest predicted latency for it under the cost model of
 DESIGN.md: transfer in + wait + compute + transfer out, where the wait counts the work
 already given to that peer by earlier stages of this plan (with several frames in
 flight, a peer given two stages serves them one after the other). Ties go to the peer
 name that sorts first, so placement is deterministic. Consecutive stages that land on
-the same peer are merged into one. Other peers with quota 0 take no
-stage; the source takes its own unless told not to (a requester that is not a device). `PlannerPlacement` runs the
-lead's dynamic program (`fognet.partition.plan.Planner`) instead, spatial stages included.
+the same peer are merged into one. Other peers with quota 0 take no stage; the source
+takes its own unless told not to (a requester that is not a device). `PlannerPlacement`
+runs the lead's dynamic program (`fognet.partition.plan.Planner`), spatial stages included.
 
 Pure (no I/O), so the simulator can use it too.
 
