@@ -403,6 +403,21 @@ class RowPlan:
     extents: dict[str, Extent]
 
 
+def aligned_rows(
+    need: Mapping[str, Range], align: Mapping[str, int], heights: Mapping[str, int], inputs: Sequence[str]
+) -> dict[str, Range]:
+    """Each input's rows from the walk-back `need`: the start rounded down to the input's
+    alignment, at least one row, clipped to the image (an input nothing reads gets row 0).
+    The planner's slice pricing and `plan_rows` both start here."""
+    rows = {}
+    for name in inputs:
+        lo, hi = need.get(name, (0, 1))
+        step = align.get(name, 1)
+        a = lo // step * step
+        rows[name] = (a, min(max(hi, a + 1), heights[name]))
+    return rows
+
+
 def plan_rows(
     steps: Sequence[Step],
     heights: Mapping[str, int],
@@ -421,11 +436,7 @@ def plan_rows(
     need = {name: r for name, r in wanted.items() if r[0] < r[1]}
     for _ in range(max_rounds):
         walk_back(steps, heights, need)
-        rows = {}
-        for name in inputs:
-            lo, hi = need.get(name, (0, 1))
-            a = lo // align[name] * align[name]
-            rows[name] = (a, min(max(hi, a + 1), heights[name]))
+        rows = aligned_rows(need, align, heights, inputs)
         ext, clash = forward(steps, heights, rows)
         if clash is None:
             short = _shortfall(ext, wanted)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fognet.errors import PartitionError
 from fognet.model.graph import ModelGraph
-from fognet.partition.halo import alignments, walk_back
+from fognet.partition.halo import aligned_rows, alignments, walk_back
 from fognet.partition.plan import SpatialPricing
 from fognet.partition.spatial import SpatialRun, find_runs, node_geometries, spatial_run
 
@@ -55,16 +55,10 @@ class RunPricing(SpatialPricing):
         if key not in self._rows:
             run = self.run(start, stop)
             assert run is not None
-            heights = run.heights
             wanted = {n: r for n, r in run.output_rows(rows).items() if r[0] < r[1]}
-            need = walk_back(run.steps, heights, dict(wanted))
+            need = walk_back(run.steps, run.heights, dict(wanted))
             align = alignments(run.steps, list(wanted))
-            result = {}
-            for name in run.inputs:
-                lo, hi = need.get(name, (0, 1))
-                a = lo // align.get(name, 1) * align.get(name, 1)
-                result[name] = (a, min(max(hi, a + 1), heights[name]))
-            self._rows[key] = result
+            self._rows[key] = aligned_rows(need, align, run.heights, run.inputs)
         return self._rows[key]
 
     def slice_bytes(self, start: int, stop: int, rows: tuple[int, int]) -> tuple[int, int]:
