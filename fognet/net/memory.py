@@ -153,6 +153,15 @@ class MemoryTransport:
 
     async def _handle(self, handler: Handler, frames: list, requester: MemoryTransport) -> None:
         try:
+            await self._answer(handler, frames, requester)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a bug here must not vanish with its task
+            self._count.dropped += 1
+            log.exception("could not answer a message on %s", self.address)
+
+    async def _answer(self, handler: Handler, frames: list, requester: MemoryTransport) -> None:
+        try:
             header, tensors = codec.decode(frames, self.max_bytes)
         except WireError as exc:
             self._count.malformed += 1
