@@ -47,14 +47,6 @@ def load_model(spec: str | Path, input_shapes: InputShapes = None, *, seed: int 
     return LoadedModel(name=name, path=path, sha256=hashlib.sha256(data).hexdigest(), model=model)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _resolve(spec: str | Path, seed: int) -> tuple[Path, str]:
     text = str(spec)
     path = Path(text).expanduser()

@@ -308,7 +308,3 @@ class Planner:
         n = len(self.graph)
         cost = self.whole_cost(0, n, peer)
         return Plan("", self.source, (Stage(0, n, (peer,), None, cost),), cost)
-
-
-def stage_outputs(graph: ModelGraph, stage: Stage) -> tuple[str, ...]:
-    return graph.boundary(stage.start, stage.stop)[1]

@@ -10,8 +10,7 @@ split: then `rows[i]` is the range of output rows (along H of the stage's output
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 from fognet.errors import PlanError
 
@@ -42,9 +41,6 @@ class Stage:
     def peer(self) -> str:
         """The single peer of a whole stage."""
         return self.peers[0]
-
-    def with_peers(self, peers: Sequence[str], rows: Sequence[tuple[int, int]] | None = None) -> Stage:
-        return replace(self, peers=tuple(peers), rows=None if rows is None else tuple(map(tuple, rows)))
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,6 @@ class Topology:
         lats = [o[1] for o in (over_a, over_b) if o is not None and o[1] is not None]
         return (min(bws) if bws else bw), (max(lats) if lats else lat)
 
-    def is_default(self, a: str, b: str) -> bool:
-        return self.link(a, b) == self.default_link
-
     def reachable(self, source: str) -> tuple[str, ...]:
         """The workers a source may use: every worker but itself."""
         return self.workers if source not in self._worker_set else tuple(w for w in self.workers if w != source)
