@@ -103,11 +103,7 @@ def modnn_plan(planner: Planner, model_sha256: str = "") -> Plan:
                 continue
             if i > at:
                 stages.append(Stage(at, i, (planner.source,)))
-            rows, first = [], 0
-            for count in equal_rows(height, k):
-                rows.append((first, first + count))
-                first += count
-            stages.append(Stage(i, j, tuple(nodes[:k]), tuple(rows)))
+            stages.append(Stage(i, j, tuple(nodes[:k]), equal_rows(height, k)))
             at = j
     if at < n:
         stages.append(Stage(at, n, (planner.source,)))
@@ -123,18 +119,15 @@ def equal_split(planner: Planner, plan: Plan, peers: Sequence[Sequence[str]]) ->
             stages.append(Stage(stage.start, stage.stop, unique[:1]))
             continue
         height = stage.rows[-1][1]
-        rows, first = [], 0
-        for count in equal_rows(height, len(unique)):
-            rows.append((first, first + count))
-            first += count
-        stages.append(Stage(stage.start, stage.stop, unique, tuple(rows)))
+        stages.append(Stage(stage.start, stage.stop, unique, equal_rows(height, len(unique))))
     return planner.price(Plan(plan.model_sha256, plan.source, tuple(stages), 0.0, plan.input_shapes))
 
 
-def equal_rows(height: int, k: int) -> list[int]:
-    """`height` rows in k near-equal whole parts, larger parts first."""
+def equal_rows(height: int, k: int) -> tuple[tuple[int, int], ...]:
+    """Row ranges [a, b) covering `height` rows in k near-equal whole parts, larger first."""
     base, extra = divmod(height, k)
-    return [base + (1 if i < extra else 0) for i in range(k)]
+    bounds = [i * base + min(i, extra) for i in range(k + 1)]
+    return tuple(zip(bounds, bounds[1:], strict=False))
 
 
 def assigned_peers(plan: Plan, assignment: Mapping[str, str], ids: Sequence[Sequence[str]]) -> list[list[str]]:
