@@ -57,7 +57,7 @@ def _session(loaded, frames: int, seed: int, placement, identity, session):
 
 @click.command()
 @click.option("--model", default="resnet18", show_default=True, help="Zoo name or .onnx path.")
-@click.option("--frames", default=12, show_default=True, help="Frames per run.")
+@click.option("--frames", default=12, show_default=True, type=click.IntRange(min=1), help="Frames per run.")
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help="Cluster file (default: peers/local-4.toml).")
 @click.option("--seed", default=0, show_default=True)
@@ -76,10 +76,10 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
     cluster_file = cluster_file or DEFAULT_CLUSTER
     if not cluster_file.is_file():
         raise ConfigError(f"no cluster file at {cluster_file}; pass --cluster FILE")
+    cluster, identity, others, workers = _cluster_identity(cluster_file, None)
     loaded = load_model(model, seed=seed)
     _split_check(loaded, console)
 
-    cluster, identity, others, workers = _cluster_identity(cluster_file, None)
     console.print(
         f"[bold]2. live[/] cluster {cluster.name}: {identity.config.name} (source) + "
         f"{', '.join(others)} as separate processes on 127.0.0.1"
