@@ -74,6 +74,9 @@ def match(instance_path, as_json, rule, check_path, optimal, random_, sources, w
           per_source, seed, out) -> None:
     """Match subtasks to workers by DINA-O's game, check a matching, or find the optimum."""
     if random_:
+        given = [f for f, v in (("--instance", instance_path), ("--check", check_path), ("--optimal", optimal), ("--json", as_json)) if v]
+        if given:
+            raise click.UsageError(f"--random-instance writes an instance; it does not take {given[0]}")
         _random(sources, workers, per_source, seed, rule, out)
         return
     if instance_path is None:

@@ -6,8 +6,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fognet.model import zoo
-
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
@@ -24,6 +22,8 @@ def models(names: tuple[str, ...], slim: bool, quick: bool) -> None:
     variant) or a path to an .onnx file. Figures need each model built once, into
     $FOGNET_CACHE (default ~/.cache/fognet); later listings read them from there.
     """
+    from fognet.model import zoo
+
     wanted = list(names) or zoo.names()
     entries = [(zoo.entry(name), slim or name.endswith(zoo.SLIM_SUFFIX)) for name in wanted]
     table = Table(title="fognet model zoo" + (" (slim variants)" if slim else ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -10,9 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fognet.errors import ConfigError
-from fognet.sim.experiment import Comparison, ModelCache, compare, parse_approaches
-from fognet.sim.records import RECORD_FIELDS, record_row, write_json, write_rows
-from fognet.sim.scenario import Scenario, Sweep, load
+
+if TYPE_CHECKING:  # the simulator pulls in onnx and the planner: import it only when run
+    from fognet.sim.experiment import Comparison, ModelCache
+    from fognet.sim.scenario import Scenario, Sweep
 
 
 @click.command()
@@ -29,6 +31,9 @@ def simulate(scenario_path: Path, baselines: str, out_dir: Path | None) -> None:
     approach's latency figures and fognet's speed-up over it; writes every frame's record
     (frames.csv) and the summaries (summary.json) to --out.
     """
+    from fognet.sim.experiment import ModelCache, parse_approaches
+    from fognet.sim.scenario import Sweep, load
+
     loaded = load(scenario_path)
     points = loaded.points if isinstance(loaded, Sweep) else (loaded,)
     names = parse_approaches(baselines, points[0])
@@ -49,6 +54,8 @@ def simulate(scenario_path: Path, baselines: str, out_dir: Path | None) -> None:
 
 
 def _run(points, names, models: ModelCache, console: Console) -> list[Comparison]:
+    from fognet.sim.experiment import compare
+
     total = sum(p.rounds for p in points) * len(names)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     out = []
@@ -122,6 +129,9 @@ def _sweep_table(sweep: Sweep, comparisons: list[Comparison], names: list[str]) 
 
 
 def _write(out_dir: Path, loaded: Scenario | Sweep, comparisons: list[Comparison]) -> None:
+    from fognet.sim.records import RECORD_FIELDS, record_row, write_json, write_rows
+    from fognet.sim.scenario import Sweep
+
     sweep = loaded if isinstance(loaded, Sweep) else None
     values = sweep.values if sweep else (None,)
     extra = ["param", "value"] if sweep else []
@@ -137,6 +147,8 @@ def _write(out_dir: Path, loaded: Scenario | Sweep, comparisons: list[Comparison
 
 
 def summary_json(loaded: Scenario | Sweep, comparisons: list[Comparison]) -> dict:
+    from fognet.sim.scenario import Sweep
+
     sweep = loaded if isinstance(loaded, Sweep) else None
     points = []
     for k, comparison in enumerate(comparisons):

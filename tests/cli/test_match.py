@@ -120,3 +120,12 @@ def test_malformed_instance_files(tmp_path, content) -> None:
 def test_missing_instance_file(tmp_path) -> None:
     result = _run("match", "--instance", str(tmp_path / "absent.json"))
     assert result.exit_code == 2 and result.output.startswith("InstanceError: cannot read")
+
+
+def test_random_instance_refuses_options_it_would_ignore(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from fognet.cli import main
+
+    result = CliRunner().invoke(main, ["match", "--random-instance", "--check", str(tmp_path / "m.json")])
+    assert result.exit_code == 2 and "does not take --check" in result.output
