@@ -20,14 +20,19 @@ comes later is dropped and counted as `late`) and `RemoteError` when the reply i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, fields
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Protocol
 
 import numpy as np
 
-from fognet.errors import FognetError, PeerError
+from fognet.errors import FognetError, PeerError, WireError
+from fognet.net import codec
 from fognet.net.wire import Error, Header, Reason
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -118,3 +123,43 @@ def raise_if_error(addr: str, header: Header) -> None:
             f"peer {addr} answered ERROR {header.body.reason.value}: {header.body.detail}",
             header.body.reason,
         )
+
+
+async def answer(
+    handler: Handler, frames: Sequence, max_bytes: int, counts: Counters, where: str
+) -> tuple[Header, Tensors, int, str] | None:
+    """What a peer answers a request with, the same for every transport:
+    (reply header, reply tensors, the request id it answers, the requester's node id),
+    or None when the handler sends no reply. A message that fails to decode gets an
+    ERROR naming the bad field; a handler that raises gets an ERROR with its reason."""
+    try:
+        header, tensors = codec.decode(frames, max_bytes)
+    except WireError as exc:
+        counts.malformed += 1
+        log.warning("malformed message on %s: %s", where, exc)
+        return wire_error_header(exc), {}, codec.peek_id(frames), ""
+    try:
+        reply = split_reply(await handler(header, tensors))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every handler failure becomes an ERROR reply
+        if not hasattr(exc, "reason"):
+            log.exception("handler failed on %s", header.type.value)
+        reply = error_header(exc), {}
+    if reply is None:
+        return None
+    return reply[0], reply[1], header.id, header.sender
+
+
+def encode_reply(header: Header, tensors: Tensors, msg_id: int, node_id: str, counts: Counters) -> list:
+    """A reply's frames; a reply that breaks the schema becomes HANDLER_FAILED instead."""
+    header = replace(header, id=msg_id, sender=node_id)
+    try:
+        frames = codec.encode(header, tensors)
+    except WireError as exc:
+        log.error("reply %s from handler is invalid: %s", header.type.value, exc)
+        header = replace(header, body=Error(Reason.HANDLER_FAILED, f"invalid reply: {exc}"))
+        frames = codec.encode(header)
+    if isinstance(header.body, Error):
+        counts.errors_sent += 1
+    return frames

@@ -31,12 +31,11 @@ from fognet.net.base import (
     Handler,
     Tensors,
     TransportStats,
-    error_header,
+    answer,
+    encode_reply,
     raise_if_error,
-    split_reply,
-    wire_error_header,
 )
-from fognet.net.wire import Error, Header, Reason, new_node_id
+from fognet.net.wire import Header, new_node_id
 
 log = logging.getLogger(__name__)
 
@@ -161,33 +160,14 @@ class MemoryTransport:
             log.exception("could not answer a message on %s", self.address)
 
     async def _answer(self, handler: Handler, frames: list, requester: MemoryTransport) -> None:
-        try:
-            header, tensors = codec.decode(frames, self.max_bytes)
-        except WireError as exc:
-            self._count.malformed += 1
-            self._reply(requester, wire_error_header(exc), {}, codec.peek_id(frames))
+        answered = await answer(handler, frames, self.max_bytes, self._count, self.address)
+        if answered is None:
             return
-        try:
-            reply = split_reply(await handler(header, tensors))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every handler failure becomes an ERROR reply
-            reply = error_header(exc), {}
-        if reply is not None:
-            self._reply(requester, reply[0], reply[1], header.id)
-
-    def _reply(self, requester: MemoryTransport, header: Header, tensors, msg_id: int) -> None:
+        header, tensors, msg_id, _ = answered
         if requester._closed:
             self._count.dropped += 1
             return
-        header = replace(header, id=msg_id, sender=self.node_id)
-        try:
-            frames = codec.encode(header, tensors)
-        except WireError as exc:  # the handler's reply breaks the schema: say so instead
-            header = replace(header, body=Error(Reason.HANDLER_FAILED, f"invalid reply: {exc}"))
-            frames = codec.encode(header)
-        if isinstance(header.body, Error):
-            self._count.errors_sent += 1
+        frames = encode_reply(header, tensors, msg_id, self.node_id, self._count)
         self._count.sent += 1
         requester._deliver_reply([bytes(f) for f in frames])
 

@@ -49,13 +49,12 @@ from fognet.net.base import (
     Handler,
     Tensors,
     TransportStats,
-    error_header,
+    answer,
+    encode_reply,
     raise_if_error,
-    split_reply,
-    wire_error_header,
 )
 from fognet.net.emulation import Pacer
-from fognet.net.wire import Error, Header, Reason, new_node_id
+from fognet.net.wire import Header, new_node_id
 
 log = logging.getLogger(__name__)
 
@@ -274,36 +273,14 @@ class ZmqTransport:
             log.exception("could not answer a message on %s", self.address)
 
     async def _answer(self, handler: Handler, route: bytes, frames: list) -> None:
-        try:
-            header, tensors = codec.decode(frames, self.max_bytes)
-        except WireError as exc:
-            self._count.malformed += 1
-            log.warning("malformed message on %s: %s", self.address, exc)
-            await self._reply(route, wire_error_header(exc), {}, "", codec.peek_id(frames))
-            return
-        try:
-            reply = split_reply(await handler(header, tensors))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every handler failure becomes an ERROR reply
-            if not hasattr(exc, "reason"):
-                log.exception("handler failed on %s", header.type.value)
-            reply = error_header(exc), {}
-        if reply is not None:
-            await self._reply(route, reply[0], reply[1], header.sender, header.id)
+        answered = await answer(handler, frames, self.max_bytes, self._count, self.address)
+        if answered is not None:
+            await self._reply(route, *answered)
 
-    async def _reply(self, route: bytes, header: Header, tensors, to: str, msg_id: int) -> None:
-        header = replace(header, id=msg_id, sender=self.node_id)
-        try:
-            frames = codec.encode(header, tensors)
-        except WireError as exc:  # the handler's reply breaks the schema: say so instead
-            log.error("reply %s from handler is invalid: %s", header.type.value, exc)
-            header = replace(header, body=Error(Reason.HANDLER_FAILED, f"invalid reply: {exc}"))
-            frames = codec.encode(header)
+    async def _reply(self, route: bytes, header: Header, tensors, msg_id: int, to: str) -> None:
+        frames = encode_reply(header, tensors, msg_id, self.node_id, self._count)
         if self.pacer is not None and to:
             await self.pacer.pace(to, codec.frames_nbytes(frames))
-        if isinstance(header.body, Error):
-            self._count.errors_sent += 1
         try:
             await self._router.send_multipart([route, *frames], copy=False)
         except zmq.ZMQError as exc:
