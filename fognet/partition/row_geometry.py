@@ -96,6 +96,18 @@ class Transposed:
 SHIFT_INVARIANT_MODES = ("half_pixel", "asymmetric", "pytorch_half_pixel", "tf_half_pixel_for_nn")
 
 
+def source_coordinate(r: int, factor: int, n: int, mode: str) -> float:
+    """The input row (a real number) that output row r of an upscale by `factor` of `n` rows
+    maps to under a Resize coordinate mode: one rule for nearest and linear modes alike."""
+    if mode == "asymmetric":
+        return r / factor
+    if mode == "tf_half_pixel_for_nn":
+        return (r + 0.5) / factor
+    if mode == "pytorch_half_pixel" and n * factor <= 1:
+        return 0.0
+    return (r + 0.5) / factor - 0.5  # half_pixel, pytorch_half_pixel
+
+
 @dataclass(frozen=True)
 class Nearest:
     """Nearest-neighbour upscale by an integer factor (Resize, Upsample, DepthToSpace)."""
@@ -111,17 +123,7 @@ class Nearest:
         return ((r % self.factor, self._source(r, n)),)
 
     def _source(self, r: int, n: int) -> int:
-        f = self.factor
-        mode = self.coordinate_mode
-        if mode == "asymmetric":
-            x = r / f
-        elif mode == "tf_half_pixel_for_nn":
-            x = (r + 0.5) / f
-        elif mode == "pytorch_half_pixel" and n * f <= 1:
-            x = 0.0
-        else:  # half_pixel, pytorch_half_pixel
-            x = (r + 0.5) / f - 0.5
-        i = _round(x, self.nearest_mode)
+        i = _round(source_coordinate(r, self.factor, n, self.coordinate_mode), self.nearest_mode)
         return min(max(i, 0), n - 1)
 
     def offset(self, a: int) -> int:
@@ -143,11 +145,7 @@ class Linear:
         return max(0, n * self.factor)
 
     def deps(self, r: int, n: int) -> tuple[Dep, ...]:
-        f = self.factor
-        x = r / f if self.coordinate_mode == "asymmetric" else (r + 0.5) / f - 0.5
-        if self.coordinate_mode == "pytorch_half_pixel" and n * f <= 1:
-            x = 0.0
-        x = min(max(x, 0.0), n - 1.0)
+        x = min(max(source_coordinate(r, self.factor, n, self.coordinate_mode), 0.0), n - 1.0)
         lo = min(int(x), n - 1)
         hi = min(lo + 1, n - 1)
         w = round(x - lo, 6) if lo != hi else 0.5

@@ -241,6 +241,10 @@ def op_case(op: str) -> onnx.ModelProto:
         b.x = b.add("Resize", [b.x, "", b.const("sc", np.array([1, 1, 3, 1], np.float32))], mode="nearest",
                     coordinate_transformation_mode="tf_half_pixel_for_nn", nearest_mode="round_prefer_ceil")
         b.h *= 3
+    elif op == "LinearTf":  # linear modes map rows like nearest ones (tf: (r + 0.5) / f)
+        b.x = b.add("Resize", [b.x, "", b.const("sc", np.array([1, 1, 2, 1], np.float32))], mode="linear",
+                    coordinate_transformation_mode="tf_half_pixel_for_nn")
+        b.h *= 2
     elif op == "EdgePad":
         b.x = b.add("Pad", [b.x, b.const("p", np.array([0, 1, 2, 0, 0, 0, 3, 0], np.int64))], mode="edge")
         b.c, b.h = 5, b.h + 5

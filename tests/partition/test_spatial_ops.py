@@ -42,7 +42,7 @@ def test_rewrites_fix_same_pads_and_resize_sizes_to_the_full_image() -> None:
 
 
 @pytest.mark.parametrize("op", ["Upsample9", "DepthToSpace", "SpaceToDepth", "LpPool", "DilatedMaxPool",
-                                "Softmax", "PReluClipLRN", "ResizeTf", "EdgePad"])
+                                "Softmax", "PReluClipLRN", "ResizeTf", "LinearTf", "EdgePad"])
 def test_less_common_local_ops_split_exactly(op: str) -> None:
     model = op_case(op)
     assert_split_matches(model, lambda h: slices_for_rows([h // 4, 1, h // 3, h - h // 4 - 1 - h // 3]))
