@@ -89,7 +89,7 @@ class Transposed:
         return a * self.stride
 
     def align(self, out_align: int) -> int:
-        return out_align // math.gcd(out_align, self.stride)
+        return _upscale_align(out_align, self.stride)  # a transposed conv upscales by its stride
 
 
 # Resize coordinate modes under which an integer upscale commutes with integer row shifts.
@@ -109,15 +109,32 @@ def source_coordinate(r: int, factor: int, n: int, mode: str) -> float:
 
 
 @dataclass(frozen=True)
-class Nearest:
-    """Nearest-neighbour upscale by an integer factor (Resize, Upsample, DepthToSpace)."""
+class _Upscale:
+    """What every integer upscale shares: n rows become n * factor, offsets scale alike."""
 
     factor: int
-    coordinate_mode: str = "asymmetric"
-    nearest_mode: str = "floor"
 
     def out_len(self, n: int) -> int:
         return max(0, n * self.factor)
+
+    def offset(self, a: int) -> int:
+        return a * self.factor
+
+    def align(self, out_align: int) -> int:
+        return _upscale_align(out_align, self.factor)
+
+
+def _upscale_align(out_align: int, factor: int) -> int:
+    """Input alignment so that output offsets (input offset * factor) stay multiples of out_align."""
+    return out_align // math.gcd(out_align, factor)
+
+
+@dataclass(frozen=True)
+class Nearest(_Upscale):
+    """Nearest-neighbour upscale by an integer factor (Resize, Upsample, DepthToSpace)."""
+
+    coordinate_mode: str = "asymmetric"
+    nearest_mode: str = "floor"
 
     def deps(self, r: int, n: int) -> tuple[Dep, ...]:
         return ((r % self.factor, self._source(r, n)),)
@@ -126,23 +143,13 @@ class Nearest:
         i = _round(source_coordinate(r, self.factor, n, self.coordinate_mode), self.nearest_mode)
         return min(max(i, 0), n - 1)
 
-    def offset(self, a: int) -> int:
-        return a * self.factor
-
-    def align(self, out_align: int) -> int:
-        return out_align // math.gcd(out_align, self.factor)
-
 
 @dataclass(frozen=True)
-class Linear:
+class Linear(_Upscale):
     """Linear (bilinear in H and W) upscale by an integer factor, as onnxruntime computes it:
     the source coordinate is clamped into the image, then the two rows around it are mixed."""
 
-    factor: int
     coordinate_mode: str = "half_pixel"
-
-    def out_len(self, n: int) -> int:
-        return max(0, n * self.factor)
 
     def deps(self, r: int, n: int) -> tuple[Dep, ...]:
         x = min(max(source_coordinate(r, self.factor, n, self.coordinate_mode), 0.0), n - 1.0)
@@ -150,12 +157,6 @@ class Linear:
         hi = min(lo + 1, n - 1)
         w = round(x - lo, 6) if lo != hi else 0.5
         return ((("lo", w), lo), (("hi", w), hi))
-
-    def offset(self, a: int) -> int:
-        return a * self.factor
-
-    def align(self, out_align: int) -> int:
-        return out_align // math.gcd(out_align, self.factor)
 
 
 def _round(x: float, mode: str) -> int:
