@@ -46,6 +46,7 @@ POINTWISE = {
 }
 CHANNEL_SOFTMAX = {"Softmax", "LogSoftmax", "Hardmax"}
 SPARE_OUTPUTS = {"Dropout", "MaxPool"}  # second outputs that are fine when unused
+WINDOW_OPS = {"Conv", "MaxPool", "AveragePool", "LpPool"}  # a 2-D window: kernel, strides, pads
 
 
 def node_geometries(graph: ModelGraph) -> tuple[Geometry | None, ...]:
@@ -94,8 +95,7 @@ def _rewrite(
 ) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
     """A copy of the node that computes the same on slices (see the module docstring)."""
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    auto_pad = _text(attrs.get("auto_pad", b"NOTSET"))
-    if node.op_type in ("Conv", "MaxPool", "AveragePool", "LpPool") and auto_pad not in ("NOTSET", "VALID"):
+    if node.op_type in WINDOW_OPS and _auto_pad(attrs) not in ("NOTSET", "VALID"):
         new = onnx.NodeProto()
         new.CopyFrom(node)
         _, pads = _window_params(graph, node, attrs)
@@ -155,6 +155,10 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _auto_pad(attrs: dict) -> str:
+    return _text(attrs.get("auto_pad", b"NOTSET"))
+
+
 def _geometry(
     graph: ModelGraph, node: onnx.NodeProto, consts: _Constants, used: set[str]
 ) -> Geometry | None:
@@ -186,7 +190,7 @@ def _node_geometry(
         return _pointwise(graph, node, consts, data, attrs, h_out)
     if len(data) != 1 or node.input[0] != data[0]:
         return None  # weights, scales, pads computed from the input
-    if op in ("Conv", "MaxPool", "AveragePool", "LpPool"):
+    if op in WINDOW_OPS:
         (k, s, d, ceil), pads = _window_params(graph, node, attrs)
         return Window(k, s, d, pads[0], pads[2], ceil)
     if op == "SpaceToDepth":
@@ -232,7 +236,7 @@ def _window_params(graph: ModelGraph, node: onnx.NodeProto, attrs: dict) -> tupl
     strides = list(attrs.get("strides", [1, 1]))
     dilations = list(attrs.get("dilations", [1, 1]))
     pads = list(attrs.get("pads", [0, 0, 0, 0]))
-    auto_pad = _text(attrs.get("auto_pad", b"NOTSET"))
+    auto_pad = _auto_pad(attrs)
     ceil = bool(attrs.get("ceil_mode", 0))
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         shape = graph.tensors[node.input[0]].shape
@@ -248,11 +252,11 @@ def _window_params(graph: ModelGraph, node: onnx.NodeProto, attrs: dict) -> tupl
 
 
 def _transposed(node, consts, attrs) -> Geometry | None:
-    if "output_shape" in attrs or _text(attrs.get("auto_pad", b"NOTSET")) not in ("NOTSET", "VALID"):
+    if "output_shape" in attrs or _auto_pad(attrs) not in ("NOTSET", "VALID"):
         return None
     kernel = list(attrs.get("kernel_shape", consts.shape(node.input[1])[2:]))
     pads = list(attrs.get("pads", [0, 0, 0, 0]))
-    if _text(attrs.get("auto_pad", b"NOTSET")) == "VALID":
+    if _auto_pad(attrs) == "VALID":
         pads = [0, 0, 0, 0]
     stride = list(attrs.get("strides", [1, 1]))[0]
     dilation = list(attrs.get("dilations", [1, 1]))[0]
