@@ -98,7 +98,7 @@ def _rewrite(
     if node.op_type in WINDOW_OPS and _auto_pad(attrs) not in ("NOTSET", "VALID"):
         new = onnx.NodeProto()
         new.CopyFrom(node)
-        _, pads = _window_params(graph, node, attrs)
+        _, pads = _window_params(graph, node, consts, attrs)
         kept = [a for a in new.attribute if a.name != "auto_pad"]
         del new.attribute[:]
         new.attribute.extend([*kept, helper.make_attribute("pads", pads)])
@@ -191,7 +191,7 @@ def _node_geometry(
     if len(data) != 1 or node.input[0] != data[0]:
         return None  # weights, scales, pads computed from the input
     if op in WINDOW_OPS:
-        (k, s, d, ceil), pads = _window_params(graph, node, attrs)
+        (k, s, d, ceil), pads = _window_params(graph, node, consts, attrs)
         return Window(k, s, d, pads[0], pads[2], ceil)
     if op == "SpaceToDepth":
         b = int(attrs["blocksize"])
@@ -225,17 +225,11 @@ def _pointwise(graph, node, consts, data, attrs, h_out) -> Geometry | None:
     return Pointwise()
 
 
-def _window_params(graph: ModelGraph, node: onnx.NodeProto, attrs: dict) -> tuple[tuple, list[int]]:
+def _window_params(
+    graph: ModelGraph, node: onnx.NodeProto, consts: _Constants, attrs: dict
+) -> tuple[tuple, list[int]]:
     """((kernel, stride, dilation, ceil_mode) along H, pads [t, l, b, r]) with auto_pad resolved."""
-    if "kernel_shape" in attrs:
-        kernel = list(attrs["kernel_shape"])
-    else:
-        kernel = list(_Constants(graph).shape(node.input[1])[2:])
-    if len(kernel) != 2:
-        raise ValueError("only 2-D windows")
-    strides = list(attrs.get("strides", [1, 1]))
-    dilations = list(attrs.get("dilations", [1, 1]))
-    pads = list(attrs.get("pads", [0, 0, 0, 0]))
+    kernel, strides, dilations, pads = _window_attrs(node, consts, attrs)
     auto_pad = _auto_pad(attrs)
     ceil = bool(attrs.get("ceil_mode", 0))
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
@@ -246,22 +240,30 @@ def _window_params(graph: ModelGraph, node: onnx.NodeProto, attrs: dict) -> tupl
             total = max(0, (-(-n // s) - 1) * s + d * (k - 1) + 1 - n)
             head = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
             pads[axis], pads[2 + axis] = head, total - head
-    elif auto_pad == "VALID":
-        pads = [0, 0, 0, 0]
     return (kernel[0], strides[0], dilations[0], ceil), pads
+
+
+def _window_attrs(node: onnx.NodeProto, consts: _Constants, attrs: dict) -> tuple[list[int], ...]:
+    """(kernel, strides, dilations, pads) of a 2-D window op or ConvTranspose, the kernel from
+    the weights when not given, the pads zero under auto_pad=VALID."""
+    if "kernel_shape" in attrs:
+        kernel = list(attrs["kernel_shape"])
+    else:
+        kernel = list(consts.shape(node.input[1])[2:])
+    if len(kernel) != 2:
+        raise ValueError("only 2-D windows")
+    strides = list(attrs.get("strides", [1, 1]))
+    dilations = list(attrs.get("dilations", [1, 1]))
+    pads = [0, 0, 0, 0] if _auto_pad(attrs) == "VALID" else list(attrs.get("pads", [0, 0, 0, 0]))
+    return kernel, strides, dilations, pads
 
 
 def _transposed(node, consts, attrs) -> Geometry | None:
     if "output_shape" in attrs or _auto_pad(attrs) not in ("NOTSET", "VALID"):
         return None
-    kernel = list(attrs.get("kernel_shape", consts.shape(node.input[1])[2:]))
-    pads = list(attrs.get("pads", [0, 0, 0, 0]))
-    if _auto_pad(attrs) == "VALID":
-        pads = [0, 0, 0, 0]
-    stride = list(attrs.get("strides", [1, 1]))[0]
-    dilation = list(attrs.get("dilations", [1, 1]))[0]
+    kernel, strides, dilations, pads = _window_attrs(node, consts, attrs)
     out_pad = list(attrs.get("output_padding", [0, 0]))[0]
-    return Transposed(kernel[0], stride, dilation, pads[0], pads[2], out_pad)
+    return Transposed(kernel[0], strides[0], dilations[0], pads[0], pads[2], out_pad)
 
 
 def _resize(graph, node, consts, attrs, h_in, h_out) -> Geometry | None:
