@@ -58,7 +58,7 @@ from fognet.model.load import load_model
 from fognet.model.runtime import make_session
 from fognet.partition.calibrate import Estimate, speed_sample
 from fognet.partition.extract import extract
-from fognet.partition.spatial import crop_outputs
+from fognet.partition.spatial_slices import crop_outputs
 from fognet.peer.slicing import Slicer
 from fognet.peer.store import ModelStore
 
