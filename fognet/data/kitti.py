@@ -97,7 +97,9 @@ def _oxts(drive: Path, k: int, problems: list[str]) -> Labels | None:
     return None
 
 
-def _drive_entries(drive: Path, fps: float, problems: list[str]) -> list[Entry]:
+def _drive_entries(drive: Path, fps: float, problems: list[str], clock: list) -> list[Entry]:
+    """The drive's frames; `clock` gets (drive, seconds) of every timestamps.txt line, so
+    the rate is the camera's even where images are missing."""
     data = drive / CAMERA / "data"
     images = {int(p.stem): p for p in data.glob("*.png") if p.stem.isdigit()} if data.is_dir() else {}
     stamps = _stamps(drive, problems)
@@ -109,6 +111,7 @@ def _drive_entries(drive: Path, fps: float, problems: list[str]) -> list[Entry]:
                     for k in sorted(stamps) if k not in images)
     keys = sorted(k for k in stamps if k in images)
     t0 = stamps[keys[0]] if keys else 0
+    clock.extend((drive.name, (stamps[k] - t0) / 1e9) for k in sorted(stamps))
     return [Entry(images[k], (stamps[k] - t0) / 1e9, _oxts(drive, k, problems), drive.name) for k in keys]
 
 
@@ -119,7 +122,7 @@ def open_kitti(path: str | Path, fps: float = 10.0) -> ImageSource:
     if not drives:
         raise DatasetError(f"{path}: no KITTI DATE_drive_NNNN_sync/{CAMERA} folder")
     problems: list[str] = []
-    entries = [e for d in drives for e in _drive_entries(d, fps, problems)]
+    clock: list[tuple[str, float]] = []
+    entries = [e for d in drives for e in _drive_entries(d, fps, problems, clock)]
     timed = all((d / CAMERA / "timestamps.txt").is_file() for d in drives)
-    return ImageSource("kitti", path, entries, rate([(e.sequence, e.timestamp) for e in entries], fps),
-                       timed, problems)
+    return ImageSource("kitti", path, entries, rate(clock, fps), timed, problems)

@@ -69,14 +69,16 @@ def challenge_csvs(path: Path) -> list[Path]:
     return sorted(path.glob(f"*/{CHALLENGE_CSV}")) if path.is_dir() else []
 
 
-def _challenge_entries(csv_path: Path, problems: list[str]) -> list[Entry]:
+def _challenge_entries(csv_path: Path, problems: list[str], clock: list) -> list[Entry]:
+    """The export's center-camera frames; `clock` gets (sequence, seconds) of every center
+    row, so the rate is the camera's even where images are missing."""
     rows = _rows(csv_path)
     header = [c.strip() for c in rows[0]] if rows else []
     missing = [c for c in CHALLENGE_COLUMNS if c not in header]
     if missing:
         raise DatasetError(f"{csv_path}: not a Udacity interpolated.csv (no column {', '.join(missing)})")
     col = {name: header.index(name) for name in CHALLENGE_COLUMNS}
-    stamped = []
+    stamped, every = [], []
     for n, row in enumerate(rows[1:], start=2):
         if len(row) < len(header) or row[col["frame_id"]].strip() != "center_camera":
             continue
@@ -87,6 +89,7 @@ def _challenge_entries(csv_path: Path, problems: list[str]) -> list[Entry]:
         except ValueError:
             problems.append(f"{csv_path} row {n}: a number does not parse; skipped")
             continue
+        every.append(ns)
         image = csv_path.parent / row[col["filename"]].strip()
         if not image.is_file():
             problems.append(f"{csv_path} row {n}: {image}: no such file")
@@ -95,6 +98,7 @@ def _challenge_entries(csv_path: Path, problems: list[str]) -> list[Entry]:
         stamped.append((ns, image, labels))
     t0 = min((s[0] for s in stamped), default=0)
     seq = csv_path.parent.name
+    clock.extend((seq, (ns - t0) / 1e9) for ns in sorted(every))
     return [Entry(image, (ns - t0) / 1e9, labels, seq) for ns, image, labels in stamped]
 
 
@@ -105,9 +109,9 @@ def open_challenge(path: str | Path, fps: float = 20.0) -> ImageSource:
     if not csvs:
         raise DatasetError(f"{path}: no Udacity {CHALLENGE_CSV}")
     problems: list[str] = []
-    entries = [e for c in csvs for e in _challenge_entries(c, problems)]
-    return ImageSource("udacity", path, entries, rate([(e.sequence, e.timestamp) for e in entries], fps),
-                       True, problems)
+    clock: list[tuple[str, float]] = []
+    entries = [e for c in csvs for e in _challenge_entries(c, problems, clock)]
+    return ImageSource("udacity", path, entries, rate(clock, fps), True, problems)
 
 
 # -- the simulator's log --------------------------------------------------------------------
@@ -123,12 +127,13 @@ def _resolve(csv_dir: Path, text: str) -> Path | None:
     return None
 
 
-def _sim_time(name: str) -> float | None:
+def _sim_ms(name: str) -> int | None:
+    """Milliseconds since the epoch from a simulator file name, or None without a stamp."""
     m = _SIM_STAMP.search(name)
     if m is None:
         return None
     y, mo, d, h, mi, s, ms = (int(v) for v in m.groups())
-    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) + ms / 1000.0
+    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) * 1000 + ms
 
 
 def _is_header(row: list[str]) -> bool:
@@ -164,9 +169,9 @@ def open_simulator(path: str | Path, fps: float = 15.0) -> ImageSource:
             continue
         labels = Labels(steering=steering * SIM_MAX_STEER, speed=speed * MPH, throttle=throttle, brake=brake)
         found.append((image, labels))
-    times = [_sim_time(image.name) for image, _ in found]
+    times = [_sim_ms(image.name) for image, _ in found]
     timed = bool(times) and all(t is not None for t in times)
-    stamps = [t - times[0] for t in times] if timed else [i / fps for i in range(len(found))]
+    stamps = [(t - times[0]) / 1000 for t in times] if timed else [i / fps for i in range(len(found))]
     entries = [Entry(image, t, labels) for (image, labels), t in zip(found, stamps, strict=True)]
     fps = rate([("", e.timestamp) for e in entries], fps) if timed else fps
     return ImageSource("udacity-sim", csv_path.parent, entries, fps, timed, problems)
