@@ -10,7 +10,7 @@ API
     Entry(path, timestamp, labels=None, sequence="")    frozen
     ImageSource(layout, root, entries, fps, timed, problems=())
         iter / len / [i] -> Frame;  .layout .root .entries .fps .timed .problems
-    rate(pairs, default) -> fps     1 / median step of (sequence, timestamp) pairs
+    rate(pairs, default) -> fps     1 / mean step of (sequence, timestamp) pairs, gaps left out
 """
 
 from __future__ import annotations
@@ -40,13 +40,18 @@ class Entry:
 
 
 def rate(timestamps: Sequence[tuple[str, float]], default: float) -> float:
-    """The frame rate of (sequence, timestamp) pairs: 1 / the median step inside sequences.
+    """The frame rate of (sequence, timestamp) pairs: 1 / the mean step inside sequences.
 
-    Steps across a sequence boundary are not steps; with no positive step (one frame per
-    sequence) the rate is `default`.
+    Steps longer than 1.5x the median are gaps (dropped frames, a pause), not the camera's
+    period, and are left out; the mean of the rest is exact where stamps are rounded (the
+    simulator's milliseconds). Steps across a sequence boundary are not steps; with no
+    positive step (one frame per sequence) the rate is `default`.
     """
     steps = [b[1] - a[1] for a, b in pairwise(timestamps) if a[0] == b[0] and b[1] > a[1]]
-    return 1.0 / statistics.median(steps) if steps else float(default)
+    if not steps:
+        return float(default)
+    typical = statistics.median(steps)
+    return 1.0 / statistics.fmean(s for s in steps if s <= 1.5 * typical)
 
 
 class ImageSource:

@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mov", ".mp4", ".avi", ".mkv", ".webm", ".m4v")
 
 
+def _why(exc: Exception) -> str:
+    """FFmpeg's reason without the file name it repeats (we name the file ourselves)."""
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def _probe(path: Path) -> tuple[float, tuple[int, int], int]:
     """(rate, (width, height), frames from the header or 0) of a file's first video stream."""
     with av.open(str(path)) as container:
@@ -57,8 +62,11 @@ class VideoSource:
         for p in map(Path, paths):
             try:
                 fps, size, frames = _probe(p)
-            except (av.FFmpegError, OSError, DatasetError) as exc:
-                problems.append(f"{p}: cannot open as video ({exc})")
+            except (av.FFmpegError, OSError) as exc:
+                problems.append(f"{p}: cannot open as video ({_why(exc)})")
+                continue
+            except DatasetError as exc:
+                problems.append(str(exc))
                 continue
             self.paths.append(p)
             self._header[p] = (fps, size, frames)
@@ -66,8 +74,10 @@ class VideoSource:
         for line in self.problems:
             log.warning("%s", line)
         if not self.paths:
-            first = f": {problems[0]}" if problems else ""
-            raise DatasetError(f"{root or (paths[0] if paths else '.')}: no readable video{first}")
+            if len(problems) == 1:
+                raise DatasetError(problems[0])
+            first = f"; first: {problems[0]}" if problems else ""
+            raise DatasetError(f"{root or '.'}: none of its {len(problems)} videos is readable{first}")
         self.root = root or self.paths[0]
         self.fps = self._header[self.paths[0]][0] or 30.0
         self.size: tuple[int, int] = self._header[self.paths[0]][1]
@@ -103,7 +113,7 @@ class VideoSource:
                     yield Frame(start + k, image, t - t0, labels, f"{path}#{k}", path.stem)
                     k += 1
         except (av.FFmpegError, OSError) as exc:
-            raise FrameError(f"{path}#{k}: cannot decode video frame {k} ({exc})") from exc
+            raise FrameError(f"{path}#{k}: cannot decode video frame {k} ({_why(exc)})") from exc
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
