@@ -40,7 +40,7 @@ def inspect(path: Path, split: str | None, fps: float | None, decode: bool, max_
     from fognet.data.layouts import open_source
     from fognet.data.survey import describe, survey
 
-    source = open_source(path, fps=fps, split=split)
+    source = open_source(path, fps=fps, split=split, warn=False)
     units = len(getattr(source, "paths", None) or getattr(source, "entries", ()))
     with click.progressbar(length=units, label="checking", file=sys.stderr) as bar:
         found = survey(source, decode=decode, progress=lambda: bar.update(1))

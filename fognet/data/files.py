@@ -4,7 +4,7 @@ A reader (BDD100K, KITTI, Udacity, a folder) only parses its layout's index into
 `Entry`s (file, timestamp, labels, sequence) and the problems it met (a listed file that
 is missing, a malformed row), one line each. `ImageSource` does the rest in one place:
 frames decoded on demand, in entry order, each decode failure a FrameError naming the
-file. Problems found while opening are logged once as warnings and kept on `.problems`.
+file. Problems found while opening are kept on `.problems` (open_source warns once).
 
 API
     Entry(path, timestamp, labels=None, sequence="")    frozen
@@ -15,7 +15,6 @@ API
 
 from __future__ import annotations
 
-import logging
 import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ from pathlib import Path
 from fognet.data.image import load_image
 from fognet.data.source import Frame, Labels
 from fognet.errors import DatasetError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,8 +67,6 @@ class ImageSource:
         self.entries: tuple[Entry, ...] = tuple(entries)
         self.fps, self.timed = float(fps), bool(timed)
         self.problems: tuple[str, ...] = tuple(problems)
-        for line in self.problems:
-            log.warning("%s", line)
         if not self.entries:
             more = f" ({len(self.problems)} problems, first: {self.problems[0]})" if self.problems else ""
             raise DatasetError(f"{self.root}: {layout} layout with no readable frame{more}")

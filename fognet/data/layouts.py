@@ -13,11 +13,12 @@ Detection looks at what is at the path, most specific first:
 API
     LAYOUTS
     detect(path) -> layout name       DatasetError saying what was looked for
-    open_source(path, fps=None, split=None, layout=None) -> ImageSource | VideoSource
+    open_source(path, fps=None, split=None, layout=None, warn=True) -> ImageSource | VideoSource
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fognet.data import bdd100k, kitti, udacity
@@ -26,6 +27,7 @@ from fognet.data.folder import list_images, open_folder
 from fognet.data.video import VIDEO_SUFFIXES, VideoSource
 from fognet.errors import DatasetError
 
+log = logging.getLogger(__name__)
 LAYOUTS = ("udacity", "udacity-sim", "kitti", "bdd100k", "bdd100k-video", "video", "folder")
 DEFAULT_FPS = {"udacity": 20.0, "udacity-sim": 15.0, "kitti": 10.0}  # the datasets' camera rates
 
@@ -82,16 +84,25 @@ def open_source(
     fps: float | None = None,
     split: str | None = None,
     layout: str | None = None,
+    warn: bool = True,
 ) -> ImageSource | VideoSource:
     """Open the frames at `path` in its layout (detected, or `layout`).
 
     `fps` is the rate of sources without timestamps (their frames are timed index / fps;
     default each dataset's camera rate, 30 for stills); timed sources report their own.
-    `split` picks one BDD100K split (train, val, test).
+    `split` picks one BDD100K split (train, val, test). With `warn`, problems met while
+    opening (missing files, bad rows) are one warning line; `.problems` has them all.
     """
+    source = _open(Path(path), fps, split, layout)
+    if warn and source.problems:
+        log.warning("%s: %d problem(s), first: %s; `fognet data inspect %s` lists them",
+                    path, len(source.problems), source.problems[0], path)
+    return source
+
+
+def _open(path: Path, fps: float | None, split: str | None, layout: str | None) -> ImageSource | VideoSource:
     if fps is not None and fps <= 0:
         raise DatasetError(f"fps must be positive, got {fps}")
-    path = Path(path)
     layout = layout or detect(path)
     if layout not in LAYOUTS:
         raise DatasetError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")

@@ -18,7 +18,6 @@ API
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -27,7 +26,6 @@ import av
 from fognet.data.source import Frame, Labels
 from fognet.errors import DatasetError, FrameError
 
-log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mov", ".mp4", ".avi", ".mkv", ".webm", ".m4v")
 
 
@@ -71,8 +69,6 @@ class VideoSource:
             self.paths.append(p)
             self._header[p] = (fps, size, frames)
         self.problems: tuple[str, ...] = tuple(problems)
-        for line in self.problems:
-            log.warning("%s", line)
         if not self.paths:
             if len(problems) == 1:
                 raise DatasetError(problems[0])

@@ -94,3 +94,16 @@ def test_the_rate_leaves_out_gaps_and_sequence_boundaries():
     assert rate(stamps, 7.0) == pytest.approx(10.0)  # the 1 s gap and the a->b jump are no steps
     assert rate([("a", 0.0), ("b", 0.0)], 7.0) == 7.0
     assert rate([("", t / 1000) for t in (0, 67, 133, 200)], 1.0) == pytest.approx(15.0)
+
+
+def test_open_source_warns_once_for_all_the_problems(tmp_path, caplog):
+    _written(tmp_path, "kitti")
+    for png in sorted((tmp_path / "kitti").rglob("data/*.png"))[:3]:
+        png.unlink()
+    with caplog.at_level("WARNING", logger="fognet.data"):
+        source = open_source(tmp_path / "kitti")
+        quiet = open_source(tmp_path / "kitti", warn=False)
+    assert len(source.problems) == len(quiet.problems) == 3
+    assert len(caplog.records) == 1
+    assert "3 problem(s), first: " in caplog.records[0].getMessage()
+    assert "fognet data inspect" in caplog.records[0].getMessage()
