@@ -38,11 +38,10 @@ def inspect(path: Path, split: str | None, fps: float | None, decode: bool, max_
     """Which layout PATH is, how many frames, their resolution and rate, which labels, and
     every problem (missing or truncated files, bad rows), one line each."""
     from fognet.data.layouts import open_source
-    from fognet.data.survey import describe, survey
+    from fognet.data.survey import describe, steps, survey
 
     source = open_source(path, fps=fps, split=split, warn=False)
-    units = len(getattr(source, "paths", None) or getattr(source, "entries", ()))
-    with click.progressbar(length=units, label="checking", file=sys.stderr) as bar:
+    with click.progressbar(length=steps(source), label="checking", file=sys.stderr) as bar:
         found = survey(source, decode=decode, progress=lambda: bar.update(1))
     for line in describe(found, max_problems):
         click.echo(line)

@@ -117,14 +117,18 @@ class FrameSource(Protocol):
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Pillow's bilinear resize of an HxWxC image to height x width, as float32.
+    """Pillow's bilinear resize of an HxWx3 image to height x width, as float32.
 
-    Each channel is resized as a 32-bit float image, so no precision is lost to
-    rounding back to uint8 before normalisation.
+    A uint8 image is resized as 8-bit RGB, as torchvision's PIL pipeline does (Pillow's
+    fast path: 4-5 ms for 1280x720 here, at most half a level of rounding); any other
+    dtype channel by channel as 32-bit float images.
     """
     src = np.asarray(image)
     if src.shape[0] == height and src.shape[1] == width:
         return src.astype(np.float32, copy=False)
+    if src.dtype == np.uint8 and src.ndim == 3 and src.shape[2] == 3:
+        rgb = Image.fromarray(np.ascontiguousarray(src)).resize((width, height), Image.Resampling.BILINEAR)
+        return np.asarray(rgb, dtype=np.float32)
     channels = [
         np.asarray(Image.fromarray(np.ascontiguousarray(src[..., c], dtype=np.float32)).resize(
             (width, height), Image.Resampling.BILINEAR))

@@ -9,6 +9,7 @@ API
     Survey                                       frozen: layout, root, frames, sizes, fps,
                                                  timed, labels, sequences, problems
     survey(source, decode=True, progress=None) -> Survey
+    steps(source) -> int                         how often survey calls `progress`
     describe(survey, max_problems=20) -> list[str]    the lines `inspect` prints
 """
 
@@ -79,6 +80,11 @@ def _videos(source: VideoSource, decode: bool, tick: Callable[[], None]) -> tupl
             problems.append(str(exc))
         tick()
     return sizes, problems, frames
+
+
+def steps(source: ImageSource | VideoSource) -> int:
+    """How many times `survey` calls its progress callback: once per image or video file."""
+    return len(source.paths) if isinstance(source, VideoSource) else len(source.entries)
 
 
 def survey(

@@ -51,12 +51,6 @@ def _rows(csv_path: Path) -> list[list[str]]:
         raise DatasetError(f"{csv_path}: cannot read ({exc})") from exc
 
 
-def _csv_in(path: Path, name: str) -> Path:
-    if path.is_file():
-        return path
-    return path / name
-
-
 # -- the challenge export -------------------------------------------------------------------
 
 
@@ -147,7 +141,7 @@ def _is_header(row: list[str]) -> bool:
 def open_simulator(path: str | Path, fps: float = 15.0) -> ImageSource:
     """The simulator's center-camera frames from driving_log.csv, with steering and speed."""
     path = Path(path)
-    csv_path = _csv_in(path, SIM_CSV)
+    csv_path = path if path.is_file() else path / SIM_CSV
     if not csv_path.is_file():
         raise DatasetError(f"{path}: no Udacity simulator {SIM_CSV}")
     rows = _rows(csv_path)

@@ -90,3 +90,19 @@ def test_bad_options_are_usage_errors(tmp_path):
     assert _run("generate", "--layout", "coco", "--out", str(tmp_path)).exit_code == 2
     result = _run("generate", "--layout", "kitti", "--out", str(tmp_path), "--size", "8x8")
     assert result.exit_code == 2 and "at least 16x16" in result.output
+
+
+def test_infer_takes_its_frames_from_any_layout(tmp_path):
+    """`fognet infer --source` reads through open_source: the dataset's first N frames."""
+    import numpy as np
+
+    from fognet.cli.infer import _images
+    from fognet.data.layouts import open_source
+
+    out = tmp_path / "sim"
+    assert _run("generate", "--layout", "udacity-sim", "--out", str(out), "--n", "4", "--size", "32x48").exit_code == 0
+    images, total = _images(out, 3, None, 0)
+    expected = [f.image for f in open_source(out)][:3]
+    got = list(images)
+    assert total == 3 and len(got) == 3 and all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+    assert _images(out, 10, None, 0)[1] == 4  # never more than the dataset has

@@ -37,11 +37,12 @@ def test_resize_to_model_size_and_dtype():
 def test_bilinear_resize_of_a_constant_and_a_ramp():
     const = np.full((30, 40, 3), 77, np.uint8)
     assert np.allclose(resize(const, 7, 11), 77)
-    ramp = np.repeat(np.arange(8, dtype=np.uint8)[None, :, None], 3, axis=2).repeat(2, axis=0)
-    up = resize(ramp, 2, 16)[0, :, 0]
+    # levels 0, 32, ..., 224: the quarter-pixel blends are whole levels, so uint8 is exact
+    ramp = np.repeat((32 * np.arange(8, dtype=np.uint8))[None, :, None], 3, axis=2).repeat(2, axis=0)
     # half-pixel centres: out x maps to (x + 0.5) / 2 - 0.5, clamped at the ends
-    expected = np.clip((np.arange(16) + 0.5) / 2 - 0.5, 0, 7)
-    assert np.allclose(up, expected)
+    expected = 32 * np.clip((np.arange(16) + 0.5) / 2 - 0.5, 0, 7)
+    assert np.array_equal(resize(ramp, 2, 16)[0, :, 0], expected)
+    assert np.allclose(resize(ramp.astype(np.float32), 2, 16)[0, :, 0], expected)  # float path
 
 
 def test_shrinking_low_passes_instead_of_aliasing():
