@@ -106,6 +106,8 @@ def _open(path: Path, fps: float | None, split: str | None, layout: str | None) 
     layout = layout or detect(path)
     if layout not in LAYOUTS:
         raise DatasetError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+    if split is not None and not layout.startswith("bdd100k"):
+        raise DatasetError(f"{path}: a split ({split}) is for BDD100K; this is the {layout} layout")
     rate = fps or DEFAULT_FPS.get(layout, 30.0)
     if layout == "udacity":
         return udacity.open_challenge(path, rate)

@@ -75,6 +75,9 @@ def test_a_path_that_is_no_dataset_fails_in_one_line(tmp_path):
         open_source(tmp_path, layout="coco")
     with pytest.raises(DatasetError, match="fps must be positive"):
         open_source(tmp_path, fps=-1)
+    write_layout("folder", DrivingStream(1, size=SIZE), tmp_path / "f", 10.0)
+    with pytest.raises(DatasetError, match=r"a split \(val\) is for BDD100K; this is the folder layout"):
+        open_source(tmp_path / "f", split="val")
 
 
 def test_writing_an_unknown_layout_or_unlabelled_frames_is_refused(tmp_path):
