@@ -1,5 +1,6 @@
 """Session-wide test set-up: one private fognet cache, so tests never touch ~/.cache/fognet
-and each zoo model is built once however many tests use it."""
+and each zoo model is built once however many tests use it; small hand-made models saved as
+real .onnx files for the peer and infer tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests import graphs
+from tests.graphs import save
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,3 +23,12 @@ def zoo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.environ.pop("FOGNET_CACHE", None)
     else:
         os.environ["FOGNET_CACHE"] = previous
+
+@pytest.fixture
+def residual_file(tmp_path: Path) -> tuple[Path, str]:
+    return save(graphs.residual_model(), tmp_path / "residual.onnx")
+
+
+@pytest.fixture
+def branches_file(tmp_path: Path) -> tuple[Path, str]:
+    return save(graphs.branches_model(), tmp_path / "branches.onnx")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -78,3 +81,9 @@ def conv_chain_model() -> onnx.ModelProto:
     mp = helper.make_node("MaxPool", ["d"], ["e"], name="mp", kernel_shape=[2, 2], strides=[2, 2])
     c3, i3 = conv("k3", "e", "y", 6, 4, k=1, seed=8)
     return make([c1, r1, c2, r2, mp, c3], i1 + i2 + i3, [fin("x", [1, 3, 32, 32])], [fin("y", [1, 4, 8, 8])])
+
+
+def save(model: onnx.ModelProto, path: Path) -> tuple[Path, str]:
+    """Write `model` as a real .onnx file; returns the path and the file's sha256."""
+    onnx.save(model, str(path))
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()

@@ -49,7 +49,7 @@ def _split_check(loaded, console: Console, parts: int = 3) -> None:
 
 def _session(loaded, frames: int, seed: int, placement, identity, session):
     from fognet.data.driving import DrivingStream
-    from fognet.peer.source import run_session
+    from fognet.infer.session import run_session
 
     images = (f.image for f in DrivingStream(frames, 30.0, seed))
     return asyncio.run(run_session(loaded, images, placement, session, identity))
@@ -65,12 +65,12 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
     """Split a model, then run a driving stream through an emulated 4-peer cluster:
     local-only vs distributed, every output verified."""
     from fognet.cli.infer import _cluster_identity
+    from fognet.infer.launch import LocalCluster
+    from fognet.infer.matched import MatchedPlacement, round_lines
+    from fognet.infer.placement import SinglePeer
+    from fognet.infer.session import SessionOptions
     from fognet.model.load import load_model
     from fognet.peer.clusterfile import describe_emulation
-    from fognet.peer.launch import LocalCluster
-    from fognet.peer.matched import MatchedPlacement, round_lines
-    from fognet.peer.placement import SinglePeer
-    from fognet.peer.source import SessionOptions
 
     console = Console()
     cluster_file = cluster_file or DEFAULT_CLUSTER

@@ -29,9 +29,9 @@ def _images(source: Path | None, frames: int, fps: float | None, seed: int):
 
 def _cluster_identity(cluster_file: Path, emulate: bool | None):
     """The cluster file's source peer, played by this process, and the others to launch."""
+    from fognet.infer.session import Identity
     from fognet.peer import clusterfile
     from fognet.peer.config import load_cluster
-    from fognet.peer.source import Identity
 
     cluster = load_cluster(cluster_file)
     if not cluster.sources:
@@ -50,14 +50,14 @@ def _cluster_identity(cluster_file: Path, emulate: bool | None):
 
 
 def _placement(kind: str, local: bool, parts: int | None, use_source: bool):
-    from fognet.peer.placement import GreedyPlacement, PlannerPlacement, SinglePeer
+    from fognet.infer.placement import GreedyPlacement, PlannerPlacement, SinglePeer
 
     if local:
         return SinglePeer()
     if kind == "planner":
         return PlannerPlacement(use_source=use_source)
     if kind == "match":
-        from fognet.peer.matched import MatchedPlacement
+        from fognet.infer.matched import MatchedPlacement
 
         return MatchedPlacement(use_source=use_source)
     return GreedyPlacement(parts=parts, use_source=use_source)
@@ -66,7 +66,7 @@ def _placement(kind: str, local: bool, parts: int | None, use_source: bool):
 def _run(loaded, images, placement, options, identity, total: int):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fognet.peer.source import run_session
+    from fognet.infer.session import run_session
 
     with Progress(
         TextColumn("[bold]frames"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -135,7 +135,7 @@ def _print_report(report, graph, console) -> None:
 
 
 def _write_csv(path: Path, report, model: str, mode: str) -> None:
-    from fognet.peer.requester import frame_split
+    from fognet.infer.requester import frame_split
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,12 +184,12 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
     wait and compute), throughput, and which peers ran which stages."""
     from rich.console import Console
 
+    from fognet.infer.launch import LocalCluster
+    from fognet.infer.session import Identity, SessionOptions
     from fognet.model.graph import analyse
     from fognet.model.load import load_model
     from fognet.net.discovery import parse_bootstrap
     from fognet.peer.clusterfile import describe_emulation
-    from fognet.peer.launch import LocalCluster
-    from fognet.peer.source import Identity, SessionOptions
 
     if bool(via) == bool(cluster_file):
         raise click.UsageError("give --via HOST:PORT (a running cluster) or --cluster FILE (start one), not both")
@@ -228,7 +228,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
             chosen = _placement(placement, local_only, parts, True)
             report = _run(loaded, images, chosen, session, identity, total)
     _print_report(report, graph, console)
-    from fognet.peer.matched import round_lines
+    from fognet.infer.matched import round_lines
 
     for line in round_lines(chosen):  # one line per matching round (placement "match")
         console.print(line, soft_wrap=True, markup=False)

@@ -129,8 +129,8 @@ def cluster(cluster_file, emulate, cache_root, heartbeat, quiet) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from fognet.infer.launch import LocalCluster
     from fognet.peer.clusterfile import describe_emulation
-    from fognet.peer.launch import LocalCluster
 
     local = LocalCluster(
         cluster_file, emulate=emulate, cache_root=cache_root, heartbeat_s=heartbeat,

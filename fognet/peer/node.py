@@ -32,7 +32,7 @@ API
         .workers() -> dict[name, address]        other live peers with quota > 0
         .address_of(name) -> str | None
         .cluster_state(links=None, default_link=None) -> ClusterState
-        .matchmaker                        DINA-O rounds (fognet.peer.matchmaker); MATCH_TYPES go to it
+        .matchmaker                        DINA-O rounds (fognet.peer.match.matchmaker); MATCH_TYPES go to it
         .matching_state: () -> ClusterState   what its round figures are read from (cluster_state)
         await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner
         await .ensure_model(sha256, source) -> Path           fetch by hash if missing
@@ -60,9 +60,9 @@ from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.peer.executor import Executor, Job, JobResult, TaskKey
-from fognet.peer.matchmaker import MATCH_TYPES, Matchmaker
+from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
+from fognet.peer.match.round_values import figures_from_cluster
 from fognet.peer.membership import EventKind, MemberEvent, Membership
-from fognet.peer.rounds import figures_from_cluster
 from fognet.peer.store import CHUNK_BYTES, ModelDownload, ModelStore, check_sha
 
 log = logging.getLogger(__name__)

@@ -140,7 +140,7 @@ class Planning:
 
     def plan(self, source: str, kind: str = "dina") -> Plan:
         """The source's current `kind` plan, re-planned as a live source re-plans
-        (`peer.source`): only when its state signature moved, and switched to only when
+        (`infer.session`): only when its state signature moved, and switched to only when
         the new plan beats the current one, re-priced under the new state, by the margin."""
         signature = self.signature(source)
         held = self._held.get((source, kind))

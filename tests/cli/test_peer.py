@@ -157,7 +157,7 @@ def test_infer_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message) -
 
 
 def test_infer_via_a_running_cluster_reports_which_peers_ran_what(tmp_path: Path) -> None:
-    from fognet.peer.launch import LocalCluster
+    from fognet.infer.launch import LocalCluster
 
     with LocalCluster(_cluster_file(tmp_path), names=["w1", "w2"], heartbeat_s=0.5) as local:
         result = CliRunner().invoke(

@@ -10,7 +10,7 @@ from fognet.matching import messages as m
 from fognet.matching.instance import Subtask
 from fognet.net import codec, wire
 from fognet.net.wire import Header
-from fognet.peer import matchwire
+from fognet.peer.match import wire_bodies
 
 S1 = Subtask("car1.t1", "car1", 0.03, 602112, 4000)
 S2 = Subtask("car2.t1", "car2", 0.01, 1000, 20)
@@ -28,16 +28,16 @@ STEP = (m.Change(S1, "car1", "w1#w"), m.Change(S2, "w1#w", "car2"))
     m.RoundDone("car1", 2),
 ])
 def test_agent_messages_survive_the_wire(msg) -> None:
-    frames = codec.encode(Header(matchwire.to_wire(3, msg, party="w1#w"), sender="x"))
+    frames = codec.encode(Header(wire_bodies.to_wire(3, msg, party="w1#w"), sender="x"))
     header, _ = codec.decode(frames)
     sender = msg.sender.removesuffix("#w")
-    assert matchwire.from_wire(sender, header.body) == type(msg)(**{**msg.__dict__, "round": 3})
+    assert wire_bodies.from_wire(sender, header.body) == type(msg)(**{**msg.__dict__, "round": 3})
 
 
 def test_votes_keep_their_split_by_source() -> None:
     vote = m.SwapVote("w1#w", 4, True, -0.25, (("car1", -0.3), ("car2", 0.05)))
-    header, _ = codec.decode(codec.encode(Header(matchwire.to_wire(3, vote))))
-    assert matchwire.vote_from_wire("w1#w", header.body) == m.SwapVote(
+    header, _ = codec.decode(codec.encode(Header(wire_bodies.to_wire(3, vote))))
+    assert wire_bodies.vote_from_wire("w1#w", header.body) == m.SwapVote(
         "w1#w", 4, True, -0.25, (("car1", -0.3), ("car2", 0.05)), None, 3)
 
 
@@ -61,9 +61,9 @@ def test_bad_figures_are_refused_after_decoding() -> None:
     body = wire.StepAsk(1, 1, "teleport", "w1#w", ("a",), ("car1",), (0.1,), (1,), (1,),
                         ("car1",), ("w1#w",))
     with pytest.raises(WireError, match="kind"):
-        matchwire.from_wire("car1", body)
+        wire_bodies.from_wire("car1", body)
     body = wire.Propose(1, "a", "car1", float("nan"), 1, 1)
     with pytest.raises(WireError, match="work"):
-        matchwire.from_wire("car1", body)
+        wire_bodies.from_wire("car1", body)
     with pytest.raises(WireError, match="PROPOSE from"):
-        matchwire.from_wire("car2", wire.Propose(1, "a", "car1", 0.1, 1, 1))
+        wire_bodies.from_wire("car2", wire.Propose(1, "a", "car1", 0.1, 1, 1))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fognet.errors import PeerUnreachable
+from fognet.infer.requester import Requester
 from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, random_feeds, run
@@ -18,7 +19,6 @@ from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, Reason
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.node import Peer, PeerConfig
-from fognet.peer.requester import Requester
 
 TIMEOUT = 20.0
 

@@ -1,6 +1,6 @@
 """DINA-O between live peers: the matching rounds one peer takes part in.
 
-A `Matchmaker` owns this peer's agents for each round (`fognet.peer.round.LiveRound`
+A `Matchmaker` owns this peer's agents for each round (`fognet.peer.match.live_round.LiveRound`
 plays one round; the pure game is `fognet.matching.agent`). How a peer hosts it:
 
     mm = Matchmaker(name, transport, figures, timing=Timing())
@@ -20,7 +20,7 @@ gets (playing the subtasks it has queued, if any). A round's number must be the 
 every peer: the sources of a round call `play` with the same number and roster.
 
 Identities: a peer is a source under its name and a worker under `name#w`
-(`fognet.peer.rounds.worker_id`), so one peer can be both; results name sites by game id.
+(`fognet.peer.match.round_values.worker_id`), so one peer can be both; results name sites by game id.
 The transport's node id must be the peer's name (as `fognet.peer.node.Peer` sets it).
 
 Each `RoundResult` carries the messages this peer sent in the round, by wire type.
@@ -49,8 +49,8 @@ from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.codec import refused
 from fognet.net.wire import Header, MsgType, Reason
-from fognet.peer.round import LiveRound, Timing, figures_of
-from fognet.peer.rounds import Figures, RoundResult
+from fognet.peer.match.live_round import LiveRound, Timing, figures_of
+from fognet.peer.match.round_values import Figures, RoundResult
 
 log = logging.getLogger(__name__)
 

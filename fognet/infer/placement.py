@@ -1,7 +1,7 @@
 """Who runs which stage: one small interface, and the baseline placements behind it.
 
 The requester only needs a `Plan`; how it is made is a policy the peer picks in one
-place. The default of `fognet infer` is the matching game (`fognet.peer.matched`, which
+place. The default of `fognet infer` is the matching game (`fognet.infer.matched`, which
 plans with `PlannerPlacement` below); these are its baselines. `GreedyPlacement`
 splits the model into K vertical stages balanced by reference time
 (`balanced_positions`, K = number of live peers by default) and gives each stage, in

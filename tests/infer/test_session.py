@@ -9,11 +9,11 @@ import pytest
 
 from fognet.data.driving import DrivingStream
 from fognet.errors import ModelError, PeerUnreachable
+from fognet.infer.session import SessionOptions, run_session
 from fognet.model.load import load_model
 from fognet.peer.node import Peer, PeerConfig
-from fognet.peer.source import SessionOptions, run_session
 from tests import graphs
-from tests.peer.conftest import save
+from tests.graphs import save
 
 
 @contextlib.asynccontextmanager

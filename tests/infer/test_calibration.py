@@ -9,18 +9,18 @@ import contextlib
 import pytest
 
 from fognet.data.driving import DrivingStream
+from fognet.infer.calibration import Calibration, OwnWork
+from fognet.infer.placement import PlannerPlacement, reprice
+from fognet.infer.requester import SubtaskTiming
+from fognet.infer.session import Identity, SessionOptions, run_session
 from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.net.emulation import Link, Pacer
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.replan import should_switch, state_change
-from fognet.peer.calibration import Calibration, OwnWork
 from fognet.peer.node import Peer, PeerConfig
-from fognet.peer.placement import PlannerPlacement, reprice
-from fognet.peer.requester import SubtaskTiming
-from fognet.peer.source import Identity, SessionOptions, run_session
 from tests import graphs
-from tests.peer.conftest import save
+from tests.graphs import save
 
 LATENCY = 0.002
 MB = 1_000_000

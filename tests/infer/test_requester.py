@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from fognet.infer.requester import Requester, summarise
 from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, random_feeds, run
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.executor import Executor
-from fognet.peer.requester import Requester, summarise
 from fognet.peer.store import ModelStore
 
 

@@ -19,9 +19,8 @@ from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.transport import ZmqTransport
 from fognet.partition import cost
 from fognet.partition.stages import Plan, Stage
-from fognet.peer.matchplay import live_peers, play_round
-from fognet.peer.round import Timing, without_worker
-from fognet.peer.rounds import (
+from fognet.peer.match.live_round import Timing, without_worker
+from fognet.peer.match.round_values import (
     LinkFigure,
     PeerState,
     figures_from_cluster,
@@ -30,6 +29,7 @@ from fognet.peer.rounds import (
     split_instance,
     worker_id,
 )
+from fognet.testing.live_match import live_peers, play_round
 
 TIMING = Timing(ask_timeout_s=0.3, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
 DEADLINE_S = 10.0

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from fognet.infer.placement import GreedyPlacement
 from fognet.model.graph import analyse
 from fognet.partition.cost import ClusterState, LinkState, PeerState
-from fognet.peer.placement import GreedyPlacement
 from tests import graphs
 
 
@@ -32,7 +32,7 @@ def test_greedy_keeps_work_local_when_links_are_unusable() -> None:
 
 
 def test_a_requester_that_is_not_a_device_keeps_no_stage() -> None:
-    from fognet.peer.placement import PlannerPlacement, SinglePeer
+    from fognet.infer.placement import PlannerPlacement, SinglePeer
 
     graph = analyse(graphs.residual_model())
     state = _state(infer=10.0, f1=1.0, f2=0.5)  # the requester would be fastest, but must not compute
@@ -45,7 +45,7 @@ def test_a_requester_that_is_not_a_device_keeps_no_stage() -> None:
 
 
 def test_planner_placement_may_slice_a_stage_over_several_peers() -> None:
-    from fognet.peer.placement import PlannerPlacement
+    from fognet.infer.placement import PlannerPlacement
 
     graph = analyse(graphs.residual_model())
     state = _state(car=0.05, f1=1.0, f2=1.0, f3=1.0)
@@ -55,7 +55,7 @@ def test_planner_placement_may_slice_a_stage_over_several_peers() -> None:
 
 
 def test_a_fixed_plan_keeps_its_stages_and_is_repriced_under_the_state() -> None:
-    from fognet.peer.placement import FixedPlan, PlannerPlacement
+    from fognet.infer.placement import FixedPlan, PlannerPlacement
 
     graph = analyse(graphs.conv_chain_model())
     times = [0.010] * len(graph)
@@ -73,7 +73,7 @@ def test_reference_plans_are_made_under_the_state_and_never_beat_the_dp() -> Non
     import pytest
 
     from fognet.errors import PlanError
-    from fognet.peer.placement import PlannerPlacement, ReferencePlan
+    from fognet.infer.placement import PlannerPlacement, ReferencePlan
 
     graph = analyse(graphs.conv_chain_model())
     times = [0.010] * len(graph)

@@ -13,6 +13,9 @@ import os
 import pytest
 
 from fognet.data.driving import DrivingStream
+from fognet.infer.matched import MatchedPlacement, fit_to_matching
+from fognet.infer.placement import FixedPlan
+from fognet.infer.session import SessionOptions, run_session
 from fognet.matching.check import check
 from fognet.matching.instance import PeerId, Subtask, SubtaskId
 from fognet.model.graph import analyse
@@ -21,14 +24,11 @@ from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.plan import Planner
 from fognet.partition.spatial_cost import RunPricing
 from fognet.partition.stages import Plan, Stage
-from fognet.peer.matched import MatchedPlacement, fit_to_matching
+from fognet.peer.match.round_values import PeerState as GamePeer
+from fognet.peer.match.round_values import figures_from_cluster, game_instance, peer_of
 from fognet.peer.node import Peer, PeerConfig
-from fognet.peer.placement import FixedPlan
-from fognet.peer.rounds import PeerState as GamePeer
-from fognet.peer.rounds import figures_from_cluster, game_instance, peer_of
-from fognet.peer.source import SessionOptions, run_session
 from tests import graphs
-from tests.peer.conftest import save
+from tests.graphs import save
 
 # In-process peers share one loop with the planner's start-up (a profile estimate, a DP
 # over squeezenet): a longer heartbeat keeps a busy moment from looking like a death.
@@ -226,8 +226,8 @@ def test_slices_all_matched_to_one_peer_become_a_whole_stage_and_neighbours_merg
 
 
 def test_a_round_is_one_report_line_with_its_outcome_placements_and_messages() -> None:
-    from fognet.peer.matched import RoundRecord, round_lines
-    from fognet.peer.rounds import Figures
+    from fognet.infer.matched import RoundRecord, round_lines
+    from fognet.peer.match.round_values import Figures
 
     plan = Plan("sha", "car1", (Stage(0, 3, ("f1",)), Stage(3, 6, ("f1", "f2"), ((0, 4), (4, 8)))))
     subs = _subs(plan, ["car1.r2.s0", "car1.r2.s1.r0", "car1.r2.s1.r1"])

@@ -11,7 +11,7 @@ draws progress and prints the report. A session:
 2. places the model with the `Placement` given (greedy by default) under the cluster
    state: membership's view, the source's own NIC, peers' backlogs without the source's
    own work in them, and, once frames have run, calibrated speeds and links
-   (`fognet.peer.calibration`). Per-node reference times are an estimate from FLOPs
+   (`fognet.infer.calibration`). Per-node reference times are an estimate from FLOPs
    unless a profile is given. The first warm-up frame fetches and builds; the others
    calibrate, and the session then re-plans under the calibrated state, so predictions
    of the timed frames are calibrated ones (`Report.basis` says which);
@@ -65,6 +65,9 @@ import numpy as np
 import onnx
 
 from fognet.errors import FognetError, ModelError, PeerUnreachable, PlanError
+from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
+from fognet.infer.placement import GreedyPlacement, Placement, reprice
+from fognet.infer.requester import FrameResult, Requester, Summary, summarise
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
 from fognet.model.runtime import make_session, run
@@ -72,11 +75,8 @@ from fognet.net.emulation import Pacer
 from fognet.partition.cost import ClusterState, LinkState
 from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD, should_switch, state_change
 from fognet.partition.stages import Plan
-from fognet.peer.calibration import Calibration, OwnWork, backlog_of_others
 from fognet.peer.membership import MemberEvent
 from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
-from fognet.peer.placement import GreedyPlacement, Placement, reprice
-from fognet.peer.requester import FrameResult, Requester, Summary, summarise
 from fognet.peer.store import ModelStore
 
 log = logging.getLogger(__name__)

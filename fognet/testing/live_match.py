@@ -21,9 +21,9 @@ from fognet.matching.instance import Instance, PeerId, SubtaskId
 from fognet.net.base import Transport
 from fognet.net.codec import refused
 from fognet.net.wire import Header, Reason
-from fognet.peer.matchmaker import MATCH_TYPES, Matchmaker
-from fognet.peer.round import Timing
-from fognet.peer.rounds import PeerState, RoundResult, game_instance
+from fognet.peer.match.live_round import Timing
+from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
+from fognet.peer.match.round_values import PeerState, RoundResult, game_instance
 
 
 def serve_matching(mm: Matchmaker):

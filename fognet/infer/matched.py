@@ -10,7 +10,7 @@ its slices were matched to (`Planner.spatial_option`: finish-together rows with 
 fixed and per-row costs; slices matched to one peer merge into one, and a peer the fit
 gives no row drops out; all on one peer: a whole stage there), and every stage is
 re-priced (`Planner.price`); consecutive whole stages matched to one peer merge into one
-stage (one round trip instead of several). The source session (`fognet.peer.source`) plays a round
+stage (one round trip instead of several). The source session (`fognet.infer.session`) plays a round
 whenever it would re-plan; frames keep the plan they started with.
 
 A round cut by its deadline keeps the last valid matching (the Matchmaker's result); a
@@ -46,19 +46,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from fognet.errors import FognetError
-from fognet.matching.instance import Subtask
-from fognet.model.graph import ModelGraph
-from fognet.partition.cost import ClusterState
-from fognet.partition.plan import Planner, PlannerConfig
-from fognet.partition.stages import Plan, Stage
-from fognet.peer.placement import (
+from fognet.infer.placement import (
     InputShapes,
     Placement,
     PlannerPlacement,
     as_requester,
     pricing_for,
 )
-from fognet.peer.rounds import Figures, figures_from_cluster, peer_of, round_from_plan
+from fognet.matching.instance import Subtask
+from fognet.model.graph import ModelGraph
+from fognet.partition.cost import ClusterState
+from fognet.partition.plan import Planner, PlannerConfig
+from fognet.partition.stages import Plan, Stage
+from fognet.peer.match.round_values import Figures, figures_from_cluster, peer_of, round_from_plan
 
 log = logging.getLogger(__name__)
 

@@ -36,9 +36,9 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
 
+from fognet.infer.requester import SubtaskTiming
 from fognet.partition.calibrate import Estimate, bandwidth_sample, speed_sample
 from fognet.partition.cost import ClusterState, LinkState
-from fognet.peer.requester import SubtaskTiming
 
 MIN_COMPUTE_S = 1e-4  # shorter runs say more about timer noise than about speed
 

@@ -22,10 +22,10 @@ from fognet.matching.instance import PeerId
 from fognet.net import wire
 from fognet.net.base import RemoteError
 from fognet.net.wire import Header
-from fognet.peer import matchwire
-from fognet.peer.proposals import DRIVER
-from fognet.peer.roundkit import still_wanted, wait_event
-from fognet.peer.rounds import peer_of
+from fognet.peer.match import wire_bodies
+from fognet.peer.match.courier import still_wanted, wait_event
+from fognet.peer.match.phase1 import DRIVER
+from fognet.peer.match.round_values import peer_of
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +143,10 @@ class StepPhase:
         if peer == self.name:
             return self._vote(party, ask)
         try:
-            body = await self.courier.request(peer, matchwire.to_wire(self.number, ask, party))
+            body = await self.courier.request(peer, wire_bodies.to_wire(self.number, ask, party))
             if not isinstance(body, wire.StepVote) or body.step != ask.step:
                 return refusal
-            return matchwire.vote_from_wire(party, body)
+            return wire_bodies.vote_from_wire(party, body)
         except RemoteError as exc:
             log.debug("%s: STEP_ASK refused by %s: %s", self.name, peer, exc)
             return refusal
@@ -167,7 +167,7 @@ class StepPhase:
         for agent in self._agents(local):
             agent.handle(msg)
         peers = sorted({peer_of(t) for t in targets} - self.dead - {self.name})
-        body = matchwire.to_wire(self.number, msg)
+        body = wire_bodies.to_wire(self.number, msg)
         if isinstance(msg, m.SwapAbort):
             await asyncio.gather(*(self.courier.send(p, body) for p in peers))
             return
@@ -184,7 +184,7 @@ class StepPhase:
             if to == self.name:
                 return self._take_turn(m.Turn(PeerId(self.name), turn.idle))
             try:
-                await self.courier.request(to, matchwire.to_wire(self.number, turn))
+                await self.courier.request(to, wire_bodies.to_wire(self.number, turn))
                 self._seen_holder(to)
                 return []
             except FognetError as exc:

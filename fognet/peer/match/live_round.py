@@ -51,11 +51,11 @@ from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.codec import refused
 from fognet.net.wire import Header, Reason
-from fognet.peer import matchwire
-from fognet.peer.proposals import DRIVER, ProposalPhase
-from fognet.peer.roundkit import Courier, Timing, figures_of, wait_event, without_worker
-from fognet.peer.rounds import Figures, RoundResult, peer_of, view_instance, worker_id
-from fognet.peer.steps import StepPhase
+from fognet.peer.match import wire_bodies
+from fognet.peer.match.courier import Courier, Timing, figures_of, wait_event, without_worker
+from fognet.peer.match.phase1 import DRIVER, ProposalPhase
+from fognet.peer.match.phase2 import StepPhase
+from fognet.peer.match.round_values import Figures, RoundResult, peer_of, view_instance, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -274,11 +274,11 @@ class LiveRound(ProposalPhase, StepPhase):
         if isinstance(body, wire.ProposalsDone):
             self.on_proposals_done(peer)
             return None
-        msg = matchwire.from_wire(peer, body)
+        msg = wire_bodies.from_wire(peer, body)
         if isinstance(msg, m.SwapAsk | m.SwapCommit | m.SwapAbort | m.Turn):
             self._seen_holder(self.name if isinstance(msg, m.Turn) else peer)
         if isinstance(body, wire.StepAsk):
-            reply = matchwire.to_wire(self.number, await self._ask_me(body.party, msg))
+            reply = wire_bodies.to_wire(self.number, await self._ask_me(body.party, msg))
         else:
             reply = await self._answer(peer, msg)
         if reply is not None:
@@ -290,9 +290,9 @@ class LiveRound(ProposalPhase, StepPhase):
         if isinstance(msg, m.Propose):
             await self._wait(self.ready)
             if self.view is None:
-                return matchwire.to_wire(n, m.Reject(worker_id(self.name), msg.subtask.id,
+                return wire_bodies.to_wire(n, m.Reject(worker_id(self.name), msg.subtask.id,
                                                      m.Reason.STALE_ROUND))
-            return matchwire.to_wire(n, self.on_propose(msg))
+            return wire_bodies.to_wire(n, self.on_propose(msg))
         mine = {s.id for s in self.subtasks}
         if isinstance(msg, m.Reject):
             if msg.subtask not in mine:

@@ -12,9 +12,9 @@ import pytest
 
 from fognet.data.driving import DrivingStream
 from fognet.errors import ConfigError, PeerUnreachable
+from fognet.infer.launch import LocalCluster
+from fognet.infer.session import SessionOptions, run_session
 from fognet.model.load import load_model
-from fognet.peer.launch import LocalCluster
-from fognet.peer.source import SessionOptions, run_session
 from tests.graphs import branches_model
 
 CLUSTER = """

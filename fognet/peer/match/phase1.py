@@ -17,9 +17,9 @@ from fognet.matching import messages as m
 from fognet.matching.instance import PeerId
 from fognet.net import wire
 from fognet.net.base import RemoteError
-from fognet.peer import matchwire
-from fognet.peer.roundkit import wait_event
-from fognet.peer.rounds import peer_of, worker_id
+from fognet.peer.match import wire_bodies
+from fognet.peer.match.courier import wait_event
+from fognet.peer.match.round_values import peer_of, worker_id
 
 DRIVER = PeerId("round")  # sender of the phase signals a peer gives its own agents
 
@@ -56,7 +56,7 @@ class ProposalPhase:
         if peer == self.name:
             return self.on_propose(msg)
         try:
-            reply = matchwire.from_wire(peer, await self.courier.request(peer, matchwire.to_wire(self.number, msg)))
+            reply = wire_bodies.from_wire(peer, await self.courier.request(peer, wire_bodies.to_wire(self.number, msg)))
         except RemoteError as exc:
             log.debug("%s: PROPOSE %s refused by %s: %s", self.name, sid, peer, exc)
             return refusal
@@ -138,7 +138,7 @@ class ProposalPhase:
         if peer == self.name:
             self.on_reject(out.message)
         elif peer not in self.dead:
-            await self.courier.send(peer, matchwire.to_wire(self.number, out.message))
+            await self.courier.send(peer, wire_bodies.to_wire(self.number, out.message))
 
     def on_proposals_done(self, peer: str) -> None:
         self._done_sources.add(peer)
@@ -160,4 +160,4 @@ class ProposalPhase:
             if peer == self.name:
                 self.on_hosted(peer, out.message)
             elif peer not in self.dead:
-                self._spawn(self.courier.send(peer, matchwire.to_wire(self.number, out.message)))
+                self._spawn(self.courier.send(peer, wire_bodies.to_wire(self.number, out.message)))

@@ -1,0 +1,4 @@
+"""Harnesses for tests and benchmarks, not used by fognet itself.
+
+live_match   live peers in one process, each with its own transport, playing matching rounds
+"""
