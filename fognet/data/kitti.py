@@ -1,6 +1,6 @@
 """KITTI raw: the left colour camera of each synced drive, its timestamps and its OXTS.
 
-Layout (the path given is the raw root, one DATE folder, or one drive folder):
+Layout (the path given is the raw root, one DATE folder, one drive, or its image_02):
 
     DATE/DATE_drive_NNNN_sync/image_02/data/NNNNNNNNNN.png
     DATE/DATE_drive_NNNN_sync/image_02/timestamps.txt   one `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`
@@ -38,7 +38,12 @@ _STAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1
 
 
 def find_drives(path: Path) -> list[Path]:
-    """The synced drive folders at, under, or two levels under `path`, in name order."""
+    """The synced drive folders at, under, or two levels under `path`, in name order
+    (a drive's image_02 or image_02/data folder stands for its drive)."""
+    if path.name == "data" and path.parent.name == CAMERA:
+        path = path.parents[1]
+    elif path.name == CAMERA:
+        path = path.parent
     if (path / CAMERA).is_dir():
         return [path]
     found = [p for p in path.glob("*_drive_*_sync") if _DRIVE.match(p.name)]

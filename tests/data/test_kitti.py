@@ -72,7 +72,10 @@ def test_a_drive_or_date_folder_opens_too_and_drives_are_sequences(tmp_path):
     assert both.problems == (f"{tmp_path}/2011_09_26/2011_09_26_drive_0001_sync/image_02/data/"
                              "0000000002.png: no such file (timestamps.txt line 3)",)
     assert len(open_source(tmp_path / "2011_09_26")) == 5
-    assert len(open_source(tmp_path / "2011_09_26" / "2011_09_26_drive_0002_sync")) == 2
+    drive = tmp_path / "2011_09_26" / "2011_09_26_drive_0002_sync"
+    assert len(open_source(drive)) == 2
+    for inside in (drive / "image_02", drive / "image_02" / "data"):
+        assert detect(inside) == "kitti" and open_source(inside).timed and len(open_source(inside)) == 2
 
 
 def test_no_timestamps_file_is_a_problem_and_frames_are_timed_by_fps(tmp_path):
