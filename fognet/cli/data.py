@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+# The writers' names (fognet.data.generate.WRITERS but `folder`, which is `fognet frames`),
+# spelled out so `fognet --help` does not import Pillow and PyAV; a test keeps them equal.
 GENERATED_LAYOUTS = ("bdd100k", "kitti", "udacity", "udacity-sim", "video")
 
 
@@ -28,19 +30,22 @@ def data() -> None:
 
 @data.command()
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--layout", default=None, metavar="LAYOUT",
+              help="Read PATH as this layout (default: detected), e.g. bdd100k-video beside images.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default=None, help="BDD100K: one split only.")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Rate of frames without timestamps (default: the dataset's camera rate).")
 @click.option("--decode/--headers-only", default=True, show_default=True,
               help="Decode every frame (finds truncated files) or read image headers only.")
 @click.option("--max-problems", type=click.IntRange(min=0), default=20, show_default=True, help="Problems listed.")
-def inspect(path: Path, split: str | None, fps: float | None, decode: bool, max_problems: int) -> None:
+def inspect(path: Path, layout: str | None, split: str | None, fps: float | None, decode: bool,
+            max_problems: int) -> None:
     """Which layout PATH is, how many frames, their resolution and rate, which labels, and
     every problem (missing or truncated files, bad rows), one line each."""
     from fognet.data.layouts import open_source
     from fognet.data.survey import describe, steps, survey
 
-    source = open_source(path, fps=fps, split=split, warn=False)
+    source = open_source(path, fps=fps, split=split, layout=layout, warn=False)
     with click.progressbar(length=steps(source), label="checking", file=sys.stderr) as bar:
         found = survey(source, decode=decode, progress=lambda: bar.update(1))
     for line in describe(found, max_problems):

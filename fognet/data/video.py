@@ -70,10 +70,11 @@ class VideoSource:
             self._header[p] = (fps, size, frames)
         self.problems: tuple[str, ...] = tuple(problems)
         if not self.paths:
+            if not problems:
+                raise DatasetError(f"{root or '.'}: no video files ({', '.join(VIDEO_SUFFIXES)})")
             if len(problems) == 1:
                 raise DatasetError(problems[0])
-            first = f"; first: {problems[0]}" if problems else ""
-            raise DatasetError(f"{root or '.'}: none of its {len(problems)} videos is readable{first}")
+            raise DatasetError(f"{root or '.'}: none of its {len(problems)} videos is readable; first: {problems[0]}")
         self.root = root or self.paths[0]
         self.fps = self._header[self.paths[0]][0] or 30.0
         self.size: tuple[int, int] = self._header[self.paths[0]][1]

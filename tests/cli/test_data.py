@@ -106,3 +106,21 @@ def test_infer_takes_its_frames_from_any_layout(tmp_path):
     got = list(images)
     assert total == 3 and len(got) == 3 and all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
     assert _images(out, 10, None, 0)[1] == 4  # never more than the dataset has
+
+
+def test_the_cli_offers_every_writer_and_inspect_can_force_a_layout(tmp_path):
+    from fognet.cli.data import GENERATED_LAYOUTS
+    from fognet.data.generate import WRITERS
+
+    assert set(GENERATED_LAYOUTS) == set(WRITERS) - {"folder"}
+    root = tmp_path / "bdd"
+    assert _run("generate", "--layout", "bdd100k", "--out", str(root), "--n", "2", "--size", "16x16").exit_code == 0
+    assert _run("generate", "--layout", "video", "--out", str(root / "videos"), "--n", "3", "--size", "16x16").exit_code == 0
+    (root / "videos" / "drive.mp4").rename(root / "videos" / "f0e1d2c3-00000000.mov")  # BDD100K's clips are .mov
+    assert _report(_run("inspect", str(root)).output)["frames"].startswith("2 readable")
+    forced = _run("inspect", "--layout", "bdd100k-video", str(root))
+    assert forced.exit_code == 0, forced.output
+    assert _report(forced.output)["layout"].startswith("bdd100k-video")
+    assert _report(forced.output)["frames"] == "3 readable in 1 video"
+    bad = _run("inspect", "--layout", "coco", str(root))
+    assert bad.exit_code == 2 and bad.output.strip().splitlines()[-1].startswith("DatasetError: unknown layout 'coco'")
