@@ -8,6 +8,8 @@
      +-- InstanceError          a matching instance or matching that is malformed
      +-- ConfigError            a peer profile, cluster or scenario file is malformed
      +-- FrameError             a frame source cannot be opened or a frame decoded
+     |    +-- DatasetError      a path is no dataset layout fognet reads, or its index
+     |                          files (labels JSON, CSV, timestamps) are malformed
      +-- WireError              a network message that breaks the protocol
      +-- PeerError              a remote peer failed a request
           +-- PeerUnreachable   no answer within the timeout, or the peer is dead
@@ -51,6 +53,10 @@ class ConfigError(FognetError):
 
 class FrameError(FognetError):
     """A frame source cannot be opened or one of its frames cannot be decoded."""
+
+
+class DatasetError(FrameError):
+    """A path is not a dataset layout fognet can read, or its index files are malformed."""
 
 
 class WireError(FognetError):

@@ -13,13 +13,15 @@ from fognet.errors import ConfigError
 
 
 def _images(source: Path | None, frames: int, fps: float | None, seed: int):
-    """(the images to send, how many): the folder's first `frames`, or the driving stream."""
+    """(the images to send, how many): the dataset's first `frames`, or the driving stream."""
     if source is not None:
-        from fognet.data.folder import ImageFolder
+        from itertools import islice
 
-        folder = ImageFolder(source, fps or 30.0)
-        total = min(frames, len(folder))
-        return (folder[i].image for i in range(total)), total
+        from fognet.data.layouts import open_source
+
+        dataset = open_source(source, fps)
+        total = min(frames, len(dataset))
+        return (frame.image for frame in islice(dataset, total)), total
     from fognet.data.driving import DrivingStream
 
     return (frame.image for frame in DrivingStream(frames, fps or 30.0, seed)), frames
@@ -156,7 +158,7 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help="Start this cluster file's peers, play its source peer, run, stop them.")
 @click.option("--verify", is_flag=True, help="Check every output against local whole-model inference.")
-@click.option("--source", "source_dir", type=click.Path(path_type=Path), default=None, help="Images from this folder instead of the driving stream.")
+@click.option("--source", "source_dir", type=click.Path(path_type=Path), default=None, help="Frames from this dataset (BDD100K, KITTI, Udacity, a video, an image folder; see `fognet data inspect`) instead of the driving stream.")
 @click.option("--window", default=4, show_default=True, help="Frames in flight at once.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds a subtask may take before its frame fails.")
 @click.option("--join-timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster's peers.")
