@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,7 @@ DEFAULT_TIMEOUT_S = 5.0
 Tensors = Mapping[str, np.ndarray]
 Reply = Header | tuple[Header, Tensors] | None
 Handler = Callable[[Header, dict[str, np.ndarray]], Awaitable[Reply]]
+Incoming = TypeVar("Incoming")
 
 
 class RemoteError(PeerError):
@@ -163,3 +164,50 @@ def encode_reply(header: Header, tensors: Tensors, msg_id: int, node_id: str, co
     if isinstance(header.body, Error):
         counts.errors_sent += 1
     return frames
+
+
+async def serve_loop(
+    receive: Callable[[], Awaitable[Incoming | None]],
+    respond: Callable[[Incoming], Awaitable[None]],
+    counts: Counters,
+    where: str,
+    max_concurrent: int | None = None,
+) -> None:
+    """The serve loop of every transport: read each incoming message with `receive` (None:
+    the transport closed, stop) and answer it with `respond` in a task of its own, so a
+    slow handler does not hold up the others. With `max_concurrent`, at most that many
+    answers run at once and the loop stops reading beyond that (the transport's queue then
+    fills: back-pressure). A `respond` that raises is logged and counted as dropped: the
+    loop never dies of one message. Cancelling the loop cancels the answers in flight."""
+    slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
+    tasks: set[asyncio.Task] = set()
+
+    async def run(item: Incoming) -> None:
+        try:
+            await respond(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a bug here must not vanish with its task
+            counts.dropped += 1
+            log.exception("could not answer a message on %s", where)
+
+    def finished(task: asyncio.Task) -> None:
+        tasks.discard(task)
+        if slots is not None:
+            slots.release()
+
+    try:
+        while True:
+            item = await receive()
+            if item is None:
+                return
+            counts.received += 1
+            if slots is not None:
+                await slots.acquire()
+            task = asyncio.create_task(run(item))
+            tasks.add(task)
+            task.add_done_callback(finished)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -34,6 +34,7 @@ from fognet.net.base import (
     answer,
     encode_reply,
     raise_if_error,
+    serve_loop,
 )
 from fognet.net.wire import Header, new_node_id
 
@@ -137,27 +138,9 @@ class MemoryTransport:
                 future.set_exception(PeerUnreachable(f"peer {addr} was forgotten (declared gone) mid-request"))
 
     async def serve(self, handler: Handler) -> None:
-        tasks: set[asyncio.Task] = set()
-        try:
-            while True:
-                frames, requester = await self._inbox.get()
-                self._count.received += 1
-                task = asyncio.create_task(self._handle(handler, frames, requester))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _handle(self, handler: Handler, frames: list, requester: MemoryTransport) -> None:
-        try:
-            await self._answer(handler, frames, requester)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - a bug here must not vanish with its task
-            self._count.dropped += 1
-            log.exception("could not answer a message on %s", self.address)
+        """Answer incoming messages with `handler` until cancelled (`base.serve_loop`)."""
+        await serve_loop(self._inbox.get, lambda item: self._answer(handler, *item),
+                         self._count, self.address)
 
     async def _answer(self, handler: Handler, frames: list, requester: MemoryTransport) -> None:
         answered = await answer(handler, frames, self.max_bytes, self._count, self.address)

@@ -52,6 +52,7 @@ from fognet.net.base import (
     answer,
     encode_reply,
     raise_if_error,
+    serve_loop,
 )
 from fognet.net.emulation import Pacer
 from fognet.net.wire import Header, new_node_id
@@ -239,43 +240,26 @@ class ZmqTransport:
     # --- serving ---------------------------------------------------------------------
 
     async def serve(self, handler: Handler) -> None:
-        """Answer incoming messages with `handler` until cancelled."""
-        slots = asyncio.Semaphore(self._max_concurrent)
-        tasks: set[asyncio.Task] = set()
-        try:
-            while True:
-                try:
-                    frames = await self._router.recv_multipart(copy=False)
-                except zmq.ZMQError as exc:
-                    if self._closed:
-                        return
-                    raise PeerError(f"ROUTER {self.address} failed: {exc}") from exc
-                self._count.received += 1
-                if len(frames) < 2:
-                    self._count.dropped += 1
-                    continue
-                await slots.acquire()
-                task = asyncio.create_task(self._handle(handler, frames[0].bytes, frames[1:]))
-                tasks.add(task)
-                task.add_done_callback(lambda t: (tasks.discard(t), slots.release()))
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        """Answer incoming messages with `handler` until cancelled (`base.serve_loop`)."""
+        await serve_loop(self._next_request, lambda frames: self._answer(handler, frames),
+                         self._count, self.address, self._max_concurrent)
 
-    async def _handle(self, handler: Handler, route: bytes, frames: list) -> None:
+    async def _next_request(self) -> list | None:
+        """The next message the ROUTER holds (routing id first), None once closed."""
         try:
-            await self._answer(handler, route, frames)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - a bug here must not vanish with its task
+            return await self._router.recv_multipart(copy=False)
+        except zmq.ZMQError as exc:
+            if self._closed:
+                return None
+            raise PeerError(f"ROUTER {self.address} failed: {exc}") from exc
+
+    async def _answer(self, handler: Handler, frames: list) -> None:
+        if len(frames) < 2:  # no routing id and header: nothing to answer
             self._count.dropped += 1
-            log.exception("could not answer a message on %s", self.address)
-
-    async def _answer(self, handler: Handler, route: bytes, frames: list) -> None:
-        answered = await answer(handler, frames, self.max_bytes, self._count, self.address)
+            return
+        answered = await answer(handler, frames[1:], self.max_bytes, self._count, self.address)
         if answered is not None:
-            await self._reply(route, *answered)
+            await self._reply(frames[0].bytes, *answered)
 
     async def _reply(self, route: bytes, header: Header, tensors, msg_id: int, to: str) -> None:
         frames = encode_reply(header, tensors, msg_id, self.node_id, self._count)
