@@ -11,8 +11,8 @@
 
 A handler is `async (header, tensors) -> Header | (Header, tensors) | None`: None means
 no reply (STATE, BYE). The transport stamps `id` (the request's) and `sender` on replies.
-A handler that raises gets an ERROR reply sent for it: a FognetError with a `reason`
-attribute keeps that reason, anything else is HANDLER_FAILED.
+A handler that raises gets an ERROR reply sent for it: a WireError, Refused or RemoteError
+keeps its reason (see `fognet.errors`), anything else is HANDLER_FAILED.
 
 `request` raises `PeerUnreachable` when no reply comes within `timeout_s` (a reply that
 comes later is dropped and counted as `late`) and `RemoteError` when the reply is ERROR.
@@ -28,7 +28,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from fognet.errors import FognetError, PeerError, WireError
+from fognet.errors import FognetError, Refused, RemoteError, WireError
 from fognet.net import codec
 from fognet.net.wire import Error, Header, Reason
 
@@ -40,14 +40,6 @@ Tensors = Mapping[str, np.ndarray]
 Reply = Header | tuple[Header, Tensors] | None
 Handler = Callable[[Header, dict[str, np.ndarray]], Awaitable[Reply]]
 Incoming = TypeVar("Incoming")
-
-
-class RemoteError(PeerError):
-    """The peer answered with ERROR; `reason` says why, the message gives the detail."""
-
-    def __init__(self, message: str, reason: Reason) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -102,20 +94,26 @@ def split_reply(reply: Reply) -> tuple[Header, Tensors] | None:
     return header, tensors
 
 
+def reason_of(exc: BaseException) -> Reason | None:
+    """The wire reason an exception names (None: it names none, it is a failure)."""
+    if isinstance(exc, WireError):
+        return exc.reason or Reason.MALFORMED
+    if isinstance(exc, Refused | RemoteError):
+        return exc.reason
+    return None
+
+
 def error_header(exc: BaseException) -> Header:
     """The ERROR reply for a handler that raised `exc`."""
-    reason = getattr(exc, "reason", None)
-    if not isinstance(reason, Reason):
-        reason = Reason.HANDLER_FAILED
+    reason = reason_of(exc) or Reason.HANDLER_FAILED
     kind = type(exc).__name__ if isinstance(exc, FognetError) else f"internal {type(exc).__name__}"
     return Header(Error(reason=reason, detail=f"{kind}: {exc}"[:2000]))
 
 
-def wire_error_header(exc: BaseException) -> Header:
+def wire_error_header(exc: WireError) -> Header:
     """The ERROR reply for a message that failed decoding (its reason: MALFORMED unless
     the codec gave one, e.g. VERSION or TOO_LARGE)."""
-    reason = getattr(exc, "reason", Reason.MALFORMED)
-    return Header(Error(reason=reason, detail=str(exc)[:2000]))
+    return Header(Error(reason=reason_of(exc), detail=str(exc)[:2000]))
 
 
 def raise_if_error(addr: str, header: Header) -> None:
@@ -144,7 +142,7 @@ async def answer(
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - every handler failure becomes an ERROR reply
-        if not hasattr(exc, "reason"):
+        if reason_of(exc) is None:
             log.exception("handler failed on %s", header.type.value)
         reply = error_header(exc), {}
     if reply is None:

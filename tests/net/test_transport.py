@@ -11,10 +11,8 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from fognet.errors import PeerUnreachable
+from fognet.errors import PeerUnreachable, Refused, RemoteError
 from fognet.net import codec, wire
-from fognet.net.base import RemoteError
-from fognet.net.codec import refused
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, Reason
 
@@ -26,7 +24,7 @@ async def _handler(header: Header, tensors: dict):
     if isinstance(body, wire.Ping):
         return Header(wire.Pong()), {k: v * 2 for k, v in tensors.items()}
     if isinstance(body, wire.ModelGet):
-        raise refused(f"no model {body.model_sha256}", Reason.NOT_FOUND)
+        raise Refused(f"no model {body.model_sha256}", Reason.NOT_FOUND)
     if isinstance(body, wire.RoundDone):
         await asyncio.sleep(body.round / 1000)
         return Header(wire.Pong())

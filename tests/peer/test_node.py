@@ -8,13 +8,12 @@ import contextlib
 import numpy as np
 import pytest
 
-from fognet.errors import PeerUnreachable
+from fognet.errors import PeerUnreachable, RemoteError
 from fognet.infer.requester import Requester
 from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, random_feeds, run
 from fognet.net import wire
-from fognet.net.base import RemoteError
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, Reason
 from fognet.partition.stages import Plan, Stage
