@@ -19,7 +19,7 @@ keeps time and handles failures. A round on one peer:
            of a step (STEP_ASK -> STEP_VOTE) one by one in id order, so locks are taken
            in id order; a refusal stops the asking and the step is refused; it then sends
            STEP_COMMIT to everyone as a request acknowledged by MATCH_ACK (the next step
-           starts on applied state) or SWAP_ABORT one-way to the parties it locked. TURN goes
+           starts on applied state) or STEP_ABORT one-way to the parties it locked. TURN goes
            to the next live source (acknowledged at once). ROUND_DONE ends the game.
   end      on ROUND_DONE, or at the deadline: then each source keeps its placement as of
            its last applied step (phase 1 not finished: every subtask at home), which is

@@ -57,12 +57,12 @@ log = logging.getLogger(__name__)
 # only come back as replies to this peer's own requests)
 MATCH_TYPES = frozenset({
     MsgType.ROUND_OPEN, MsgType.PROPOSE, MsgType.REJECT, MsgType.PROPOSALS_DONE,
-    MsgType.HOSTED, MsgType.TURN, MsgType.STEP_ASK, MsgType.STEP_COMMIT, MsgType.SWAP_ABORT,
+    MsgType.HOSTED, MsgType.TURN, MsgType.STEP_ASK, MsgType.STEP_COMMIT, MsgType.STEP_ABORT,
     MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 _ONE_WAY = frozenset({
     MsgType.ROUND_OPEN, MsgType.REJECT, MsgType.PROPOSALS_DONE, MsgType.HOSTED,
-    MsgType.SWAP_ABORT, MsgType.ROUND_DONE, MsgType.PEER_GONE,
+    MsgType.STEP_ABORT, MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 MAX_BUDGET_S = 3600.0
 KEEP_RESULTS = 16

@@ -8,7 +8,7 @@ a `WireError` (MALFORMED), which the transport turns into an ERROR reply.
     from_wire(sender_peer, body) -> Message        sender ids rebuilt from the peer name
     vote_from_wire(party, body) -> SwapVote
 
-Wire types used: PROPOSE, ACCEPT, REJECT, STEP_ASK, STEP_VOTE, STEP_COMMIT, SWAP_ABORT,
+Wire types used: PROPOSE, ACCEPT, REJECT, STEP_ASK, STEP_VOTE, STEP_COMMIT, STEP_ABORT,
 TURN, HOSTED (a worker's RoundDone(phase=1)), ROUND_DONE (RoundDone(phase=2): game over).
 """
 
@@ -24,26 +24,20 @@ from fognet.peer.match.round_values import worker_id
 
 KINDS = ("move", "swap", "displace")
 
-_TO_WIRE_REASON = {
-    m.Reason.QUOTA_FULL: wire.Reason.QUOTA_FULL,
-    m.Reason.WORSE_THAN_HELD: wire.Reason.WORSE_THAN_HELD,
-    m.Reason.OUT_OF_REACH: wire.Reason.OUT_OF_REACH,
-    m.Reason.NOT_YOURS: wire.Reason.NOT_YOURS,
-    m.Reason.STALE_STEP: wire.Reason.STALE_STEP,
-    m.Reason.BUSY: wire.Reason.LOCKED,
-    m.Reason.STALE_ROUND: wire.Reason.STALE_ROUND,
-}
-_FROM_WIRE_REASON = {v: k for k, v in _TO_WIRE_REASON.items()}
-
-
 def reason_to_wire(reason: m.Reason | None) -> wire.Reason | None:
-    return None if reason is None else _TO_WIRE_REASON[reason]
+    """The game's reasons are the wire's first ones, by name (see wire.Reason)."""
+    return None if reason is None else wire.Reason[reason.name]
 
 
 def reason_from_wire(reason: wire.Reason | None) -> m.Reason | None:
+    """A REJECT's or STEP_VOTE's reason; a wire reason the game does not give (an ERROR's,
+    e.g. HANDLER_FAILED) there breaks the protocol."""
     if reason is None:
         return None
-    return _FROM_WIRE_REASON.get(reason, m.Reason.BUSY)
+    try:
+        return m.Reason[reason.name]
+    except KeyError:
+        raise WireError(f"reason: {reason.value} is not a matching game reason") from None
 
 
 # --- subtasks and changes as parallel columns ------------------------------------------
@@ -119,7 +113,7 @@ def to_wire(rnd: int, msg: m.Message, party: str = "") -> wire.Body:
     if isinstance(msg, m.SwapCommit):
         return wire.StepCommit(rnd, msg.step, msg.kind, **_change_columns(msg.changes))
     if isinstance(msg, m.SwapAbort):
-        return wire.SwapAbort(rnd, str(msg.step))
+        return wire.StepAbort(rnd, msg.step)
     if isinstance(msg, m.Turn):
         return wire.Turn(rnd, msg.idle)
     if isinstance(msg, m.RoundDone):
@@ -147,12 +141,8 @@ def from_wire(sender: str, body: wire.Body) -> m.Message:
         return m.SwapAsk(src, body.step, body.kind, _changes(body), body.round)
     if isinstance(body, wire.StepCommit):
         return m.SwapCommit(src, body.step, body.kind, _changes(body), body.round)
-    if isinstance(body, wire.SwapAbort):
-        try:
-            step = int(body.step)
-        except ValueError:
-            raise WireError(f"step: {body.step!r} is not a step number") from None
-        return m.SwapAbort(src, step, body.round)
+    if isinstance(body, wire.StepAbort):
+        return m.SwapAbort(src, body.step, body.round)
     if isinstance(body, wire.Turn):
         if body.idle < 0:
             raise WireError(f"idle: {body.idle} < 0")
