@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused, WireError
+from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused
 from fognet.net import wire
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
@@ -226,14 +226,12 @@ class Peer:
 
     async def _on_exec(self, header: Header, tensors: dict[str, np.ndarray]):
         body: wire.Exec = header.body
-        try:
-            sha = check_sha(body.model_sha256)
-            await self.ensure_model(sha, header.sender)
-            rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
-            key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
-            result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
-        except WireError as exc:
-            raise WireError(str(exc)) from exc
+        # a WireError from here (bad hash, range or inputs) is answered ERROR MALFORMED
+        sha = check_sha(body.model_sha256)
+        await self.ensure_model(sha, header.sender)
+        rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
+        key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
+        result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
         reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s)
         return Header(reply), result.outputs
 
