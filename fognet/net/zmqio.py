@@ -25,6 +25,9 @@ from collections.abc import Callable, Sequence
 
 import zmq
 
+# plain ints: pyzmq's flag enums cost an Enum object per `&` on the hot path
+_EVENTS, _POLLIN, _POLLOUT, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.POLLOUT), int(zmq.NOBLOCK)
+
 
 class LoopSocket:
     """One sync ZeroMQ socket watched by the running loop. Not thread-safe."""
@@ -49,21 +52,21 @@ class LoopSocket:
         if self._closed:
             return
         try:
-            events = self.sock.getsockopt(zmq.EVENTS)
-            while events & zmq.POLLIN and not self._paused:
+            events = self.sock.getsockopt(_EVENTS)
+            while events & _POLLIN and not self._paused:
                 try:
-                    frames = self.sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                    frames = self.sock.recv_multipart(_NOBLOCK, copy=False)
                 except zmq.Again:
                     break
                 self._on_message(frames)
                 if self._closed:
                     return
-                events = self.sock.getsockopt(zmq.EVENTS)
+                events = self.sock.getsockopt(_EVENTS)
         except zmq.ZMQError as exc:
             if not self._closed:
                 self._on_error(exc)
             return
-        if events & zmq.POLLOUT:
+        if events & _POLLOUT:
             for waiter in self._senders:
                 if not waiter.done():
                     waiter.set_result(None)
@@ -74,11 +77,11 @@ class LoopSocket:
         a `stop()` meanwhile cancels a waiting send."""
         while True:
             try:
-                self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
+                self.sock.send_multipart(frames, _NOBLOCK, copy=False)
             except zmq.Again:
                 await self._room(deadline)
                 continue
-            if self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # the send may have taken
+            if self.sock.getsockopt(_EVENTS) & _POLLIN:  # the send may have taken
                 self._loop.call_soon(self._ready)               # the edge of an arrival
             return
 
@@ -88,7 +91,7 @@ class LoopSocket:
         waiter = self._loop.create_future()
         self._senders.append(waiter)
         try:
-            if self.sock.getsockopt(zmq.EVENTS) & zmq.POLLOUT:
+            if self.sock.getsockopt(_EVENTS) & _POLLOUT:
                 await asyncio.sleep(0)  # room came before we waited (its edge is gone)
                 return
             await asyncio.wait_for(waiter, deadline - self._loop.time())
