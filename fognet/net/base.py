@@ -16,6 +16,11 @@ keeps its reason (see `fognet.errors`), anything else is HANDLER_FAILED.
 
 `request` raises `PeerUnreachable` when no reply comes within `timeout_s` (a reply that
 comes later is dropped and counted as `late`) and `RemoteError` when the reply is ERROR.
+
+What every transport does the same way lives here, once: `Pending` (request ids, pairing
+replies, failing the requests of a forgotten peer), `Answers` (a task per incoming message,
+back-pressure, the catch-all), `answer` / `encode_reply` (what a peer replies), and the
+ERROR headers. A transport only says how bytes move.
 """
 
 from __future__ import annotations
