@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from fognet.sim.approaches import APPROACHES, Approach, NotApplicable
+from fognet.errors import NotApplicable
+from fognet.sim.approaches import APPROACHES, Approach
 from fognet.sim.costs import ModelCosts, load_costs
 from fognet.sim.records import RunResult
 from fognet.sim.runner import Simulation

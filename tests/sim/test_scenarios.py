@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fognet.errors import ConfigError
-from fognet.sim.approaches import APPROACHES, Approach, NotApplicable
+from fognet.errors import ConfigError, NotApplicable
+from fognet.sim.approaches import APPROACHES, Approach
 from fognet.sim.costs import load_costs
 from fognet.sim.runner import Simulation
 from fognet.sim.scenario import ModelSpec, Scenario, Sweep, load
