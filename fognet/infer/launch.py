@@ -54,7 +54,7 @@ class Launched:
 
 def source_identity(cluster: Cluster, emulate: bool | None = None) -> Identity:
     """The file's first source as this process plays it: its device, pacer and link hook,
-    and the links it plans with, priced as `fognet plan` prices them (`cluster_state`)."""
+    and the links and NICs it plans with, priced as `fognet plan` prices them (`cluster_state`)."""
     if not cluster.sources:
         where = cluster.path or cluster.name
         raise ConfigError(f"{where}: no peer has role source or both; a source session needs one to play")
@@ -65,6 +65,7 @@ def source_identity(cluster: Cluster, emulate: bool | None = None) -> Identity:
         config=device.config_from_cluster(cluster, source, emulate),
         pacer=pacer, on_event=device.link_setter(cluster, source, pacer, emulate),
         links=state.links, default_link=state.default_link,
+        nics={pid: p.nic for pid, p in state.peers.items() if p.nic is not None},
     )
 
 

@@ -56,6 +56,8 @@ def test_infer_plans_with_the_links_plan_prices() -> None:
             state = cluster_state(cluster, cluster.emulated(emulate).link_scale)
             assert dict(identity.links) == dict(state.links) and identity.default_link == state.default_link
             assert identity.config.time_scale == cluster.emulated(emulate).scale
+            assert identity.nics == {p.id: p.nic for p in state.peers.values() if p.nic is not None}
+            assert identity.nics  # every shipped file gives NICs
 
 
 def test_a_scale_below_one_is_refused() -> None:
