@@ -47,11 +47,7 @@ def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate
         raise click.UsageError("give --profile NAME (see peers/profiles) or --cluster FILE")
     prof = load_profile(profile)
     config = device.config_from_profile(name, prof, emulate=bool(emulate), **options)
-    pacer = None
-    if emulate and prof.nic:
-        from fognet.net.emulation import Pacer
-
-        pacer = Pacer(nic_Bps=prof.nic)
+    pacer = device.profile_pacer(prof, bool(emulate))
     line = (
         f"emulation: ON (compute stretched to measured / {prof.speed:g}"
         + (f"; sends paced to NIC {prof.nic:.3g} B/s" if pacer else "") + ")"

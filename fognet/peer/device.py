@@ -12,6 +12,7 @@ API
     config_from_profile(name, profile, **peer_options) -> PeerConfig
     config_from_cluster(cluster, name, emulate=None, **peer_options) -> PeerConfig
     pacer_for(cluster, name, emulate=None) -> Pacer | None
+    profile_pacer(profile, emulate) -> Pacer | None        a lone device paces its NIC only
     link_setter(cluster, name, pacer, emulate=None) -> Callable[[MemberEvent], None]
 """
 
@@ -43,6 +44,11 @@ def config_from_cluster(cluster: Cluster, name: str, emulate: bool | None = None
         name, speed=spec.speed, threads=spec.threads, quota=spec.quota,
         profile=spec.profile.name, emulate=mode.compute, time_scale=mode.scale, **options,
     )
+
+
+def profile_pacer(profile: Profile, emulate: bool) -> Pacer | None:
+    """An emulated device known only by its profile paces its NIC; its links are unknown."""
+    return Pacer(nic_Bps=profile.nic) if emulate and profile.nic else None
 
 
 def _paced(cluster: Cluster, emulate: bool | None) -> ClusterState | None:

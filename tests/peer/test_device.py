@@ -66,3 +66,5 @@ def test_emulation_off_means_real_time_and_no_pacing() -> None:
 def test_a_profile_peer_takes_the_profiles_figures() -> None:
     config = device.config_from_profile("n1", load_profile("jetson-nano"), emulate=True)
     assert (config.name, config.speed, config.quota, config.profile, config.emulate) == ("n1", 0.4, 2, "jetson-nano", True)
+    assert device.profile_pacer(load_profile("jetson-nano"), emulate=True).nic_Bps == load_profile("jetson-nano").nic
+    assert device.profile_pacer(load_profile("jetson-nano"), emulate=False) is None
