@@ -164,19 +164,20 @@ def _peer(raw: Mapping[str, Any], where: Where, base: Path, inline: Mapping[str,
     )
 
 
-def _link(raw: Mapping[str, Any], where: Where, names: Sequence[str], a: str = "", b: str = "") -> LinkSpec:
-    """A [[links]] entry between two named peers, or (with a = b = "*") the default link."""
-    if a:
-        toml.check_keys(raw, ("bandwidth", "latency"), where)
-    else:
-        toml.check_keys(raw, LINK_KEYS, where)
-        a, b = toml.string(raw, "a", where), toml.string(raw, "b", where)
-        for key, end in (("a", a), ("b", b)):
-            if end not in names:
-                raise where.key(key).error(f"unknown peer {end!r} (peers: {', '.join(names)})")
-        if a == b:
-            raise where.error(f"a link joins two different peers, not {a!r} to itself")
+def _measures(raw: Mapping[str, Any], where: Where, a: str, b: str) -> LinkSpec:
     return LinkSpec(a, b, toml.number(raw, "bandwidth", where), toml.number(raw, "latency", where, positive=False))
+
+
+def _link(raw: Mapping[str, Any], where: Where, names: Sequence[str]) -> LinkSpec:
+    """A [[links]] entry: two different peers of the file, and the link's measures."""
+    toml.check_keys(raw, LINK_KEYS, where)
+    a, b = toml.string(raw, "a", where), toml.string(raw, "b", where)
+    for key, end in (("a", a), ("b", b)):
+        if end not in names:
+            raise where.key(key).error(f"unknown peer {end!r} (peers: {', '.join(names)})")
+    if a == b:
+        raise where.error(f"a link joins two different peers, not {a!r} to itself")
+    return _measures(raw, where, a, b)
 
 
 def _links(raw: Mapping[str, Any], top: Where, names: Sequence[str]) -> tuple[LinkSpec, ...]:
@@ -207,7 +208,10 @@ def load_cluster(path: str | Path) -> Cluster:
             raise top.key("peers").item(i).key("name").error(f"duplicate peer name {name!r}")
     default = None
     if "default_link" in raw:
-        default = _link(toml.table(raw, "default_link", top), top.key("default_link"), names, "*", "*")
+        where = top.key("default_link")
+        entry = toml.table(raw, "default_link", top)
+        toml.check_keys(entry, LINK_KEYS[2:], where)
+        default = _measures(entry, where, "*", "*")
     emulation = parse_emulation(toml.table(raw, "emulation", top), top.key("emulation"))
     name = toml.string(raw, "name", top, path.stem)
     return Cluster(name, peers, _links(raw, top, names), default, emulation, path)

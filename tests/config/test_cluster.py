@@ -128,6 +128,7 @@ latency = 0.01
         ('[[peers]]\nname = "a"\nprofile = "car"\naddress = 5601\n', r"peers\[0\]\.address"),
         ('[[peers]]\nname = "a"\nprofile = "nope/x.toml"\n', r"peers\[0\]\.profile: no profile file"),
         (PEER_A + '[default_link]\nbandwidth = 0\nlatency = 0.001\n', r"default_link\.bandwidth: must be positive"),
+        (PEER_A + '[default_link]\nbandwidth = 1e6\nlatency = 0.0\na = "a"\n', r"default_link: unknown field 'a'"),
         (PEER_A + '[emulation]\nenabled = "yes"\n', r"emulation\.enabled: must be true or false"),
         (PEER_A + '[emulation]\nfast = true\n', r"emulation: unknown field 'fast'"),
         ('name = "x"\n', r"needs at least one \[\[peers\]\]"),
