@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fognet"
 FORBIDDEN = {"zmq", "asyncio", "time", "threading", "socket", "fognet.net", "fognet.peer"}
 
 
-@pytest.mark.parametrize("sub", ["partition", "matching"])
+@pytest.mark.parametrize("sub", ["partition", "matching", "placement"])
 def test_pure_packages_import_no_io(sub: str) -> None:
     for path in sorted((PACKAGE / sub).rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))

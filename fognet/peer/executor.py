@@ -22,7 +22,7 @@ Emulation: with `emulate=True`, a job's elapsed compute is stretched to
 emulated device is busy for that long and later jobs wait behind it. `time_scale` (>= 1)
 slows the whole emulated cluster down so that devices faster than this machine can be
 emulated too: with the scale set to the fastest speed, that device runs at measured speed
-and every other one proportionally slower (`fognet.peer.clusterfile`). A device that
+and every other one proportionally slower (`fognet.config.emulation`). A device that
 would need to run faster than measured runs at measured speed, with a warning.
 
 API
