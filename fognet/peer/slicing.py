@@ -5,7 +5,9 @@ A spatial stage [start, stop) with row ranges `rows[i]` (of the run's primary ou
 ends derive the same `SliceSpec` from their own copy of the model
 (`fognet.partition.spatial`): the source to cut each slice's input rows (with halo) and to
 merge, the worker to build the slice's sub-model and to crop the rows that differ from the
-unsplit run (so only exact rows travel back). Runs are cached per node range.
+unsplit run (so only exact rows travel back). Runs are cached per node range, at most
+RUNS_KEPT of them; slice sub-models are not kept (the executor's bounded session cache
+is what keeps a slice), so asking for many ranges or rows cannot grow a peer.
 
 API
     Slicer(graph)
@@ -25,6 +27,7 @@ from fognet.model.graph import ModelGraph
 from fognet.partition import spatial
 
 Range = tuple[int, int]
+RUNS_KEPT = 256  # a source's plan has a handful of spatial stages; a worker's caller is untrusted
 
 
 class Slicer:
@@ -32,13 +35,14 @@ class Slicer:
         self.graph = graph
         self._geometries = None
         self._runs: dict[Range, spatial.SpatialRun] = {}
-        self._models: dict = {}
 
     def run(self, start: int, stop: int) -> spatial.SpatialRun:
         key = (start, stop)
         if key not in self._runs:
             if self._geometries is None:
                 self._geometries = spatial.node_geometries(self.graph)
+            if len(self._runs) >= RUNS_KEPT:
+                del self._runs[next(iter(self._runs))]  # the oldest
             self._runs[key] = spatial.spatial_run(self.graph, start, stop, self._geometries)
         return self._runs[key]
 
@@ -55,4 +59,4 @@ class Slicer:
         return next(s for s in spatial.plan_slices(run, tiles) if s.rows == (a, b))
 
     def model(self, start: int, stop: int, spec: spatial.SliceSpec) -> onnx.ModelProto:
-        return spatial.slice_model(self.graph, self.run(start, stop), spec, self._models)
+        return spatial.slice_model(self.graph, self.run(start, stop), spec)
