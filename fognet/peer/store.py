@@ -13,7 +13,9 @@ the size cap (announced sizes too, before a byte is fetched), bytes that are not
 any tensor stored as external data (onnxruntime would read that file relative to the
 peer's working directory and hand its bytes back as outputs), and whatever
 `onnx.checker` rejects. Each refusal is a one-line ModelError whose `reason` is the wire
-Reason an ERROR reply gives for it, so a peer answers and keeps serving.
+Reason an ERROR reply gives for it, so a peer answers and keeps serving. A hash whose
+bytes failed the gate stays refused (the bytes ARE the hash), so asking again costs no
+second download; the last REFUSALS_KEPT such hashes are remembered.
 
 API
     default_root() -> Path
@@ -27,6 +29,7 @@ API
         .load(sha256) -> onnx.ModelProto       read and passed through check_model
         .read_chunk(sha256, offset, size) -> bytes
         .put(data, sha256) -> Path             check hash and model, then store atomically
+        .refusal(sha256) -> ModelError | None  why bytes with this hash were refused, if they were
     ModelDownload(sha256, size, max_bytes=MAX_MODEL_BYTES)   reassembles MODEL_PART chunks in order
         .add(offset, data) -> None; .complete -> bool; .data() -> bytes
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +53,7 @@ CHUNK_BYTES = 1 << 20  # one MODEL_PART carries at most this many bytes
 # The largest zoo model (vgg19) is ~550 MB; protobuf cannot parse 2 GiB. A download is held
 # in memory until its hash is checked, so this is also what one fetch may cost in RAM.
 MAX_MODEL_BYTES = 1 << 30
+REFUSALS_KEPT = 256
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -155,6 +160,7 @@ class ModelStore:
         self._dir = self.root / "models"
         self._registered: dict[str, Path] = {}
         self._stored_shas: set[str] | None = None  # scanned once, then kept up to date
+        self._refused: OrderedDict[str, ModelError] = OrderedDict()
 
     def register(self, path: Path, sha256: str) -> None:
         self._registered[check_sha(sha256)] = Path(path)
@@ -182,6 +188,9 @@ class ModelStore:
     def size(self, sha256: str) -> int:
         return self.path(sha256).stat().st_size
 
+    def refusal(self, sha256: str) -> ModelError | None:
+        return self._refused.get(sha256)
+
     def load(self, sha256: str) -> onnx.ModelProto:
         """The model, read and passed through `check_model`: a stored file came from the
         network, so it meets the size cap too; a registered one is this device's own."""
@@ -206,7 +215,13 @@ class ModelStore:
         actual = hashlib.sha256(data).hexdigest()
         if actual != check_sha(sha256):
             raise refused_model(f"model bytes hash to {actual[:12]}..., expected {sha256[:12]}...")
-        check_model(data, f"model {sha256[:12]}...", self.max_model_bytes)
+        try:
+            check_model(data, f"model {sha256[:12]}...", self.max_model_bytes)
+        except ModelError as exc:
+            self._refused[sha256] = exc
+            while len(self._refused) > REFUSALS_KEPT:
+                self._refused.popitem(last=False)
+            raise
         target = self._stored(sha256)
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
