@@ -14,7 +14,7 @@ API
     ByteLRU(max_bytes)
         .get(key) -> value | None          marks it most recently used
         .peek(key) -> value | None
-        .put(key, value, nbytes) -> None   evicts least recently used entries past the bound
+        .put(key, value, nbytes) -> int    evicts least recently used entries past the bound; how many
         .stats() -> CacheStats
 """
 
@@ -61,7 +61,8 @@ class ByteLRU(Generic[K, V]):
         entry = self._entries.get(key)
         return None if entry is None else entry[0]
 
-    def put(self, key: K, value: V, nbytes: int) -> None:
+    def put(self, key: K, value: V, nbytes: int) -> int:
+        evicted = 0
         old = self._entries.pop(key, None)
         if old is not None:
             self._bytes -= old[1]
@@ -70,7 +71,9 @@ class ByteLRU(Generic[K, V]):
         while self._bytes > self.max_bytes and len(self._entries) > 1:
             _, (_, size) = self._entries.popitem(last=False)
             self._bytes -= size
-            self._evictions += 1
+            evicted += 1
+        self._evictions += evicted
+        return evicted
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -10,7 +10,7 @@ from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, random_feeds, run
 from fognet.partition.extract import extract
-from fognet.peer.executor import Executor, Job, TaskKey
+from fognet.peer.executor import SESSION_BYTES_PER_MODEL_BYTE, Executor, Job, TaskKey
 from fognet.peer.slicing import Slicer
 from fognet.peer.store import ModelStore
 from tests import graphs
@@ -130,7 +130,7 @@ async def test_distinct_ranges_keep_the_session_cache_under_its_bound(chain) -> 
     store, graph, sha = chain
     n = len(graph)
     ranges = [(a, b) for a in range(n) for b in range(a + 1, n + 1)]
-    sizes = [extract(graph, a, b).ByteSize() for a, b in ranges]
+    sizes = [SESSION_BYTES_PER_MODEL_BYTE * extract(graph, a, b).ByteSize() for a, b in ranges]
     bound = 3 * max(sizes)  # room for about three sessions, far fewer than the ranges asked
     ex = Executor(store, session_cache_bytes=bound)
     try:
