@@ -8,9 +8,14 @@ together hold at most that many bytes (a flood of EXECs naming fresh hashes cost
 memory), and the bytes pass the store's `check_model` gate before they are kept; a hash
 already refused is refused again at once. One download per hash at a time.
 
+The source's address is membership's, or, when its heartbeats are late and membership has
+just dropped it as dead, the last address membership knew for that name (the request
+itself shows the source is alive); a peer that said BYE is forgotten.
+
 API
     ModelFetcher(name, store, transport, address_of)   address_of(name) -> "host:port" | None
         await .ensure(sha256, source) -> Path           the file, fetched from `source` if missing
+        .remember(name, address) / .forget(name)       membership's JOIN-DEAD / LEAVE events
         .in_flight_bytes -> int
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +36,7 @@ from fognet.peer.store import CHUNK_BYTES, ModelDownload, ModelStore, refused_mo
 log = logging.getLogger(__name__)
 
 MODEL_TIMEOUT_S = 10.0  # per MODEL_PART chunk
+ADDRESSES_KEPT = 1024  # last known addresses of peers membership saw
 
 
 class ModelFetcher:
@@ -44,10 +51,20 @@ class ModelFetcher:
         self.address_of = address_of
         self._locks: dict[str, asyncio.Lock] = {}
         self._in_flight = 0
+        self._last_address: OrderedDict[str, str] = OrderedDict()
 
     @property
     def in_flight_bytes(self) -> int:
         return self._in_flight
+
+    def remember(self, name: str, address: str) -> None:
+        self._last_address[name] = address
+        self._last_address.move_to_end(name)
+        while len(self._last_address) > ADDRESSES_KEPT:
+            self._last_address.popitem(last=False)
+
+    def forget(self, name: str) -> None:
+        self._last_address.pop(name, None)
 
     async def ensure(self, sha256: str, source: str) -> Path:
         """The model file with this hash, fetched once from `source` if this peer lacks it."""
@@ -67,7 +84,7 @@ class ModelFetcher:
         refusal = self.store.refusal(sha256)
         if refusal is not None:
             raise refusal
-        addr = self.address_of(source)
+        addr = self.address_of(source) or self._last_address.get(source)
         if addr is None:
             raise refused_model(
                 f"{self.name} lacks model {sha256[:12]}... and fetches a model only from the peer "

@@ -195,6 +195,10 @@ class Peer:
                 self._on_event(event)
             if event.kind is not EventKind.JOIN:  # rounds in play go on without it
                 self.matchmaker.peer_dead(event.member.node_id)
+            if event.kind is EventKind.LEAVE:
+                self.fetcher.forget(event.member.node_id)
+            else:  # a late heartbeat is no reason to refuse that peer's next request
+                self.fetcher.remember(event.member.node_id, event.member.address)
 
     async def _bootstrap(self) -> None:
         """HELLO the bootstrap list (and the peers it names) until each has answered."""
