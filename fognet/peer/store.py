@@ -264,4 +264,7 @@ class ModelDownload:
         self._received += len(data)
 
     def data(self) -> bytes:
-        return b"".join(self._parts)
+        """The whole model, once: the parts are dropped, so it is not held twice."""
+        data = b"".join(self._parts)
+        self._parts = [data]
+        return data
