@@ -268,7 +268,7 @@ class Executor:
         return model
 
     def _build(self, model: _Model, key: TaskKey, spec: SliceSpec | None) -> tuple[_Built, int]:
-        """A session for a checked request, and its size estimate (the sub-model's bytes)."""
+        """A session for a checked request, and its estimated RSS (see SESSION_BYTES_PER_MODEL_BYTE)."""
         if spec is not None:
             sub = model.slices().model(key.start, key.stop, spec)
         else:
