@@ -161,6 +161,7 @@ class _Open:
     changes: tuple[Change, ...]
     waiting: set[PeerId]
     votes: list[tuple[PeerId, Vote]]
+    asked: tuple[PeerId, ...] = ()  # the parties asked (they lock until commit or abort)
 
 
 class SourceAgent:
@@ -168,10 +169,10 @@ class SourceAgent:
 
     def __init__(self, view: Instance, me: PeerId, ring: Sequence[PeerId],
                  rule: str | None = None) -> None:
+        self.ledger = Ledger(view)  # my subtasks (tentative in phase 1) and every worker's
         self.view, self.id, self.rule = view, me, rule or view.rule
         self.ring = tuple(ring)
         self.own = sorted((s for s in view.subtasks if s.source == me), key=lambda s: s.id)
-        self.ledger = Ledger(view)  # my subtasks (tentative in phase 1) and every worker's
         self.prefs = {s.id: ranked_sites(view, s) for s in self.own}
         self.tried = {s.id: 0 for s in self.own}
         self.done = False
@@ -183,8 +184,38 @@ class SourceAgent:
         self._idle_in = 0
         self._changed = False
 
+    @property
+    def view(self) -> Instance:
+        return self.ledger.inst
+
+    @view.setter
+    def view(self, view: Instance) -> None:
+        self.ledger.rebase(view)
+
     def placement(self) -> dict:
         return {s.id: self.ledger.site_of[s.id] for s in self.own if s.id in self.ledger.site_of}
+
+    def site_of(self, sid: str) -> PeerId | None:
+        """Where my subtask is (tentatively, in phase 1)."""
+        return self.ledger.site_of.get(sid)
+
+    def bring_home(self, s: Subtask) -> None:
+        """My subtask runs on my own device (its worker did not confirm it, or died)."""
+        self.ledger.place(s, self.id)
+
+    def forget_source(self, peer: PeerId) -> None:
+        """A dead source: its subtasks are gone from every site I know of."""
+        for s in list(self.ledger.mine.get(peer, {}).values()):
+            self.ledger.forget(s)
+
+    def forget_worker(self, wid: PeerId) -> list[Subtask]:
+        """A dead worker: forget what it hosted; my subtasks it had are returned (still
+        recorded there) for the caller to re-propose or bring home."""
+        mine = [s for s in self.ledger.hosted(wid) if s.source == self.id]
+        for s in self.ledger.hosted(wid):
+            if s.source != self.id:
+                self.ledger.forget(s)
+        return sorted(mine, key=lambda s: s.id)
 
     def expire(self) -> list[Outgoing]:
         """The open step's votes did not all come in time: drop it and go on (the driver
@@ -245,6 +276,9 @@ class SourceAgent:
     # --- my own share, as a party ------------------------------------------------------
 
     def _my_vote(self, changes: tuple[Change, ...]) -> Vote:
+        sites = {p for c in changes for p in (c.frm, c.to)}
+        if any(p not in self.view._workers and p not in self.view._local for p in sites):
+            return Vote(False, reason=Reason.STALE_STEP)  # a site that left the game
         for c in changes:
             if c.subtask.source == self.id and self.ledger.site_of.get(c.subtask.id) != c.frm:
                 return Vote(False, reason=Reason.STALE_STEP)
@@ -288,7 +322,8 @@ class SourceAgent:
                 continue
             self.steps += 1
             others = [p for p in self._parties(changes) if p != self.id]
-            self._open = _Open(self.steps, kind, changes, set(others), [(self.id, mine)])
+            self._open = _Open(self.steps, kind, changes, set(others), [(self.id, mine)],
+                               tuple(others))
             if not others:
                 return self._decide()
             ask = SwapAsk(self.id, self.steps, kind, changes)
@@ -315,9 +350,8 @@ class SourceAgent:
 
     def _decide(self) -> list[Outgoing]:
         op, self._open = self._open, None
-        asked = [p for p in self._parties(op.changes) if p != self.id]
         if not self._approved(op):
-            return [Outgoing(p, SwapAbort(self.id, op.step)) for p in asked] + self._ask_next()
+            return [Outgoing(p, SwapAbort(self.id, op.step)) for p in op.asked] + self._ask_next()
         self.commits += 1
         self._changed = True
         self.ledger.apply(op.changes)

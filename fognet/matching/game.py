@@ -17,7 +17,7 @@ parties price it (the touched workers' `worker_refuses`, each affected source's
 
 A cheap lower bound on each candidate's change of J (`bounds.StepBounds`) skips the
 candidates that cannot be approved before they are priced; it never skips one that could
-be, so it changes only the speed.
+be, so it changes only the speed (`steps.candidates` is the plain list the agents use).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from fognet.matching.steps import (
     Ledger,
     affected,
     approved,
-    candidates,
     hold,
     ranked_sites,
     worker_refuses,
@@ -153,9 +152,7 @@ def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str) 
 
 def _first_approved(inst: Instance, ledger: Ledger, me: PeerId, rule: str, bounds: StepBounds,
                     priced: list[int]) -> tuple[str, tuple[Change, ...]] | None:
-    listed = candidates(inst, me, ledger)
-    for k in bounds.hopeful(me, listed):
-        kind, changes = listed[k]
+    for kind, changes in bounds.hopeful(me):
         priced[0] += 1
         if price(inst, ledger, changes, rule):
             return kind, changes

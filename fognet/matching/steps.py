@@ -26,6 +26,7 @@ from fognet.matching.cost import (
     is_worker,
     site_finish,
     source_part,
+    stage_latency,
     standalone,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
@@ -69,6 +70,15 @@ class Ledger:
         self.mine: dict[PeerId, dict[SubtaskId, Subtask]] = {}  # by source
         self._finish: dict[PeerId, dict] = {}
         self._part: dict[PeerId, float] = {}
+        self._stages: dict[PeerId, dict[int, float]] = {}
+        self.version: dict[PeerId, int] = {}  # bumped whenever a site's subtasks change
+
+    def rebase(self, inst: Instance) -> None:
+        """Price on a new view from now on (a worker left): drop every cached price."""
+        self.inst = inst
+        self._finish.clear()
+        self._part.clear()
+        self._stages.clear()
 
     def place(self, s: Subtask, site: PeerId) -> None:
         old = self.site_of.get(s.id)
@@ -79,7 +89,7 @@ class Ledger:
         self.on.setdefault(site, {})[s.id] = s
         self.mine.setdefault(s.source, {})[s.id] = s
         self._dirty(site)
-        self._part.pop(s.source, None)
+        self._drop_part(s.source)
 
     def forget(self, s: Subtask) -> None:
         site = self.site_of.pop(s.id, None)
@@ -87,16 +97,21 @@ class Ledger:
             del self.on[site][s.id]
             del self.mine[s.source][s.id]
             self._dirty(site)
-            self._part.pop(s.source, None)
+            self._drop_part(s.source)
 
     def apply(self, changes: Iterable[Change]) -> None:
         for c in changes:
             self.place(c.subtask, c.to)
 
+    def _drop_part(self, source: PeerId) -> None:
+        self._part.pop(source, None)
+        self._stages.pop(source, None)
+
     def _dirty(self, site: PeerId) -> None:
         self._finish.pop(site, None)
+        self.version[site] = self.version.get(site, 0) + 1
         for s in self.on.get(site, {}).values():
-            self._part.pop(s.source, None)
+            self._drop_part(s.source)
 
     def hosted(self, site: PeerId) -> list[Subtask]:
         return list(self.on.get(site, {}).values())
@@ -112,6 +127,16 @@ class Ledger:
             where = {s: self.site_of[s.id] for s in self.mine.get(source, {}).values()}
             self._part[source] = source_part(self.inst, source, where, self.finish)
         return self._part[source]
+
+    def stage_latencies(self, source: PeerId) -> dict[int, float]:
+        """Each of the source's stages' latency now."""
+        if source not in self._stages:
+            placed: dict[int, dict[PeerId, list[Subtask]]] = {}
+            for s in self.mine.get(source, {}).values():
+                placed.setdefault(s.stage, {}).setdefault(self.site_of[s.id], []).append(s)
+            self._stages[source] = {k: stage_latency(self.inst, source, k, sites, self.finish)
+                                    for k, sites in placed.items()}
+        return self._stages[source]
 
     def after(self, changes: Sequence[Change]) -> dict[PeerId, list[Subtask]]:
         """The touched sites' subtasks once the step is made."""
