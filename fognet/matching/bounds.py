@@ -9,9 +9,11 @@ The bound adds, for each source's stage a step touches:
 - a stage with a moving slice z (to site c): its new latency is at least z's transfer and
   service there alone (`lb`: more bytes, more load and more work only add), so its change
   is at least `lb(z, c) - L` (L: the stage's latency now);
-- a stage without one: it can only get faster on the sites something leaves, and by no
-  more than its pieces' waits there. So a subtask leaving a site is credited at most the
-  rate-weighted waits of every other piece there (`relief`).
+- a stage without one: it can only get faster on the sites something leaves, by no more
+  than its piece there gains when that subtask leaves (arrivals only slow pieces down).
+  So a subtask leaving a site is credited what every other piece there gains (`relief`).
+Both are also floored by the stage's pieces on other sites (`rest`: their transfers and
+service alone, which no step lowers), except when two slices of one stage trade places.
 A source's own device is also priced with its overload penalty for a move or displacement
 home (its load after is at least its load now plus the subtask's).
 """
@@ -22,12 +24,22 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from fognet.matching.cost import INF, OWN_CAP, PENALTY, is_worker, pieces, site_load
+from fognet.matching.cost import (
+    INF,
+    OWN_CAP,
+    PENALTY,
+    is_worker,
+    pieces,
+    site_finish,
+    site_load,
+    transfer,
+)
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
 from fognet.matching.steps import Ledger
 
 TOLERANCE = 1e-7  # the bound's own rounding must never hide an approvable step
+ROOM = 1e-9  # a worker is only ruled out when its load is past its cap by more than this
 
 
 class StepBounds:
@@ -50,7 +62,15 @@ class StepBounds:
         self.code = np.full(n, -1)  # worker column, or -1 on a source's own device
         self.L = np.zeros(n)  # latency of each subtask's stage now
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
+        self.rest = np.zeros(n)  # least latency of its stage's pieces on other sites
         self.home_load: dict[PeerId, float] = {}
+        nw = len(self.workers)
+        self.cap = np.array([w.cap for w in inst.workers])
+        self.quota = np.array([w.quota if w.quota is not None else n + 1 for w in inst.workers])
+        self.load = np.zeros(nw)  # each worker's load now
+        self.count = np.zeros(nw, dtype=np.int64)
+        wspeed = np.array([w.speed for w in inst.workers])
+        self.adds = self.rate[:, None] * self.work[:, None] / wspeed[None, :]  # load i brings to j
         self._seen: dict[PeerId, int] = {}
 
     def _worker_bounds(self) -> np.ndarray:
@@ -90,29 +110,50 @@ class StepBounds:
         for p in changed:
             self._seen[p] = ledger.version[p]
             hosted = ledger.hosted(p)
-            waits, total = self._waits(p, hosted)
             for s in hosted:
                 i = self.index[s.id]
                 self.site[i] = p
                 self.code[i] = self.col.get(p, -1)
-                self.relief[i] = total - waits[(s.source, s.stage)]
+                self.relief[i] = self._relief(p, hosted, s)
                 sources.add(s.source)
             if not is_worker(self.inst, p):
                 self.home_load[p] = site_load(self.inst, p, hosted)
-        for i, s in enumerate(self.subs):  # a source's stages may change with any site's
-            if s.source in sources:
-                self.L[i] = ledger.stage_latencies(s.source)[s.stage]
+            else:
+                self.load[self.col[p]] = site_load(self.inst, p, hosted)
+                self.count[self.col[p]] = len(hosted)
+        for src in sources:  # a source's stages may change with any site's
+            self._stage_floors(src)
 
-    def _waits(self, site: PeerId, hosted: list[Subtask]) -> tuple[dict, float]:
-        """Each piece's rate-weighted wait on the site now, and their sum."""
-        finish = self.ledger.finish(site)
-        speed = (self.inst.worker(site) if is_worker(self.inst, site)
-                 else self.inst.local_of(site)).speed
-        waits = {}
-        for p in pieces(hosted):
-            rate = self.inst.local_of(p.source).rate
-            waits[(p.source, p.stage)] = rate * max(0.0, finish[(p.source, p.stage)] - p.work / speed)
-        return waits, sum(waits.values())
+    def _stage_floors(self, source: PeerId) -> None:
+        """L and rest of each of the source's subtasks. A piece's floor is its transfer and
+        service alone, with no wait: nothing the step does to other sites goes below it."""
+        ledger, inst = self.ledger, self.inst
+        stages = ledger.stage_latencies(source)
+        placed: dict[int, dict[PeerId, list[Subtask]]] = {}
+        for s in ledger.mine.get(source, {}).values():
+            placed.setdefault(s.stage, {}).setdefault(ledger.site_of[s.id], []).append(s)
+        for k, sites in placed.items():
+            floors = {}
+            for site, subs in sites.items():
+                (p,) = pieces(subs)
+                t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, p.in_bytes)
+                speed = (inst.worker(site) if is_worker(inst, site) else inst.local_of(site)).speed
+                floors[site] = t_in + t_out + p.work / speed
+            for site, subs in sites.items():
+                rest = max((f for q, f in floors.items() if q != site), default=0.0)
+                for s in subs:
+                    i = self.index[s.id]
+                    self.L[i], self.rest[i] = stages[k], rest
+
+    def _relief(self, site: PeerId, hosted: list[Subtask], s: Subtask) -> float:
+        """How much the other pieces on the site gain, rate-weighted, when s leaves it."""
+        now = self.ledger.finish(site)
+        without = site_finish(self.inst, site, [t for t in hosted if t.id != s.id])
+        gain = 0.0
+        for key, f in without.items():
+            if key != (s.source, s.stage):
+                gain += self.inst.local_of(key[0]).rate * max(0.0, now[key] - f)
+        return gain
 
     # --- the bound ------------------------------------------------------------------------
 
@@ -139,11 +180,13 @@ class StepBounds:
         a, ca = self.site[i], int(self.code[i])
         r, L, rel = self.rate[i], self.L[i], self.relief[i]
         out: list[tuple[str, tuple[Change, ...]]] = []
-        moves = r * (self.lbw[i] - L) - rel
-        for j in np.nonzero(moves < TOLERANCE)[0]:
+        room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
+        rest = self.rest[i]
+        moves = r * (np.maximum(self.lbw[i], rest) - L) - rel
+        for j in np.nonzero((moves < TOLERANCE) & room)[0]:
             if j != ca:
                 out.append(("move", (Change(x, a, self.workers[j]),)))
-        if a != me and r * (self._penalised_home(i, [me])[0] - L) - rel < TOLERANCE:
+        if a != me and r * (max(self._penalised_home(i, [me])[0], rest) - L) - rel < TOLERANCE:
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
         cy = self.code[y]
@@ -158,13 +201,20 @@ class StepBounds:
         ry, Ly = self.rate[y], self.L[y]
 
         def paired(lby: np.ndarray) -> np.ndarray:
-            apart = r * (lbx_b - L) + ry * (lby - Ly)
+            apart = r * (np.maximum(lbx_b, rest) - L) + ry * (np.maximum(lby, self.rest[y]) - Ly)
             return np.where(same, r * (np.maximum(lbx_b, lby) - L), apart) - rel - self.relief[y]
 
+        wy = np.maximum(cy, 0)
+        fits_b = (cy < 0) | (self.load[wy] - self.adds[y, wy] + self.adds[i, wy] < self.cap[wy] + ROOM)
+        if ca >= 0:
+            fits_a = self.load[ca] - self.adds[i, ca] + self.adds[y, ca] < self.cap[ca] + ROOM
+        else:
+            fits_a = np.ones(len(y), bool)
         with np.errstate(invalid="ignore"):
-            swap = paired(lby_a) < TOLERANCE
+            swap = fits_a & fits_b & (paired(lby_a) < TOLERANCE)
             homes = [self.src[k] for k in y]
-            disp = (cy >= 0) & ~(y_mine & (ca < 0)) & (paired(self._penalised_home(y, homes)) < TOLERANCE)
+            disp = (cy >= 0) & fits_b & ~(y_mine & (ca < 0)) & (
+                paired(self._penalised_home(y, homes)) < TOLERANCE)
         for k in np.nonzero(swap | disp)[0]:
             t = self.subs[y[k]]
             b = self.site[y[k]]

@@ -141,10 +141,12 @@ def site_finish(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> di
         else:
             r = second / 2
         if inst.queue == "fifo":
-            wait = r / (1 - min(rho, cap))
+            room = 1 - min(rho, cap)
         else:
             lt, le = below[x]
-            wait = r / ((1 - min(lt, cap)) * (1 - min(le, cap)))
+            room = (1 - min(lt, cap)) * (1 - min(le, cap))
+        # a worker past saturation would be refused (`fits`); priced anyway, it never ends
+        wait = r / room if room > 0 else INF
         out[(src, stage)] = wait + penalty + x
     return out
 

@@ -25,7 +25,6 @@ from fognet.matching.cost import (
     fits,
     is_worker,
     site_finish,
-    source_part,
     stage_latency,
     standalone,
 )
@@ -121,11 +120,17 @@ class Ledger:
             self._finish[site] = site_finish(self.inst, site, self.hosted(site))
         return self._finish[site]
 
+    def _share(self, source: PeerId, stages: dict[int, float]) -> float:
+        """rate x the sum of the stages in stage order (as `cost.source_part` adds them)."""
+        total = 0.0
+        for k in sorted(stages):
+            total += stages[k]
+        return self.inst.local_of(source).rate * total
+
     def part(self, source: PeerId) -> float:
         """The source's share of J now."""
         if source not in self._part:
-            where = {s: self.site_of[s.id] for s in self.mine.get(source, {}).values()}
-            self._part[source] = source_part(self.inst, source, where, self.finish)
+            self._part[source] = self._share(source, self.stage_latencies(source))
         return self._part[source]
 
     def stage_latencies(self, source: PeerId) -> dict[int, float]:
@@ -155,12 +160,21 @@ class Ledger:
         if finish_after is None:
             finish_after = {p: site_finish(self.inst, p, subs) for p, subs in after.items()}
         moved = {c.subtask.id: c.to for c in changes}
-        where = {s: moved.get(s.id, self.site_of[s.id]) for s in self.mine.get(source, {}).values()}
+        mine = self.mine.get(source, {}).values()
+        dirty = {s.stage for s in mine if s.id in moved or self.site_of[s.id] in after}
+        redo: dict[int, dict[PeerId, list[Subtask]]] = {}
+        for s in mine:
+            if s.stage in dirty:
+                site = moved.get(s.id, self.site_of[s.id])
+                redo.setdefault(s.stage, {}).setdefault(site, []).append(s)
 
         def finish_of(site: PeerId) -> dict:
             return finish_after[site] if site in finish_after else self.finish(site)
 
-        return source_part(self.inst, source, where, finish_of) - self.part(source)
+        stages = dict(self.stage_latencies(source))
+        for k, sites in redo.items():  # only the stages the step touches are priced again
+            stages[k] = stage_latency(self.inst, source, k, sites, finish_of)
+        return self._share(source, stages) - self.part(source)
 
 
 def candidates(inst: Instance, me: PeerId, ledger: Ledger) -> list[tuple[str, tuple[Change, ...]]]:

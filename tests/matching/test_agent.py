@@ -116,7 +116,7 @@ def test_displacement_game_by_hand(rule: str) -> None:
 def test_agents_reach_exactly_the_matching_of_play(block: int) -> None:
     """200 random instances (50 per block), every one compared: phase 1 and the end."""
     for seed in range(block * 50, block * 50 + 50):
-        inst = random_instance(1 + seed % 4, seed % 5, 1 + seed % 3, seed,
+        inst = random_instance(1 + seed % 4, seed % 5, 1 + seed % 4, seed,
                                rule=("welfare", "fair")[seed % 2],
                                drop_links=(0.0, 0.0, 0.4)[seed % 3],
                                arrival=("fixed", "fixed", "poisson")[seed % 3],
