@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
 
@@ -58,9 +59,8 @@ def _speed_backlog(inst: Instance, site: PeerId) -> tuple[float, float]:
     return dev.speed, dev.backlog
 
 
-@dataclass(frozen=True)
-class Piece:
-    """The slices of one stage of one source on one site, merged."""
+class Piece(NamedTuple):
+    """The slices of one stage of one source on one site, merged (a tuple: built often)."""
 
     source: PeerId
     stage: int
@@ -72,8 +72,12 @@ class Piece:
 def pieces(subtasks: Iterable[Subtask]) -> list[Piece]:
     """The pieces these subtasks form on one site, in (source, stage) order."""
     groups: dict[PieceKey, list[Subtask]] = {}
-    for s in sorted(subtasks, key=lambda s: s.id):
-        groups.setdefault((s.source, s.stage), []).append(s)
+    for s in sorted(subtasks, key=_by_id):
+        key = (s.source, s.stage)
+        if key in groups:
+            groups[key].append(s)
+        else:
+            groups[key] = [s]
     out = []
     for (src, stage), subs in sorted(groups.items()):
         work = in_b = out_b = 0.0
@@ -83,6 +87,10 @@ def pieces(subtasks: Iterable[Subtask]) -> list[Piece]:
             out_b += s.out_bytes
         out.append(Piece(src, stage, work, in_b, out_b))
     return out
+
+
+def _by_id(s: Subtask) -> str:
+    return s.id
 
 
 def site_load(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> float:

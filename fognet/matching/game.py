@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fognet.errors import InstanceError
-from fognet.matching.bounds import StepBounds
-from fognet.matching.cost import evaluate, is_worker, site_finish
+from fognet.matching.bounds import TOLERANCE, StepBounds
+from fognet.matching.cost import EPS, evaluate, is_worker, site_finish
 from fognet.matching.instance import Instance, PeerId, SubtaskId
 from fognet.matching.messages import Change
 from fognet.matching.steps import (
@@ -139,15 +139,32 @@ def deferred_acceptance(instance: Instance) -> Matching:
 
 
 def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str) -> bool:
-    """Would the parties approve this step? (each touched worker, each affected source)"""
+    """Would the parties approve this step? (each touched worker, each affected source)
+
+    The movers' deltas come first; the other sources can gain at most what their pieces on
+    the touched sites gain, so a step that cannot fall below -EPS even then is refused
+    before their deltas are priced (the same decision they would reach, sooner)."""
     for p in sorted({c.frm for c in changes} | {c.to for c in changes}):
         if is_worker(inst, p) and worker_refuses(inst, p, ledger.hosted(p), changes):
             return False
     after = ledger.after(changes)
     finish_after = {p: site_finish(inst, p, subs) for p, subs in after.items()}
-    deltas = [(u, ledger.delta(u, changes, after, finish_after))
-              for u in affected(inst, ledger, changes)]
-    return approved(deltas, [c.subtask.source for c in changes], rule)
+    movers = sorted({c.subtask.source for c in changes})
+    deltas = [(u, ledger.delta(u, changes, after, finish_after)) for u in movers]
+    if rule == "fair" and any(d > EPS for _, d in deltas):
+        return False
+    others = [u for u in affected(inst, ledger, changes) if u not in movers]
+    if others:
+        gain = 0.0
+        for p, new in finish_after.items():
+            now = ledger.finish(p)
+            for key, f in new.items():
+                if key[0] not in movers and key in now:
+                    gain += inst.local_of(key[0]).rate * max(0.0, now[key] - f)
+        if sum(d for _, d in deltas) - gain > TOLERANCE:
+            return False
+        deltas += [(u, ledger.delta(u, changes, after, finish_after)) for u in others]
+    return approved(deltas, movers, rule)
 
 
 def _first_approved(inst: Instance, ledger: Ledger, me: PeerId, rule: str, bounds: StepBounds,
