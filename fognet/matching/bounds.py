@@ -69,6 +69,11 @@ class StepBounds:
         self.quota = np.array([w.quota if w.quota is not None else n + 1 for w in inst.workers])
         self.load = np.zeros(nw)  # each worker's load now
         self.count = np.zeros(nw, dtype=np.int64)
+        self.second = np.zeros(nw)  # B: each worker's second moment now (backlog included)
+        self.biggest = np.zeros(nw)  # the largest share of B one piece there has
+        self.second_of: list[dict[PeerId, float]] = [{} for _ in range(nw)]  # B by source
+        self.wspeed = np.array([w.speed for w in inst.workers])
+        self.poisson = inst.arrival == "poisson"
         wspeed = np.array([w.speed for w in inst.workers])
         self.adds = self.rate[:, None] * self.work[:, None] / wspeed[None, :]  # load i brings to j
         self._seen: dict[PeerId, int] = {}
@@ -119,8 +124,10 @@ class StepBounds:
             if not is_worker(self.inst, p):
                 self.home_load[p] = site_load(self.inst, p, hosted)
             else:
-                self.load[self.col[p]] = site_load(self.inst, p, hosted)
-                self.count[self.col[p]] = len(hosted)
+                j = self.col[p]
+                self.load[j] = site_load(self.inst, p, hosted)
+                self.count[j] = len(hosted)
+                self._moments(j, hosted)
         for src in sources:  # a source's stages may change with any site's
             self._stage_floors(src)
 
@@ -144,6 +151,43 @@ class StepBounds:
                 for s in subs:
                     i = self.index[s.id]
                     self.L[i], self.rest[i] = stages[k], rest
+
+    def _moments(self, j: int, hosted: list[Subtask]) -> None:
+        w = self.inst.workers[j]
+        b = w.backlog / w.speed
+        total, biggest, by = b * b / self.inst.round_s, 0.0, {}
+        for p in pieces(hosted):
+            x = p.work / w.speed
+            share = self.inst.local_of(p.source).rate * x * x
+            total += share
+            biggest = max(biggest, share)
+            by[p.source] = by.get(p.source, 0.0) + share
+        self.second[j], self.biggest[j], self.second_of[j] = total, biggest, by
+
+    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray, leaves: bool) -> np.ndarray:
+        """A floor on subtask i's wait on each worker in `cols` once it joins (one piece may
+        leave if `leaves`): the residual R of Cobham's and P-K's formulas, whose
+        denominators are at most 1, less the most one leaving piece could take from it."""
+        cols = np.maximum(cols, 0)
+        if self.poisson:
+            x = self.work[i] / self.wspeed[cols]
+            r = self.second[cols] + self.rate[i] * x * x
+        else:
+            own = np.array([self.second_of[j].get(src, 0.0) for j in cols.tolist()])
+            r = self.second[cols] - own
+        if leaves:
+            r = r - self.biggest[cols]
+        return np.maximum(0.0, r / 2 - 1e-12)
+
+    def _wait_floors_at(self, j: int, ys: np.ndarray) -> np.ndarray:
+        """`_wait_floor` of each subtask in `ys` on worker j, one piece leaving it."""
+        if self.poisson:
+            x = self.work[ys] / self.wspeed[j]
+            r = self.second[j] + self.rate[ys] * x * x
+        else:
+            by = self.second_of[j]
+            r = self.second[j] - np.array([by.get(self.src[k], 0.0) for k in ys.tolist()])
+        return np.maximum(0.0, (r - self.biggest[j]) / 2 - 1e-12)
 
     def _relief(self, site: PeerId, hosted: list[Subtask], s: Subtask) -> float:
         """How much the other pieces on the site gain, rate-weighted, when s leaves it."""
@@ -182,7 +226,9 @@ class StepBounds:
         out: list[tuple[str, tuple[Change, ...]]] = []
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
         rest = self.rest[i]
-        moves = r * (np.maximum(self.lbw[i], rest) - L) - rel
+        allw = np.arange(len(self.workers))
+        lbw = self.lbw[i] + self._wait_floor(i, x.source, allw, False) if len(allw) else self.lbw[i]
+        moves = r * (np.maximum(lbw, rest) - L) - rel
         for j in np.nonzero((moves < TOLERANCE) & room)[0]:
             if j != ca:
                 out.append(("move", (Change(x, a, self.workers[j]),)))
@@ -195,8 +241,12 @@ class StepBounds:
             return out
         cy = self.code[y]
         y_mine = np.array([self.src[k] == me for k in y], bool)
-        lbx_b = np.where(cy >= 0, self.lbw[i, np.maximum(cy, 0)], np.where(y_mine, self.lbhome[i], INF))
-        lby_a = self.lbw[y, ca] if ca >= 0 else np.where(y_mine, self.lbhome[y], INF)
+        at_b = self.lbw[i, np.maximum(cy, 0)] + self._wait_floor(i, x.source, cy, True)
+        lbx_b = np.where(cy >= 0, at_b, np.where(y_mine, self.lbhome[i], INF))
+        if ca >= 0:
+            lby_a = self.lbw[y, ca] + self._wait_floors_at(ca, y)
+        else:
+            lby_a = np.where(y_mine, self.lbhome[y], INF)
         same = y_mine & (self.stage[y] == x.stage)
         ry, Ly = self.rate[y], self.L[y]
 
