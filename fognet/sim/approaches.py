@@ -111,7 +111,7 @@ class Approach:
             except InstanceError as exc:
                 raise NotApplicable(str(exc)) from exc
             assignment, latency = best.assignment, None
-            objectives = (play(instance).total, best.total)
+            objectives = (play(instance).objective, best.objective)
         else:
             assignment, latency = MATCHERS[self.name](instance, seed)
         placed = Placed({}, subtasks=len(instance.subtasks), objectives=objectives)
@@ -165,9 +165,14 @@ def build_instance(
     topology = planning.topology
     states = planning.states
     workers = tuple(
-        Worker(w, states[w].speed, states[w].backlog, states[w].quota) for w in topology.workers
+        Worker(w, states[w].speed, states[w].backlog, states[w].quota, nic=states[w].nic)
+        for w in topology.workers
     )
-    local = tuple(LocalDevice(s, states[s].speed, states[s].backlog) for s in topology.sources)
+    local = tuple(
+        LocalDevice(s, states[s].speed, states[s].backlog, rate=topology.peers[s].fps or 1.0,
+                    nic=states[s].nic)
+        for s in topology.sources
+    )
     links = planning.memo("instance-links", lambda: tuple(Link(*row) for row in topology.non_default_links()))
     subtasks = []
     ids: dict[str, list[list[str]]] = {}
@@ -180,7 +185,8 @@ def build_instance(
             stage_ids = []
             for m, piece in enumerate(stage_pieces):
                 sid = f"{source}/{k}.{m}"
-                subtasks.append(Subtask(sid, source, piece.work, int(round(piece.in_bytes)), int(round(piece.out_bytes))))
+                subtasks.append(Subtask(sid, source, piece.work, int(round(piece.in_bytes)),
+                                        int(round(piece.out_bytes)), stage=k))
                 stage_ids.append(sid)
             ids[source].append(stage_ids)
     bw, lat = topology.default_link

@@ -63,6 +63,9 @@ class Figures:
     local_backlog_ref_s: float = 0.0
     links: tuple[LinkFigure, ...] = ()  # as a source: to the peers whose worker role it reaches
     rule: str = "welfare"
+    cap: float = 0.9  # as a worker: the utilisation it lends at most
+    rate: float = 1.0  # as a source: frames/s
+    nic: float = 0.0  # bytes/s of the peer's interface (both roles); 0: no limit
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,10 @@ def split_instance(inst: Instance) -> dict[str, PeerState]:
     a source would be one peer in both roles)."""
     states: dict[str, PeerState] = {}
     for w in inst.workers:
-        states[w.id] = PeerState(w.id, Figures(w.quota, w.speed, w.backlog, rule=inst.rule))
+        # no count quota: a count no round can reach (0 would mean "not a worker")
+        quota = w.quota if w.quota is not None else max(1, len(inst.subtasks))
+        states[w.id] = PeerState(w.id, Figures(quota, w.speed, w.backlog, rule=inst.rule,
+                                               cap=w.cap, nic=w.nic or 0.0))
     for src in inst.sources:
         dev = inst.local_of(src)
         links = []
@@ -120,7 +126,7 @@ def split_instance(inst: Instance) -> dict[str, PeerState]:
         own = tuple(s for s in inst.subtasks if s.source == src)
         base = states.get(src, PeerState(src, Figures(rule=inst.rule))).figures
         figures = Figures(base.quota, base.speed, base.backlog_ref_s, dev.speed, dev.backlog,
-                          tuple(links), inst.rule)
+                          tuple(links), inst.rule, base.cap, dev.rate, base.nic or dev.nic or 0.0)
         states[src] = PeerState(src, figures, own)
     return states
 
@@ -132,7 +138,8 @@ def game_instance(states: Iterable[PeerState], rule: str | None = None) -> Insta
     workers = {st.name: st for st in states if st.figures.quota > 0}
     return Instance(
         workers=tuple(
-            Worker(worker_id(st.name), st.figures.speed, st.figures.backlog_ref_s, st.figures.quota)
+            Worker(worker_id(st.name), st.figures.speed, st.figures.backlog_ref_s, st.figures.quota,
+                   cap=st.figures.cap, nic=st.figures.nic or None)
             for st in sorted(workers.values(), key=lambda st: st.name)
         ),
         links=tuple(
@@ -141,7 +148,8 @@ def game_instance(states: Iterable[PeerState], rule: str | None = None) -> Insta
         ),
         subtasks=tuple(s for st in sources for s in st.subtasks),
         local=tuple(
-            LocalDevice(PeerId(st.name), st.figures.local_speed, st.figures.local_backlog_ref_s)
+            LocalDevice(PeerId(st.name), st.figures.local_speed, st.figures.local_backlog_ref_s,
+                        rate=st.figures.rate, nic=st.figures.nic or None)
             for st in sorted(sources, key=lambda st: st.name)
         ),
         rule=rule or (sources[0].figures.rule if sources else "welfare"),
@@ -168,14 +176,14 @@ def round_from_plan(
         base = f"{plan.source}.{task}.s{i}"
         if not stage.spatial:
             out.append(Subtask(SubtaskId(base), PeerId(plan.source), float(work_ref_s[i]),
-                               int(in_bytes[i]), int(out_bytes[i])))
+                               int(in_bytes[i]), int(out_bytes[i]), stage=i))
             continue
         total_rows = sum(b - a for a, b in stage.rows) or 1
         for j, (a, b) in enumerate(stage.rows):
             share = (b - a) / total_rows
             out.append(Subtask(SubtaskId(f"{base}.r{j}"), PeerId(plan.source),
                                float(work_ref_s[i]) * share, round(in_bytes[i] * share),
-                               round(out_bytes[i] * share)))
+                               round(out_bytes[i] * share), stage=i))
     return tuple(out)
 
 
@@ -190,7 +198,7 @@ def view_instance(
     return Instance(
         workers=tuple(
             Worker(worker_id(n), announced[n][0].speed, announced[n][0].backlog_ref_s,
-                   announced[n][0].quota)
+                   announced[n][0].quota, cap=announced[n][0].cap, nic=announced[n][0].nic or None)
             for n in sorted(workers)
         ),
         links=tuple(
@@ -199,7 +207,8 @@ def view_instance(
         ),
         subtasks=tuple(own),
         local=tuple(
-            LocalDevice(PeerId(n), announced[n][0].local_speed, announced[n][0].local_backlog_ref_s)
+            LocalDevice(PeerId(n), announced[n][0].local_speed, announced[n][0].local_backlog_ref_s,
+                        rate=announced[n][0].rate, nic=announced[n][0].nic or None)
             for n in sources
         ),
         rule=rule,
