@@ -5,7 +5,7 @@ plan per source, with concrete peers; the runner then executes the round's frame
 those plans. Plan-only approaches ask the planner for a plan of their kind and need no
 game. Matched approaches take DINA-P's plans, turn their stages into subtasks, let a
 matcher assign them (the game, phase 1 alone, the exact optimum, or random sites), and
-refit each stage to the peers it got (`placement.fit`).
+refit each stage to the peers it got (`placement.refit`).
 
 Quotas belong to the workers, not to the game: a worker admits `quota` subtasks a round
 whoever sends them. Plan-only approaches do not negotiate, so their pieces are admitted
@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from fognet.errors import InstanceError
 from fognet.matching.exact import optimum
 from fognet.matching.game import deferred_acceptance, play
-from fognet.matching.instance import DefaultLink, Instance, Link, LocalDevice, Subtask, Worker
+from fognet.matching.instance import DefaultLink, Instance, Subtask
 from fognet.partition.stages import Plan
-from fognet.sim.placement import Piece, assigned_peers, fit, plan_pieces
+from fognet.placement.instance import Figures, LinkFigure, game_instance
+from fognet.placement.refit import matched_peers, refit
+from fognet.placement.subtasks import Piece, plan_pieces, plan_subtasks
 from fognet.sim.planning import Planning
 
 APPROACHES = ("fognet", "local", "best-node", "neurosurgeon", "modnn", "random", "greedy", "optimum")
@@ -120,9 +122,9 @@ class Approach:
             assignment, latency = MATCHERS[self.name](instance, seed)
         placed = Placed({}, subtasks=len(instance.subtasks), objectives=objectives)
         for source, plan in plans.items():
-            peers = assigned_peers(plan, assignment, ids[source])
+            peers = matched_peers(plan, ids[source], assignment)
             if any(list(stage.peers) != list(dict.fromkeys(given)) for stage, given in zip(plan.stages, peers, strict=True)):
-                plan = fit(planning.planner(source), plan, peers)
+                plan = refit(planning.planner(source), plan, peers)
             placed.plans[source] = plan
             if latency is not None:
                 placed.predicted[source] = sum(
@@ -161,35 +163,34 @@ def admit(planning: Planning, plans: Mapping[str, Plan], kind: str, seed: int) -
 def build_instance(
     planning: Planning, plans: Mapping[str, Plan], rule: str = "welfare"
 ) -> tuple[Instance, dict[str, list[list[str]]], dict[str, tuple[tuple[Piece, ...], ...]]]:
-    """The round's game: every stage-slice of every source's plan is a subtask.
+    """The round's game (`placement.instance.game_instance`): every stage-slice of every
+    source's plan is a subtask, every worker plays under its game id.
 
     Returns the instance, the subtask ids per source per stage (in piece order) and the
     pieces themselves.
     """
-    topology = planning.topology
-    states = planning.states
-    workers = tuple(
-        Worker(w, states[w].speed, states[w].backlog, states[w].quota) for w in topology.workers
-    )
-    local = tuple(LocalDevice(s, states[s].speed, states[s].backlog) for s in topology.sources)
-    links = planning.memo("instance-links", lambda: tuple(Link(*row) for row in topology.non_default_links()))
-    subtasks = []
+    topology, states = planning.topology, planning.states
+    links = planning.memo("instance-links", lambda: _source_links(topology))
+    figures = {w: Figures(states[w].quota, states[w].speed, states[w].backlog, rule=rule) for w in topology.workers}
+    subtasks: list[Subtask] = []
     ids: dict[str, list[list[str]]] = {}
     pieces: dict[str, tuple[tuple[Piece, ...], ...]] = {}
     for source, plan in plans.items():
-        costs = planning.costs[topology.peers[source].model]
-        pieces[source] = plan_pieces(costs, plan)
-        ids[source] = []
-        for k, stage_pieces in enumerate(pieces[source]):
-            stage_ids = []
-            for m, piece in enumerate(stage_pieces):
-                sid = f"{source}/{k}.{m}"
-                subtasks.append(Subtask(sid, source, piece.work, int(round(piece.in_bytes)), int(round(piece.out_bytes))))
-                stage_ids.append(sid)
-            ids[source].append(stage_ids)
+        role = figures.get(source, Figures())
+        figures[source] = Figures(role.quota, role.speed, role.backlog_ref_s, states[source].speed,
+                                  states[source].backlog, links.get(source, ()), rule)
+        pieces[source] = plan_pieces(planning.costs[topology.peers[source].model], plan)
+        per_stage = plan_subtasks(plan, pieces[source])
+        subtasks += [s for stage in per_stage for s in stage]
+        ids[source] = [[s.id for s in stage] for stage in per_stage]
     bw, lat = topology.default_link
-    instance = Instance(
-        workers=workers, links=tuple(links), subtasks=tuple(subtasks), local=local,
-        default_link=DefaultLink(bw, lat), rule=rule,
-    )
+    instance = game_instance(figures, subtasks, sources=plans, rule=rule, default_link=DefaultLink(bw, lat))
     return instance, ids, pieces
+
+
+def _source_links(topology) -> dict[str, tuple[LinkFigure, ...]]:
+    """Each source's links off the scenario's default link, as a peer would announce them."""
+    out: dict[str, list[LinkFigure]] = {}
+    for source, w, bw, lat in topology.non_default_links():
+        out.setdefault(source, []).append(LinkFigure(w, bw, lat))
+    return {s: tuple(links) for s, links in out.items()}

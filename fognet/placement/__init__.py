@@ -1,0 +1,9 @@
+"""Pure glue between DINA-P and DINA-O, used by both the live peers (peer/, infer/) and sim/.
+
+pricing    one model's prices: node work, stage bytes, the one slice rule (the halo walk)
+subtasks   plan -> the game's subtasks (one per whole stage, one per slice), by that rule
+instance   what peers tell a round (figures, game ids) -> the game's Instance (one builder)
+refit      matching -> plan: stages on the peers they got, rows re-fitted, neighbours merged
+policies   the placement policies by name: DINA-P and the baselines (local, best node,
+           Neurosurgeon, MoDNN)
+"""
