@@ -22,10 +22,10 @@ API
     SinglePeer(peer)                  everything on one peer (e.g. the source: "local only")
     PlannerPlacement(spatial=True, use_source=True)    the DP planner, spatial stages included
     FixedPlan(plan)                   always `plan` (re-priced under the state): run a given plan
-    ReferencePlan(kind)               the planner's baselines: "all-local", "best-single", "neurosurgeon"
+    ReferencePlan(kind)               a baseline policy: "local", "best-node", "neurosurgeon", "modnn"
     reprice(graph, times, state, source, plan) -> Plan   the plan's prediction under `state`
     as_requester(state, source) -> ClusterState   the source priced as computing nothing
-    pricing_for(graph, plan) -> RunPricing | None     spatial pricing if the plan needs it
+    pricing_for(graph, plan) -> HaloPricing | None    the slice rule if the plan needs it
     stage_latency(state, source, peer, work_s, in_bytes, out_bytes, extra_wait_s=0.0) -> float
     candidates(state, source, use_source=True) -> list[str]     peers that may take a stage
 """
@@ -44,6 +44,8 @@ from fognet.partition.cost import ClusterState, Slice
 from fognet.partition.cost import stage_latency as stage_latency_of
 from fognet.partition.stages import Plan, Stage
 from fognet.partition.vertical import balanced_positions
+from fognet.placement.policies import REFERENCES, make_plan
+from fognet.placement.pricing import HaloPricing
 
 InputShapes = Mapping[str, tuple[int, ...]]
 NEGLIGIBLE_SPEED = 1e-9  # a source that must not compute, as the planner sees it
@@ -190,11 +192,7 @@ class PlannerPlacement:
 
         if not self.use_source:
             state = as_requester(state, source)
-        pricing = None
-        if self.spatial:
-            from fognet.partition.spatial_cost import RunPricing
-
-            pricing = RunPricing(graph)
+        pricing = HaloPricing(graph) if self.spatial else None
         config = PlannerConfig(spatial=self.spatial)
         return Planner(graph, times, state, source, spatial=pricing, config=config).plan(model_sha256, input_shapes)
 
@@ -211,9 +209,7 @@ def pricing_for(graph: ModelGraph, plan: Plan):
     """The halo-walk pricing of spatial stages if `plan` has any, else None."""
     if not any(stage.spatial for stage in plan.stages):
         return None
-    from fognet.partition.spatial_cost import RunPricing
-
-    return RunPricing(graph)
+    return HaloPricing(graph)
 
 
 def reprice(graph: ModelGraph, times: Sequence[float], state: ClusterState, source: str, plan: Plan) -> Plan:
@@ -235,21 +231,18 @@ class FixedPlan:
         return reprice(graph, times, state, source, plan)
 
 
-REFERENCE_KINDS = ("all-local", "best-single", "neurosurgeon")
-
-
 class ReferencePlan:
-    """One of the planner's reference plans, made under the current state."""
+    """One of the baseline policies (`placement.policies.REFERENCES`), made under the
+    current state."""
 
     def __init__(self, kind: str) -> None:
-        if kind not in REFERENCE_KINDS:
-            raise PlanError(f"unknown reference plan {kind!r}; expected one of {', '.join(REFERENCE_KINDS)}")
+        if kind not in REFERENCES:
+            raise PlanError(f"unknown reference plan {kind!r}; expected one of {', '.join(REFERENCES)}")
         self.kind = kind
 
     def place(self, graph, times, state, source, model_sha256, input_shapes) -> Plan:
         from fognet.partition.plan import Planner
 
-        planner = Planner(graph, times, state, source)
-        make = {"all-local": planner.all_local, "best-single": planner.best_single_node,
-                "neurosurgeon": planner.neurosurgeon}[self.kind]
-        return replace(make(), model_sha256=model_sha256, input_shapes=dict(input_shapes))
+        pricing = HaloPricing(graph) if self.kind == "modnn" else None
+        plan = make_plan(self.kind, Planner(graph, times, state, source, spatial=pricing), model_sha256)
+        return replace(plan, input_shapes=dict(input_shapes))

@@ -23,7 +23,9 @@ API
     PlanSource = Callable[[], Plan | Awaitable[Plan]]    the plan current when a frame starts
     SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s, in_bytes, out_bytes, alone, work_s)
     FrameResult(index, outputs, latency_s, timings, error, plan)    .ok -> bool
-    Requester(run_subtask, graph, *, timeout=10.0, work_s=None)
+    Requester(run_subtask, graph, *, timeout=10.0, costs=None)
+        costs: the model's `placement.pricing.ModelCosts`; each subtask then carries the work
+        the one slice rule predicts for it (calibration compares it with what it took)
         .on_frame(FrameResult) hook: each successful frame as it ends (calibration feeds on it)
         await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
             frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
@@ -52,6 +54,8 @@ from fognet.partition.spatial import merge_outputs, split_inputs
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
 from fognet.peer.slicing import Slicer
+from fognet.placement.pricing import ModelCosts
+from fognet.placement.subtasks import stage_pieces
 
 SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
 PlanSource = Callable[[], Plan | Awaitable[Plan]]  # the plan current when a frame starts
@@ -106,12 +110,13 @@ class Requester:
         graph: ModelGraph,
         *,
         timeout: float = 10.0,
-        work_s: Sequence[float] | None = None,
+        costs: ModelCosts | None = None,
     ) -> None:
         self.run_subtask = run_subtask
         self.graph = graph
         self.timeout = timeout
-        self._node_work = None if work_s is None else np.concatenate([[0.0], np.cumsum(work_s)])
+        self.costs = costs
+        self._work: dict[Stage, tuple[float, ...]] = {}
         self._outputs = tuple(t.name for t in graph.outputs)
         self._slicer = Slicer(graph)
         self.on_frame: Callable[[FrameResult], None] | None = None  # each frame that succeeds, as it ends
@@ -192,7 +197,7 @@ class Requester:
         if not stage.spatial:
             needed, _ = self.graph.boundary(stage.start, stage.stop)
             key = TaskKey(plan.model_sha256, stage.start, stage.stop, shapes)
-            job = Job(key, {name: frame.tensors[name] for name in needed}, self._work(stage))
+            job = Job(key, {name: frame.tensors[name] for name in needed}, self._works(stage)[0])
             result, timing = await self._subtask(number, stage.peer, job)
             frame.tensors.update(result.outputs)
             frame.timings.append(timing)
@@ -201,15 +206,10 @@ class Requester:
             specs = self._slicer.specs(stage.start, stage.stop, stage.rows)
         except PartitionError as exc:
             raise PlanError(f"stage {number} [{stage.start}, {stage.stop}) cannot be sliced: {exc}") from exc
-        heights = self._slicer.run(stage.start, stage.stop).heights
         jobs = [
-            Job(
-                TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
-                split_inputs(frame.tensors, spec),
-                # as the planner prices a slice: its share of the stage's input rows, halo included
-                self._work(stage) * max((i.stop - i.start) / heights[i.name] for i in spec.inputs),
-            )
-            for spec in specs
+            Job(TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
+                split_inputs(frame.tensors, spec), work)
+            for spec, work in zip(specs, self._works(stage), strict=True)
         ]
         # Sent in the stage's peer order, as the planner prices the source's NIC.
         remote = [p for p in stage.peers if p != plan.source]
@@ -254,10 +254,13 @@ class Requester:
         timing = SubtaskTiming(number, peer, transfer, result.wait_s, result.compute_s, in_b, out_b, alone, job.work_s)
         return result, timing
 
-    def _work(self, stage: Stage) -> float:
-        if self._node_work is None:
-            return 0.0
-        return float(self._node_work[stage.stop] - self._node_work[stage.start])
+    def _works(self, stage: Stage) -> tuple[float, ...]:
+        """The reference work of each of the stage's pieces, by the one slice rule (0 unpriced)."""
+        if self.costs is None:
+            return (0.0,) * len(stage.peers)
+        if stage not in self._work:
+            self._work[stage] = tuple(p.work for p in stage_pieces(self.costs, stage))
+        return self._work[stage]
 
 
 def frame_split(result: FrameResult) -> tuple[float, float, float]:

@@ -78,6 +78,7 @@ from fognet.partition.stages import Plan
 from fognet.peer.membership import MemberEvent
 from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
 from fognet.peer.store import ModelStore
+from fognet.placement.pricing import model_costs
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +314,7 @@ class Session:
     def __init__(self, peer: Peer, loaded: LoadedModel, graph: ModelGraph, times: list[float],
                  options: SessionOptions, identity: Identity, workers: dict[str, str]) -> None:
         self.peer, self.loaded, self.graph, self.times = peer, loaded, graph, times
+        self.costs = model_costs(graph, times, loaded.sha256)  # the model priced once
         self.options, self.identity, self.workers = options, identity, workers
         self.calibration = Calibration(peer.name)
         self.own_work = OwnWork()
@@ -336,7 +338,7 @@ class Session:
         return self.calibration.apply(state) if self.options.calibrate else state
 
     def requester(self, timeout_s: float, calibrate: bool = True) -> Requester:
-        requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, work_s=self.times)
+        requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, costs=self.costs)
         requester.own_work = self.own_work
         if calibrate and self.options.calibrate:
             requester.on_frame = lambda result: self.calibration.observe(result.timings)

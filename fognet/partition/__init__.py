@@ -5,7 +5,6 @@ extract       sub-models for a node range, with the crossing set computed
 vertical      K-way splits at cut positions, the manifest
 halo          row arithmetic of spatially local ops along H, the halo plan of one slice
 spatial       slicing a run of spatially local ops along H, with halos
-spatial_cost  the planner's view of a slice: rows, bytes and work from the halo walk
 stagebytes    bytes in and out of every candidate stage, computed once per model
 cost          the latency formulas of DESIGN.md
 plan          the dynamic program over cuts and spatial splits

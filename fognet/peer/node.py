@@ -61,9 +61,9 @@ from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.peer.executor import Executor, Job, JobResult, TaskKey
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
-from fognet.peer.match.round_values import figures_from_cluster
 from fognet.peer.membership import EventKind, MemberEvent, Membership
 from fognet.peer.store import CHUNK_BYTES, ModelDownload, ModelStore, check_sha
+from fognet.placement.instance import figures_from_cluster
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,8 @@ Peer names must not contain "#". `peer_of` maps either id back to the peer name.
     PeerState(name, figures, subtasks)          one peer's private state for a round
     figures_from_cluster(name, cluster, rule) -> Figures   what a node tells, from its state
     game_instance(figures, subtasks, sources=None, rule=None, default_link=None) -> Instance
+    states_instance(states) -> Instance         the same from PeerStates (live tests, bench)
+    split_instance(inst) -> {name: PeerState}   an Instance as peers (its inverse)
 """
 
 from __future__ import annotations
@@ -117,3 +119,31 @@ def game_instance(
         default_link=default_link,
         rule=rule or (figures[names[0]].rule if names else "welfare"),
     )
+
+
+def states_instance(states: Iterable[PeerState], rule: str | None = None) -> Instance:
+    """The instance a set of peers' private states describe (what the checker judges)."""
+    states = list(states)
+    return game_instance({st.name: st.figures for st in states}, (s for st in states for s in st.subtasks),
+                         sources=[st.name for st in states if st.subtasks], rule=rule)
+
+
+def split_instance(inst: Instance) -> dict[str, PeerState]:
+    """Each worker and each source of `inst` as a peer of the same name (a worker named like
+    a source would be one peer in both roles)."""
+    states: dict[str, PeerState] = {}
+    for w in inst.workers:
+        states[w.id] = PeerState(w.id, Figures(w.quota, w.speed, w.backlog, rule=inst.rule))
+    for src in inst.sources:
+        dev = inst.local_of(src)
+        links = []
+        for w in inst.workers:
+            link = inst.link(src, w.id)
+            if link is not None:
+                links.append(LinkFigure(w.id, link.bandwidth, link.latency))
+        own = tuple(s for s in inst.subtasks if s.source == src)
+        base = states.get(src, PeerState(src, Figures(rule=inst.rule))).figures
+        figures = Figures(base.quota, base.speed, base.backlog_ref_s, dev.speed, dev.backlog,
+                          tuple(links), inst.rule)
+        states[src] = PeerState(src, figures, own)
+    return states

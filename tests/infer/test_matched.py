@@ -22,11 +22,11 @@ from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.plan import Planner
-from fognet.partition.spatial_cost import RunPricing
 from fognet.partition.stages import Plan, Stage
-from fognet.peer.match.round_values import PeerState as GamePeer
-from fognet.peer.match.round_values import figures_from_cluster, game_instance, peer_of
 from fognet.peer.node import Peer, PeerConfig
+from fognet.placement.instance import PeerState as GamePeer
+from fognet.placement.instance import figures_from_cluster, peer_of, states_instance
+from fognet.placement.pricing import HaloPricing
 from tests import graphs
 from tests.graphs import save
 
@@ -78,7 +78,7 @@ def round_instance(record, seen: dict[str, list], k: int = 0):
     each worker's figures as it announced them in its k-th round."""
     states = [GamePeer(record.plan.source, record.figures, record.subtasks)]
     states += [GamePeer(n, figures_from_cluster(n, got[k])) for n, got in seen.items()]
-    return game_instance(states)
+    return states_instance(states)
 
 
 async def test_match_runs_frames_on_the_matched_peers_and_the_matching_is_stable(tmp_path) -> None:
@@ -191,7 +191,7 @@ def _chain_planner(speeds: dict[str, float]):
         [PeerState("src", 1.0, quota=0), *(PeerState(p, s) for p, s in speeds.items())],
         default_link=LinkState(1e15, 0.0),
     )
-    return graph, Planner(graph, times, state, "src", spatial=RunPricing(graph))
+    return graph, Planner(graph, times, state, "src", spatial=HaloPricing(graph))
 
 
 def _subs(plan: Plan, ids: list[str]) -> tuple[Subtask, ...]:
@@ -227,7 +227,7 @@ def test_slices_all_matched_to_one_peer_become_a_whole_stage_and_neighbours_merg
 
 def test_a_round_is_one_report_line_with_its_outcome_placements_and_messages() -> None:
     from fognet.infer.matched import RoundRecord, round_lines
-    from fognet.peer.match.round_values import Figures
+    from fognet.placement.instance import Figures
 
     plan = Plan("sha", "car1", (Stage(0, 3, ("f1",)), Stage(3, 6, ("f1", "f2"), ((0, 4), (4, 8)))))
     subs = _subs(plan, ["car1.r2.s0", "car1.r2.s1.r0", "car1.r2.s1.r1"])
