@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import os
 
-import pytest
-
 from fognet.data.driving import DrivingStream
 from fognet.infer.matched import MatchedPlacement, fit_to_matching
 from fognet.infer.placement import FixedPlan
@@ -27,6 +25,7 @@ from fognet.peer.node import Peer, PeerConfig
 from fognet.placement.instance import PeerState as GamePeer
 from fognet.placement.instance import figures_from_cluster, peer_of, states_instance
 from fognet.placement.pricing import HaloPricing
+from fognet.placement.refit import refit
 from tests import graphs
 from tests.graphs import save
 
@@ -198,31 +197,17 @@ def _subs(plan: Plan, ids: list[str]) -> tuple[Subtask, ...]:
     return tuple(Subtask(SubtaskId(i), PeerId("src"), 0.01, 1, 1) for i in ids)
 
 
-def test_slices_fit_the_matched_peers_speeds_and_merge_per_peer() -> None:
-    graph, planner = _chain_planner({"w1": 1.0, "w2": 3.0, "w3": 1.0})
-    n = len(graph)
-    plan = Plan("sha", "src", (Stage(0, n, ("w1", "w2", "w3"), ((0, 3), (3, 5), (5, 8))),))
-    subs = _subs(plan, ["r0", "r1", "r2"])
-    # r0 and r2 matched to w2 (speed 3), r1 to w3 (speed 1): two slices, 6 rows : 2 rows
-    fitted = fit_to_matching(planner, plan, subs, {"r0": "w2", "r1": "w3", "r2": "w2"})
-    (stage,) = fitted.stages
-    assert stage.peers == ("w2", "w3") and stage.rows == ((0, 6), (6, 8))
-    assert fitted.model_sha256 == "sha"
-    assert fitted.predicted_s == pytest.approx(planner.price_slices(0, n, ("w2", "w3"), stage.rows))
-
-
-def test_slices_all_matched_to_one_peer_become_a_whole_stage_and_neighbours_merge() -> None:
+def test_a_matching_by_game_ids_is_fitted_by_the_one_refit() -> None:
     graph, planner = _chain_planner({"w1": 1.0, "w2": 2.0})
     n = len(graph)
     plan = Plan("sha", "src", (
         Stage(0, 2, ("w1",)), Stage(2, 4, ("w1", "w2"), ((0, 8), (8, 16))), Stage(4, n, ("w1",)),
     ))
     subs = _subs(plan, ["s0", "s1.r0", "s1.r1", "s2"])
-    fitted = fit_to_matching(planner, plan, subs, {"s0": "w2", "s1.r0": "w2", "s1.r1": "w2", "s2": "w1"})
-    assert [(s.start, s.stop, s.peers, s.rows) for s in fitted.stages] == [
-        (0, 4, ("w2",), None), (4, n, ("w1",), None)]
-    assert fitted.predicted_s == pytest.approx(
-        planner.whole_cost(0, 4, "w2") + planner.whole_cost(4, n, "w1"))
+    # sites are game ids (a worker role is "name#w"); s2 is left out: it stays on w1
+    fitted = fit_to_matching(planner, plan, subs, {"s0": "w2#w", "s1.r0": "w2#w", "s1.r1": "w2#w"})
+    assert fitted == refit(planner, plan, [["w2"], ["w2", "w2"], ["w1"]])
+    assert [(s.start, s.stop, s.peers) for s in fitted.stages] == [(0, 4, ("w2",)), (4, n, ("w1",))]
 
 
 def test_a_round_is_one_report_line_with_its_outcome_placements_and_messages() -> None:
