@@ -28,8 +28,8 @@ the round (and back to what it was once the round is over).
 
 API
     MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None)
-        .place(graph, times, state, source, model_sha256, input_shapes) -> Plan   expected
-        await .match(peer, graph, times, state, plan) -> Plan    the plan on the matched peers
+        .place(costs, state, source, input_shapes) -> Plan       the plan it expects
+        await .match(peer, costs, state, plan) -> Plan           the plan on the matched peers
         .rounds -> list[RoundRecord]                              every round played, in order
     RoundRecord(index, number, status, sent, expected, phase1, final, subtasks, figures,
                 plan, elapsed_s, dead)     .line() -> str  one line for a report
@@ -53,12 +53,11 @@ from fognet.infer.placement import (
     as_requester,
 )
 from fognet.matching.instance import Subtask
-from fognet.model.graph import ModelGraph
 from fognet.partition.cost import ClusterState
 from fognet.partition.plan import Planner, PlannerConfig
 from fognet.partition.stages import Plan
 from fognet.placement.instance import Figures, figures_from_cluster, peer_of
-from fognet.placement.pricing import ModelCosts, model_costs
+from fognet.placement.pricing import ModelCosts
 from fognet.placement.refit import matched_peers, refit
 from fognet.placement.subtasks import plan_pieces, plan_subtasks
 
@@ -100,11 +99,11 @@ def _sites(sites: Mapping[str, str]) -> str:
     return " ".join(f"{sid.split('.', 2)[-1]}:{peer_of(site)}" for sid, site in sites.items()) or "-"
 
 
-def round_lines(placement: object) -> list[str]:
-    return [r.line() for r in getattr(placement, "rounds", ())]
+def round_lines(placement: Placement) -> list[str]:
+    return [r.line() for r in placement.rounds]
 
 
-class MatchedPlacement:
+class MatchedPlacement(Placement):
     """See the module docstring."""
 
     def __init__(self, use_source: bool = True, spatial: bool = True,
@@ -115,17 +114,15 @@ class MatchedPlacement:
         self.rounds: list[RoundRecord] = []
         self._last_number = 0
 
-    def place(self, graph: ModelGraph, times: Sequence[float], state: ClusterState, source: str,
-              model_sha256: str, input_shapes: InputShapes) -> Plan:
+    def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         """The plan the source expects (the game then decides its peers)."""
-        return self.expect.place(graph, times, state, source, model_sha256, input_shapes)
+        return self.expect.place(costs, state, source, input_shapes)
 
-    async def match(self, peer, graph: ModelGraph, times: Sequence[float], state: ClusterState,
-                    plan: Plan) -> Plan:
+    async def match(self, peer, costs: ModelCosts, state: ClusterState, plan: Plan) -> Plan:
         """Play a round for `plan`'s subtasks on `peer` (a `fognet.peer.node.Peer`); the plan
         on the matched peers."""
-        costs, planner = await asyncio.to_thread(self._planner, graph, times, state, plan)
-        subtasks = _subtasks(planner, costs, plan, task=f"r{len(self.rounds) + 1}")
+        planner = self._planner(costs, state, plan)
+        subtasks = await asyncio.to_thread(_subtasks, costs, plan, f"r{len(self.rounds) + 1}")
         game_state = planner.state
         figures = figures_from_cluster(peer.name, game_state)
         roster = {n: a for n in sorted(game_state.peers)
@@ -160,18 +157,15 @@ class MatchedPlacement:
         log.info("%s", record.line())
         return plan
 
-    def _planner(self, graph: ModelGraph, times: Sequence[float], state: ClusterState,
-                 plan: Plan) -> tuple[ModelCosts, Planner]:
-        """The model's prices and the DP's pricing under `state`, as `PlannerPlacement`
-        prices (a requester that is not a device computes at a negligible rate)."""
+    def _planner(self, costs: ModelCosts, state: ClusterState, plan: Plan) -> Planner:
+        """The DP's pricing under `state`, as `PlannerPlacement` prices (a requester that is
+        not a device computes at a negligible rate)."""
         if not self.use_source:
             state = as_requester(state, plan.source)
-        spatial = any(stage.spatial for stage in plan.stages)
-        costs = model_costs(graph, times, plan.model_sha256, spatial=spatial)
-        return costs, costs.planner(state, plan.source, PlannerConfig(spatial=spatial))
+        return costs.planner(state, plan.source, PlannerConfig(spatial=self.spatial))
 
 
-def _subtasks(planner: Planner, costs: ModelCosts, plan: Plan, task: str) -> tuple[Subtask, ...]:
+def _subtasks(costs: ModelCosts, plan: Plan, task: str) -> tuple[Subtask, ...]:
     """One frame of `plan` as the round's subtasks, priced by the one slice rule."""
     return tuple(s for stage in plan_subtasks(plan, plan_pieces(costs, plan), task) for s in stage)
 

@@ -40,9 +40,10 @@ API
         who the source is: None config = a requester "infer-<pid>" that computes nothing
     Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans)
     Replan(reason, switched, current_s, candidate_s)
-    await run_session(loaded, images, placement=None, options, identity, on_result=None) -> Report
+    await run_session(loaded, images, placement=None, options, identity, on_result=None, graph=None)
+        -> Report   (graph: the model's analysis if the caller has it; else made here, once)
         placement None: greedy, using the source itself only when it is a device
-    async with open_session(loaded, options, identity) as session:     several runs, one join
+    async with open_session(loaded, options, identity, graph=None) as session:   several runs, one join
         await session.use(placement) -> Plan;  await session.warm_up(image, count)
         await session.stream(images, on_result=None) -> Report;  session.state() -> ClusterState
 """
@@ -62,7 +63,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from fognet.errors import FognetError, ModelError, PeerUnreachable, PlanError
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
@@ -205,7 +205,7 @@ class _Plans:
         s = self.session
         current = self.history[-1]
         try:
-            plan = await asyncio.to_thread(reprice, s.graph, s.times, state, s.peer.name, current)
+            plan = await asyncio.to_thread(reprice, s.costs, state, s.peer.name, current)
         except PlanError:
             return  # a peer of the plan left: the next frame re-plans
         if self.history[-1] is current:  # no re-plan replaced it meanwhile
@@ -242,16 +242,13 @@ class _Plans:
             raise PeerUnreachable("no live peer takes work; every worker has left")
         shapes = {t.name: t.shape for t in s.graph.inputs}
         # Planning can take a while on a big model; heartbeats must go on meanwhile.
-        plan = await asyncio.to_thread(
-            self.placement.place, s.graph, s.times, state, s.peer.name, s.loaded.sha256, shapes
-        )
-        if hasattr(self.placement, "match"):  # a round of the game decides its peers (peer/matched.py)
-            plan = await self.placement.match(s.peer, s.graph, s.times, state, plan)
+        plan = await asyncio.to_thread(self.placement.place, s.costs, state, s.peer.name, shapes)
+        plan = await self.placement.match(s.peer, s.costs, state, plan)  # the game's round, if it plays one
         basis = "calibrated" if s.calibration.samples else "configured"
         current = None
         if self.history:
             try:
-                current = reprice(s.graph, s.times, state, s.peer.name, self.history[-1])
+                current = reprice(s.costs, state, s.peer.name, self.history[-1])
             except PlanError:
                 current = None  # it uses a peer that is gone
         switched = current is None or should_switch(current, plan, s.options.replan_margin)
@@ -394,10 +391,12 @@ class Session:
 
 @contextlib.asynccontextmanager
 async def open_session(
-    loaded: LoadedModel, options: SessionOptions = SessionOptions(), identity: Identity = Identity()
+    loaded: LoadedModel, options: SessionOptions = SessionOptions(), identity: Identity = Identity(),
+    graph: ModelGraph | None = None,
 ) -> AsyncIterator[Session]:
-    """Join the cluster as a source for `loaded`; the session lasts the block."""
-    graph = analyse(loaded.model)
+    """Join the cluster as a source for `loaded` (`graph`: its analysis, if the caller made
+    one already); the session lasts the block."""
+    graph = graph or analyse(loaded.model)
     image_input(graph)
     times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
     base = identity.config or PeerConfig(f"infer-{os.getpid()}", quota=0, profile="requester")
@@ -424,9 +423,10 @@ async def run_session(
     options: SessionOptions = SessionOptions(),
     identity: Identity = Identity(),
     on_result: Callable[[FrameResult], None] | None = None,
+    graph: ModelGraph | None = None,
 ) -> Report:
     placement = placement or GreedyPlacement(use_source=identity.is_device)
-    async with open_session(loaded, options, identity) as session:
+    async with open_session(loaded, options, identity, graph) as session:
         await session.use(placement)  # place before the clock starts
         images = iter(images)
         first = next(images, None)
@@ -454,7 +454,7 @@ def _shareable(loaded: LoadedModel, store: ModelStore) -> LoadedModel:
     shared as its normalised form instead: static shapes, same node names and order, so
     node positions agree on every peer. Otherwise the file itself is shared.
     """
-    if all(_static(vi) for vi in onnx.load(str(loaded.path), load_external_data=False).graph.input):
+    if loaded.file_static:
         store.register(loaded.path, loaded.sha256)
         return loaded
     data = loaded.model.SerializeToString()
@@ -462,11 +462,6 @@ def _shareable(loaded: LoadedModel, store: ModelStore) -> LoadedModel:
     path = store.put(data, sha)
     log.info("sharing %s with static input shapes as %s...", loaded.name, sha[:12])
     return replace(loaded, path=path, sha256=sha)
-
-
-def _static(vi) -> bool:
-    dims = vi.type.tensor_type.shape.dim
-    return vi.type.tensor_type.HasField("shape") and all(d.HasField("dim_value") and d.dim_value > 0 for d in dims)
 
 
 def _estimated_times(loaded: LoadedModel, graph: ModelGraph) -> list[float]:

@@ -226,4 +226,4 @@ def test_a_round_is_one_report_line_with_its_outcome_placements_and_messages() -
     assert "sent 5 (PROPOSE 3 ROUND_OPEN 2); dead f3" in line
     holder = MatchedPlacement()
     holder.rounds.append(record)
-    assert round_lines(holder) == [line] and round_lines(object()) == []
+    assert round_lines(holder) == [line] and round_lines(FixedPlan(plan)) == []  # a baseline plays none

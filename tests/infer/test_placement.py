@@ -5,6 +5,7 @@ import pytest
 from fognet.infer.placement import GreedyPlacement
 from fognet.model.graph import analyse
 from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.placement.pricing import model_costs
 from tests import graphs
 
 
@@ -20,7 +21,7 @@ def test_greedy_spreads_equal_stages_over_equal_fast_peers() -> None:
     graph = analyse(graphs.branches_model())
     times = [0.010] * len(graph)
     state = _state(car=0.1, f1=1.0, f2=1.0, f3=1.0)
-    plan = GreedyPlacement(parts=3).place(graph, times, state, "car", "s" * 64, {})
+    plan = GreedyPlacement(parts=3).place(model_costs(graph, times, "s" * 64), state, "car", {})
     cuts = balanced_positions(graph, 3, times)
     assert [(s.start, s.stop) for s in plan.stages] == list(zip([0, *cuts], [*cuts, len(graph)], strict=True))
     # the slow source keeps nothing; each fast peer gets one stage, ties to the first name
@@ -37,7 +38,7 @@ def test_greedy_keeps_work_local_when_links_are_unusable() -> None:
     state = ClusterState.of(
         [PeerState("car", 1.0), PeerState("f1", 4.0)], default_link=LinkState(bandwidth=1.0, latency=1.0)
     )
-    plan = GreedyPlacement().place(graph, [0.001] * len(graph), state, "car", "s" * 64, {})
+    plan = GreedyPlacement().place(model_costs(graph, [0.001] * len(graph), "s" * 64), state, "car", {})
     assert {s.peer for s in plan.stages} == {"car"}
 
 
@@ -48,10 +49,10 @@ def test_a_requester_that_is_not_a_device_keeps_no_stage() -> None:
     state = _state(infer=10.0, f1=1.0, f2=0.5)  # the requester would be fastest, but must not compute
     times = [0.005] * len(graph)
     for placement in (GreedyPlacement(use_source=False), PlannerPlacement(use_source=False)):
-        plan = placement.place(graph, times, state, "infer", "s" * 64, {})
+        plan = placement.place(model_costs(graph, times, "s" * 64), state, "infer", {})
         assert "infer" not in plan.peers, type(placement).__name__
-    assert PlannerPlacement().place(graph, times, state, "infer", "s" * 64, {}).peers == {"infer"}
-    assert SinglePeer("f2").place(graph, times, state, "infer", "s" * 64, {}).peers == {"f2"}
+    assert PlannerPlacement().place(model_costs(graph, times, "s" * 64), state, "infer", {}).peers == {"infer"}
+    assert SinglePeer("f2").place(model_costs(graph, times, "s" * 64), state, "infer", {}).peers == {"f2"}
 
 
 def test_planner_placement_may_slice_a_stage_over_several_peers() -> None:
@@ -59,7 +60,7 @@ def test_planner_placement_may_slice_a_stage_over_several_peers() -> None:
 
     graph = analyse(graphs.residual_model())
     state = _state(car=0.05, f1=1.0, f2=1.0, f3=1.0)
-    plan = PlannerPlacement().place(graph, [0.050] * len(graph), state, "car", "s" * 64, {"x": (1, 3, 16, 16)})
+    plan = PlannerPlacement().place(model_costs(graph, [0.050] * len(graph), "s" * 64), state, "car", {"x": (1, 3, 16, 16)})
     assert any(stage.spatial for stage in plan.stages)
     assert plan.input_shapes == {"x": (1, 3, 16, 16)}
 
@@ -70,9 +71,9 @@ def test_a_fixed_plan_keeps_its_stages_and_is_repriced_under_the_state() -> None
     graph = analyse(graphs.conv_chain_model())
     times = [0.010] * len(graph)
     fast = _state(car=0.1, f1=1.0, f2=1.0)
-    plan = PlannerPlacement().place(graph, times, fast, "car", "s" * 64, {"x": (1, 3, 8, 8)})
+    plan = PlannerPlacement().place(model_costs(graph, times, "s" * 64), fast, "car", {"x": (1, 3, 8, 8)})
     slower = _state(car=0.1, f1=0.5, f2=0.5)
-    again = FixedPlan(plan).place(graph, times, slower, "car", "s" * 64, {"x": (1, 3, 8, 8)})
+    again = FixedPlan(plan).place(model_costs(graph, times, "s" * 64), slower, "car", {"x": (1, 3, 8, 8)})
     assert [(s.start, s.stop, s.peers, s.rows) for s in again.stages] == [
         (s.start, s.stop, s.peers, s.rows) for s in plan.stages
     ]
@@ -87,8 +88,8 @@ def test_reference_plans_are_the_policies_made_under_the_state_and_never_beat_th
     graph = analyse(graphs.conv_chain_model())
     n, times = len(graph), [0.010] * len(graph)
     state = _state(car=0.2, f1=1.0, f2=2.0)
-    best = PlannerPlacement().place(graph, times, state, "car", "s" * 64, {})
-    plans = {kind: ReferencePlan(kind).place(graph, times, state, "car", "s" * 64, {"x": (1, 3, 8, 8)})
+    best = PlannerPlacement().place(model_costs(graph, times, "s" * 64), state, "car", {})
+    plans = {kind: ReferencePlan(kind).place(model_costs(graph, times, "s" * 64), state, "car", {"x": (1, 3, 8, 8)})
              for kind in ("local", "best-node", "neurosurgeon", "modnn")}
     whole = Planner(graph, times, state, "car")
     assert [(s.start, s.stop, s.peers) for s in plans["local"].stages] == [(0, n, ("car",))]
