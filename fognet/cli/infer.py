@@ -13,16 +13,16 @@ from fognet.errors import ConfigError
 
 
 def _images(source: Path | None, frames: int, fps: float | None, seed: int):
-    """(the images to send, how many): the folder's first `frames`, or the driving stream."""
+    """(the frames to send, how many): the folder's first `frames`, or the driving stream."""
     if source is not None:
         from fognet.data.folder import ImageFolder
 
         folder = ImageFolder(source, fps or 30.0)
         total = min(frames, len(folder))
-        return (folder[i].image for i in range(total)), total
+        return (folder[i] for i in range(total)), total
     from fognet.data.driving import DrivingStream
 
-    return (frame.image for frame in DrivingStream(frames, fps or 30.0, seed)), frames
+    return iter(DrivingStream(frames, fps or 30.0, seed)), frames
 
 
 def _cluster_identity(cluster_file: Path, emulate: bool | None):
@@ -208,7 +208,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
 
         times = load_profile(profile_path).times_for(graph)
     options = dict(
-        window=window, fps=fps, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times,
+        window=window, paced=fps is not None, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times,
         warmup=warmup, replan_threshold=replan_threshold,
     )
     if via:

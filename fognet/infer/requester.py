@@ -22,17 +22,19 @@ API
     SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
     PlanSource = Callable[[], Plan | Awaitable[Plan]]    the plan current when a frame starts
     SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s, in_bytes, out_bytes, alone, work_s)
-    FrameResult(index, outputs, latency_s, timings, error, plan)    .ok -> bool
+    FrameResult(index, outputs, latency_s, timings, error, plan, timestamp)    .ok -> bool
     Requester(run_subtask, graph, *, timeout=10.0, costs=None)
         costs: the model's `placement.pricing.ModelCosts`; each subtask then carries the work
         the one slice rule predicts for it (calibration compares it with what it took)
         .on_frame(FrameResult) hook: each successful frame as it ends (calibration feeds on it)
-        await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
-            frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
-            awaited if it returns an awaitable) as each frame starts
-            on_result(FrameResult) is called in frame order as results complete; with `fps`
-            a frame's latency counts from its arrival (index / fps), so waiting for a free
-            slot counts; without, frames are pulled as slots free and counted from then
+        await .run(frames, plan, *, window=4, paced=False, on_result=None) -> list[FrameResult]
+            frames: iterable of Timed; plan: a Plan, or a PlanSource called (and awaited if it
+            returns an awaitable) as each frame starts
+            on_result(FrameResult) is called in frame order as results complete; `paced`: a
+            frame arrives at its timestamp (the camera's clock, counted from the first
+            frame's) and its latency counts from then, so waiting for a free slot counts;
+            unpaced, frames are pulled as slots free and counted from then
+    Timed(feeds, timestamp=0.0)       one frame: {input name: ndarray} and its stream time (s)
     summarise(results, elapsed_s) -> Summary   latency percentiles, throughput, transfer/wait/compute
     frame_split(result) -> (transfer_s, wait_s, compute_s)   per stage its slowest slice
 """
@@ -88,10 +90,21 @@ class FrameResult:
     timings: tuple[SubtaskTiming, ...] = ()
     error: FognetError | None = None
     plan: Plan | None = None  # the plan the frame ran on
+    timestamp: float = 0.0  # the frame's stream time (s), as its source stamped it
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One frame as the requester takes it: the model's feeds and the frame's timestamp
+    (seconds of stream time on the camera's clock, `fognet.data.source.Frame.timestamp`),
+    which paced runs start it at and results carry."""
+
+    feeds: Frame
+    timestamp: float = 0.0
 
 
 @dataclass
@@ -124,11 +137,11 @@ class Requester:
 
     async def run(
         self,
-        frames: Iterable[Frame],
+        frames: Iterable[Timed],
         plan: Plan | PlanSource,
         *,
         window: int = 4,
-        fps: float | None = None,
+        paced: bool = False,
         on_result: Callable[[FrameResult], None] | None = None,
     ) -> list[FrameResult]:
         current = plan if callable(plan) else (lambda: plan)
@@ -136,10 +149,10 @@ class Requester:
         results: dict[int, FrameResult] = {}
         emitted = 0
 
-        async def one(index: int, feeds: Frame, arrived: float | None) -> None:
+        async def one(index: int, frame: Timed, arrived: float | None) -> None:
             nonlocal emitted
             try:
-                results[index] = await self.run_frame(index, feeds, current, arrived)
+                results[index] = await self.run_frame(index, frame, current, arrived)
             finally:
                 slots.release()
             while emitted in results:
@@ -149,19 +162,21 @@ class Requester:
 
         started = time.perf_counter()
         source = iter(frames)
+        first: float | None = None
         try:
             async with asyncio.TaskGroup() as group:
                 for index in itertools.count():
                     # Decoding and resizing a camera frame takes a while: not on the loop.
-                    feeds = await asyncio.to_thread(next, source, None)
-                    if feeds is None:
+                    frame = await asyncio.to_thread(next, source, None)
+                    if frame is None:
                         break
                     arrived = None
-                    if fps:
-                        arrived = started + index / fps
+                    if paced:
+                        first = frame.timestamp if first is None else first
+                        arrived = started + (frame.timestamp - first)
                         await asyncio.sleep(max(0.0, arrived - time.perf_counter()))
                     await slots.acquire()
-                    group.create_task(one(index, feeds, arrived))
+                    group.create_task(one(index, frame, arrived))
         except Exception as errors:  # an ExceptionGroup from the TaskGroup
             inner = getattr(errors, "exceptions", ())
             if len(inner) == 1:  # e.g. a frame source that cannot be read: its own error
@@ -170,10 +185,10 @@ class Requester:
         return [results[i] for i in sorted(results)]
 
     async def run_frame(
-        self, index: int, feeds: Frame, plan: Plan | PlanSource, arrived: float | None = None
+        self, index: int, timed: Timed, plan: Plan | PlanSource, arrived: float | None = None
     ) -> FrameResult:
         """One frame through every stage; a failure becomes the frame's error, not an exception."""
-        frame = _Frame(index, dict(feeds))
+        frame = _Frame(index, dict(timed.feeds))
         t0 = time.perf_counter() if arrived is None else arrived
         used: Plan | None = None
         try:
@@ -186,8 +201,10 @@ class Requester:
                 await self._run_stage(frame, number, stage, plan)
             outputs = {name: frame.tensors[name] for name in self._outputs}
         except FognetError as exc:
-            return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc, used)
-        result = FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings), plan=used)
+            return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc, used,
+                               timed.timestamp)
+        result = FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings), plan=used,
+                             timestamp=timed.timestamp)
         if self.on_frame is not None:
             self.on_frame(result)
         return result

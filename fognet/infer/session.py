@@ -29,9 +29,9 @@ Models travel by hash (EXEC names no input shapes), so a model with symbolic inp
 dimensions is shared in its normalised, static-shape form (`_shareable`).
 
 API
-    frames_for(graph, images) -> Iterator[dict[str, ndarray]]   images: HxWx3 uint8 arrays
+    frames_for(graph, frames) -> Iterator[Timed]   frames: `data.source.Frame`s (HxWx3 uint8 + timestamp)
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
-    SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
+    SessionOptions(via=(), expect_workers=None, window=4, paced=False, timeout_s=10.0,
                    join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
                    warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05,
                    replan_interval_s=5.0)
@@ -40,12 +40,12 @@ API
         who the source is: None config = a requester "infer-<pid>" that computes nothing
     Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans)
     Replan(reason, switched, current_s, candidate_s)
-    await run_session(loaded, images, placement=None, options, identity, on_result=None, graph=None)
+    await run_session(loaded, frames, placement=None, options, identity, on_result=None, graph=None)
         -> Report   (graph: the model's analysis if the caller has it; else made here, once)
         placement None: greedy, using the source itself only when it is a device
     async with open_session(loaded, options, identity, graph=None) as session:   several runs, one join
-        await session.use(placement) -> Plan;  await session.warm_up(image, count)
-        await session.stream(images, on_result=None) -> Report;  session.state() -> ClusterState
+        await session.use(placement) -> Plan;  await session.warm_up(frame, count)
+        await session.stream(frames, on_result=None) -> Report;  session.state() -> ClusterState
 """
 
 from __future__ import annotations
@@ -61,13 +61,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fognet.errors import FognetError, ModelError, PeerUnreachable, PlanError
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
 from fognet.infer.placement import GreedyPlacement, Placement, reprice
-from fognet.infer.requester import FrameResult, Requester, Summary, summarise
+from fognet.infer.requester import FrameResult, Requester, Summary, Timed, summarise
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
 from fognet.model.runtime import make_session, run
@@ -80,17 +81,21 @@ from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
 from fognet.peer.store import ModelStore
 from fognet.placement.pricing import model_costs
 
+if TYPE_CHECKING:
+    from fognet.data.source import Frame
+
 log = logging.getLogger(__name__)
 
 WARMUP_TIMEOUT_S = 300.0  # the first frame fetches the model to every peer of the plan
 
 
-def frames_for(graph: ModelGraph, images: Iterable[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
-    """Model feeds for camera images: the one image input, resized and normalised."""
+def frames_for(graph: ModelGraph, frames: Iterable[Frame]) -> Iterator[Timed]:
+    """Model feeds for camera frames (the one image input, resized and normalised), each
+    with its frame's timestamp."""
     from fognet.data.source import to_model_input
 
     info = image_input(graph)
-    return ({info.name: to_model_input(image, info.shape, info.dtype)} for image in images)
+    return (Timed({info.name: to_model_input(f.image, info.shape, info.dtype)}, f.timestamp) for f in frames)
 
 
 def image_input(graph: ModelGraph):
@@ -106,7 +111,7 @@ class SessionOptions:
     via: tuple[str, ...] = ()
     expect_workers: int | None = None
     window: int = 4
-    fps: float | None = None
+    paced: bool = False  # frames arrive at their timestamps (a camera); else as the window frees
     timeout_s: float = 10.0
     join_timeout_s: float = 10.0
     verify: bool = False
@@ -348,33 +353,33 @@ class Session:
         self.plans = _Plans(self, placement)
         return await self.plans()
 
-    async def warm_up(self, image, count: int) -> None:
+    async def warm_up(self, frame: Frame, count: int) -> None:
         """Untimed copies of the first frame, so fetching and building are not measured; all
         but the first (model fetches, session builds) calibrate. Then re-plan calibrated."""
         if count < 1 or self.plans is None:
             return
         # Model fetches over slow emulated links take long: warm up with a long timeout.
         timeout = max(self.options.timeout_s, WARMUP_TIMEOUT_S)
-        await _warm_up(self.requester(timeout, calibrate=False), self.graph, image, self.plans, 1)
-        await _warm_up(self.requester(timeout), self.graph, image, self.plans, count - 1)
+        await _warm_up(self.requester(timeout, calibrate=False), self.graph, frame, self.plans, 1)
+        await _warm_up(self.requester(timeout), self.graph, frame, self.plans, count - 1)
         if count > 1 and self.options.calibrate:
             await self.plans.recalibrate()
 
-    async def stream(self, images: Iterable[np.ndarray], on_result=None) -> Report:
+    async def stream(self, frames: Iterable[Frame], on_result=None) -> Report:
         """Frames through the current placement, timed; re-planning as the state moves."""
         assert self.plans is not None, "use(placement) first"
         verify = self.options.verify
 
-        def feeds() -> Iterator[dict[str, np.ndarray]]:
-            for frame in frames_for(self.graph, images):
+        def feeds() -> Iterator[Timed]:
+            for timed in frames_for(self.graph, frames):
                 if verify:
-                    self.feeds_seen.append(frame)
-                yield frame
+                    self.feeds_seen.append(timed.feeds)
+                yield timed
 
         requester = self.requester(self.options.timeout_s)
         t0 = time.perf_counter()
         results = await requester.run(
-            feeds(), self.plans, window=self.options.window, fps=self.options.fps, on_result=on_result
+            feeds(), self.plans, window=self.options.window, paced=self.options.paced, on_result=on_result
         )
         elapsed = time.perf_counter() - t0
         await self.plans.settle()
@@ -418,7 +423,7 @@ async def open_session(
 
 async def run_session(
     loaded: LoadedModel,
-    images: Iterable[np.ndarray],
+    frames: Iterable[Frame],
     placement: Placement | None = None,
     options: SessionOptions = SessionOptions(),
     identity: Identity = Identity(),
@@ -428,19 +433,19 @@ async def run_session(
     placement = placement or GreedyPlacement(use_source=identity.is_device)
     async with open_session(loaded, options, identity, graph) as session:
         await session.use(placement)  # place before the clock starts
-        images = iter(images)
-        first = next(images, None)
+        frames = iter(frames)
+        first = next(frames, None)
         if first is not None:
             await session.warm_up(first, options.warmup)
-            images = itertools.chain([first], images)
-        return await session.stream(images, on_result)
+            frames = itertools.chain([first], frames)
+        return await session.stream(frames, on_result)
 
 
-async def _warm_up(requester: Requester, graph: ModelGraph, image, plans, count: int) -> None:
+async def _warm_up(requester: Requester, graph: ModelGraph, frame: Frame, plans, count: int) -> None:
     """Untimed copies of the first frame, so fetching and building are not measured."""
     if count < 1:
         return
-    warm = await requester.run(frames_for(graph, [image] * count), plans, window=1)
+    warm = await requester.run(frames_for(graph, [frame] * count), plans, window=1)
     failed = [r for r in warm if not r.ok]
     if failed:
         log.warning("warm-up frame failed: %s", failed[0].error)

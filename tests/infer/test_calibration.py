@@ -126,7 +126,7 @@ async def test_a_bandwidth_drop_mid_stream_moves_new_frames_off_the_link(tmp_pat
         if result.index == 2:  # w1's link drops to 1/8th: 0.2 s per frame instead of 25 ms
             pacer.set_link([workers[0].address], Link(2.5e5, LATENCY))
 
-    images = (f.image for f in DrivingStream(12, size=(64, 64), seed=2))
+    images = iter(DrivingStream(12, size=(64, 64), seed=2))
     async with asyncio.timeout(60), contextlib.AsyncExitStack() as stack:
         for w in workers:
             await stack.enter_async_context(w.running())

@@ -59,8 +59,9 @@ def _recording(state, into: list):
     return read
 
 
-def images(n: int):
-    return (frame.image for frame in DrivingStream(n, size=(48, 64), seed=1))
+def images(n: int, fps: float = 30.0):
+    """`n` driving frames, stamped at `fps` (a paced session starts each at its stamp)."""
+    return iter(DrivingStream(n, fps, size=(48, 64), seed=1))
 
 
 def options(peers, tmp_path, **kw) -> SessionOptions:
@@ -158,7 +159,7 @@ async def test_a_worker_leaving_mid_stream_makes_a_new_round_without_it(tmp_path
     doomed = Peer(PeerConfig("f2", speed=4.0, cache_dir=tmp_path / "f2", heartbeat_s=HEARTBEAT_S,
                              bootstrap=(first.address,)))
     opts = SessionOptions(via=(first.address,), expect_workers=2, heartbeat_s=HEARTBEAT_S,
-                          cache_dir=tmp_path / "s", window=1, timeout_s=0.5, fps=10.0, warmup=1,
+                          cache_dir=tmp_path / "s", window=1, timeout_s=0.5, paced=True, warmup=1,
                           verify=True)
     async with asyncio.timeout(40), first.running(), asyncio.TaskGroup() as group:
         doomed_task = group.create_task(doomed.run())
@@ -167,7 +168,7 @@ async def test_a_worker_leaving_mid_stream_makes_a_new_round_without_it(tmp_path
             if result.index == 2:
                 doomed_task.cancel()  # f2 says BYE and stops answering
 
-        report = await run_session(load_model(path), images(14), placement, opts, on_result=on_result)
+        report = await run_session(load_model(path), images(14, fps=10.0), placement, opts, on_result=on_result)
     assert "f2" in plan_sites(placement.rounds[0].plan)
     last = placement.rounds[-1]
     assert last.sent["ROUND_OPEN"] == 1 and last.status == "done"  # f1 alone in the roster
