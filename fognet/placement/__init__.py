@@ -5,5 +5,5 @@ subtasks   plan -> the game's subtasks (one per whole stage, one per slice), by 
 instance   what peers tell a round (figures, game ids) -> the game's Instance (one builder)
 refit      matching -> plan: stages on the peers they got, rows re-fitted, neighbours merged
 policies   the placement policies by name: DINA-P and the baselines (local, best node,
-           Neurosurgeon, MoDNN)
+           Neurosurgeon, MoDNN), and the matchers (the game, greedy = phase 1, random)
 """

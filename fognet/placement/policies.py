@@ -10,21 +10,29 @@ priced under the same state and cost model):
     neurosurgeon  one split between the source and its best peer (Kang et al.)
     modnn         every sliceable layer in equal rows over all nodes (Mao et al.)
 
-The game-based approaches (phase 1 alone, random sites, the optimum) take DINA-P's plan
-and differ only in the matcher; they live with the simulator's matchers.
+The matched policies take DINA-P's plan, turn it into the game's subtasks and differ only
+in who assigns them (`MATCHERS`, each `(instance, seed) -> (assignment, latency or None)`):
+
+    fognet        the full game (deferred acceptance + approved steps)
+    greedy        deferred acceptance alone (phase 1)
+    random        each subtask to a uniformly drawn site in reach with a free slot
 
     POLICIES: {name: (planner, model_sha256) -> Plan}
     make_plan(name, planner, model_sha256="") -> Plan
     modnn_plan(planner, model_sha256="") -> Plan
     equal_fit(planner, stage, peers) -> Stage       MoDNN's row fit for `refit.refit`
     equal_rows(height, k) -> row ranges
+    MATCHERS: {name: (instance, seed) -> (assignment, latency | None)}
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Mapping
 
 from fognet.errors import PlanError
+from fognet.matching.game import deferred_acceptance, play
+from fognet.matching.instance import Instance
 from fognet.partition.plan import Planner
 from fognet.partition.stages import Plan, Stage
 
@@ -94,3 +102,35 @@ def make_plan(name: str, planner: Planner, model_sha256: str = "") -> Plan:
     plan = POLICIES[name](planner, model_sha256)
     return plan if plan.model_sha256 == model_sha256 else Plan(
         model_sha256, plan.source, plan.stages, plan.predicted_s, plan.input_shapes)
+
+
+Matcher = Callable[[Instance, int], tuple[Mapping[str, str], Mapping[str, float] | None]]
+
+
+def _play(instance: Instance, seed: int):
+    """The full game: deferred acceptance, then approved steps (DINA-O)."""
+    result = play(instance)
+    return result.assignment, result.latency
+
+
+def _greedy(instance: Instance, seed: int):
+    """Deferred acceptance alone: each subtask's best site with room, no swaps."""
+    return deferred_acceptance(instance).assignment, None
+
+
+def _random(instance: Instance, seed: int):
+    """Each subtask, in id order, to a uniformly drawn site in reach with a free slot."""
+    rng = random.Random(seed)
+    room = {w.id: w.quota for w in instance.workers}
+    out: dict[str, str] = {}
+    for s in sorted(instance.subtasks, key=lambda s: s.id):
+        sites = [w for w, left in room.items() if left > 0 and instance.link(s.source, w) is not None]
+        sites.append(s.source)
+        site = rng.choice(sites)
+        if site != s.source:
+            room[site] -= 1
+        out[s.id] = site
+    return out, None
+
+
+MATCHERS: dict[str, Matcher] = {"fognet": _play, "greedy": _greedy, "random": _random}

@@ -25,15 +25,16 @@ its source (`admit`); `baseline_quotas = false` in a scenario lifts this.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fognet.errors import InstanceError
 from fognet.matching.exact import optimum
-from fognet.matching.game import deferred_acceptance, play
+from fognet.matching.game import play
 from fognet.matching.instance import DefaultLink, Instance, Subtask
 from fognet.partition.stages import Plan
 from fognet.placement.instance import Figures, LinkFigure, game_instance
+from fognet.placement.policies import MATCHERS
 from fognet.placement.refit import matched_peers, refit
 from fognet.placement.subtasks import Piece, plan_pieces, plan_subtasks
 from fognet.sim.planning import Planning
@@ -54,36 +55,6 @@ class Placed:
     predicted: dict[str, float] = field(default_factory=dict)
     subtasks: int = 0
     objectives: tuple[float, float] | None = None  # (game total, optimum total) on this round's instance
-
-
-Matcher = Callable[[Instance, int], tuple[Mapping[str, str], Mapping[str, float] | None]]
-
-
-def _play(instance: Instance, seed: int):
-    result = play(instance)
-    return result.assignment, result.latency
-
-
-def _greedy(instance: Instance, seed: int):
-    return deferred_acceptance(instance).assignment, None
-
-
-def _random(instance: Instance, seed: int):
-    """Each subtask, in id order, to a uniformly drawn site in reach with a free slot."""
-    rng = random.Random(seed)
-    room = {w.id: w.quota for w in instance.workers}
-    out: dict[str, str] = {}
-    for s in sorted(instance.subtasks, key=lambda s: s.id):
-        sites = [w for w, left in room.items() if left > 0 and instance.link(s.source, w) is not None]
-        sites.append(s.source)
-        site = rng.choice(sites)
-        if site != s.source:
-            room[site] -= 1
-        out[s.id] = site
-    return out, None
-
-
-MATCHERS: dict[str, Matcher] = {"fognet": _play, "greedy": _greedy, "random": _random}
 
 
 class Approach:

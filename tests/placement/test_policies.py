@@ -45,3 +45,26 @@ def test_modnn_splits_every_layer_between_single_tensor_cuts_equally_over_all_no
         assert stage.peers == ("car", "f1", "f2") and stage.rows == equal_rows(height, 3)
     # without slicing nothing can be split: all on the source
     assert [s.peers for s in modnn_plan(_planner(spatial=False)).stages] == [("car",)]
+
+
+def test_the_matchers_are_the_game_phase_1_and_random_sites_within_quota_and_reach() -> None:
+    from collections import Counter
+
+    from fognet.matching.check import feasibility
+    from fognet.matching.game import deferred_acceptance, play
+    from fognet.matching.random_instance import random_instance
+    from fognet.placement.policies import MATCHERS
+
+    inst = random_instance(3, 2, 4, seed=7)
+    game, latency = MATCHERS["fognet"](inst, 0)
+    assert game == play(inst).assignment and latency == play(inst).latency
+    assert MATCHERS["greedy"](inst, 0) == (deferred_acceptance(inst).assignment, None)
+    drawn, none = MATCHERS["random"](inst, 5)
+    assert none is None and drawn == MATCHERS["random"](inst, 5)[0]  # seeded
+    assert set(drawn) == {s.id for s in inst.subtasks}
+    load = Counter(site for site in drawn.values())
+    by_id = {s.id: s for s in inst.subtasks}
+    for sid, site in drawn.items():
+        assert site == by_id[sid].source or inst.link(by_id[sid].source, site) is not None
+    assert all(load[w.id] <= w.quota for w in inst.workers)
+    assert feasibility(inst, drawn) == []
