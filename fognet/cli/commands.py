@@ -18,6 +18,10 @@ from fognet.cli.frames import frames  # noqa: E402
 
 ALL += [frames]
 
+from fognet.cli.data import data  # noqa: E402
+
+ALL += [data]
+
 from fognet.cli.match import match  # noqa: E402
 
 ALL += [match]

@@ -69,7 +69,6 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
     from fognet.infer.placement import SinglePeer
     from fognet.infer.session import SessionOptions
     from fognet.model.load import load_model
-    from fognet.peer.clusterfile import describe_emulation
 
     console = Console()
     cluster_file = cluster_file or DEFAULT_CLUSTER
@@ -83,7 +82,7 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
         f"[bold]2. live[/] cluster {cluster.name}: {identity.config.name} (source) + "
         f"{', '.join(others)} as separate processes on 127.0.0.1"
     )
-    console.print(describe_emulation(cluster, None), soft_wrap=True)
+    console.print(cluster.emulated().describe(), soft_wrap=True)
     rows = []
     with LocalCluster(cluster_file, names=others) as local:
         for label, placement in (("local", SinglePeer()), ("fognet", MatchedPlacement(use_source=True))):

@@ -13,13 +13,15 @@ from fognet.errors import ConfigError
 
 
 def _images(source: Path | None, frames: int, fps: float | None, seed: int):
-    """(the frames to send, how many): the folder's first `frames`, or the driving stream."""
+    """(the frames to send, how many): the dataset's first `frames`, or the driving stream."""
     if source is not None:
-        from fognet.data.folder import ImageFolder
+        from itertools import islice
 
-        folder = ImageFolder(source, fps or 30.0)
-        total = min(frames, len(folder))
-        return (folder[i] for i in range(total)), total
+        from fognet.data.layouts import open_source
+
+        dataset = open_source(source, fps)
+        total = min(frames, len(dataset))
+        return islice(dataset, total), total
     from fognet.data.driving import DrivingStream
 
     return iter(DrivingStream(frames, fps or 30.0, seed)), frames
@@ -27,22 +29,12 @@ def _images(source: Path | None, frames: int, fps: float | None, seed: int):
 
 def _cluster_identity(cluster_file: Path, emulate: bool | None):
     """The cluster file's source peer, played by this process, and the others to launch."""
-    from fognet.infer.session import Identity
-    from fognet.peer import clusterfile
-    from fognet.peer.config import load_cluster
+    from fognet.config.cluster import load_cluster
+    from fognet.infer.launch import source_identity
 
     cluster = load_cluster(cluster_file)
-    if not cluster.sources:
-        raise ConfigError(f"{cluster_file}: no peer has role source or both; infer needs one to play")
-    source = cluster.sources[0].name
-    pacer = clusterfile.pacer_for(cluster, source, emulate)
-    links, default = clusterfile.planning_links(cluster, emulate)
-    identity = Identity(
-        config=clusterfile.config_from_cluster(cluster, source, emulate),
-        pacer=pacer, on_event=clusterfile.link_setter(cluster, source, pacer, emulate),
-        links=links, default_link=default,
-    )
-    others = [n for n in cluster.names if n != source]
+    identity = source_identity(cluster, emulate)
+    others = [n for n in cluster.names if n != identity.config.name]
     workers = sum(1 for n in others if cluster.peer(n).quota > 0)
     return cluster, identity, others, workers
 
@@ -156,7 +148,7 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help="Start this cluster file's peers, play its source peer, run, stop them.")
 @click.option("--verify", is_flag=True, help="Check every output against local whole-model inference.")
-@click.option("--source", "source_dir", type=click.Path(path_type=Path), default=None, help="Images from this folder instead of the driving stream.")
+@click.option("--source", "source_dir", type=click.Path(path_type=Path), default=None, help="Frames from this dataset (BDD100K, KITTI, Udacity, a video, an image folder; see `fognet data inspect`) instead of the driving stream.")
 @click.option("--window", default=4, show_default=True, help="Frames in flight at once.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds a subtask may take before its frame fails.")
 @click.option("--join-timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster's peers.")
@@ -187,7 +179,6 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
     from fognet.model.graph import analyse
     from fognet.model.load import load_model
     from fognet.net.discovery import parse_bootstrap
-    from fognet.peer.clusterfile import describe_emulation
 
     if bool(via) == bool(cluster_file):
         raise click.UsageError("give --via HOST:PORT (a running cluster) or --cluster FILE (start one), not both")
@@ -220,7 +211,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
     else:
         cluster, identity, others, workers = _cluster_identity(cluster_file, emulate)
         console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
-        console.print(describe_emulation(cluster, emulate), soft_wrap=True)
+        console.print(cluster.emulated(emulate).describe(), soft_wrap=True)
         with LocalCluster(cluster_file, names=others, emulate=emulate) as local:
             session = SessionOptions(via=(local.launched[0].address,) if others else (), expect_workers=workers, **options)
             chosen = _placement(placement, local_only, parts, True)

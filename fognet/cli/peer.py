@@ -25,9 +25,11 @@ def _bind(text: str) -> tuple[str, int]:
 
 def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat):
     """(PeerConfig, Pacer | None, on_event hook | None, emulation line) from the options."""
+    from fognet.config.cluster import load_cluster
+    from fognet.config.emulation import OFF
+    from fognet.config.profiles import load_profile
     from fognet.net.discovery import LAN_BROADCAST, LOOPBACK_BROADCAST, parse_bootstrap
-    from fognet.peer import clusterfile
-    from fognet.peer.config import load_cluster, load_profile
+    from fognet.peer import device
 
     host, port = _bind(bind)
     options = dict(
@@ -37,23 +39,19 @@ def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate
     )
     if cluster_file is not None:
         cluster = load_cluster(cluster_file)
-        config = clusterfile.config_from_cluster(cluster, name, emulate, **options)
-        pacer = clusterfile.pacer_for(cluster, name, emulate)
-        hook = clusterfile.link_setter(cluster, name, pacer, emulate)
-        return config, pacer, hook, clusterfile.describe_emulation(cluster, emulate)
+        config = device.config_from_cluster(cluster, name, emulate, **options)
+        pacer = device.pacer_for(cluster, name, emulate)
+        hook = device.link_setter(cluster, name, pacer, emulate)
+        return config, pacer, hook, cluster.emulated(emulate).describe()
     if profile is None:
         raise click.UsageError("give --profile NAME (see peers/profiles) or --cluster FILE")
     prof = load_profile(profile)
-    config = clusterfile.config_from_profile(name, prof, emulate=bool(emulate), **options)
-    pacer = None
-    if emulate and prof.nic:
-        from fognet.net.emulation import Pacer
-
-        pacer = Pacer(nic_Bps=prof.nic)
+    config = device.config_from_profile(name, prof, emulate=bool(emulate), **options)
+    pacer = device.profile_pacer(prof, bool(emulate))
     line = (
         f"emulation: ON (compute stretched to measured / {prof.speed:g}"
         + (f"; sends paced to NIC {prof.nic:.3g} B/s" if pacer else "") + ")"
-        if emulate else "emulation: off (compute and transfers are this machine's, measured)"
+        if emulate else OFF
     )
     return config, pacer, None, line
 
@@ -130,7 +128,6 @@ def cluster(cluster_file, emulate, cache_root, heartbeat, quiet) -> None:
     from rich.table import Table
 
     from fognet.infer.launch import LocalCluster
-    from fognet.peer.clusterfile import describe_emulation
 
     local = LocalCluster(
         cluster_file, emulate=emulate, cache_root=cache_root, heartbeat_s=heartbeat,
@@ -147,7 +144,7 @@ def cluster(cluster_file, emulate, cache_root, heartbeat, quiet) -> None:
                 spec = local.cluster.peer(p.name)
                 table.add_row(p.name, spec.profile.name, spec.role, f"{spec.speed:g}", str(spec.quota), p.address, str(p.pid))
             Console().print(table)
-            click.echo(describe_emulation(local.cluster, emulate))
+            click.echo(local.cluster.emulated(emulate).describe())
             click.echo(f"join with: fognet infer --via {local.launched[0].address} --model MODEL   (Ctrl-C stops all)")
             while not stop.wait(0.5):
                 pass

@@ -20,7 +20,10 @@ it leaves more room on.
 API
     DrivingStream(n_frames, fps=30.0, seed=0, size=(720, 1280), curvature=None)
         iter / len / [i] -> Frame;  .scene(i) -> Scene;  curvature: a constant (1/m),
-        positive bends right, to hand-set the road in tests
+        positive bends right, to hand-set the road in tests.  A frame's Labels carry the
+        steering, the ego speed, the heading (yaw as OXTS gives it: rad counter-clockwise
+        from east; the drive starts heading east)
+        and a "car" Box per car in view (the drawn box, clipped to the image).
     Car(lane, z, color)                    frozen: lane -1/0/1, distance ahead in metres
     steering_angle(curvature, cars) -> float
 """
@@ -33,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fognet.data.source import Frame
+from fognet.data.source import Box, Frame, Labels
+from fognet.errors import FrameError
 
 CAMERA_HEIGHT = 1.4  # m
 LANE_WIDTH = 3.6  # m
@@ -99,6 +103,12 @@ class _Road:
             return float(self.constant)
         return float(np.sum(self.amp * np.sin(self.omega * s + self.phase)))
 
+    def turned(self, s: float) -> float:
+        """Radians turned right after arclength s: the integral of the curvature from 0."""
+        if self.constant is not None:
+            return float(self.constant * s)
+        return float(np.sum(self.amp / self.omega * (np.cos(self.phase) - np.cos(self.omega * s + self.phase))))
+
     def offset(self, s0: float, z: np.ndarray) -> np.ndarray:
         """Lateral offset (m, right positive) of the road centre at distance z ahead of s0.
 
@@ -126,7 +136,7 @@ class DrivingStream:
         curvature: float | None = None,
     ) -> None:
         if n_frames < 0 or fps <= 0 or min(size) < 16:
-            raise ValueError(f"need n_frames >= 0, fps > 0, size >= 16x16; got {n_frames}, {fps}, {size}")
+            raise FrameError(f"need n_frames >= 0, fps > 0, size >= 16x16; got {n_frames}, {fps}, {size}")
         self.n_frames, self.fps, self.seed = int(n_frames), float(fps), int(seed)
         self.height, self.width = int(size[0]), int(size[1])
         rng = np.random.default_rng(seed)
@@ -149,12 +159,13 @@ class DrivingStream:
             raise IndexError(f"frame {index} out of range 0..{self.n_frames - 1}")
         scene = self.scene(index)
         lookahead = self._road.curvature(scene.travelled + LOOKAHEAD)
-        return Frame(
-            index=index,
-            image=self._draw(scene),
+        labels = Labels(
             steering=steering_angle(lookahead, scene.cars),
-            timestamp=scene.time,
+            speed=SPEED,
+            yaw=-self._road.turned(scene.travelled),
+            boxes=tuple(b for b in (self._box(scene, c) for c in scene.cars) if b is not None),
         )
+        return Frame(index, self._draw(scene), scene.time, labels, f"generated#{index}")
 
     # -- scene --------------------------------------------------------------------------
 
@@ -235,15 +246,24 @@ class DrivingStream:
                 if b[2 * k] < b[2 * k + 1]:
                     row[b[2 * k] : b[2 * k + 1]] = color
 
-    def _draw_car(self, img: np.ndarray, scene: Scene, car: Car) -> None:
-        h, w = self.height, self.width
+    def _car_rect(self, scene: Scene, car: Car) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) pixels of a car's box, unclipped: what is drawn and labelled."""
         lateral = car.lane * LANE_WIDTH + float(self._road.offset(scene.travelled, np.array(car.z)))
         scale = self._focal / car.z
         cx = float(self._screen_x(np.array(lateral), np.array(car.z)))
         bottom = self._horizon + scale * CAMERA_HEIGHT
         box_w, box_h = scale * CAR_WIDTH, scale * CAR_HEIGHT
-        x0, x1 = int(cx - box_w / 2), int(cx + box_w / 2) + 1
-        y0, y1 = int(bottom - box_h), int(bottom) + 1
+        return int(cx - box_w / 2), int(bottom - box_h), int(cx + box_w / 2) + 1, int(bottom) + 1
+
+    def _box(self, scene: Scene, car: Car) -> Box | None:
+        """The car's label: its drawn box clipped to the image, or None when out of view."""
+        x0, y0, x1, y1 = self._car_rect(scene, car)
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, self.width), min(y1, self.height)
+        return Box("car", float(x0), float(y0), float(x1), float(y1)) if x0 < x1 and y0 < y1 else None
+
+    def _draw_car(self, img: np.ndarray, scene: Scene, car: Car) -> None:
+        h, w = self.height, self.width
+        x0, y0, x1, y1 = self._car_rect(scene, car)
 
         def fill(ya: int, yb: int, xa: int, xb: int, color) -> None:
             ya, yb, xa, xb = max(ya, 0), min(yb, h), max(xa, 0), min(xb, w)

@@ -1,90 +1,80 @@
 """Frames from a folder of images, in name order, so recorded drives can be replayed.
 
-Names sort naturally (`frame2.png` before `frame10.png`). PNG is decoded by our own
-zlib decoder (`fognet.data.png`); JPEG needs Pillow, which fognet does not depend on:
-without it a JPEG frame raises one FrameError saying to `pip install pillow`.
-The folder is listed when opened (missing or empty folder fails then); each image is
-decoded when its frame is reached, and a file that cannot be decoded fails naming it.
-Folder frames have no steering label; timestamps are index / fps.
+Names sort naturally (`frame2.png` before `frame10.png`); every image Pillow reads is a
+frame (.png, .jpg, .jpeg, .bmp). A folder written by `fognet frames` also has
+`steering.csv` (file, timestamp_s, steering_rad): then its timestamps and steering
+labels are used, and a row whose file is missing is a problem. Otherwise frames have no
+labels and timestamps are index / fps.
 
 API
-    ImageFolder(path, fps=30.0)    iter / len / [i] -> Frame;  .paths: list[Path]
-    load_image(path) -> np.ndarray HxWx3 uint8
+    open_folder(path, fps=30.0) -> ImageSource      layout "folder"
+    natural_key(path) -> sort key
 """
 
 from __future__ import annotations
 
+import csv
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
+from fognet.data.files import Entry, ImageSource, rate
+from fognet.data.image import IMAGE_SUFFIXES
+from fognet.data.source import Labels
+from fognet.errors import DatasetError
 
-from fognet.data.png import read_png
-from fognet.data.source import Frame
-from fognet.errors import FrameError
-
-PNG_SUFFIXES = (".png",)
-JPEG_SUFFIXES = (".jpg", ".jpeg")
+STEERING_CSV = "steering.csv"
+STEERING_COLUMNS = ["file", "timestamp_s", "steering_rad"]
 
 
-def _natural_key(path: Path) -> list[object]:
+def natural_key(path: Path) -> list[object]:
+    """Sort key that orders digit runs by value: frame2 before frame10."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Decode one PNG or JPEG file to HxWx3 uint8 RGB."""
+def list_images(folder: Path) -> list[Path]:
+    """The image files directly inside `folder`, in natural name order."""
+    return sorted(
+        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+        key=natural_key,
+    )
+
+
+def _steering_entries(path: Path, problems: list[str]) -> list[Entry]:
+    csv_path = path / STEERING_CSV
+    try:
+        with csv_path.open(newline="") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{csv_path}: cannot read ({exc})") from exc
+    if not rows or [c.strip() for c in rows[0]] != STEERING_COLUMNS:
+        raise DatasetError(f"{csv_path}: expected the header {','.join(STEERING_COLUMNS)}")
+    entries = []
+    for n, row in enumerate(rows[1:], start=2):
+        try:
+            name, t, steering = row[0].strip(), float(row[1]), float(row[2])
+        except (IndexError, ValueError):
+            problems.append(f"{csv_path} row {n}: expected file,seconds,radians; got {','.join(row)!r}")
+            continue
+        if not (path / name).is_file():
+            problems.append(f"{csv_path} row {n}: {path / name}: no such file")
+            continue
+        entries.append(Entry(path / name, t, Labels(steering=steering)))
+    return entries
+
+
+def open_folder(path: str | Path, fps: float = 30.0) -> ImageSource:
+    """The images of one folder as a frame source (with steering.csv's labels if present)."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in PNG_SUFFIXES:
-        return read_png(path)
-    if suffix in JPEG_SUFFIXES:
-        return _read_jpeg(path)
-    raise FrameError(f"{path}: unsupported image type {suffix!r}; use .png, .jpg or .jpeg")
-
-
-def _read_jpeg(path: Path) -> np.ndarray:
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ModuleNotFoundError:
-        raise FrameError(
-            f"{path}: reading JPEG needs Pillow; `pip install pillow` or convert the frames to PNG"
-        ) from None
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise FrameError(f"{path}: cannot decode JPEG ({exc})") from exc
-
-
-class ImageFolder:
-    """The PNG/JPEG images of one folder as a frame source, in natural name order."""
-
-    def __init__(self, path: str | Path, fps: float = 30.0) -> None:
-        if fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
-        self.path = Path(path)
-        self.fps = float(fps)
-        if not self.path.exists():
-            raise FrameError(f"{self.path}: no such folder")
-        if not self.path.is_dir():
-            raise FrameError(f"{self.path}: not a folder")
-        suffixes = PNG_SUFFIXES + JPEG_SUFFIXES
-        self.paths = sorted(
-            (p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in suffixes),
-            key=_natural_key,
-        )
-        if not self.paths:
-            raise FrameError(f"{self.path}: folder has no .png, .jpg or .jpeg images")
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> Frame:
-        if not 0 <= index < len(self.paths):
-            raise IndexError(f"frame {index} out of range 0..{len(self.paths) - 1}")
-        return Frame(index, load_image(self.paths[index]), None, index / self.fps)
-
-    def __iter__(self) -> Iterator[Frame]:
-        for i in range(len(self.paths)):
-            yield self[i]
+    if not path.exists():
+        raise DatasetError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise DatasetError(f"{path}: not a folder")
+    problems: list[str] = []
+    if (path / STEERING_CSV).is_file():
+        entries = _steering_entries(path, problems)
+        fps = rate([("", e.timestamp) for e in entries], fps)
+        return ImageSource("folder", path, entries, fps, True, problems)
+    images = list_images(path)
+    if not images:
+        raise DatasetError(f"{path}: folder has no {', '.join(IMAGE_SUFFIXES)} images")
+    return ImageSource("folder", path, [Entry(p, i / fps) for i, p in enumerate(images)], fps, False)

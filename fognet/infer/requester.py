@@ -52,7 +52,7 @@ import numpy as np
 
 from fognet.errors import FognetError, PartitionError, PeerUnreachable, PlanError
 from fognet.model.graph import ModelGraph
-from fognet.partition.spatial import merge_outputs, split_inputs
+from fognet.partition.spatial_slices import merge_outputs, split_inputs
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
 from fognet.peer.slicing import Slicer

@@ -9,7 +9,8 @@ draws progress and prints the report. A session:
    waits until the workers it expects are live (or, without an expected count, until
    at least one is and the count has held for two heartbeats);
 2. places the model with the `Placement` given (greedy by default) under the cluster
-   state: membership's view, the source's own NIC, peers' backlogs without the source's
+   state: membership's view, the NICs its identity knows (a cluster file's, priced as
+   `fognet plan` prices them), peers' backlogs without the source's
    own work in them, and, once frames have run, calibrated speeds and links
    (`fognet.infer.calibration`). Per-node reference times are an estimate from FLOPs
    unless a profile is given. The first warm-up frame fetches and builds; the others
@@ -36,7 +37,7 @@ API
                    warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05,
                    replan_interval_s=5.0)
                    warm-up: untimed copies of the first image, not reported
-    Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK)
+    Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK, nics={})
         who the source is: None config = a requester "infer-<pid>" that computes nothing
     Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans)
     Replan(reason, switched, current_s, candidate_s)
@@ -137,6 +138,7 @@ class Identity:
     on_event: Callable[[MemberEvent], None] | None = None
     links: Mapping[tuple[str, str], LinkState] = field(default_factory=dict)
     default_link: LinkState | None = LOOPBACK_LINK
+    nics: Mapping[str, float] = field(default_factory=dict)  # bytes/s, as links: placement.state
 
     @property
     def is_device(self) -> bool:
@@ -192,14 +194,12 @@ class Session:
         self.feeds_seen: list[dict[str, np.ndarray]] = []
 
     def state(self) -> ClusterState:
-        """What the source plans with: membership's view, its own NIC, its own work taken
-        out of the backlogs peers advertised, then its calibrated speeds and links."""
+        """What the source plans with: membership's view, the NICs its identity knows, its own
+        work taken out of the backlogs peers advertised, then its calibrated speeds and links."""
         state = self.peer.cluster_state(self.identity.links, self.identity.default_link)
-        peers = dict(state.peers)
+        peers = {pid: replace(p, nic=self.identity.nics.get(pid, p.nic)) for pid, p in state.peers.items()}
         me = self.peer.name
-        nic = self.identity.pacer.nic_Bps if self.identity.pacer is not None else None
-        peers[me] = replace(peers[me], nic=nic)
-        for pid, p in state.peers.items():
+        for pid, p in peers.items():
             member = self.peer.membership.table.get(pid)
             if pid != me and member is not None:
                 own = self.own_work.at(pid, member.last_seen)

@@ -30,13 +30,16 @@ from fognet.matching.instance import PeerId, Subtask, SubtaskId
 
 
 class Reason(Enum):
-    QUOTA_FULL = "quota_full"  # the worker hosts its quota of subtasks with less work
-    WORSE_THAN_HELD = "worse_than_held"  # bumped: a proposal with less work arrived
-    OUT_OF_REACH = "out_of_reach"  # no link between the source and this worker
-    NOT_YOURS = "not_yours"  # a subtask cannot run on another source's own device
-    STALE_STEP = "stale_step"  # the step assumes a placement that is no longer true
-    BUSY = "busy"  # the party is locked by another step in progress
-    STALE_ROUND = "stale_round"  # the message belongs to an earlier round
+    """Why a party says no. Names and values are the wire's (fognet.net.wire.Reason), so a
+    reason crosses the wire by name, with no table to keep in step."""
+
+    QUOTA_FULL = "QUOTA_FULL"  # the worker hosts its quota of subtasks with less work
+    WORSE_THAN_HELD = "WORSE_THAN_HELD"  # bumped: a proposal with less work arrived
+    OUT_OF_REACH = "OUT_OF_REACH"  # no link between the source and this worker
+    NOT_YOURS = "NOT_YOURS"  # a subtask cannot run on another source's own device
+    STALE_STEP = "STALE_STEP"  # the step assumes a placement that is no longer true
+    BUSY = "BUSY"  # the party is locked by another step in progress
+    STALE_ROUND = "STALE_ROUND"  # the message belongs to an earlier round
 
 
 @dataclass(frozen=True)

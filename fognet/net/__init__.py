@@ -2,8 +2,9 @@
 
 wire.py       the wire schema: PROTOCOL_VERSION, MsgType, Reason, Header and one body per type
 codec.py      encode(header, tensors) -> frames, decode(frames) -> (header, tensors); the only validator
-base.py       the Transport interface, its counters, RemoteError
+base.py       the Transport interface, its counters, the serve loop and ERROR replies every transport shares
 transport.py  ZmqTransport: one ROUTER to serve, a DEALER per remote peer
+zmqio.py      LoopSocket: a ZeroMQ socket the asyncio loop drives, no future per message
 memory.py     MemoryTransport: the same interface over asyncio queues (tests, simulator)
 discovery.py  BeaconDiscovery (UDP broadcast) and BootstrapDiscovery (HELLO to host:port), emit PeerSeen
 emulation.py  Pacer: sender-side link and interface pacing on loopback

@@ -86,11 +86,11 @@ def decode(frames: Sequence, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Header
     buffers = [as_buffer(f) for f in frames]
     total = sum(b.nbytes for b in buffers)
     if total > max_bytes:
-        raise refused(f"message: {total} bytes exceeds the cap of {max_bytes} bytes", Reason.TOO_LARGE)
+        raise WireError(f"message: {total} bytes exceeds the cap of {max_bytes} bytes", Reason.TOO_LARGE)
     head = _unpack_head(buffers[0])
     version = head.get("v")
     if version != PROTOCOL_VERSION:
-        raise refused(f"v: protocol version {version!r} is not {PROTOCOL_VERSION}", Reason.VERSION)
+        raise WireError(f"v: protocol version {version!r} is not {PROTOCOL_VERSION}", Reason.VERSION)
     msg_type = _msg_type(head.get("type"))
     msg_id = _check("id", head.get("id"), int)
     sender = _check("from", head.get("from"), str)
@@ -110,13 +110,6 @@ def peek_id(frames: Sequence) -> int:
     except Exception:  # noqa: BLE001 - best effort on bytes already known to be bad
         return 0
     return msg_id if isinstance(msg_id, int) and not isinstance(msg_id, bool) else 0
-
-
-def refused(message: str, reason: Reason = Reason.MALFORMED) -> WireError:
-    """A WireError carrying the Reason an ERROR reply for it should give."""
-    exc = WireError(message)
-    exc.reason = reason
-    return exc
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -163,7 +156,7 @@ def _msg_type(value) -> MsgType:
     try:
         return MsgType(value)
     except ValueError:
-        raise refused(f"type: unknown message type {value!r}", Reason.UNSUPPORTED) from None
+        raise WireError(f"type: unknown message type {value!r}", Reason.UNSUPPORTED) from None
 
 
 def _check(name: str, value, kind: type):

@@ -18,26 +18,25 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 from dataclasses import replace
 
 import numpy as np
 
-from fognet.errors import PeerError, PeerUnreachable, WireError
+from fognet.errors import PeerError, PeerUnreachable
 from fognet.net import codec
 from fognet.net.base import (
     DEFAULT_TIMEOUT_S,
     Counters,
     Handler,
+    Pending,
     Tensors,
     TransportStats,
     answer,
     encode_reply,
     raise_if_error,
+    serve_loop,
 )
 from fognet.net.wire import Header, new_node_id
-
-log = logging.getLogger(__name__)
 
 
 class MemoryNetwork:
@@ -62,20 +61,15 @@ class MemoryTransport:
         self._network = network
         self._inbox: asyncio.Queue = asyncio.Queue(hwm)
         network.inboxes[self.address] = self._inbox
-        self._pending: dict[int, asyncio.Future] = {}
-        self._waiting: dict[str, set[int]] = {}  # addr -> ids of requests awaiting its reply
-        self._ids = itertools.count(1)
         self._count = Counters()
+        self._pending = Pending(self._count, max_bytes)
         self._closed = False
 
     async def request(
         self, addr: str, header: Header, tensors: Tensors | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> tuple[Header, dict[str, np.ndarray]]:
-        msg_id = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
-        self._pending[msg_id] = future
-        self._waiting.setdefault(addr, set()).add(msg_id)
+        msg_id, future = self._pending.open(addr)
         header = replace(header, id=msg_id, sender=self.node_id)
         try:
             await asyncio.wait_for(self._push(addr, header, tensors), timeout_s)
@@ -86,8 +80,7 @@ class MemoryTransport:
                 f"peer {addr} did not answer {header.type.value} within {timeout_s:.3g} s"
             ) from None
         finally:
-            self._pending.pop(msg_id, None)
-            self._waiting.get(addr, set()).discard(msg_id)
+            self._pending.close(msg_id, addr)
         raise_if_error(addr, reply)
         return reply, reply_tensors
 
@@ -95,7 +88,7 @@ class MemoryTransport:
         self, addr: str, header: Header, tensors: Tensors | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        header = replace(header, id=next(self._ids), sender=self.node_id)
+        header = replace(header, id=self._pending.next_id(), sender=self.node_id)
         try:
             await asyncio.wait_for(self._push(addr, header, tensors), timeout_s)
         except asyncio.TimeoutError:
@@ -115,49 +108,14 @@ class MemoryTransport:
             raise PeerError(f"transport {self.address} is closed")
         await self.send_frames(addr, codec.encode(header, tensors), self)
 
-    def _deliver_reply(self, frames: list) -> None:
-        self._count.received += 1
-        try:
-            header, tensors = codec.decode(frames, self.max_bytes)
-        except WireError as exc:
-            self._count.malformed += 1
-            log.warning("malformed reply on %s: %s", self.address, exc)
-            return
-        future = self._pending.get(header.id)
-        if future is None or future.done():
-            self._count.late += 1
-            return
-        future.set_result((header, tensors))
-
     def forget(self, addr: str) -> None:
         """No connection to close; requests still waiting on `addr` fail with PeerUnreachable."""
-        for msg_id in self._waiting.pop(addr, set()):
-            future = self._pending.get(msg_id)
-            if future is not None and not future.done():
-                future.set_exception(PeerUnreachable(f"peer {addr} was forgotten (declared gone) mid-request"))
+        self._pending.fail_peer(addr)
 
     async def serve(self, handler: Handler) -> None:
-        tasks: set[asyncio.Task] = set()
-        try:
-            while True:
-                frames, requester = await self._inbox.get()
-                self._count.received += 1
-                task = asyncio.create_task(self._handle(handler, frames, requester))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _handle(self, handler: Handler, frames: list, requester: MemoryTransport) -> None:
-        try:
-            await self._answer(handler, frames, requester)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - a bug here must not vanish with its task
-            self._count.dropped += 1
-            log.exception("could not answer a message on %s", self.address)
+        """Answer incoming messages with `handler` until cancelled (`base.serve_loop`)."""
+        await serve_loop(self._inbox.get, lambda item: self._answer(handler, *item),
+                         self._count, self.address)
 
     async def _answer(self, handler: Handler, frames: list, requester: MemoryTransport) -> None:
         answered = await answer(handler, frames, self.max_bytes, self._count, self.address)
@@ -169,7 +127,7 @@ class MemoryTransport:
             return
         frames = encode_reply(header, tensors, msg_id, self.node_id, self._count)
         self._count.sent += 1
-        requester._deliver_reply([bytes(f) for f in frames])
+        requester._pending.deliver([bytes(f) for f in frames], self.address)
 
     def stats(self) -> TransportStats:
         return self._count.snapshot()
@@ -177,9 +135,7 @@ class MemoryTransport:
     async def aclose(self) -> None:
         self._closed = True
         self._network.inboxes.pop(self.address, None)
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(PeerUnreachable(f"transport {self.address} closed"))
+        self._pending.fail_all(f"transport {self.address} closed")
 
     async def __aenter__(self) -> MemoryTransport:
         return self

@@ -11,7 +11,9 @@
 The interface is `fognet.net.base.Transport`; `fognet.net.memory.MemoryTransport` is its
 in-process twin. All bytes go through `fognet.net.codec`: tensors are sent without copy
 (do not write to an array until the `send`/`request` that carries it has returned) and
-arrive as read-only arrays over the received frames.
+arrive as read-only arrays over the received frames. The sockets are plain ZeroMQ ones
+that the event loop watches (`fognet.net.zmqio.LoopSocket`), not zmq.asyncio's: a reply
+resolves its request, and a request starts its handler, in the turn it arrives.
 
 Serving: each decoded message runs its handler in its own task (at most `max_concurrent`
 at once; beyond that the loop stops reading, so the ROUTER's queue fills); the reply is
@@ -33,20 +35,20 @@ connection that sends a larger frame before buffering it (that sender then times
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from dataclasses import replace
 
 import numpy as np
 import zmq
-import zmq.asyncio
 
-from fognet.errors import ConfigError, PeerError, PeerUnreachable, WireError
+from fognet.errors import ConfigError, PeerError, PeerUnreachable
 from fognet.net import codec
 from fognet.net.base import (
     DEFAULT_TIMEOUT_S,
+    Answers,
     Counters,
     Handler,
+    Pending,
     Tensors,
     TransportStats,
     answer,
@@ -55,6 +57,7 @@ from fognet.net.base import (
 )
 from fognet.net.emulation import Pacer
 from fognet.net.wire import Header, new_node_id
+from fognet.net.zmqio import LoopSocket
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ class ZmqTransport:
         self.pacer = pacer
         self._hwm = hwm
         self._max_concurrent = max_concurrent
-        self._ctx = zmq.asyncio.Context(io_threads=1)
+        self._ctx = zmq.Context(io_threads=1)
         self._router = self._socket(zmq.ROUTER)
         self._router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         try:
@@ -94,12 +97,11 @@ class ZmqTransport:
             self._ctx.term()
             raise ConfigError(f"cannot bind tcp://{host}:{port or '*'}: {exc}") from exc
         self.address = f"{advertise_host or host}:{port}"  # what other peers connect to
-        self._dealers: dict[str, zmq.asyncio.Socket] = {}
-        self._readers: dict[str, asyncio.Task] = {}
-        self._pending: dict[int, asyncio.Future] = {}
-        self._waiting: dict[str, set[int]] = {}  # addr -> ids of requests awaiting its reply
-        self._ids = itertools.count(1)
+        self._dealers: dict[str, LoopSocket] = {}
         self._count = Counters()
+        self._pending = Pending(self._count, max_bytes)
+        self._served: LoopSocket | None = None  # the ROUTER, while serve() runs
+        self._stop_serving: asyncio.Future | None = None
         self._closed = False
 
     # --- asking ----------------------------------------------------------------------
@@ -111,10 +113,7 @@ class ZmqTransport:
         """Send `header` to the peer at `addr` and wait for its reply."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        msg_id = next(self._ids)
-        future = loop.create_future()
-        self._pending[msg_id] = future
-        self._waiting.setdefault(addr, set()).add(msg_id)
+        msg_id, future = self._pending.open(addr)
         header = replace(header, id=msg_id, sender=self.node_id)
         # a timer rather than wait_for: awaiting the future itself saves an event-loop turn
         timer = loop.call_at(deadline, _expire, future)
@@ -138,8 +137,7 @@ class ZmqTransport:
             timer.cancel()
             if future.done() and not future.cancelled():
                 future.exception()  # expired while the send itself timed out: seen, not lost
-            self._pending.pop(msg_id, None)
-            self._waiting.get(addr, set()).discard(msg_id)
+            self._pending.close(msg_id, addr)
         raise_if_error(addr, reply)
         return reply, reply_tensors
 
@@ -148,7 +146,7 @@ class ZmqTransport:
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         """Send a one-way message (no reply is expected)."""
-        header = replace(header, id=next(self._ids), sender=self.node_id)
+        header = replace(header, id=self._pending.next_id(), sender=self.node_id)
         try:
             await self._push(addr, header, tensors, asyncio.get_running_loop().time() + timeout_s)
         except asyncio.TimeoutError:
@@ -169,20 +167,17 @@ class ZmqTransport:
                 await asyncio.sleep(max(deadline - loop.time(), 0))
                 raise asyncio.TimeoutError
             await asyncio.sleep(delay)
-        sent = sock.send_multipart(frames, copy=False)
         try:
-            if not sent.done():
-                await asyncio.wait_for(sent, max(deadline - loop.time(), 0))
-            sent.result()
+            await sock.send(frames, deadline)
         except zmq.ZMQError as exc:
             raise PeerError(f"cannot send {header.type.value} to {addr}: {exc}") from exc
         self._count.sent += 1
 
-    def _dealer(self, addr: str) -> zmq.asyncio.Socket:
+    def _dealer(self, addr: str) -> LoopSocket:
         if self._closed:
             raise PeerError(f"transport {self.address} is closed")
-        sock = self._dealers.get(addr)
-        if sock is None:
+        watched = self._dealers.get(addr)
+        if watched is None:
             sock = self._socket(zmq.DEALER)
             sock.setsockopt(zmq.IMMEDIATE, 1)
             try:
@@ -190,100 +185,73 @@ class ZmqTransport:
             except zmq.ZMQError as exc:
                 sock.close(0)
                 raise ConfigError(f"bad peer address {addr!r} (expected host:port): {exc}") from exc
-            self._dealers[addr] = sock
-            self._readers[addr] = asyncio.create_task(self._read_replies(addr, sock))
-        return sock
+            # each reply goes straight to the request waiting for its id
+            watched = LoopSocket(sock, lambda frames: self._pending.deliver(frames, addr),
+                                 lambda exc: self._lost(addr, exc))
+            self._dealers[addr] = watched
+        return watched
 
-    async def _read_replies(self, addr: str, sock: zmq.asyncio.Socket) -> None:
-        """Hand each reply from `addr` to the request waiting for its id."""
-        while True:
-            try:
-                frames = await sock.recv_multipart(copy=False)
-            except zmq.ZMQError as exc:
-                if not self._closed and self._dealers.get(addr) is sock:
-                    log.warning("connection to %s failed, will reconnect on next use: %s", addr, exc)
-                    self._dealers.pop(addr)
-                    self._readers.pop(addr, None)
-                    sock.close(0)
-                return
-            self._count.received += 1
-            try:
-                header, tensors = codec.decode(frames, self.max_bytes)
-            except WireError as exc:
-                self._count.malformed += 1
-                log.warning("malformed reply from %s: %s", addr, exc)
-                continue
-            future = self._pending.get(header.id)
-            if future is None or future.done():
-                self._count.late += 1
-                log.debug("late or unmatched %s from %s (id %d)", header.type.value, addr, header.id)
-                continue
-            future.set_result((header, tensors))
+    def _lost(self, addr: str, exc: zmq.ZMQError) -> None:
+        log.warning("connection to %s failed, will reconnect on next use: %s", addr, exc)
+        watched = self._dealers.pop(addr, None)
+        if watched is not None:
+            watched.close()
 
     def forget(self, addr: str) -> None:
         """Close the connection to `addr` (e.g. once membership marks it dead).
 
         Requests still waiting on `addr` fail with `PeerUnreachable` naming it.
         """
-        for msg_id in self._waiting.pop(addr, set()):
-            future = self._pending.get(msg_id)
-            if future is not None and not future.done():
-                future.set_exception(PeerUnreachable(f"peer {addr} was forgotten (declared gone) mid-request"))
-        reader = self._readers.pop(addr, None)
-        if reader is not None:
-            reader.cancel()
-        sock = self._dealers.pop(addr, None)
-        if sock is not None:
-            sock.close(0)
+        self._pending.fail_peer(addr)
+        watched = self._dealers.pop(addr, None)
+        if watched is not None:
+            watched.close()
 
     # --- serving ---------------------------------------------------------------------
 
     async def serve(self, handler: Handler) -> None:
-        """Answer incoming messages with `handler` until cancelled."""
-        slots = asyncio.Semaphore(self._max_concurrent)
-        tasks: set[asyncio.Task] = set()
+        """Answer incoming messages with `handler` until cancelled or closed."""
+        if self._closed:
+            return
+        stop = self._stop_serving = asyncio.get_running_loop().create_future()
+
+        def failed(exc: zmq.ZMQError) -> None:
+            if not stop.done():
+                stop.set_exception(PeerError(f"ROUTER {self.address} failed: {exc}"))
+
+        def take(frames: list) -> None:
+            answers.start(frames)
+            if answers.full:
+                watched.pause()
+
+        answers = Answers(lambda frames: self._answer(handler, frames), self._count,
+                          self.address, self._max_concurrent)
+        watched = self._served = LoopSocket(self._router, take, failed)
+        answers.on_free = watched.resume
         try:
-            while True:
-                try:
-                    frames = await self._router.recv_multipart(copy=False)
-                except zmq.ZMQError as exc:
-                    if self._closed:
-                        return
-                    raise PeerError(f"ROUTER {self.address} failed: {exc}") from exc
-                self._count.received += 1
-                if len(frames) < 2:
-                    self._count.dropped += 1
-                    continue
-                await slots.acquire()
-                task = asyncio.create_task(self._handle(handler, frames[0].bytes, frames[1:]))
-                tasks.add(task)
-                task.add_done_callback(lambda t: (tasks.discard(t), slots.release()))
+            await stop
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            watched.stop()
+            self._served = self._stop_serving = None
+            await answers.aclose()
 
-    async def _handle(self, handler: Handler, route: bytes, frames: list) -> None:
-        try:
-            await self._answer(handler, route, frames)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - a bug here must not vanish with its task
+    async def _answer(self, handler: Handler, frames: list) -> None:
+        if len(frames) < 2:  # no routing id and header: nothing to answer
             self._count.dropped += 1
-            log.exception("could not answer a message on %s", self.address)
-
-    async def _answer(self, handler: Handler, route: bytes, frames: list) -> None:
-        answered = await answer(handler, frames, self.max_bytes, self._count, self.address)
+            return
+        answered = await answer(handler, frames[1:], self.max_bytes, self._count, self.address)
         if answered is not None:
-            await self._reply(route, *answered)
+            await self._reply(frames[0].bytes, *answered)
 
     async def _reply(self, route: bytes, header: Header, tensors, msg_id: int, to: str) -> None:
         frames = encode_reply(header, tensors, msg_id, self.node_id, self._count)
         if self.pacer is not None and to:
             await self.pacer.pace(to, codec.frames_nbytes(frames))
         try:
-            await self._router.send_multipart([route, *frames], copy=False)
-        except zmq.ZMQError as exc:
+            if self._served is None:  # serve() ended while this answer was on its way
+                raise zmq.ZMQError(zmq.ENOTSOCK, "not serving any more")
+            await self._served.send([route, *frames], asyncio.get_running_loop().time() + DEFAULT_TIMEOUT_S)
+        except (zmq.ZMQError, asyncio.TimeoutError) as exc:
             self._count.dropped += 1
             log.warning("could not reply to %s: %s", to or route.hex(), exc)
             return
@@ -300,9 +268,11 @@ class ZmqTransport:
         self._closed = True
         for addr in list(self._dealers):
             self.forget(addr)
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(PeerUnreachable(f"transport {self.address} closed"))
+        self._pending.fail_all(f"transport {self.address} closed")
+        if self._served is not None:
+            self._served.stop()
+        if self._stop_serving is not None and not self._stop_serving.done():
+            self._stop_serving.set_result(None)
         self._router.close(0)
         self._ctx.destroy(linger=0)  # closes any socket left over, so this never hangs
 
@@ -312,7 +282,7 @@ class ZmqTransport:
     async def __aexit__(self, *exc_info) -> None:
         await self.aclose()
 
-    def _socket(self, kind: int) -> zmq.asyncio.Socket:
+    def _socket(self, kind: int) -> zmq.Socket:
         sock = self._ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, self._hwm)

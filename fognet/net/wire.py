@@ -36,57 +36,58 @@ def new_node_id() -> str:
 
 
 class MsgType(str, Enum):
-    """What the sender of each message means."""
+    """What the sender of each message means (-> : a request and its reply; one-way: none)."""
 
+    # membership and liveness (fognet/peer/membership.py)
     HELLO = "HELLO"  # I exist, here is how to reach me and what I offer; reply with your HELLO
-    STATE = "STATE"  # heartbeat: my current state (backlog, quota, models); no reply
-    BYE = "BYE"  # I am leaving the cluster now; forget me; no reply
-    PING = "PING"  # are you there? reply PONG
+    STATE = "STATE"  # one-way heartbeat: my current state (backlog, quota, models)
+    BYE = "BYE"  # one-way: I am leaving the cluster now; forget me
+    PING = "PING"  # are you there? -> PONG
     PONG = "PONG"  # yes, I am here
-    PROPOSE = "PROPOSE"  # source -> worker: host my subtask this round?
-    ACCEPT = "ACCEPT"  # worker -> source: I hold your subtask (may still reject it later)
-    REJECT = "REJECT"  # worker -> source: I will not host your subtask, for this reason
-    SWAP_ASK = "SWAP_ASK"  # initiator -> party: how would this step change your latencies?
-    SWAP_VOTE = "SWAP_VOTE"  # party -> initiator: my latency change for the step, or a veto
-    SWAP_COMMIT = "SWAP_COMMIT"  # initiator -> parties: the step is approved, apply it
-    SWAP_ABORT = "SWAP_ABORT"  # initiator -> parties: the step is off, release your locks
-    ROUND_DONE = "ROUND_DONE"  # source -> workers: my subtasks for this round are settled
-    EXEC = "EXEC"  # source -> worker: run this subtask on these input tensors
+    # execution and models (fognet/peer/node.py, fognet/infer/requester.py)
+    EXEC = "EXEC"  # source -> worker: run this subtask on these input tensors -> RESULT
     RESULT = "RESULT"  # worker -> source: the output tensors of the subtask you sent
-    ERROR = "ERROR"  # I could not handle your message, for this reason
-    MODEL_GET = "MODEL_GET"  # worker -> source: send me part of the model with this hash
+    MODEL_GET = "MODEL_GET"  # worker -> source: send me part of the model with this hash -> MODEL_PART
     MODEL_PART = "MODEL_PART"  # source -> worker: these bytes of the model file
-    # the live matching round (fognet/peer/matchmaker.py); SWAP_ASK/VOTE/COMMIT above carry
-    # ids only, so the live game sends the STEP_* bodies, which carry what a party prices
-    ROUND_OPEN = "ROUND_OPEN"  # peer -> roster: round r is on; my figures as worker/source
-    PROPOSALS_DONE = "PROPOSALS_DONE"  # source -> workers: no proposal of mine is unanswered
-    HOSTED = "HOSTED"  # worker -> sources: phase 1 is over for me; the subtasks I hold
-    TURN = "TURN"  # source -> next source: your turn to try phase-2 steps
-    STEP_ASK = "STEP_ASK"  # initiator -> party: what would this step do to your sites?
-    STEP_VOTE = "STEP_VOTE"  # party -> initiator: my latency change (by source), or no
-    STEP_COMMIT = "STEP_COMMIT"  # initiator -> everyone: the step is approved, apply it
-    MATCH_ACK = "MATCH_ACK"  # the matching message was applied
-    PEER_GONE = "PEER_GONE"  # peer -> round: this peer did not answer in time, forget it
+    ERROR = "ERROR"  # the reply to any request I could not or would not serve, with a Reason
+    # the live matching round (fognet/peer/match/); ids of a peer in the game: its name as a
+    # source, "name#w" as a worker
+    ROUND_OPEN = "ROUND_OPEN"  # one-way, peer -> roster: round r is on; my figures as worker/source
+    PROPOSE = "PROPOSE"  # source -> worker: hold my subtask this round? -> ACCEPT or REJECT
+    ACCEPT = "ACCEPT"  # worker -> source: I hold your subtask (a lighter one may still bump it)
+    REJECT = "REJECT"  # worker -> source: I do not hold your subtask, for this reason (the
+    # reply to PROPOSE, or one-way when a lighter proposal bumps a held subtask)
+    PROPOSALS_DONE = "PROPOSALS_DONE"  # one-way, source -> workers: no proposal of mine is unanswered
+    HOSTED = "HOSTED"  # one-way, worker -> sources: phase 1 is over for me; the subtasks I hold
+    TURN = "TURN"  # source -> next source: your turn to try phase-2 steps -> MATCH_ACK
+    STEP_ASK = "STEP_ASK"  # initiator -> party: what would this step do to your sites? -> STEP_VOTE
+    STEP_VOTE = "STEP_VOTE"  # party -> initiator: my latency change (by source), or no and why
+    STEP_COMMIT = "STEP_COMMIT"  # initiator -> everyone: the step is approved, apply it -> MATCH_ACK
+    STEP_ABORT = "STEP_ABORT"  # one-way, initiator -> the parties it locked: the step is off, unlock
+    ROUND_DONE = "ROUND_DONE"  # one-way, the source that sees a full idle cycle -> all: game over
+    MATCH_ACK = "MATCH_ACK"  # the TURN or STEP_COMMIT was applied
+    PEER_GONE = "PEER_GONE"  # one-way, peer -> round: this peer did not answer in time, forget it
 
 
 class Reason(str, Enum):
-    """Why a REJECT, SWAP_ABORT or ERROR was sent."""
+    """Why a REJECT, STEP_VOTE (ok=False) or ERROR was sent. The matching game's reasons
+    (fognet.matching.messages.Reason) are the first seven, with the same names and values."""
 
-    QUOTA_FULL = "QUOTA_FULL"  # the worker holds k_p proposals with less work
-    WORSE_THAN_HELD = "WORSE_THAN_HELD"  # a held proposal is better for the worker
-    STALE_ROUND = "STALE_ROUND"  # the message names a round that is over
-    LOCKED = "LOCKED"  # the worker is locked by another swap
-    VETO = "VETO"  # a source refused the step under the "fair" rule
-    NOT_FOUND = "NOT_FOUND"  # unknown model, subtask or round
-    MALFORMED = "MALFORMED"  # the message broke the wire schema (detail names the field)
-    VERSION = "VERSION"  # unsupported protocol version
-    TOO_LARGE = "TOO_LARGE"  # the message exceeds the receiver's size cap
-    UNSUPPORTED = "UNSUPPORTED"  # the receiver does not handle this message type
-    HANDLER_FAILED = "HANDLER_FAILED"  # the receiver raised while handling the message
-    BUSY = "BUSY"  # the receiver is overloaded; try later
+    # the matching game: a peer is sane but says no
+    QUOTA_FULL = "QUOTA_FULL"  # the worker hosts its quota of subtasks with less work
+    WORSE_THAN_HELD = "WORSE_THAN_HELD"  # bumped: a proposal with less work arrived
     OUT_OF_REACH = "OUT_OF_REACH"  # no link between the subtask's source and this worker
     NOT_YOURS = "NOT_YOURS"  # a subtask cannot run on another source's own device
     STALE_STEP = "STALE_STEP"  # the step assumes a placement that is no longer true
+    BUSY = "BUSY"  # the party is locked by another step in progress
+    STALE_ROUND = "STALE_ROUND"  # the message names a round that is over (or not yet begun)
+    # ERROR only: a request refused (fognet.errors.Refused) or a protocol break (WireError)
+    NOT_FOUND = "NOT_FOUND"  # unknown model, subtask, round or party
+    UNSUPPORTED = "UNSUPPORTED"  # the receiver does not handle (or know) this message type
+    MALFORMED = "MALFORMED"  # the message broke the wire schema (detail names the field)
+    VERSION = "VERSION"  # unsupported protocol version
+    TOO_LARGE = "TOO_LARGE"  # the message exceeds the receiver's size cap
+    HANDLER_FAILED = "HANDLER_FAILED"  # the receiver raised while handling the message (a bug)
 
 
 @dataclass(frozen=True)
@@ -178,67 +179,6 @@ class Pong(Body):
     pass
 
 
-# --- the matching game -------------------------------------------------------------------
-
-
-@body(MsgType.PROPOSE)
-class Propose(Body):
-    round: int
-    subtask: str
-    source: str
-    work_ref_s: float
-    in_bytes: int
-    out_bytes: int
-
-
-@body(MsgType.ACCEPT)
-class Accept(Body):
-    round: int
-    subtask: str
-
-
-@body(MsgType.REJECT)
-class Reject(Body):
-    round: int
-    subtask: str
-    reason: Reason
-
-
-@body(MsgType.SWAP_ASK)
-class SwapAsk(Body):
-    round: int
-    step: str  # the initiator's id for this step
-    kind: str  # "move", "swap" or "displace"
-    subtasks: tuple[str, ...]  # subtask i goes to targets[i]
-    targets: tuple[str, ...]
-
-
-@body(MsgType.SWAP_VOTE)
-class SwapVote(Body):
-    round: int
-    step: str
-    delta_s: float  # change in the voter's summed latency if applied (negative = faster)
-    veto: bool = False
-
-
-@body(MsgType.SWAP_COMMIT)
-class SwapCommit(Body):
-    round: int
-    step: str
-
-
-@body(MsgType.SWAP_ABORT)
-class SwapAbort(Body):
-    round: int
-    step: str
-    reason: Reason | None = None
-
-
-@body(MsgType.ROUND_DONE)
-class RoundDone(Body):
-    round: int
-
-
 # --- execution and models ----------------------------------------------------------------
 
 
@@ -284,7 +224,9 @@ class ModelPart(Body):
     total_bytes: int
 
 
-# --- the live matching round (bodies the STEP_* and round messages carry) ----------------
+# --- the live matching round --------------------------------------------------------------
+# Step ids are ints, unique per initiator (its agent counts them): (initiator, step) names a
+# step, and a lock. Every STEP_* body carries the same int.
 
 
 def _same_length(name: str, **columns: tuple) -> None:
@@ -318,6 +260,29 @@ class RoundOpen(Body):
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)
         _same_length("ROUND_OPEN links", link_peers=self.link_peers, link_Bps=self.link_Bps,
                      link_latency_s=self.link_latency_s)
+
+
+@body(MsgType.PROPOSE)
+class Propose(Body):
+    round: int
+    subtask: str
+    source: str
+    work_ref_s: float
+    in_bytes: int
+    out_bytes: int
+
+
+@body(MsgType.ACCEPT)
+class Accept(Body):
+    round: int
+    subtask: str
+
+
+@body(MsgType.REJECT)
+class Reject(Body):
+    round: int
+    subtask: str
+    reason: Reason
 
 
 @body(MsgType.PROPOSALS_DONE)
@@ -401,6 +366,17 @@ class StepCommit(Body):
         _same_length("STEP_COMMIT", subtasks=self.subtasks, sources=self.sources,
                      work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
                      out_bytes=self.out_bytes, frm=self.frm, to=self.to)
+
+
+@body(MsgType.STEP_ABORT)
+class StepAbort(Body):
+    round: int
+    step: int
+
+
+@body(MsgType.ROUND_DONE)
+class RoundDone(Body):
+    round: int
 
 
 @body(MsgType.MATCH_ACK)

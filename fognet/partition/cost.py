@@ -131,12 +131,19 @@ class ClusterState:
 
 def transfer_time(cluster: ClusterState, a: PeerId, b: PeerId, nbytes):
     """Seconds to move `nbytes` (a number or a numpy array) from a to b; inf if unreachable."""
+    return _over_link(cluster, a, b, nbytes, nic_capped=False)
+
+
+def _over_link(cluster: ClusterState, a: PeerId, b: PeerId, nbytes, nic_capped: bool):
+    """The one transfer rule of the module doc: 0 on the same peer, inf out of reach, else
+    latency plus bytes over the link's bandwidth (capped by a's NIC when `nic_capped`)."""
     if a == b:
         return 0.0 * np.asarray(nbytes) if isinstance(nbytes, np.ndarray) else 0.0
     link = cluster.link(a, b)
     if link is None:
         return np.full(np.shape(nbytes), math.inf) if isinstance(nbytes, np.ndarray) else math.inf
-    return link.latency + nbytes / link.bandwidth
+    rate = send_rate(link, cluster.peer(a).nic) if nic_capped else link.bandwidth
+    return link.latency + nbytes / rate
 
 
 @dataclass(frozen=True)
@@ -200,12 +207,7 @@ def send_rate(link: LinkState, nic: float | None) -> float:
 def send_time(cluster: ClusterState, src: PeerId, peer: PeerId, nbytes):
     """Seconds for `src` to send `nbytes` (a number or array) to `peer` alone, at the slower
     of the link and the source's NIC; 0 on the same peer, inf out of reach."""
-    if src == peer:
-        return 0.0 * np.asarray(nbytes) if isinstance(nbytes, np.ndarray) else 0.0
-    link = cluster.link(src, peer)
-    if link is None:
-        return np.full(np.shape(nbytes), math.inf) if isinstance(nbytes, np.ndarray) else math.inf
-    return link.latency + nbytes / send_rate(link, cluster.peer(src).nic)
+    return _over_link(cluster, src, peer, nbytes, nic_capped=True)
 
 
 def stage_latency(

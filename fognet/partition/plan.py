@@ -109,7 +109,7 @@ class Planner:
         """Predicted time of stages [i, j) on `peer`, for every i in 0..j-1."""
         p = self.state.peers[peer]
         i = np.arange(j)
-        compute = (self.work[j] - self.work[i]) / p.speed + p.backlog / p.speed
+        compute = (self.work[j] - self.work[i]) / p.speed + p.wait
         if peer == self.source:
             return compute
         send = send_time(self.state, self.source, peer, self.bytes.inputs[i, j])
@@ -155,8 +155,7 @@ class Planner:
         return row_work + (self.bytes.inputs[i, j] / rate + self.bytes.outputs[i, j] / link.bandwidth) / height
 
     def _fixed_cost(self, i: int, j: int, peer: str) -> float:
-        p = self.state.peers[peer]
-        wait = p.backlog / p.speed
+        wait = self.state.peers[peer].wait
         if peer == self.source:
             return wait
         return wait + 2 * self.state.link(self.source, peer).latency
@@ -290,7 +289,8 @@ class Planner:
         """The best single split: nodes [0, c) on the source, [c, n) on one other peer."""
         n = len(self.graph)
         best = self.all_local()
-        local = (self.work[: n + 1] + self.state.peers[self.source].backlog) / self.state.peers[self.source].speed
+        here = self.state.peers[self.source]
+        local = self.work[: n + 1] / here.speed + here.wait  # as whole_cost(0, c, source)
         for peer in self.peers:
             if peer == self.source:
                 continue

@@ -4,7 +4,7 @@ These cross every module line (planner -> matching -> requester -> executor -> s
 so they are frozen and serialise to plain JSON. A stage is a contiguous range of compute
 nodes [start, stop) in `ModelGraph.nodes` order, run either whole on one peer or spatially
 split: then `rows[i]` is the range of output rows (along H of the stage's outputs) that
-`peers[i]` computes, and `fognet.partition.spatial` derives each slice's input rows.
+`peers[i]` computes, and `fognet.partition.spatial_slices` derives each slice's input rows.
 """
 
 from __future__ import annotations

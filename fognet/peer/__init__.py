@@ -1,7 +1,6 @@
 """The peer daemon: what every device runs, whether it is a source, a worker or both.
 
-config       device profiles and cluster files (TOML)
-clusterfile  a profile or cluster file made into a peer config, pacer and planning links
+device       the device a peer plays: a profile or cluster file made into its config, pacer, link hook
 membership   HELLO/STATE heartbeats; dead after 3 missed; one live peer per name
 store        content-addressed model files under FOGNET_CACHE, sha256-verified
 executor     onnxruntime sessions per (model, node range, slice), one worker thread, backlog

@@ -22,7 +22,7 @@ Emulation: with `emulate=True`, a job's elapsed compute is stretched to
 emulated device is busy for that long and later jobs wait behind it. `time_scale` (>= 1)
 slows the whole emulated cluster down so that devices faster than this machine can be
 emulated too: with the scale set to the fastest speed, that device runs at measured speed
-and every other one proportionally slower (`fognet.peer.clusterfile`). A device that
+and every other one proportionally slower (`fognet.config.emulation`). A device that
 would need to run faster than measured runs at measured speed, with a warning.
 
 API
@@ -58,7 +58,7 @@ from fognet.model.load import load_model
 from fognet.model.runtime import make_session
 from fognet.partition.calibrate import Estimate, speed_sample
 from fognet.partition.extract import extract
-from fognet.partition.spatial import crop_outputs
+from fognet.partition.spatial_slices import crop_outputs
 from fognet.peer.slicing import Slicer
 from fognet.peer.store import ModelStore
 

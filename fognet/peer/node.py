@@ -51,9 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fognet.errors import FognetError, ModelError, PeerUnreachable, WireError
+from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused
 from fognet.net import wire
-from fognet.net.codec import refused
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
 from fognet.net.transport import ZmqTransport
@@ -213,7 +212,7 @@ class Peer:
     async def _dispatch(self, header: Header, tensors: dict[str, np.ndarray]):
         handler = self._handlers.get(header.type)
         if handler is None:
-            raise refused(f"{self.name} does not handle {header.type.value}", Reason.UNSUPPORTED)
+            raise Refused(f"{self.name} does not handle {header.type.value}", Reason.UNSUPPORTED)
         return await handler(header, tensors)
 
     async def _on_match(self, header: Header, tensors) -> Header | None:
@@ -227,14 +226,12 @@ class Peer:
 
     async def _on_exec(self, header: Header, tensors: dict[str, np.ndarray]):
         body: wire.Exec = header.body
-        try:
-            sha = check_sha(body.model_sha256)
-            await self.ensure_model(sha, header.sender)
-            rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
-            key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
-            result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
-        except WireError as exc:
-            raise refused(str(exc), Reason.MALFORMED) from exc
+        # a WireError from here (bad hash, range or inputs) is answered ERROR MALFORMED
+        sha = check_sha(body.model_sha256)
+        await self.ensure_model(sha, header.sender)
+        rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
+        key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
+        result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
         reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s)
         return Header(reply), result.outputs
 
@@ -242,7 +239,7 @@ class Peer:
         body: wire.ModelGet = header.body
         sha = check_sha(body.model_sha256)
         if not self.store.has(sha):
-            raise refused(f"{self.name} has no model {sha[:12]}...", Reason.NOT_FOUND)
+            raise Refused(f"{self.name} has no model {sha[:12]}...", Reason.NOT_FOUND)
         data = self.store.read_chunk(sha, body.offset_bytes, max(1, min(body.max_bytes, CHUNK_BYTES)))
         part = wire.ModelPart(sha, body.offset_bytes, self.store.size(sha))
         return Header(part), {"data": np.frombuffer(data, dtype=np.uint8)}

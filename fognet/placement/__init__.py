@@ -1,5 +1,6 @@
-"""Pure glue between DINA-P and DINA-O, used by both the live peers (peer/, infer/) and sim/.
+"""Pure glue between DINA-P, DINA-O and their drivers: the peers, `fognet infer` and the simulator.
 
+state      a cluster file as the planner's ClusterState (links in emulated time when paced)
 pricing    one model's prices: node work, stage bytes, the one slice rule (the halo walk)
 subtasks   plan -> the game's subtasks (one per whole stage, one per slice), by that rule
 instance   what peers tell a round (figures, game ids) -> the game's Instance (one builder)

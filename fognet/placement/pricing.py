@@ -29,7 +29,8 @@ from fognet.model.graph import ModelGraph
 from fognet.partition.cost import ClusterState
 from fognet.partition.halo import aligned_rows, alignments, walk_back
 from fognet.partition.plan import Planner, PlannerConfig, SpatialPricing
-from fognet.partition.spatial import SpatialRun, find_runs, node_geometries, spatial_run
+from fognet.partition.spatial_ops import node_geometries
+from fognet.partition.spatial_runs import SpatialRun, find_runs, spatial_run
 from fognet.partition.stagebytes import StageBytes, stage_bytes
 
 Rows = tuple[int, int]

@@ -28,7 +28,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from fognet.errors import InstanceError
+from fognet.errors import ConfigError, InstanceError, NotApplicable
 from fognet.matching.exact import optimum
 from fognet.matching.game import play
 from fognet.matching.instance import DefaultLink, Instance, Subtask
@@ -41,10 +41,6 @@ from fognet.sim.planning import Planning
 
 APPROACHES = ("fognet", "local", "best-node", "neurosurgeon", "modnn", "random", "greedy", "optimum")
 PLAN_ONLY = {"local": "local", "best-node": "best-node", "neurosurgeon": "neurosurgeon", "modnn": "modnn"}
-
-
-class NotApplicable(Exception):
-    """This approach cannot run on this scenario (the optimum on a large instance)."""
 
 
 @dataclass
@@ -62,7 +58,7 @@ class Approach:
 
     def __init__(self, name: str, rule: str = "welfare", optimum_max_subtasks: int = 8, quotas: bool = True) -> None:
         if name not in APPROACHES:
-            raise ValueError(f"unknown approach {name!r}")
+            raise ConfigError(f"unknown approach {name!r}: expected one of {', '.join(APPROACHES)}")
         self.name = name
         self.rule = rule
         self.optimum_max_subtasks = optimum_max_subtasks

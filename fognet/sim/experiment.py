@@ -11,8 +11,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from fognet.errors import NotApplicable
 from fognet.placement.pricing import ModelCosts
-from fognet.sim.approaches import APPROACHES, Approach, NotApplicable
+from fognet.sim.approaches import APPROACHES, Approach
 from fognet.sim.costs import load_costs
 from fognet.sim.records import RunResult
 from fognet.sim.runner import Simulation

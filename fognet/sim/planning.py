@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.partition.cost import ClusterState, LinkState
 from fognet.partition.plan import Planner, PlannerConfig
 from fognet.partition.replan import (
     BACKLOG_FLOOR_S,
@@ -30,6 +30,7 @@ from fognet.partition.stages import Plan
 from fognet.placement.policies import equal_fit, make_plan
 from fognet.placement.pricing import ModelCosts
 from fognet.placement.refit import refit
+from fognet.placement.state import link_state, peer_state
 from fognet.sim.cluster import Topology
 
 
@@ -63,11 +64,10 @@ class Planning:
         self.topology = topology
         self.costs = costs
         self.config = config
-        bw, lat = topology.default_link
-        self.default_link = LinkState(bandwidth=bw, latency=lat)
+        self.default_link = link_state(*topology.default_link)
         self._links: dict[str, dict[tuple[str, str], LinkState]] = {s: {} for s in topology.sources}
         for source, w, bw, lat in topology.non_default_links():
-            self._links[source][(source, w)] = LinkState(bw, lat)
+            self._links[source][(source, w)] = link_state(bw, lat)
         self._link_sig: dict[str, int] = {}
         sigs: dict[tuple, int] = {}
         for source, links in self._links.items():
@@ -90,7 +90,7 @@ class Planning:
         """Fix the state every plan of this round is made on."""
         peers = self.topology.peers
         self.states = {
-            pid: PeerState(id=pid, speed=p.speed, backlog=float(backlogs.get(pid, 0.0)), quota=p.quota, nic=p.nic)
+            pid: peer_state(pid, p.speed, p.quota, p.nic, float(backlogs.get(pid, 0.0)))
             for pid, p in peers.items()
         }
         self._workers_sig = tuple(

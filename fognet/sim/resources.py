@@ -22,6 +22,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fognet.errors import ConfigError
 from fognet.sim.engine import Engine
 
 _EPS_BYTES = 1e-12  # relative: ends this close in virtual bytes are the same moment
@@ -170,7 +171,7 @@ class ComputeQueue:
 
     def __init__(self, engine: Engine, peer: str, speed: float, discipline: str = "fifo", backlog: float = 0.0) -> None:
         if discipline not in ("fifo", "sjf"):
-            raise ValueError(f"queue discipline {discipline!r}")
+            raise ConfigError(f"queue discipline {discipline!r}: expected 'fifo' or 'sjf'")
         self.engine = engine
         self.peer = peer
         self.speed = float(speed)

@@ -16,10 +16,9 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
-from fognet.errors import FognetError
+from fognet.errors import FognetError, Refused
 from fognet.matching.instance import Instance, PeerId, SubtaskId
 from fognet.net.base import Transport
-from fognet.net.codec import refused
 from fognet.net.wire import Header, Reason
 from fognet.peer.match.live_round import Timing
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
@@ -33,7 +32,7 @@ def serve_matching(mm: Matchmaker):
     async def handler(header: Header, tensors) -> Header | None:
         if header.type in MATCH_TYPES:
             return await mm.handle(header)
-        raise refused(f"{mm.name} only plays the matching game", Reason.UNSUPPORTED)
+        raise Refused(f"{mm.name} only plays the matching game", Reason.UNSUPPORTED)
 
     return handler
 

@@ -114,12 +114,12 @@ def test_cluster_starts_every_peer_and_stops_them_all(tmp_path: Path) -> None:
 
 def test_infer_with_cluster_file_runs_verifies_and_stops_peers(tmp_path: Path) -> None:
     from fognet.data.driving import DrivingStream
-    from fognet.data.png import write_png
+    from fognet.data.image import save_image
 
     images = tmp_path / "drive"
     images.mkdir()
     for frame in DrivingStream(3, size=(40, 60), seed=2):
-        write_png(images / f"frame{frame.index}.png", frame.image)
+        save_image(images / f"frame{frame.index}.png", frame.image)
     csv_path = tmp_path / "frames.csv"
     result = CliRunner().invoke(
         main,
@@ -140,7 +140,7 @@ def test_infer_with_cluster_file_runs_verifies_and_stops_peers(tmp_path: Path) -
         (["--via", "127.0.0.1:9", "--join-timeout", "1"], "PeerUnreachable: only 0 worker(s) answered via 127.0.0.1:9"),
         (["--via", "nonsense"], "ConfigError"),
         (["--cluster", "BAD"], "ConfigError"),
-        (["--cluster", "BAD", "--source", "/nonexistent-dir"], "FrameError"),
+        (["--cluster", "BAD", "--source", "/nonexistent-dir"], "DatasetError: /nonexistent-dir: no such file"),
     ],
 )
 def test_infer_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message) -> None:

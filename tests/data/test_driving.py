@@ -7,6 +7,7 @@ import pytest
 
 from fognet.data.driving import AVOID_DISTANCE, Car, DrivingStream, steering_angle
 from fognet.data.source import Frame, FrameSource
+from fognet.errors import FrameError
 
 
 def test_frames_have_the_promised_shape_and_timestamps():
@@ -84,5 +85,23 @@ def test_car_close_ahead_makes_us_steer_away_and_more_when_closer():
 
 
 def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(FrameError):
         DrivingStream(3, fps=0)
+
+
+def test_labels_carry_speed_heading_and_the_drawn_car_boxes():
+    stream = DrivingStream(3, seed=4, size=(180, 320), curvature=0.002)
+    frames = list(stream)
+    assert [f.labels.speed for f in frames] == [20.0, 20.0, 20.0]
+    # a right bend turns the car clockwise: yaw (counter-clockwise from east) falls
+    yaws = [f.labels.yaw for f in frames]
+    assert yaws[0] == 0.0 and yaws[2] < yaws[1] < 0.0
+    assert yaws[2] == pytest.approx(-0.002 * 20.0 * 2 / 30.0)
+    boxes = frames[0].labels.boxes
+    assert boxes and all(b.category == "car" for b in boxes)
+    colors = {c.color for c in stream.scene(0).cars}
+    for b in boxes:
+        assert 0 <= b.x1 < b.x2 <= 320 and 0 <= b.y1 < b.y2 <= 180
+        # the box is where a car was drawn: it holds pixels of a car's colour
+        patch = frames[0].image[int(b.y1):int(b.y2), int(b.x1):int(b.x2)].reshape(-1, 3)
+        assert {tuple(int(v) for v in px) for px in patch} & colors

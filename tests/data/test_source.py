@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fognet.data.source import IMAGENET_MEAN, IMAGENET_STD, resize_bilinear, to_model_input
+from fognet.data.source import IMAGENET_MEAN, IMAGENET_STD, Box, Labels, resize, to_model_input
 from fognet.errors import FognetError, ModelError
 
 
@@ -36,19 +36,21 @@ def test_resize_to_model_size_and_dtype():
 
 def test_bilinear_resize_of_a_constant_and_a_ramp():
     const = np.full((30, 40, 3), 77, np.uint8)
-    assert np.allclose(resize_bilinear(const, 7, 11), 77)
-    ramp = np.repeat(np.arange(8, dtype=np.uint8)[None, :, None], 3, axis=2).repeat(2, axis=0)
-    up = resize_bilinear(ramp, 2, 16)[0, :, 0]
+    assert np.allclose(resize(const, 7, 11), 77)
+    # levels 0, 32, ..., 224: the quarter-pixel blends are whole levels, so uint8 is exact
+    ramp = np.repeat((32 * np.arange(8, dtype=np.uint8))[None, :, None], 3, axis=2).repeat(2, axis=0)
     # half-pixel centres: out x maps to (x + 0.5) / 2 - 0.5, clamped at the ends
-    expected = np.clip((np.arange(16) + 0.5) / 2 - 0.5, 0, 7)
-    assert np.allclose(up, expected)
+    expected = 32 * np.clip((np.arange(16) + 0.5) / 2 - 0.5, 0, 7)
+    assert np.array_equal(resize(ramp, 2, 16)[0, :, 0], expected)
+    assert np.allclose(resize(ramp.astype(np.float32), 2, 16)[0, :, 0], expected)  # float path
 
 
-def test_resize_down_by_two_averages_pairs():
-    img = np.arange(16, dtype=np.uint8).reshape(4, 4, 1).repeat(3, axis=2)
-    out = resize_bilinear(img, 2, 2)[..., 0]
-    assert np.allclose(out, [[(0 + 1 + 4 + 5) / 4, (2 + 3 + 6 + 7) / 4],
-                             [(8 + 9 + 12 + 13) / 4, (10 + 11 + 14 + 15) / 4]])
+def test_shrinking_low_passes_instead_of_aliasing():
+    """A one-pixel checkerboard shrunk 4x is its mean grey, not a sampled black or white."""
+    board = ((np.indices((64, 64)).sum(axis=0) % 2) * 255).astype(np.uint8)
+    out = resize(np.repeat(board[..., None], 3, axis=2), 16, 16)
+    assert out.dtype == np.float32 and out.shape == (16, 16, 3)
+    assert np.allclose(out, 127.5, atol=2.0)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +68,10 @@ def test_bad_image_and_normalisation_fail_clearly():
         to_model_input(np.zeros((10, 10), np.uint8), (1, 3, 8, 8))
     with pytest.raises(FognetError, match="normalization"):
         to_model_input(_image(), (1, 3, 8, 8), normalize="zscore")
+
+
+def test_labels_say_which_fields_they_carry():
+    labels = Labels(steering=0.1, boxes=(Box("car", 1, 2, 3, 4),), attributes=(("weather", "rainy"),))
+    assert labels.present() == ("steering", "boxes", "attributes")
+    assert labels.attribute("weather") == "rainy" and labels.attribute("scene") is None
+    assert Labels().present() == () and hash(labels) == hash(Labels(**labels.__dict__))

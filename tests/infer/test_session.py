@@ -9,7 +9,7 @@ import pytest
 
 from fognet.data.driving import DrivingStream
 from fognet.errors import ModelError, PeerUnreachable
-from fognet.infer.session import SessionOptions, run_session
+from fognet.infer.session import Identity, SessionOptions, open_session, run_session
 from fognet.model.load import load_model
 from fognet.peer.node import Peer, PeerConfig
 from tests import graphs
@@ -113,3 +113,13 @@ async def test_model_with_symbolic_batch_is_shared_with_static_shapes(tmp_path) 
     assert report.verified == 3
     shared = report.plans[0].model_sha256
     assert shared != file_sha and any(p.store.has(shared) for p in peers)
+
+
+async def test_the_source_plans_with_the_nics_its_identity_knows(tmp_path) -> None:
+    path, _ = save(graphs.residual_model(), tmp_path / "r.onnx")
+    identity = Identity(config=PeerConfig("car", quota=0, cache_dir=tmp_path / "car"), nics={"car": 2e6, "f1": 5e6})
+    async with asyncio.timeout(30), workers(tmp_path, ["f1", "f2"]) as peers:
+        options = SessionOptions(via=(peers[0].address,), expect_workers=2, heartbeat_s=0.2)
+        async with open_session(load_model(path), options, identity) as session:
+            state = session.state()
+    assert {pid: p.nic for pid, p in state.peers.items()} == {"car": 2e6, "f1": 5e6, "f2": None}

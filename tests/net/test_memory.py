@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
 import pytest
 
-from fognet.errors import PeerUnreachable
+from fognet.errors import PeerUnreachable, Refused, RemoteError, WireError
 from fognet.net import wire
-from fognet.net.base import RemoteError
 from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.wire import Header, Reason
 
@@ -65,3 +65,43 @@ async def test_forgetting_a_peer_fails_its_pending_request() -> None:
         await asyncio.gather(serving, return_exceptions=True)
         await a.aclose()
         await b.aclose()
+
+
+async def test_a_refusal_carries_its_reason_over_the_wire_and_is_no_failure(caplog) -> None:
+    """Refused and WireError keep their reason (a WireError without one is MALFORMED), a
+    RemoteError a handler lets through keeps the remote's; only other exceptions are
+    failures: HANDLER_FAILED, logged with their traceback."""
+    raised = {
+        "refused": Refused("round 3 is over", Reason.STALE_ROUND),
+        "malformed": WireError("subtask: work_ref_s must be finite"),
+        "version": WireError("v: protocol version 9", Reason.VERSION),
+        "relayed": RemoteError("peer x answered ERROR NOT_FOUND", Reason.NOT_FOUND),
+        "bug": KeyError("oops"),
+    }
+
+    async def handler(header: Header, tensors: dict):
+        raise raised[header.body.subtask]
+
+    net = MemoryNetwork()
+    a, b = MemoryTransport(net), MemoryTransport(net)
+    serving = asyncio.create_task(b.serve(handler))
+    got = {}
+    try:
+        with caplog.at_level(logging.ERROR, logger="fognet.net.base"):
+            for name in raised:
+                with pytest.raises(RemoteError) as info:
+                    await a.request(b.address, Header(wire.Accept(3, name)), timeout_s=1)
+                got[name] = (info.value.reason, str(info.value))
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        await a.aclose()
+        await b.aclose()
+    assert {k: r for k, (r, _) in got.items()} == {
+        "refused": Reason.STALE_ROUND, "malformed": Reason.MALFORMED, "version": Reason.VERSION,
+        "relayed": Reason.NOT_FOUND, "bug": Reason.HANDLER_FAILED,
+    }
+    assert "Refused: round 3 is over" in got["refused"][1]
+    assert "internal KeyError" in got["bug"][1]
+    failures = [r for r in caplog.records if r.exc_info]
+    assert len(failures) == 1 and isinstance(failures[0].exc_info[1], KeyError)

@@ -11,10 +11,8 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from fognet.errors import PeerUnreachable
+from fognet.errors import PeerUnreachable, Refused, RemoteError
 from fognet.net import codec, wire
-from fognet.net.base import RemoteError
-from fognet.net.codec import refused
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, Reason
 
@@ -26,7 +24,7 @@ async def _handler(header: Header, tensors: dict):
     if isinstance(body, wire.Ping):
         return Header(wire.Pong()), {k: v * 2 for k, v in tensors.items()}
     if isinstance(body, wire.ModelGet):
-        raise refused(f"no model {body.model_sha256}", Reason.NOT_FOUND)
+        raise Refused(f"no model {body.model_sha256}", Reason.NOT_FOUND)
     if isinstance(body, wire.RoundDone):
         await asyncio.sleep(body.round / 1000)
         return Header(wire.Pong())
@@ -185,3 +183,56 @@ async def test_forgetting_a_peer_mid_send_fails_with_peer_unreachable() -> None:
         await asyncio.gather(serving, return_exceptions=True)
         await client.aclose()
         await server.aclose()
+
+
+async def test_at_max_concurrent_the_server_stops_reading_until_a_handler_ends() -> None:
+    running, peak, release = set(), [0], asyncio.Event()
+
+    async def held(header: Header, tensors: dict):
+        running.add(header.id)
+        peak[0] = max(peak[0], len(running))
+        await release.wait()
+        running.discard(header.id)
+        return Header(wire.Pong())
+
+    server, client = ZmqTransport(max_concurrent=2), ZmqTransport()
+    serving = asyncio.create_task(server.serve(held))
+    try:
+        asking = [asyncio.create_task(client.request(server.address, Header(wire.Ping()), timeout_s=5))
+                  for _ in range(6)]
+        for _ in range(200):  # until the first two handlers run
+            if len(running) == 2:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # the other four are queued, not read
+        assert len(running) == 2 and server.stats().received == 2
+        release.set()
+        replies = await asyncio.gather(*asking)
+        assert all(isinstance(r.body, wire.Pong) for r, _ in replies)
+        assert peak[0] == 2 and server.stats().received == 6
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        await client.aclose()
+        await server.aclose()
+
+
+async def test_a_request_to_a_peer_not_yet_up_waits_and_goes_once_it_binds() -> None:
+    probe = ZmqTransport()
+    port = int(probe.address.rsplit(":", 1)[1])
+    await probe.aclose()
+    async with ZmqTransport() as client:
+        asking = asyncio.create_task(client.request(f"127.0.0.1:{port}", Header(wire.Ping()),
+                                                    {"x": np.ones(3)}, timeout_s=10))
+        await asyncio.sleep(0.2)  # the DEALER has no connection: the send waits for room
+        assert not asking.done() and client.stats().sent == 0
+        server = ZmqTransport(port=port)
+        serving = asyncio.create_task(server.serve(_handler))
+        try:
+            reply, out = await asking
+            assert isinstance(reply.body, wire.Pong) and np.allclose(out["x"], 2)
+            assert client.stats().sent == 1
+        finally:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+            await server.aclose()

@@ -41,6 +41,28 @@ def test_votes_keep_their_split_by_source() -> None:
         "w1#w", 4, True, -0.25, (("car1", -0.3), ("car2", 0.05)), None, 3)
 
 
+def test_every_game_reason_crosses_the_wire_by_its_own_name() -> None:
+    for reason in m.Reason:
+        msg = m.Reject("w1#w", "car1.t1", reason)
+        header, _ = codec.decode(codec.encode(Header(wire_bodies.to_wire(3, msg))))
+        assert header.body.reason.value == reason.value == reason.name
+        assert wire_bodies.from_wire("w1", header.body) == m.Reject("w1#w", "car1.t1", reason, 3)
+
+
+def test_a_reason_the_game_does_not_give_is_malformed_in_a_reject_or_vote() -> None:
+    with pytest.raises(WireError, match="HANDLER_FAILED is not a matching game reason"):
+        wire_bodies.from_wire("w1", wire.Reject(3, "car1.t1", wire.Reason.HANDLER_FAILED))
+    with pytest.raises(WireError, match="NOT_FOUND is not a matching game reason"):
+        wire_bodies.vote_from_wire("w1#w", wire.StepVote(3, 4, False, reason=wire.Reason.NOT_FOUND))
+
+
+def test_step_ids_are_ints_in_every_step_message() -> None:
+    for body in wire.StepAsk, wire.StepVote, wire.StepCommit, wire.StepAbort:
+        assert body.__annotations__["step"] == "int", body
+    with pytest.raises(WireError, match="step"):
+        codec.decode(_raw("STEP_ABORT", round=1, step="4"))
+
+
 def _raw(kind: str, **fields) -> list[bytes]:
     return [msgpack.packb({"v": 1, "type": kind, "id": 1, "from": "x", "tensors": [], **fields})]
 

@@ -8,13 +8,12 @@ import contextlib
 import numpy as np
 import pytest
 
-from fognet.errors import PeerUnreachable
+from fognet.errors import PeerUnreachable, RemoteError
 from fognet.infer.requester import Requester, Timed
 from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, random_feeds, run
 from fognet.net import wire
-from fognet.net.base import RemoteError
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, Reason
 from fognet.partition.stages import Plan, Stage
@@ -118,8 +117,8 @@ async def test_malformed_request_gets_error_and_peer_keeps_serving(residual_file
             with pytest.raises(RemoteError) as info:
                 await client.request(f1.address, Header(wire.Exec("t", "2", "nothex", 0, 2)), feeds, timeout_s=5.0)
             assert info.value.reason == Reason.MALFORMED
-            client._dealer(f1.address)
-            await client._dealers[f1.address].send_multipart([b"\x93garbage", b"x"])
+            deadline = asyncio.get_running_loop().time() + 5.0
+            await client._dealer(f1.address).send([b"\x93garbage", b"x"], deadline)
             reply, outputs = await client.request(f1.address, Header(wire.Exec("t", "3", sha, 0, 4)), feeds, timeout_s=5.0)
             assert isinstance(reply.body, wire.Result)
             assert np.allclose(outputs["y"], run(make_session(graph.model), feeds)["y"], atol=1e-5)

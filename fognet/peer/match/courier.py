@@ -18,11 +18,10 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fognet.errors import FognetError
+from fognet.errors import FognetError, WireError
 from fognet.matching.instance import RULES, Instance
 from fognet.net import wire
 from fognet.net.base import Transport
-from fognet.net.codec import refused
 from fognet.net.wire import Header
 from fognet.placement.instance import Figures, LinkFigure
 
@@ -75,19 +74,19 @@ def figures_of(body: wire.RoundOpen) -> tuple[Figures, bool]:
     for name in ("speed", "local_speed"):
         value = getattr(body, name)
         if not (math.isfinite(value) and value > 0):
-            raise refused(f"ROUND_OPEN {name}: must be positive and finite, got {value!r}")
+            raise WireError(f"ROUND_OPEN {name}: must be positive and finite, got {value!r}")
     for name in ("backlog_ref_s", "local_backlog_ref_s"):
         if not (math.isfinite(getattr(body, name)) and getattr(body, name) >= 0):
-            raise refused(f"ROUND_OPEN {name}: must be >= 0 and finite")
+            raise WireError(f"ROUND_OPEN {name}: must be >= 0 and finite")
     if body.quota < 0:
-        raise refused(f"ROUND_OPEN quota: must be >= 0, got {body.quota}")
+        raise WireError(f"ROUND_OPEN quota: must be >= 0, got {body.quota}")
     if body.rule not in RULES:
-        raise refused(f"ROUND_OPEN rule: {body.rule!r} is not one of {', '.join(RULES)}")
+        raise WireError(f"ROUND_OPEN rule: {body.rule!r} is not one of {', '.join(RULES)}")
     if len(set(body.link_peers)) != len(body.link_peers):
-        raise refused("ROUND_OPEN link_peers: a peer is listed twice")
+        raise WireError("ROUND_OPEN link_peers: a peer is listed twice")
     for bw, lat in zip(body.link_Bps, body.link_latency_s, strict=True):
         if not (math.isfinite(bw) and bw > 0 and math.isfinite(lat) and lat >= 0):
-            raise refused("ROUND_OPEN links: bandwidth must be > 0 and latency >= 0, finite")
+            raise WireError("ROUND_OPEN links: bandwidth must be > 0 and latency >= 0, finite")
     links = tuple(
         LinkFigure(*row)
         for row in zip(body.link_peers, body.link_Bps, body.link_latency_s, strict=True)

@@ -19,7 +19,7 @@ keeps time and handles failures. A round on one peer:
            of a step (STEP_ASK -> STEP_VOTE) one by one in id order, so locks are taken
            in id order; a refusal stops the asking and the step is refused; it then sends
            STEP_COMMIT to everyone as a request acknowledged by MATCH_ACK (the next step
-           starts on applied state) or SWAP_ABORT one-way to the parties it locked. TURN goes
+           starts on applied state) or STEP_ABORT one-way to the parties it locked. TURN goes
            to the next live source (acknowledged at once). ROUND_DONE ends the game.
   end      on ROUND_DONE, or at the deadline: then each source keeps its placement as of
            its last applied step (phase 1 not finished: every subtask at home), which is
@@ -43,13 +43,12 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from fognet.errors import FognetError
+from fognet.errors import FognetError, Refused
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.net import wire
 from fognet.net.base import Transport
-from fognet.net.codec import refused
 from fognet.net.wire import Header, Reason
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import Courier, Timing, figures_of, wait_event, without_worker
@@ -263,7 +262,7 @@ class LiveRound(ProposalPhase, StepPhase):
         """One incoming message of this round; the reply body, if the message wants one."""
         body, peer = header.body, header.sender
         if peer not in self.roster:
-            raise refused(f"{peer!r} is not in round {self.number}'s roster", Reason.NOT_FOUND)
+            raise Refused(f"{peer!r} is not in round {self.number}'s roster", Reason.NOT_FOUND)
         if isinstance(body, wire.RoundOpen):
             if self.view is None:
                 self.announced[peer] = figures_of(body)
@@ -273,7 +272,7 @@ class LiveRound(ProposalPhase, StepPhase):
             self.drop(body.peer, tell=False)
             return None
         if peer in self.dead:
-            raise refused(f"{peer} was dropped from round {self.number}", Reason.STALE_ROUND)
+            raise Refused(f"{peer} was dropped from round {self.number}", Reason.STALE_ROUND)
         if isinstance(body, wire.ProposalsDone):
             self.on_proposals_done(peer)
             return None
@@ -299,7 +298,7 @@ class LiveRound(ProposalPhase, StepPhase):
         mine = {s.id for s in self.subtasks}
         if isinstance(msg, m.Reject):
             if msg.subtask not in mine:
-                raise refused(f"REJECT names {msg.subtask!r}, not a subtask of {self.name}",
+                raise Refused(f"REJECT names {msg.subtask!r}, not a subtask of {self.name}",
                               Reason.NOT_FOUND)
             self.on_reject(msg)
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
@@ -312,14 +311,14 @@ class LiveRound(ProposalPhase, StepPhase):
             self._changed.set()
         elif isinstance(msg, m.Turn):
             if self.source is None:
-                raise refused(f"{self.name} has no subtasks in round {n}", Reason.NOT_FOUND)
+                raise Refused(f"{self.name} has no subtasks in round {n}", Reason.NOT_FOUND)
             self._turns.append(msg)
             self._changed.set()
             return wire.MatchAck(n)
         elif isinstance(msg, m.SwapCommit):
             if any(c.subtask.source == self.name and c.subtask.id not in mine
                    for c in msg.changes):
-                raise refused(f"STEP_COMMIT moves a subtask {self.name} does not have",
+                raise Refused(f"STEP_COMMIT moves a subtask {self.name} does not have",
                               Reason.NOT_FOUND)
             await self._wait(self.phase2)
             for agent in self._agents():
@@ -336,7 +335,7 @@ class LiveRound(ProposalPhase, StepPhase):
         elif party == worker_id(self.name) and self.worker is not None:
             ready = self.cut
         else:
-            raise refused(f"{self.name} does not play {party!r} in round {self.number}",
+            raise Refused(f"{self.name} does not play {party!r} in round {self.number}",
                           Reason.NOT_FOUND)
         if not await self._wait(ready):
             return m.SwapVote(PeerId(party), ask.step, False, reason=m.Reason.BUSY)

@@ -43,11 +43,10 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 
-from fognet.errors import ConfigError, InstanceError, PeerError, PeerUnreachable
+from fognet.errors import ConfigError, InstanceError, PeerError, PeerUnreachable, Refused, WireError
 from fognet.matching.instance import Subtask
 from fognet.net import wire
 from fognet.net.base import Transport
-from fognet.net.codec import refused
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.peer.match.live_round import LiveRound, Timing, figures_of
 from fognet.peer.match.round_values import RoundResult
@@ -59,12 +58,12 @@ log = logging.getLogger(__name__)
 # only come back as replies to this peer's own requests)
 MATCH_TYPES = frozenset({
     MsgType.ROUND_OPEN, MsgType.PROPOSE, MsgType.REJECT, MsgType.PROPOSALS_DONE,
-    MsgType.HOSTED, MsgType.TURN, MsgType.STEP_ASK, MsgType.STEP_COMMIT, MsgType.SWAP_ABORT,
+    MsgType.HOSTED, MsgType.TURN, MsgType.STEP_ASK, MsgType.STEP_COMMIT, MsgType.STEP_ABORT,
     MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 _ONE_WAY = frozenset({
     MsgType.ROUND_OPEN, MsgType.REJECT, MsgType.PROPOSALS_DONE, MsgType.HOSTED,
-    MsgType.SWAP_ABORT, MsgType.ROUND_DONE, MsgType.PEER_GONE,
+    MsgType.STEP_ABORT, MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 MAX_BUDGET_S = 3600.0
 KEEP_RESULTS = 16
@@ -157,7 +156,7 @@ class Matchmaker:
         """A matching message from another peer; the reply to send, if any."""
         body = header.body
         if header.type not in MATCH_TYPES:
-            raise refused(f"{header.type.value} is not a matching message", Reason.UNSUPPORTED)
+            raise Refused(f"{header.type.value} is not a matching message", Reason.UNSUPPORTED)
         live = self._rounds.get(body.round)
         if live is None and isinstance(body, wire.RoundOpen) and body.round not in self._results:
             live = self._join_from(header.sender, body)
@@ -166,7 +165,7 @@ class Matchmaker:
                 log.debug("%s: %s for round %d ignored (not in play)", self.name,
                           header.type.value, body.round)
                 return None
-            raise refused(f"{self.name} is not playing round {body.round}", Reason.STALE_ROUND)
+            raise Refused(f"{self.name} is not playing round {body.round}", Reason.STALE_ROUND)
         reply = await live.handle(header)
         return None if reply is None else Header(reply)
 
@@ -175,10 +174,10 @@ class Matchmaker:
     def _join_from(self, sender: str, body: wire.RoundOpen) -> LiveRound:
         figures_of(body)  # refuse a malformed opening before joining anything
         if not (math.isfinite(body.budget_s) and 0 <= body.budget_s <= MAX_BUDGET_S):
-            raise refused(f"budget_s: {body.budget_s!r} is not in [0, {MAX_BUDGET_S}]")
+            raise WireError(f"budget_s: {body.budget_s!r} is not in [0, {MAX_BUDGET_S}]")
         roster = dict(zip(body.roster, body.addresses, strict=True))
         if self.name not in roster or sender not in roster:
-            raise refused(f"ROUND_OPEN from {sender!r}: the roster must name it and "
+            raise Refused(f"ROUND_OPEN from {sender!r}: the roster must name it and "
                           f"{self.name!r}", Reason.NOT_FOUND)
         return self._join(body.round, roster, asyncio.get_running_loop().time() + body.budget_s)
 

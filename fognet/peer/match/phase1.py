@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import logging
 
-from fognet.errors import FognetError
+from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.instance import PeerId
 from fognet.net import wire
-from fognet.net.base import RemoteError
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import wait_event
 from fognet.placement.instance import peer_of, worker_id

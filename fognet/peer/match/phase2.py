@@ -15,12 +15,11 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 
-from fognet.errors import FognetError
+from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import PeerId
 from fognet.net import wire
-from fognet.net.base import RemoteError
 from fognet.net.wire import Header
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import still_wanted, wait_event

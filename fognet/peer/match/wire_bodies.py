@@ -2,13 +2,13 @@
 
 The codec checks every field's type; this module checks what types cannot say (finite,
 non-negative work and bytes, a known step kind, game ids that name a peer) and raises
-`refused(..., MALFORMED)`, which the transport turns into an ERROR reply.
+a `WireError` (MALFORMED), which the transport turns into an ERROR reply.
 
     to_wire(round, message, party="") -> Body      party: the game id a STEP_ASK asks
     from_wire(sender_peer, body) -> Message        sender ids rebuilt from the peer name
     vote_from_wire(party, body) -> SwapVote
 
-Wire types used: PROPOSE, ACCEPT, REJECT, STEP_ASK, STEP_VOTE, STEP_COMMIT, SWAP_ABORT,
+Wire types used: PROPOSE, ACCEPT, REJECT, STEP_ASK, STEP_VOTE, STEP_COMMIT, STEP_ABORT,
 TURN, HOSTED (a worker's RoundDone(phase=1)), ROUND_DONE (RoundDone(phase=2): game over).
 """
 
@@ -16,34 +16,28 @@ from __future__ import annotations
 
 import math
 
+from fognet.errors import WireError
 from fognet.matching import messages as m
 from fognet.matching.instance import PeerId, Subtask, SubtaskId
 from fognet.net import wire
-from fognet.net.codec import refused
 from fognet.placement.instance import worker_id
 
 KINDS = ("move", "swap", "displace")
 
-_TO_WIRE_REASON = {
-    m.Reason.QUOTA_FULL: wire.Reason.QUOTA_FULL,
-    m.Reason.WORSE_THAN_HELD: wire.Reason.WORSE_THAN_HELD,
-    m.Reason.OUT_OF_REACH: wire.Reason.OUT_OF_REACH,
-    m.Reason.NOT_YOURS: wire.Reason.NOT_YOURS,
-    m.Reason.STALE_STEP: wire.Reason.STALE_STEP,
-    m.Reason.BUSY: wire.Reason.LOCKED,
-    m.Reason.STALE_ROUND: wire.Reason.STALE_ROUND,
-}
-_FROM_WIRE_REASON = {v: k for k, v in _TO_WIRE_REASON.items()}
-
-
 def reason_to_wire(reason: m.Reason | None) -> wire.Reason | None:
-    return None if reason is None else _TO_WIRE_REASON[reason]
+    """The game's reasons are the wire's first ones, by name (see wire.Reason)."""
+    return None if reason is None else wire.Reason[reason.name]
 
 
 def reason_from_wire(reason: wire.Reason | None) -> m.Reason | None:
+    """A REJECT's or STEP_VOTE's reason; a wire reason the game does not give (an ERROR's,
+    e.g. HANDLER_FAILED) there breaks the protocol."""
     if reason is None:
         return None
-    return _FROM_WIRE_REASON.get(reason, m.Reason.BUSY)
+    try:
+        return m.Reason[reason.name]
+    except KeyError:
+        raise WireError(f"reason: {reason.value} is not a matching game reason") from None
 
 
 # --- subtasks and changes as parallel columns ------------------------------------------
@@ -62,11 +56,11 @@ def _columns(subtasks: list[Subtask]) -> dict:
 def subtask(sid: str, source: str, work: float, in_bytes: int, out_bytes: int) -> Subtask:
     """A subtask from the wire, refused unless its figures are usable."""
     if not (math.isfinite(work) and work >= 0):
-        raise refused(f"subtask {sid!r}: work_ref_s must be finite and >= 0, got {work!r}")
+        raise WireError(f"subtask {sid!r}: work_ref_s must be finite and >= 0, got {work!r}")
     if in_bytes < 0 or out_bytes < 0:
-        raise refused(f"subtask {sid!r}: byte counts must be >= 0")
+        raise WireError(f"subtask {sid!r}: byte counts must be >= 0")
     if not sid or not source or "#" in source:
-        raise refused(f"subtask {sid!r}: needs an id and a source peer name without '#'")
+        raise WireError(f"subtask {sid!r}: needs an id and a source peer name without '#'")
     return Subtask(SubtaskId(sid), PeerId(source), work, in_bytes, out_bytes)
 
 
@@ -80,9 +74,9 @@ def _subtasks(body) -> list[Subtask]:
 
 def _changes(body) -> tuple[m.Change, ...]:
     if body.kind not in KINDS:
-        raise refused(f"kind: {body.kind!r} is not one of {', '.join(KINDS)}")
+        raise WireError(f"kind: {body.kind!r} is not one of {', '.join(KINDS)}")
     if not body.subtasks:
-        raise refused(f"{body.TYPE.value}: a step moves at least one subtask")
+        raise WireError(f"{body.TYPE.value}: a step moves at least one subtask")
     return tuple(
         m.Change(s, PeerId(a), PeerId(b))
         for s, a, b in zip(_subtasks(body), body.frm, body.to, strict=True)
@@ -119,7 +113,7 @@ def to_wire(rnd: int, msg: m.Message, party: str = "") -> wire.Body:
     if isinstance(msg, m.SwapCommit):
         return wire.StepCommit(rnd, msg.step, msg.kind, **_change_columns(msg.changes))
     if isinstance(msg, m.SwapAbort):
-        return wire.SwapAbort(rnd, str(msg.step))
+        return wire.StepAbort(rnd, msg.step)
     if isinstance(msg, m.Turn):
         return wire.Turn(rnd, msg.idle)
     if isinstance(msg, m.RoundDone):
@@ -136,7 +130,7 @@ def from_wire(sender: str, body: wire.Body) -> m.Message:
     if isinstance(body, wire.Propose):
         s = subtask(body.subtask, body.source, body.work_ref_s, body.in_bytes, body.out_bytes)
         if s.source != sender:
-            raise refused(f"PROPOSE from {sender!r} for a subtask of {s.source!r}")
+            raise WireError(f"PROPOSE from {sender!r} for a subtask of {s.source!r}")
         return m.Propose(src, s, body.round)
     if isinstance(body, wire.Accept):
         return m.Accept(worker_id(sender), SubtaskId(body.subtask), body.round)
@@ -147,26 +141,22 @@ def from_wire(sender: str, body: wire.Body) -> m.Message:
         return m.SwapAsk(src, body.step, body.kind, _changes(body), body.round)
     if isinstance(body, wire.StepCommit):
         return m.SwapCommit(src, body.step, body.kind, _changes(body), body.round)
-    if isinstance(body, wire.SwapAbort):
-        try:
-            step = int(body.step)
-        except ValueError:
-            raise refused(f"step: {body.step!r} is not a step number") from None
-        return m.SwapAbort(src, step, body.round)
+    if isinstance(body, wire.StepAbort):
+        return m.SwapAbort(src, body.step, body.round)
     if isinstance(body, wire.Turn):
         if body.idle < 0:
-            raise refused(f"idle: {body.idle} < 0")
+            raise WireError(f"idle: {body.idle} < 0")
         return m.Turn(src, body.idle, body.round)
     if isinstance(body, wire.Hosted):
         return m.RoundDone(worker_id(sender), 1, tuple(_subtasks(body)), body.round)
     if isinstance(body, wire.RoundDone):
         return m.RoundDone(src, 2, (), body.round)
-    raise refused(f"{body.TYPE.value} is not a matching game message")
+    raise WireError(f"{body.TYPE.value} is not a matching game message")
 
 
 def vote_from_wire(party: str, body: wire.StepVote) -> m.SwapVote:
     if not math.isfinite(body.delta_s) or not all(map(math.isfinite, body.by_source_delta_s)):
-        raise refused("STEP_VOTE: latency changes must be finite")
+        raise WireError("STEP_VOTE: latency changes must be finite")
     by_source = tuple(zip(map(PeerId, body.by_source), body.by_source_delta_s, strict=True))
     return m.SwapVote(PeerId(party), body.step, body.ok, body.delta_s, by_source,
                       reason_from_wire(body.reason), body.round)

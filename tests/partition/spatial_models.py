@@ -1,34 +1,21 @@
-"""Spatial slicing against real onnxruntime: sliced outputs must equal the unsplit run's."""
+"""Test models for spatial slicing: random NCHW stacks, zoo ranges, less common ops.
+
+Shared by the spatial_* tests, which check sliced outputs against the unsplit run's in real
+onnxruntime sessions.
+"""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import onnx
-import pytest
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from fognet.errors import PartitionError
-from fognet.model.graph import analyse
+from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import normalise
 from fognet.model.runtime import make_session, random_feeds, run, run_model_with_outputs
-from fognet.partition.spatial import (
-    SliceSpec,
-    crop_outputs,
-    find_runs,
-    merge_outputs,
-    node_geometries,
-    plan_slices,
-    run_split,
-    slice_model,
-    slice_task,
-    slices_for_rows,
-    spatial_run,
-    split_inputs,
-)
+from fognet.partition.spatial_rewrite import run_split
+from fognet.partition.spatial_runs import SpatialRun, find_runs, spatial_run
 
 OPSET = 17
 WIDTH = 9
@@ -97,13 +84,13 @@ LAYERS = ["conv", "conv", "same_conv", "pool", "avgpool", "relu_bn", "residual",
 def stacks(draw) -> tuple[onnx.ModelProto, int]:
     b = Builder(draw(st.integers(1, 3)), draw(st.integers(16, 64)), draw(st.integers(0, 2**16)))
     for kind in draw(st.lists(st.sampled_from(LAYERS), min_size=1, max_size=6)):
-        _layer(draw, b, kind)
+        layer(draw, b, kind)
     if not b.nodes:
         b.x = b.add("Relu", [b.x])
     return b.model(), b.h
 
 
-def _layer(draw, b: Builder, kind: str) -> None:  # noqa: C901 - one branch per layer kind
+def layer(draw, b: Builder, kind: str) -> None:  # noqa: C901 - one branch per layer kind
     ints = st.integers
     if kind == "conv":
         k, s, d = draw(ints(1, 7)), draw(ints(1, 2)), draw(ints(1, 2))
@@ -194,119 +181,9 @@ def assert_split_matches(model: onnx.ModelProto, rows_for) -> None:
         np.testing.assert_allclose(out[name], value, rtol=1e-4, atol=1e-5)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_random_stacks_sliced_equal_unsliced(data) -> None:
-    model, height = data.draw(stacks())
-    if height < 2:
-        return
-    rows = data.draw(row_splits(height))
-    assert_split_matches(model, lambda h: rows)
 
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_any_sub_range_of_a_stack_splits(data) -> None:
-    """Runs starting mid-stack read skips and leave with several outputs of other heights."""
-    model, _ = data.draw(stacks())
-    graph = analyse(model)
-    start = data.draw(st.integers(0, len(graph) - 1))
-    stop = data.draw(st.integers(start + 1, len(graph)))
-    spatial = spatial_run(graph, start, stop)
-    if spatial.height < 2:
-        return
-    names = sorted({*spatial.inputs, *spatial.outputs})
-    full = run_model_with_outputs(model, names, random_feeds(graph.inputs, seed=4))
-    rows = data.draw(row_splits(spatial.height))
-    specs, results = [], []
-    for r in rows:  # as workers do it: pre-cropped models from (start, stop, rows) alone
-        spec, task = slice_task(graph, start, stop, r)
-        specs.append(spec)
-        results.append(runner(task, split_inputs(full, spec)))
-    out = merge_outputs(results, specs, cropped=True)
-    assert set(out) == set(spatial.outputs)
-    for name in spatial.outputs:
-        np.testing.assert_allclose(out[name], full[name], rtol=1e-4, atol=1e-5)
-
-
-def test_symbolic_height_model_serves_every_slice() -> None:
-    b = Builder(2, 37, seed=5)
-    b.x = b.conv(b.x, 2, 3, 3, 2, 1, 1, 1)
-    b.x = b.add("MaxPool", [b.x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1)
-    b.x = b.add("Resize", [b.x, "", b.const("sc", np.array([1, 1, 2, 2], np.float32))], mode="nearest")
-    model = b.model()
-    graph = analyse(model)
-    (spatial,) = find_runs(graph)
-    generic = slice_model(graph, spatial)
-    onnx.checker.check_model(generic, full_check=True)
-    feeds = random_feeds(graph.inputs, seed=1)
-    specs = plan_slices(spatial, slices_for_rows([7, 0, 1, 3, spatial.height - 11]))
-    assert len(specs) == 4
-    results = []
-    for spec in specs:
-        wire = SliceSpec.from_dict(json.loads(json.dumps(spec.to_dict())))  # what a worker gets
-        assert wire == spec
-        results.append(crop_outputs(runner(generic, split_inputs(feeds, wire)), wire))
-    merged = merge_outputs(results, specs, cropped=True)
-    np.testing.assert_allclose(merged[b.x], runner(model, feeds)[b.x], atol=1e-5)
-
-
-def test_halo_is_what_the_kernels_reach() -> None:
-    b = Builder(1, 32, seed=0)
-    b.x = b.conv(b.x, 1, 1, 3, 1, 1, 1, 1)
-    b.x = b.conv(b.x, 1, 1, 5, 1, 1, 2, 2)
-    spatial = spatial_run(analyse(b.model()), 0, 2)
-    assert spatial.input_rows(10, 20) == {"x": (7, 23)}
-    assert spatial.input_rows(0, 4) == {"x": (0, 7)}
-    assert spatial.input_rows(30, 32) == {"x": (27, 32)}
-
-
-def test_skip_entering_mid_run_is_sliced_with_its_own_halo() -> None:
-    b = Builder(2, 24, seed=2)
-    a = b.conv(b.x, 2, 2, 3, 1, 1, 1, 1)
-    c = b.conv(a, 2, 2, 3, 1, 1, 1, 1)
-    b.x = b.add("Add", [a, b.add("Relu", [b.conv(c, 2, 2, 3, 1, 1, 1, 1)])])
-    model = b.model()
-    graph = analyse(model)
-    spatial = spatial_run(graph, 2, len(graph))  # starts after c: reads c and the skip a
-    assert set(spatial.inputs) == {a, c}
-    # c needs one halo row each side for the conv; the skip a is read over the same rows so
-    # that both operands of the Add have the same height in the slice.
-    assert spatial.input_rows(8, 12) == {c: (7, 13), a: (7, 13)}
-    feeds = {**random_feeds(graph.inputs, seed=0)}
-    inner = run(make_session(model), feeds, None)
-    full = run_model_with_outputs(model, [a, c, b.x], feeds)
-    out = run_split(graph, spatial, [(0, 5), (5, 6), (6, 24)], {a: full[a], c: full[c]}, runner)
-    np.testing.assert_allclose(out[b.x], inner[b.x], atol=1e-5)
-
-
-def test_non_spatial_nodes_end_runs_and_are_named() -> None:
-    b = Builder(2, 16, seed=1)
-    b.x = b.conv(b.x, 2, 2, 3, 1, 1, 1, 1)
-    b.x = b.add("GlobalAveragePool", [b.x])
-    graph = analyse(b.model())
-    assert node_geometries(graph)[1] is None
-    with pytest.raises(PartitionError, match="GlobalAveragePool"):
-        spatial_run(graph, 0, 2)
-    assert [(r.start, r.stop) for r in find_runs(graph)] == [(0, 1)]
-
-
-def test_bad_row_ranges_are_refused() -> None:
-    b = Builder(1, 16, seed=1)
-    b.x = b.conv(b.x, 1, 1, 3, 1, 1, 1, 1)
-    spatial = spatial_run(analyse(b.model()), 0, 1)
-    with pytest.raises(PartitionError, match="tile"):
-        plan_slices(spatial, [(0, 5), (6, 16)])
-    with pytest.raises(PartitionError, match="tile"):
-        plan_slices(spatial, [(0, 5), (5, 15)])
-    assert slices_for_rows([3, 0, 5]) == [(0, 3), (3, 8)]
-    with pytest.raises(PartitionError):
-        slices_for_rows([3, -1])
-    with pytest.raises(PartitionError, match="malformed"):
-        SliceSpec.from_dict({"start": 0})
-
-
-def _zoo_case(name: str, pick) -> tuple:
+def zoo_case(name: str, pick) -> tuple[ModelGraph, SpatialRun, dict]:
+    """The zoo model's run over pick(graph), and every tensor the run reads or makes."""
     from fognet.model.load import load_model
 
     graph = analyse(load_model(name).model)
@@ -318,70 +195,23 @@ def _zoo_case(name: str, pick) -> tuple:
     return graph, spatial, full
 
 
-def _first_op(op: str):
+def first_op(op: str):
     return lambda g: next(i for i, n in enumerate(g.nodes) if n.op_type in op.split("|"))
 
 
 ZOO_RANGES = {
     # stem, max pool and the first two residual blocks
-    "resnet18": lambda g: (0, _first_op("Add")(g) + 5),
+    "resnet18": lambda g: (0, first_op("Add")(g) + 5),
     # from the 13x13 route through the x2 upsample and the Concat with the 26x26 skip, to the end
-    "yolov3-tiny": lambda g: (_first_op("Resize|Upsample")(g) - 2, len(g)),
+    "yolov3-tiny": lambda g: (first_op("Resize|Upsample")(g) - 2, len(g)),
     # conv block 1 and its pool
-    "vgg16:slim": lambda g: (0, _first_op("MaxPool")(g) + 1),
+    "vgg16:slim": lambda g: (0, first_op("MaxPool")(g) + 1),
     # the conv trunk, as find_runs cuts it back to outputs of >= 2 rows
     "pilotnet": lambda g: (find_runs(g)[0].start, find_runs(g)[0].stop),
 }
 
 
-@pytest.mark.parametrize("name", sorted(ZOO_RANGES))
-def test_zoo_model_runs_split_exactly(name: str) -> None:
-    graph, spatial, full = _zoo_case(name, ZOO_RANGES[name])
-    h = spatial.height
-    rows = slices_for_rows([h // 3, 1, 0, h - h // 3 - 1])
-    out = run_split(graph, spatial, rows, {n: full[n] for n in spatial.inputs}, runner)
-    for name_ in spatial.outputs:
-        np.testing.assert_allclose(out[name_], full[name_], rtol=1e-4, atol=1e-4)
-
-
-def test_yolo_tiny_is_one_run_with_two_heads() -> None:
-    from fognet.model.load import load_model
-
-    graph = analyse(load_model("yolov3-tiny").model)
-    (spatial,) = find_runs(graph)
-    assert (spatial.start, spatial.stop) == (0, len(graph))
-    heights = sorted(spatial.heights[o] for o in spatial.outputs)
-    assert heights == [13, 26]
-    assert spatial.output_rows((13, 26)) == {spatial.primary: (13, 26), **{
-        o: (6, 13) for o in spatial.outputs if o != spatial.primary}}
-
-
-@pytest.mark.parametrize("name", ["yolov3-tiny", "squeezenet"])
-def test_worker_task_models_return_exactly_their_rows(name: str) -> None:
-    """slice_task: what a peer builds from (start, stop, rows) alone; squeezenet is opset 9."""
-    pick = ZOO_RANGES.get(name, lambda g: (find_runs(g)[0].start, find_runs(g)[0].stop))
-    graph, spatial, full = _zoo_case(name, pick)
-    h = spatial.height
-    cache: dict = {}
-    ranges = slices_for_rows([h // 2, 1, h - h // 2 - 1])
-    planned = plan_slices(spatial, ranges)
-    results, specs = [], []
-    for rows, expected in zip(ranges, planned, strict=True):
-        spec, model = slice_task(graph, spatial.start, spatial.stop, rows, cache=cache)
-        onnx.checker.check_model(model)
-        assert spec == expected, "a worker derives the source's spec from the rows alone"
-        out = runner(model, split_inputs(full, spec))
-        for o in spec.outputs:
-            assert out[o.name].shape[2] == o.crop_stop - o.crop_start
-        results.append(out)
-        specs.append(spec)
-    assert len(cache) == 3
-    merged = merge_outputs(results, specs, cropped=True)
-    for out_name in spatial.outputs:
-        np.testing.assert_allclose(merged[out_name], full[out_name], rtol=1e-4, atol=1e-4)
-
-
-def _op_case(op: str) -> onnx.ModelProto:
+def op_case(op: str) -> onnx.ModelProto:
     """Conv, then `op`, then a conv that mixes rows again, at an odd height."""
     b = Builder(4, 23, seed=7)
     b.x = b.conv(b.x, 4, 4, 3, 1, 1, 1, 1)
@@ -411,6 +241,10 @@ def _op_case(op: str) -> onnx.ModelProto:
         b.x = b.add("Resize", [b.x, "", b.const("sc", np.array([1, 1, 3, 1], np.float32))], mode="nearest",
                     coordinate_transformation_mode="tf_half_pixel_for_nn", nearest_mode="round_prefer_ceil")
         b.h *= 3
+    elif op == "LinearTf":  # linear modes map rows like nearest ones (tf: (r + 0.5) / f)
+        b.x = b.add("Resize", [b.x, "", b.const("sc", np.array([1, 1, 2, 1], np.float32))], mode="linear",
+                    coordinate_transformation_mode="tf_half_pixel_for_nn")
+        b.h *= 2
     elif op == "EdgePad":
         b.x = b.add("Pad", [b.x, b.const("p", np.array([0, 1, 2, 0, 0, 0, 3, 0], np.int64))], mode="edge")
         b.c, b.h = 5, b.h + 5
@@ -423,9 +257,3 @@ def _op_case(op: str) -> onnx.ModelProto:
         normalise(model)
     return model
 
-
-@pytest.mark.parametrize("op", ["Upsample9", "DepthToSpace", "SpaceToDepth", "LpPool", "DilatedMaxPool",
-                                "Softmax", "PReluClipLRN", "ResizeTf", "EdgePad"])
-def test_less_common_local_ops_split_exactly(op: str) -> None:
-    model = _op_case(op)
-    assert_split_matches(model, lambda h: slices_for_rows([h // 4, 1, h // 3, h - h // 4 - 1 - h // 3]))
