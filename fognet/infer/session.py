@@ -31,6 +31,7 @@ dimensions is shared in its normalised, static-shape form (`_shareable`).
 
 API
     frames_for(graph, frames) -> Iterator[Timed]   frames: `data.source.Frame`s (HxWx3 uint8 + timestamp)
+    stream_times(frames) -> Iterator[(Frame, seconds)]   timestamps made one clock across sequences
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
     SessionOptions(via=(), expect_workers=None, window=4, paced=False, timeout_s=10.0,
                    join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
@@ -96,7 +97,20 @@ def frames_for(graph: ModelGraph, frames: Iterable[Frame]) -> Iterator[Timed]:
     from fognet.data.source import to_model_input
 
     info = image_input(graph)
-    return (Timed({info.name: to_model_input(f.image, info.shape, info.dtype)}, f.timestamp) for f in frames)
+    return (Timed({info.name: to_model_input(f.image, info.shape, info.dtype)}, at) for f, at in stream_times(frames))
+
+
+def stream_times(frames: Iterable[Frame]) -> Iterator[tuple[Frame, float]]:
+    """Each frame with its stream time: its timestamp, each new sequence (a drive, a video)
+    starting where the one before it ended, so a paced run never goes back in time."""
+    offset = last = 0.0
+    sequence = None
+    for frame in frames:
+        if sequence is not None and frame.sequence != sequence:
+            offset = last
+        sequence = frame.sequence
+        last = offset + frame.timestamp
+        yield frame, last
 
 
 def image_input(graph: ModelGraph):

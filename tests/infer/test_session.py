@@ -123,3 +123,16 @@ async def test_the_source_plans_with_the_nics_its_identity_knows(tmp_path) -> No
         async with open_session(load_model(path), options, identity) as session:
             state = session.state()
     assert {pid: p.nic for pid, p in state.peers.items()} == {"car": 2e6, "f1": 5e6, "f2": None}
+
+
+def test_stream_time_is_each_frames_stamp_and_a_new_sequence_starts_where_the_last_ended() -> None:
+    import numpy as np
+
+    from fognet.data.source import Frame
+    from fognet.infer.session import stream_times
+
+    image = np.zeros((2, 2, 3), np.uint8)
+    frames = [Frame(i, image, t, sequence=s) for i, (t, s) in enumerate(
+        [(0.0, "drive1"), (0.1, "drive1"), (0.2, "drive1"), (0.0, "drive2"), (0.05, "drive2")])]
+    assert [round(at, 6) for _, at in stream_times(frames)] == [0.0, 0.1, 0.2, 0.2, 0.25]
+    assert [f.index for f, _ in stream_times(frames)] == [0, 1, 2, 3, 4]
