@@ -149,8 +149,9 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
               help="Start this cluster file's peers, play its source peer, run, stop them.")
 @click.option("--verify", is_flag=True, help="Check every output against local whole-model inference.")
 @click.option("--source", "source_dir", type=click.Path(path_type=Path), default=None, help="Frames from this dataset (BDD100K, KITTI, Udacity, a video, an image folder; see `fognet data inspect`) instead of the driving stream.")
-@click.option("--window", default=4, show_default=True, help="Frames in flight at once.")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds a subtask may take before its frame fails.")
+@click.option("--window", default=4, show_default=True, type=click.IntRange(min=1), help="Frames in flight at once.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a subtask may take before its frame fails.")
 @click.option("--join-timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster's peers.")
 @click.option("--local", "local_only", is_flag=True, help="Run the whole model on the source (the baseline).")
 @click.option("--placement", type=click.Choice(["match", "greedy", "planner"]), default="match", show_default=True,

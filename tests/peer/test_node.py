@@ -125,19 +125,3 @@ async def test_malformed_request_gets_error_and_peer_keeps_serving(residual_file
         finally:
             await client.aclose()
 
-
-async def test_model_is_fetched_from_any_peer_advertising_it_when_sender_is_unknown(residual_file, tmp_path) -> None:
-    path, sha = residual_file
-    graph = analyse(load_model(path).model)
-    feeds = random_feeds(graph.inputs, seed=5)
-    async with asyncio.timeout(TIMEOUT), cluster(tmp_path, ["f1", "f2"]) as (f1, f2):
-        f2.store.register(path, sha)
-        while sha not in f1.membership.table.get("f2").models:  # f2's next STATE says it holds it
-            await asyncio.sleep(0.05)
-        stranger = ZmqTransport("stranger")  # not a member: f1 cannot ask it for the model
-        try:
-            reply, outputs = await stranger.request(f1.address, Header(wire.Exec("t", "1", sha, 0, 4)), feeds, timeout_s=5.0)
-        finally:
-            await stranger.aclose()
-    assert isinstance(reply.body, wire.Result) and f1.store.has(sha)
-    assert np.allclose(outputs["y"], run(make_session(graph.model), feeds)["y"], atol=1e-5)
