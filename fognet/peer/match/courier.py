@@ -24,7 +24,7 @@ from fognet.matching.instance import MAX_CAP, RULES, Instance
 from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.wire import Header
-from fognet.peer.match.round_values import Figures, LinkFigure
+from fognet.placement.instance import Figures, LinkFigure
 
 log = logging.getLogger(__name__)
 

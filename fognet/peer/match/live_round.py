@@ -54,7 +54,8 @@ from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import Courier, Timing, figures_of, wait_event, without_worker
 from fognet.peer.match.phase1 import DRIVER, ProposalPhase
 from fognet.peer.match.phase2 import StepPhase
-from fognet.peer.match.round_values import Figures, RoundResult, peer_of, view_instance, worker_id
+from fognet.peer.match.round_values import RoundResult
+from fognet.placement.instance import Figures, game_instance, peer_of, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,9 @@ class LiveRound(ProposalPhase, StepPhase):
         live = {p: a for p, a in self.announced.items() if p not in self.dead}
         rules = [f.rule for p, (f, src) in sorted(live.items()) if src]
         try:
-            self.view = view_instance(live, self.subtasks, rules[0] if rules else self.figures.rule)
+            self.view = game_instance({p: f for p, (f, _) in live.items()}, self.subtasks,
+                                      sources=[p for p, (_, src) in live.items() if src],
+                                      rule=rules[0] if rules else self.figures.rule)
         except FognetError as exc:
             log.warning("%s: round %d cannot be played: %s", self.name, self.number, exc)
             return False

@@ -18,7 +18,7 @@ from fognet.matching.instance import PeerId
 from fognet.net import wire
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import wait_event
-from fognet.peer.match.round_values import peer_of, worker_id
+from fognet.placement.instance import peer_of, worker_id
 
 DRIVER = PeerId("round")  # sender of the phase signals a peer gives its own agents
 

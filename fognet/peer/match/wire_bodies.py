@@ -20,7 +20,7 @@ from fognet.errors import WireError
 from fognet.matching import messages as m
 from fognet.matching.instance import PeerId, Subtask, SubtaskId
 from fognet.net import wire
-from fognet.peer.match.round_values import worker_id
+from fognet.placement.instance import worker_id
 
 KINDS = ("move", "swap", "displace")
 
