@@ -38,8 +38,8 @@ from fognet.placement.policies import MATCHERS
 from fognet.placement.refit import matched_peers, refit
 from fognet.placement.subtasks import Piece, plan_pieces, plan_subtasks
 from fognet.sim.planning import Planning
+from fognet.sim.scenario import APPROACHES
 
-APPROACHES = ("fognet", "local", "best-node", "neurosurgeon", "modnn", "random", "greedy", "optimum")
 PLAN_ONLY = {"local": "local", "best-node": "best-node", "neurosurgeon": "neurosurgeon", "modnn": "modnn"}
 
 

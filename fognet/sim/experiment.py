@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 
 from fognet.errors import NotApplicable
 from fognet.placement.pricing import ModelCosts
-from fognet.sim.approaches import APPROACHES, Approach
+from fognet.sim.approaches import Approach
 from fognet.sim.costs import load_costs
 from fognet.sim.records import RunResult
 from fognet.sim.runner import Simulation
-from fognet.sim.scenario import ModelSpec, Scenario
+from fognet.sim.scenario import APPROACHES, ModelSpec, Scenario
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from fognet.sim.approaches import APPROACHES, Approach
+from fognet.sim.approaches import Approach
 from fognet.sim.experiment import ModelCache, compare
 from fognet.sim.runner import Simulation
-from fognet.sim.scenario import load
+from fognet.sim.scenario import APPROACHES, load
 from tests.sim.conftest import write_scenario
 
 ONE_ON_ONE = """
