@@ -46,3 +46,7 @@ ALL += [simulate]
 from fognet.cli.demo import demo  # noqa: E402
 
 ALL += [demo]
+
+from fognet.cli.experiment import experiment  # noqa: E402
+
+ALL += [experiment]
