@@ -50,3 +50,7 @@ ALL += [demo]
 from fognet.cli.experiment import experiment  # noqa: E402
 
 ALL += [experiment]
+
+from fognet.cli.bench import bench  # noqa: E402
+
+ALL += [bench]
