@@ -14,6 +14,7 @@ Every problem is one ConfigError naming the file and the key.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -165,7 +166,7 @@ def _live(raw: Mapping[str, Any], where: str, base: Path) -> LiveConfig:
     return LiveConfig(
         models=tuple(_list(raw, "models", where, str, list(d.models))),
         frames=frames,
-        cluster=None if cluster is None else base / str(cluster),
+        cluster=None if cluster is None else Path(os.path.normpath(base / str(cluster))),
     )
 
 

@@ -127,11 +127,12 @@ def _point_json(r: PointResult) -> dict[str, Any]:
 
 
 def _latencies(results: list[PointResult]) -> dict[str, list[float]]:
-    """Every driving frame's latency per approach, all seeds pooled (the CDF's data)."""
+    """Every driving frame's latency per approach, all seeds pooled (the CDF's data), to the
+    microsecond."""
     out: dict[str, list[float]] = {}
     for r in results:
         for rec in r.records:
-            out.setdefault(rec.approach, []).append(rec.latency_s)
+            out.setdefault(rec.approach, []).append(round(rec.latency_s, 6))
     return out
 
 

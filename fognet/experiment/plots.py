@@ -120,11 +120,12 @@ def _timeline(fig, frames_csv: Path) -> None:
         for p in r["peers"].split(";"):
             ax.barh(y[p], end - start, left=start, height=0.6, color=colours[r["model"]], alpha=0.5)
     ax.set_yticks(range(len(peers)), peers, fontsize=6)
-    for m in models:
-        ax.barh([], [], color=colours[m], label=m)
     ax.set(xlabel="simulated time (s)", title="Which peers ran each frame (fognet, first seed, first 2 rounds)")
     if models:
-        ax.legend(fontsize=7, loc="upper right")
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color=colours[m], alpha=0.5, label=m) for m in models], fontsize=7,
+                  loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
 def _sweep(fig, results: dict[str, Any], experiment: str) -> None:
@@ -150,10 +151,12 @@ def _partnner(fig, data: dict[str, Any]) -> None:
     top, bottom = fig.add_subplot(2, 1, 1), fig.add_subplot(2, 1, 2)
     steps = next(iter(data["variants"].values()))["steps"]
     t = [s["time_s"] for s in steps]
-    top.step(t, [s["bandwidth"] / 1e6 for s in steps], where="post", label="bandwidth (MB/s)")
-    top.step(t, [s["load"] for s in steps], where="post", label="cloud load (ref-s queued)")
+    top.step(t, [s["bandwidth"] / 1e6 for s in steps], where="post", color="C0")
+    top.set_ylabel("bandwidth (MB/s)", color="C0")
+    load = top.twinx()
+    load.step(t, [s["load"] for s in steps], where="post", color="C3")
+    load.set_ylabel("cloud load (ref-s)", color="C3")
     top.set(title=f"PArtNNer's setting: {data['model']}, one car + far cloud")
-    top.legend(fontsize=7)
     bottom.plot(t, [s["edge_s"] * 1e3 for s in steps], label="edge-only")
     bottom.plot(t, [s["cloud_s"] * 1e3 for s in steps], label="cloud-only")
     bottom.plot(t, [s["oracle_s"] * 1e3 for s in steps], ":", label="planner, true state")
