@@ -61,6 +61,9 @@ class RegionConfig:
     bandwidths: tuple[float, ...] = (1e5, 1e6, 1e7, 1e8, 1e9)
     ratios: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
     latency: float = 0.002
+    simulate: bool = True  # also run every cell in the simulator (fognet vs best-node)
+    fps: float = 1.0  # the simulated cells' frame rate
+    rounds: int = 4
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def _partnner(raw: Mapping[str, Any], where: str) -> PartnnerConfig:
 
 
 def _region(raw: Mapping[str, Any], where: str) -> RegionConfig:
-    _known(raw, where, {"models", "bandwidths", "ratios", "latency"})
+    _known(raw, where, {"models", "bandwidths", "ratios", "latency", "simulate", "fps", "rounds"})
     d = RegionConfig()
     bandwidths = _list(raw, "bandwidths", where, float, list(d.bandwidths))
     ratios = _list(raw, "ratios", where, float, list(d.ratios))
@@ -153,7 +156,17 @@ def _region(raw: Mapping[str, Any], where: str) -> RegionConfig:
         models=tuple(_list(raw, "models", where, str, list(d.models))),
         bandwidths=tuple(bandwidths), ratios=tuple(ratios),
         latency=_num(raw, "latency", where, d.latency, zero=True),
+        simulate=_flag(raw, "simulate", where, d.simulate),
+        fps=_num(raw, "fps", where, d.fps),
+        rounds=int(_num(raw, "rounds", where, d.rounds)),
     )
+
+
+def _flag(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: `{key}` must be true or false, not {value!r}")
+    return value
 
 
 def _live(raw: Mapping[str, Any], where: str, base: Path) -> LiveConfig:

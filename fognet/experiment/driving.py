@@ -76,7 +76,20 @@ def sim_points(cfg: DrivingConfig, fps: float | None = None) -> list[SimPoint]:
             point = with_fps(point, fps)
             names = approaches_for(cfg, point)
             points += [SimPoint(sweep.name, point, names, seed, sweep.param, value) for seed in cfg.seeds]
-    return points
+    return points + region_points(cfg)
+
+
+def region_points(cfg: DrivingConfig) -> list[SimPoint]:
+    """Every acceleration-map cell as a simulator point (first seed only: one source at a
+    fixed rate, so the seed only moves its phase)."""
+    from fognet.experiment.region import PREFIX, cell_scenario
+
+    r = cfg.region
+    if not r.simulate:
+        return []
+    return [SimPoint(PREFIX + model, cell_scenario(model, b, ratio, r.latency, r.fps, r.rounds, cfg.path),
+                     ("fognet", "best-node"), cfg.seeds[0], "cell", [b, ratio])
+            for model in r.models for b in r.bandwidths for ratio in r.ratios]
 
 
 def steps(cfg: DrivingConfig, points: list[SimPoint], live: bool) -> int:
@@ -103,7 +116,7 @@ def run(cfg: DrivingConfig, points: list[SimPoint], executor: Executor | None = 
         "_records": [(r.seed, rec) for r in results for rec in r.records],
     }
     out["partnner"] = _partnner(cfg, done)
-    out["region"] = _region(cfg, done)
+    out["region"] = _region(cfg, done, out["points"])
     out["live"] = _live(cfg, dataset, done) if live else None
     from fognet.experiment.headline import headline
 
@@ -164,14 +177,18 @@ def _partnner(cfg: DrivingConfig, done: Tick) -> dict[str, Any]:
             "latency": p.latency, "segments": [asdict(s) for s in p.segments], "variants": variants}
 
 
-def _region(cfg: DrivingConfig, done: Tick) -> list[dict[str, Any]]:
-    from fognet.experiment.region import acceleration_map
+def _region(cfg: DrivingConfig, done: Tick, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The predicted map, each cell with its simulated speed-up beside (None if not run)."""
+    from fognet.experiment.region import PREFIX, acceleration_map
 
     r = cfg.region
+    simulated = {(p["experiment"], *p["value"]): p["speedup"].get("best-node")
+                 for p in points if p["experiment"].startswith(PREFIX)}
     cells = []
     for model in r.models:
         for c in acceleration_map(_costs(model), model, r.bandwidths, r.ratios, r.latency):
-            cells.append({**asdict(c), "speedup": c.speedup})
+            cells.append({**asdict(c), "speedup": c.speedup,
+                          "simulated_speedup": simulated.get((PREFIX + model, c.bandwidth, c.ratio))})
         done(f"region {model}")
     return cells
 

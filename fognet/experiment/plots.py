@@ -28,7 +28,10 @@ def _plt():
 
 
 def sweeps(results: dict[str, Any]) -> list[str]:
-    return sorted({p["experiment"] for p in results["points"] if p["param"]})
+    """The sweep experiments (the acceleration map's simulated cells are drawn as a map)."""
+    from fognet.experiment.region import PREFIX
+
+    return sorted({p["experiment"] for p in results["points"] if p["param"] and not p["experiment"].startswith(PREFIX)})
 
 
 def figure_names(results: dict[str, Any]) -> list[str]:
@@ -168,19 +171,29 @@ def _partnner(fig, data: dict[str, Any]) -> None:
 
 
 def _region(fig, cells: list[dict[str, Any]]) -> None:
+    """The predicted map, and beside it the simulated one when the cells were simulated."""
+    keys = [("speedup", "predicted")]
+    if any(c.get("simulated_speedup") is not None for c in cells):
+        keys.append(("simulated_speedup", "simulated"))
+    for k, (key, label) in enumerate(keys):
+        _region_panel(fig, fig.add_subplot(1, len(keys), k + 1), cells, key, label)
+
+
+def _region_panel(fig, ax, cells: list[dict[str, Any]], key: str, label: str) -> None:
     bws = sorted({c["bandwidth"] for c in cells})
     ratios = sorted({c["ratio"] for c in cells})
     grid = np.full((len(ratios), len(bws)), np.nan)
     for c in cells:
-        grid[ratios.index(c["ratio"]), bws.index(c["bandwidth"])] = c["speedup"]
-    ax = fig.add_subplot()
-    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(bws)), [f"{b:.0e}" for b in bws], fontsize=7)
+        if c.get(key) is not None:
+            grid[ratios.index(c["ratio"]), bws.index(c["bandwidth"])] = c[key]
+    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=min(1.0, np.nanmin(grid)))
+    ax.set_xticks(range(len(bws)), [f"{b:.0e}" for b in bws], fontsize=6, rotation=45)
     ax.set_yticks(range(len(ratios)), [f"{r:g}" for r in ratios])
+    top = np.nanmax(grid)
     for i in range(len(ratios)):
         for j in range(len(bws)):
-            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="w" if grid[i, j] < np.nanmax(grid) * 0.8 else "k")
-    fig.colorbar(image, label="speed-up of the partitioned plan over one device")
+            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="w" if grid[i, j] < top * 0.8 else "k")
+    fig.colorbar(image, ax=ax, label="speed-up over one device")
     ax.set(xlabel="link bandwidth (bytes/s)", ylabel="helper speed / device speed",
-           title=f"Acceleration region, {cells[0]['model']} (predicted; >1 = partitioning pays)")
+           title=f"{cells[0]['model']}, {label} (>1: partitioning pays)")

@@ -6,18 +6,25 @@ Predicted by DINA-P's planner under the cost model (DESIGN.md): a source device 
 single-device plan (everything on the source, or everything shipped to the helper);
 "partitioned" is the planner's plan when it uses both. Partitioning pays only where the
 cut tensors move faster than the compute they save, which the map shows as a band.
+
+`cell_scenario` is the same two devices as a simulator scenario, so each cell can also be
+run through the simulator (fognet against best-node, queues and all): the map measured
+in simulation beside the predicted one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.plan import Planner, PlannerConfig
 from fognet.sim.costs import ModelCosts
+from fognet.sim.scenario import Scenario, parse
 
 SOURCE, HELPER = "device", "helper"
+PREFIX = "region-"  # a simulated cell's experiment name is PREFIX + model
 
 
 @dataclass(frozen=True)
@@ -58,3 +65,16 @@ def acceleration_map(
 ) -> list[RegionCell]:
     """One cell per (bandwidth, ratio), bandwidth-major."""
     return [cell(costs, model, b, r, latency) for b in bandwidths for r in ratios]
+
+
+def cell_scenario(model: str, bandwidth: float, ratio: float, latency: float, fps: float, rounds: int,
+                  where: Path) -> Scenario:
+    """One source of speed 1 streaming `model` at `fps`, one helper of speed `ratio`."""
+    raw = {
+        "name": PREFIX + model, "rounds": rounds, "round_s": 1.0,
+        "network": {"bandwidth": bandwidth, "latency": latency},
+        "planner": {"max_spatial_peers": 2},
+        "sources": [{"name": SOURCE, "speed": 1.0, "count": 1, "model": model, "fps": fps}],
+        "workers": [{"name": HELPER, "speed": ratio, "count": 1, "quota": 64}],
+    }
+    return parse(raw, where, None)

@@ -77,10 +77,11 @@ def render(results: dict[str, Any], link: Path) -> str:
         lines += _partnner(results["partnner"], link)
     region = [n for n in names if n.startswith("region_")]
     if region:
-        lines += ["## Feltin et al.'s acceleration region (predicted)", "",
+        lines += ["## Feltin et al.'s acceleration region", "",
                   "A device of speed 1 and one helper of speed *ratio* over one link: the planner's plan "
-                  "against the better single device. Only predicted (the cost model); a measured map "
-                  "would need one live run per cell.", ""]
+                  "against the better single device, predicted by the cost model (left) and, when the "
+                  "config asks, each cell simulated with its queues (right: fognet against best-node). "
+                  "A map measured live would need one cluster run per cell.", ""]
         for n in region:
             lines += _fig(link, n, f"Acceleration region, {n[7:-4]}")
     if results.get("live"):

@@ -15,6 +15,7 @@ from fognet.experiment.outputs import load_results, write
 from fognet.experiment.parallel import process_executor, run_points
 from fognet.experiment.plots import figure_names
 from fognet.experiment.points import run_sim_point, stable
+from fognet.experiment.region import PREFIX
 from fognet.experiment.report import build_report
 
 
@@ -24,7 +25,7 @@ def _canonical(results) -> list[str]:
 
 def test_jobs_two_equals_jobs_one(tiny_config):
     points = driving.sim_points(load_config(tiny_config))
-    assert len(points) == 2 + 2 * 2  # the scenario at 2 seeds, 2 sweep values at 2 seeds
+    assert len(points) == 2 + 2 * 2 + 4  # the scenario at 2 seeds, 2 sweep values at 2 seeds, 4 map cells
     serial = run_points(run_sim_point, points)
     executor = process_executor(2)
     try:
@@ -66,6 +67,7 @@ def test_report_builder_draws_every_figure_and_links_them(tiny_config, tmp_path)
     assert f"{results['machine']['cores']} cores" in text
     assert "**Seeds**: 1, 2" in text
     assert "DINA" in text and "PArtNNer" in text and "Feltin" in text
+    assert all(c["simulated_speedup"] > 0 for c in results["region"])
     for name in ("points.csv", "frames.csv", "partnner.csv", "region.csv"):
         assert len((out / name).read_text().splitlines()) > 1, name
 
@@ -73,7 +75,8 @@ def test_report_builder_draws_every_figure_and_links_them(tiny_config, tmp_path)
 def test_dataset_rate_sets_every_car(tiny_config):
     cfg = load_config(tiny_config)
     points = driving.sim_points(cfg, fps=7.5)
-    assert {g.fps for p in points for g in p.scenario.sources} == {7.5}
+    cars = [p for p in points if not p.experiment.startswith(PREFIX)]  # the map keeps its own rate
+    assert len(cars) == 6 and {g.fps for p in cars for g in p.scenario.sources} == {7.5}
 
 
 @pytest.mark.parametrize("text, error", [
