@@ -33,7 +33,7 @@ def headline(results: dict[str, Any]) -> list[dict[str, str]]:
         if got:
             rows.append({"work": "DINA (INFOCOM 2020)",
                          "paper": "2.6-4.2x lower latency than the state of the art" if over in ("neurosurgeon", "modnn")
-                         else "beats Random and Greedy offloading" if over in ("random", "greedy") else "-",
+                         else "beats Random and Greedy offloading" if over in ("random", "greedy") else "(no figure)",
                          "ours": f"fognet over {over}: {_range(got)} mean latency, {seeds} seeds",
                          "where": "simulated driving scenario"})
     partnner = results.get("partnner")

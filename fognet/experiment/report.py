@@ -15,6 +15,7 @@ import numpy as np
 
 from fognet.errors import ConfigError
 from fognet.experiment import machine
+from fognet.experiment.headline import headline
 from fognet.experiment.outputs import load_results
 from fognet.experiment.plots import draw_all, figure_names
 
@@ -62,7 +63,7 @@ def render(results: dict[str, Any], link: Path) -> str:
                  if ds else "- **Dataset**: none given; cars run at the scenario's rates.")
     lines += ["", "## The seeds' figures beside the papers'", "", "| work | paper | fognet here | where |",
               "|---|---|---|---|"]
-    lines += [f"| {r['work']} | {r['paper']} | {r['ours']} | {r['where']} |" for r in results["headline"]]
+    lines += [f"| {r['work']} | {r['paper']} | {r['ours']} | {r['where']} |" for r in headline(results)]
     lines += ["", "## Driving scenario, every approach", "", *_approach_table(results), ""]
     names = figure_names(results)
     lines += _fig(link, "latency_cdf.png", "Latency CDF per approach")
