@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from fognet.cli import main
 from tests.experiment.conftest import CONFIG, SWEEP
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -58,3 +61,22 @@ def test_bad_input_is_one_line(tiny, tmp_path, args, error):
     assert result.exit_code == 2, result.output
     assert error in result.output.splitlines()[-1], result.output
     assert "Traceback" not in result.output
+
+
+def test_live_run_takes_the_datasets_frames(tiny, tmp_path):
+    """--live on local-2: local and fognet through `fognet infer --source`, on the folder's frames."""
+    root = tiny.parent
+    cluster = (ROOT / "peers" / "local-2.toml").as_posix()
+    tiny.write_text(tiny.read_text() + f'\n[live]\nmodels = ["pilotnet"]\nframes = 2\ncluster = "{cluster}"\n')
+    frames = root / "frames"
+    assert CliRunner().invoke(main, ["frames", "--out", str(frames), "--n", "3", "--size", "24x32"]).exit_code == 0
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["experiment", "driving", "--config", str(tiny), "--out", str(out),
+                                       "--dataset", str(frames), "--live"])
+    assert result.exit_code == 0, result.output
+    live = json.loads((out / "results.json").read_text())["live"]
+    assert [(r["model"], r["mode"], r["frames"], r["failed"]) for r in live] == [
+        ("pilotnet", "local", 2, 0), ("pilotnet", "fognet", 2, 0)]
+    assert all(r["emulation"].startswith("emulation: ON") for r in live)
+    assert (out / "figures" / "live_cdf.png").exists() and (out / "live.csv").exists()
+    assert "## Live on the emulated cluster" in (out / "report.md").read_text()
