@@ -28,7 +28,7 @@ from fognet.partition.calibrate import Estimate, bandwidth_sample
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.replan import DEFAULT_MARGIN, should_switch, state_change
 from fognet.partition.stages import Plan, Stage
-from fognet.sim.costs import ModelCosts
+from fognet.placement.pricing import ModelCosts
 
 CAR, CLOUD = "car", "cloud"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.plan import Planner, PlannerConfig
-from fognet.sim.costs import ModelCosts
+from fognet.placement.pricing import ModelCosts
 from fognet.sim.scenario import Scenario, parse
 
 SOURCE, HELPER = "device", "helper"
