@@ -17,6 +17,8 @@
      +-- PeerError              a remote peer failed a request
           +-- PeerUnreachable   no answer within the timeout, or the peer is dead
           +-- RemoteError       the peer answered ERROR                          .reason
+          +-- SubtaskFailed     one subtask of a frame failed on a peer; the frame is
+                                replayed elsewhere (fognet.infer.replay)     .peer .busy
 
 `.reason` is the wire's `fognet.net.wire.Reason`. A handler that raises WireError or
 Refused gets an ERROR reply with that reason (`fognet.net.base.error_header`), which the
@@ -122,3 +124,14 @@ class RemoteError(PeerError):
     def __init__(self, message: str, reason: Reason) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class SubtaskFailed(PeerError):
+    """One subtask of a frame failed on `peer` (no answer in its timeout, the peer gone, or
+    `busy`: it answered BUSY); the message says which subtask and after how long. The
+    requester replays the frame on the survivors rather than failing it."""
+
+    def __init__(self, message: str, peer: str, busy: bool = False) -> None:
+        super().__init__(message)
+        self.peer = peer
+        self.busy = busy

@@ -9,11 +9,14 @@ them along H (`fognet.peer.slicing`); the stage ends with its slowest slice.
 Timing: a peer reports in RESULT how long the subtask waited in its queue and how long it
 computed; the rest of the round trip is transfer (both ways, plus codec and hops).
 
-Failure: a subtask that gets no answer within `timeout` (dead peer, killed mid-stream)
-fails its frame with `PeerUnreachable`, never a hang: the runner enforces the timeout and
-the requester adds a hard deadline of its own on top. Other frames go on, and each frame
-takes the plan current when it starts, so a re-plan after a peer is declared dead routes
-later frames around it.
+Failure: a subtask that gets no answer within its timeout (a dead or stalled peer), whose
+peer is declared gone, or that is answered BUSY is a `SubtaskFailed`, never a hang (the
+runner enforces the timeout and the requester adds a hard deadline of its own on top).
+The frame is then replayed (`fognet.infer.replay`): the peer is banned for a while (a
+BUSY one is waited for instead), the frame takes the plan current then and resumes where
+its finished stages end; only a frame out of tries fails, with `PeerUnreachable` naming
+each attempt. A subtask's timeout follows what its peer has taken (`Deadlines`), and the
+frames in flight shrink when workers are BUSY (`Window`).
 
 The requester knows no sockets: it is given `run_subtask(peer, job, timeout)`, which the
 peer node implements over ZeroMQ (or with its own executor for the source's own device).
@@ -23,7 +26,8 @@ API
     PlanSource = Callable[[], Plan | Awaitable[Plan]]    the plan current when a frame starts
     SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s, in_bytes, out_bytes, alone, work_s)
     FrameResult(index, outputs, latency_s, timings, error, plan)    .ok -> bool
-    Requester(run_subtask, graph, *, timeout=10.0, work_s=None)
+    Requester(run_subtask, graph, *, timeout=10.0, work_s=None, faults=None)
+        faults: the session's `replay.Faults` (bans, deadlines), shared by its requesters
         .on_frame(FrameResult) hook: each successful frame as it ends (calibration feeds on it)
         await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
             frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
@@ -46,8 +50,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fognet.errors import FognetError, PartitionError, PeerUnreachable, PlanError
+from fognet.errors import (
+    FognetError,
+    PartitionError,
+    PeerUnreachable,
+    PlanError,
+    RemoteError,
+    SubtaskFailed,
+)
+from fognet.infer.replay import Faults, Window
 from fognet.model.graph import ModelGraph
+from fognet.net.wire import Reason
 from fognet.partition.spatial_slices import merge_outputs, split_inputs
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
@@ -107,10 +120,12 @@ class Requester:
         *,
         timeout: float = 10.0,
         work_s: Sequence[float] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.run_subtask = run_subtask
         self.graph = graph
         self.timeout = timeout
+        self.faults = faults or Faults()
         self._node_work = None if work_s is None else np.concatenate([[0.0], np.cumsum(work_s)])
         self._outputs = tuple(t.name for t in graph.outputs)
         self._slicer = Slicer(graph)
@@ -127,7 +142,7 @@ class Requester:
         on_result: Callable[[FrameResult], None] | None = None,
     ) -> list[FrameResult]:
         current = plan if callable(plan) else (lambda: plan)
-        slots = asyncio.Semaphore(max(1, window))
+        slots = self.faults.window = Window(window)
         results: dict[int, FrameResult] = {}
         emitted = 0
 
@@ -167,18 +182,27 @@ class Requester:
     async def run_frame(
         self, index: int, feeds: Frame, plan: Plan | PlanSource, arrived: float | None = None
     ) -> FrameResult:
-        """One frame through every stage; a failure becomes the frame's error, not an exception."""
+        """One frame through every stage, replayed after a subtask fails (module docstring);
+        a failure it does not survive becomes the frame's error, not an exception."""
         frame = _Frame(index, dict(feeds))
         t0 = time.perf_counter() if arrived is None else arrived
         used: Plan | None = None
+        attempts: list[SubtaskFailed] = []
+        done_at, label = 0, 0  # node position the finished stages reach; stages run so far
         try:
-            if callable(plan):
-                plan = plan()
-                if inspect.isawaitable(plan):
-                    plan = await plan
-            used = plan
-            for number, stage in enumerate(plan.stages):
-                await self._run_stage(frame, number, stage, plan)
+            while True:
+                used = await _current(plan)
+                start = _resume_at(used, done_at)
+                if start is None:  # no stage of this plan starts there: the whole frame again
+                    frame.tensors, frame.timings, done_at, label, start = dict(feeds), [], 0, 0, 0
+                try:
+                    for stage in used.stages[start:]:
+                        await self._run_stage(frame, label, stage, used)
+                        done_at, label = stage.stop, label + 1
+                    break
+                except SubtaskFailed as failure:
+                    attempts.append(failure)
+                    await self.faults.after(failure, attempts, time.monotonic(), time.perf_counter() - t0)
             outputs = {name: frame.tensors[name] for name in self._outputs}
         except FognetError as exc:
             return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc, used)
@@ -220,9 +244,9 @@ class Requester:
             ),
             return_exceptions=True,
         )
-        for item in done:
-            if isinstance(item, BaseException):
-                raise item
+        failed = [item for item in done if isinstance(item, BaseException)]
+        if failed:  # a fault first (the frame is replayed), else the first other error
+            raise next((f for f in failed if isinstance(f, SubtaskFailed) and not f.busy), failed[0])
         frame.tensors.update(merge_outputs([r.outputs for r, _ in done], specs, cropped=True))
         frame.timings.extend(t for _, t in done)
 
@@ -230,24 +254,34 @@ class Requester:
         self, number: int, peer: str, job: Job, alone: bool = True
     ) -> tuple[JobResult, SubtaskTiming]:
         t0 = time.perf_counter()
+        key = job.key
+        what = f"stage {number} nodes [{key.start}, {key.stop})" + (f" rows {key.rows}" if key.rows else "")
+        timeout = self.faults.deadlines.timeout(peer, key, self.timeout)
         token = self.own_work.begin(peer, job.work_s, time.monotonic()) if self.own_work is not None else None
         try:
-            result = await asyncio.wait_for(
-                self.run_subtask(peer, job, self.timeout), self.timeout + DEADLINE_GRACE_S
-            )
+            result = await asyncio.wait_for(self.run_subtask(peer, job, timeout), timeout + DEADLINE_GRACE_S)
         except TimeoutError:
-            raise PeerUnreachable(f"peer {peer} did not answer within {self.timeout:.1f} s") from None
+            raise SubtaskFailed(f"{what} on {peer}: no answer after {time.perf_counter() - t0:.2f} s "
+                                f"(timeout {timeout:.2f} s)", peer) from None
+        except PeerUnreachable as exc:
+            raise SubtaskFailed(f"{what} on {peer} failed after {time.perf_counter() - t0:.2f} s: {exc}", peer) from exc
+        except RemoteError as exc:
+            if exc.reason not in (Reason.BUSY, Reason.HANDLER_FAILED):
+                raise  # the request itself is bad: no other peer would take it either
+            raise SubtaskFailed(f"{what} on {peer}: {exc}", peer, busy=exc.reason is Reason.BUSY) from exc
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # we are being cancelled: let it through
             # The socket under the request was closed (the peer was declared dead and
             # forgotten); without this the frame would vanish instead of failing.
-            raise PeerUnreachable(f"peer {peer} went away while answering (connection closed)") from None
+            raise SubtaskFailed(f"{what} on {peer}: the peer went away after "
+                                f"{time.perf_counter() - t0:.2f} s (connection closed)", peer) from None
         finally:
             if token is not None:
                 self.own_work.end(token, time.monotonic())
         rtt = time.perf_counter() - t0
+        self.faults.succeeded(peer, key, rtt)
         transfer = max(0.0, rtt - result.wait_s - result.compute_s)
         in_b = sum(int(v.nbytes) for v in job.tensors.values())
         out_b = sum(int(np.asarray(v).nbytes) for v in result.outputs.values())
@@ -258,6 +292,20 @@ class Requester:
         if self._node_work is None:
             return 0.0
         return float(self._node_work[stage.stop] - self._node_work[stage.start])
+
+
+async def _current(plan: Plan | PlanSource) -> Plan:
+    """The plan a frame (re)starts on: the plan itself, or what the plan source says now."""
+    if not callable(plan):
+        return plan
+    got = plan()
+    return await got if inspect.isawaitable(got) else got
+
+
+def _resume_at(plan: Plan, done_at: int) -> int | None:
+    """The stage of `plan` that starts where a frame's finished stages end (its cut's
+    crossing tensors are all at the source), or None if no stage starts there."""
+    return next((i for i, st in enumerate(plan.stages) if st.start == done_at), None)
 
 
 def frame_split(result: FrameResult) -> tuple[float, float, float]:

@@ -22,7 +22,9 @@ draws progress and prints the report. A session:
    unless a peer of the plan left; the current plan is re-priced in between) and switches
    only if the new plan is predicted better by `replan_margin` (`fognet.partition.replan`);
    frames in flight finish on the plan they started with. Each re-plan is logged and
-   reported (`Replan`);
+   reported (`Replan`). A frame whose subtask fails is replayed (`fognet.infer.replay`):
+   the failed peer is banned for a while, and banned peers are left out of the state,
+   so the next plan (or round of the game) routes around it;
 4. with `verify`, runs every frame through the whole model locally afterwards and counts
    the outputs that match (numpy.allclose).
 
@@ -39,7 +41,8 @@ API
                    warm-up: untimed copies of the first image, not reported
     Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK, nics={})
         who the source is: None config = a requester "infer-<pid>" that computes nothing
-    Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans)
+    Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans,
+           replayed, busy)
     Replan(reason, switched, current_s, candidate_s)
     await run_session(loaded, images, placement=None, options, identity, on_result=None) -> Report
         placement None: greedy, using the source itself only when it is a device
@@ -68,6 +71,7 @@ import onnx
 from fognet.errors import FognetError, ModelError, PeerUnreachable, PlanError
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
 from fognet.infer.placement import GreedyPlacement, Placement, reprice
+from fognet.infer.replay import Bans, Deadlines, Faults
 from fognet.infer.requester import FrameResult, Requester, Summary, summarise
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
@@ -161,6 +165,8 @@ class Report:
     source: str
     basis: tuple[str, ...] = ()  # per plan: the state it was priced under ("configured", "calibrated")
     replans: tuple[Replan, ...] = ()
+    replayed: int = 0  # frames resumed or restarted on other peers after a fault (replay.Faults)
+    busy: int = 0  # BUSY answers the frames waited out or routed around
 
 
 class _Plans:
@@ -320,6 +326,9 @@ class Session:
         self.own_work = OwnWork()
         self.plans: _Plans | None = None
         self.feeds_seen: list[dict[str, np.ndarray]] = []
+        # Faults (fognet.infer.replay): a subtask is late after a few of its peer's usual
+        # round trips, never sooner than a heartbeat; a failed peer is left out for a while.
+        self.faults = Faults(Bans(), Deadlines(floor_s=options.heartbeat_s))
 
     def state(self) -> ClusterState:
         """What the source plans with: membership's view, the NICs its identity knows, its own
@@ -332,11 +341,14 @@ class Session:
             if pid != me and member is not None:
                 own = self.own_work.at(pid, member.last_seen)
                 peers[pid] = replace(p, backlog=backlog_of_others(p.backlog, own))
+        workers = self.faults.bans.usable((p for p in peers if p != me), time.monotonic())
+        peers = {pid: p for pid, p in peers.items() if pid == me or pid in workers}  # bans left out
         state = ClusterState(peers, state.links, state.default_link)
         return self.calibration.apply(state) if self.options.calibrate else state
 
     def requester(self, timeout_s: float, calibrate: bool = True) -> Requester:
-        requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, work_s=self.times)
+        requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, work_s=self.times,
+                              faults=self.faults)
         requester.own_work = self.own_work
         if calibrate and self.options.calibrate:
             requester.on_frame = lambda result: self.calibration.observe(result.timings)
@@ -373,6 +385,7 @@ class Session:
                 yield frame
 
         requester = self.requester(self.options.timeout_s)
+        replayed, busy = self.faults.replayed, self.faults.busy  # warm-up's are not this stream's
         t0 = time.perf_counter()
         results = await requester.run(
             feeds(), self.plans, window=self.options.window, fps=self.options.fps, on_result=on_result
@@ -387,6 +400,7 @@ class Session:
         return Report(
             tuple(results), summarise(results, elapsed), tuple(plans.history), verified, elapsed,
             tuple(sorted(self.workers)), self.peer.name, tuple(plans.basis), tuple(plans.replans),
+            self.faults.replayed - replayed, self.faults.busy - busy,
         )
 
 
