@@ -47,11 +47,14 @@ API
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 from fognet.errors import PeerUnreachable, SubtaskFailed
+
+log = logging.getLogger(__name__)
 
 BAN_BASE_S = 5.0  # a failed peer sits out this long (Petals' clients: 15 s); doubled per failure in a row
 BAN_MAX_S = 60.0
@@ -67,10 +70,14 @@ class Bans:
         self._failures: dict[str, int] = {}
 
     def fail(self, peer: str, now: float) -> float:
-        """Ban `peer` from `now`; the seconds of the ban."""
+        """Ban `peer` from `now`; the seconds of the ban. Failures while it is banned are
+        the frames that were in flight on it when it failed: one fault, not several."""
+        held = self._until.get(peer, now)
+        if held > now:
+            return held - now
         count = self._failures[peer] = self._failures.get(peer, 0) + 1
         seconds = min(self.max_s, self.base_s * self.backoff ** (count - 1))
-        self._until[peer] = max(self._until.get(peer, now), now + seconds)
+        self._until[peer] = now + seconds
         return seconds
 
     def succeed(self, peer: str) -> None:
@@ -181,8 +188,9 @@ class Faults:
                 raise _exhausted(attempts, f"every peer stayed busy for {waited_s:.1f} s")
             in_row = _busy_in_row(attempts, failure.peer)
             if in_row >= self.busy_ban_after:  # it stays full: go elsewhere for a while
-                self.bans.fail(failure.peer, now)
+                seconds = self.bans.fail(failure.peer, now)
                 self.replayed += 1
+                log.info("%s is still busy after %d tries: left out for %.0f s", failure.peer, in_row, seconds)
                 return
             low, high = self.busy_wait_s
             await asyncio.sleep(random.uniform(0.5, 1.0) * min(high, low * 2 ** (in_row - 1)))
@@ -190,8 +198,9 @@ class Faults:
         faults = [a for a in attempts if not a.busy]
         if len(faults) >= self.tries:
             raise _exhausted(attempts, f"{len(faults)} tries failed")
-        self.bans.fail(failure.peer, now)
+        seconds = self.bans.fail(failure.peer, now)
         self.replayed += 1
+        log.warning("replaying a frame without %s (left out for %.0f s): %s", failure.peer, seconds, failure)
 
 
 def _busy_in_row(attempts: list[SubtaskFailed], peer: str) -> int:

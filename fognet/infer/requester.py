@@ -264,7 +264,7 @@ class Requester:
             raise SubtaskFailed(f"{what} on {peer}: no answer after {time.perf_counter() - t0:.2f} s "
                                 f"(timeout {timeout:.2f} s)", peer) from None
         except PeerUnreachable as exc:
-            raise SubtaskFailed(f"{what} on {peer} failed after {time.perf_counter() - t0:.2f} s: {exc}", peer) from exc
+            raise SubtaskFailed(f"{what}: {exc}", peer) from exc  # the runner says who, how long, why
         except RemoteError as exc:
             if exc.reason not in (Reason.BUSY, Reason.HANDLER_FAILED):
                 raise  # the request itself is bad: no other peer would take it either

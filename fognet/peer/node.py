@@ -305,8 +305,8 @@ class Peer:
             reply, outputs = await self.transport.request(addr, Header(body), job.tensors, timeout_s=timeout)
         except PeerUnreachable as exc:  # as it happened: after how long, and why (timeout or gone)
             raise PeerUnreachable(
-                f"peer {peer} ({addr}) gave no answer to nodes [{key.start}, {key.stop}) after "
-                f"{time.monotonic() - started:.2f} s (timeout {timeout:.3g} s): {exc}"
+                f"peer {peer} ({addr}): no answer to nodes [{key.start}, {key.stop}) after "
+                f"{time.monotonic() - started:.2f} s (timeout {timeout:.3g} s; {exc})"
             ) from exc
         result: wire.Result = reply.body
         return JobResult(dict(outputs), result.wait_s, result.compute_s)
