@@ -24,6 +24,10 @@ The parts, each small and driven by the time it is given:
 - `Window`: the frames in flight. It halves when a worker answers BUSY and grows back by
   one per window of successes (AIMD), so a source that asks more than the cluster can
   serve slows to what it serves, and its memory stays bounded by the window.
+- `stopgap`: a re-plan (the DP, a round of the game) takes seconds on a small machine;
+  until it is done, frames run on the current plan with each lost peer's subtasks moved
+  to the fastest survivors (one not in the stage yet first, so a spatial stage keeps
+  its parallel slices), so a fault costs a frame its timeout, not the re-plan.
 - `Faults.after`: a BUSY answer makes the frame wait (exponential backoff, not a ban: the
   peer is alive, just full) and does not use up a try; `busy_ban_after` BUSY answers in a
   row from one peer ban it as a fault would (it stays full: route elsewhere), still
@@ -37,6 +41,7 @@ API
     Deadlines(floor_s=1.0, factor=4.0, decay=0.9)
         .timeout(peer, key, ceiling_s) -> float;  .observe(peer, key, rtt_s)
     Window(limit)   await .acquire(); .release(); .shrink(); .grow(); .limit
+    stopgap(plan, state) -> Plan | None   `plan` without the peers `state` lacks (None: no survivor)
     Faults(bans=None, deadlines=None, tries=4, busy_wait_s=(0.02, 0.5), busy_budget_s=60.0,
            busy_ban_after=4)
         .succeeded(peer, key, rtt_s)     a subtask answered: its deadline learns, the window grows
@@ -50,9 +55,11 @@ import asyncio
 import logging
 import random
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fognet.errors import PeerUnreachable, SubtaskFailed
+from fognet.partition.cost import ClusterState
+from fognet.partition.stages import Plan, Stage
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +159,26 @@ class Window:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+
+def stopgap(plan: Plan, state: ClusterState) -> Plan | None:
+    """`plan` with every subtask of a peer that `state` lacks moved to a survivor (a peer
+    of `state` that takes work, fastest first), or None when there is none. Pure; the
+    plan's prediction is kept (it is a stand-in until the re-plan, never priced)."""
+    survivors = sorted((p for p in state.peers.values() if p.quota > 0),
+                       key=lambda p: (-p.speed, p.id))
+    names = [p.id for p in survivors]
+    if not names:
+        return None
+    stages = []
+    for stage in plan.stages:
+        peers = list(stage.peers)
+        for i, peer in enumerate(peers):
+            if peer not in state.peers:
+                fresh = [n for n in names if n not in peers]
+                peers[i] = fresh[0] if fresh else names[i % len(names)]
+        stages.append(Stage(stage.start, stage.stop, tuple(peers), stage.rows))
+    return replace(plan, stages=tuple(stages))
 
 
 class Faults:

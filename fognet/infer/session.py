@@ -24,7 +24,9 @@ draws progress and prints the report. A session:
    frames in flight finish on the plan they started with. Each re-plan is logged and
    reported (`Replan`). A frame whose subtask fails is replayed (`fognet.infer.replay`):
    the failed peer is banned for a while, and banned peers are left out of the state,
-   so the next plan (or round of the game) routes around it;
+   so the next plan (or round of the game) routes around it; until that re-plan is done
+   (it runs in the background) frames run on the plan with the lost peer's subtasks on
+   survivors (`replay.stopgap`);
 4. with `verify`, runs every frame through the whole model locally afterwards and counts
    the outputs that match (numpy.allclose).
 
@@ -71,7 +73,7 @@ import onnx
 from fognet.errors import FognetError, ModelError, PeerUnreachable, PlanError
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
 from fognet.infer.placement import GreedyPlacement, Placement, reprice
-from fognet.infer.replay import Bans, Deadlines, Faults
+from fognet.infer.replay import Bans, Deadlines, Faults, stopgap
 from fognet.infer.requester import FrameResult, Requester, Summary, summarise
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
@@ -185,6 +187,9 @@ class _Plans:
 
     async def __call__(self) -> Plan:
         state = self.session.state()
+        lost = bool(self.history) and any(p not in state.peers for p in self.history[-1].peers)
+        if lost and (patched := self._stopgap(state)) is not None:
+            return patched
         if not self.history or any(p not in state.peers for p in self.history[-1].peers):
             async with self._lock:  # frames starting together share one re-plan
                 if not self.history or any(p not in state.peers for p in self.history[-1].peers):
@@ -200,6 +205,13 @@ class _Plans:
             elif (moved := state_change(self._priced, state, options.replan_threshold)) is not None:
                 self._start(self._reprice(state, str(moved)))
         return self.history[-1]
+
+    def _stopgap(self, state: ClusterState) -> Plan | None:
+        """A peer of the plan is gone (left, dead or banned): re-plan in the background and,
+        meanwhile, run frames on the plan with its subtasks on survivors (`replay.stopgap`)."""
+        if self._task is None or self._task.done():
+            self._start(self._replan_quietly(state, self._reason(state) or "a peer of the plan left"))
+        return stopgap(self.history[-1], state)
 
     def _start(self, work) -> None:
         """Run a re-plan or re-price in the background. Only `settle` awaits it, and it
