@@ -11,6 +11,8 @@
      +-- FrameError             a frame source cannot be opened or a frame decoded
      |    +-- DatasetError      a path is no dataset layout fognet reads, or its index
      |                          files (labels JSON, CSV, timestamps) are malformed
+     +-- FrameSkipped           a frame the source did not send: it would have started more
+     |                          than its max lag after it arrived (the cluster is overloaded)
      +-- NotApplicable          a simulated approach cannot run on this scenario (recorded, not fatal)
      +-- WireError              a network message that breaks the protocol       .reason
      +-- Refused                a well-formed message the receiver will not act on .reason
@@ -82,6 +84,12 @@ class FrameError(FognetError):
 
 class DatasetError(FrameError):
     """A path is not a dataset layout fognet can read, or its index files are malformed."""
+
+
+class FrameSkipped(FognetError):
+    """A frame the source did not send because it would have started more than its max lag
+    after it arrived: the cluster serves fewer frames than arrive, and a camera keeps its
+    latency bounded by skipping the stale frames rather than queueing them without end."""
 
 
 class NotApplicable(FognetError):

@@ -43,7 +43,7 @@ API
     Window(limit)   await .acquire(); .release(); .shrink(); .grow(); .limit
     stopgap(plan, state) -> Plan | None   `plan` without the peers `state` lacks (None: no survivor)
     Faults(bans=None, deadlines=None, tries=4, busy_wait_s=(0.02, 0.5), busy_budget_s=60.0,
-           busy_ban_after=4)
+           busy_ban_after=6)
         .succeeded(peer, key, rtt_s)     a subtask answered: its deadline learns, the window grows
         await .after(failure, attempts, now, waited_s) -> None   waits or bans; PeerUnreachable when out of tries
         .window: Window | None           set by the requester for the run in progress
@@ -186,7 +186,7 @@ class Faults:
 
     def __init__(self, bans: Bans | None = None, deadlines: Deadlines | None = None, *, tries: int = 4,
                  busy_wait_s: tuple[float, float] = (0.02, 0.5), busy_budget_s: float = 60.0,
-                 busy_ban_after: int = 4) -> None:
+                 busy_ban_after: int = 6) -> None:
         self.bans = bans or Bans()
         self.deadlines = deadlines or Deadlines()
         self.tries = max(1, tries)

@@ -29,12 +29,16 @@ API
     Requester(run_subtask, graph, *, timeout=10.0, work_s=None, faults=None)
         faults: the session's `replay.Faults` (bans, deadlines), shared by its requesters
         .on_frame(FrameResult) hook: each successful frame as it ends (calibration feeds on it)
-        await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
+        await .run(frames, plan, *, window=4, fps=None, on_result=None, max_lag_s=None)
+            -> list[FrameResult]
             frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
             awaited if it returns an awaitable) as each frame starts
             on_result(FrameResult) is called in frame order as results complete; with `fps`
             a frame's latency counts from its arrival (index / fps), so waiting for a free
-            slot counts; without, frames are pulled as slots free and counted from then
+            slot counts; without, frames are pulled as slots free and counted from then.
+            With `fps` and `max_lag_s`, a frame whose slot frees more than max_lag_s after it
+            arrived is not sent: its result is a FrameSkipped error (overload sheds stale
+            frames, so latency stays bounded; at most `window` frames are ever held)
     summarise(results, elapsed_s) -> Summary   latency percentiles, throughput, transfer/wait/compute
     frame_split(result) -> (transfer_s, wait_s, compute_s)   per stage its slowest slice
 """
@@ -52,6 +56,7 @@ import numpy as np
 
 from fognet.errors import (
     FognetError,
+    FrameSkipped,
     PartitionError,
     PeerUnreachable,
     PlanError,
@@ -140,22 +145,27 @@ class Requester:
         window: int = 4,
         fps: float | None = None,
         on_result: Callable[[FrameResult], None] | None = None,
+        max_lag_s: float | None = None,
     ) -> list[FrameResult]:
         current = plan if callable(plan) else (lambda: plan)
         slots = self.faults.window = Window(window)
         results: dict[int, FrameResult] = {}
         emitted = 0
 
-        async def one(index: int, feeds: Frame, arrived: float | None) -> None:
+        def emit(result: FrameResult) -> None:
             nonlocal emitted
-            try:
-                results[index] = await self.run_frame(index, feeds, current, arrived)
-            finally:
-                slots.release()
+            results[result.index] = result
             while emitted in results:
                 if on_result is not None:
                     on_result(results[emitted])
                 emitted += 1
+
+        async def one(index: int, feeds: Frame, arrived: float | None) -> None:
+            try:
+                result = await self.run_frame(index, feeds, current, arrived)
+            finally:
+                slots.release()
+            emit(result)
 
         started = time.perf_counter()
         source = iter(frames)
@@ -171,6 +181,13 @@ class Requester:
                         arrived = started + index / fps
                         await asyncio.sleep(max(0.0, arrived - time.perf_counter()))
                     await slots.acquire()
+                    lag = 0.0 if arrived is None else time.perf_counter() - arrived
+                    if max_lag_s is not None and lag > max_lag_s:  # stale: skip it, not queue it
+                        slots.release()
+                        emit(FrameResult(index, None, lag, error=FrameSkipped(
+                            f"frame {index} skipped: a slot freed {lag:.2f} s after it arrived "
+                            f"(max lag {max_lag_s:g} s)")))
+                        continue
                     group.create_task(one(index, feeds, arrived))
         except Exception as errors:  # an ExceptionGroup from the TaskGroup
             inner = getattr(errors, "exceptions", ())
@@ -332,6 +349,7 @@ class Summary:
     wait_s: float
     compute_s: float
     stage_peers: dict[int, tuple[str, ...]]  # stage -> peers that ran it (any frame)
+    skipped: int = 0  # frames not sent, over their max lag (not counted in `failed`)
 
 
 def summarise(results: Sequence[FrameResult], elapsed_s: float) -> Summary:
@@ -339,13 +357,14 @@ def summarise(results: Sequence[FrameResult], elapsed_s: float) -> Summary:
     lat = np.array([r.latency_s for r in ok]) if ok else np.array([float("nan")])
     per_frame = np.array([frame_split(r) for r in ok]).reshape(-1, 3)
     means = per_frame.mean(axis=0) if len(per_frame) else np.full(3, float("nan"))
+    skipped = sum(isinstance(r.error, FrameSkipped) for r in results)
     peers: dict[int, set[str]] = {}
     for r in ok:
         for t in r.timings:
             peers.setdefault(t.stage, set()).add(t.peer)
     return Summary(
         frames=len(results),
-        failed=len(results) - len(ok),
+        failed=len(results) - len(ok) - skipped,
         p50_s=float(np.percentile(lat, 50)),
         p95_s=float(np.percentile(lat, 95)),
         p99_s=float(np.percentile(lat, 99)),
@@ -354,4 +373,5 @@ def summarise(results: Sequence[FrameResult], elapsed_s: float) -> Summary:
         wait_s=float(means[1]),
         compute_s=float(means[2]),
         stage_peers={k: tuple(sorted(v)) for k, v in sorted(peers.items())},
+        skipped=skipped,
     )

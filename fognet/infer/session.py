@@ -39,7 +39,7 @@ API
     SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
                    join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
                    warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05,
-                   replan_interval_s=5.0)
+                   replan_interval_s=5.0, max_lag_s=None)
                    warm-up: untimed copies of the first image, not reported
     Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK, nics={})
         who the source is: None config = a requester "infer-<pid>" that computes nothing
@@ -127,6 +127,9 @@ class SessionOptions:
     # once): the DP takes a core for a second or more on a big model, which frames feel on
     # a small machine. Between runs the current plan is only re-priced.
     replan_interval_s: float = 5.0
+    # With fps: a frame that would start more than this many seconds after it arrived is
+    # skipped (FrameSkipped), so latency stays bounded when the cluster is overloaded.
+    max_lag_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -400,7 +403,8 @@ class Session:
         replayed, busy = self.faults.replayed, self.faults.busy  # warm-up's are not this stream's
         t0 = time.perf_counter()
         results = await requester.run(
-            feeds(), self.plans, window=self.options.window, fps=self.options.fps, on_result=on_result
+            feeds(), self.plans, window=self.options.window, fps=self.options.fps, on_result=on_result,
+            max_lag_s=self.options.max_lag_s,
         )
         elapsed = time.perf_counter() - t0
         await self.plans.settle()

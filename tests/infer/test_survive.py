@@ -14,6 +14,7 @@ from pathlib import Path
 import onnx
 
 from fognet.data.driving import DrivingStream
+from fognet.errors import FrameSkipped
 from fognet.infer.launch import LocalCluster
 from fognet.infer.matched import MatchedPlacement
 from fognet.infer.placement import GreedyPlacement
@@ -130,3 +131,34 @@ async def test_a_busy_worker_answers_busy_and_frames_go_elsewhere_none_lost(tmp_
     assert all(r.ok for r in report.results) and report.verified == 12
     assert report.busy >= 1 and busy_answers >= report.busy
     assert all({t.peer for t in r.timings} == {"free"} for r in report.results)
+
+
+async def test_more_arrivals_than_the_cluster_serves_skip_stale_frames_and_hold_at_most_a_window(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    onnx.save(branches_model(), model)
+    # one emulated worker 100x slower than this machine: far fewer frames than 1000 fps
+    configs = [PeerConfig("slow", speed=0.01, emulate=True, heartbeat_s=HEARTBEAT_S, cache_dir=tmp_path / "slow")]
+    async with asyncio.timeout(60), in_process_workers(tmp_path, configs) as peers:
+        options = SessionOptions(**{**stream_options(peers[0].address, tmp_path, 1).__dict__,
+                                    "fps": 1000.0, "max_lag_s": 0.05, "window": 2})
+        in_flight, most = [0], [0]
+        executor = peers[0].executor
+        real_run = executor.run
+
+        async def counted(job):  # the worker's queue, as it sees it
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            try:
+                return await real_run(job)
+            finally:
+                in_flight[0] -= 1
+
+        executor.run = counted
+        report = await run_session(load_model(model), images(40), GreedyPlacement(use_source=False), options)
+    skipped = [r for r in report.results if isinstance(r.error, FrameSkipped)]
+    served = [r for r in report.results if r.ok]
+    assert len(skipped) + len(served) == 40 and report.summary.failed == 0
+    assert skipped and served and report.summary.skipped == len(skipped)
+    assert report.verified == len(served)  # every frame sent came back right
+    assert all(r.timings == () for r in skipped)  # never sent
+    assert most[0] <= 2  # the worker never held more than the window
