@@ -44,7 +44,8 @@ API
     stopgap(plan, state) -> Plan | None   `plan` without the peers `state` lacks (None: no survivor)
     Faults(bans=None, deadlines=None, tries=4, busy_wait_s=(0.02, 0.5), busy_budget_s=60.0,
            busy_ban_after=6)
-        .succeeded(peer, key, rtt_s)     a subtask answered: its deadline learns, the window grows
+        .succeeded(peer, key, rtt_s)     a subtask answered: its deadline learns
+        .frame_done()                    a frame finished: the window grows back
         await .after(failure, attempts, now, waited_s) -> None   waits or bans; PeerUnreachable when out of tries
         .window: Window | None           set by the requester for the run in progress
 """
@@ -198,8 +199,12 @@ class Faults:
         self.busy = 0  # BUSY answers seen
 
     def succeeded(self, peer: str, key: Hashable, rtt_s: float) -> None:
+        """A subtask answered: the peer's failures are forgiven, its deadline learns."""
         self.bans.succeed(peer)
         self.deadlines.observe(peer, key, rtt_s)
+
+    def frame_done(self) -> None:
+        """A frame finished: the window grows back (by one per window of frames)."""
         if self.window is not None:
             self.window.grow()
 

@@ -224,6 +224,7 @@ class Requester:
         except FognetError as exc:
             return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc, used)
         result = FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings), plan=used)
+        self.faults.frame_done()
         if self.on_frame is not None:
             self.on_frame(result)
         return result
