@@ -25,20 +25,24 @@ API
     SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
     PlanSource = Callable[[], Plan | Awaitable[Plan]]    the plan current when a frame starts
     SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s, in_bytes, out_bytes, alone, work_s)
-    FrameResult(index, outputs, latency_s, timings, error, plan)    .ok -> bool
-    Requester(run_subtask, graph, *, timeout=10.0, work_s=None, faults=None)
+    FrameResult(index, outputs, latency_s, timings, error, plan, timestamp)    .ok -> bool
+    Requester(run_subtask, graph, *, timeout=10.0, costs=None, faults=None)
         faults: the session's `replay.Faults` (bans, deadlines), shared by its requesters
+        costs: the model's `placement.pricing.ModelCosts`; each subtask then carries the work
+        the one slice rule predicts for it (calibration compares it with what it took)
         .on_frame(FrameResult) hook: each successful frame as it ends (calibration feeds on it)
-        await .run(frames, plan, *, window=4, fps=None, on_result=None, max_lag_s=None)
+        await .run(frames, plan, *, window=4, paced=False, on_result=None, max_lag_s=None)
             -> list[FrameResult]
-            frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
-            awaited if it returns an awaitable) as each frame starts
-            on_result(FrameResult) is called in frame order as results complete; with `fps`
-            a frame's latency counts from its arrival (index / fps), so waiting for a free
-            slot counts; without, frames are pulled as slots free and counted from then.
-            With `fps` and `max_lag_s`, a frame whose slot frees more than max_lag_s after it
-            arrived is not sent: its result is a FrameSkipped error (overload sheds stale
-            frames, so latency stays bounded; at most `window` frames are ever held)
+            frames: iterable of Timed; plan: a Plan, or a PlanSource called (and awaited if it
+            returns an awaitable) as each frame starts
+            on_result(FrameResult) is called in frame order as results complete; `paced`: a
+            frame arrives at its timestamp (the camera's clock, counted from the first
+            frame's) and its latency counts from then, so waiting for a free slot counts;
+            unpaced, frames are pulled as slots free and counted from then. Paced, with
+            `max_lag_s`, a frame whose slot frees more than max_lag_s after it arrived is
+            not sent: its result is a FrameSkipped error (overload sheds stale frames, so
+            latency stays bounded; at most `window` frames are ever held)
+    Timed(feeds, timestamp=0.0)       one frame: {input name: ndarray} and its stream time (s)
     summarise(results, elapsed_s) -> Summary   latency percentiles, throughput, transfer/wait/compute
     frame_split(result) -> (transfer_s, wait_s, compute_s)   per stage its slowest slice
 """
@@ -70,6 +74,8 @@ from fognet.partition.spatial_slices import merge_outputs, split_inputs
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
 from fognet.peer.slicing import Slicer
+from fognet.placement.pricing import ModelCosts
+from fognet.placement.subtasks import stage_pieces
 
 SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
 PlanSource = Callable[[], Plan | Awaitable[Plan]]  # the plan current when a frame starts
@@ -102,10 +108,21 @@ class FrameResult:
     timings: tuple[SubtaskTiming, ...] = ()
     error: FognetError | None = None
     plan: Plan | None = None  # the plan the frame ran on
+    timestamp: float = 0.0  # the frame's stream time (s), as its source stamped it
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One frame as the requester takes it: the model's feeds and the frame's timestamp
+    (seconds of stream time on the camera's clock, `fognet.data.source.Frame.timestamp`),
+    which paced runs start it at and results carry."""
+
+    feeds: Frame
+    timestamp: float = 0.0
 
 
 @dataclass
@@ -124,14 +141,15 @@ class Requester:
         graph: ModelGraph,
         *,
         timeout: float = 10.0,
-        work_s: Sequence[float] | None = None,
+        costs: ModelCosts | None = None,
         faults: Faults | None = None,
     ) -> None:
         self.run_subtask = run_subtask
         self.graph = graph
         self.timeout = timeout
         self.faults = faults or Faults()
-        self._node_work = None if work_s is None else np.concatenate([[0.0], np.cumsum(work_s)])
+        self.costs = costs
+        self._work: dict[Stage, tuple[float, ...]] = {}
         self._outputs = tuple(t.name for t in graph.outputs)
         self._slicer = Slicer(graph)
         self.on_frame: Callable[[FrameResult], None] | None = None  # each frame that succeeds, as it ends
@@ -139,11 +157,11 @@ class Requester:
 
     async def run(
         self,
-        frames: Iterable[Frame],
+        frames: Iterable[Timed],
         plan: Plan | PlanSource,
         *,
         window: int = 4,
-        fps: float | None = None,
+        paced: bool = False,
         on_result: Callable[[FrameResult], None] | None = None,
         max_lag_s: float | None = None,
     ) -> list[FrameResult]:
@@ -160,25 +178,27 @@ class Requester:
                     on_result(results[emitted])
                 emitted += 1
 
-        async def one(index: int, feeds: Frame, arrived: float | None) -> None:
+        async def one(index: int, frame: Timed, arrived: float | None) -> None:
             try:
-                result = await self.run_frame(index, feeds, current, arrived)
+                result = await self.run_frame(index, frame, current, arrived)
             finally:
                 slots.release()
             emit(result)
 
         started = time.perf_counter()
         source = iter(frames)
+        first: float | None = None
         try:
             async with asyncio.TaskGroup() as group:
                 for index in itertools.count():
                     # Decoding and resizing a camera frame takes a while: not on the loop.
-                    feeds = await asyncio.to_thread(next, source, None)
-                    if feeds is None:
+                    frame = await asyncio.to_thread(next, source, None)
+                    if frame is None:
                         break
                     arrived = None
-                    if fps:
-                        arrived = started + index / fps
+                    if paced:
+                        first = frame.timestamp if first is None else first
+                        arrived = started + (frame.timestamp - first)
                         await asyncio.sleep(max(0.0, arrived - time.perf_counter()))
                     await slots.acquire()
                     lag = 0.0 if arrived is None else time.perf_counter() - arrived
@@ -186,9 +206,9 @@ class Requester:
                         slots.release()
                         emit(FrameResult(index, None, lag, error=FrameSkipped(
                             f"frame {index} skipped: a slot freed {lag:.2f} s after it arrived "
-                            f"(max lag {max_lag_s:g} s)")))
+                            f"(max lag {max_lag_s:g} s)"), timestamp=frame.timestamp))
                         continue
-                    group.create_task(one(index, feeds, arrived))
+                    group.create_task(one(index, frame, arrived))
         except Exception as errors:  # an ExceptionGroup from the TaskGroup
             inner = getattr(errors, "exceptions", ())
             if len(inner) == 1:  # e.g. a frame source that cannot be read: its own error
@@ -197,11 +217,11 @@ class Requester:
         return [results[i] for i in sorted(results)]
 
     async def run_frame(
-        self, index: int, feeds: Frame, plan: Plan | PlanSource, arrived: float | None = None
+        self, index: int, timed: Timed, plan: Plan | PlanSource, arrived: float | None = None
     ) -> FrameResult:
         """One frame through every stage, replayed after a subtask fails (module docstring);
         a failure it does not survive becomes the frame's error, not an exception."""
-        frame = _Frame(index, dict(feeds))
+        frame = _Frame(index, dict(timed.feeds))
         t0 = time.perf_counter() if arrived is None else arrived
         used: Plan | None = None
         attempts: list[SubtaskFailed] = []
@@ -211,7 +231,7 @@ class Requester:
                 used = await _current(plan)
                 start = _resume_at(used, done_at)
                 if start is None:  # no stage of this plan starts there: the whole frame again
-                    frame.tensors, frame.timings, done_at, label, start = dict(feeds), [], 0, 0, 0
+                    frame.tensors, frame.timings, done_at, label, start = dict(timed.feeds), [], 0, 0, 0
                 try:
                     for stage in used.stages[start:]:
                         await self._run_stage(frame, label, stage, used)
@@ -222,8 +242,10 @@ class Requester:
                     await self.faults.after(failure, attempts, time.monotonic(), time.perf_counter() - t0)
             outputs = {name: frame.tensors[name] for name in self._outputs}
         except FognetError as exc:
-            return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc, used)
-        result = FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings), plan=used)
+            return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc, used,
+                               timed.timestamp)
+        result = FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings), plan=used,
+                             timestamp=timed.timestamp)
         self.faults.frame_done()
         if self.on_frame is not None:
             self.on_frame(result)
@@ -234,7 +256,7 @@ class Requester:
         if not stage.spatial:
             needed, _ = self.graph.boundary(stage.start, stage.stop)
             key = TaskKey(plan.model_sha256, stage.start, stage.stop, shapes)
-            job = Job(key, {name: frame.tensors[name] for name in needed}, self._work(stage))
+            job = Job(key, {name: frame.tensors[name] for name in needed}, self._works(stage)[0])
             result, timing = await self._subtask(number, stage.peer, job)
             frame.tensors.update(result.outputs)
             frame.timings.append(timing)
@@ -243,15 +265,10 @@ class Requester:
             specs = self._slicer.specs(stage.start, stage.stop, stage.rows)
         except PartitionError as exc:
             raise PlanError(f"stage {number} [{stage.start}, {stage.stop}) cannot be sliced: {exc}") from exc
-        heights = self._slicer.run(stage.start, stage.stop).heights
         jobs = [
-            Job(
-                TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
-                split_inputs(frame.tensors, spec),
-                # as the planner prices a slice: its share of the stage's input rows, halo included
-                self._work(stage) * max((i.stop - i.start) / heights[i.name] for i in spec.inputs),
-            )
-            for spec in specs
+            Job(TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
+                split_inputs(frame.tensors, spec), work)
+            for spec, work in zip(specs, self._works(stage), strict=True)
         ]
         # Sent in the stage's peer order, as the planner prices the source's NIC.
         remote = [p for p in stage.peers if p != plan.source]
@@ -306,10 +323,13 @@ class Requester:
         timing = SubtaskTiming(number, peer, transfer, result.wait_s, result.compute_s, in_b, out_b, alone, job.work_s)
         return result, timing
 
-    def _work(self, stage: Stage) -> float:
-        if self._node_work is None:
-            return 0.0
-        return float(self._node_work[stage.stop] - self._node_work[stage.start])
+    def _works(self, stage: Stage) -> tuple[float, ...]:
+        """The reference work of each of the stage's pieces, by the one slice rule (0 unpriced)."""
+        if self.costs is None:
+            return (0.0,) * len(stage.peers)
+        if stage not in self._work:
+            self._work[stage] = tuple(p.work for p in stage_pieces(self.costs, stage))
+        return self._work[stage]
 
 
 async def _current(plan: Plan | PlanSource) -> Plan:

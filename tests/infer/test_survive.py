@@ -40,8 +40,8 @@ profile = "laptop"
 """
 
 
-def images(n: int):
-    return (f.image for f in DrivingStream(n, size=(32, 32), seed=3))
+def images(n: int, fps: float = 30.0):
+    return iter(DrivingStream(n, fps, size=(32, 32), seed=3))
 
 
 def stream_options(via: str, tmp_path: Path, workers: int) -> SessionOptions:
@@ -140,7 +140,7 @@ async def test_more_arrivals_than_the_cluster_serves_skip_stale_frames_and_hold_
     configs = [PeerConfig("slow", speed=0.01, emulate=True, heartbeat_s=HEARTBEAT_S, cache_dir=tmp_path / "slow")]
     async with asyncio.timeout(60), in_process_workers(tmp_path, configs) as peers:
         options = SessionOptions(**{**stream_options(peers[0].address, tmp_path, 1).__dict__,
-                                    "fps": 1000.0, "max_lag_s": 0.05, "window": 2})
+                                    "paced": True, "max_lag_s": 0.05, "window": 2})
         in_flight, most = [0], [0]
         executor = peers[0].executor
         real_run = executor.run
@@ -154,7 +154,8 @@ async def test_more_arrivals_than_the_cluster_serves_skip_stale_frames_and_hold_
                 in_flight[0] -= 1
 
         executor.run = counted
-        report = await run_session(load_model(model), images(40), GreedyPlacement(use_source=False), options)
+        report = await run_session(load_model(model), images(40, fps=1000.0), GreedyPlacement(use_source=False),
+                                   options)
     skipped = [r for r in report.results if isinstance(r.error, FrameSkipped)]
     served = [r for r in report.results if r.ok]
     assert len(skipped) + len(served) == 40 and report.summary.failed == 0
