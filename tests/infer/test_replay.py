@@ -7,7 +7,9 @@ import asyncio
 import pytest
 
 from fognet.errors import PeerUnreachable, SubtaskFailed
-from fognet.infer.replay import Bans, Deadlines, Faults, Window
+from fognet.infer.replay import Bans, Deadlines, Faults, Window, stopgap
+from fognet.partition.cost import ClusterState, PeerState
+from fognet.partition.stages import Plan, Stage
 
 
 def test_a_ban_doubles_per_fault_in_a_row_counts_a_burst_once_and_a_success_resets_it() -> None:
@@ -86,3 +88,14 @@ async def test_a_frame_that_stays_busy_past_its_budget_fails_saying_so() -> None
     busy = SubtaskFailed("stage 0 on w2: BUSY", "w2", busy=True)
     with pytest.raises(PeerUnreachable, match="stayed busy for 1.5 s"):
         await faults.after(busy, [busy], now=0.0, waited_s=1.5)
+
+
+def test_a_stopgap_moves_a_lost_peers_subtasks_to_the_fastest_survivors_keeping_slices_apart() -> None:
+    plan = Plan("sha", "src", (Stage(0, 3, ("w1", "w2"), ((0, 4), (4, 8))), Stage(3, 5, ("w2",)),
+                               Stage(5, 6, ("w3",))))
+    state = ClusterState.of([PeerState("src", 1.0, quota=0), PeerState("w1", 1.0),
+                             PeerState("w3", 2.0), PeerState("w4", 3.0)])
+    patched = stopgap(plan, state)
+    assert [s.peers for s in patched.stages] == [("w1", "w4"), ("w4",), ("w3",)]  # w2 lost
+    assert [s.rows for s in patched.stages] == [s.rows for s in plan.stages]
+    assert stopgap(plan, ClusterState.of([PeerState("src", 1.0, quota=0)])) is None  # no one left
