@@ -47,8 +47,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fognet.errors import FognetError, PartitionError, PeerUnreachable, PlanError
+from fognet.infer.wirebytes import slice_inputs, wire_bytes
 from fognet.model.graph import ModelGraph
-from fognet.partition.spatial_slices import merge_outputs, split_inputs
+from fognet.partition.spatial_slices import merge_outputs
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
 from fognet.peer.slicing import Slicer
@@ -205,7 +206,7 @@ class Requester:
         jobs = [
             Job(
                 TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
-                split_inputs(frame.tensors, spec),
+                slice_inputs(frame.tensors, spec),
                 # as the planner prices a slice: its share of the stage's input rows, halo included
                 self._work(stage) * max((i.stop - i.start) / heights[i.name] for i in spec.inputs),
             )
@@ -249,8 +250,7 @@ class Requester:
                 self.own_work.end(token, time.monotonic())
         rtt = time.perf_counter() - t0
         transfer = max(0.0, rtt - result.wait_s - result.compute_s)
-        in_b = sum(int(v.nbytes) for v in job.tensors.values())
-        out_b = sum(int(np.asarray(v).nbytes) for v in result.outputs.values())
+        in_b, out_b = wire_bytes(job, result)
         timing = SubtaskTiming(number, peer, transfer, result.wait_s, result.compute_s, in_b, out_b, alone, job.work_s)
         return result, timing
 

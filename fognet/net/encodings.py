@@ -19,7 +19,8 @@ API
     ACTIVATIONS, KINDS
     Packed(dtype, shape, encoding, payload)      frozen; a tensor already encoded (.wire_bytes)
     pack(array, activations) -> Packed | ndarray    how a sender encodes one activation
-    pack_tensors(tensors, activations) -> (dict, raw_bytes, wire_bytes)
+    pack_tensors(tensors, activations) -> (dict, Sent(raw, wire, frame))
+    WireRatio()  .add(raw_bytes, wire_bytes), .value   measured wire / raw bytes of activations
     describe(value) -> (dtype, shape, encoding | None, payload)   for the codec's encode
     unpack(desc, encoding, buf) -> ndarray | Pixels               for the codec's decode
 """
@@ -35,8 +36,8 @@ import numpy as np
 
 from fognet.data.source import NORMALIZATIONS, Pixels
 from fognet.errors import WireError
+from fognet.net.wire import ACTIVATIONS
 
-ACTIVATIONS = ("raw", "fp16", "lz4")
 KINDS = ("frame", "fp16", "lz4")
 _LAYOUTS = ("nchw", "nhwc")
 _FLOATS = ("float32", "float64")
@@ -70,23 +71,53 @@ def pack(array: np.ndarray, activations: str) -> Packed | np.ndarray:
     return a
 
 
-def pack_tensors(tensors: Mapping[str, object], activations: str) -> tuple[dict[str, object], int, int]:
-    """Every tensor packed (a `Pixels` frame stays a frame); with the raw bytes they
-    stand for and the bytes they take on the wire, the figures that calibrate LZ4's ratio."""
+@dataclass(frozen=True)
+class Sent:
+    """What a message's tensors took: activations' raw and wire bytes, and frame bytes."""
+
+    raw: int = 0
+    wire: int = 0
+    frame: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.wire + self.frame
+
+
+def pack_tensors(tensors: Mapping[str, object], activations: str) -> tuple[dict[str, object], Sent]:
+    """Every tensor packed as `activations` asks (a `Pixels` frame stays a frame), and
+    the bytes it stands for and takes: what calibrates LZ4's ratio and the link's speed."""
     packed: dict[str, object] = {}
-    raw = wire = 0
+    raw = wire = frame = 0
     for name, value in tensors.items():
         if isinstance(value, Pixels):
             packed[name] = value
-            raw += value.nbytes
-            wire += value.nbytes
+            frame += value.nbytes
             continue
         array = np.asarray(value)
         item = pack(array, activations)
         packed[name] = item
         raw += int(array.nbytes)
         wire += item.wire_bytes if isinstance(item, Packed) else int(array.nbytes)
-    return packed, raw, wire
+    return packed, Sent(raw, wire, frame)
+
+
+@dataclass
+class WireRatio:
+    """Wire bytes per raw byte of the activations a peer exchanged (1.0 before any): the
+    measured ratio that prices LZ4 (`partition.encoding.Encoding.lz4_ratio`)."""
+
+    raw: int = 0
+    wire: int = 0
+
+    def add(self, raw_bytes: int, wire_bytes: int) -> None:
+        if raw_bytes > 0 and wire_bytes >= 0:
+            self.raw += int(raw_bytes)
+            self.wire += int(wire_bytes)
+
+    @property
+    def value(self) -> float:
+        return self.wire / self.raw if self.raw else 1.0
 
 
 def describe(value) -> tuple[np.ndarray | None, str | None, tuple[int, ...], dict | None, object]:

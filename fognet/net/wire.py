@@ -106,6 +106,10 @@ class TensorDesc:
         return np.dtype(self.dtype).itemsize * math.prod(self.shape)
 
 
+# How a sender may carry activations (fognet.net.encodings): as they are, as float16
+# (lossy, half the bytes), or LZ4-compressed (lossless).
+ACTIVATIONS = ("raw", "fp16", "lz4")
+
 ALLOWED_DTYPES = frozenset(
     "bool int8 uint8 int16 uint16 int32 uint32 int64 uint64 float16 float32 float64".split()
 )
@@ -195,7 +199,11 @@ class Exec(Body):
     row_start: int = -1  # output rows of a spatial slice; -1 = the whole stage
     row_stop: int = -1
     work_ref_s: float = 0.0  # the sender's predicted reference-seconds (0: unknown); calibrates speed
-    activations: str = "raw"  # how to send the outputs back: net.encodings.ACTIVATIONS
+    activations: str = "raw"  # how to send the outputs back: one of ACTIVATIONS
+
+    def __post_init__(self) -> None:
+        if self.activations not in ACTIVATIONS:  # refused before the subtask runs
+            raise WireError(f"activations: {self.activations!r} is not one of {ACTIVATIONS}")
 
 
 @body(MsgType.RESULT)

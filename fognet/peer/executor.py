@@ -27,8 +27,9 @@ would need to run faster than measured runs at measured speed, with a warning.
 
 API
     TaskKey(sha256, start, stop, input_shapes=(), rows=None)   frozen, hashable; rows: a spatial slice's output rows
-    Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray}
-    JobResult(outputs, wait_s, compute_s)
+    Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray | data.source.Pixels}
+    JobResult(outputs, wait_s, compute_s, in_wire_bytes=-1, out_wire_bytes=-1)
+    frames_normalised(tensors) -> {name: ndarray}   uint8 frames normalised where they run
     Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0)
         await .run(job) -> JobResult       raises ModelError / WireError for a bad job
         .backlog_s -> float                reference-seconds queued or running
@@ -52,6 +53,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from fognet.data.source import Pixels
 from fognet.errors import ModelError, PartitionError, WireError
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import load_model
@@ -95,6 +97,8 @@ class JobResult:
     outputs: dict[str, np.ndarray]
     wait_s: float
     compute_s: float
+    in_wire_bytes: int = -1  # bytes the inputs took on the wire (-1: not sent, or not known)
+    out_wire_bytes: int = -1  # bytes the outputs took on the wire
 
 
 @dataclass
@@ -176,7 +180,7 @@ class Executor:
 
     def _run_sync(self, job: Job, queued_at: float) -> JobResult:
         built = self._get(job.key)
-        feeds = _check_feeds(built, job.tensors)
+        feeds = _check_feeds(built, frames_normalised(job.tensors))
         t0 = time.perf_counter()
         try:
             values = built.session.run(list(built.outputs), feeds)
@@ -243,6 +247,12 @@ def _np_dtype(vi) -> str:
     from onnx import helper
 
     return np.dtype(helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)).name
+
+
+def frames_normalised(tensors: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """A frame that came as uint8 pixels (`data.source.Pixels`) becomes the model's float
+    input here, where the first stage runs, by the source's own normalisation: exact."""
+    return {k: v.to_input() if isinstance(v, Pixels) else v for k, v in tensors.items()}
 
 
 def _check_feeds(built: _Built, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

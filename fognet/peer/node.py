@@ -55,6 +55,7 @@ from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused
 from fognet.net import wire
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
+from fognet.net.encodings import WireRatio, pack_tensors
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
@@ -86,6 +87,7 @@ class PeerConfig:
     profile: str = ""
     heartbeat_s: float = 1.0
     time_scale: float = 1.0  # emulated seconds per device second (see executor)
+    activations: str = "raw"  # how the subtasks it sends carry activations: raw | fp16 | lz4
 
 
 class Peer:
@@ -113,6 +115,7 @@ class Peer:
             self.transport, self._describe, self._events, interval_s=config.heartbeat_s
         )
         self._fetching: dict[str, asyncio.Lock] = {}
+        self.wire_ratio = WireRatio()  # wire bytes / raw bytes of the activations it exchanged
         self._ids = itertools.count()
         self._handlers = {
             MsgType.EXEC: self._on_exec,
@@ -232,8 +235,10 @@ class Peer:
         rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
         key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
         result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
-        reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s)
-        return Header(reply), result.outputs
+        outputs, sent = pack_tensors(result.outputs, body.activations)
+        reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s,
+                            out_wire_bytes=sent.total)
+        return Header(reply), outputs
 
     async def _on_model_get(self, header: Header, tensors) -> tuple[Header, dict]:
         body: wire.ModelGet = header.body
@@ -298,16 +303,19 @@ class Peer:
         body = wire.Exec(
             task=self.name, subtask=str(next(self._ids)), model_sha256=key.sha256,
             node_start=key.start, node_stop=key.stop, row_start=rows[0], row_stop=rows[1],
-            work_ref_s=job.work_s,
+            work_ref_s=job.work_s, activations=self.config.activations,
         )
+        tensors, sent = pack_tensors(job.tensors, self.config.activations)
         try:
-            reply, outputs = await self.transport.request(addr, Header(body), job.tensors, timeout_s=timeout)
+            reply, outputs = await self.transport.request(addr, Header(body), tensors, timeout_s=timeout)
         except PeerUnreachable as exc:
             raise PeerUnreachable(
                 f"peer {peer} ({addr}) did not answer nodes [{key.start}, {key.stop}) within {timeout:.3g} s"
             ) from exc
         result: wire.Result = reply.body
-        return JobResult(dict(outputs), result.wait_s, result.compute_s)
+        self.wire_ratio.add(sent.raw, sent.wire)
+        self.wire_ratio.add(sum(int(np.asarray(v).nbytes) for v in outputs.values()), result.out_wire_bytes)
+        return JobResult(dict(outputs), result.wait_s, result.compute_s, sent.total, result.out_wire_bytes)
 
     def address_of(self, name: str) -> str | None:
         member = self.membership.table.get(name)

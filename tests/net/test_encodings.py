@@ -71,9 +71,9 @@ def test_fp16_halves_the_bytes_within_float16_precision() -> None:
 def test_integer_tensors_stay_raw_under_fp16() -> None:
     shape = np.array([1, 64, 7, 7], dtype=np.int64)
     assert isinstance(pack(shape, "fp16"), np.ndarray)
-    packed, raw, on_wire = pack_tensors({"s": shape, "a": _activation()}, "fp16")
-    assert raw == shape.nbytes + _activation().nbytes
-    assert on_wire == shape.nbytes + _activation().nbytes // 2
+    packed, sent = pack_tensors({"s": shape, "a": _activation()}, "fp16")
+    assert sent.raw == shape.nbytes + _activation().nbytes
+    assert sent.wire == shape.nbytes + _activation().nbytes // 2 and sent.frame == 0
     assert np.array_equal(_round_trip(packed)["s"], shape)
 
 
