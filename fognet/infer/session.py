@@ -24,22 +24,23 @@ draws progress and prints the report. A session:
    frames in flight finish on the plan they started with. Each re-plan is logged and
    reported (`Replan`);
 4. with `verify`, runs every frame through the whole model locally afterwards and counts
-   the outputs that match (numpy.allclose).
+   the outputs that match (numpy.allclose); with a lossy encoding (float16 activations)
+   it always does, and reports the output error (`fognet.infer.fidelity`).
 
 Models travel by hash (EXEC names no input shapes), so a model with symbolic input
 dimensions is shared in its normalised, static-shape form (`_shareable`).
 
 API
-    frames_for(graph, images) -> Iterator[dict[str, ndarray]]   images: HxWx3 uint8 arrays
+    frames_for(graph, images, encoding=uint8 frames) -> feeds   images: HxWx3 uint8; uint8 frames stay Pixels
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
     SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
                    join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
                    warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05,
-                   replan_interval_s=5.0)
+                   replan_interval_s=5.0, encoding=Encoding())    uint8 frames, raw activations
                    warm-up: untimed copies of the first image, not reported
     Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK, nics={})
         who the source is: None config = a requester "infer-<pid>" that computes nothing
-    Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans)
+    Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans, fidelity)
     Replan(reason, switched, current_s, candidate_s)
     await run_session(loaded, images, placement=None, options, identity, on_result=None) -> Report
         placement None: greedy, using the source itself only when it is a device
@@ -67,13 +68,14 @@ import onnx
 
 from fognet.errors import FognetError, ModelError, PeerUnreachable, PlanError
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
+from fognet.infer.fidelity import Fidelity, compare_outputs
 from fognet.infer.placement import GreedyPlacement, Placement, reprice
 from fognet.infer.requester import FrameResult, Requester, Summary, summarise
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
-from fognet.model.runtime import make_session, run
 from fognet.net.emulation import Pacer
 from fognet.partition.cost import ClusterState, LinkState
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding
 from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD, should_switch, state_change
 from fognet.partition.stages import Plan
 from fognet.peer.membership import MemberEvent
@@ -85,12 +87,16 @@ log = logging.getLogger(__name__)
 WARMUP_TIMEOUT_S = 300.0  # the first frame fetches the model to every peer of the plan
 
 
-def frames_for(graph: ModelGraph, images: Iterable[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
-    """Model feeds for camera images: the one image input, resized and normalised."""
-    from fognet.data.source import to_model_input
+def frames_for(
+    graph: ModelGraph, images: Iterable[np.ndarray], encoding: Encoding = DEFAULT_ENCODING
+) -> Iterator[dict[str, object]]:
+    """Model feeds for camera images: the one image input, resized; normalised here for
+    float32 frames, or left as uint8 pixels to be normalised where the first stage runs."""
+    from fognet.data.source import model_pixels, to_model_input
 
     info = image_input(graph)
-    return ({info.name: to_model_input(image, info.shape, info.dtype)} for image in images)
+    prepare = model_pixels if encoding.frames == "uint8" else to_model_input
+    return ({info.name: prepare(image, info.shape, info.dtype)} for image in images)
 
 
 def image_input(graph: ModelGraph):
@@ -121,6 +127,7 @@ class SessionOptions:
     # once): the DP takes a core for a second or more on a big model, which frames feel on
     # a small machine. Between runs the current plan is only re-priced.
     replan_interval_s: float = 5.0
+    encoding: Encoding = DEFAULT_ENCODING  # frames and activations on the wire (lossy: fp16)
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,7 @@ class Report:
     source: str
     basis: tuple[str, ...] = ()  # per plan: the state it was priced under ("configured", "calibrated")
     replans: tuple[Replan, ...] = ()
+    fidelity: Fidelity | None = None  # outputs vs the whole model (with --verify or a lossy encoding)
 
 
 class _Plans:
@@ -356,8 +364,9 @@ class Session:
             return
         # Model fetches over slow emulated links take long: warm up with a long timeout.
         timeout = max(self.options.timeout_s, WARMUP_TIMEOUT_S)
-        await _warm_up(self.requester(timeout, calibrate=False), self.graph, image, self.plans, 1)
-        await _warm_up(self.requester(timeout), self.graph, image, self.plans, count - 1)
+        encoding = self.options.encoding
+        await _warm_up(self.requester(timeout, calibrate=False), self.graph, image, self.plans, 1, encoding)
+        await _warm_up(self.requester(timeout), self.graph, image, self.plans, count - 1, encoding)
         if count > 1 and self.options.calibrate:
             await self.plans.recalibrate()
 
@@ -365,10 +374,11 @@ class Session:
         """Frames through the current placement, timed; re-planning as the state moves."""
         assert self.plans is not None, "use(placement) first"
         verify = self.options.verify
+        compare = verify or self.options.encoding.lossy
 
-        def feeds() -> Iterator[dict[str, np.ndarray]]:
-            for frame in frames_for(self.graph, images):
-                if verify:
+        def feeds() -> Iterator[dict[str, object]]:
+            for frame in frames_for(self.graph, images, self.options.encoding):
+                if compare:
                     self.feeds_seen.append(frame)
                 yield frame
 
@@ -379,14 +389,15 @@ class Session:
         )
         elapsed = time.perf_counter() - t0
         await self.plans.settle()
-        verified = None
-        if verify:
-            verified = await asyncio.to_thread(_verify, self.graph, self.feeds_seen, results)
+        verified = fidelity = None
+        if compare:
+            fidelity = await asyncio.to_thread(compare_outputs, self.graph, self.feeds_seen, results)
+            verified = fidelity.matched if verify else None
             self.feeds_seen = []
         plans = self.plans
         return Report(
             tuple(results), summarise(results, elapsed), tuple(plans.history), verified, elapsed,
-            tuple(sorted(self.workers)), self.peer.name, tuple(plans.basis), tuple(plans.replans),
+            tuple(sorted(self.workers)), self.peer.name, tuple(plans.basis), tuple(plans.replans), fidelity,
         )
 
 
@@ -401,7 +412,8 @@ async def open_session(
     base = identity.config or PeerConfig(f"infer-{os.getpid()}", quota=0, profile="requester")
     times = [t * base.time_scale for t in times]  # reference work in emulated time
     config = replace(
-        base, bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir
+        base, bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir,
+        activations=options.encoding.activations,
     )
     peer = Peer(config, pacer=identity.pacer, on_event=identity.on_event)
     loaded = _shareable(loaded, peer.store)
@@ -434,11 +446,12 @@ async def run_session(
         return await session.stream(images, on_result)
 
 
-async def _warm_up(requester: Requester, graph: ModelGraph, image, plans, count: int) -> None:
+async def _warm_up(requester: Requester, graph: ModelGraph, image, plans, count: int,
+                   encoding: Encoding = DEFAULT_ENCODING) -> None:
     """Untimed copies of the first frame, so fetching and building are not measured."""
     if count < 1:
         return
-    warm = await requester.run(frames_for(graph, [image] * count), plans, window=1)
+    warm = await requester.run(frames_for(graph, [image] * count, encoding), plans, window=1)
     failed = [r for r in warm if not r.ok]
     if failed:
         log.warning("warm-up frame failed: %s", failed[0].error)
@@ -471,16 +484,3 @@ def _estimated_times(loaded: LoadedModel, graph: ModelGraph) -> list[float]:
     from fognet.model.profile import estimate_profile
 
     return estimate_profile(loaded).times_for(graph)
-
-
-def _verify(graph: ModelGraph, feeds: list[dict[str, np.ndarray]], results: Sequence[FrameResult]) -> int:
-    """How many frames' outputs equal whole-model inference here (numpy.allclose)."""
-    session = make_session(graph.model)
-    matched = 0
-    for frame, result in zip(feeds, results, strict=False):
-        if not result.ok:
-            continue
-        expected = run(session, frame)
-        if all(np.allclose(result.outputs[k], v, rtol=1e-4, atol=1e-5) for k, v in expected.items()):
-            matched += 1
-    return matched

@@ -11,6 +11,7 @@ spatial_slices   slice specs (rows in, rows kept) and the split / crop / merge o
 spatial_rewrite  the ONNX sub-model a slice runs, and the reference split-run-merge flow
 spatial_cost     the planner's view of a slice: rows, bytes and work from the halo walk
 stagebytes       bytes in and out of every candidate stage, computed once per model
+encoding         bytes on the wire: uint8 frames, raw / float16 / LZ4 activations (Encoding)
 cost             the latency formulas of DESIGN.md
 plan             the dynamic program over cuts and spatial splits
 replan           when to re-plan and when to switch (thresholds, hysteresis)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fognet.errors import PartitionError
 from fognet.model.graph import ModelGraph
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding, wire_sizes
 from fognet.partition.halo import aligned_rows, alignments, walk_back
 from fognet.partition.plan import SpatialPricing
 from fognet.partition.spatial_ops import node_geometries
@@ -18,8 +19,9 @@ from fognet.partition.spatial_runs import SpatialRun, find_runs, spatial_run
 
 
 class RunPricing(SpatialPricing):
-    def __init__(self, graph: ModelGraph) -> None:
+    def __init__(self, graph: ModelGraph, encoding: Encoding = DEFAULT_ENCODING) -> None:
         self.graph = graph
+        self._sizes = wire_sizes(graph, encoding)  # bytes on the wire, as stage bytes are priced
         self._geometries = node_geometries(graph)
         self._runs = find_runs(graph)
         self._cache: dict[tuple[int, int], SpatialRun | None] = {}
@@ -48,7 +50,7 @@ class RunPricing(SpatialPricing):
 
     def _row_bytes(self, name: str) -> float:
         info = self.graph.tensors[name]
-        return info.nbytes / info.shape[2]
+        return self._sizes[name] / info.shape[2]
 
     def input_rows(self, start: int, stop: int, rows: tuple[int, int]) -> dict[str, tuple[int, int]]:
         """Input rows per run input for output rows `rows`: halo walk-back, grid-aligned."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from fognet.errors import ConfigError, FognetError
 from fognet.model.graph import ModelGraph, analyse
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding
 from fognet.partition.plan import SpatialPricing
 from fognet.partition.stagebytes import StageBytes, stage_bytes
 from fognet.sim.scenario import ModelSpec
@@ -41,8 +42,9 @@ class ModelCosts:
         return float(sum(self.times))
 
 
-def load_costs(spec: ModelSpec, seed: int = 0) -> ModelCosts:
-    """Load and analyse a model and price its nodes; a missing file or bad profile is a ConfigError."""
+def load_costs(spec: ModelSpec, seed: int = 0, encoding: Encoding = DEFAULT_ENCODING) -> ModelCosts:
+    """Load and analyse a model and price its nodes, its bytes as `encoding` sends them; a
+    missing file or bad profile is a ConfigError."""
     from fognet.model.load import load_model
 
     try:
@@ -51,7 +53,8 @@ def load_costs(spec: ModelSpec, seed: int = 0) -> ModelCosts:
         raise ConfigError(f"model {spec.key!r}: {exc}") from exc
     graph = analyse(loaded.model)
     times = _profile_times(graph, spec.profile) if spec.profile else _estimated_times(loaded, graph)
-    return ModelCosts(spec.key, loaded.sha256, graph, tuple(times), stage_bytes(graph), spatial_pricing(graph))
+    return ModelCosts(spec.key, loaded.sha256, graph, tuple(times), stage_bytes(graph, encoding),
+                      spatial_pricing(graph, encoding))
 
 
 def _estimated_times(loaded, graph: ModelGraph) -> list[float]:
@@ -69,11 +72,11 @@ def _profile_times(graph: ModelGraph, path: Path) -> list[float]:
         raise ConfigError(f"profile {path}: {exc}") from exc
 
 
-def spatial_pricing(graph: ModelGraph) -> SpatialPricing:
+def spatial_pricing(graph: ModelGraph, encoding: Encoding = DEFAULT_ENCODING) -> SpatialPricing:
     """The planner's view of the model's sliceable runs (the real halo walk), memoised."""
     from fognet.partition.spatial_cost import RunPricing
 
-    return MemoPricing(RunPricing(graph))
+    return MemoPricing(RunPricing(graph, encoding))
 
 
 class MemoPricing(SpatialPricing):

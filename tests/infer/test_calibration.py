@@ -53,7 +53,8 @@ def test_slow_transfers_lower_the_link_and_the_next_plan_leaves_it() -> None:
     first = _plan(before)
     assert first.peers == {"w1"}  # the faster link
     for _ in range(4):
-        cal.observe([_transfer("w1", 1e6)])  # w1's link really dropped to 1 MB/s
+        # w1's link really dropped to 0.2 MB/s (the frame goes as uint8: 3 KB must cost)
+        cal.observe([_transfer("w1", 2e5)])
     after = cal.apply(_state())
     assert after.link("car", "w1").bandwidth < 3e6
     assert "bandwidth car-w1" in str(state_change(before, after))
