@@ -18,7 +18,8 @@ the declared sizes of a message by its byte cap before anything is decompressed.
 API
     ACTIVATIONS, KINDS
     Packed(dtype, shape, encoding, payload)      frozen; a tensor already encoded (.wire_bytes)
-    pack(array, activations) -> Packed | ndarray    how a sender encodes one activation
+    pack(array, activations) -> Packed | ndarray    how a sender encodes one activation (LZ4 only
+                                                    when it is smaller: the ratio never exceeds 1)
     pack_tensors(tensors, activations) -> (dict, Sent(raw, wire, frame))
     WireRatio()  .add(raw_bytes, wire_bytes), .value   measured wire / raw bytes of activations
     describe(value) -> (dtype, shape, encoding | None, payload)   for the codec's encode
@@ -66,8 +67,9 @@ def pack(array: np.ndarray, activations: str) -> Packed | np.ndarray:
     if activations == "fp16" and a.dtype.name in _FLOATS:
         return Packed(a.dtype.name, a.shape, {"kind": "fp16"}, memoryview(a.astype(np.float16)).cast("B"))
     if activations == "lz4" and a.nbytes:
-        block = lz4.block.compress(memoryview(a).cast("B"), store_size=False)
-        return Packed(a.dtype.name, a.shape, {"kind": "lz4"}, block)
+        block = lz4.block.compress(memoryview(a.reshape(-1)).cast("B"), store_size=False)
+        if len(block) < a.nbytes:  # incompressible (logits, noise): raw is fewer bytes
+            return Packed(a.dtype.name, a.shape, {"kind": "lz4"}, block)
     return a
 
 

@@ -135,3 +135,10 @@ def test_the_sender_is_told_first_about_a_bad_encoding() -> None:
     bad = Packed("float32", (4,), {"kind": "gzip"}, b"\0" * 16)
     with pytest.raises(WireError, match="gzip"):
         codec.encode(HEADER, {"a": bad})
+
+
+def test_incompressible_activations_stay_raw_under_lz4() -> None:
+    noise = np.random.default_rng(4).standard_normal(1000).astype(np.float32)  # like logits
+    assert isinstance(pack(noise, "lz4"), np.ndarray)
+    _, sent = pack_tensors({"logits": noise, "a": _activation()}, "lz4")
+    assert sent.wire < sent.raw  # the sparse one compressed, the noise went as it is
