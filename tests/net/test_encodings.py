@@ -142,3 +142,12 @@ def test_incompressible_activations_stay_raw_under_lz4() -> None:
     assert isinstance(pack(noise, "lz4"), np.ndarray)
     _, sent = pack_tensors({"logits": noise, "a": _activation()}, "lz4")
     assert sent.wire < sent.raw  # the sparse one compressed, the noise went as it is
+
+
+def test_an_exec_asking_for_an_unknown_activation_encoding_is_refused_before_it_runs() -> None:
+    good = codec.encode(Header(wire.Exec("t", "s", "ab" * 32, 0, 3, activations="lz4")))
+    assert codec.decode(good)[0].body.activations == "lz4"
+    head = msgpack.unpackb(good[0], raw=False)
+    head["activations"] = "zstd"
+    err = _refused([msgpack.packb(head, use_bin_type=True)])
+    assert "activations" in str(err) and "zstd" in str(err)
