@@ -10,7 +10,8 @@ Handlers are small and return values (the transport sends them back):
     EXEC       ensure the model is here (fetch it by hash from the sender, or from any peer
                whose HELLO/STATE lists it, if not), queue
                the subtask on the executor, reply RESULT with outputs, wait_s, compute_s;
-               its work_ref_s calibrates the executor's speed, which STATE advertises
+               its work_ref_s calibrates the executor's speed, which STATE advertises;
+               outputs go back as EXEC's `activations` asks (raw, fp16, lz4)
     MODEL_GET  reply MODEL_PART: one chunk of the model file, as a uint8 tensor "data"
     PING       reply PONG
     HELLO/STATE/BYE go to membership; anything else gets ERROR UNSUPPORTED.
@@ -23,7 +24,8 @@ others.
 API
     PeerConfig(name, speed=1.0, threads=1, quota=4, host="127.0.0.1", port=0, bootstrap=(),
                discovery=False, broadcast=LOOPBACK_BROADCAST, emulate=False, cache_dir=None,
-               profile="", heartbeat_s=1.0, time_scale=1.0)
+               profile="", heartbeat_s=1.0, time_scale=1.0, activations="raw")
+               activations: how the subtasks it sends carry activations, both ways
     Peer(config, *, pacer=None, on_event=None)      on_event(MemberEvent) for each join/leave/death
         .name, .address ("host:port"), .store, .executor
         await .run()                       until cancelled
@@ -34,7 +36,8 @@ API
         .cluster_state(links=None, default_link=None) -> ClusterState
         .matchmaker                        DINA-O rounds (fognet.peer.match.matchmaker); MATCH_TYPES go to it
         .matching_state: () -> ClusterState   what its round figures are read from (cluster_state)
-        await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner
+        await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner (wire bytes in it)
+        .wire_ratio                        wire / raw bytes of the activations it exchanged (prices LZ4)
         await .ensure_model(sha256, source) -> Path           fetch by hash if missing
         await .wait_for_peers(count, timeout) -> dict[name, address]
 """
