@@ -102,7 +102,8 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
 @click.option("--discovery/--no-discovery", default=True, show_default=True, help="UDP beacon (loopback-only when bound to 127.x).")
 @click.option("--emulate/--no-emulate", default=None, help="Emulate the device (and its links); default: as the cluster file says, else off.")
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help="Model cache directory (default: $FOGNET_CACHE).")
-@click.option("--heartbeat", default=1.0, show_default=True, help="Seconds between STATE heartbeats; dead after 3 missed.")
+@click.option("--heartbeat", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between STATE heartbeats; dead after 3 missed.")
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
 def peer(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat, exit_with_parent) -> None:
     """Run one peer until interrupted (Ctrl-C or SIGTERM): serve subtasks, log who joins and leaves."""
@@ -118,7 +119,8 @@ def peer(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache
 @click.argument("cluster_file", metavar="FILE", type=click.Path(path_type=Path))
 @click.option("--emulate/--no-emulate", default=None, help="Override the file's emulation switch.")
 @click.option("--cache-root", type=click.Path(path_type=Path), default=None, help="Give each peer its own model cache DIR/NAME.")
-@click.option("--heartbeat", default=1.0, show_default=True, help="Seconds between heartbeats.")
+@click.option("--heartbeat", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between heartbeats.")
 @click.option("--quiet", is_flag=True, help="Do not echo the peers' membership logs.")
 def cluster(cluster_file, emulate, cache_root, heartbeat, quiet) -> None:
     """Start every peer of FILE as its own process on loopback; Ctrl-C stops them all."""

@@ -151,3 +151,9 @@ def test_an_exec_asking_for_an_unknown_activation_encoding_is_refused_before_it_
     head["activations"] = "zstd"
     err = _refused([msgpack.packb(head, use_bin_type=True)])
     assert "activations" in str(err) and "zstd" in str(err)
+
+
+def test_the_wire_and_the_cost_model_know_the_same_activation_encodings() -> None:
+    from fognet.partition.encoding import ACTIVATIONS as PRICED
+
+    assert wire.ACTIVATIONS == PRICED  # net and partition may not import each other: kept equal here

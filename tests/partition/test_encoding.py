@@ -7,8 +7,8 @@ import pytest
 from fognet.errors import ConfigError
 from fognet.model.graph import analyse
 from fognet.partition.encoding import Encoding, parse_encoding, wire_sizes
-from fognet.partition.spatial_cost import RunPricing
 from fognet.partition.stagebytes import stage_bytes
+from fognet.placement.pricing import HaloPricing
 from tests.graphs import conv_chain_model, residual_model
 
 FRAME = 1 * 3 * 224 * 224 * 4  # a float32 224x224 RGB input: 602112 bytes
@@ -66,7 +66,7 @@ def test_stage_tables_price_the_frame_as_uint8_and_activations_as_sent() -> None
 
 def test_slice_bytes_are_priced_on_the_same_sizes() -> None:
     graph = analyse(conv_chain_model())  # x [1,3,32,32], all spatial
-    raw, u8 = RunPricing(graph, Encoding("float32")), RunPricing(graph, Encoding("uint8", "fp16"))
+    raw, u8 = HaloPricing(graph, Encoding("float32")), HaloPricing(graph, Encoding("uint8", "fp16"))
     rows = (0, 4)
     (raw_in, raw_out), (u8_in, u8_out) = raw.slice_bytes(0, 6, rows), u8.slice_bytes(0, 6, rows)
     assert u8_in * 4 == raw_in and u8_out * 2 == raw_out

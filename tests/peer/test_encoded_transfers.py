@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fognet.data.source import model_pixels, to_model_input
-from fognet.infer.requester import Requester
+from fognet.infer.requester import Requester, Timed
 from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, run
@@ -49,7 +49,8 @@ def _images(n: int, seed: int = 0) -> list[np.ndarray]:
 
 
 async def _run(peer: Peer, graph, plan_for, frames):
-    results = await Requester(peer.run_subtask, graph, timeout=10.0).run(frames, plan_for(peer.name), window=2)
+    requester = Requester(peer.run_subtask, graph, timeout=10.0)
+    results = await requester.run([Timed(f) for f in frames], plan_for(peer.name), window=2)
     assert all(r.ok for r in results), [r.error for r in results]
     return results
 
