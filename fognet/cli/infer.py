@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from fognet.cli.options import input_shape_option
+from fognet.cli.options import encoding_option, input_shape_option
 from fognet.errors import ConfigError
 
 
@@ -170,9 +170,10 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
 @click.option("--replan-threshold", default=0.2, show_default=True,
               help="Re-plan when a speed, backlog or bandwidth moves by more than this fraction.")
 @input_shape_option
+@encoding_option
 def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, timeout, join_timeout,
           local_only, placement, profile_path, parts, emulate, csv_path, seed, warmup, replan_threshold,
-          input_shapes) -> None:
+          input_shapes, encoding) -> None:
     """Send frames through the cluster and report latency (p50/p95/p99, split into transfer,
     wait and compute), throughput, and which peers ran which stages."""
     from rich.console import Console
@@ -203,7 +204,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         times = load_profile(profile_path).times_for(graph)
     options = dict(
         window=window, paced=fps is not None, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times,
-        warmup=warmup, replan_threshold=replan_threshold,
+        warmup=warmup, replan_threshold=replan_threshold, encoding=encoding,
     )
     if via:
         identity = Identity()
@@ -220,7 +221,10 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
             chosen = _placement(placement, local_only, parts, True)
             report = _run(loaded, graph, images, chosen, session, identity, total)
     _print_report(report, graph, console)
+    from fognet.infer.fidelity import describe
     from fognet.infer.matched import round_lines
+
+    console.print(describe(report.fidelity, encoding.name, encoding.lossy), soft_wrap=True)
 
     for line in round_lines(chosen):  # one line per matching round (placement "match")
         console.print(line, soft_wrap=True, markup=False)

@@ -61,3 +61,23 @@ def input_shape_option(func: Callable[..., Any]) -> Callable[..., Any]:
 def model_argument(func: Callable[..., Any]) -> Callable[..., Any]:
     """MODEL: a zoo name (see `fognet models`) or a path to an .onnx file."""
     return click.argument("model", metavar="MODEL")(func)
+
+
+def encoding_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--encoding FRAMES[+ACTIVATIONS]` parsed into a `partition.encoding.Encoding`; a bad
+    value is a ConfigError (one line, exit code 2)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str):
+        from fognet.partition.encoding import parse_encoding
+
+        return parse_encoding(value)
+
+    return click.option(
+        "--encoding",
+        default="uint8",
+        show_default=True,
+        callback=callback,
+        metavar="FRAMES[+ACTIVATIONS]",
+        help="Bytes on the wire: frames uint8 (exact, a quarter of float32) or float32; activations "
+             "raw, lz4 (lossless) or fp16 (lossy, reported with its output error). E.g. uint8+lz4, fp16.",
+    )(func)

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fognet.cli.options import input_shape_option, model_argument
+from fognet.cli.options import encoding_option, input_shape_option, model_argument
 from fognet.errors import ConfigError
 
 
@@ -28,12 +28,14 @@ def node_times(loaded, profile_path: Path | None, estimate: bool, threads: int =
     return graph, profile.times_for(graph), f"measured here ({profile.runs} runs, cached)"
 
 
-def make_planner(graph, times, state, source: str, spatial: bool = True):
-    from fognet.partition.plan import Planner, PlannerConfig
-    from fognet.placement.pricing import HaloPricing
+def make_planner(graph, times, state, source: str, spatial: bool = True, encoding=None):
+    """The DP over `graph` under `state`, its bytes priced as `encoding` sends them."""
+    from fognet.partition.encoding import DEFAULT_ENCODING
+    from fognet.partition.plan import PlannerConfig
+    from fognet.placement.pricing import model_costs
 
-    pricing = HaloPricing(graph) if spatial else None
-    return Planner(graph, times, state, source, spatial=pricing, config=PlannerConfig(spatial=spatial))
+    costs = model_costs(graph, times, spatial=spatial, encoding=encoding or DEFAULT_ENCODING)
+    return costs.planner(state, source, PlannerConfig(spatial=spatial))
 
 
 def default_source(cluster, source: str | None) -> str:
@@ -57,7 +59,9 @@ def default_source(cluster, source: str | None) -> str:
 @click.option("--emulate/--no-emulate", default=None,
               help="Price in the emulated time `fognet infer` runs in (default: as the file says).")
 @input_shape_option
-def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatial, seed, emulate, input_shapes) -> None:
+@encoding_option
+def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatial, seed, emulate, input_shapes,
+         encoding) -> None:
     """Plan MODEL for CLUSTER: stages, peers and predicted latency, beside reference plans.
 
     Priced as `fognet infer` prices the same file: with emulation on, in its slowed time."""
@@ -72,7 +76,8 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
     loaded = load_model(model, input_shapes, seed=seed)
     graph, times, basis = node_times(loaded, profile_path, estimate)
     times = [t * mode.scale for t in times]  # reference work in emulated time, as a source plans it
-    planner = make_planner(graph, times, cluster_state(cluster, mode.link_scale), source, spatial=not no_spatial)
+    planner = make_planner(graph, times, cluster_state(cluster, mode.link_scale), source, spatial=not no_spatial,
+                           encoding=encoding)
     chosen = planner.plan(loaded.sha256, loaded.input_shapes)
     labels = {"local": "all-local", "best-node": "best single node", "neurosurgeon": "neurosurgeon split"}
     references = {label: make_plan(name, planner) for name, label in labels.items()}
@@ -81,10 +86,12 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
         data["references"] = {k: v.predicted_s for k, v in references.items()}
         data["times"] = basis
         data["time_scale"] = mode.scale
+        data["encoding"] = encoding.name
         click.echo(json.dumps(data, indent=2))
         return
     console = Console()
     console.print(mode.describe(), soft_wrap=True)
+    console.print(f"bytes priced as sent with encoding {encoding.name}", soft_wrap=True)
     table = Table(title=f"{loaded.name} on {cluster.name} from {source} (node times: {basis})")
     for col in ("stage", "nodes", "first .. last", "peers", "rows", "predicted ms"):
         table.add_column(col)

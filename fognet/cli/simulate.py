@@ -88,7 +88,8 @@ def _ms(value: float | None) -> str:
 def _table(comparison: Comparison, names: list[str]) -> None:
     sc = comparison.scenario
     table = Table(title=f"{sc.name}: {sum(g.count for g in sc.sources)} sources, "
-                        f"{sum(g.count for g in sc.workers)} workers, {sc.rounds} rounds")
+                        f"{sum(g.count for g in sc.workers)} workers, {sc.rounds} rounds, "
+                        f"bytes as encoding {sc.encoding.name} sends them")
     for header in ("approach", "frames", "mean ms", "p50 ms", "p95 ms", "p99 ms", "frames/s",
                    "deadline met", "worker util", "fognet speed-up"):
         table.add_column(header, justify="left" if header == "approach" else "right")

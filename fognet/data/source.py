@@ -13,13 +13,16 @@ API
     Frame(index, image, timestamp, labels=None, name="", sequence="")   frozen
     FrameSource                                   protocol: iterable of Frame, .fps, len()
     to_model_input(image, shape=(1, 3, 224, 224), dtype="float32", normalize="imagenet")
+    model_pixels(image, shape, dtype="float32", normalize="imagenet") -> Pixels   the same input, not yet normalised
+    Pixels(data, normalize, layout, dtype)     frozen; uint8 in the input's shape; .to_input(), .nbytes, .rows(a, b)
+    normalize_pixels(data, normalize, layout, dtype)   the one normalisation (source and executor)
     resize(image, height, width) -> float32 HxWxC
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -168,18 +171,90 @@ def to_model_input(
     The layout is read from `shape`: a 3 at position 1 means NCHW (checked first, as
     most ONNX vision models use it), a 3 at position 3 means NHWC. `normalize` is
     "imagenet" (scale to [0,1], subtract the ImageNet mean, divide by its std) or
-    "unit" (scale to [0,1] only).
+    "unit" (scale to [0,1] only). A uint8 image goes through `model_pixels` and
+    `normalize_pixels`, the same two steps a frame sent as uint8 takes (the second where
+    the first stage runs), so both give the same bits.
     """
-    layout, height, width = _layout(shape)
     img = np.asarray(image)
-    if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] == 0 or img.shape[1] == 0:
-        raise ModelError(f"expected an HxWx3 RGB image, got an array of shape {img.shape}")
-    if normalize not in NORMALIZATIONS:
-        raise ModelError(f"unknown normalization {normalize!r}; use one of {NORMALIZATIONS}")
-    scale = 1.0 / 255.0 if img.dtype == np.uint8 else 1.0
-    x = resize(img, height, width) * np.float32(scale)
+    if img.dtype == np.uint8:
+        return model_pixels(img, shape, dtype, normalize).to_input()
+    layout, height, width = _input_geometry(img, shape, normalize)
+    x = resize(img, height, width)
     if normalize == "imagenet":
         x = (x - IMAGENET_MEAN) / IMAGENET_STD
     if layout == "nchw":
         x = x.transpose(2, 0, 1)
     return np.ascontiguousarray(x[None], dtype=np.dtype(dtype))
+
+
+def _input_geometry(img: np.ndarray, shape: Sequence[object], normalize: str) -> tuple[str, int, int]:
+    layout, height, width = _layout(shape)
+    if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] == 0 or img.shape[1] == 0:
+        raise ModelError(f"expected an HxWx3 RGB image, got an array of shape {img.shape}")
+    if normalize not in NORMALIZATIONS:
+        raise ModelError(f"unknown normalization {normalize!r}; use one of {NORMALIZATIONS}")
+    return layout, height, width
+
+
+@dataclass(frozen=True, eq=False)
+class Pixels:
+    """A model input still as the camera's bytes: uint8 in the input's shape and layout,
+    with the normalisation left to do. A frame travels like this (a quarter of float32's
+    bytes) and is normalised where the first stage runs, by `normalize_pixels`, so the
+    result is the float input the source would have made, bit for bit."""
+
+    data: np.ndarray  # uint8, the model input's shape (or a slice of its rows)
+    normalize: str  # one of NORMALIZATIONS
+    layout: str  # "nchw" | "nhwc"
+    dtype: str  # the model input's dtype, e.g. "float32"
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.nbytes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    def rows(self, start: int, stop: int) -> Pixels:
+        """Rows [start, stop) of an NCHW input (a spatial slice's input, with its halo)."""
+        if self.layout != "nchw":
+            raise ModelError(f"only an NCHW input is sliced by rows; this frame is {self.layout}")
+        return replace(self, data=np.ascontiguousarray(self.data[:, :, start:stop]))
+
+    def to_input(self) -> np.ndarray:
+        return normalize_pixels(self.data, self.normalize, self.layout, self.dtype)
+
+
+def model_pixels(
+    image: np.ndarray,
+    shape: Sequence[int] = (1, 3, 224, 224),
+    dtype: str | np.dtype = "float32",
+    normalize: str = "imagenet",
+) -> Pixels:
+    """An HxWx3 uint8 image resized (Pillow, 8-bit) to the input `shape`, in its layout,
+    not yet normalised: what `to_model_input` normalises, and what a frame sends."""
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        raise ModelError(f"a frame travels as uint8 pixels; this image is {img.dtype}")
+    layout, height, width = _input_geometry(img, shape, normalize)
+    if img.shape[0] != height or img.shape[1] != width:
+        resized = Image.fromarray(np.ascontiguousarray(img)).resize((width, height), Image.Resampling.BILINEAR)
+        img = np.asarray(resized, dtype=np.uint8)
+    data = img.transpose(2, 0, 1) if layout == "nchw" else img
+    return Pixels(np.ascontiguousarray(data[None]), normalize, layout, np.dtype(dtype).name)
+
+
+def normalize_pixels(data: np.ndarray, normalize: str, layout: str, dtype: str | np.dtype) -> np.ndarray:
+    """uint8 pixels (N,3,H,W or N,H,W,3) to the model's float input: scale to [0,1], then
+    for "imagenet" subtract the mean and divide by the std, per channel. Element-wise in
+    float32, so a slice of rows normalises to the same bits as the rows of the whole."""
+    if normalize not in NORMALIZATIONS:
+        raise ModelError(f"unknown normalization {normalize!r}; use one of {NORMALIZATIONS}")
+    if layout not in ("nchw", "nhwc"):
+        raise ModelError(f"unknown layout {layout!r}; use nchw or nhwc")
+    x = np.asarray(data, dtype=np.uint8).astype(np.float32) * np.float32(1.0 / 255.0)
+    if normalize == "imagenet":
+        channel = (1, 3, 1, 1) if layout == "nchw" else (1, 1, 1, 3)
+        x = (x - IMAGENET_MEAN.reshape(channel)) / IMAGENET_STD.reshape(channel)
+    return np.ascontiguousarray(x, dtype=np.dtype(dtype))

@@ -68,9 +68,10 @@ from fognet.errors import (
     SubtaskFailed,
 )
 from fognet.infer.replay import Faults, Window
+from fognet.infer.wirebytes import slice_inputs, wire_bytes
 from fognet.model.graph import ModelGraph
 from fognet.net.wire import Reason
-from fognet.partition.spatial_slices import merge_outputs, split_inputs
+from fognet.partition.spatial_slices import merge_outputs
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
 from fognet.peer.slicing import Slicer
@@ -267,7 +268,7 @@ class Requester:
             raise PlanError(f"stage {number} [{stage.start}, {stage.stop}) cannot be sliced: {exc}") from exc
         jobs = [
             Job(TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
-                split_inputs(frame.tensors, spec), work)
+                slice_inputs(frame.tensors, spec), work)
             for spec, work in zip(specs, self._works(stage), strict=True)
         ]
         # Sent in the stage's peer order, as the planner prices the source's NIC.
@@ -318,8 +319,7 @@ class Requester:
         rtt = time.perf_counter() - t0
         self.faults.succeeded(peer, key, rtt)
         transfer = max(0.0, rtt - result.wait_s - result.compute_s)
-        in_b = sum(int(v.nbytes) for v in job.tensors.values())
-        out_b = sum(int(np.asarray(v).nbytes) for v in result.outputs.values())
+        in_b, out_b = wire_bytes(job, result)
         timing = SubtaskTiming(number, peer, transfer, result.wait_s, result.compute_s, in_b, out_b, alone, job.work_s)
         return result, timing
 

@@ -28,24 +28,27 @@ draws progress and prints the report. A session:
    (it runs in the background) frames run on the plan with the lost peer's subtasks on
    survivors (`replay.stopgap`);
 4. with `verify`, runs every frame through the whole model locally afterwards and counts
-   the outputs that match (numpy.allclose).
+   the outputs that match (numpy.allclose); with a lossy encoding (float16 activations)
+   it always does, and reports the output error (`fognet.infer.fidelity`).
 
 Models travel by hash (EXEC names no input shapes), so a model with symbolic input
 dimensions is shared in its normalised, static-shape form (`_shareable`).
 
 API
-    frames_for(graph, frames) -> Iterator[Timed]   frames: `data.source.Frame`s (HxWx3 uint8 + timestamp)
+    frames_for(graph, frames, encoding=uint8 frames) -> Iterator[Timed]   frames: `data.source.Frame`s
+                    (HxWx3 uint8 + timestamp); uint8 frames stay `Pixels`, normalised where they run
     stream_times(frames) -> Iterator[(Frame, seconds)]   timestamps made one clock across sequences
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
     SessionOptions(via=(), expect_workers=None, window=4, paced=False, timeout_s=10.0,
                    join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
                    warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05,
-                   replan_interval_s=5.0, max_lag_s=None)
+                   replan_interval_s=5.0, max_lag_s=None,
+                   encoding=Encoding())    uint8 frames, raw activations
                    warm-up: untimed copies of the first image, not reported
     Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK, nics={})
         who the source is: None config = a requester "infer-<pid>" that computes nothing
     Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans,
-           replayed, busy)
+           replayed, busy, fidelity)
     Replan(reason, switched, current_s, candidate_s)
     await run_session(loaded, frames, placement=None, options, identity, on_result=None, graph=None)
         -> Report   (graph: the model's analysis if the caller has it; else made here, once)
@@ -69,19 +72,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from fognet.errors import ModelError, PeerUnreachable
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
+from fognet.infer.fidelity import Fidelity, compare_outputs
 from fognet.infer.placement import GreedyPlacement, Placement
 from fognet.infer.replanning import Plans, Replan
 from fognet.infer.replay import Bans, Deadlines, Faults
 from fognet.infer.requester import FrameResult, Requester, Summary, Timed, summarise
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
-from fognet.model.runtime import make_session, run
 from fognet.net.emulation import Pacer
 from fognet.partition.cost import ClusterState, LinkState
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding
 from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from fognet.partition.stages import Plan
 from fognet.peer.membership import MemberEvent
@@ -97,13 +99,17 @@ log = logging.getLogger(__name__)
 WARMUP_TIMEOUT_S = 300.0  # the first frame fetches the model to every peer of the plan
 
 
-def frames_for(graph: ModelGraph, frames: Iterable[Frame]) -> Iterator[Timed]:
-    """Model feeds for camera frames (the one image input, resized and normalised), each
-    with its frame's timestamp."""
-    from fognet.data.source import to_model_input
+def frames_for(
+    graph: ModelGraph, frames: Iterable[Frame], encoding: Encoding = DEFAULT_ENCODING
+) -> Iterator[Timed]:
+    """Model feeds for camera frames (the one image input, resized; normalised here for
+    float32 frames, or left as uint8 pixels to be normalised where the first stage runs),
+    each with its frame's timestamp."""
+    from fognet.data.source import model_pixels, to_model_input
 
     info = image_input(graph)
-    return (Timed({info.name: to_model_input(f.image, info.shape, info.dtype)}, at) for f, at in stream_times(frames))
+    prepare = model_pixels if encoding.frames == "uint8" else to_model_input
+    return (Timed({info.name: prepare(f.image, info.shape, info.dtype)}, at) for f, at in stream_times(frames))
 
 
 def stream_times(frames: Iterable[Frame]) -> Iterator[tuple[Frame, float]]:
@@ -150,6 +156,7 @@ class SessionOptions:
     # Paced: a frame that would start more than this many seconds after it arrived is
     # skipped (FrameSkipped), so latency stays bounded when the cluster is overloaded.
     max_lag_s: float | None = None
+    encoding: Encoding = DEFAULT_ENCODING  # frames and activations on the wire (lossy: fp16)
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,7 @@ class Report:
     replans: tuple[Replan, ...] = ()
     replayed: int = 0  # frames resumed or restarted on other peers after a fault (replay.Faults)
     busy: int = 0  # BUSY answers the frames waited out or routed around
+    fidelity: Fidelity | None = None  # outputs vs the whole model (with --verify or a lossy encoding)
 
 
 async def _join(peer: Peer, options: SessionOptions) -> dict[str, str]:
@@ -211,12 +219,13 @@ class Session:
     def __init__(self, peer: Peer, loaded: LoadedModel, graph: ModelGraph, times: list[float],
                  options: SessionOptions, identity: Identity, workers: dict[str, str]) -> None:
         self.peer, self.loaded, self.graph, self.times = peer, loaded, graph, times
-        self.costs = model_costs(graph, times, loaded.sha256)  # the model priced once
+        # the model priced once, its bytes as the encoding sends them
+        self.costs = model_costs(graph, times, loaded.sha256, encoding=options.encoding)
         self.options, self.identity, self.workers = options, identity, workers
         self.calibration = Calibration(peer.name)
         self.own_work = OwnWork()
         self.plans: Plans | None = None
-        self.feeds_seen: list[dict[str, np.ndarray]] = []
+        self.feeds_seen: list[Mapping[str, object]] = []
         # Faults (fognet.infer.replay): a subtask is late after a few of its peer's usual
         # round trips, never sooner than a heartbeat; a failed peer is left out for a while.
         self.faults = Faults(Bans(), Deadlines(floor_s=options.heartbeat_s))
@@ -259,8 +268,12 @@ class Session:
             return
         # Model fetches over slow emulated links take long: warm up with a long timeout.
         timeout = max(self.options.timeout_s, WARMUP_TIMEOUT_S)
-        await _warm_up(self.requester(timeout, calibrate=False), self.graph, frame, self.plans, 1)
-        await _warm_up(self.requester(timeout), self.graph, frame, self.plans, count - 1)
+        encoding = self.options.encoding
+        await _warm_up(self.requester(timeout, calibrate=False), self.graph, frame, self.plans, 1, encoding)
+        await _warm_up(self.requester(timeout), self.graph, frame, self.plans, count - 1, encoding)
+        if encoding.activations == "lz4" and self.peer.wire_ratio.raw:  # LZ4 priced as measured
+            measured = encoding.measured(self.peer.wire_ratio.value)
+            self.costs = model_costs(self.graph, self.times, self.loaded.sha256, encoding=measured)
         if count > 1 and self.options.calibrate:
             await self.plans.recalibrate()
 
@@ -268,10 +281,11 @@ class Session:
         """Frames through the current placement, timed; re-planning as the state moves."""
         assert self.plans is not None, "use(placement) first"
         verify = self.options.verify
+        compare = verify or self.options.encoding.lossy
 
         def feeds() -> Iterator[Timed]:
-            for timed in frames_for(self.graph, frames):
-                if verify:
+            for timed in frames_for(self.graph, frames, self.options.encoding):
+                if compare:
                     self.feeds_seen.append(timed.feeds)
                 yield timed
 
@@ -284,15 +298,16 @@ class Session:
         )
         elapsed = time.perf_counter() - t0
         await self.plans.settle()
-        verified = None
-        if verify:
-            verified = await asyncio.to_thread(_verify, self.graph, self.feeds_seen, results)
+        verified = fidelity = None
+        if compare:
+            fidelity = await asyncio.to_thread(compare_outputs, self.graph, self.feeds_seen, results)
+            verified = fidelity.matched if verify else None
             self.feeds_seen = []
         plans = self.plans
         return Report(
             tuple(results), summarise(results, elapsed), tuple(plans.history), verified, elapsed,
             tuple(sorted(self.workers)), self.peer.name, tuple(plans.basis), tuple(plans.replans),
-            self.faults.replayed - replayed, self.faults.busy - busy,
+            self.faults.replayed - replayed, self.faults.busy - busy, fidelity,
         )
 
 
@@ -309,7 +324,8 @@ async def open_session(
     base = identity.config or PeerConfig(f"infer-{os.getpid()}", quota=0, profile="requester")
     times = [t * base.time_scale for t in times]  # reference work in emulated time
     config = replace(
-        base, bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir
+        base, bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir,
+        activations=options.encoding.activations,
     )
     peer = Peer(config, pacer=identity.pacer, on_event=identity.on_event)
     loaded = _shareable(loaded, peer.store)
@@ -343,11 +359,12 @@ async def run_session(
         return await session.stream(frames, on_result)
 
 
-async def _warm_up(requester: Requester, graph: ModelGraph, frame: Frame, plans, count: int) -> None:
+async def _warm_up(requester: Requester, graph: ModelGraph, frame: Frame, plans, count: int,
+                   encoding: Encoding = DEFAULT_ENCODING) -> None:
     """Untimed copies of the first frame, so fetching and building are not measured."""
     if count < 1:
         return
-    warm = await requester.run(frames_for(graph, [frame] * count), plans, window=1)
+    warm = await requester.run(frames_for(graph, [frame] * count, encoding), plans, window=1)
     failed = [r for r in warm if not r.ok]
     if failed:
         log.warning("warm-up frame failed: %s", failed[0].error)
@@ -375,16 +392,3 @@ def _estimated_times(loaded: LoadedModel, graph: ModelGraph) -> list[float]:
     from fognet.model.profile import estimate_profile
 
     return estimate_profile(loaded).times_for(graph)
-
-
-def _verify(graph: ModelGraph, feeds: list[dict[str, np.ndarray]], results: Sequence[FrameResult]) -> int:
-    """How many frames' outputs equal whole-model inference here (numpy.allclose)."""
-    session = make_session(graph.model)
-    matched = 0
-    for frame, result in zip(feeds, results, strict=False):
-        if not result.ok:
-            continue
-        expected = run(session, frame)
-        if all(np.allclose(result.outputs[k], v, rtol=1e-4, atol=1e-5) for k, v in expected.items()):
-            matched += 1
-    return matched

@@ -11,7 +11,12 @@ returns are read-only views of the received frames (copy them to write).
 `decode` raises `WireError` naming the bad field for: a frame count that does not match
 the header, an unknown version or type, a missing/extra/mistyped body field, a dtype
 outside `ALLOWED_DTYPES`, a tensor whose bytes do not equal dtype x shape, and a message
-over `max_bytes` (total of all frames). Nothing else in fognet parses wire bytes.
+over `max_bytes` (total of all frames, and separately the tensors' declared sizes, checked
+before an LZ4 block is decompressed). A tensor value to send may also be an encoded one
+(`fognet.net.encodings`: a `Packed` float16 / LZ4 tensor, or a `data.source.Pixels`
+frame); its descriptor says how, and `decode` checks the encoding (an unknown kind, a wrong
+length, a block that decompresses to anything but the declared bytes) like every field.
+Nothing else in fognet parses wire bytes.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import msgpack
 import numpy as np
 
 from fognet.errors import WireError
+from fognet.net import encodings
 from fognet.net.wire import (
     ALLOWED_DTYPES,
     BODIES,
@@ -55,13 +61,13 @@ def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memor
     Checks the body's fields with the same rules as `decode` (WireError naming the field),
     so a bad value fails at the sender rather than as an ERROR from the receiver.
     """
-    arrays = {name: _contiguous(a) for name, a in (tensors or {}).items()}
+    descs, buffers = _outgoing(tensors or {})
     head: dict[str, typing.Any] = {
         "v": PROTOCOL_VERSION,
         "type": header.type.value,
         "id": header.id,
         "from": header.sender,
-        "tensors": [[n, _dtype_name(n, a), list(a.shape)] for n, a in arrays.items()],
+        "tensors": descs,
     }
     for name, convert, _ in _schema(type(header.body)):
         value = _to_wire(getattr(header.body, name))
@@ -71,8 +77,25 @@ def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memor
         frames: list[bytes | memoryview] = [msgpack.packb(head, use_bin_type=True)]
     except (TypeError, ValueError, OverflowError) as exc:
         raise WireError(f"header of {header.type.value}: cannot be packed ({exc})") from exc
-    frames += [memoryview(a.reshape(-1).view(np.uint8)) for a in arrays.values()]
+    frames += buffers
     return frames
+
+
+def _outgoing(tensors: Tensors) -> tuple[list[list], list[memoryview]]:
+    """Descriptors and frame buffers of the tensors to send (raw arrays without a copy)."""
+    descs, buffers = [], []
+    for name, value in tensors.items():
+        array, dtype, shape, encoding, payload = encodings.describe(value)
+        if array is not None:
+            a = _contiguous(array)
+            descs.append([name, _dtype_name(name, a), list(a.shape)])
+            buffers.append(memoryview(a.reshape(-1).view(np.uint8)))
+            continue
+        if dtype not in ALLOWED_DTYPES:
+            raise WireError(f"tensors[{name!r}].dtype: {dtype} cannot be sent")
+        descs.append([name, dtype, list(shape), encodings.check_encoding(f"tensors[{name!r}]", dtype, encoding)])
+        buffers.append(as_buffer(payload))
+    return descs, buffers
 
 
 def frames_nbytes(frames: Sequence) -> int:
@@ -97,6 +120,9 @@ def decode(frames: Sequence, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Header
     descs = _descs(head.get("tensors"))
     if len(descs) != len(buffers) - 1:
         raise WireError(f"tensors: header lists {len(descs)} tensors but {len(buffers) - 1} frames follow")
+    declared = sum(d.nbytes for d in descs)
+    if declared > max_bytes:
+        raise WireError(f"tensors: they declare {declared} bytes, over the cap of {max_bytes} bytes", Reason.TOO_LARGE)
     body = _body(msg_type, {k: v for k, v in head.items() if k not in RESERVED})
     tensors = {d.name: _array(d, buf) for d, buf in zip(descs, buffers[1:], strict=True)}
     return Header(body=body, id=msg_id, sender=sender), tensors
@@ -175,8 +201,8 @@ def _descs(value) -> list[TensorDesc]:
         raise WireError(f"tensors: expected a list of at most {MAX_TENSORS} descriptors")
     descs, names = [], set()
     for i, item in enumerate(value):
-        if not (isinstance(item, list) and len(item) == 3):
-            raise WireError(f"tensors[{i}]: expected [name, dtype, shape]")
+        if not (isinstance(item, list) and len(item) in (3, 4)):
+            raise WireError(f"tensors[{i}]: expected [name, dtype, shape] or [name, dtype, shape, encoding]")
         name = _check(f"tensors[{i}].name", item[0], str)
         dtype = _check(f"tensors[{i}].dtype", item[1], str)
         if dtype not in ALLOWED_DTYPES:
@@ -190,11 +216,14 @@ def _descs(value) -> list[TensorDesc]:
         if name in names:
             raise WireError(f"tensors[{i}].name: duplicate tensor name {name!r}")
         names.add(name)
-        descs.append(TensorDesc(name, dtype, tuple(shape)))
+        encoding = encodings.check_encoding(f"tensors[{i}]", dtype, item[3]) if len(item) == 4 else None
+        descs.append(TensorDesc(name, dtype, tuple(shape), encoding))
     return descs
 
 
-def _array(desc: TensorDesc, buf: memoryview) -> np.ndarray:
+def _array(desc: TensorDesc, buf: memoryview):
+    if desc.encoding is not None:
+        return encodings.unpack(desc.name, _DTYPES[desc.dtype], desc.shape, desc.encoding, buf)
     if buf.nbytes != desc.nbytes:
         raise WireError(
             f"tensors[{desc.name!r}]: frame has {buf.nbytes} bytes but "

@@ -2,8 +2,9 @@
 
 A message is a `Header` (who sent it, a request id, and a typed body) plus named tensors.
 On the wire (see `fognet.net.codec`) frame 0 is a msgpack map
-`{v, type, id, from, tensors, <body fields>...}` and frames 1.. are the raw tensor buffers,
-whose dtype and shape travel in `tensors` as `[name, dtype, shape]`.
+`{v, type, id, from, tensors, <body fields>...}` and frames 1.. are the tensor buffers,
+whose dtype and shape travel in `tensors` as `[name, dtype, shape]` (raw bytes) or
+`[name, dtype, shape, encoding]` (a uint8 frame, float16 or LZ4: `fognet.net.encodings`).
 
 Each body is a frozen dataclass whose field names carry their units (`_s` seconds,
 `_ref_s` reference-seconds of work, `_bytes`, `_Bps` bytes/s). The codec validates every
@@ -95,13 +96,19 @@ class TensorDesc:
     """What frame i+1 holds: dtype and shape travel in the header, bytes in the frame."""
 
     name: str
-    dtype: str  # numpy dtype name, one of ALLOWED_DTYPES
+    dtype: str  # numpy dtype name, one of ALLOWED_DTYPES: what the receiver gets
     shape: tuple[int, ...]
+    encoding: dict | None = None  # None: raw bytes; else how the frame encodes them (net.encodings)
 
     @property
     def nbytes(self) -> int:
+        """Bytes of the tensor as received (its raw frame's length when not encoded)."""
         return np.dtype(self.dtype).itemsize * math.prod(self.shape)
 
+
+# How a sender may carry activations (fognet.net.encodings): as they are, as float16
+# (lossy, half the bytes), or LZ4-compressed (lossless).
+ACTIVATIONS = ("raw", "fp16", "lz4")
 
 ALLOWED_DTYPES = frozenset(
     "bool int8 uint8 int16 uint16 int32 uint32 int64 uint64 float16 float32 float64".split()
@@ -193,6 +200,11 @@ class Exec(Body):
     row_start: int = -1  # output rows of a spatial slice; -1 = the whole stage
     row_stop: int = -1
     work_ref_s: float = 0.0  # the sender's predicted reference-seconds (0: unknown); calibrates speed
+    activations: str = "raw"  # how to send the outputs back: one of ACTIVATIONS
+
+    def __post_init__(self) -> None:
+        if self.activations not in ACTIVATIONS:  # refused before the subtask runs
+            raise WireError(f"activations: {self.activations!r} is not one of {ACTIVATIONS}")
 
 
 @body(MsgType.RESULT)
@@ -201,6 +213,7 @@ class Result(Body):
     subtask: str
     compute_s: float = 0.0  # measured run time on the worker
     wait_s: float = 0.0  # time the subtask waited in the worker's queue
+    out_wire_bytes: int = -1  # bytes the output tensors take in this message (-1: not said)
 
 
 @body(MsgType.ERROR)

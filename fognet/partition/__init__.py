@@ -10,6 +10,7 @@ spatial_runs     runs of spatially local nodes: the stages that can be split alo
 spatial_slices   slice specs (rows in, rows kept) and the split / crop / merge of tensors
 spatial_rewrite  the ONNX sub-model a slice runs, and the reference split-run-merge flow
 stagebytes       bytes in and out of every candidate stage, computed once per model
+encoding         bytes on the wire: uint8 frames, raw / float16 / LZ4 activations (Encoding)
 cost             the latency formulas of DESIGN.md
 plan             the dynamic program over cuts and spatial splits
 replan           when to re-plan and when to switch (thresholds, hysteresis)

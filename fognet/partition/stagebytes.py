@@ -6,7 +6,8 @@ O(n^3). Each tensor instead adds its size to a few rectangles of an (n+1) x (n+1
 
 A stage [i, j) must receive a tensor produced before i (or a model input) if some node
 in [i, j) reads it, and must send back a tensor it produces if a node at j or later reads
-it or it is a model output: the star data flow of DESIGN.md.
+it or it is a model output: the star data flow of DESIGN.md. Sizes are bytes on the
+wire (`partition.encoding`: uint8 frames by default, activations as sent).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fognet.model.graph import ModelGraph, subgraph_inputs
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding, wire_sizes
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,10 @@ def _box(diff: np.ndarray, r0: int, r1: int, c0: int, c1: int, value: float) -> 
     diff[r1 + 1, c1 + 1] += value
 
 
-def stage_bytes(graph: ModelGraph) -> StageBytes:
+def stage_bytes(graph: ModelGraph, encoding: Encoding = DEFAULT_ENCODING) -> StageBytes:
+    """Both tables, each tensor priced at its bytes on the wire under `encoding`."""
     n = len(graph)
+    sizes = wire_sizes(graph, encoding)
     consumers: dict[str, list[int]] = {}
     for pos, node in enumerate(graph.nodes):
         for name in dict.fromkeys(subgraph_inputs(node)):
@@ -46,8 +50,7 @@ def stage_bytes(graph: ModelGraph) -> StageBytes:
     outputs = {t.name for t in graph.outputs}
     d_in = np.zeros((n + 2, n + 2))
     d_out = np.zeros((n + 2, n + 2))
-    for name, info in graph.tensors.items():
-        size = float(info.nbytes)
+    for name, size in sizes.items():
         made = graph.producer(name)
         uses = consumers.get(name, [])
         last = n if name in outputs else (uses[-1] if uses else made)

@@ -44,8 +44,9 @@ would need to run faster than measured runs at measured speed, with a warning.
 
 API
     TaskKey(sha256, start, stop, input_shapes=(), rows=None)   frozen, hashable; rows: a spatial slice's output rows
-    Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray}
-    JobResult(outputs, wait_s, compute_s)
+    Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray | data.source.Pixels}
+    JobResult(outputs, wait_s, compute_s, in_wire_bytes=-1, out_wire_bytes=-1)
+    frames_normalised(tensors) -> {name: ndarray}   uint8 frames normalised where they run
     Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0,
              session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES,
              admission=None)  None: Admission(), cap 0.9
@@ -75,6 +76,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from fognet.data.source import Pixels
 from fognet.errors import ModelError, PartitionError, WireError
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import normalise
@@ -125,6 +127,8 @@ class JobResult:
     outputs: dict[str, np.ndarray]
     wait_s: float
     compute_s: float
+    in_wire_bytes: int = -1  # bytes the inputs took on the wire (-1: not sent, or not known)
+    out_wire_bytes: int = -1  # bytes the outputs took on the wire
 
 
 @dataclass
@@ -248,7 +252,7 @@ class Executor:
                 self._load.stop(time.monotonic())
 
     def _run_job(self, job: Job, queued_at: float) -> JobResult:
-        built, feeds = self._get(job.key, job.tensors)
+        built, feeds = self._get(job.key, frames_normalised(job.tensors))
         t0 = time.perf_counter()
         try:
             values = built.session.run(list(built.outputs), feeds)
@@ -347,6 +351,12 @@ def _expected_inputs(graph: ModelGraph, key: TaskKey, spec: SliceSpec | None) ->
         shape[2] = i.stop - i.start
         expected[i.name] = (tuple(shape), info.dtype)
     return expected
+
+
+def frames_normalised(tensors: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """A frame that came as uint8 pixels (`data.source.Pixels`) becomes the model's float
+    input here, where the first stage runs, by the source's own normalisation: exact."""
+    return {k: v.to_input() if isinstance(v, Pixels) else v for k, v in tensors.items()}
 
 
 def _check_feeds(expected: Expected, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -14,7 +14,8 @@ Handlers are small and return values (the transport sends them back):
                peer downloads or from whom), queue the subtask on the executor (which
                checks it against the model before building anything), reply RESULT with
                outputs, wait_s, compute_s; its work_ref_s calibrates the executor's speed,
-               which STATE advertises. A model the store refuses (too big, not ONNX,
+               which STATE advertises; outputs go back as EXEC's `activations` asks
+               (raw, fp16, lz4). A model the store refuses (too big, not ONNX,
                external data, fails onnx.checker) is one log line and one ERROR.
     MODEL_GET  reply MODEL_PART: one chunk of the model file, as a uint8 tensor "data"
     PING       reply PONG
@@ -30,7 +31,8 @@ API
                discovery=False, broadcast=LOOPBACK_BROADCAST, emulate=False, cache_dir=None,
                profile="", heartbeat_s=1.0, time_scale=1.0, max_model_bytes=MAX_MODEL_BYTES,
                session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES,
-               cap=0.9, max_queue=16)
+               cap=0.9, max_queue=16,
+               activations="raw")   activations: how the subtasks it sends carry them, both ways
     Peer(config, *, pacer=None, on_event=None)      on_event(MemberEvent) for each join/leave/death
         .name, .address ("host:port"), .store, .executor
         await .run()                       until cancelled
@@ -41,7 +43,8 @@ API
         .cluster_state(links=None, default_link=None) -> ClusterState
         .matchmaker                        DINA-O rounds (fognet.peer.match.matchmaker); MATCH_TYPES go to it
         .matching_state: () -> ClusterState   what its round figures are read from (cluster_state)
-        await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner
+        await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner (wire bytes in it)
+        .wire_ratio                        wire / raw bytes of the activations it exchanged (prices LZ4)
         await .ensure_model(sha256, source) -> Path           fetch by hash if missing
         await .wait_for_peers(count, timeout) -> dict[name, address]
 """
@@ -63,6 +66,7 @@ from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused
 from fognet.net import wire
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
+from fognet.net.encodings import WireRatio, pack_tensors
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
@@ -107,6 +111,7 @@ class PeerConfig:
     model_cache_bytes: int = MODEL_CACHE_BYTES  # loaded models kept (LRU, estimated bytes)
     cap: float = DEFAULT_CAP  # share of its time it lends: past it, EXECs that would queue get BUSY
     max_queue: int = DEFAULT_MAX_QUEUE  # EXECs waiting at most; more get BUSY
+    activations: str = "raw"  # how the subtasks it sends carry activations: raw | fp16 | lz4
 
 
 class Peer:
@@ -136,6 +141,7 @@ class Peer:
             self.transport, self._describe, self._events, interval_s=config.heartbeat_s
         )
         self.fetcher = ModelFetcher(self.name, self.store, self.transport, self.address_of)
+        self.wire_ratio = WireRatio()  # wire bytes / raw bytes of the activations it exchanged
         self._ids = itertools.count()
         self._handlers = {
             MsgType.EXEC: self._on_exec,
@@ -264,8 +270,10 @@ class Peer:
         except ModelError as exc:  # one line here and one ERROR there; never a traceback
             log.warning("%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
             raise
-        reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s)
-        return Header(reply), result.outputs
+        outputs, sent = pack_tensors(result.outputs, body.activations)
+        reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s,
+                            out_wire_bytes=sent.total)
+        return Header(reply), outputs
 
     async def _on_model_get(self, header: Header, tensors) -> tuple[Header, dict]:
         body: wire.ModelGet = header.body
@@ -298,18 +306,21 @@ class Peer:
         body = wire.Exec(
             task=self.name, subtask=str(next(self._ids)), model_sha256=key.sha256,
             node_start=key.start, node_stop=key.stop, row_start=rows[0], row_stop=rows[1],
-            work_ref_s=job.work_s,
+            work_ref_s=job.work_s, activations=self.config.activations,
         )
+        tensors, sent = pack_tensors(job.tensors, self.config.activations)
         started = time.monotonic()
         try:
-            reply, outputs = await self.transport.request(addr, Header(body), job.tensors, timeout_s=timeout)
+            reply, outputs = await self.transport.request(addr, Header(body), tensors, timeout_s=timeout)
         except PeerUnreachable as exc:  # as it happened: after how long, and why (timeout or gone)
             raise PeerUnreachable(
                 f"peer {peer} ({addr}): no answer to nodes [{key.start}, {key.stop}) after "
                 f"{time.monotonic() - started:.2f} s (timeout {timeout:.3g} s; {exc})"
             ) from exc
         result: wire.Result = reply.body
-        return JobResult(dict(outputs), result.wait_s, result.compute_s)
+        self.wire_ratio.add(sent.raw, sent.wire)
+        self.wire_ratio.add(sum(int(np.asarray(v).nbytes) for v in outputs.values()), result.out_wire_bytes)
+        return JobResult(dict(outputs), result.wait_s, result.compute_s, sent.total, result.out_wire_bytes)
 
     def address_of(self, name: str) -> str | None:
         member = self.membership.table.get(name)

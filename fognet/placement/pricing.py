@@ -12,9 +12,9 @@ times the largest share of an input's rows it reads (so halos cost compute too).
 forward validity check that executed slices get is left out: the planner prices thousands
 of candidate slices, and the check only ever widens a slice by an aligned row or two.
 
-    ModelCosts(graph, times, bytes, spatial, sha256="", key="")   .work(i, j), .planner(...)
-    model_costs(graph, times, sha256="", key="", spatial=True) -> ModelCosts
-    HaloPricing(graph)            the planner's `SpatialPricing`, memoised per slice
+    ModelCosts(graph, times, bytes, spatial, sha256="", key="", encoding=uint8 frames)   .work(i, j), .planner(...)
+    model_costs(graph, times, sha256="", key="", spatial=True, encoding=...) -> ModelCosts
+    HaloPricing(graph, encoding=...)   the planner's `SpatialPricing`, memoised per slice
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 from fognet.errors import PartitionError
 from fognet.model.graph import ModelGraph
 from fognet.partition.cost import ClusterState
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding, wire_sizes
 from fognet.partition.halo import aligned_rows, alignments, walk_back
 from fognet.partition.plan import Planner, PlannerConfig, SpatialPricing
 from fognet.partition.spatial_ops import node_geometries
@@ -42,8 +43,9 @@ class HaloPricing(SpatialPricing):
     Every answer is remembered: the halo walk is the planner's hot spot, and re-plans and
     simulated rounds ask for the same (range, rows) again and again."""
 
-    def __init__(self, graph: ModelGraph) -> None:
+    def __init__(self, graph: ModelGraph, encoding: Encoding = DEFAULT_ENCODING) -> None:
         self.graph = graph
+        self._sizes = wire_sizes(graph, encoding)  # bytes on the wire, as stage bytes are priced
         self._geometries = node_geometries(graph)
         self._ranges = [(run.start, run.stop) for run in find_runs(graph)]
         self._runs: dict[Rows, SpatialRun | None] = {}
@@ -108,8 +110,7 @@ class HaloPricing(SpatialPricing):
         return run
 
     def _row_bytes(self, name: str) -> float:
-        info = self.graph.tensors[name]
-        return info.nbytes / info.shape[2]
+        return self._sizes[name] / self.graph.tensors[name].shape[2]
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class ModelCosts:
     spatial: SpatialPricing | None
     sha256: str = ""
     key: str = ""  # the scenario's name for the model (simulator), else ""
+    encoding: Encoding = DEFAULT_ENCODING  # how its tensors travel: what the bytes are priced as
     cumwork: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,8 +146,10 @@ class ModelCosts:
 
 
 def model_costs(
-    graph: ModelGraph, times: Sequence[float], sha256: str = "", key: str = "", spatial: bool = True
+    graph: ModelGraph, times: Sequence[float], sha256: str = "", key: str = "", spatial: bool = True,
+    encoding: Encoding = DEFAULT_ENCODING,
 ) -> ModelCosts:
-    """Price a model once: stage bytes and, unless `spatial` is False, the slice rule."""
-    return ModelCosts(graph, tuple(float(t) for t in times), stage_bytes(graph),
-                      HaloPricing(graph) if spatial else None, sha256, key)
+    """Price a model once: stage bytes and, unless `spatial` is False, the slice rule, each
+    tensor at its bytes on the wire under `encoding` (`partition.encoding`)."""
+    return ModelCosts(graph, tuple(float(t) for t in times), stage_bytes(graph, encoding),
+                      HaloPricing(graph, encoding) if spatial else None, sha256, key, encoding)

@@ -12,12 +12,14 @@ from pathlib import Path
 
 from fognet.errors import ConfigError, FognetError
 from fognet.model.graph import ModelGraph, analyse
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding
 from fognet.placement.pricing import ModelCosts, model_costs
 from fognet.sim.scenario import ModelSpec
 
 
-def load_costs(spec: ModelSpec, seed: int = 0) -> ModelCosts:
-    """Load and analyse a model and price its nodes; a missing file or bad profile is a ConfigError."""
+def load_costs(spec: ModelSpec, seed: int = 0, encoding: Encoding = DEFAULT_ENCODING) -> ModelCosts:
+    """Load and analyse a model and price its nodes, its bytes as `encoding` sends them; a
+    missing file or bad profile is a ConfigError."""
     from fognet.model.load import load_model
 
     try:
@@ -26,7 +28,7 @@ def load_costs(spec: ModelSpec, seed: int = 0) -> ModelCosts:
         raise ConfigError(f"model {spec.key!r}: {exc}") from exc
     graph = analyse(loaded.model)
     times = _profile_times(graph, spec.profile) if spec.profile else _estimated_times(loaded, graph)
-    return model_costs(graph, times, loaded.sha256, spec.key)
+    return model_costs(graph, times, loaded.sha256, spec.key, encoding=encoding)
 
 
 def _estimated_times(loaded, graph: ModelGraph) -> list[float]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from fognet.errors import NotApplicable
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding
 from fognet.placement.pricing import ModelCosts
 from fognet.sim.approaches import Approach
 from fognet.sim.costs import load_costs
@@ -40,21 +41,22 @@ class Comparison:
 
 
 class ModelCache:
-    """ModelCosts by (spec, profile), loaded on first use."""
+    """ModelCosts by (spec, profile, encoding), loaded on first use."""
 
     def __init__(self) -> None:
         self._costs: dict[tuple, ModelCosts] = {}
 
-    def get(self, spec: ModelSpec) -> ModelCosts:
-        key = (spec.spec, spec.profile)
+    def get(self, spec: ModelSpec, encoding: Encoding = DEFAULT_ENCODING) -> ModelCosts:
+        key = (spec.spec, spec.profile, encoding)
         if key not in self._costs:
             log.info("loading model %s", spec.spec)
-            self._costs[key] = load_costs(spec)
+            self._costs[key] = load_costs(spec, encoding=encoding)
         costs = self._costs[key]
         return costs if costs.key == spec.key else _rekey(costs, spec.key)
 
     def for_scenario(self, scenario: Scenario) -> dict[str, ModelCosts]:
-        return {key: self.get(spec) for key, spec in scenario.models.items()}
+        """Every approach of the scenario is priced on these, under its one encoding."""
+        return {key: self.get(spec, scenario.encoding) for key, spec in scenario.models.items()}
 
 
 def _rekey(costs: ModelCosts, key: str) -> ModelCosts:

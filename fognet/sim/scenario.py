@@ -13,6 +13,9 @@ A scenario is a TOML file (see `experiments/scenarios/`):
     optimum_max_subtasks = 12  # the exact optimum runs only on rounds this small
     baseline_quotas = true   # workers admit `quota` subtasks a round from every approach
                              # (false: only the game's approaches respect quotas)
+    encoding = "uint8"       # bytes on the wire, the same for every approach: FRAMES[+ACTIVATIONS],
+                             # frames uint8 | float32, activations raw | fp16 | lz4
+    lz4_ratio = 1.0          # LZ4's wire / raw bytes (measure it with scripts/bench_bytes)
 
     [network]                # the link between any two peers unless a group overrides it
     bandwidth = 6.25e6       # bytes/s
@@ -57,6 +60,7 @@ from fognet.config import toml
 from fognet.config.profiles import load_profile, profile_dirs
 from fognet.config.toml import REQUIRED, Where
 from fognet.errors import ConfigError
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding, parse_encoding
 
 # Every placement approach the simulator runs, by the name a scenario or `--baselines` gives
 # (`fognet.sim.approaches` implements them; the names live here, below it, so reading a
@@ -65,7 +69,7 @@ APPROACHES = ("fognet", "local", "best-node", "neurosurgeon", "modnn", "random",
 
 TOP_KEYS = {"name", "description", "seed", "rounds", "round_s", "queue", "arrival", "rule",
             "network", "planner", "models", "sources", "workers", "sweep", "optimum_max_subtasks",
-            "approaches", "baseline_quotas"}
+            "approaches", "baseline_quotas", "encoding", "lz4_ratio"}
 GROUP_KEYS = {"profile", "name", "count", "speed", "quota", "nic", "backlog", "bandwidth",
               "latency", "model", "fps", "deadline_s", "description", "role", "memory", "threads"}
 PLANNER_KEYS = {"spatial", "max_spatial_peers", "max_anchors", "exact_groups_up_to"}
@@ -120,6 +124,7 @@ class Scenario:
     approaches: tuple[str, ...] | None = None  # what `--baselines all` means here (None: every one)
     baseline_quotas: bool = True  # workers hold plan-only approaches to their quotas too
     description: str = ""
+    encoding: Encoding = DEFAULT_ENCODING  # how every approach's tensors travel (one for all)
 
     @property
     def horizon_s(self) -> float:
@@ -193,7 +198,19 @@ def parse(raw: Mapping[str, Any], path: Path, profiles_dir: Path | None) -> Scen
         optimum_max_subtasks=toml.integer(raw, "optimum_max_subtasks", top, 8),
         approaches=_approaches(raw, top),
         baseline_quotas=toml.flag(raw, "baseline_quotas", top, True),
+        encoding=_encoding(raw, top),
     )
+
+
+def _encoding(raw: Mapping[str, Any], top: Where) -> Encoding:
+    """`encoding = "uint8+lz4"` (FRAMES[+ACTIVATIONS], default uint8 frames and raw
+    activations) and, for LZ4, `lz4_ratio` = wire / raw bytes as measured live (default 1)."""
+    text = toml.string(raw, "encoding", top, DEFAULT_ENCODING.name)
+    ratio = toml.number(raw, "lz4_ratio", top, 1.0)
+    try:
+        return parse_encoding(text).measured(ratio) if "lz4_ratio" in raw else parse_encoding(text)
+    except ConfigError as exc:
+        raise top.key("encoding").error(str(exc)) from None
 
 
 def _models(raw: Mapping[str, Any], sources: tuple[Group, ...], path: Path, top: Where) -> dict[str, ModelSpec]:

@@ -7,13 +7,15 @@ import pytest
 from fognet.experiment.config import PartnnerConfig, Segment
 from fognet.experiment.partnner import convergence, gains, replay
 from fognet.experiment.region import acceleration_map
+from fognet.partition.encoding import Encoding
 from fognet.sim.experiment import ModelCache
 from fognet.sim.scenario import ModelSpec
 
 
 @pytest.fixture(scope="module")
 def resnet34():
-    return ModelCache().get(ModelSpec("resnet34", "resnet34"))
+    # float32 frames (602 KB): the slow link these replays are built on must hurt cloud-only
+    return ModelCache().get(ModelSpec("resnet34", "resnet34"), Encoding("float32"))
 
 
 def test_region_needs_a_fast_link(resnet34):

@@ -17,6 +17,7 @@ from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.net.emulation import Link, Pacer
 from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.partition.encoding import Encoding
 from fognet.partition.replan import should_switch, state_change
 from fognet.peer.node import Peer, PeerConfig
 from fognet.placement.pricing import model_costs
@@ -53,7 +54,8 @@ def test_slow_transfers_lower_the_link_and_the_next_plan_leaves_it() -> None:
     first = _plan(before)
     assert first.peers == {"w1"}  # the faster link
     for _ in range(4):
-        cal.observe([_transfer("w1", 1e6)])  # w1's link really dropped to 1 MB/s
+        # w1's link really dropped to 0.2 MB/s (the frame goes as uint8: 3 KB must cost)
+        cal.observe([_transfer("w1", 2e5)])
     after = cal.apply(_state())
     assert after.link("car", "w1").bandwidth < 3e6
     assert "bandwidth car-w1" in str(state_change(before, after))
@@ -120,6 +122,7 @@ async def test_a_bandwidth_drop_mid_stream_moves_new_frames_off_the_link(tmp_pat
         # heartbeats wait behind frames on the paced link: give them a beat longer than a frame
         via=(workers[0].address,), expect_workers=2, heartbeat_s=1.0, window=1, timeout_s=5.0,
         times=[0.01, 0.001, 0.01], warmup=3, replan_interval_s=0.0,
+        encoding=Encoding("float32"),  # 49 kB frames: the pacing this test is built on
     )
 
     def on_result(result) -> None:

@@ -7,20 +7,22 @@ from onnx import helper
 
 from fognet.errors import InstanceError, PartitionError
 from fognet.model.graph import analyse
+from fognet.partition.encoding import Encoding
 from fognet.partition.stages import Plan, Stage
 from fognet.placement.pricing import model_costs
 from fognet.placement.subtasks import Piece, plan_pieces, plan_subtasks, stage_pieces
 from tests import graphs
 
 # conv3x3 -> relu -> conv3x3/2 -> relu -> maxpool 2 -> conv1x1 on a 1x3x32x32 input:
-# output y is 1x4x8x8; x rows are 3 * 32 * 4 = 384 bytes, y rows 4 * 8 * 4 = 128 bytes.
+# output y is 1x4x8x8; x rows are 3 * 32 * 4 = 384 bytes, y rows 4 * 8 * 4 = 128 bytes
+# (priced as float32 frames: the bytes the model holds).
 X_ROW, Y_ROW = 384, 128
 
 
 @pytest.fixture(scope="module")
 def chain():
     graph = analyse(graphs.conv_chain_model())
-    return model_costs(graph, [0.01] * len(graph), "ab" * 32)
+    return model_costs(graph, [0.01] * len(graph), "ab" * 32, encoding=Encoding("float32"))
 
 
 def test_a_slice_reads_its_rows_plus_the_halo_walked_back(chain) -> None:

@@ -58,7 +58,7 @@ def test_one_frame_local_and_offloaded_latency_is_the_formula(tmp_path: Path, ch
     assert local[0].latency_s == pytest.approx(costs.total_s / 0.001, abs=1e-12)
     assert local[0].compute_s == pytest.approx(local[0].latency_s) and local[0].transfer_s == 0.0
     remote = _run(scenario, "best-node", models).records[0]
-    in_b, out_b = graph.inputs[0].nbytes, graph.outputs[0].nbytes
+    in_b, out_b = graph.inputs[0].nbytes / 4, graph.outputs[0].nbytes  # the frame goes as uint8
     expected = 0.004 + in_b / 2e6 + costs.total_s / 4.0 + 0.004 + out_b / 2e6
     assert remote.peers == "fog-0"
     assert remote.latency_s == pytest.approx(expected, abs=1e-12)
