@@ -35,7 +35,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from fognet.errors import FognetError, PeerUnreachable, Refused, RemoteError, WireError
-from fognet.net import codec
+from fognet.net import auth, codec
 from fognet.net.wire import Error, Header, Reason
 
 log = logging.getLogger(__name__)
@@ -264,14 +264,19 @@ class Pending:
         if waiting is not None:
             waiting.discard(msg_id)
 
-    def deliver(self, frames: Sequence, where: str) -> None:
-        """Hand a reply received from `where` to the request waiting for its id."""
+    def deliver(self, frames: Sequence, where: str, expect: str | None = None) -> None:
+        """Hand a reply received from `where` to the request waiting for its id; with
+        `expect` (a closed transport: the peer whose key the connection is pinned to), a
+        reply naming another sender is dropped."""
         self._counts.received += 1
         try:
             header, tensors = codec.decode(frames, self._max_bytes)
         except WireError as exc:
             self._counts.malformed += 1
             log.warning("malformed reply from %s: %s", where, exc)
+            return
+        if expect is not None and not auth.check_reply(header, expect):
+            self._counts.dropped += 1
             return
         future = self._futures.get(header.id)
         if future is None or future.done():
