@@ -55,9 +55,11 @@ from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused
 from fognet.net import wire
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
+from fognet.net.keys import ClusterKeys
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.peer import trust
 from fognet.peer.executor import Executor, Job, JobResult, TaskKey
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
 from fognet.peer.match.round_values import figures_from_cluster
@@ -81,6 +83,7 @@ class PeerConfig:
     bootstrap: tuple[str, ...] = ()
     discovery: bool = False  # the UDP beacon
     broadcast: str = LOOPBACK_BROADCAST
+    keys: ClusterKeys | None = None  # closed cluster (CurveZMQ, fognet.net.keys); None: open
     emulate: bool = False
     cache_dir: Path | None = None
     profile: str = ""
@@ -100,7 +103,10 @@ class Peer:
     ) -> None:
         self.config = config
         self.name = config.name
-        self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer)
+        if config.keys is not None:
+            config.keys.check_name(config.name)
+        self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer,
+                                      keys=config.keys)
         self.address = self.transport.address
         self.store = ModelStore(config.cache_dir)
         self.executor = Executor(
@@ -135,6 +141,7 @@ class Peer:
 
     async def run(self) -> None:
         log.info("peer %s listening on %s", self.name, self.address)
+        trust.announce(self.name, self.config.keys)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.transport.serve(self._dispatch))
@@ -169,7 +176,7 @@ class Peer:
         return wire.Hello(
             address=self.address, name=self.name, profile=self.config.profile,
             speed=self.executor.speed, backlog_ref_s=self.executor.backlog_s, quota=self.config.quota,
-            models=self.store.shas(),
+            models=self.store.shas(), key=trust.fingerprint_of(self.config.keys),
         )
 
     async def _report_events(self) -> None:
@@ -184,7 +191,7 @@ class Peer:
         """HELLO the bootstrap list (and the peers it names) until each has answered."""
         disco = BootstrapDiscovery(
             self.transport, self.membership.hello, self.config.bootstrap,
-            interval_s=self.config.heartbeat_s, on_hello=self.membership.handle,
+            interval_s=self.config.heartbeat_s, on_hello=self.membership.handle, learn=self.transport.learn,
         )
         await disco.start()
         try:
@@ -197,12 +204,14 @@ class Peer:
         found: asyncio.Queue[PeerSeen] = asyncio.Queue()
         disco = BeaconDiscovery(
             self.name, self.address, found, broadcast=self.config.broadcast,
-            interval_s=self.config.heartbeat_s,
+            interval_s=self.config.heartbeat_s, key=trust.fingerprint_of(self.config.keys),
         )
         await disco.start()
         try:
             while True:
                 seen = await found.get()
+                if not trust.admit(seen, self.config.keys, self.transport):
+                    continue
                 if seen.node_id not in self.membership.table:
                     with contextlib.suppress(FognetError):
                         await self.membership.introduce(seen.address)
@@ -222,6 +231,8 @@ class Peer:
         return Header(wire.Pong())
 
     async def _on_membership(self, header: Header, tensors) -> Header | None:
+        if isinstance(header.body, wire.Hello):  # authenticated (closed): it is where it says
+            self.transport.learn(header.body.address, header.sender, trusted=True)
         return self.membership.handle(header)
 
     async def _on_exec(self, header: Header, tensors: dict[str, np.ndarray]):
