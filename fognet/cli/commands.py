@@ -46,3 +46,7 @@ ALL += [simulate]
 from fognet.cli.demo import demo  # noqa: E402
 
 ALL += [demo]
+
+from fognet.cli.keys import keys  # noqa: E402
+
+ALL += [keys]

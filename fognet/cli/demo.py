@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -61,7 +62,8 @@ def _session(loaded, frames: int, seed: int, placement, identity, session):
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help="Cluster file (default: peers/local-4.toml).")
 @click.option("--seed", default=0, show_default=True)
-def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
+@click.option("--open", "open_cluster", is_flag=True, help="Run the cluster open (default: closed, CURVE keys made for it).")
+def demo(model: str, frames: int, cluster_file: Path | None, seed: int, open_cluster: bool) -> None:
     """Split a model, then run a driving stream through an emulated 4-peer cluster:
     local-only vs distributed, every output verified."""
     from fognet.cli.infer import _cluster_identity
@@ -86,11 +88,11 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
     )
     console.print(describe_emulation(cluster, None), soft_wrap=True)
     rows = []
-    with LocalCluster(cluster_file, names=others) as local:
+    with LocalCluster(cluster_file, names=others, closed=not open_cluster) as local:
+        identity = replace(identity, config=replace(identity.config, keys=local.keys_for(identity.config.name)))
+        console.print(_security_line(local), soft_wrap=True)
         for label, placement in (("local", SinglePeer()), ("fognet", MatchedPlacement(use_source=True))):
-            session = SessionOptions(
-                via=(local.launched[0].address,), expect_workers=workers, window=1, verify=True
-            )
+            session = SessionOptions(via=(local.via,), expect_workers=workers, window=1, verify=True)
             with console.status(f"{label}: {frames} frames ..."):
                 report = _session(loaded, frames, seed, placement, identity, session)
             rows.append((label, report))
@@ -100,6 +102,13 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
     _print_table(console, rows, frames)
     if any(r.summary.failed or r.verified != frames for _, r in rows):
         raise SystemExit(1)
+
+
+def _security_line(local) -> str:
+    if not local.closed:
+        return "  security: OPEN (--open): anyone on this machine could join, read tensors and send work"
+    return (f"  security: closed (CurveZMQ): every peer has its own key, {len(local.cluster.names)} on the "
+            "allow-list; strangers are refused, all traffic is encrypted")
 
 
 def _print_table(console: Console, rows, frames: int) -> None:

@@ -64,7 +64,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from fognet.errors import FognetError, ModelError, PeerUnreachable, PlanError
+from fognet.errors import ConfigError, FognetError, ModelError, PeerUnreachable, PlanError
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
 from fognet.infer.placement import GreedyPlacement, Placement, reprice
 from fognet.infer.requester import FrameResult, Requester, Summary, summarise
@@ -72,6 +72,7 @@ from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
 from fognet.model.runtime import make_session, run
 from fognet.net.emulation import Pacer
+from fognet.net.keys import ClusterKeys
 from fognet.partition.cost import ClusterState, LinkState
 from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD, should_switch, state_change
 from fognet.partition.stages import Plan
@@ -131,6 +132,7 @@ class Identity:
     on_event: Callable[[MemberEvent], None] | None = None
     links: Mapping[tuple[str, str], LinkState] = field(default_factory=dict)
     default_link: LinkState | None = LOOPBACK_LINK
+    keys: ClusterKeys | None = None  # a closed requester's (no config): named as its key is listed
 
     @property
     def is_device(self) -> bool:
@@ -390,6 +392,14 @@ class Session:
         )
 
 
+def requester_config(keys: ClusterKeys | None) -> PeerConfig:
+    """A requester that is not a device; closed, it is named as the allow-list names its key."""
+    name = keys.allow.name_of(keys.pair.public) if keys is not None else None
+    if keys is not None and name is None:
+        raise ConfigError(f"{keys.allow.path}: this requester's key {keys.pair.fingerprint} is not on it")
+    return PeerConfig(name or f"infer-{os.getpid()}", quota=0, profile="requester", keys=keys)
+
+
 @contextlib.asynccontextmanager
 async def open_session(
     loaded: LoadedModel, options: SessionOptions = SessionOptions(), identity: Identity = Identity()
@@ -398,7 +408,7 @@ async def open_session(
     graph = analyse(loaded.model)
     image_input(graph)
     times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
-    base = identity.config or PeerConfig(f"infer-{os.getpid()}", quota=0, profile="requester")
+    base = identity.config or requester_config(identity.keys)
     times = [t * base.time_scale for t in times]  # reference work in emulated time
     config = replace(
         base, bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir
