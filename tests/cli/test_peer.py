@@ -156,14 +156,19 @@ def test_infer_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message) -
     assert "Traceback" not in result.output
 
 
-def test_infer_via_a_running_cluster_reports_which_peers_ran_what(tmp_path: Path) -> None:
+@pytest.mark.parametrize("closed", [True, False], ids=["closed", "open"])
+def test_infer_via_a_running_cluster_reports_which_peers_ran_what(tmp_path: Path, closed: bool) -> None:
     from fognet.infer.launch import LocalCluster
 
-    with LocalCluster(_cluster_file(tmp_path), names=["w1", "w2"], heartbeat_s=0.5) as local:
+    local = LocalCluster(_cluster_file(tmp_path), names=["w1", "w2"], heartbeat_s=0.5, closed=closed,
+                         extra_keys=["req"])
+    with local:
+        w2 = local.launched[1]
+        via = ["--via", f"w2@{w2.address}"] if closed else ["--via", w2.address]
+        if closed:
+            via += ["--keys", str(local.keys_dir / "req.key_secret"), "--allow", str(local.keys_dir / "allow.toml")]
         result = CliRunner().invoke(
-            main,
-            ["infer", "--model", str(_model(tmp_path)), "--via", local.launched[1].address,
-             "--frames", "3", "--verify", "--placement", "planner"],
+            main, ["infer", "--model", str(_model(tmp_path)), *via, "--frames", "3", "--verify", "--placement", "planner"],
         )
     assert result.exit_code == 0, result.output
     assert "joining via" in result.output and "verified: 3/3" in result.output
