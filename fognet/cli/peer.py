@@ -34,7 +34,8 @@ def _cluster_keys(keys_file: Path | None, allow_file: Path | None):
     return load_cluster_keys(keys_file, allow_file)
 
 
-def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat, keys=None):
+def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat, keys=None,
+                advertise=None):
     """(PeerConfig, Pacer | None, on_event hook | None, emulation line) from the options."""
     from fognet.net.discovery import LAN_BROADCAST, LOOPBACK_BROADCAST, parse_bootstrap
     from fognet.peer import clusterfile
@@ -44,7 +45,7 @@ def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate
     options = dict(
         host=host, port=port, bootstrap=tuple(parse_bootstrap(list(bootstrap))),
         discovery=discovery, broadcast=LOOPBACK_BROADCAST if host.startswith("127.") else LAN_BROADCAST,
-        cache_dir=cache, heartbeat_s=heartbeat, keys=keys,
+        cache_dir=cache, heartbeat_s=heartbeat, keys=keys, advertise=advertise,
     )
     if cluster_file is not None:
         cluster = load_cluster(cluster_file)
@@ -113,7 +114,10 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help="Take profile, overrides, links and emulation for --name from this cluster file.")
 @click.option("--bind", default="127.0.0.1:0", show_default=True, metavar=HOST_PORT, help="Where to listen (port 0: any free port).")
-@click.option("--bootstrap", multiple=True, metavar=HOST_PORT, help="A peer to join through (repeatable).")
+@click.option("--advertise", default=None, metavar="HOST",
+              help="The address others reach this peer at (bound to 0.0.0.0 on a LAN: this device's IP).")
+@click.option("--bootstrap", multiple=True, metavar="[NAME@]HOST:PORT",
+              help="A peer to join through (repeatable); a closed peer names it: NAME@HOST:PORT.")
 @click.option("--discovery/--no-discovery", default=True, show_default=True, help="UDP beacon (loopback-only when bound to 127.x).")
 @click.option("--emulate/--no-emulate", default=None, help="Emulate the device (and its links); default: as the cluster file says, else off.")
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help="Model cache directory (default: $FOGNET_CACHE).")

@@ -4,6 +4,7 @@ same peer at every boot (a systemd unit just runs `fognet peer --config FILE`).
     name = "fog1"                          # required (here or --name)
     profile = "rpi4"                       # or: cluster = "cluster.toml" (relative to this file)
     bind = "0.0.0.0:5555"
+    advertise = "192.168.1.21"             # the address other devices reach this one at
     bootstrap = ["car1@192.168.1.20:5555"] # name@host:port (a closed peer must name them)
     discovery = true                       # the UDP beacon
     heartbeat = 1.0                        # seconds; dead after 3 missed
@@ -35,7 +36,7 @@ except ModuleNotFoundError:  # Python 3.10
 # file field -> (the `fognet peer` parameter it sets, its type); Path: relative to the file
 FIELDS: Mapping[str, tuple[str, type]] = {
     "name": ("name", str), "profile": ("profile", str), "cluster": ("cluster_file", Path),
-    "bind": ("bind", str), "bootstrap": ("bootstrap", list), "discovery": ("discovery", bool),
+    "bind": ("bind", str), "advertise": ("advertise", str), "bootstrap": ("bootstrap", list), "discovery": ("discovery", bool),
     "emulate": ("emulate", bool), "cache": ("cache", Path), "heartbeat": ("heartbeat", float),
     "keys": ("keys_file", Path), "allow": ("allow_file", Path),
 }

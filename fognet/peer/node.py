@@ -84,6 +84,7 @@ class PeerConfig:
     discovery: bool = False  # the UDP beacon
     broadcast: str = LOOPBACK_BROADCAST
     keys: ClusterKeys | None = None  # closed cluster (CurveZMQ, fognet.net.keys); None: open
+    advertise: str | None = None  # the host others reach it at, when bound to 0.0.0.0 on a LAN
     emulate: bool = False
     cache_dir: Path | None = None
     profile: str = ""
@@ -105,8 +106,9 @@ class Peer:
         self.name = config.name
         if config.keys is not None:
             config.keys.check_name(config.name)
+            trust.check_bootstrap(config.bootstrap, config.keys)
         self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer,
-                                      keys=config.keys)
+                                      keys=config.keys, advertise_host=config.advertise)
         self.address = self.transport.address
         self.store = ModelStore(config.cache_dir)
         self.executor = Executor(

@@ -5,6 +5,8 @@ are `fognet.net.keys`.
     announce(name, keys)            one line at every start: closed (with the key's
                                     fingerprint and the allow-list's size) or, open, a WARNING
     fingerprint_of(keys) -> str     what beacons and HELLO carry ("" when open)
+    check_bootstrap(entries, keys)  ConfigError for an entry a closed peer cannot connect to:
+                                    one that names no peer, or one not on the allow-list
     admit(seen, keys, transport)    a beacon sighting a closed peer may act on: the name is
                                     on the list with that fingerprint (then the transport
                                     learns where it is); open: always
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import logging
 
-from fognet.net.discovery import PeerSeen
+from fognet.errors import ConfigError
+from fognet.net.discovery import PeerSeen, split_named
 from fognet.net.keys import ClusterKeys
 from fognet.net.transport import ZmqTransport
 
@@ -37,6 +40,18 @@ def announce(name: str, keys: ClusterKeys | None) -> None:
 
 def fingerprint_of(keys: ClusterKeys | None) -> str:
     return keys.pair.fingerprint if keys is not None else ""
+
+
+def check_bootstrap(entries, keys: ClusterKeys) -> None:
+    for entry in entries:
+        name, addr = split_named(entry)
+        if name is None:
+            raise ConfigError(
+                f"bootstrap {entry}: a closed peer connects only to a key it knows; name the peer "
+                f"there: NAME@{addr}, NAME one of {', '.join(sorted(keys.allow.keys))}"
+            )
+        if keys.allow.key_of(name) is None:
+            raise ConfigError(f"bootstrap {entry}: {name!r} is not on the allow-list {keys.allow.path or ''}")
 
 
 def admit(seen: PeerSeen, keys: ClusterKeys | None, transport: ZmqTransport) -> bool:

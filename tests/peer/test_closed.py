@@ -167,3 +167,22 @@ def test_closed_peer_refuses_a_key_listed_under_another_name(tmp_path) -> None:
         Peer(PeerConfig("f1", keys=keys["car"]))
     with pytest.raises(ConfigError, match="no entry for this peer's name 'f9'"):
         Peer(PeerConfig("f9", keys=keys["car"]))
+    with pytest.raises(ConfigError, match="name the peer there: NAME@127.0.0.1:5000"):
+        Peer(PeerConfig("car", keys=keys["car"], bootstrap=("127.0.0.1:5000",)))
+    with pytest.raises(ConfigError, match="'mallory' is not on the allow-list"):
+        Peer(PeerConfig("car", keys=keys["car"], bootstrap=("mallory@127.0.0.1:5000",)))
+
+
+async def test_closed_peers_find_each_other_by_beacon_and_ignore_an_open_one(tmp_path) -> None:
+    keys = make_local_keys(tmp_path / "keys", ["b1", "b2"])
+    peers = [Peer(PeerConfig(n, cache_dir=tmp_path / n, heartbeat_s=0.2, discovery=True, keys=keys[n]))
+             for n in ("b1", "b2")]
+    loud = Peer(PeerConfig("b3", cache_dir=tmp_path / "b3", heartbeat_s=0.2, discovery=True))  # open
+    async with asyncio.timeout(TIMEOUT), contextlib.AsyncExitStack() as stack:
+        for p in (*peers, loud):
+            await stack.enter_async_context(p.running())
+        for p in peers:
+            await p.wait_for_peers(2, timeout=10.0)
+        await asyncio.sleep(1.0)  # a few more beacons of b3's
+        assert [set(p.live_peers()) for p in peers] == [{"b1", "b2"}] * 2
+        assert not {"b1", "b2"} & set(loud.live_peers())
