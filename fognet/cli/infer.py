@@ -200,6 +200,10 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
 
     if bool(via) == bool(cluster_file):
         raise click.UsageError("give --via HOST:PORT (a running cluster) or --cluster FILE (start one), not both")
+    if cluster_file and (keys_file or allow_file):
+        raise click.UsageError("--keys/--allow go with --via; --cluster makes its own keys (or --open)")
+    if via and open_cluster:
+        raise click.UsageError("--open goes with --cluster; with --via, no --keys/--allow is open")
     if n_frames < 1:
         raise click.BadParameter("must be at least 1", param_hint="--frames")
     if fps is not None and fps <= 0:

@@ -141,6 +141,10 @@ def test_infer_with_cluster_file_runs_verifies_and_stops_peers(tmp_path: Path) -
         (["--via", "nonsense"], "ConfigError"),
         (["--cluster", "BAD"], "ConfigError"),
         (["--cluster", "BAD", "--source", "/nonexistent-dir"], "DatasetError: /nonexistent-dir: no such file"),
+        (["--cluster", "BAD", "--keys", "k.key_secret"], "Error: --keys/--allow go with --via"),
+        (["--via", "w@127.0.0.1:9", "--keys", "/no/k.key_secret", "--allow", "/no/a.toml"],
+         "ConfigError: /no/k.key_secret: cannot read key file"),
+        (["--via", "w@127.0.0.1:9", "--keys", "/no/k.key_secret"], "Error: a closed peer needs both"),
     ],
 )
 def test_infer_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message) -> None:
