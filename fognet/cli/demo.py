@@ -90,7 +90,7 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int, open_clu
     rows = []
     with LocalCluster(cluster_file, names=others, closed=not open_cluster) as local:
         identity = replace(identity, config=replace(identity.config, keys=local.keys_for(identity.config.name)))
-        console.print(_security_line(local), soft_wrap=True)
+        console.print(f"  {local.security()}", soft_wrap=True, markup=False)
         for label, placement in (("local", SinglePeer()), ("fognet", MatchedPlacement(use_source=True))):
             session = SessionOptions(via=(local.via,), expect_workers=workers, window=1, verify=True)
             with console.status(f"{label}: {frames} frames ..."):
@@ -102,13 +102,6 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int, open_clu
     _print_table(console, rows, frames)
     if any(r.summary.failed or r.verified != frames for _, r in rows):
         raise SystemExit(1)
-
-
-def _security_line(local) -> str:
-    if not local.closed:
-        return "  security: OPEN (--open): anyone on this machine could join, read tensors and send work"
-    return (f"  security: closed (CurveZMQ): every peer has its own key, {len(local.cluster.names)} on the "
-            "allow-list; strangers are refused, all traffic is encrypted")
 
 
 def _print_table(console: Console, rows, frames: int) -> None:

@@ -237,6 +237,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
         console.print(describe_emulation(cluster, emulate), soft_wrap=True)
         with LocalCluster(cluster_file, names=others, emulate=emulate, closed=not open_cluster) as local:
+            console.print(local.security(), soft_wrap=True, markup=False)
             keys = local.keys_for(identity.config.name)
             identity = replace(identity, config=replace(identity.config, keys=keys))
             session = SessionOptions(via=(local.via,) if others else (), expect_workers=workers, **options)

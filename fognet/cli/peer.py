@@ -192,6 +192,7 @@ def cluster(cluster_file, emulate, cache_root, heartbeat, quiet, open_cluster) -
                 table.add_row(p.name, spec.profile.name, spec.role, f"{spec.speed:g}", str(spec.quota), p.address, str(p.pid))
             Console().print(table)
             click.echo(describe_emulation(local.cluster, emulate))
+            click.echo(local.security())
             click.echo(f"join with: {_join_command(local)}   (Ctrl-C stops all)")
             while not stop.wait(0.5):
                 pass

@@ -24,6 +24,7 @@ API
         .stop(timeout_s=5.0) -> None
         .cluster -> Cluster             the parsed file (ConfigError when malformed)
         .keys_dir, .keys_for(name) -> ClusterKeys | None, .via -> "name@host:port" (closed)
+        .security() -> str              one line: closed (how many keys) or open
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ class LocalCluster:
         """The bootstrap entry for a peer joining the started cluster."""
         first = self.launched[0]
         return named(first.name, first.address) if self.closed else first.address
+
+    def security(self) -> str:
+        if not self.closed:
+            return "security: OPEN (--open): anyone who reaches these ports can join, read tensors and send work"
+        return (f"security: closed (CurveZMQ): a key per peer, {len(self._keys)} on the allow-list; "
+                "strangers are refused, all traffic is encrypted")
 
     def _make_keys(self) -> None:
         if self.closed and not self._keys:

@@ -59,6 +59,7 @@ class TransportStats:
     late: int = 0  # replies that matched no waiting request (it had timed out)
     timeouts: int = 0  # requests and sends that gave up after their timeout
     errors_sent: int = 0  # ERROR replies sent by serve()
+    refused: int = 0  # connections turned away (closed: a key not on the allow-list)
 
 
 class Counters:

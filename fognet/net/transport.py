@@ -314,7 +314,8 @@ class ZmqTransport:
     # --- lifecycle -------------------------------------------------------------------
 
     def stats(self) -> TransportStats:
-        return self._count.snapshot()
+        stats = self._count.snapshot()
+        return replace(stats, refused=self._zap.refused) if self._zap is not None else stats
 
     async def aclose(self) -> None:
         if self._closed:

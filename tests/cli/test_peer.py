@@ -128,6 +128,7 @@ def test_infer_with_cluster_file_runs_verifies_and_stops_peers(tmp_path: Path) -
     )
     assert result.exit_code == 0, result.output
     assert "3 frames" in result.output and "verified: 3/3 outputs match" in result.output
+    assert "security: closed (CurveZMQ): a key per peer, 3 on the allow-list" in result.output
     assert "p50" in result.output and "transfer" in result.output and "stages ran on" in result.output
     rows = csv_path.read_text().splitlines()
     assert len(rows) == 4 and rows[1].split(",")[3] == "1"

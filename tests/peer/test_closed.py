@@ -80,7 +80,7 @@ async def test_closed_cluster_runs_verified_frames(residual_file, tmp_path) -> N
         frames = [random_feeds(graph.inputs, seed=i) for i in range(4)]
         results = await Requester(car.run_subtask, graph, timeout=5.0).run(frames, plan, window=2)
         assert sorted(p.name for p in peers if p.store.has(sha)) == ["car", "f1", "f2"]
-        assert all(p.transport._zap.refused == 0 for p in peers)
+        assert all(p.transport.stats().refused == 0 for p in peers)
         # f1 and f2 only bootstrapped to car: they found each other by named gossip
         assert set(peers[1].live_peers()) == {"car", "f1", "f2"}
     session = make_session(graph.model)
@@ -116,7 +116,7 @@ async def test_stranger_can_neither_join_exec_nor_fetch(residual_file, tmp_path,
         assert "stranger" not in f1.live_peers()
         assert set(f1.live_peers()) == {"car", "f1"}  # the members still talk
         if curve:
-            assert f1.transport._zap.refused >= 1
+            assert f1.transport.stats().refused >= 1
             refusals = [r for r in caplog.records if "is not on the allow-list" in r.getMessage()]
             assert len(refusals) == 1 and pair.fingerprint in refusals[0].getMessage()
 
