@@ -292,7 +292,7 @@ class ZmqTransport:
             self._count.dropped += 1
             return
         if self.keys is not None:  # the name ZAP gave the connection, not the header's claim
-            handler = _as_user(handler, frames[1].get("User-Id"))
+            handler = _as_user(handler, _user_id(frames[1]))
         answered = await answer(handler, frames[1:], self.max_bytes, self._count, self.address)
         if answered is not None:
             await self._reply(frames[0].bytes, *answered)
@@ -346,6 +346,14 @@ class ZmqTransport:
         sock.setsockopt(zmq.RCVHWM, self._hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, self.max_bytes)
         return sock
+
+
+def _user_id(frame: zmq.Frame) -> str:
+    """The name ZAP gave the frame's connection ("" if it carries none: refused then)."""
+    try:
+        return frame.get("User-Id") or ""
+    except zmq.ZMQError:
+        return ""
 
 
 def _as_user(handler: Handler, user_id: str) -> Handler:

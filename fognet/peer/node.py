@@ -18,7 +18,10 @@ A handler that raises gets an ERROR reply from the transport; the peer keeps ser
 
 The peer's node id is its name, so plans, logs and the wire all name peers the same way.
 A peer with quota 0 (a pure source, e.g. `fognet infer`) is never planned as a worker by
-others.
+others. A peer with `keys` runs closed (README: Closed clusters): its transport admits only
+the allow-list's keys and says who sent what, an authenticated HELLO tells the transport
+where its sender listens, and beacons are acted on only for listed names and keys
+(`fognet.peer.trust`); without keys it runs open and warns at every start.
 
 API
     PeerConfig(name, speed=1.0, threads=1, quota=4, host="127.0.0.1", port=0, bootstrap=(),
