@@ -2,6 +2,7 @@
 
     FognetError                 base: the CLI prints "TypeName: message" and exits 2
      +-- ModelError             a model cannot be found, read, or used as asked
+     |    +-- ModelRefused      a model from the network a peer will not take         .reason
      |    +-- DynamicShapeError an input has symbolic dimensions and no --input-shape
      +-- PartitionError         a split or cut that the graph does not allow
      +-- PlanError              no valid plan for the model on the cluster
@@ -42,6 +43,15 @@ class FognetError(Exception):
 
 class ModelError(FognetError):
     """A model cannot be found, read, or used as asked."""
+
+
+class ModelRefused(ModelError):
+    """A model from the network that a peer will not take (too large, not ONNX, external data,
+    fails onnx.checker): the request was well formed, so the ERROR reply carries `reason`."""
+
+    def __init__(self, message: str, reason: Reason) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class DynamicShapeError(ModelError):

@@ -52,8 +52,7 @@ def _session(loaded, frames: int, seed: int, placement, identity, session):
     from fognet.data.driving import DrivingStream
     from fognet.infer.session import run_session
 
-    images = (f.image for f in DrivingStream(frames, 30.0, seed))
-    return asyncio.run(run_session(loaded, images, placement, session, identity))
+    return asyncio.run(run_session(loaded, DrivingStream(frames, 30.0, seed), placement, session, identity))
 
 
 @click.command()
@@ -72,7 +71,6 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int, open_clu
     from fognet.infer.placement import SinglePeer
     from fognet.infer.session import SessionOptions
     from fognet.model.load import load_model
-    from fognet.peer.clusterfile import describe_emulation
 
     console = Console()
     cluster_file = cluster_file or DEFAULT_CLUSTER
@@ -86,7 +84,7 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int, open_clu
         f"[bold]2. live[/] cluster {cluster.name}: {identity.config.name} (source) + "
         f"{', '.join(others)} as separate processes on 127.0.0.1"
     )
-    console.print(describe_emulation(cluster, None), soft_wrap=True)
+    console.print(cluster.emulated().describe(), soft_wrap=True)
     rows = []
     with LocalCluster(cluster_file, names=others, closed=not open_cluster) as local:
         identity = replace(identity, config=replace(identity.config, keys=local.keys_for(identity.config.name)))

@@ -14,7 +14,7 @@ from fognet.errors import ConfigError
 
 
 def _images(source: Path | None, frames: int, fps: float | None, seed: int):
-    """(the images to send, how many): the dataset's first `frames`, or the driving stream."""
+    """(the frames to send, how many): the dataset's first `frames`, or the driving stream."""
     if source is not None:
         from itertools import islice
 
@@ -22,30 +22,20 @@ def _images(source: Path | None, frames: int, fps: float | None, seed: int):
 
         dataset = open_source(source, fps)
         total = min(frames, len(dataset))
-        return (frame.image for frame in islice(dataset, total)), total
+        return islice(dataset, total), total
     from fognet.data.driving import DrivingStream
 
-    return (frame.image for frame in DrivingStream(frames, fps or 30.0, seed)), frames
+    return iter(DrivingStream(frames, fps or 30.0, seed)), frames
 
 
 def _cluster_identity(cluster_file: Path, emulate: bool | None):
     """The cluster file's source peer, played by this process, and the others to launch."""
-    from fognet.infer.session import Identity
-    from fognet.peer import clusterfile
-    from fognet.peer.config import load_cluster
+    from fognet.config.cluster import load_cluster
+    from fognet.infer.launch import source_identity
 
     cluster = load_cluster(cluster_file)
-    if not cluster.sources:
-        raise ConfigError(f"{cluster_file}: no peer has role source or both; infer needs one to play")
-    source = cluster.sources[0].name
-    pacer = clusterfile.pacer_for(cluster, source, emulate)
-    links, default = clusterfile.planning_links(cluster, emulate)
-    identity = Identity(
-        config=clusterfile.config_from_cluster(cluster, source, emulate),
-        pacer=pacer, on_event=clusterfile.link_setter(cluster, source, pacer, emulate),
-        links=links, default_link=default,
-    )
-    others = [n for n in cluster.names if n != source]
+    identity = source_identity(cluster, emulate)
+    others = [n for n in cluster.names if n != identity.config.name]
     workers = sum(1 for n in others if cluster.peer(n).quota > 0)
     return cluster, identity, others, workers
 
@@ -64,7 +54,7 @@ def _placement(kind: str, local: bool, parts: int | None, use_source: bool):
     return GreedyPlacement(parts=parts, use_source=use_source)
 
 
-def _run(loaded, images, placement, options, identity, total: int):
+def _run(loaded, graph, images, placement, options, identity, total: int):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fognet.infer.session import run_session
@@ -79,7 +69,7 @@ def _run(loaded, images, placement, options, identity, total: int):
             last = f"{result.latency_s * 1e3:.1f} ms" if result.ok else f"[red]failed: {result.error}"
             progress.update(bar, advance=1, last=last)
 
-        return asyncio.run(run_session(loaded, images, placement, options, identity, on_result))
+        return asyncio.run(run_session(loaded, images, placement, options, identity, on_result, graph))
 
 
 def _shape(plan) -> tuple:
@@ -161,8 +151,9 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
               help="Start this cluster file's peers, play its source peer, run, stop them.")
 @click.option("--verify", is_flag=True, help="Check every output against local whole-model inference.")
 @click.option("--source", "source_dir", type=click.Path(path_type=Path), default=None, help="Frames from this dataset (BDD100K, KITTI, Udacity, a video, an image folder; see `fognet data inspect`) instead of the driving stream.")
-@click.option("--window", default=4, show_default=True, help="Frames in flight at once.")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds a subtask may take before its frame fails.")
+@click.option("--window", default=4, show_default=True, type=click.IntRange(min=1), help="Frames in flight at once.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a subtask may take before its frame fails.")
 @click.option("--join-timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster's peers.")
 @click.option("--local", "local_only", is_flag=True, help="Run the whole model on the source (the baseline).")
 @click.option("--placement", type=click.Choice(["match", "greedy", "planner"]), default="match", show_default=True,
@@ -196,7 +187,6 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
     from fognet.model.graph import analyse
     from fognet.model.load import load_model
     from fognet.net.discovery import parse_bootstrap
-    from fognet.peer.clusterfile import describe_emulation
 
     if bool(via) == bool(cluster_file):
         raise click.UsageError("give --via HOST:PORT (a running cluster) or --cluster FILE (start one), not both")
@@ -221,7 +211,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
 
         times = load_profile(profile_path).times_for(graph)
     options = dict(
-        window=window, fps=fps, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times,
+        window=window, paced=fps is not None, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times,
         warmup=warmup, replan_threshold=replan_threshold,
     )
     if via:
@@ -231,18 +221,18 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         session = SessionOptions(via=tuple(parse_bootstrap(list(via))), **options)
         console.print(f"joining via {', '.join(via)} as a requester (its own links are loopback, not emulated)")
         chosen = _placement(placement, local_only, parts, False)
-        report = _run(loaded, images, chosen, session, identity, total)
+        report = _run(loaded, graph, images, chosen, session, identity, total)
     else:
         cluster, identity, others, workers = _cluster_identity(cluster_file, emulate)
         console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
-        console.print(describe_emulation(cluster, emulate), soft_wrap=True)
+        console.print(cluster.emulated(emulate).describe(), soft_wrap=True)
         with LocalCluster(cluster_file, names=others, emulate=emulate, closed=not open_cluster) as local:
             console.print(local.security(), soft_wrap=True, markup=False)
             keys = local.keys_for(identity.config.name)
             identity = replace(identity, config=replace(identity.config, keys=keys))
             session = SessionOptions(via=(local.via,) if others else (), expect_workers=workers, **options)
             chosen = _placement(placement, local_only, parts, True)
-            report = _run(loaded, images, chosen, session, identity, total)
+            report = _run(loaded, graph, images, chosen, session, identity, total)
     _print_report(report, graph, console)
     from fognet.infer.matched import round_lines
 

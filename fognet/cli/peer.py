@@ -37,9 +37,11 @@ def _cluster_keys(keys_file: Path | None, allow_file: Path | None):
 def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat, keys=None,
                 advertise=None):
     """(PeerConfig, Pacer | None, on_event hook | None, emulation line) from the options."""
+    from fognet.config.cluster import load_cluster
+    from fognet.config.emulation import OFF
+    from fognet.config.profiles import load_profile
     from fognet.net.discovery import LAN_BROADCAST, LOOPBACK_BROADCAST, parse_bootstrap
-    from fognet.peer import clusterfile
-    from fognet.peer.config import load_cluster, load_profile
+    from fognet.peer import device
 
     host, port = _bind(bind)
     options = dict(
@@ -49,23 +51,19 @@ def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate
     )
     if cluster_file is not None:
         cluster = load_cluster(cluster_file)
-        config = clusterfile.config_from_cluster(cluster, name, emulate, **options)
-        pacer = clusterfile.pacer_for(cluster, name, emulate)
-        hook = clusterfile.link_setter(cluster, name, pacer, emulate)
-        return config, pacer, hook, clusterfile.describe_emulation(cluster, emulate)
+        config = device.config_from_cluster(cluster, name, emulate, **options)
+        pacer = device.pacer_for(cluster, name, emulate)
+        hook = device.link_setter(cluster, name, pacer, emulate)
+        return config, pacer, hook, cluster.emulated(emulate).describe()
     if profile is None:
         raise click.UsageError("give --profile NAME (see peers/profiles) or --cluster FILE")
     prof = load_profile(profile)
-    config = clusterfile.config_from_profile(name, prof, emulate=bool(emulate), **options)
-    pacer = None
-    if emulate and prof.nic:
-        from fognet.net.emulation import Pacer
-
-        pacer = Pacer(nic_Bps=prof.nic)
+    config = device.config_from_profile(name, prof, emulate=bool(emulate), **options)
+    pacer = device.profile_pacer(prof, bool(emulate))
     line = (
         f"emulation: ON (compute stretched to measured / {prof.speed:g}"
         + (f"; sends paced to NIC {prof.nic:.3g} B/s" if pacer else "") + ")"
-        if emulate else "emulation: off (compute and transfers are this machine's, measured)"
+        if emulate else OFF
     )
     return config, pacer, None, line
 
@@ -121,7 +119,8 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
 @click.option("--discovery/--no-discovery", default=True, show_default=True, help="UDP beacon (loopback-only when bound to 127.x).")
 @click.option("--emulate/--no-emulate", default=None, help="Emulate the device (and its links); default: as the cluster file says, else off.")
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help="Model cache directory (default: $FOGNET_CACHE).")
-@click.option("--heartbeat", default=1.0, show_default=True, help="Seconds between STATE heartbeats; dead after 3 missed.")
+@click.option("--heartbeat", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between STATE heartbeats; dead after 3 missed.")
 @click.option("--keys", "keys_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="This peer's NAME.key_secret (`fognet keys new`): with --allow, a closed peer.")
 @click.option("--allow", "allow_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -161,7 +160,8 @@ def _join_command(local) -> str:
 @click.argument("cluster_file", metavar="FILE", type=click.Path(path_type=Path))
 @click.option("--emulate/--no-emulate", default=None, help="Override the file's emulation switch.")
 @click.option("--cache-root", type=click.Path(path_type=Path), default=None, help="Give each peer its own model cache DIR/NAME.")
-@click.option("--heartbeat", default=1.0, show_default=True, help="Seconds between heartbeats.")
+@click.option("--heartbeat", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between heartbeats.")
 @click.option("--quiet", is_flag=True, help="Do not echo the peers' membership logs.")
 @click.option("--open", "open_cluster", is_flag=True, help="Run the peers open (default: closed, with keys made for them).")
 def cluster(cluster_file, emulate, cache_root, heartbeat, quiet, open_cluster) -> None:
@@ -174,7 +174,6 @@ def cluster(cluster_file, emulate, cache_root, heartbeat, quiet, open_cluster) -
     from rich.table import Table
 
     from fognet.infer.launch import LocalCluster
-    from fognet.peer.clusterfile import describe_emulation
 
     local = LocalCluster(
         cluster_file, emulate=emulate, cache_root=cache_root, heartbeat_s=heartbeat,
@@ -191,7 +190,7 @@ def cluster(cluster_file, emulate, cache_root, heartbeat, quiet, open_cluster) -
                 spec = local.cluster.peer(p.name)
                 table.add_row(p.name, spec.profile.name, spec.role, f"{spec.speed:g}", str(spec.quota), p.address, str(p.pid))
             Console().print(table)
-            click.echo(describe_emulation(local.cluster, emulate))
+            click.echo(local.cluster.emulated(emulate).describe())
             click.echo(local.security())
             click.echo(f"join with: {_join_command(local)}   (Ctrl-C stops all)")
             while not stop.wait(0.5):

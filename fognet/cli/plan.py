@@ -30,9 +30,9 @@ def node_times(loaded, profile_path: Path | None, estimate: bool, threads: int =
 
 def make_planner(graph, times, state, source: str, spatial: bool = True):
     from fognet.partition.plan import Planner, PlannerConfig
-    from fognet.partition.spatial_cost import RunPricing
+    from fognet.placement.pricing import HaloPricing
 
-    pricing = RunPricing(graph) if spatial else None
+    pricing = HaloPricing(graph) if spatial else None
     return Planner(graph, times, state, source, spatial=pricing, config=PlannerConfig(spatial=spatial))
 
 
@@ -54,30 +54,37 @@ def default_source(cluster, source: str | None) -> str:
 @click.option("--estimate", is_flag=True, help="Estimate node times from FLOPs instead of measuring.")
 @click.option("--no-spatial", is_flag=True, help="Whole stages only (no slicing along H).")
 @click.option("--seed", default=0, show_default=True, help="Seed of a zoo model's weights.")
+@click.option("--emulate/--no-emulate", default=None,
+              help="Price in the emulated time `fognet infer` runs in (default: as the file says).")
 @input_shape_option
-def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatial, seed, input_shapes) -> None:
-    """Plan MODEL for CLUSTER: stages, peers and predicted latency, beside reference plans."""
+def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatial, seed, emulate, input_shapes) -> None:
+    """Plan MODEL for CLUSTER: stages, peers and predicted latency, beside reference plans.
+
+    Priced as `fognet infer` prices the same file: with emulation on, in its slowed time."""
+    from fognet.config.cluster import load_cluster
     from fognet.model.load import load_model
-    from fognet.peer.config import cluster_state, load_cluster
+    from fognet.placement.policies import make_plan
+    from fognet.placement.state import cluster_state
 
     cluster = load_cluster(cluster_path)
     source = default_source(cluster, source)
+    mode = cluster.emulated(emulate)
     loaded = load_model(model, input_shapes, seed=seed)
     graph, times, basis = node_times(loaded, profile_path, estimate)
-    planner = make_planner(graph, times, cluster_state(cluster), source, spatial=not no_spatial)
+    times = [t * mode.scale for t in times]  # reference work in emulated time, as a source plans it
+    planner = make_planner(graph, times, cluster_state(cluster, mode.link_scale), source, spatial=not no_spatial)
     chosen = planner.plan(loaded.sha256, loaded.input_shapes)
-    references = {
-        "all-local": planner.all_local(),
-        "best single node": planner.best_single_node(),
-        "neurosurgeon split": planner.neurosurgeon(),
-    }
+    labels = {"local": "all-local", "best-node": "best single node", "neurosurgeon": "neurosurgeon split"}
+    references = {label: make_plan(name, planner) for name, label in labels.items()}
     if as_json:
         data = chosen.to_dict()
         data["references"] = {k: v.predicted_s for k, v in references.items()}
         data["times"] = basis
+        data["time_scale"] = mode.scale
         click.echo(json.dumps(data, indent=2))
         return
     console = Console()
+    console.print(mode.describe(), soft_wrap=True)
     table = Table(title=f"{loaded.name} on {cluster.name} from {source} (node times: {basis})")
     for col in ("stage", "nodes", "first .. last", "peers", "rows", "predicted ms"):
         table.add_column(col)

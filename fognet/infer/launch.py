@@ -25,6 +25,7 @@ API
         .cluster -> Cluster             the parsed file (ConfigError when malformed)
         .keys_dir, .keys_for(name) -> ClusterKeys | None, .via -> "name@host:port" (closed)
         .security() -> str              one line: closed (how many keys) or open
+    source_identity(cluster, emulate=None) -> Identity   the file's first source, played here
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fognet.errors import PeerError
+from fognet.config.cluster import Cluster, load_cluster
+from fognet.errors import ConfigError, PeerError
+from fognet.infer.session import Identity
 from fognet.net.discovery import named
 from fognet.net.keys import SECRET_SUFFIX, ClusterKeys, make_local_keys
-from fognet.peer.config import Cluster, load_cluster
+from fognet.peer import device
+from fognet.placement.state import cluster_state
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,23 @@ class Launched:
     name: str
     address: str
     pid: int
+
+
+def source_identity(cluster: Cluster, emulate: bool | None = None) -> Identity:
+    """The file's first source as this process plays it: its device, pacer and link hook,
+    and the links and NICs it plans with, priced as `fognet plan` prices them (`cluster_state`)."""
+    if not cluster.sources:
+        where = cluster.path or cluster.name
+        raise ConfigError(f"{where}: no peer has role source or both; a source session needs one to play")
+    source = cluster.sources[0].name
+    pacer = device.pacer_for(cluster, source, emulate)
+    state = cluster_state(cluster, cluster.emulated(emulate).link_scale)
+    return Identity(
+        config=device.config_from_cluster(cluster, source, emulate),
+        pacer=pacer, on_event=device.link_setter(cluster, source, pacer, emulate),
+        links=state.links, default_link=state.default_link,
+        nics={pid: p.nic for pid, p in state.peers.items() if p.nic is not None},
+    )
 
 
 class LocalCluster:

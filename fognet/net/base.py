@@ -11,7 +11,7 @@
 
 A handler is `async (header, tensors) -> Header | (Header, tensors) | None`: None means
 no reply (STATE, BYE). The transport stamps `id` (the request's) and `sender` on replies.
-A handler that raises gets an ERROR reply sent for it: a WireError, Refused or RemoteError
+A handler that raises gets an ERROR reply sent for it: a WireError, Refused, ModelRefused or RemoteError
 keeps its reason (see `fognet.errors`), anything else is HANDLER_FAILED.
 
 `request` raises `PeerUnreachable` when no reply comes within `timeout_s` (a reply that
@@ -34,7 +34,14 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from fognet.errors import FognetError, PeerUnreachable, Refused, RemoteError, WireError
+from fognet.errors import (
+    FognetError,
+    ModelRefused,
+    PeerUnreachable,
+    Refused,
+    RemoteError,
+    WireError,
+)
 from fognet.net import auth, codec
 from fognet.net.wire import Error, Header, Reason
 
@@ -105,7 +112,7 @@ def reason_of(exc: BaseException) -> Reason | None:
     """The wire reason an exception names (None: it names none, it is a failure)."""
     if isinstance(exc, WireError):
         return exc.reason or Reason.MALFORMED
-    if isinstance(exc, Refused | RemoteError):
+    if isinstance(exc, Refused | RemoteError | ModelRefused):
         return exc.reason
     return None
 

@@ -1,10 +1,11 @@
 """The peer daemon: what every device runs, whether it is a source, a worker or both.
 
-config       device profiles and cluster files (TOML)
-clusterfile  a profile or cluster file made into a peer config, pacer and planning links
+device       the device a peer plays: a profile or cluster file made into its config, pacer, link hook
 membership   HELLO/STATE heartbeats; dead after 3 missed; one live peer per name
-store        content-addressed model files under FOGNET_CACHE, sha256-verified
+store        content-addressed model files under FOGNET_CACHE, sha256-verified; check_model gates them
+fetch        a missing model fetched from the peer that asked for it, within the size cap
 executor     onnxruntime sessions per (model, node range, slice), one worker thread, backlog
+lru          the byte-bounded LRU that keeps the executor's models and sessions bounded
 slicing      the two ends of a spatial stage (split with halo, crop, merge)
 trust        a closed peer's checks at start, its open-mode warning, whom beacons may introduce
 node         the Peer: transport, membership, discovery, matchmaker and handlers in one TaskGroup

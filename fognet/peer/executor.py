@@ -1,11 +1,23 @@
 """Run subtasks: onnxruntime sessions per (model, node range, slice), off the event loop.
 
 A peer extracts what it runs from its own copy of the model (DESIGN.md, DINA-P step 4):
-the model file comes from the `ModelStore` by hash, is loaded and normalised exactly as
-the source loaded it (so node positions agree), analysed once, and each requested range
-is extracted and turned into a session once, lazily, then cached. A spatial slice
+the model file comes from the `ModelStore` by hash, passes the store's `check_model` gate,
+is normalised exactly as the source loaded it (so node positions agree), and analysed; each
+requested range is extracted and turned into a session, then cached. A spatial slice
 (`rows` set) runs the slice sub-model of `fognet.peer.slicing` and returns only its
 exact rows (cropped here, so fewer bytes travel back).
+
+Memory stays bounded whatever is asked. A job is checked against the model BEFORE any
+session is built or cached: its node range, its slice rows, and its input tensors' names,
+dtypes and shapes (derived from the analysed graph, not from a built session), so an
+invalid request costs no session. Loaded models and built sessions live in two `ByteLRU`
+caches bounded by bytes, defaults sized for a Raspberry Pi; a job keeps the session it
+started with, so eviction never breaks a running job, and a later request for an evicted
+range rebuilds it. Sizes are estimated from the serialised bytes: a model as its bytes, a
+session as SESSION_BYTES_PER_MODEL_BYTE times its sub-model's (onnxruntime holds the
+weights twice, plus its arena; measured on resnet18 ranges). After an eviction the freed
+heap is handed back to the OS (glibc's malloc_trim): without it, RSS kept the freed
+sessions' pages and sat at ~3.7x the bound instead of ~2x the bytes held.
 
 Jobs queue for ONE worker thread (a device runs one subtask at a time; its intra-op
 threads come from its profile), so `wait_s` in a result is the time the job sat behind
@@ -22,15 +34,17 @@ Emulation: with `emulate=True`, a job's elapsed compute is stretched to
 emulated device is busy for that long and later jobs wait behind it. `time_scale` (>= 1)
 slows the whole emulated cluster down so that devices faster than this machine can be
 emulated too: with the scale set to the fastest speed, that device runs at measured speed
-and every other one proportionally slower (`fognet.peer.clusterfile`). A device that
+and every other one proportionally slower (`fognet.config.emulation`). A device that
 would need to run faster than measured runs at measured speed, with a warning.
 
 API
     TaskKey(sha256, start, stop, input_shapes=(), rows=None)   frozen, hashable; rows: a spatial slice's output rows
     Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray}
     JobResult(outputs, wait_s, compute_s)
-    Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0)
+    Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0,
+             session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES)
         await .run(job) -> JobResult       raises ModelError / WireError for a bad job
+        .sessions, .models -> CacheStats   what the two caches hold
         .backlog_s -> float                reference-seconds queued or running
         .speed -> float                    calibrated reference-seconds per second
         .speed_samples -> int              runs that calibrated it
@@ -40,11 +54,13 @@ API
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import functools
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,15 +70,21 @@ import onnxruntime as ort
 
 from fognet.errors import ModelError, PartitionError, WireError
 from fognet.model.graph import ModelGraph, analyse
-from fognet.model.load import load_model
+from fognet.model.load import normalise
 from fognet.model.runtime import make_session
 from fognet.partition.calibrate import Estimate, speed_sample
 from fognet.partition.extract import extract
-from fognet.partition.spatial_slices import crop_outputs
+from fognet.partition.spatial_slices import SliceSpec, crop_outputs
+from fognet.peer.lru import ByteLRU, CacheStats
 from fognet.peer.slicing import Slicer
 from fognet.peer.store import ModelStore
 
 log = logging.getLogger(__name__)
+
+# A Raspberry Pi 4 has 2-8 GB: with both caches full a peer stays near 1 GB (+ the runtime).
+SESSION_CACHE_BYTES = 512 << 20
+MODEL_CACHE_BYTES = 512 << 20
+SESSION_BYTES_PER_MODEL_BYTE = 2  # RSS a session costs per byte of its sub-model (measured)
 
 Shapes = tuple[tuple[str, tuple[int, ...]], ...]
 
@@ -100,10 +122,25 @@ class JobResult:
 @dataclass
 class _Built:
     session: ort.InferenceSession
-    inputs: dict[str, tuple[tuple[int, ...], str]]  # name -> (shape, numpy dtype name)
     outputs: tuple[str, ...]
     work_s: float = 0.0  # learned reference-seconds per run (EMA)
     slice: Any = None  # the SliceSpec of a spatial slice: its outputs are cropped to it
+
+
+@dataclass
+class _Model:
+    """A loaded, analysed model; its Slicer is made on the first slice asked of it."""
+
+    graph: ModelGraph
+    slicer: Slicer | None = None
+
+    def slices(self) -> Slicer:
+        if self.slicer is None:
+            self.slicer = Slicer(self.graph)
+        return self.slicer
+
+
+Expected = dict[str, tuple[tuple[int, ...], str]]  # input name -> (shape, numpy dtype name)
 
 
 @dataclass
@@ -125,6 +162,8 @@ class Executor:
         speed: float = 1.0,
         emulate: bool = False,
         time_scale: float = 1.0,
+        session_cache_bytes: int = SESSION_CACHE_BYTES,
+        model_cache_bytes: int = MODEL_CACHE_BYTES,
     ) -> None:
         if speed <= 0 or time_scale <= 0:
             raise ModelError(f"peer speed and time scale must be positive, got {speed}, {time_scale}")
@@ -137,9 +176,8 @@ class Executor:
         self.time_scale = time_scale
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fognet-exec")
         self._lock = threading.Lock()
-        self._graphs: dict[tuple[str, Shapes], ModelGraph] = {}
-        self._slicers: dict[tuple[str, Shapes], Slicer] = {}
-        self._built: dict[TaskKey, _Built] = {}
+        self._models: ByteLRU[tuple[str, Shapes], _Model] = ByteLRU(model_cache_bytes)
+        self._built: ByteLRU[TaskKey, _Built] = ByteLRU(session_cache_bytes)
         self._queue = _Queue()
         if emulate and self.stretch < 1.0:
             log.warning(
@@ -159,9 +197,17 @@ class Executor:
     def speed_samples(self) -> int:
         return self._speed.samples
 
+    @property
+    def sessions(self) -> CacheStats:
+        return self._built.stats()
+
+    @property
+    def models(self) -> CacheStats:
+        return self._models.stats()
+
     async def run(self, job: Job) -> JobResult:
         """Queue `job`, run it in the worker thread, return outputs and its wait/compute."""
-        known = self._built.get(job.key)
+        known = self._built.peek(job.key)
         estimate = job.work_s or (known.work_s if known else 0.0)
         ticket = next(self._queue.ids)
         self._queue.pending[ticket] = estimate
@@ -175,8 +221,7 @@ class Executor:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run_sync(self, job: Job, queued_at: float) -> JobResult:
-        built = self._get(job.key)
-        feeds = _check_feeds(built, job.tensors)
+        built, feeds = self._get(job.key, job.tensors)
         t0 = time.perf_counter()
         try:
             values = built.session.run(list(built.outputs), feeds)
@@ -198,62 +243,96 @@ class Executor:
         # Session building on first use counts as waiting, not as the subtask's compute.
         return JobResult(outputs, t0 - queued_at, compute)
 
-    def _get(self, key: TaskKey) -> _Built:
+    def _get(self, key: TaskKey, tensors: Mapping[str, np.ndarray]) -> tuple[_Built, dict[str, np.ndarray]]:
+        """The session for `key` and its feeds; the request is checked before anything is built."""
         with self._lock:
+            model = self._model(key)
+            spec = _slice_spec(model, key)
+            feeds = _check_feeds(_expected_inputs(model.graph, key, spec), tensors)
             built = self._built.get(key)
             if built is None:
-                built = self._build(key)
-                self._built[key] = built
-            return built
+                built, nbytes = self._build(model, key, spec)
+                if self._built.put(key, built, nbytes):
+                    _release_freed_memory()
+            return built, feeds
 
-    def _graph(self, key: TaskKey) -> ModelGraph:
-        gkey = (key.sha256, key.input_shapes)
-        graph = self._graphs.get(gkey)
-        if graph is None:
-            path = self.store.path(key.sha256)
-            loaded = load_model(path, dict(key.input_shapes) or None)
-            graph = analyse(loaded.model)
-            self._graphs[gkey] = graph
-        return graph
+    def _model(self, key: TaskKey) -> _Model:
+        mkey = (key.sha256, key.input_shapes)
+        model = self._models.get(mkey)
+        if model is None:
+            proto = self.store.load(key.sha256)
+            normalise(proto, dict(key.input_shapes) or None)
+            model = _Model(analyse(proto))
+            if self._models.put(mkey, model, proto.ByteSize()):
+                _release_freed_memory()
+        return model
 
-    def _build(self, key: TaskKey) -> _Built:
-        graph = self._graph(key)
-        if not 0 <= key.start < key.stop <= len(graph):
-            raise WireError(f"node range [{key.start}, {key.stop}) is outside the model's 0..{len(graph)}")
-        spec = None
-        if key.rows is not None:
-            slicer = self._slicers.setdefault((key.sha256, key.input_shapes), Slicer(graph))
-            try:
-                spec = slicer.spec(key.start, key.stop, key.rows)
-            except PartitionError as exc:
-                raise WireError(f"cannot slice [{key.start}, {key.stop}) at rows {key.rows}: {exc}") from exc
-            sub = slicer.model(key.start, key.stop, spec)
+    def _build(self, model: _Model, key: TaskKey, spec: SliceSpec | None) -> tuple[_Built, int]:
+        """A session for a checked request, and its estimated RSS (see SESSION_BYTES_PER_MODEL_BYTE)."""
+        if spec is not None:
+            sub = model.slices().model(key.start, key.stop, spec)
         else:
-            sub = extract(graph, key.start, key.stop)
+            sub = extract(model.graph, key.start, key.stop)
         session = make_session(sub, self.threads)
-        inputs = {
-            i.name: (tuple(d.dim_value for d in i.type.tensor_type.shape.dim), _np_dtype(i))
-            for i in sub.graph.input
-        }
         log.debug("built session %s [%d, %d)", key.sha256[:8], key.start, key.stop)
-        return _Built(session, inputs, tuple(o.name for o in sub.graph.output), slice=spec)
+        nbytes = SESSION_BYTES_PER_MODEL_BYTE * sub.ByteSize()
+        return _Built(session, tuple(o.name for o in sub.graph.output), slice=spec), nbytes
 
 
-def _np_dtype(vi) -> str:
-    from onnx import helper
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        return None
 
-    return np.dtype(helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)).name
+
+def _release_freed_memory() -> None:
+    """Hand the heap that evicted sessions and models freed back to the OS (see module docstring)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
-def _check_feeds(built: _Built, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Inputs must be exactly the sub-model's, with its shapes and dtypes."""
-    missing = [name for name in built.inputs if name not in tensors]
+def _slice_spec(model: _Model, key: TaskKey) -> SliceSpec | None:
+    """The slice a key names (None for a whole range), refusing ranges the model lacks."""
+    n = len(model.graph)
+    if not 0 <= key.start < key.stop <= n:
+        raise WireError(f"node range [{key.start}, {key.stop}) is outside the model's 0..{n}")
+    if key.rows is None:
+        return None
+    try:
+        return model.slices().spec(key.start, key.stop, key.rows)
+    except PartitionError as exc:
+        raise WireError(f"cannot slice [{key.start}, {key.stop}) at rows {key.rows}: {exc}") from exc
+
+
+def _expected_inputs(graph: ModelGraph, key: TaskKey, spec: SliceSpec | None) -> Expected:
+    """What the sub-model for `key` will read, from the graph alone (no session needed):
+    the range's boundary inputs, or a slice's inputs with its rows (H is axis 2)."""
+    if spec is None:
+        names, _ = graph.boundary(key.start, key.stop)
+        return {n: (graph.tensors[n].shape, graph.tensors[n].dtype) for n in names}
+    expected = {}
+    for i in spec.inputs:
+        info = graph.tensors[i.name]
+        shape = list(info.shape)
+        shape[2] = i.stop - i.start
+        expected[i.name] = (tuple(shape), info.dtype)
+    return expected
+
+
+def _check_feeds(expected: Expected, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Inputs must be exactly the sub-model's, with its shapes and dtypes (a dimension the
+    model leaves unknown, -1, takes any size)."""
+    missing = [name for name in expected if name not in tensors]
     if missing:
-        raise WireError(f"EXEC lacks input tensor {missing[0]!r}; this range needs {sorted(built.inputs)}")
+        raise WireError(f"EXEC lacks input tensor {missing[0]!r}; this range needs {sorted(expected)}")
     feeds = {}
-    for name, (shape, dtype) in built.inputs.items():
+    for name, (shape, dtype) in expected.items():
         value = np.asarray(tensors[name])
-        if value.dtype.name != dtype or tuple(value.shape) != shape:
+        fits = len(value.shape) == len(shape) and all(d < 0 or d == v for d, v in zip(shape, value.shape, strict=True))
+        if value.dtype.name != dtype or not fits:
             raise WireError(
                 f"input {name!r} is {value.dtype.name}{list(value.shape)}, expected {dtype}{list(shape)}"
             )

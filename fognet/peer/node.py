@@ -7,10 +7,13 @@ and the loop that logs membership events. Cancelling `run()` says BYE (bounded b
 heartbeat), stops them all and closes the sockets; `running()` does that around a block.
 
 Handlers are small and return values (the transport sends them back):
-    EXEC       ensure the model is here (fetch it by hash from the sender, or from any peer
-               whose HELLO/STATE lists it, if not), queue
-               the subtask on the executor, reply RESULT with outputs, wait_s, compute_s;
-               its work_ref_s calibrates the executor's speed, which STATE advertises
+    EXEC       ensure the model is here (fetch it by hash from the sender, the source of
+               the request, and from no one else: a third party never decides what this
+               peer downloads or from whom), queue the subtask on the executor (which
+               checks it against the model before building anything), reply RESULT with
+               outputs, wait_s, compute_s; its work_ref_s calibrates the executor's speed,
+               which STATE advertises. A model the store refuses (too big, not ONNX,
+               external data, fails onnx.checker) is one log line and one ERROR.
     MODEL_GET  reply MODEL_PART: one chunk of the model file, as a uint8 tensor "data"
     PING       reply PONG
     HELLO/STATE/BYE go to membership; anything else gets ERROR UNSUPPORTED.
@@ -26,7 +29,8 @@ where its sender listens, and beacons are acted on only for listed names and key
 API
     PeerConfig(name, speed=1.0, threads=1, quota=4, host="127.0.0.1", port=0, bootstrap=(),
                discovery=False, broadcast=LOOPBACK_BROADCAST, emulate=False, cache_dir=None,
-               profile="", heartbeat_s=1.0, time_scale=1.0)
+               profile="", heartbeat_s=1.0, time_scale=1.0, max_model_bytes=MAX_MODEL_BYTES,
+               session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES)
     Peer(config, *, pacer=None, on_event=None)      on_event(MemberEvent) for each join/leave/death
         .name, .address ("host:port"), .store, .executor
         await .run()                       until cancelled
@@ -63,15 +67,22 @@ from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.peer import trust
-from fognet.peer.executor import Executor, Job, JobResult, TaskKey
+from fognet.peer.executor import (
+    MODEL_CACHE_BYTES,
+    SESSION_CACHE_BYTES,
+    Executor,
+    Job,
+    JobResult,
+    TaskKey,
+)
+from fognet.peer.fetch import ModelFetcher
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
-from fognet.peer.match.round_values import figures_from_cluster
 from fognet.peer.membership import EventKind, MemberEvent, Membership
-from fognet.peer.store import CHUNK_BYTES, ModelDownload, ModelStore, check_sha
+from fognet.peer.store import CHUNK_BYTES, MAX_MODEL_BYTES, ModelStore, check_sha
+from fognet.placement.instance import figures_from_cluster
 
 log = logging.getLogger(__name__)
 
-MODEL_TIMEOUT_S = 10.0  # per MODEL_PART chunk
 LOOPBACK_LINK = LinkState(bandwidth=1.25e9, latency=0.0002)  # what planning assumes unemulated
 
 
@@ -93,6 +104,9 @@ class PeerConfig:
     profile: str = ""
     heartbeat_s: float = 1.0
     time_scale: float = 1.0  # emulated seconds per device second (see executor)
+    max_model_bytes: int = MAX_MODEL_BYTES  # a model fetched from a peer may be at most this big
+    session_cache_bytes: int = SESSION_CACHE_BYTES  # built sessions kept (LRU, estimated bytes)
+    model_cache_bytes: int = MODEL_CACHE_BYTES  # loaded models kept (LRU, estimated bytes)
 
 
 class Peer:
@@ -113,17 +127,18 @@ class Peer:
         self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer,
                                       keys=config.keys, advertise_host=config.advertise)
         self.address = self.transport.address
-        self.store = ModelStore(config.cache_dir)
+        self.store = ModelStore(config.cache_dir, max_model_bytes=config.max_model_bytes)
         self.executor = Executor(
             self.store, threads=config.threads, speed=config.speed, emulate=config.emulate,
-            time_scale=config.time_scale,
+            time_scale=config.time_scale, session_cache_bytes=config.session_cache_bytes,
+            model_cache_bytes=config.model_cache_bytes,
         )
         self._events: asyncio.Queue[MemberEvent] = asyncio.Queue()
         self._on_event = on_event
         self.membership = Membership(
             self.transport, self._describe, self._events, interval_s=config.heartbeat_s
         )
-        self._fetching: dict[str, asyncio.Lock] = {}
+        self.fetcher = ModelFetcher(self.name, self.store, self.transport, self.address_of)
         self._ids = itertools.count()
         self._handlers = {
             MsgType.EXEC: self._on_exec,
@@ -191,6 +206,10 @@ class Peer:
                 self._on_event(event)
             if event.kind is not EventKind.JOIN:  # rounds in play go on without it
                 self.matchmaker.peer_dead(event.member.node_id)
+            if event.kind is EventKind.LEAVE:
+                self.fetcher.forget(event.member.node_id)
+            else:  # a late heartbeat is no reason to refuse that peer's next request
+                self.fetcher.remember(event.member.node_id, event.member.address)
 
     async def _bootstrap(self) -> None:
         """HELLO the bootstrap list (and the peers it names) until each has answered."""
@@ -242,12 +261,15 @@ class Peer:
 
     async def _on_exec(self, header: Header, tensors: dict[str, np.ndarray]):
         body: wire.Exec = header.body
-        # a WireError from here (bad hash, range or inputs) is answered ERROR MALFORMED
-        sha = check_sha(body.model_sha256)
-        await self.ensure_model(sha, header.sender)
-        rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
-        key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
-        result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
+        try:
+            sha = check_sha(body.model_sha256)
+            await self.ensure_model(sha, header.sender)
+            rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
+            key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
+            result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
+        except ModelError as exc:  # one line here and one ERROR there; never a traceback
+            log.warning("%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
+            raise
         reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s)
         return Header(reply), result.outputs
 
@@ -256,6 +278,8 @@ class Peer:
         sha = check_sha(body.model_sha256)
         if not self.store.has(sha):
             raise Refused(f"{self.name} has no model {sha[:12]}...", Reason.NOT_FOUND)
+        if not 0 <= body.offset_bytes < self.store.size(sha):
+            raise Refused(f"offset {body.offset_bytes} is outside model {sha[:12]}... ({self.store.size(sha)} bytes)")
         data = self.store.read_chunk(sha, body.offset_bytes, max(1, min(body.max_bytes, CHUNK_BYTES)))
         part = wire.ModelPart(sha, body.offset_bytes, self.store.size(sha))
         return Header(part), {"data": np.frombuffer(data, dtype=np.uint8)}
@@ -264,41 +288,7 @@ class Peer:
 
     async def ensure_model(self, sha256: str, source: str) -> Path:
         """The model file with this hash, fetched once from `source` if this peer lacks it."""
-        if self.store.has(sha256):
-            return self.store.path(sha256)
-        lock = self._fetching.setdefault(sha256, asyncio.Lock())
-        async with lock:
-            if not self.store.has(sha256):
-                await self._fetch(sha256, source)
-        return self.store.path(sha256)
-
-    def _holder(self, sha256: str, source: str) -> tuple[str, str]:
-        """Who to fetch from: the sender if membership knows it, else any peer advertising it."""
-        addr = self.address_of(source)
-        if addr is not None:
-            return source, addr
-        for member in self.membership.table.alive():
-            if sha256 in member.models:
-                return member.node_id, member.address
-        raise ModelError(
-            f"{self.name} lacks model {sha256[:12]}... and neither knows peer {source!r} nor any peer holding it"
-        )
-
-    async def _fetch(self, sha256: str, source: str) -> None:
-        source, addr = self._holder(sha256, source)
-        log.info("%s fetching model %s... from %s", self.name, sha256[:12], source)
-        download: ModelDownload | None = None
-        offset = 0
-        while download is None or not download.complete:
-            ask = Header(wire.ModelGet(sha256, offset, CHUNK_BYTES))
-            reply, data = await self.transport.request(addr, ask, timeout_s=MODEL_TIMEOUT_S)
-            part: wire.ModelPart = reply.body
-            if download is None:
-                download = ModelDownload(sha256, part.total_bytes)
-            download.add(part.offset_bytes, bytes(data["data"]))
-            offset = download.received
-        await asyncio.to_thread(self.store.put, download.data(), sha256)
-        log.info("%s stored model %s... (%d bytes)", self.name, sha256[:12], download.size)
+        return await self.fetcher.ensure(sha256, source)
 
     # --- being a source --------------------------------------------------------------
 

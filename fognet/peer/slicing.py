@@ -5,7 +5,9 @@ A spatial stage [start, stop) with row ranges `rows[i]` (of the run's primary ou
 ends derive the same `SliceSpec` from their own copy of the model
 (`fognet.partition.spatial_slices`): the source to cut each slice's input rows (with halo)
 and to merge, the worker to build the slice's sub-model and to crop the rows that differ from the
-unsplit run (so only exact rows travel back). Runs are cached per node range.
+unsplit run (so only exact rows travel back). Runs are cached per node range, at most
+RUNS_KEPT of them; slice sub-models are not kept (the executor's bounded session cache
+is what keeps a slice), so asking for many ranges or rows cannot grow a peer.
 
 API
     Slicer(graph)
@@ -28,6 +30,7 @@ from fognet.partition.spatial_runs import SpatialRun, spatial_run
 from fognet.partition.spatial_slices import SliceSpec, plan_slices
 
 Range = tuple[int, int]
+RUNS_KEPT = 256  # a source's plan has a handful of spatial stages; a worker's caller is untrusted
 
 
 class Slicer:
@@ -35,13 +38,14 @@ class Slicer:
         self.graph = graph
         self._geometries = None
         self._runs: dict[Range, SpatialRun] = {}
-        self._models: dict = {}
 
     def run(self, start: int, stop: int) -> SpatialRun:
         key = (start, stop)
         if key not in self._runs:
             if self._geometries is None:
                 self._geometries = node_geometries(self.graph)
+            if len(self._runs) >= RUNS_KEPT:
+                del self._runs[next(iter(self._runs))]  # the oldest
             self._runs[key] = spatial_run(self.graph, start, stop, self._geometries)
         return self._runs[key]
 
@@ -58,4 +62,4 @@ class Slicer:
         return next(s for s in plan_slices(run, tiles) if s.rows == (a, b))
 
     def model(self, start: int, stop: int, spec: SliceSpec) -> onnx.ModelProto:
-        return slice_model(self.graph, self.run(start, stop), spec, self._models)
+        return slice_model(self.graph, self.run(start, stop), spec)

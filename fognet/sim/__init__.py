@@ -1,6 +1,6 @@
 """Discrete-event simulator and baselines, built on the same planner and game as the peers.
 
-scenario     scenario and sweep TOML files, parsed and validated (ConfigError, one line)
+scenario     scenario and sweep TOML files, read through fognet.config (ConfigError, one line)
 cluster      the simulated peers and links of a scenario (fixed facts)
 costs        a model's graph, per-node reference times, stage bytes and slice pricing
 engine       the event loop: a heap of (time, seq, callback), nothing else

@@ -48,18 +48,20 @@ count), and each value gives one scenario.
 from __future__ import annotations
 
 import copy
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fognet.config import toml
+from fognet.config.profiles import load_profile, profile_dirs
+from fognet.config.toml import REQUIRED, Where
 from fognet.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+# Every placement approach the simulator runs, by the name a scenario or `--baselines` gives
+# (`fognet.sim.approaches` implements them; the names live here, below it, so reading a
+# scenario needs no approach code).
+APPROACHES = ("fognet", "local", "best-node", "neurosurgeon", "modnn", "random", "greedy", "optimum")
 
 TOP_KEYS = {"name", "description", "seed", "rounds", "round_s", "queue", "arrival", "rule",
             "network", "planner", "models", "sources", "workers", "sweep", "optimum_max_subtasks",
@@ -67,6 +69,7 @@ TOP_KEYS = {"name", "description", "seed", "rounds", "round_s", "queue", "arriva
 GROUP_KEYS = {"profile", "name", "count", "speed", "quota", "nic", "backlog", "bandwidth",
               "latency", "model", "fps", "deadline_s", "description", "role", "memory", "threads"}
 PLANNER_KEYS = {"spatial", "max_spatial_peers", "max_anchors", "exact_groups_up_to"}
+MODEL_KEYS = ("spec", "profile")
 
 
 @dataclass(frozen=True)
@@ -136,12 +139,7 @@ class Sweep:
 def load(path: str | Path, profiles_dir: Path | None = None) -> Scenario | Sweep:
     """Read a scenario or sweep file; every problem is a one-line ConfigError."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read scenario {path}: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    raw = toml.read(path)
     profiles_dir = profiles_dir or find_profiles_dir(path)
     sweep = raw.pop("sweep", None)
     if sweep is None:
@@ -165,171 +163,118 @@ def find_profiles_dir(start: Path) -> Path | None:
 
 
 def parse(raw: Mapping[str, Any], path: Path, profiles_dir: Path | None) -> Scenario:
-    where = str(path)
-    unknown = sorted(set(raw) - TOP_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
-    network = _table(raw, "network", where)
-    planner = _table(raw, "planner", where)
-    bad = sorted(set(planner) - PLANNER_KEYS)
-    if bad:
-        raise ConfigError(f"{where}: unknown [planner] key {bad[0]!r}")
-    models_raw = _table(raw, "models", where)
-    sources = tuple(_group(g, "source", i, where, profiles_dir) for i, g in enumerate(_groups(raw, "sources", where)))
-    workers = tuple(_group(g, "worker", i, where, profiles_dir) for i, g in enumerate(_groups(raw, "workers", where, required=False)))
-    if not sources:
-        raise ConfigError(f"{where}: needs at least one [[sources]] group")
-    models = {}
-    for source in sources:
-        entry = models_raw.get(source.model, {})
-        if not isinstance(entry, Mapping):
-            raise ConfigError(f"{where}: [models.{source.model}] must be a table")
-        profile = entry.get("profile")
-        models[source.model] = ModelSpec(
-            source.model,
-            str(entry.get("spec", source.model)),
-            None if profile is None else (path.parent / str(profile)),
-        )
+    top = Where(str(path))
+    toml.check_keys(raw, TOP_KEYS, top)
+    network = toml.table(raw, "network", top)
+    planner = toml.table(raw, "planner", top)
+    toml.check_keys(planner, PLANNER_KEYS, top.key("planner"))
+    sources = tuple(_group(g, "sources", i, top, profiles_dir) for i, g in enumerate(_groups(raw, "sources", top)))
+    workers = tuple(_group(g, "workers", i, top, profiles_dir)
+                    for i, g in enumerate(_groups(raw, "workers", top, required=False)))
     names = [g.name for g in (*sources, *workers)]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
-        raise ConfigError(f"{where}: two groups are named {duplicate!r}; give one a `name`")
-    scenario = Scenario(
-        name=str(raw.get("name", path.stem)),
-        description=str(raw.get("description", "")),
-        seed=_int(raw, "seed", where, 0, minimum=0),
-        rounds=_int(raw, "rounds", where, 10, minimum=1),
-        round_s=_float(raw, "round_s", where, 1.0),
-        bandwidth=_float(network, "bandwidth", f"{where} [network]", None),
-        latency=_float(network, "latency", f"{where} [network]", 0.0, positive=False),
+        raise top.error(f"two groups are named {duplicate!r}; give one a `name`")
+    return Scenario(
+        name=toml.string(raw, "name", top, path.stem),
+        description=toml.string(raw, "description", top, ""),
+        seed=toml.integer(raw, "seed", top, 0),
+        rounds=toml.integer(raw, "rounds", top, 10, minimum=1),
+        round_s=toml.number(raw, "round_s", top, 1.0),
+        bandwidth=toml.number(network, "bandwidth", top.key("network")),
+        latency=toml.number(network, "latency", top.key("network"), 0.0, positive=False),
         sources=sources,
         workers=workers,
-        models=models,
-        queue=_choice(raw, "queue", where, "sjf", ("sjf", "fifo")),
-        arrival=_choice(raw, "arrival", where, "fixed", ("fixed", "poisson")),
-        rule=_choice(raw, "rule", where, "welfare", ("welfare", "fair")),
+        models=_models(raw, sources, path, top),
+        queue=toml.choice(raw, "queue", top, ("sjf", "fifo"), "sjf"),
+        arrival=toml.choice(raw, "arrival", top, ("fixed", "poisson"), "fixed"),
+        rule=toml.choice(raw, "rule", top, ("welfare", "fair"), "welfare"),
         planner=dict(planner),
-        optimum_max_subtasks=_int(raw, "optimum_max_subtasks", where, 8, minimum=0),
-        approaches=_approaches(raw, where),
-        baseline_quotas=_bool(raw, "baseline_quotas", where, True),
+        optimum_max_subtasks=toml.integer(raw, "optimum_max_subtasks", top, 8),
+        approaches=_approaches(raw, top),
+        baseline_quotas=toml.flag(raw, "baseline_quotas", top, True),
     )
-    return scenario
+
+
+def _models(raw: Mapping[str, Any], sources: tuple[Group, ...], path: Path, top: Where) -> dict[str, ModelSpec]:
+    """Each source model's zoo name or path and cost profile (`[models.KEY]`, optional)."""
+    models_raw = toml.table(raw, "models", top)
+    models = {}
+    for source in sources:
+        where = top.key("models")
+        entry = toml.table(models_raw, source.model, where)
+        where = where.key(source.model)
+        toml.check_keys(entry, MODEL_KEYS, where)
+        profile = toml.string(entry, "profile", where, None)
+        models[source.model] = ModelSpec(
+            source.model,
+            toml.string(entry, "spec", where, source.model),
+            None if profile is None else path.parent / profile,
+        )
+    return models
 
 
 # -- groups and profiles -------------------------------------------------------------
-def _groups(raw: Mapping[str, Any], key: str, where: str, required: bool = True) -> list[Mapping[str, Any]]:
-    groups = raw.get(key, [])
-    if not isinstance(groups, list) or not all(isinstance(g, Mapping) for g in groups):
-        raise ConfigError(f"{where}: `{key}` must be an array of tables ([[{key}]])")
+def _groups(raw: Mapping[str, Any], key: str, top: Where, required: bool = True) -> list[Mapping[str, Any]]:
+    groups = toml.tables(raw, key, top)
     if required and not groups:
-        raise ConfigError(f"{where}: needs at least one [[{key}]] group")
+        raise top.error(f"needs at least one [[{key}]] group")
     return groups
 
 
-def _group(raw: Mapping[str, Any], role: str, index: int, where: str, profiles_dir: Path | None) -> Group:
-    here = f"{where} [[{role}s]] #{index + 1}"
-    unknown = sorted(set(raw) - GROUP_KEYS)
-    if unknown:
-        raise ConfigError(f"{here}: unknown key {unknown[0]!r} (known: {', '.join(sorted(GROUP_KEYS))})")
+def _group(raw: Mapping[str, Any], key: str, index: int, top: Where, profiles_dir: Path | None) -> Group:
+    """A [[sources]] or [[workers]] group: its profile's fields, overridden by the group's."""
+    here = top.key(key).item(index)
+    toml.check_keys(raw, GROUP_KEYS, here)
     fields: dict[str, Any] = {}
-    profile_name = raw.get("profile")
+    profile_name = toml.string(raw, "profile", here, None)
     if profile_name is not None:
-        fields.update(device_profile(str(profile_name), profiles_dir, here))
+        fields.update(device_profile(profile_name, profiles_dir, here))
     fields.update(raw)
     fields.pop("role", None)  # the group's table ([[sources]] / [[workers]]) decides the role
-    name = str(fields.get("name") or profile_name or f"{role}{index + 1}")
+    source = key == "sources"
+    name = toml.string(fields, "name", here, profile_name or f"{key[:-1]}{index + 1}")
     group = Group(
         name=name,
-        count=_int(fields, "count", here, 1, minimum=0),
-        speed=_float(fields, "speed", here, None),
-        quota=_int(fields, "quota", here, 0 if role == "source" else 1, minimum=0),
-        nic=_optional_float(fields, "nic", here),
-        backlog=_float(fields, "backlog", here, 0.0, positive=False),
-        bandwidth=_optional_float(fields, "bandwidth", here),
-        latency=_optional_float(fields, "latency", here, positive=False),
-        model=None if role == "worker" else str(fields.get("model") or ""),
-        fps=_float(fields, "fps", here, 0.0 if role == "worker" else None),
-        deadline_s=_optional_float(fields, "deadline_s", here),
-        worker=role == "worker",
+        count=toml.integer(fields, "count", here, 1),
+        speed=toml.number(fields, "speed", here),
+        quota=toml.integer(fields, "quota", here, 0 if source else 1),
+        nic=toml.optional_number(fields, "nic", here),
+        backlog=toml.number(fields, "backlog", here, 0.0, positive=False),
+        bandwidth=toml.optional_number(fields, "bandwidth", here),
+        latency=toml.optional_number(fields, "latency", here, positive=False),
+        model=toml.string(fields, "model", here) if source else None,
+        fps=toml.number(fields, "fps", here, REQUIRED if source else 0.0),
+        deadline_s=toml.optional_number(fields, "deadline_s", here),
+        worker=not source,
     )
-    if role == "source" and not group.model:
-        raise ConfigError(f"{here}: a source group needs `model` (a zoo name or an .onnx path)")
     return group
 
 
-def device_profile(name: str, profiles_dir: Path | None, where: str) -> dict[str, Any]:
+def device_profile(name: str, profiles_dir: Path | None, where: Where) -> dict[str, Any]:
     """speed, quota and nic of a device profile, found as the peers' cluster files find it
-    (`fognet.peer.config`: next to the scenario's repo first, then FOGNET_PEERS, then fognet's)."""
-    from fognet.peer.config import load_profile, profile_dirs
-
+    (`fognet.config.profiles`: next to the scenario's repo first, then FOGNET_PEERS, then fognet's)."""
     search = ([profiles_dir] if profiles_dir else []) + profile_dirs()
     try:
         profile = load_profile(name, search=search)
     except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+        raise where.key("profile").error(str(exc)) from exc
     fields: dict[str, Any] = {"speed": profile.speed, "quota": profile.quota}
     if profile.nic is not None:
         fields["nic"] = profile.nic
     return fields
 
 
-# -- field readers -------------------------------------------------------------------
-def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = raw.get(key, {})
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: [{key}] must be a table")
-    return value
-
-
-def _float(raw: Mapping[str, Any], key: str, where: str, default: float | None, positive: bool = True) -> float:
-    if key not in raw:
-        if default is None:
-            raise ConfigError(f"{where}: `{key}` is required")
-        return default
-    value = raw[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}: `{key}` must be a number, not {value!r}")
-    if (positive and not value > 0) or value < 0:
-        raise ConfigError(f"{where}: `{key}` must be {'positive' if positive else 'non-negative'}, not {value!r}")
-    return float(value)
-
-
-def _optional_float(raw: Mapping[str, Any], key: str, where: str, positive: bool = True) -> float | None:
-    return _float(raw, key, where, 0.0, positive) if key in raw else None
-
-
-def _int(raw: Mapping[str, Any], key: str, where: str, default: int, minimum: int = 0) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{where}: `{key}` must be an integer >= {minimum}, not {value!r}")
-    return value
-
-
-def _bool(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: `{key}` must be true or false, not {value!r}")
-    return value
-
-
-def _choice(raw: Mapping[str, Any], key: str, where: str, default: str, choices: tuple[str, ...]) -> str:
-    value = raw.get(key, default)
-    if value not in choices:
-        raise ConfigError(f"{where}: `{key}` must be one of {', '.join(choices)}, not {value!r}")
-    return value
-
-
-def _approaches(raw: Mapping[str, Any], where: str) -> tuple[str, ...] | None:
-    from fognet.sim.approaches import APPROACHES
-
+def _approaches(raw: Mapping[str, Any], top: Where) -> tuple[str, ...] | None:
     value = raw.get("approaches")
     if value is None:
         return None
+    where = top.key("approaches")
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: `approaches` must be a list of names")
+        raise where.error(f"must be a list of names, not {value!r}")
     unknown = [v for v in value if v not in APPROACHES]
     if unknown:
-        raise ConfigError(f"{where}: unknown approach {unknown[0]!r}; known: {', '.join(APPROACHES)}")
+        raise where.error(f"unknown approach {unknown[0]!r} (known: {', '.join(APPROACHES)})")
     return tuple(value)
 
 

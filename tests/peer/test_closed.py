@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fognet.errors import ConfigError, PeerUnreachable, RemoteError
-from fognet.infer.requester import Requester
+from fognet.infer.requester import Requester, Timed
 from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, random_feeds, run
@@ -78,7 +78,7 @@ async def test_closed_cluster_runs_verified_frames(residual_file, tmp_path) -> N
         car.store.register(path, sha)  # f1 and f2 fetch it from car over CURVE
         plan = Plan(sha, "car", (Stage(0, 2, ("f1",)), Stage(2, 4, ("f2",))))
         frames = [random_feeds(graph.inputs, seed=i) for i in range(4)]
-        results = await Requester(car.run_subtask, graph, timeout=5.0).run(frames, plan, window=2)
+        results = await Requester(car.run_subtask, graph, timeout=5.0).run([Timed(f) for f in frames], plan, window=2)
         assert sorted(p.name for p in peers if p.store.has(sha)) == ["car", "f1", "f2"]
         assert all(p.transport.stats().refused == 0 for p in peers)
         # f1 and f2 only bootstrapped to car: they found each other by named gossip

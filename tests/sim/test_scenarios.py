@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from fognet.errors import ConfigError, NotApplicable
-from fognet.sim.approaches import APPROACHES, Approach
+from fognet.sim.approaches import Approach
 from fognet.sim.costs import load_costs
 from fognet.sim.runner import Simulation
-from fognet.sim.scenario import ModelSpec, Scenario, Sweep, load
+from fognet.sim.scenario import APPROACHES, ModelSpec, Scenario, Sweep, load
 from tests.sim.conftest import write_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "experiments" / "scenarios").glob("*.toml"))
@@ -84,7 +84,7 @@ def test_small_scenarios_admit_the_exact_optimum(chain_path: Path) -> None:
         ("rounds = 0\n[network]\nbandwidth = 1e6\n[[sources]]\nspeed = 1\nmodel = 'm'\nfps = 1\n", "rounds"),
         ("[network]\nbandwidth = -1\n[[sources]]\nspeed = 1\nmodel = 'm'\nfps = 1\n", "bandwidth"),
         ("[network]\nbandwidth = 1e6\n", "sources"),
-        ("colour = 1\n", "unknown key 'colour'"),
+        ("colour = 1\n", "unknown field 'colour'"),
         ("[network]\nbandwidth = 1e6\n[[sources]]\nspeed = 1\nfps = 1\n", "model"),
         ("[network]\nbandwidth = 1e6\n[[sources]]\nprofile = 'no-such-device'\nmodel = 'm'\nfps = 1\n", "no-such-device"),
         ("[network]\nbandwidth = 1e6\n[[sources]]\nspeed = 1\nmodel = 'm'\nfps = 1\n[sweep]\nparam = 'x.y'\nvalues = [1]\n", "sweep"),

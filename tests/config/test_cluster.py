@@ -1,4 +1,4 @@
-"""Peer profiles and cluster files: every shipped file loads, every mistake is named."""
+"""Cluster files and device profiles: every shipped file loads, every mistake is named."""
 
 from __future__ import annotations
 
@@ -7,32 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from fognet.config.cluster import LinkSpec, load_cluster
+from fognet.config.emulation import Emulation
 from fognet.errors import ConfigError
-from fognet.peer.config import (
-    REPO_PROFILES,
-    Emulation,
-    LinkSpec,
-    load_cluster,
-    load_profile,
-    profile_dirs,
-)
 
 PEERS = Path(__file__).resolve().parents[2] / "peers"
-PROFILE_NAMES = ["rpi4", "jetson-nano", "laptop", "fog-server", "car"]
-
-
-@pytest.mark.parametrize("name", PROFILE_NAMES)
-def test_every_shipped_profile_loads(name):
-    profile = load_profile(name)
-    assert profile.name == name
-    assert profile.speed > 0 and profile.threads >= 1
-    assert profile.nic is None or profile.nic > 0
-    assert (profile.quota == 0) == (profile.role == "source")
-
-
-def test_shipped_speeds_are_the_documented_assumptions():
-    speeds = {n: load_profile(n).speed for n in PROFILE_NAMES}
-    assert speeds == {"rpi4": 0.15, "jetson-nano": 0.4, "laptop": 1.0, "fog-server": 2.5, "car": 0.25}
 
 
 @pytest.mark.parametrize("path", sorted(PEERS.glob("*.toml")), ids=lambda p: p.name)
@@ -66,12 +45,6 @@ def test_link_is_symmetric_falls_back_to_default_and_is_free_on_one_peer():
         cluster.link("car1", "ghost")
 
 
-def test_without_default_an_unlisted_pair_is_out_of_reach():
-    cluster = load_cluster(PEERS / "local-2.toml")
-    assert cluster.default_link is None
-    assert cluster.link("car1", "fog1") is not None
-
-
 def _write(tmp_path: Path, text: str, name: str = "c.toml") -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -80,6 +53,15 @@ def _write(tmp_path: Path, text: str, name: str = "c.toml") -> Path:
 
 PEER_A = '[[peers]]\nname = "a"\nprofile = "car"\n'
 PEER_B = '[[peers]]\nname = "b"\nprofile = "rpi4"\n'
+PEER_C = '[[peers]]\nname = "c"\nprofile = "laptop"\n'
+
+
+def test_without_default_an_unlisted_pair_is_out_of_reach(tmp_path):
+    path = _write(tmp_path, PEER_A + PEER_B + PEER_C + '[[links]]\na = "a"\nb = "b"\nbandwidth = 1e6\nlatency = 0.0\n')
+    cluster = load_cluster(path)
+    assert cluster.default_link is None
+    assert cluster.link("b", "a") == LinkSpec("a", "b", 1e6, 0.0)
+    assert cluster.link("a", "c") is None and cluster.link("c", "b") is None
 
 
 def test_overrides_inline_profiles_and_paths(tmp_path):
@@ -120,19 +102,6 @@ latency = 0.01
     assert cluster.name == "c"
 
 
-def test_profiles_next_to_the_cluster_file_win_then_fognet_peers(tmp_path, monkeypatch):
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "car.toml").write_text('speed = 0.5\nquota = 0\nrole = "source"\n')
-    assert load_cluster(_write(tmp_path, PEER_A)).peer("a").speed == 0.5
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    (elsewhere / "tiny.toml").write_text('speed = 0.01\nquota = 1\nrole = "worker"\n')
-    monkeypatch.setenv("FOGNET_PEERS", str(elsewhere))
-    assert load_profile("tiny").speed == 0.01
-    dirs = profile_dirs(tmp_path)
-    assert dirs[0] == tmp_path / "profiles" and dirs.index(elsewhere) < dirs.index(REPO_PROFILES)
-
-
 @pytest.mark.parametrize(
     ("text", "match"),
     [
@@ -159,6 +128,7 @@ def test_profiles_next_to_the_cluster_file_win_then_fognet_peers(tmp_path, monke
         ('[[peers]]\nname = "a"\nprofile = "car"\naddress = 5601\n', r"peers\[0\]\.address"),
         ('[[peers]]\nname = "a"\nprofile = "nope/x.toml"\n', r"peers\[0\]\.profile: no profile file"),
         (PEER_A + '[default_link]\nbandwidth = 0\nlatency = 0.001\n', r"default_link\.bandwidth: must be positive"),
+        (PEER_A + '[default_link]\nbandwidth = 1e6\nlatency = 0.0\na = "a"\n', r"default_link: unknown field 'a'"),
         (PEER_A + '[emulation]\nenabled = "yes"\n', r"emulation\.enabled: must be true or false"),
         (PEER_A + '[emulation]\nfast = true\n', r"emulation: unknown field 'fast'"),
         ('name = "x"\n', r"needs at least one \[\[peers\]\]"),
@@ -179,26 +149,3 @@ def test_cluster_errors_name_file_and_field(tmp_path, text, match):
 def test_missing_cluster_file(tmp_path):
     with pytest.raises(ConfigError, match=r"missing\.toml: no such file"):
         load_cluster(tmp_path / "missing.toml")
-
-
-@pytest.mark.parametrize(
-    ("text", "match"),
-    [
-        ('quota = 1\nrole = "worker"\n', r"bad\.toml: speed: missing"),
-        ('speed = -1\nquota = 1\nrole = "worker"\n', r"bad\.toml: speed: must be positive"),
-        ('speed = 1\nquota = 1.5\nrole = "worker"\n', r"bad\.toml: quota: must be an integer"),
-        ('speed = 1\nquota = 1\nrole = "worker"\nnic = -3\n', r"bad\.toml: nic: must be positive"),
-        ('speed = 1\nquota = 1\nrole = "worker"\nthreads = 0\n', r"bad\.toml: threads: must be an integer >= 1"),
-        ('speed = 1\nquota = 1\nrole = "worker"\nram = 4\n', r"bad\.toml: unknown field 'ram'"),
-        ('speed = 1\nquota = 1\n', r"bad\.toml: role: missing"),
-    ],
-)
-def test_profile_errors_name_file_and_field(tmp_path, text, match):
-    path = _write(tmp_path, text, "bad.toml")
-    with pytest.raises(ConfigError, match=match):
-        load_profile(path)
-
-
-def test_unknown_profile_name_lists_where_it_looked():
-    with pytest.raises(ConfigError, match=r"unknown profile 'rpi5' \(looked in .*profiles"):
-        load_profile("rpi5")
