@@ -131,9 +131,7 @@ def peer(ctx, config_file, exit_with_parent, **params) -> None:
     """Run one peer until interrupted (Ctrl-C or SIGTERM): serve subtasks, log who joins and leaves.
     Without --keys/--allow it runs open and says so."""
     if config_file is not None:
-        from fognet.cli.peerfile import merge, read_peer_file
-
-        params = merge(ctx, params, read_peer_file(config_file))
+        params = _with_file(ctx, params, config_file)
     name = params["name"]
     if not name:
         raise click.UsageError("give --name NAME (or name = ... in --config)")
@@ -145,6 +143,21 @@ def peer(ctx, config_file, exit_with_parent, **params) -> None:
                    f"{keys.allow.path}", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, pacer, hook, exit_with_parent))
+
+
+_FILE_PARAMS = {"cluster": "cluster_file", "keys": "keys_file", "allow": "allow_file"}
+
+
+def _with_file(ctx: click.Context, params: dict, config_file: Path) -> dict:
+    """`params` with the peer file's values wherever the command line did not set them."""
+    from fognet.config.peerfile import read_peer_file
+
+    merged = dict(params)
+    for field, value in read_peer_file(config_file).items():
+        name = _FILE_PARAMS.get(field, field)
+        if ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT):
+            merged[name] = value
+    return merged
 
 
 def _join_command(local) -> str:

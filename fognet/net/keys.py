@@ -38,12 +38,8 @@ import zmq
 import zmq.auth
 from zmq.utils import z85
 
+from fognet.config import toml
 from fognet.errors import ConfigError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 log = logging.getLogger(__name__)
 
@@ -195,28 +191,22 @@ def load_allow_list(path: Path) -> AllowList:
     """The allow-list TOML file (see the module docstring); ConfigError naming the file and
     the entry for anything malformed: an unknown table, a bad name or key, a key listed twice."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the allow-list: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not TOML: {exc}") from exc
-    extra = set(raw) - {"peers"}
-    if extra:
-        raise ConfigError(f"{path}: unknown field(s) {', '.join(sorted(extra))}; the list is a [peers] table")
-    peers = raw.get("peers", {})
-    if not isinstance(peers, dict) or not peers:
-        raise ConfigError(f'{path}: no [peers] table of NAME = "PUBLIC KEY" lines')
+    raw = toml.read(path)
+    top = toml.Where(str(path))
+    toml.check_keys(raw, ("peers",), top)
+    peers = toml.table(raw, "peers", top)
+    if not peers:
+        raise top.error('no [peers] table of NAME = "PUBLIC KEY" lines')
     keys: dict[str, str] = {}
     owners: dict[str, str] = {}
     for name, key in peers.items():
-        where = f"{path}: peers.{name}"
+        where = top.key("peers").key(name)
         if not _NAME.match(name):
-            raise ConfigError(f"{where}: not a peer name (letters, digits, _ and -)")
+            raise where.error("not a peer name (letters, digits, _ and -)")
         if not isinstance(key, str) or not _Z85_KEY.match(key):
-            raise ConfigError(f"{where}: expected a 40-character z85 public key (see `fognet keys show`)")
+            raise where.error("expected a 40-character z85 public key (see `fognet keys show`)")
         if key in owners:
-            raise ConfigError(f"{where}: the same key as {owners[key]!r}; each peer needs its own key pair")
+            raise where.error(f"the same key as {owners[key]!r}; each peer needs its own key pair")
         keys[name], owners[key] = key, name
     return AllowList(keys, path)
 

@@ -50,8 +50,8 @@ def test_allow_list_reads_what_keys_show_prints_and_names_bad_entries(tmp_path) 
     for text, field in [
         (f'[peers]\ncar1 = "{a.public}"\nfog1 = "{a.public}"\n', "the same key as 'car1'"),
         ('[peers]\ncar1 = "short"\n', "peers.car1: expected a 40-character"),
-        (f'[peer]\ncar1 = "{a.public}"\n', "unknown field"),
-        ("[peers\n", "not TOML"),
+        (f'[peer]\ncar1 = "{a.public}"\n', "unknown field 'peer'"),
+        ("[peers\n", "not valid TOML"),
     ]:
         path.write_text(text)
         with pytest.raises(ConfigError, match=field):
