@@ -21,6 +21,7 @@ requests time out on its side. Refusals are logged at most once a minute per add
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -116,13 +117,23 @@ class ZapHandler(Authenticator):
         try:
             while True:
                 while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                    await self.handle_zap_message(sock.recv_multipart(zmq.NOBLOCK))
+                    await self._answer(sock.recv_multipart(zmq.NOBLOCK))
                 ready.clear()
                 if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                     await ready.wait()
         finally:
             if not loop.is_closed():
                 loop.remove_reader(fd)
+
+    async def _answer(self, msg: list[bytes]) -> None:
+        """One ZAP request answered, whatever happens: a REP that owes a reply would take no
+        more requests, and every later handshake would hang."""
+        try:
+            await self.handle_zap_message(msg)
+        except Exception:  # noqa: BLE001 - refuse the connection, keep answering
+            log.exception("%s: a ZAP request failed; refusing that connection", self.where)
+            with contextlib.suppress(zmq.ZMQError):  # EFSM: it was answered before failing
+                self._send_zap_reply(msg[1] if len(msg) > 1 else b"", b"500", b"internal error")
 
     def close(self) -> None:
         self.stop()
