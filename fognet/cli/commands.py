@@ -47,6 +47,14 @@ from fognet.cli.demo import demo  # noqa: E402
 
 ALL += [demo]
 
+from fognet.cli.experiment import experiment  # noqa: E402
+
+ALL += [experiment]
+
+from fognet.cli.bench import bench  # noqa: E402
+
+ALL += [bench]
+
 from fognet.cli.keys import keys  # noqa: E402
 
 ALL += [keys]
