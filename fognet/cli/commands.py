@@ -54,3 +54,7 @@ ALL += [experiment]
 from fognet.cli.bench import bench  # noqa: E402
 
 ALL += [bench]
+
+from fognet.cli.keys import keys  # noqa: E402
+
+ALL += [keys]

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -62,7 +63,8 @@ def _session(loaded, frames: int, seed: int, placement, identity, session):
               help="Cluster file (default: peers/local-4.toml).")
 @click.option("--seed", default=0, show_default=True)
 @encoding_option
-def demo(model: str, frames: int, cluster_file: Path | None, seed: int, encoding) -> None:
+@click.option("--open", "open_cluster", is_flag=True, help="Run the cluster open (default: closed, CURVE keys made for it).")
+def demo(model: str, frames: int, cluster_file: Path | None, seed: int, open_cluster: bool, encoding) -> None:
     """Split a model, then run a driving stream through an emulated 4-peer cluster:
     local-only vs distributed, every output verified."""
     from fognet.cli.infer import _cluster_identity
@@ -87,11 +89,12 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int, encoding
     )
     console.print(cluster.emulated().describe(), soft_wrap=True)
     rows = []
-    with LocalCluster(cluster_file, names=others) as local:
+    with LocalCluster(cluster_file, names=others, closed=not open_cluster) as local:
+        identity = replace(identity, config=replace(identity.config, keys=local.keys_for(identity.config.name)))
+        console.print(f"  {local.security()}", soft_wrap=True, markup=False)
         for label, placement in (("local", SinglePeer()), ("fognet", MatchedPlacement(use_source=True))):
             session = SessionOptions(
-                via=(local.launched[0].address,), expect_workers=workers, window=1, verify=True,
-                encoding=encoding,
+                via=(local.via,), expect_workers=workers, window=1, verify=True, encoding=encoding,
             )
             with console.status(f"{label}: {frames} frames ..."):
                 report = _session(loaded, frames, seed, placement, identity, session)

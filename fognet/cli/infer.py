@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -146,7 +147,8 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
 @click.option("--model", "model", required=True, help="Zoo name or .onnx path.")
 @click.option("--frames", "n_frames", default=30, show_default=True, help="Frames to send.")
 @click.option("--fps", type=float, default=None, help="Camera rate (default: as fast as the window allows).")
-@click.option("--via", multiple=True, metavar="HOST:PORT", help="Join a running cluster through this peer (repeatable).")
+@click.option("--via", multiple=True, metavar="[NAME@]HOST:PORT",
+              help="Join a running cluster through this peer (repeatable; closed: NAME@HOST:PORT).")
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help="Start this cluster file's peers, play its source peer, run, stop them.")
 @click.option("--verify", is_flag=True, help="Check every output against local whole-model inference.")
@@ -169,11 +171,16 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
               help="Untimed frames first: the first fetches and builds, the rest calibrate speeds and links.")
 @click.option("--replan-threshold", default=0.2, show_default=True,
               help="Re-plan when a speed, backlog or bandwidth moves by more than this fraction.")
+@click.option("--open", "open_cluster", is_flag=True, help="With --cluster: run it open (no CURVE keys).")
+@click.option("--keys", "keys_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --via a closed cluster: this requester's NAME.key_secret (with --allow).")
+@click.option("--allow", "allow_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --via a closed cluster: its allow-list.")
 @input_shape_option
 @encoding_option
 def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, timeout, join_timeout,
           local_only, placement, profile_path, parts, emulate, csv_path, seed, warmup, replan_threshold,
-          input_shapes, encoding) -> None:
+          open_cluster, keys_file, allow_file, input_shapes, encoding) -> None:
     """Send frames through the cluster and report latency (p50/p95/p99, split into transfer,
     wait and compute), throughput, and which peers ran which stages."""
     from rich.console import Console
@@ -186,6 +193,10 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
 
     if bool(via) == bool(cluster_file):
         raise click.UsageError("give --via HOST:PORT (a running cluster) or --cluster FILE (start one), not both")
+    if cluster_file and (keys_file or allow_file):
+        raise click.UsageError("--keys/--allow go with --via; --cluster makes its own keys (or --open)")
+    if via and open_cluster:
+        raise click.UsageError("--open goes with --cluster; with --via, no --keys/--allow is open")
     if n_frames < 1:
         raise click.BadParameter("must be at least 1", param_hint="--frames")
     if fps is not None and fps <= 0:
@@ -207,7 +218,9 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         warmup=warmup, replan_threshold=replan_threshold, encoding=encoding,
     )
     if via:
-        identity = Identity()
+        from fognet.cli.peer import _cluster_keys
+
+        identity = Identity(keys=_cluster_keys(keys_file, allow_file))
         session = SessionOptions(via=tuple(parse_bootstrap(list(via))), **options)
         console.print(f"joining via {', '.join(via)} as a requester (its own links are loopback, not emulated)")
         chosen = _placement(placement, local_only, parts, False)
@@ -216,8 +229,11 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         cluster, identity, others, workers = _cluster_identity(cluster_file, emulate)
         console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
         console.print(cluster.emulated(emulate).describe(), soft_wrap=True)
-        with LocalCluster(cluster_file, names=others, emulate=emulate) as local:
-            session = SessionOptions(via=(local.launched[0].address,) if others else (), expect_workers=workers, **options)
+        with LocalCluster(cluster_file, names=others, emulate=emulate, closed=not open_cluster) as local:
+            console.print(local.security(), soft_wrap=True, markup=False)
+            keys = local.keys_for(identity.config.name)
+            identity = replace(identity, config=replace(identity.config, keys=keys))
+            session = SessionOptions(via=(local.via,) if others else (), expect_workers=workers, **options)
             chosen = _placement(placement, local_only, parts, True)
             report = _run(loaded, graph, images, chosen, session, identity, total)
     _print_report(report, graph, console)

@@ -23,7 +23,19 @@ def _bind(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat):
+def _cluster_keys(keys_file: Path | None, allow_file: Path | None):
+    """The keys of a closed peer, or None (open) when neither file is given."""
+    if keys_file is None and allow_file is None:
+        return None
+    if keys_file is None or allow_file is None:
+        raise click.UsageError("a closed peer needs both --keys FILE.key_secret and --allow FILE (or neither: open)")
+    from fognet.net.keys import load_cluster_keys
+
+    return load_cluster_keys(keys_file, allow_file)
+
+
+def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat, keys=None,
+                advertise=None):
     """(PeerConfig, Pacer | None, on_event hook | None, emulation line) from the options."""
     from fognet.config.cluster import load_cluster
     from fognet.config.emulation import OFF
@@ -35,7 +47,7 @@ def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate
     options = dict(
         host=host, port=port, bootstrap=tuple(parse_bootstrap(list(bootstrap))),
         discovery=discovery, broadcast=LOOPBACK_BROADCAST if host.startswith("127.") else LAN_BROADCAST,
-        cache_dir=cache, heartbeat_s=heartbeat,
+        cache_dir=cache, heartbeat_s=heartbeat, keys=keys, advertise=advertise,
     )
     if cluster_file is not None:
         cluster = load_cluster(cluster_file)
@@ -93,26 +105,68 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
 
 
 @click.command()
-@click.option("--name", required=True, help="This peer's name (its id in the cluster).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Settings from this TOML file (README: Running on real devices); flags given here win.")
+@click.option("--name", default=None, help="This peer's name (its id in the cluster).")
 @click.option("--profile", default=None, help="Device profile: a name in peers/profiles or a .toml path.")
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help="Take profile, overrides, links and emulation for --name from this cluster file.")
 @click.option("--bind", default="127.0.0.1:0", show_default=True, metavar=HOST_PORT, help="Where to listen (port 0: any free port).")
-@click.option("--bootstrap", multiple=True, metavar=HOST_PORT, help="A peer to join through (repeatable).")
+@click.option("--advertise", default=None, metavar="HOST",
+              help="The address others reach this peer at (bound to 0.0.0.0 on a LAN: this device's IP).")
+@click.option("--bootstrap", multiple=True, metavar="[NAME@]HOST:PORT",
+              help="A peer to join through (repeatable); a closed peer names it: NAME@HOST:PORT.")
 @click.option("--discovery/--no-discovery", default=True, show_default=True, help="UDP beacon (loopback-only when bound to 127.x).")
 @click.option("--emulate/--no-emulate", default=None, help="Emulate the device (and its links); default: as the cluster file says, else off.")
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help="Model cache directory (default: $FOGNET_CACHE).")
 @click.option("--heartbeat", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds between STATE heartbeats; dead after 3 missed.")
+@click.option("--keys", "keys_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="This peer's NAME.key_secret (`fognet keys new`): with --allow, a closed peer.")
+@click.option("--allow", "allow_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The cluster's allow-list (TOML: [peers] NAME = \"PUBLIC KEY\").")
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
-def peer(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat, exit_with_parent) -> None:
-    """Run one peer until interrupted (Ctrl-C or SIGTERM): serve subtasks, log who joins and leaves."""
-    config, pacer, hook, emulation = _peer_setup(
-        name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat
-    )
+@click.pass_context
+def peer(ctx, config_file, exit_with_parent, **params) -> None:
+    """Run one peer until interrupted (Ctrl-C or SIGTERM): serve subtasks, log who joins and leaves.
+    Without --keys/--allow it runs open and says so."""
+    if config_file is not None:
+        params = _with_file(ctx, params, config_file)
+    name = params["name"]
+    if not name:
+        raise click.UsageError("give --name NAME (or name = ... in --config)")
+    keys = _cluster_keys(params.pop("keys_file"), params.pop("allow_file"))
+    config, pacer, hook, emulation = _peer_setup(keys=keys, **params)
     click.echo(f"{name}: {emulation}", err=True)
+    if keys is not None:
+        click.echo(f"{name}: closed cluster: key {keys.pair.fingerprint}, {len(keys.allow.keys)} peers on "
+                   f"{keys.allow.path}", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, pacer, hook, exit_with_parent))
+
+
+_FILE_PARAMS = {"cluster": "cluster_file", "keys": "keys_file", "allow": "allow_file"}
+
+
+def _with_file(ctx: click.Context, params: dict, config_file: Path) -> dict:
+    """`params` with the peer file's values wherever the command line did not set them."""
+    from fognet.config.peerfile import read_peer_file
+
+    merged = dict(params)
+    for field, value in read_peer_file(config_file).items():
+        name = _FILE_PARAMS.get(field, field)
+        if ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT):
+            merged[name] = value
+    return merged
+
+
+def _join_command(local) -> str:
+    """The `fognet infer` line that joins the started cluster (with the requester's keys when closed)."""
+    if local.keys_dir is None:
+        return f"fognet infer --via {local.via} --model MODEL"
+    keys = local.keys_dir
+    click.echo(f"closed cluster: keys and allow-list in {keys} (removed when it stops)")
+    return f"fognet infer --via {local.via} --keys {keys / 'infer.key_secret'} --allow {keys / 'allow.toml'} --model MODEL"
 
 
 @click.command()
@@ -122,8 +176,11 @@ def peer(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache
 @click.option("--heartbeat", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds between heartbeats.")
 @click.option("--quiet", is_flag=True, help="Do not echo the peers' membership logs.")
-def cluster(cluster_file, emulate, cache_root, heartbeat, quiet) -> None:
-    """Start every peer of FILE as its own process on loopback; Ctrl-C stops them all."""
+@click.option("--open", "open_cluster", is_flag=True, help="Run the peers open (default: closed, with keys made for them).")
+def cluster(cluster_file, emulate, cache_root, heartbeat, quiet, open_cluster) -> None:
+    """Start every peer of FILE as its own process on loopback; Ctrl-C stops them all.
+    Closed by default: keys for every peer (and a requester, `infer`) in a temporary
+    directory that lasts as long as the cluster."""
     import threading
 
     from rich.console import Console
@@ -133,7 +190,7 @@ def cluster(cluster_file, emulate, cache_root, heartbeat, quiet) -> None:
 
     local = LocalCluster(
         cluster_file, emulate=emulate, cache_root=cache_root, heartbeat_s=heartbeat,
-        echo=None if quiet else click.echo,
+        echo=None if quiet else click.echo, closed=not open_cluster, extra_keys=("infer",),
     )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -147,7 +204,8 @@ def cluster(cluster_file, emulate, cache_root, heartbeat, quiet) -> None:
                 table.add_row(p.name, spec.profile.name, spec.role, f"{spec.speed:g}", str(spec.quota), p.address, str(p.pid))
             Console().print(table)
             click.echo(local.cluster.emulated(emulate).describe())
-            click.echo(f"join with: fognet infer --via {local.launched[0].address} --model MODEL   (Ctrl-C stops all)")
+            click.echo(local.security())
+            click.echo(f"join with: {_join_command(local)}   (Ctrl-C stops all)")
             while not stop.wait(0.5):
                 pass
             click.echo("stopping...")

@@ -7,4 +7,5 @@ toml       the one set of TOML field readers (Where names the place in a file)
 profiles   device profiles: Profile, parse/load, where profile names are looked for
 cluster    cluster files: PeerSpec, LinkSpec, Cluster, load_cluster
 emulation  emulation settings: Emulation, what a run emulates, the time scale, its one line
+peerfile   a device's `fognet peer --config FILE`: name, profile, bind, bootstrap, keys, allow-list...
 """

@@ -6,6 +6,12 @@ bound to 127.0.0.1 on a free port, discovery off, bootstrapped to the first peer
 A peer prints `NAME listening on HOST:PORT` as its first line; that is how its address
 is learned. The rest of its output is handed line by line to `echo`, or dropped.
 
+Closed by default: `start()` makes a key pair for every peer of the file (and for
+`extra_keys`, e.g. a requester that joins later) and one allow-list, in a fresh directory
+(`keys_dir`, removed by `stop()`); each peer runs with its own key, and bootstraps to the
+first by name. `keys_for(name)` is what a peer played in this process runs with, and
+`via` the bootstrap entry to give it. `closed=False` runs the peers open.
+
 No orphans: all children share one process group, which `stop()` sends SIGINT (each
 peer says BYE and exits), then SIGKILL after `timeout`; each child also exits by itself
 when this process dies (`--exit-with-parent`). `LocalCluster` is a context manager.
@@ -13,10 +19,12 @@ when this process dies (`--exit-with-parent`). `LocalCluster` is a context manag
 API
     Launched(name, address, pid)
     LocalCluster(path, *, names=None, emulate=None, cache_root=None, heartbeat_s=1.0,
-                 echo=None, start_timeout_s=60.0)
+                 echo=None, start_timeout_s=60.0, closed=True, extra_keys=())
         .start() -> list[Launched]      PeerError if a peer exits or stays silent
         .stop(timeout_s=5.0) -> None
         .cluster -> Cluster             the parsed file (ConfigError when malformed)
+        .keys_dir, .keys_for(name) -> ClusterKeys | None, .via -> "name@host:port" (closed)
+        .security() -> str              one line: closed (how many keys) or open
     source_identity(cluster, emulate=None) -> Identity   the file's first source, played here
 """
 
@@ -25,9 +33,11 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +47,8 @@ from pathlib import Path
 from fognet.config.cluster import Cluster, load_cluster
 from fognet.errors import ConfigError, PeerError
 from fognet.infer.session import Identity
+from fognet.net.discovery import named
+from fognet.net.keys import SECRET_SUFFIX, ClusterKeys, make_local_keys
 from fognet.peer import device
 from fognet.placement.state import cluster_state
 
@@ -82,6 +94,8 @@ class LocalCluster:
         heartbeat_s: float = 1.0,
         echo: Callable[[str], None] | None = None,
         start_timeout_s: float = 60.0,
+        closed: bool = True,
+        extra_keys: Sequence[str] = (),
     ) -> None:
         self.path = Path(path)
         self.cluster: Cluster = load_cluster(self.path)
@@ -93,6 +107,10 @@ class LocalCluster:
         self.heartbeat_s = heartbeat_s
         self.echo = echo
         self.start_timeout_s = start_timeout_s
+        self.closed = closed
+        self.extra_keys = list(extra_keys)
+        self.keys_dir: Path | None = None
+        self._keys: dict[str, ClusterKeys] = {}
         self._procs: dict[str, subprocess.Popen] = {}
         self._lines: dict[str, queue.Queue[str | None]] = {}
         self._pgid: int | None = None
@@ -109,14 +127,37 @@ class LocalCluster:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
+    def keys_for(self, name: str) -> ClusterKeys | None:
+        """The keys `name` runs with (None: the cluster is open)."""
+        return self._keys.get(name)
+
+    @property
+    def via(self) -> str:
+        """The bootstrap entry for a peer joining the started cluster."""
+        first = self.launched[0]
+        return named(first.name, first.address) if self.closed else first.address
+
+    def security(self) -> str:
+        if not self.closed:
+            return "security: OPEN (--open): anyone who reaches these ports can join, read tensors and send work"
+        return (f"security: closed (CurveZMQ): a key per peer, {len(self._keys)} on the allow-list; "
+                "strangers are refused, all traffic is encrypted")
+
+    def _make_keys(self) -> None:
+        if self.closed and not self._keys:
+            self.keys_dir = Path(tempfile.mkdtemp(prefix="fognet-keys-"))
+            names = list(dict.fromkeys([*self.cluster.names, *self.extra_keys]))
+            self._keys = make_local_keys(self.keys_dir, names)
+
     def start(self) -> list[Launched]:
+        self._make_keys()
         if not self.names:
             return []
         first, *rest = self.names
         self._spawn(first, bootstrap=None)
         first_addr = self._address(first)
         for name in rest:
-            self._spawn(name, bootstrap=first_addr)
+            self._spawn(name, bootstrap=named(first, first_addr) if self.closed else first_addr)
         self.launched = [Launched(first, first_addr, self._procs[first].pid)]
         self.launched += [Launched(n, self._address(n), self._procs[n].pid) for n in rest]
         return self.launched
@@ -133,6 +174,8 @@ class LocalCluster:
             cmd.append("--emulate" if self.emulate else "--no-emulate")
         if self.cache_root is not None:
             cmd += ["--cache", str(Path(self.cache_root) / name)]
+        if self.keys_dir is not None:
+            cmd += ["--keys", str(self.keys_dir / f"{name}{SECRET_SUFFIX}"), "--allow", str(self.keys_dir / "allow.toml")]
         return cmd
 
     def _spawn(self, name: str, bootstrap: str | None) -> None:
@@ -171,7 +214,10 @@ class LocalCluster:
                 self.echo(line.rstrip("\n"))
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """SIGINT the group, wait, SIGKILL what is left; safe to call twice."""
+        """SIGINT the group, wait, SIGKILL what is left, remove the keys; safe to call twice."""
+        if self.keys_dir is not None:
+            shutil.rmtree(self.keys_dir, ignore_errors=True)
+            self.keys_dir = None
         if self._pgid is None:
             return
         _signal_group(self._pgid, signal.SIGINT)

@@ -72,7 +72,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fognet.errors import ModelError, PeerUnreachable
+from fognet.errors import ConfigError, ModelError, PeerUnreachable
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
 from fognet.infer.fidelity import Fidelity, compare_outputs
 from fognet.infer.placement import GreedyPlacement, Placement
@@ -82,6 +82,7 @@ from fognet.infer.requester import FrameResult, Requester, Summary, Timed, summa
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
 from fognet.net.emulation import Pacer
+from fognet.net.keys import ClusterKeys
 from fognet.partition.cost import ClusterState, LinkState
 from fognet.partition.encoding import DEFAULT_ENCODING, Encoding
 from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD
@@ -169,6 +170,7 @@ class Identity:
     links: Mapping[tuple[str, str], LinkState] = field(default_factory=dict)
     default_link: LinkState | None = LOOPBACK_LINK
     nics: Mapping[str, float] = field(default_factory=dict)  # bytes/s, as links: placement.state
+    keys: ClusterKeys | None = None  # a closed requester's (no config): named as its key is listed
 
     @property
     def is_device(self) -> bool:
@@ -311,6 +313,14 @@ class Session:
         )
 
 
+def requester_config(keys: ClusterKeys | None) -> PeerConfig:
+    """A requester that is not a device; closed, it is named as the allow-list names its key."""
+    name = keys.allow.name_of(keys.pair.public) if keys is not None else None
+    if keys is not None and name is None:
+        raise ConfigError(f"{keys.allow.path}: this requester's key {keys.pair.fingerprint} is not on it")
+    return PeerConfig(name or f"infer-{os.getpid()}", quota=0, profile="requester", keys=keys)
+
+
 @contextlib.asynccontextmanager
 async def open_session(
     loaded: LoadedModel, options: SessionOptions = SessionOptions(), identity: Identity = Identity(),
@@ -321,7 +331,7 @@ async def open_session(
     graph = graph or analyse(loaded.model)
     image_input(graph)
     times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
-    base = identity.config or PeerConfig(f"infer-{os.getpid()}", quota=0, profile="requester")
+    base = identity.config or requester_config(identity.keys)
     times = [t * base.time_scale for t in times]  # reference work in emulated time
     config = replace(
         base, bootstrap=tuple(options.via), heartbeat_s=options.heartbeat_s, cache_dir=options.cache_dir,

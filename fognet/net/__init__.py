@@ -8,4 +8,6 @@ zmqio.py      LoopSocket: a ZeroMQ socket the asyncio loop drives, no future per
 memory.py     MemoryTransport: the same interface over asyncio queues (tests, simulator)
 discovery.py  BeaconDiscovery (UDP broadcast) and BootstrapDiscovery (HELLO to host:port), emit PeerSeen
 emulation.py  Pacer: sender-side link and interface pacing on loopback
+keys.py       CURVE key files (zmq.auth certificates) and the TOML allow-list that closes a cluster
+auth.py       ZapHandler (only listed keys connect, named), the sender check, CURVE socket set-up
 """

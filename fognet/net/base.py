@@ -42,7 +42,7 @@ from fognet.errors import (
     RemoteError,
     WireError,
 )
-from fognet.net import codec
+from fognet.net import auth, codec
 from fognet.net.wire import Error, Header, Reason
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class TransportStats:
     late: int = 0  # replies that matched no waiting request (it had timed out)
     timeouts: int = 0  # requests and sends that gave up after their timeout
     errors_sent: int = 0  # ERROR replies sent by serve()
+    refused: int = 0  # connections turned away (closed: a key not on the allow-list)
 
 
 class Counters:
@@ -271,14 +272,19 @@ class Pending:
         if waiting is not None:
             waiting.discard(msg_id)
 
-    def deliver(self, frames: Sequence, where: str) -> None:
-        """Hand a reply received from `where` to the request waiting for its id."""
+    def deliver(self, frames: Sequence, where: str, expect: str | None = None) -> None:
+        """Hand a reply received from `where` to the request waiting for its id; with
+        `expect` (a closed transport: the peer whose key the connection is pinned to), a
+        reply naming another sender is dropped."""
         self._counts.received += 1
         try:
             header, tensors = codec.decode(frames, self._max_bytes)
         except WireError as exc:
             self._counts.malformed += 1
             log.warning("malformed reply from %s: %s", where, exc)
+            return
+        if expect is not None and not auth.check_reply(header, expect):
+            self._counts.dropped += 1
             return
         future = self._futures.get(header.id)
         if future is None or future.done():

@@ -11,15 +11,19 @@ Each sighting of another peer is put on the queue as a frozen `PeerSeen(node_id,
 seen_at)` (every time it is seen, so the queue doubles as a liveness feed); `peers()` is
 the latest sighting of each. The CLI picks the implementation in one place.
 
-BeaconDiscovery broadcasts a small msgpack datagram `{fognet, v, id, addr}` every
+BeaconDiscovery broadcasts a small msgpack datagram `{fognet, v, id, addr, key}` every
 `interval_s` to `broadcast:port` and listens on the same port. The default broadcast
 address is the LAN's (255.255.255.255); tests and demos must pass "127.255.255.255", which
 stays on loopback. An advertised host of 0.0.0.0 is replaced by the datagram's source IP.
+`key` is a closed peer's key fingerprint ("" when open): a beacon proves nothing, so a
+closed peer only uses it to pick, from its allow-list, the key to connect with.
 
 BootstrapDiscovery sends HELLO over the transport to each listed "host:port" every
-`interval_s` until it answers, then to the peers those HELLO replies name (gossip), so it
-works where broadcast is blocked. `on_hello` receives each HELLO reply (the membership
-table can take it straight in).
+`interval_s` until it answers, then to the peers those HELLO replies name (gossip, as
+"name@host:port"), so it works where broadcast is blocked. `on_hello` receives each HELLO
+reply (the membership table can take it straight in). An entry may name the peer expected
+there, "name@host:port" (a closed peer must: its connection is pinned to that name's key);
+`learn(address, name)` is told every name it hears of.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class PeerSeen:
     node_id: str
     address: str  # "host:port" of its ROUTER
     seen_at: float  # time.monotonic() when seen
+    key: str = ""  # the key fingerprint its beacon carried ("" when open)
 
 
 class _Seen:
@@ -61,10 +66,10 @@ class _Seen:
         self.found = found
         self.latest: dict[str, PeerSeen] = {}
 
-    def saw(self, node_id: str, address: str) -> None:
+    def saw(self, node_id: str, address: str, key: str = "") -> None:
         if node_id == self.self_id:
             return
-        seen = PeerSeen(node_id, address, time.monotonic())
+        seen = PeerSeen(node_id, address, time.monotonic(), key)
         self.latest[node_id] = seen
         if self.found is not None:
             self.found.put_nowait(seen)
@@ -76,12 +81,12 @@ class _Seen:
 # --- UDP beacon ------------------------------------------------------------------------
 
 
-def beacon_bytes(node_id: str, address: str) -> bytes:
-    return msgpack.packb({"fognet": "beacon", "v": PROTOCOL_VERSION, "id": node_id, "addr": address})
+def beacon_bytes(node_id: str, address: str, key: str = "") -> bytes:
+    return msgpack.packb({"fognet": "beacon", "v": PROTOCOL_VERSION, "id": node_id, "addr": address, "key": key})
 
 
-def parse_beacon(data: bytes, source_ip: str) -> tuple[str, str] | None:
-    """(node_id, address) from a beacon datagram, or None for anything else."""
+def parse_beacon(data: bytes, source_ip: str) -> tuple[str, str, str] | None:
+    """(node_id, address, key fingerprint) from a beacon datagram, or None for anything else."""
     if len(data) > MAX_BEACON_BYTES:
         return None
     try:
@@ -90,13 +95,13 @@ def parse_beacon(data: bytes, source_ip: str) -> tuple[str, str] | None:
         return None
     if not (isinstance(msg, dict) and msg.get("fognet") == "beacon" and msg.get("v") == PROTOCOL_VERSION):
         return None
-    node_id, address = msg.get("id"), msg.get("addr")
-    if not (isinstance(node_id, str) and isinstance(address, str) and ":" in address):
+    node_id, address, key = msg.get("id"), msg.get("addr"), msg.get("key", "")
+    if not (isinstance(node_id, str) and isinstance(address, str) and ":" in address and isinstance(key, str)):
         return None
     host, _, port = address.rpartition(":")
     if host in ("0.0.0.0", "*", ""):
         address = f"{source_ip}:{port}"
-    return node_id, address
+    return node_id, address, key
 
 
 class _BeaconProtocol(asyncio.DatagramProtocol):
@@ -125,8 +130,9 @@ class BeaconDiscovery:
         broadcast: str = LAN_BROADCAST,
         port: int = DEFAULT_BEACON_PORT,
         interval_s: float = 1.0,
+        key: str = "",
     ) -> None:
-        self.node_id, self.address = node_id, address
+        self.node_id, self.address, self.key = node_id, address, key
         self.broadcast = LAN_BROADCAST if broadcast == "<broadcast>" else broadcast
         self.port, self.interval_s = port, interval_s
         self._seen = _Seen(node_id, found)
@@ -142,7 +148,7 @@ class BeaconDiscovery:
         self._task = asyncio.create_task(self._beat())
 
     async def _beat(self) -> None:
-        payload = beacon_bytes(self.node_id, self.address)
+        payload = beacon_bytes(self.node_id, self.address, self.key)
         while True:
             self._transport.sendto(payload, (self.broadcast, self.port))
             await asyncio.sleep(self.interval_s)
@@ -185,12 +191,22 @@ def _beacon_socket(broadcast: str, port: int) -> socket.socket:
 
 
 def parse_bootstrap(text: str | Iterable[str]) -> list[str]:
-    """'host:port host:port,...' -> ['host:port', ...], checking each entry."""
+    """'host:port name@host:port,...' -> ['host:port', 'name@host:port', ...], checking each."""
     items = text.replace(",", " ").split() if isinstance(text, str) else list(text)
     for item in items:
-        if not _is_address(item):
-            raise ConfigError(f"bootstrap address {item!r}: expected host:port")
-    return [item.removeprefix("tcp://") for item in items]
+        if not _is_address(split_named(item)[1]):
+            raise ConfigError(f"bootstrap address {item!r}: expected host:port or name@host:port")
+    return [item.replace("tcp://", "") for item in items]
+
+
+def split_named(entry: str) -> tuple[str | None, str]:
+    """'name@host:port' -> ('name', 'host:port'); 'host:port' -> (None, 'host:port')."""
+    name, sep, addr = entry.rpartition("@")
+    return (name or None, addr) if sep else (None, entry)
+
+
+def named(name: str, address: str) -> str:
+    return f"{name}@{address}"
 
 
 def _is_address(text: str) -> bool:
@@ -208,11 +224,24 @@ class BootstrapDiscovery:
         *,
         interval_s: float = 1.0,
         on_hello: Callable[[Header], None] | None = None,
+        learn: Callable[..., object] | None = None,
     ) -> None:
         self.transport, self.interval_s = transport, interval_s
-        self._hello, self._on_hello = hello, on_hello
-        self._pending = set(parse_bootstrap(addresses)) - {transport.address}
+        self._hello, self._on_hello, self._learn = hello, on_hello, learn
         self._seen = _Seen(transport.node_id, found)
+        self._pending = self._addresses(parse_bootstrap(addresses)) - {transport.address}
+
+    def _addresses(self, entries: Iterable[str]) -> set[str]:
+        """The addresses of bootstrap or gossip entries, telling `learn` the names they give."""
+        out = set()
+        for entry in entries:
+            name, addr = split_named(entry)
+            if not _is_address(addr):
+                continue
+            if name and name != self.transport.node_id and self._learn is not None:
+                self._learn(addr, name)
+            out.add(addr)
+        return out
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -235,11 +264,11 @@ class BootstrapDiscovery:
             log.warning("bootstrap peer %s answered %s, not HELLO", addr, reply.type.value)
             return
         self._pending.discard(addr)
-        self._seen.saw(reply.sender, reply.body.address)
+        self._seen.saw(reply.sender, reply.body.address, reply.body.key)
         if self._on_hello is not None:
             self._on_hello(reply)
         known = {p.address for p in self._seen.latest.values()} | {self.transport.address}
-        self._pending |= {a for a in reply.body.peers if _is_address(a)} - known
+        self._pending |= self._addresses(reply.body.peers) - known
 
     async def stop(self) -> None:
         if self._task is not None:

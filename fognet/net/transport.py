@@ -30,6 +30,14 @@ ZMQ_IMMEDIATE, so nothing is queued for a peer that is not connected (no stale r
 reach a peer that comes back). LINGER is 0: closing discards unsent messages, so shutdown
 never hangs on a dead peer. MAXMSGSIZE caps each frame at the message cap: ZeroMQ cuts a
 connection that sends a larger frame before buffering it (that sender then times out).
+
+Closed (`keys=ClusterKeys(...)`, see `fognet.net.keys` and `fognet.net.auth`): the ROUTER
+is a CURVE server whose ZAP handler lets in only keys on the allow-list, and a message
+whose header's `from` is not the name its key is listed under gets ERROR NOT_ALLOWED.
+A DEALER connects as a CURVE client pinned to the allow-listed key of the peer at that
+address, so the transport must be told who is where (`learn(addr, name)`; a request to
+an address it cannot name raises PeerUnreachable), and a reply whose `from` is not that
+peer is dropped. Everything on the wire is then encrypted. Open (no keys): no checks.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ import numpy as np
 import zmq
 
 from fognet.errors import ConfigError, PeerError, PeerUnreachable
-from fognet.net import codec
+from fognet.net import auth, codec
 from fognet.net.base import (
     DEFAULT_TIMEOUT_S,
     Answers,
@@ -56,6 +64,7 @@ from fognet.net.base import (
     raise_if_error,
 )
 from fognet.net.emulation import Pacer
+from fognet.net.keys import ClusterKeys
 from fognet.net.wire import Header, new_node_id
 from fognet.net.zmqio import LoopSocket
 
@@ -78,6 +87,7 @@ class ZmqTransport:
         max_concurrent: int = 64,
         pacer: Pacer | None = None,
         advertise_host: str | None = None,
+        keys: ClusterKeys | None = None,
     ) -> None:
         self.node_id = node_id or new_node_id()
         self.max_bytes = max_bytes
@@ -85,8 +95,14 @@ class ZmqTransport:
         self._hwm = hwm
         self._max_concurrent = max_concurrent
         self._ctx = zmq.Context(io_threads=1)
+        self.keys = keys
+        self._names: dict[str, str] = {}  # closed: address -> the allowed peer there
+        # closed: the ZAP handler is bound before the ROUTER can accept anyone
+        self._zap = auth.ZapHandler(self._ctx, keys.allow, self.node_id) if keys else None
         self._router = self._socket(zmq.ROUTER)
         self._router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        if keys is not None:
+            auth.curve_server(self._router, keys.pair)
         try:
             if port:
                 self._router.bind(f"tcp://{host}:{port}")
@@ -94,6 +110,8 @@ class ZmqTransport:
                 port = self._router.bind_to_random_port(f"tcp://{host}")
         except zmq.ZMQError as exc:
             self._router.close(0)
+            if self._zap is not None:
+                self._zap.close()
             self._ctx.term()
             raise ConfigError(f"cannot bind tcp://{host}:{port or '*'}: {exc}") from exc
         self.address = f"{advertise_host or host}:{port}"  # what other peers connect to
@@ -178,18 +196,48 @@ class ZmqTransport:
             raise PeerError(f"transport {self.address} is closed")
         watched = self._dealers.get(addr)
         if watched is None:
+            expect = self._server_name(addr)
             sock = self._socket(zmq.DEALER)
             sock.setsockopt(zmq.IMMEDIATE, 1)
+            if self.keys is not None:
+                auth.curve_client(sock, self.keys.pair, self.keys.allow.key_of(expect))
             try:
                 sock.connect(f"tcp://{addr.removeprefix('tcp://')}")
             except zmq.ZMQError as exc:
                 sock.close(0)
                 raise ConfigError(f"bad peer address {addr!r} (expected host:port): {exc}") from exc
             # each reply goes straight to the request waiting for its id
-            watched = LoopSocket(sock, lambda frames: self._pending.deliver(frames, addr),
+            watched = LoopSocket(sock, lambda frames: self._pending.deliver(frames, addr, expect),
                                  lambda exc: self._lost(addr, exc))
             self._dealers[addr] = watched
         return watched
+
+    def _server_name(self, addr: str) -> str | None:
+        """Closed: the allowed peer at `addr` (PeerUnreachable if none is known there)."""
+        if self.keys is None:
+            return None
+        name = self._names.get(addr)
+        if name is None or self.keys.allow.key_of(name) is None:
+            raise PeerUnreachable(
+                f"closed cluster: no allowed peer is known at {addr}; name it (NAME@{addr}) "
+                "or let discovery find it"
+            )
+        return name
+
+    def learn(self, addr: str, name: str, *, trusted: bool = False) -> bool:
+        """Closed: `name` (an allow-listed peer) listens at `addr`. Untrusted news (a beacon,
+        gossip, a bootstrap entry) never replaces what is known of an address; trusted news
+        (the peer itself, authenticated) does. A wrong guess costs a failed handshake, never
+        a connection to a key that is not on the list. Returns whether it was taken."""
+        if self.keys is None or self.keys.allow.key_of(name) is None:
+            return False
+        known = self._names.get(addr)
+        if known == name or (known is not None and not trusted):
+            return known == name
+        self._names[addr] = name
+        if known is not None:
+            self.forget(addr)  # its DEALER was pinned to the other key
+        return True
 
     def _lost(self, addr: str, exc: zmq.ZMQError) -> None:
         log.warning("connection to %s failed, will reconnect on next use: %s", addr, exc)
@@ -228,9 +276,13 @@ class ZmqTransport:
                           self.address, self._max_concurrent)
         watched = self._served = LoopSocket(self._router, take, failed)
         answers.on_free = watched.resume
+        zap = asyncio.create_task(self._zap.serve()) if self._zap is not None else None
         try:
             await stop
         finally:
+            if zap is not None:
+                zap.cancel()
+                await asyncio.gather(zap, return_exceptions=True)
             watched.stop()
             self._served = self._stop_serving = None
             await answers.aclose()
@@ -239,6 +291,8 @@ class ZmqTransport:
         if len(frames) < 2:  # no routing id and header: nothing to answer
             self._count.dropped += 1
             return
+        if self.keys is not None:  # the name ZAP gave the connection, not the header's claim
+            handler = _as_user(handler, _user_id(frames[1]))
         answered = await answer(handler, frames[1:], self.max_bytes, self._count, self.address)
         if answered is not None:
             await self._reply(frames[0].bytes, *answered)
@@ -260,7 +314,8 @@ class ZmqTransport:
     # --- lifecycle -------------------------------------------------------------------
 
     def stats(self) -> TransportStats:
-        return self._count.snapshot()
+        stats = self._count.snapshot()
+        return replace(stats, refused=self._zap.refused) if self._zap is not None else stats
 
     async def aclose(self) -> None:
         if self._closed:
@@ -274,6 +329,8 @@ class ZmqTransport:
         if self._stop_serving is not None and not self._stop_serving.done():
             self._stop_serving.set_result(None)
         self._router.close(0)
+        if self._zap is not None:
+            self._zap.close()
         self._ctx.destroy(linger=0)  # closes any socket left over, so this never hangs
 
     async def __aenter__(self) -> ZmqTransport:
@@ -289,6 +346,22 @@ class ZmqTransport:
         sock.setsockopt(zmq.RCVHWM, self._hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, self.max_bytes)
         return sock
+
+
+def _user_id(frame: zmq.Frame) -> str:
+    """The name ZAP gave the frame's connection ("" if it carries none: refused then)."""
+    try:
+        return frame.get("User-Id") or ""
+    except zmq.ZMQError:
+        return ""
+
+
+def _as_user(handler: Handler, user_id: str) -> Handler:
+    async def checked(header: Header, tensors: dict[str, np.ndarray]):
+        auth.check_sender(header, user_id)
+        return await handler(header, tensors)
+
+    return checked
 
 
 def _forgotten(future: asyncio.Future) -> PeerUnreachable | None:

@@ -89,6 +89,7 @@ class Reason(str, Enum):
     VERSION = "VERSION"  # unsupported protocol version
     TOO_LARGE = "TOO_LARGE"  # the message exceeds the receiver's size cap
     HANDLER_FAILED = "HANDLER_FAILED"  # the receiver raised while handling the message (a bug)
+    NOT_ALLOWED = "NOT_ALLOWED"  # a closed peer: the header claims a sender its key is not
 
 
 @dataclass(frozen=True)
@@ -162,9 +163,10 @@ class Hello(Body):
     backlog_ref_s: float = 0.0  # accepted work not yet done
     quota: int = 0  # subtasks accepted per round
     models: tuple[str, ...] = ()  # sha256 of the model files the sender holds
-    peers: tuple[str, ...] = ()  # addresses of other peers the sender knows (gossip)
+    peers: tuple[str, ...] = ()  # "name@host:port" of other peers the sender knows (gossip)
     instance: str = ""  # random per run: tells two peers using the same name apart
     heartbeat_s: float = 0.0  # the sender's STATE interval; it is dead after 3 of these (0: unknown)
+    key: str = ""  # a closed peer's public-key fingerprint (fognet.net.keys); "" when open
 
 
 @body(MsgType.STATE)

@@ -7,6 +7,7 @@ fetch        a missing model fetched from the peer that asked for it, within the
 executor     onnxruntime sessions per (model, node range, slice), one worker thread, backlog
 lru          the byte-bounded LRU that keeps the executor's models and sessions bounded
 slicing      the two ends of a spatial stage (split with halo, crop, merge)
+trust        a closed peer's checks at start, its open-mode warning, whom beacons may introduce
 node         the Peer: transport, membership, discovery, matchmaker and handlers in one TaskGroup
 match/       the live matching game (DINA-O over ZeroMQ; the pure agents are in fognet.matching)
 """

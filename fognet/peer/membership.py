@@ -41,6 +41,7 @@ from enum import Enum
 
 from fognet.errors import FognetError
 from fognet.net.base import Transport
+from fognet.net.discovery import named
 from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, State, new_node_id
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ class Membership:
 
     def hello(self) -> Hello:
         """What this peer says about itself, with the addresses it knows (gossip)."""
-        peers = tuple(m.address for m in self.table.alive())
+        peers = tuple(named(m.node_id, m.address) for m in self.table.alive())
         return replace(
             self._describe(), address=self.transport.address, peers=peers,
             instance=self.table.instance, heartbeat_s=self.table.interval_s,

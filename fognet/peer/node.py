@@ -24,7 +24,10 @@ A handler that raises gets an ERROR reply from the transport; the peer keeps ser
 
 The peer's node id is its name, so plans, logs and the wire all name peers the same way.
 A peer with quota 0 (a pure source, e.g. `fognet infer`) is never planned as a worker by
-others.
+others. A peer with `keys` runs closed (README: Closed clusters): its transport admits only
+the allow-list's keys and says who sent what, an authenticated HELLO tells the transport
+where its sender listens, and beacons are acted on only for listed names and keys
+(`fognet.peer.trust`); without keys it runs open and warns at every start.
 
 API
     PeerConfig(name, speed=1.0, threads=1, quota=4, host="127.0.0.1", port=0, bootstrap=(),
@@ -67,9 +70,11 @@ from fognet.net import wire
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
 from fognet.net.encodings import WireRatio, pack_tensors
+from fognet.net.keys import ClusterKeys
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.peer import trust
 from fognet.peer.admission import DEFAULT_CAP, DEFAULT_MAX_QUEUE, Admission
 from fognet.peer.executor import (
     MODEL_CACHE_BYTES,
@@ -101,6 +106,8 @@ class PeerConfig:
     bootstrap: tuple[str, ...] = ()
     discovery: bool = False  # the UDP beacon
     broadcast: str = LOOPBACK_BROADCAST
+    keys: ClusterKeys | None = None  # closed cluster (CurveZMQ, fognet.net.keys); None: open
+    advertise: str | None = None  # the host others reach it at, when bound to 0.0.0.0 on a LAN
     emulate: bool = False
     cache_dir: Path | None = None
     profile: str = ""
@@ -126,7 +133,11 @@ class Peer:
     ) -> None:
         self.config = config
         self.name = config.name
-        self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer)
+        if config.keys is not None:
+            config.keys.check_name(config.name)
+            trust.check_bootstrap(config.bootstrap, config.keys)
+        self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer,
+                                      keys=config.keys, advertise_host=config.advertise)
         self.address = self.transport.address
         self.store = ModelStore(config.cache_dir, max_model_bytes=config.max_model_bytes)
         self.executor = Executor(
@@ -164,6 +175,7 @@ class Peer:
 
     async def run(self) -> None:
         log.info("peer %s listening on %s", self.name, self.address)
+        trust.announce(self.name, self.config.keys)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.transport.serve(self._dispatch))
@@ -198,7 +210,7 @@ class Peer:
         return wire.Hello(
             address=self.address, name=self.name, profile=self.config.profile,
             speed=self.executor.speed, backlog_ref_s=self.executor.backlog_s, quota=self.config.quota,
-            models=self.store.shas(),
+            models=self.store.shas(), key=trust.fingerprint_of(self.config.keys),
         )
 
     async def _report_events(self) -> None:
@@ -217,7 +229,7 @@ class Peer:
         """HELLO the bootstrap list (and the peers it names) until each has answered."""
         disco = BootstrapDiscovery(
             self.transport, self.membership.hello, self.config.bootstrap,
-            interval_s=self.config.heartbeat_s, on_hello=self.membership.handle,
+            interval_s=self.config.heartbeat_s, on_hello=self.membership.handle, learn=self.transport.learn,
         )
         await disco.start()
         try:
@@ -230,12 +242,14 @@ class Peer:
         found: asyncio.Queue[PeerSeen] = asyncio.Queue()
         disco = BeaconDiscovery(
             self.name, self.address, found, broadcast=self.config.broadcast,
-            interval_s=self.config.heartbeat_s,
+            interval_s=self.config.heartbeat_s, key=trust.fingerprint_of(self.config.keys),
         )
         await disco.start()
         try:
             while True:
                 seen = await found.get()
+                if not trust.admit(seen, self.config.keys, self.transport):
+                    continue
                 if seen.node_id not in self.membership.table:
                     with contextlib.suppress(FognetError):
                         await self.membership.introduce(seen.address)
@@ -255,6 +269,8 @@ class Peer:
         return Header(wire.Pong())
 
     async def _on_membership(self, header: Header, tensors) -> Header | None:
+        if isinstance(header.body, wire.Hello):  # authenticated (closed): it is where it says
+            self.transport.learn(header.body.address, header.sender, trusted=True)
         return self.membership.handle(header)
 
     async def _on_exec(self, header: Header, tensors: dict[str, np.ndarray]):

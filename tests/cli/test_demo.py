@@ -16,3 +16,5 @@ def test_demo_runs_local_and_distributed_and_verifies_every_frame(tmp_path) -> N
     assert "chained parts equal the whole model" in out
     assert "local: done, 3/3 outputs verified" in out and "fognet: done, 3/3 outputs verified" in out
     assert "emulation: ON" in out
+    assert "security: closed (CurveZMQ): a key per peer, 4 on the allow-list" in out  # closed by default
+    assert "runs OPEN" not in result.stderr

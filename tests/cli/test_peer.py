@@ -128,6 +128,7 @@ def test_infer_with_cluster_file_runs_verifies_and_stops_peers(tmp_path: Path) -
     )
     assert result.exit_code == 0, result.output
     assert "3 frames" in result.output and "verified: 3/3 outputs match" in result.output
+    assert "security: closed (CurveZMQ): a key per peer, 3 on the allow-list" in result.output
     assert "p50" in result.output and "transfer" in result.output and "stages ran on" in result.output
     rows = csv_path.read_text().splitlines()
     assert len(rows) == 4 and rows[1].split(",")[3] == "1"
@@ -141,6 +142,10 @@ def test_infer_with_cluster_file_runs_verifies_and_stops_peers(tmp_path: Path) -
         (["--via", "nonsense"], "ConfigError"),
         (["--cluster", "BAD"], "ConfigError"),
         (["--cluster", "BAD", "--source", "/nonexistent-dir"], "DatasetError: /nonexistent-dir: no such file"),
+        (["--cluster", "BAD", "--keys", "k.key_secret"], "Error: --keys/--allow go with --via"),
+        (["--via", "w@127.0.0.1:9", "--keys", "/no/k.key_secret", "--allow", "/no/a.toml"],
+         "ConfigError: /no/k.key_secret: cannot read key file"),
+        (["--via", "w@127.0.0.1:9", "--keys", "/no/k.key_secret"], "Error: a closed peer needs both"),
     ],
 )
 def test_infer_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message) -> None:
@@ -156,14 +161,19 @@ def test_infer_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message) -
     assert "Traceback" not in result.output
 
 
-def test_infer_via_a_running_cluster_reports_which_peers_ran_what(tmp_path: Path) -> None:
+@pytest.mark.parametrize("closed", [True, False], ids=["closed", "open"])
+def test_infer_via_a_running_cluster_reports_which_peers_ran_what(tmp_path: Path, closed: bool) -> None:
     from fognet.infer.launch import LocalCluster
 
-    with LocalCluster(_cluster_file(tmp_path), names=["w1", "w2"], heartbeat_s=0.5) as local:
+    local = LocalCluster(_cluster_file(tmp_path), names=["w1", "w2"], heartbeat_s=0.5, closed=closed,
+                         extra_keys=["req"])
+    with local:
+        w2 = local.launched[1]
+        via = ["--via", f"w2@{w2.address}"] if closed else ["--via", w2.address]
+        if closed:
+            via += ["--keys", str(local.keys_dir / "req.key_secret"), "--allow", str(local.keys_dir / "allow.toml")]
         result = CliRunner().invoke(
-            main,
-            ["infer", "--model", str(_model(tmp_path)), "--via", local.launched[1].address,
-             "--frames", "3", "--verify", "--placement", "planner"],
+            main, ["infer", "--model", str(_model(tmp_path)), *via, "--frames", "3", "--verify", "--placement", "planner"],
         )
     assert result.exit_code == 0, result.output
     assert "joining via" in result.output and "verified: 3/3" in result.output

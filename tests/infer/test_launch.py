@@ -14,7 +14,7 @@ import pytest
 from fognet.data.driving import DrivingStream
 from fognet.errors import ConfigError
 from fognet.infer.launch import LocalCluster
-from fognet.infer.session import SessionOptions, run_session
+from fognet.infer.session import Identity, SessionOptions, run_session
 from fognet.model.load import load_model
 from tests.graphs import branches_model
 
@@ -46,10 +46,11 @@ async def test_sigkilled_worker_loses_no_frame_the_rest_finish_on_the_survivor(t
     model = tmp_path / "m.onnx"
     onnx.save(branches_model(), model)
     images = iter(DrivingStream(16, 5.0, size=(32, 32)))
-    with LocalCluster(path, heartbeat_s=0.3, cache_root=tmp_path / "caches") as local:
+    with LocalCluster(path, heartbeat_s=0.3, cache_root=tmp_path / "caches", extra_keys=["req"]) as local:
         pids = {p.name: p.pid for p in local.launched}
+        requester = Identity(keys=local.keys_for("req"))  # closed (the default): a listed requester
         options = SessionOptions(
-            via=(local.launched[0].address,), expect_workers=2, heartbeat_s=0.3, window=1,
+            via=(local.via,), expect_workers=2, heartbeat_s=0.3, window=1,
             timeout_s=1.0, paced=True, cache_dir=tmp_path / "source", verify=True,
             warmup=1, calibrate=False, replan_threshold=float("inf"),  # unemulated, w1 and w2
             # measure equally fast: re-plan only when a peer leaves
@@ -60,7 +61,8 @@ async def test_sigkilled_worker_loses_no_frame_the_rest_finish_on_the_survivor(t
                 os.kill(pids["w2"], signal.SIGKILL)
 
         async with asyncio.timeout(60):
-            report = await run_session(load_model(model), images, options=options, on_result=on_result)
+            report = await run_session(load_model(model), images, options=options, identity=requester,
+                                       on_result=on_result)
         assert {s.peer for s in report.plans[0].stages} == {"w2"}  # the fast one
         assert not _alive(pids["w2"]) or os.waitpid(pids["w2"], os.WNOHANG)
     assert not any(_alive(p) for p in pids.values())

@@ -63,7 +63,7 @@ async def _stream_with_fault(tmp_path: Path, sig: int, placement, frames: int = 
     model = tmp_path / "m.onnx"
     onnx.save(branches_model(), model)
     hit: list[str] = []
-    with LocalCluster(path, heartbeat_s=HEARTBEAT_S, cache_root=tmp_path / "caches") as local:
+    with LocalCluster(path, heartbeat_s=HEARTBEAT_S, cache_root=tmp_path / "caches", closed=False) as local:
         pids = {p.name: p.pid for p in local.launched}
 
         def on_result(result) -> None:

@@ -54,7 +54,7 @@ async def test_beacons_on_loopback_find_each_other() -> None:
 
 def test_beacon_parsing_ignores_strangers_and_fills_wildcard_hosts() -> None:
     assert discovery.parse_beacon(b"hello", "10.0.0.3") is None
-    assert discovery.parse_beacon(discovery.beacon_bytes("n1", "0.0.0.0:7000"), "10.0.0.3") == ("n1", "10.0.0.3:7000")
+    assert discovery.parse_beacon(discovery.beacon_bytes("n1", "0.0.0.0:7000", "ab12"), "10.0.0.3") == ("n1", "10.0.0.3:7000", "ab12")
     assert discovery.parse_beacon(b"\x00" * 1000, "10.0.0.3") is None
 
 
