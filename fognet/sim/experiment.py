@@ -85,7 +85,7 @@ def compare(
     costs: Mapping[str, ModelCosts] = (models or ModelCache()).for_scenario(scenario)
     out = Comparison(scenario)
     for name in approaches:
-        approach = Approach(name, scenario.rule, scenario.optimum_max_subtasks, scenario.baseline_quotas)
+        approach = Approach(name, scenario.rule, scenario.optimum_max_subtasks, scenario.admission)
         on_round = None if progress is None else (lambda r, name=name: progress(name, r))
         try:
             out.results[name] = Simulation(scenario, approach, costs, on_round).run()
