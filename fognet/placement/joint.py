@@ -3,13 +3,15 @@
 A source's best plan depends on where the other sources' work lands, so a round
 alternates: the sources' plans (made against the current loads) are matched; each source
 re-plans against the load the matching puts on every site by the *other* sources (its
-best response); the round re-matches while some plan changed and the matching's J falls,
-for a few iterations at most. The loop keeps the best round it saw, so it never ends
+best response, which it adopts only for a clear gain over its current plan priced under
+the same loads: the live sources' switching margin, `partition.replan.should_switch`, since
+the model's error makes smaller gains noise); the round re-matches while some plan changed
+and the matching's J falls, for a few iterations at most. The loop keeps the best round it saw, so it never ends
 above the game on the plans it started with.
 
 The loop is pure and knows nothing of who calls it: the simulator and the live peers pass
-how to turn plans into the game's instance, how to match one and how a source re-plans
-against a background (`SiteLoad` per peer name, which the caller hands its planner as
+how to turn plans into the game's instance, how to match one and how a source answers
+its current plan against a background (`SiteLoad` per peer name, which the caller hands its planner as
 `partition.cost.PeerState.load` / `residual` / `cap`).
 
     SiteLoad(load, residual, cap)             the others' streams on one site
@@ -80,7 +82,7 @@ class JointRound:
 
 Build = Callable[[Mapping[str, Plan]], tuple[Instance, Mapping[str, list[list[str]]]]]
 Match = Callable[[Instance], tuple[Mapping[str, str], Mapping[str, float] | None]]
-Replan = Callable[[str, Mapping[str, SiteLoad]], Plan]
+Replan = Callable[[str, Plan, Mapping[str, SiteLoad]], Plan]  # (source, current, loads) -> plan
 
 
 def _shape(plan: Plan) -> tuple:
@@ -99,7 +101,7 @@ def plan_jointly(
     objective = evaluate(instance, assignment).objective
     iterations = 1
     for _ in range(max_iterations):
-        proposed = {s: replan(s, site_loads(instance, assignment, s)) for s in sorted(current)}
+        proposed = {s: replan(s, current[s], site_loads(instance, assignment, s)) for s in sorted(current)}
         if all(_shape(proposed[s]) == _shape(current[s]) for s in current):
             break
         new_instance, new_ids = build(proposed)

@@ -126,14 +126,18 @@ class Planning:
             self._planners[key] = planner
         return planner
 
-    def respond(self, source: str, loads: Mapping[str, SiteLoad]) -> Plan:
-        """The source's best response (DESIGN.md, DINA-P item 4): DINA-P's plan against the
-        load the other sources' matched work puts on each worker (`loads`, by peer name; the
-        backlog is in it as the phantom job), its own stream at its frame rate. Cached by
-        the source's signature and the loads rounded to 1e-4, since sources of one group
-        facing the same loads make the same plan."""
+    def respond(self, source: str, current: Plan, loads: Mapping[str, SiteLoad]) -> Plan:
+        """The source's answer to the loads a matching implies (DESIGN.md, DINA-P item 4):
+        DINA-P's plan against the load the other sources' matched work puts on each worker
+        (`loads`, by peer name; the backlog is in it as the phantom job), its own stream at
+        its frame rate; taken only if it beats `current`, re-priced under the same loads, by
+        the live sources' margin (`should_switch`). Cached by the source's signature, its
+        current plan and the loads rounded to 1e-4, since sources of one group facing the
+        same loads answer alike."""
         peer = self.topology.peers[source]
-        key = ("respond", self.signature(source), tuple(sorted(
+        anonymous = tuple((s.start, s.stop, tuple("" if p == source else p for p in s.peers), s.rows)
+                          for s in current.stages)
+        key = ("respond", self.signature(source), anonymous, tuple(sorted(
             (w, round(v.load, 4), round(v.residual, 7)) for w, v in loads.items())))
         plan = self._cache.get(key)
         if plan is None:
@@ -145,9 +149,11 @@ class Planning:
             peers[source] = replace(peers[source], rate=peer.fps)
             state = ClusterState(peers=peers, links=base.links, default_link=base.default_link)
             costs = self.costs[peer.model]
-            plan = make_plan("dina", costs.planner(state, source, self.config), costs.sha256)
-            self._cache[key] = plan
+            planner = costs.planner(state, source, self.config)
+            fresh = make_plan("dina", planner, costs.sha256)
             self.planner_runs += 1
+            plan = fresh if should_switch(planner.price(current), fresh, DEFAULT_MARGIN) else current
+            self._cache[key] = plan
         return rename_source(plan, source)
 
     def signature(self, source: str) -> tuple:
