@@ -4,9 +4,10 @@
     .venv/bin/python experiments/run_sim.py [--only city,small] [--skip scale] [--baselines all]
 
 Writes `experiments/results/sim_<scenario>.csv` (one row per sweep point and approach:
-the summary figures) and `experiments/results/sim_summary.md`: fognet's factor over
-Neurosurgeon and over MoDNN on the city scenario, its gap to the exact optimum on the
-small scenarios, and the mean latency of every approach on every scenario.
+the summary figures), `sim_summary.json` (per scenario: `lower_bound_s`, every approach's
+mean with and without admission, fognet's factor over Neurosurgeon in both settings, the
+game's prediction error) and `sim_summary.md`, the same as tables with the gap to the
+exact optimum on the small scenarios.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fognet.sim.approaches import PLAN_ONLY  # noqa: E402
 from fognet.sim.experiment import Comparison, ModelCache, compare, parse_approaches  # noqa: E402
-from fognet.sim.records import Summary, write_rows  # noqa: E402
+from fognet.sim.records import Summary, write_json, write_rows  # noqa: E402
 from fognet.sim.scenario import Sweep, load  # noqa: E402
 
 SCENARIOS = ROOT / "experiments" / "scenarios"
@@ -35,34 +37,42 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma list of scenario names (file stems)")
     parser.add_argument("--skip", default="", help="comma list of scenario names to leave out")
     parser.add_argument("--baselines", default="all", help="all, or a comma list of approaches")
+    parser.add_argument("--rounds", type=int, default=0, help="run at most this many rounds per scenario (0: the file's)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     only = {s for s in args.only.split(",") if s}
     skip = {s for s in args.skip.split(",") if s}
     RESULTS.mkdir(parents=True, exist_ok=True)
     models = ModelCache()
-    done: dict[str, tuple[Sweep | None, list[Comparison]]] = {}
+    done: dict[str, tuple[Sweep | None, list[Comparison], list[Comparison]]] = {}
     for path in sorted(SCENARIOS.glob("*.toml")):
         if (only and path.stem not in only) or path.stem in skip:
             continue
         loaded = load(path)
         points = loaded.points if isinstance(loaded, Sweep) else (loaded,)
+        if args.rounds:
+            points = tuple(replace(p, rounds=min(p.rounds, args.rounds)) for p in points)
         names = parse_approaches(args.baselines, points[0])
         started = time.perf_counter()
-        comparisons = []
+        comparisons, free = [], []
         for k, point in enumerate(points):
-            comparison = compare(point, names, models)
+            comparison = compare(point, names, models, admission=True)
+            # Without admission only the plan-only approaches change: the game's approaches
+            # meet the workers' caps themselves, so their matchings are admitted either way.
+            free.append(compare(point, [n for n in names if n in PLAN_ONLY], models, admission=False))
             comparisons.append(comparison)
             label = f"{path.stem}" + (f" {loaded.param}={loaded.values[k]}" if isinstance(loaded, Sweep) else "")
-            print(f"{label}: " + ", ".join(
+            print(f"{label}: bound {comparison.lower_bound_s * 1e3:.1f} ms, " + ", ".join(
                 f"{n} {r.summary.mean_s * 1e3:.1f} ms" for n, r in comparison.results.items()
             ), flush=True)
         sweep = loaded if isinstance(loaded, Sweep) else None
         _write_csv(path.stem, sweep, comparisons)
-        done[path.stem] = (sweep, comparisons)
+        done[path.stem] = (sweep, comparisons, free)
         print(f"{path.stem}: {time.perf_counter() - started:.1f} s wall", flush=True)
-    (RESULTS / "sim_summary.md").write_text(_markdown(done, parse_approaches(args.baselines)))
-    print(f"wrote {RESULTS / 'sim_summary.md'}")
+    rows = _rows(done)
+    write_json(RESULTS / "sim_summary.json", {"rounds_capped_at": args.rounds or None, "scenarios": rows})
+    (RESULTS / "sim_summary.md").write_text(_markdown(done, rows, parse_approaches(args.baselines), args.rounds))
+    print(f"wrote {RESULTS / 'sim_summary.md'} and sim_summary.json")
     return 0
 
 
@@ -83,64 +93,112 @@ def _write_csv(stem: str, sweep: Sweep | None, comparisons: list[Comparison]) ->
     write_rows(RESULTS / f"sim_{stem}.csv", header, rows)
 
 
-def _factor(comparison: Comparison, over: str, metric: str) -> str:
-    value = comparison.speedup(over, metric=metric)
+def _label(stem: str, sweep: Sweep | None, k: int) -> str:
+    return stem + (f" ({sweep.param}={sweep.values[k]})" if sweep else "")
+
+
+def _rows(done: dict) -> list[dict]:
+    """Per scenario (sweep point): the figures the issue asks for, in the summary JSON."""
+    rows = []
+    for stem, (sweep, comparisons, frees) in done.items():
+        for k, (c, free) in enumerate(zip(comparisons, frees, strict=True)):
+            means = {n: r.summary.mean_s for n, r in c.results.items()}
+            free_means = {**means, **{n: r.summary.mean_s for n, r in free.results.items()}}
+            fognet = means.get("fognet")
+            others = {n: v for n, v in means.items() if n not in ("fognet", "optimum")}
+            row = {
+                "scenario": _label(stem, sweep, k),
+                "lower_bound_s": c.lower_bound_s,
+                "mean_s": {"admission": means, "no_admission": free_means},
+                "skipped": c.skipped,
+            }
+            if fognet is not None:
+                ns = ("neurosurgeon" in means) or None
+                row.update({
+                    "fognet_over_lower_bound": fognet / c.lower_bound_s - 1.0,
+                    "factor_over_neurosurgeon": {
+                        "admission": means["neurosurgeon"] / fognet if ns else None,
+                        "no_admission": free_means["neurosurgeon"] / fognet if ns else None,
+                    },
+                    "fognet_lowest": {
+                        setting: all(fognet <= v * 1.001 for n, v in table.items() if n not in ("fognet", "optimum"))
+                        for setting, table in (("admission", means), ("no_admission", free_means))
+                    },
+                    "fognet_not_above_greedy": fognet <= means["greedy"] * 1.001 if "greedy" in means else None,
+                    "prediction_error": c.results["fognet"].summary.prediction_error,
+                    "best_other": min(others, key=others.get) if others else None,
+                })
+            rows.append(row)
+    return rows
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:+.1f}%"
+
+
+def ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 1e3:.1f}"
+
+
+def _x(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
 
-def _markdown(done: dict, names: list[str]) -> str:
+def _markdown(done: dict, rows: list[dict], names: list[str], rounds: int) -> str:
     lines = ["# Simulator results", "",
              "Generated by `experiments/run_sim.py` from `experiments/scenarios/*.toml`: every",
              "approach on the same frames, devices, links and model costs (FLOPs-estimated",
-             "reference times). Latencies are end-to-end per frame, in simulated ms.", ""]
-    if "city" in done:
-        city = done["city"][1][0]
-        lines += ["## City: fognet against Neurosurgeon and MoDNN", "",
-                  "| fognet's factor over | mean | p95 |", "|---|---|---|"]
-        for over in ("neurosurgeon", "modnn", "best-node", "local", "random", "greedy"):
-            if over in city.results:
-                lines.append(f"| {over} | {_factor(city, over, 'mean_s')} | {_factor(city, over, 'p95_s')} |")
-        lines.append("")
-    small = [(stem + (f" ({sweep.param}={sweep.values[k]})" if sweep else ""), c)
-             for stem, (sweep, cs) in done.items() for k, c in enumerate(cs)
+             "reference times). Latencies are end-to-end per frame, in simulated ms. Workers",
+             "admit by their utilisation cap (`matching.cost.fits`, the game's own rule); a",
+             "baseline's refused piece runs on its source. \"no adm.\" re-runs the plan-only",
+             "baselines with workers queueing whatever comes (the game's approaches meet the",
+             "caps themselves, so their figures are the same in both settings).", ""]
+    if rounds:
+        lines += [f"Rounds capped at {rounds} per scenario (`--rounds {rounds}`) to keep the run short.", ""]
+    lines += ["## fognet against the floor and the baselines", "",
+              "Bound: the rate-weighted mean of each source's best plan alone on the idle cluster",
+              "(stream cost model). Factor: Neurosurgeon's mean over fognet's. Pred. error: the",
+              "game's predicted latency against the simulated one, mean |sim - pred| / sim.", "",
+              "| scenario | bound | fognet | vs bound | greedy | best other | NS (adm.) | NS (no adm.) | "
+              "factor (adm.) | factor (no adm.) | lowest (adm. / no adm.) | pred. error |",
+              "|---" * 12 + "|"]
+    for row in rows:
+        adm, free = row["mean_s"]["admission"], row["mean_s"]["no_admission"]
+        if "fognet" not in adm:
+            continue
+        best = row["best_other"]
+        lowest = row["fognet_lowest"]
+        lines.append(
+            f"| {row['scenario']} | {ms(row['lower_bound_s'])} | {ms(adm['fognet'])} | "
+            f"{_pct(row['fognet_over_lower_bound'])} | {ms(adm.get('greedy'))} | "
+            f"{best} {ms(adm.get(best))} | {ms(adm.get('neurosurgeon'))} | {ms(free.get('neurosurgeon'))} | "
+            f"{_x(row['factor_over_neurosurgeon']['admission'])} | {_x(row['factor_over_neurosurgeon']['no_admission'])} | "
+            f"{'yes' if lowest['admission'] else 'no'} / {'yes' if lowest['no_admission'] else 'no'} | "
+            f"{100 * row['prediction_error']:.1f}% |")
+    small = [(_label(stem, sweep, k), c) for stem, (sweep, cs, _) in done.items() for k, c in enumerate(cs)
              if "optimum" in c.results and "fognet" in c.results]
     if small:
-        lines += ["## Gap to the exact optimum (where every round was small enough)", "",
-                  "Game gap: the game's predicted total latency over the exact optimum's, on the",
-                  "same instances (every round of the optimum's run). Simulated gaps: mean",
-                  "end-to-end latency of fognet and of greedy (phase 1 only) over the optimum matching's.",
-                  "",
+        lines += ["", "## Gap to the exact optimum (where every round was small enough)", "",
+                  "Game gap: the game's predicted J over the exact optimum's on the same instances",
+                  "(DINA-P's standalone plans, every round of the optimum's run). fognet's simulated",
+                  "mean (planned jointly) and greedy's over the optimum matching's.", "",
                   "| scenario | game gap (predicted) | fognet mean ms | optimum mean ms | fognet gap | greedy gap |",
                   "|---|---|---|---|---|---|"]
         for stem, c in small:
             f, o = c.results["fognet"].summary.mean_s, c.results["optimum"].summary.mean_s
             g = c.results["greedy"].summary.mean_s if "greedy" in c.results else None
-            greedy_gap = "n/a" if g is None else f"{100 * (g / o - 1):+.1f}%"
             game = c.results["optimum"].summary.game_gap
-            game_gap = "n/a" if game is None else f"{100 * game:+.2f}%"
-            lines.append(f"| {stem} | {game_gap} | {f * 1e3:.1f} | {o * 1e3:.1f} | "
-                         f"{100 * (f / o - 1):+.1f}% | {greedy_gap} |")
-        lines.append("")
-    lines += ["## Mean latency (ms) of every approach", "",
-              "| scenario | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for stem, (sweep, comparisons) in done.items():
-        for k, c in enumerate(comparisons):
-            label = stem + (f" ({sweep.param}={sweep.values[k]})" if sweep else "")
-            cells = [f"{c.results[n].summary.mean_s * 1e3:.1f}" if n in c.results else "skipped" for n in names]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "## How far the predictions were from the simulation", "",
-              "Mean |simulated - predicted| / simulated per frame. Predicted: the game's latency for",
-              "fognet (its round model queues every matched subtask at once), the plan's price for",
-              "greedy (standalone, as phase 1 ranks).", "",
-              "| scenario | fognet | greedy |", "|---|---|---|"]
-    for stem, (sweep, comparisons) in done.items():
-        for k, c in enumerate(comparisons):
-            label = stem + (f" ({sweep.param}={sweep.values[k]})" if sweep else "")
-            cells = [f"{100 * c.results[n].summary.prediction_error:.0f}%" if n in c.results else "-"
-                     for n in ("fognet", "greedy")]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            lines.append(f"| {stem} | {'n/a' if game is None else f'{100 * game:+.2f}%'} | {f * 1e3:.1f} | "
+                         f"{o * 1e3:.1f} | {_pct(f / o - 1)} | {'n/a' if g is None else _pct(g / o - 1)} |")
+    for setting, title in (("admission", "workers admit by their cap"), ("no_admission", "no admission")):
+        lines += ["", f"## Mean latency (ms) of every approach: {title}", "",
+                  "| scenario | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for row in rows:
+            table = row["mean_s"][setting]
+            cells = [f"{table[n] * 1e3:.1f}" if n in table else "skipped" for n in names]
+            lines.append(f"| {row['scenario']} | " + " | ".join(cells) + " |")
     lines += ["", "Per-point figures (p50/p95/p99, throughput, deadline hits, utilisation, wall time):",
-              "`experiments/results/sim_<scenario>.csv`.", ""]
+              "`experiments/results/sim_<scenario>.csv`; the figures above as JSON: `sim_summary.json`.", ""]
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@
 A **profile** (`peers/profiles/<name>.toml`) describes a kind of device:
 
     speed = 0.4          # reference-seconds of work per second (1.0 = the profiling machine)
-    quota = 2            # subtasks accepted per round (0 for a pure source)
+    quota = 2            # subtasks accepted per round (0 for a pure source); the live round's count
+    cap = 0.9            # optional (default 0.9, at most 0.999): the share of its time a worker lends
     role = "worker"      # "source" (has frames), "worker" (accepts work) or "both"
     nic = 1.0e8          # optional: interface bandwidth shared by concurrent sends (bytes/s)
     memory = 4.0e9       # optional: bytes available for models and activations
@@ -24,7 +25,8 @@ cluster file (or to the current directory for `load_profile`). Simulator scenari
 first in the nearest `peers/profiles` above the scenario, then in 3-5.
 
 API
-    Profile(name, speed, quota, role, nic=None, memory=None, threads=1, description="")
+    Profile(name, speed, quota, role, nic=None, memory=None, threads=1, description="", cap=0.9)
+    read_cap(raw, where) -> float                        a worker's utilisation cap (profiles, scenarios)
     parse_profile(name, raw, where) -> Profile
     load_profile(name_or_path, search=None) -> Profile
     find_profile(ref, base, inline, where) -> Profile   a cluster file's `profile = ...`
@@ -45,7 +47,9 @@ from fognet.config.toml import Where
 from fognet.errors import ConfigError
 
 ROLES = ("source", "worker", "both")
-PROFILE_KEYS = ("speed", "quota", "role", "nic", "memory", "threads", "description")
+PROFILE_KEYS = ("speed", "quota", "role", "nic", "memory", "threads", "description", "cap")
+DEFAULT_CAP = 0.9  # DESIGN.md: the share of its time a worker lends, unless it says
+MAX_CAP = 0.999
 REPO_PROFILES = Path(__file__).resolve().parents[2] / "peers" / "profiles"
 
 
@@ -61,6 +65,16 @@ class Profile:
     memory: float | None = None  # bytes
     threads: int = 1  # intra-op threads
     description: str = ""
+    cap: float = DEFAULT_CAP  # utilisation a worker lends at most: past it, it refuses work
+
+
+def read_cap(raw: Mapping[str, Any], where: Where, default: float = DEFAULT_CAP) -> float:
+    """A worker's utilisation cap: capacity is how busy a worker may get (DESIGN.md "System
+    model"), in (0, 0.999]; a queue at 1 never drains, so 1 is not a cap."""
+    cap = toml.number(raw, "cap", where, default)
+    if not cap <= MAX_CAP:
+        raise where.key("cap").error(f"must be at most {MAX_CAP} (the share of its time a worker lends), not {cap}")
+    return cap
 
 
 def read_role(raw: Mapping[str, Any], where: Where) -> str:
@@ -92,6 +106,7 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: Where) -> Profile:
         memory=toml.optional_number(raw, "memory", where),
         threads=toml.integer(raw, "threads", where, 1, minimum=1),
         description=toml.string(raw, "description", where, ""),
+        cap=read_cap(raw, where),
     )
 
 

@@ -20,6 +20,14 @@ means the same thing everywhere. Pure: state comes in as frozen values, no clock
   nothing. A stage ends with its slowest slice. (The matching game prices each subtask
   on its link alone, `subtask_latency`, as DESIGN.md says.)
 - A plan's latency is the sum of its stages' (the source merges between stages).
+- Joint planning (DESIGN.md, DINA-P item 4): a peer may carry the streams other sources put
+  on it, as `load` (their share of its time, the backlog's phantom job included) and
+  `residual` (seconds: half their second moment of service, R). A piece of service x
+  from a source streaming at `rate` then waits `R / (1 - load - rate * x)` on it (the
+  stream model's queueing at that site, its shortest-work-first classes taken as one
+  FIFO class: the planner's estimate, the game prices the exact formula), and a worker
+  whose load would reach its `cap` refuses it (inf). Without a background every wait is
+  `backlog / speed`, as before.
 """
 
 from __future__ import annotations
@@ -38,13 +46,19 @@ PeerId = str
 @dataclass(frozen=True)
 class PeerState:
     """What a peer offers: `speed` reference-seconds per second, `backlog` reference-seconds
-    queued, `quota` subtasks per round, `nic` bytes/s shared by its transfers (None: unshared)."""
+    queued, `quota` subtasks per round, `nic` bytes/s shared by its transfers (None: unshared);
+    for joint planning the others' streams on it (`load`, `residual` s, refused at `cap`), and
+    as the planning source its own frame `rate` (module doc)."""
 
     id: PeerId
     speed: float
     backlog: float = 0.0
     quota: int = 1
     nic: float | None = None
+    load: float = 0.0
+    residual: float = 0.0
+    cap: float = 1.0  # 1.0: never refuses (a source's own device)
+    rate: float = 0.0  # frames/s, as the planning source; 0: the piece's own load is not counted
 
     def __post_init__(self) -> None:
         if not self.speed > 0 or not math.isfinite(self.speed):
@@ -58,8 +72,24 @@ class PeerState:
 
     @property
     def wait(self) -> float:
-        """Seconds until this peer's backlog is cleared."""
-        return self.backlog / self.speed
+        """Seconds until this peer's backlog is cleared (and the others' streams' wait for a
+        piece that adds no load of its own)."""
+        if self.cap < 1.0 and self.load >= self.cap:
+            return math.inf
+        return self.backlog / self.speed + self.residual / max(1.0 - self.load, 1e-3)
+
+    def stream_wait(self, service, rate: float):
+        """The wait of a piece of `service` s (a number or numpy array) at `rate` frames/s
+        among the others' streams (module doc); inf where the load would reach the cap."""
+        base = self.backlog / self.speed
+        if self.residual <= 0 and self.load <= 0 and rate <= 0:
+            return base + 0.0 * np.asarray(service) if isinstance(service, np.ndarray) else base
+        load = self.load + rate * np.asarray(service, dtype=float)
+        room = np.maximum(1.0 - load, 1e-3)
+        wait = base + self.residual / room
+        if self.cap < 1.0:
+            wait = np.where(load >= self.cap, math.inf, wait)
+        return wait if isinstance(service, np.ndarray) else float(wait)
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,8 @@ class Planner:
         """Predicted time of stages [i, j) on `peer`, for every i in 0..j-1."""
         p = self.state.peers[peer]
         i = np.arange(j)
-        compute = (self.work[j] - self.work[i]) / p.speed + p.wait
+        service = (self.work[j] - self.work[i]) / p.speed
+        compute = service + p.stream_wait(service, self.state.peers[self.source].rate)
         if peer == self.source:
             return compute
         send = send_time(self.state, self.source, peer, self.bytes.inputs[i, j])

@@ -11,10 +11,12 @@ always, whether or not it is also a source this round, so ids are stable across 
 Peer names must not contain "#". `peer_of` maps either id back to the peer name.
 
     LinkFigure(peer, bandwidth_Bps, latency_s)
-    Figures(quota, speed, backlog_ref_s, local_speed, local_backlog_ref_s, links, rule, cap, rate, nic)
+    Figures(quota, speed, backlog_ref_s, local_speed, local_backlog_ref_s, links, rule, cap, rate, nic,
+            counted=True)               counted=False: a worker whose only limit is its cap
     PeerState(name, figures, subtasks)          one peer's private state for a round
     figures_from_cluster(name, cluster, rule) -> Figures   what a node tells, from its state
-    game_instance(figures, subtasks, sources=None, rule=None, default_link=None) -> Instance
+    game_instance(figures, subtasks, sources=None, rule=None, default_link=None,
+                  round_s=1.0, arrival="fixed", queue="sjf") -> Instance
     states_instance(states) -> Instance         the same from PeerStates (live tests, bench)
     split_instance(inst) -> {name: PeerState}   an Instance as peers (its inverse)
 """
@@ -69,6 +71,7 @@ class Figures:
     cap: float = 0.9  # as a worker: the utilisation it lends at most
     rate: float = 1.0  # as a source: frames/s
     nic: float = 0.0  # bytes/s of the peer's interface (both roles); 0: no limit
+    counted: bool = True  # as a worker: `quota` is a count limit (False: it only marks a worker)
 
 
 @dataclass(frozen=True)
@@ -101,20 +104,25 @@ def game_instance(
     sources: Iterable[str] | None = None,
     rule: str | None = None,
     default_link: DefaultLink | None = None,
+    round_s: float = 1.0,
+    arrival: str = "fixed",
+    queue: str = "sjf",
 ) -> Instance:
     """The instance that peers' figures (by peer name) and subtasks describe, with game ids.
 
     Workers are the peers with quota > 0 (as `worker_id(name)`); sources are `sources`, or
     the peers that own a subtask; a source's links count only to workers in the round; a
     pair not listed takes `default_link` (None: out of reach). `rule` defaults to the
-    first source's."""
+    first source's. `round_s`, `arrival` and `queue` are the round's stream model (DESIGN.md):
+    the length of a round, how frames arrive and how workers order their queues."""
     subtasks = tuple(subtasks)
     names = sorted(set(sources) if sources is not None else {s.source for s in subtasks})
     workers = sorted(n for n, f in figures.items() if f.quota > 0)
     taking = set(workers)
     return Instance(
         workers=tuple(
-            Worker(worker_id(n), figures[n].speed, figures[n].backlog_ref_s, figures[n].quota,
+            Worker(worker_id(n), figures[n].speed, figures[n].backlog_ref_s,
+                   figures[n].quota if figures[n].counted else None,
                    cap=figures[n].cap, nic=figures[n].nic or None)
             for n in workers
         ),
@@ -130,6 +138,9 @@ def game_instance(
         ),
         default_link=default_link,
         rule=rule or (figures[names[0]].rule if names else "welfare"),
+        round_s=round_s,
+        arrival=arrival,
+        queue=queue,
     )
 
 
@@ -145,7 +156,8 @@ def split_instance(inst: Instance) -> dict[str, PeerState]:
     a source would be one peer in both roles)."""
     states: dict[str, PeerState] = {}
     for w in inst.workers:
-        # no count quota: a count no round can reach (0 would mean "not a worker")
+        # no count quota: a count no round can reach (0 would mean "not a worker"; a count,
+        # not `counted=False`, because these figures may cross the wire, which carries quotas)
         quota = w.quota if w.quota is not None else max(1, len(inst.subtasks))
         states[w.id] = PeerState(w.id, Figures(quota, w.speed, w.backlog, rule=inst.rule,
                                                cap=w.cap, nic=w.nic or 0.0))
@@ -159,6 +171,7 @@ def split_instance(inst: Instance) -> dict[str, PeerState]:
         own = tuple(s for s in inst.subtasks if s.source == src)
         base = states.get(src, PeerState(src, Figures(rule=inst.rule))).figures
         figures = Figures(base.quota, base.speed, base.backlog_ref_s, dev.speed, dev.backlog,
-                          tuple(links), inst.rule, base.cap, dev.rate, base.nic or dev.nic or 0.0)
+                          tuple(links), inst.rule, base.cap, dev.rate, base.nic or dev.nic or 0.0,
+                          base.counted)
         states[src] = PeerState(src, figures, own)
     return states

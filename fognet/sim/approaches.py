@@ -7,10 +7,12 @@ game. Matched approaches take DINA-P's plans, turn their stages into subtasks, l
 matcher assign them (the game, phase 1 alone, the exact optimum, or random sites), and
 refit each stage to the peers it got (`placement.refit`).
 
-Quotas belong to the workers, not to the game: a worker admits `quota` subtasks a round
-whoever sends them. Plan-only approaches do not negotiate, so their pieces are admitted
-first come first served (sources in a seeded random order) and a piece refused runs on
-its source (`admit`); `baseline_quotas = false` in a scenario lifts this.
+Admission belongs to the workers, not to the game: a worker past its cap (and its count
+quota, if it has one) refuses work whoever sends it, by the game's own rule
+(`matching.cost.fits`). Plan-only approaches do not negotiate, so their pieces are
+admitted first come first served (sources in a seeded random order) and a piece refused
+runs on its source (`admit`), as with a real worker guarding its capacity; `admission =
+false` in a scenario (or `Approach(admission=False)`) lets workers queue whatever comes.
 
     local         everything on the source
     best-node     everything on the one peer predicted fastest (each source alone)
@@ -29,11 +31,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fognet.errors import ConfigError, InstanceError, NotApplicable
+from fognet.matching.cost import fits
 from fognet.matching.exact import optimum
 from fognet.matching.game import play
 from fognet.matching.instance import DefaultLink, Instance, Subtask
 from fognet.partition.stages import Plan
-from fognet.placement.instance import Figures, LinkFigure, game_instance
+from fognet.placement.instance import Figures, LinkFigure, game_instance, worker_id
+from fognet.placement.joint import plan_jointly
 from fognet.placement.policies import MATCHERS
 from fognet.placement.refit import matched_peers, refit
 from fognet.placement.subtasks import Piece, plan_pieces, plan_subtasks
@@ -56,37 +60,38 @@ class Placed:
 class Approach:
     """One placement approach by name (see module doc)."""
 
-    def __init__(self, name: str, rule: str = "welfare", optimum_max_subtasks: int = 8, quotas: bool = True) -> None:
+    def __init__(self, name: str, rule: str = "welfare", optimum_max_subtasks: int = 8, admission: bool = True) -> None:
         if name not in APPROACHES:
             raise ConfigError(f"unknown approach {name!r}: expected one of {', '.join(APPROACHES)}")
         self.name = name
         self.rule = rule
         self.optimum_max_subtasks = optimum_max_subtasks
-        self.quotas = quotas  # workers admit at most `quota` subtasks a round from plan-only approaches too
+        self.admission = admission  # workers refuse plan-only approaches' work past their cap too
+        self.replans = 0  # fognet: sources whose round ended on a re-planned (best-response) plan
 
     def place(self, planning: Planning, round_index: int, seed: int) -> Placed:
         sources = planning.topology.sources
         if self.name in PLAN_ONLY:
             kind = PLAN_ONLY[self.name]
             plans = {s: planning.plan(s, kind) for s in sources}
-            if self.quotas:
+            if self.admission:
                 plans = admit(planning, plans, kind, seed * 100_003 + round_index)
             return Placed(plans)
         plans = {s: planning.plan(s, "dina") for s in sources}
         return self._matched(planning, plans, seed * 100_003 + round_index)
 
     def _matched(self, planning: Planning, plans: dict[str, Plan], seed: int) -> Placed:
-        instance, ids, pieces = build_instance(planning, plans, self.rule)
         objectives = None
-        if self.name == "optimum":
-            try:
-                best = optimum(instance, max_subtasks=self.optimum_max_subtasks)
-            except InstanceError as exc:
-                raise NotApplicable(str(exc)) from exc
-            assignment, latency = best.assignment, None
-            objectives = (play(instance).objective, best.objective)
+        if self.name == "fognet":  # DINA-P planned with the game (DESIGN.md, DINA-P item 4)
+            joint = plan_jointly(
+                plans, lambda given: build_instance(planning, given, self.rule)[:2],
+                lambda inst: MATCHERS["fognet"](inst, seed), planning.respond)
+            plans, instance, ids = dict(joint.plans), joint.instance, joint.ids
+            assignment, latency = joint.assignment, joint.latency
+            self.replans += joint.replans
         else:
-            assignment, latency = MATCHERS[self.name](instance, seed)
+            instance, ids, _ = build_instance(planning, plans, self.rule)
+            assignment, latency, objectives = self._match(instance, seed)
         placed = Placed({}, subtasks=len(instance.subtasks), objectives=objectives)
         for source, plan in plans.items():
             peers = matched_peers(plan, ids[source], assignment)
@@ -100,24 +105,39 @@ class Approach:
         return placed
 
 
+    def _match(self, instance: Instance, seed: int):
+        """(assignment, latency or None, (game J, optimum J) or None) of a baseline matcher."""
+        if self.name != "optimum":
+            return (*MATCHERS[self.name](instance, seed), None)
+        try:
+            best = optimum(instance, max_subtasks=self.optimum_max_subtasks)
+        except InstanceError as exc:
+            raise NotApplicable(str(exc)) from exc
+        return best.assignment, None, (play(instance).objective, best.objective)
+
+
 def admit(planning: Planning, plans: Mapping[str, Plan], kind: str, seed: int) -> dict[str, Plan]:
-    """Workers enforce their quotas on approaches that did not ask them (DESIGN.md: a
-    worker accepts `quota` subtasks a round). Sources come in a seeded random order each
-    round; a piece whose worker is full runs on its source instead, and the stage is
-    refitted to the peers that took it (equal rows again for MoDNN)."""
+    """Workers admit the work of approaches that did not ask them by the rule the game
+    meets (`matching.cost.fits`: below the cap, within a quota if set). Sources come in a
+    seeded random order each round, their pieces in stage order; a piece its worker
+    refuses runs on its source instead, and the stage is refitted to the peers that took it
+    (equal rows again for MoDNN)."""
     topology = planning.topology
-    room = {w: planning.states[w].quota for w in topology.workers}
+    instance, ids, _ = build_instance(planning, plans)
+    by_id = {s.id: s for s in instance.subtasks}
+    held: dict[str, list[Subtask]] = {w.id: [] for w in instance.workers}
     order = list(topology.sources)
     random.Random(seed).shuffle(order)
     out = dict(plans)
     for source in order:
         plan = plans[source]
         given: list[list[str]] = []
-        for stage in plan.stages:
+        for stage, stage_ids in zip(plan.stages, ids[source], strict=True):
             stage_peers = []
-            for peer in stage.peers:
-                if peer != source and room.get(peer, 0) > 0:
-                    room[peer] -= 1
+            for peer, sid in zip(stage.peers, stage_ids, strict=True):
+                site = worker_id(peer)
+                if peer != source and site in held and fits(instance, site, [*held[site], by_id[sid]]):
+                    held[site].append(by_id[sid])
                     stage_peers.append(peer)
                 else:
                     stage_peers.append(source)
@@ -136,10 +156,11 @@ def build_instance(
     Returns the instance, the subtask ids per source per stage (in piece order) and the
     pieces themselves.
     """
-    topology, states = planning.topology, planning.states
+    topology, states, stream = planning.topology, planning.states, planning.stream
     links = planning.memo("instance-links", lambda: _source_links(topology))
     figures = {
-        w: Figures(states[w].quota, states[w].speed, states[w].backlog, rule=rule, nic=states[w].nic or 0.0)
+        w: Figures(states[w].quota, states[w].speed, states[w].backlog, rule=rule, nic=states[w].nic or 0.0,
+                   cap=topology.peers[w].cap, counted=topology.peers[w].quota is not None)
         for w in topology.workers
     }
     subtasks: list[Subtask] = []
@@ -150,13 +171,14 @@ def build_instance(
         figures[source] = Figures(role.quota, role.speed, role.backlog_ref_s, states[source].speed,
                                   states[source].backlog, links.get(source, ()), rule, role.cap,
                                   rate=topology.peers[source].fps or 1.0,
-                                  nic=states[source].nic or role.nic)
+                                  nic=states[source].nic or role.nic, counted=role.counted)
         pieces[source] = plan_pieces(planning.costs[topology.peers[source].model], plan)
         per_stage = plan_subtasks(plan, pieces[source])
         subtasks += [s for stage in per_stage for s in stage]
         ids[source] = [[s.id for s in stage] for stage in per_stage]
     bw, lat = topology.default_link
-    instance = game_instance(figures, subtasks, sources=plans, rule=rule, default_link=DefaultLink(bw, lat))
+    instance = game_instance(figures, subtasks, sources=plans, rule=rule, default_link=DefaultLink(bw, lat),
+                             round_s=stream.round_s, arrival=stream.arrival, queue=stream.queue)
     return instance, ids, pieces
 
 

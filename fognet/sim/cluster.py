@@ -18,7 +18,8 @@ class Peer:
     id: str
     group: str
     speed: float
-    quota: int
+    quota: int | None  # subtasks per round on top of the cap; None: no count limit
+    cap: float  # utilisation a worker lends at most
     nic: float | None
     backlog: float  # reference-seconds of other work queued at the start
     source: bool
@@ -99,6 +100,7 @@ def _peer(pid: str, group: Group, source: bool) -> Peer:
         group=group.name,
         speed=group.speed,
         quota=group.quota,
+        cap=group.cap,
         nic=group.nic,
         backlog=group.backlog,
         source=source,

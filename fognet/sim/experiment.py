@@ -8,14 +8,21 @@ large instance) is reported as skipped with the reason, not as a failure.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from fognet.errors import NotApplicable
+from fognet.matching.cost import evaluate
 from fognet.partition.encoding import DEFAULT_ENCODING, Encoding
+from fognet.partition.plan import PlannerConfig
+from fognet.partition.stages import Plan
+from fognet.placement.instance import worker_id
 from fognet.placement.pricing import ModelCosts
-from fognet.sim.approaches import Approach
+from fognet.sim.approaches import Approach, build_instance
+from fognet.sim.cluster import build_topology
 from fognet.sim.costs import load_costs
+from fognet.sim.planning import Planning, Stream
 from fognet.sim.records import RunResult
 from fognet.sim.runner import Simulation
 from fognet.sim.scenario import APPROACHES, ModelSpec, Scenario
@@ -30,6 +37,7 @@ class Comparison:
     scenario: Scenario
     results: dict[str, RunResult] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    lower_bound_s: float | None = None  # see `lower_bound`
 
     def speedup(self, over: str, of: str = "fognet", metric: str = "mean_s") -> float | None:
         """How many times `of` is faster than `over` on `metric` (None if either is missing)."""
@@ -83,11 +91,14 @@ def compare(
     approaches: Iterable[str] = APPROACHES,
     models: ModelCache | None = None,
     progress: Progress | None = None,
+    admission: bool | None = None,
 ) -> Comparison:
+    """Every approach on the scenario; `admission` overrides the scenario's (None: keep it)."""
     costs: Mapping[str, ModelCosts] = (models or ModelCache()).for_scenario(scenario)
-    out = Comparison(scenario)
+    admit = scenario.admission if admission is None else admission
+    out = Comparison(scenario, lower_bound_s=lower_bound(scenario, costs))
     for name in approaches:
-        approach = Approach(name, scenario.rule, scenario.optimum_max_subtasks, scenario.baseline_quotas)
+        approach = Approach(name, scenario.rule, scenario.optimum_max_subtasks, admit)
         on_round = None if progress is None else (lambda r, name=name: progress(name, r))
         try:
             out.results[name] = Simulation(scenario, approach, costs, on_round).run()
@@ -95,3 +106,34 @@ def compare(
             out.skipped[name] = str(exc)
             log.info("%s skipped on %s: %s", name, scenario.name, exc)
     return out
+
+
+def lower_bound(scenario: Scenario, costs: Mapping[str, ModelCosts]) -> float:
+    """The rate-weighted mean over sources of each source's best plan latency on an idle
+    cluster (no other source, no backlog), priced by the stream cost model: the planner's
+    policies' plans (DINA-P, local, best node, Neurosurgeon), each as a game instance of
+    that source alone on its planned sites. A floor no placement of those plans beats."""
+    topology = build_topology(replace(scenario, workers=tuple(replace(w, backlog=0.0) for w in scenario.workers)))
+    planning = Planning(topology, costs, PlannerConfig(**scenario.planner), hysteresis=False,
+                        stream=Stream(scenario.round_s, scenario.arrival, scenario.queue))
+    planning.begin_round({})
+    total = weight = 0.0
+    priced: dict[tuple, float] = {}
+    for source in topology.sources:
+        key = planning.signature(source)
+        if key not in priced:
+            priced[key] = min(_alone(planning, source, planning.plan(source, kind))
+                              for kind in ("dina", "local", "best-node", "neurosurgeon"))
+        rate = topology.peers[source].fps
+        total += rate * priced[key]
+        weight += rate
+    return total / weight if weight else math.nan
+
+
+def _alone(planning: Planning, source: str, plan: Plan) -> float:
+    """The stream model's latency of `plan` for `source` alone on its planned sites."""
+    instance, ids, _ = build_instance(planning, {source: plan})
+    sites = {sid: (source if peer == source else worker_id(peer))
+             for stage, stage_ids in zip(plan.stages, ids[source], strict=True)
+             for sid, peer in zip(stage_ids, stage.peers, strict=True)}
+    return evaluate(instance, sites).task_latency[source]

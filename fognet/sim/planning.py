@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from fognet.partition.cost import ClusterState, LinkState
 from fognet.partition.plan import Planner, PlannerConfig
@@ -27,11 +27,21 @@ from fognet.partition.replan import (
     should_switch,
 )
 from fognet.partition.stages import Plan
+from fognet.placement.joint import SiteLoad
 from fognet.placement.policies import equal_fit, make_plan
 from fognet.placement.pricing import ModelCosts
 from fognet.placement.refit import refit
 from fognet.placement.state import link_state, peer_state
 from fognet.sim.cluster import Topology
+
+
+@dataclass(frozen=True)
+class Stream:
+    """The scenario's stream model, which every round's game is priced under (DESIGN.md)."""
+
+    round_s: float = 1.0
+    arrival: str = "fixed"  # "fixed" (a random phase per source) or "poisson"
+    queue: str = "sjf"  # "sjf" or "fifo"
 
 
 def _shape(plan: Plan) -> tuple:
@@ -59,9 +69,11 @@ class Planning:
     """Builds planners for the current round and caches plans across rounds."""
 
     def __init__(
-        self, topology: Topology, costs: Mapping[str, ModelCosts], config: PlannerConfig, hysteresis: bool = True
+        self, topology: Topology, costs: Mapping[str, ModelCosts], config: PlannerConfig, hysteresis: bool = True,
+        stream: Stream = Stream(),
     ) -> None:
         self.topology = topology
+        self.stream = stream
         self.costs = costs
         self.config = config
         self.default_link = link_state(*topology.default_link)
@@ -90,7 +102,7 @@ class Planning:
         """Fix the state every plan of this round is made on."""
         peers = self.topology.peers
         self.states = {
-            pid: peer_state(pid, p.speed, p.quota, p.nic, float(backlogs.get(pid, 0.0)))
+            pid: peer_state(pid, p.speed, (p.quota or 1) if p.worker else 0, p.nic, float(backlogs.get(pid, 0.0)))
             for pid, p in peers.items()
         }
         self._workers_sig = tuple(
@@ -113,6 +125,36 @@ class Planning:
             planner = self.costs[self.topology.peers[source].model].planner(self.state(source), source, config)
             self._planners[key] = planner
         return planner
+
+    def respond(self, source: str, current: Plan, loads: Mapping[str, SiteLoad]) -> Plan:
+        """The source's answer to the loads a matching implies (DESIGN.md, DINA-P item 4):
+        DINA-P's plan against the load the other sources' matched work puts on each worker
+        (`loads`, by peer name; the backlog is in it as the phantom job), its own stream at
+        its frame rate; taken only if it beats `current`, re-priced under the same loads, by
+        the live sources' margin (`should_switch`). Cached by the source's signature, its
+        current plan and the loads rounded to 1e-4, since sources of one group facing the
+        same loads answer alike."""
+        peer = self.topology.peers[source]
+        anonymous = tuple((s.start, s.stop, tuple("" if p == source else p for p in s.peers), s.rows)
+                          for s in current.stages)
+        key = ("respond", self.signature(source), anonymous, tuple(sorted(
+            (w, round(v.load, 4), round(v.residual, 7)) for w, v in loads.items())))
+        plan = self._cache.get(key)
+        if plan is None:
+            base = self.state(source)
+            peers = dict(base.peers)
+            for w, v in loads.items():
+                if w in peers and w != source:
+                    peers[w] = replace(peers[w], backlog=0.0, load=v.load, residual=v.residual, cap=v.cap)
+            peers[source] = replace(peers[source], rate=peer.fps)
+            state = ClusterState(peers=peers, links=base.links, default_link=base.default_link)
+            costs = self.costs[peer.model]
+            planner = costs.planner(state, source, self.config)
+            fresh = make_plan("dina", planner, costs.sha256)
+            self.planner_runs += 1
+            plan = fresh if should_switch(planner.price(current), fresh, DEFAULT_MARGIN) else current
+            self._cache[key] = plan
+        return rename_source(plan, source)
 
     def signature(self, source: str) -> tuple:
         peer = self.topology.peers[source]

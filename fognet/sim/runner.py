@@ -26,7 +26,7 @@ from fognet.placement.subtasks import Piece, plan_pieces
 from fognet.sim.approaches import Approach
 from fognet.sim.cluster import Topology, build_topology
 from fognet.sim.engine import Engine
-from fognet.sim.planning import Planning
+from fognet.sim.planning import Planning, Stream
 from fognet.sim.records import FrameRecord, RunResult, summarise
 from fognet.sim.resources import ComputeQueue, Network
 from fognet.sim.scenario import Scenario
@@ -65,7 +65,8 @@ class Simulation:
         for pid, peer in self.topology.peers.items():
             self.network.add_interface(pid, peer.nic)
             self.queues[pid] = ComputeQueue(self.engine, pid, peer.speed, scenario.queue, peer.backlog)
-        self.planning = Planning(self.topology, costs, PlannerConfig(**scenario.planner))
+        self.planning = Planning(self.topology, costs, PlannerConfig(**scenario.planner),
+                                 stream=Stream(scenario.round_s, scenario.arrival, scenario.queue))
         self.arrivals = arrivals(scenario, self.topology)
         self.records: list[FrameRecord] = []
         self._compiled: dict[tuple, tuple[tuple[Piece, ...], ...]] = {}

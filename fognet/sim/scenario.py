@@ -11,8 +11,9 @@ A scenario is a TOML file (see `experiments/scenarios/`):
     rule = "welfare"         # the game's rule, "welfare" or "fair"
     approaches = ["fognet", "local", "greedy"]   # what `--baselines all` runs (default: every one)
     optimum_max_subtasks = 12  # the exact optimum runs only on rounds this small
-    baseline_quotas = true   # workers admit `quota` subtasks a round from every approach
-                             # (false: only the game's approaches respect quotas)
+    admission = true         # a worker past its cap refuses work from every approach, and a
+                             # baseline's refused piece runs on its source (false: workers
+                             # queue whatever plan-only approaches send; the game keeps caps)
     encoding = "uint8"       # bytes on the wire, the same for every approach: FRAMES[+ACTIVATIONS],
                              # frames uint8 | float32, activations raw | fp16 | lz4
     lz4_ratio = 1.0          # LZ4's wire / raw bytes (measure it with scripts/bench_bytes)
@@ -39,12 +40,17 @@ A scenario is a TOML file (see `experiments/scenarios/`):
     profile = "fog-nano"
     count = 4
     speed = 2.0              # reference-seconds per second
-    quota = 3                # subtasks accepted per round
+    cap = 0.9                # utilisation it lends at most (default: the profile's, else 0.9)
+    quota = 3                # optional: a count of subtasks per round on top of the cap
     nic = 1.25e7             # interface bandwidth shared by its transfers (bytes/s)
     bandwidth = 1.25e7       # this group's links to everyone (else [network])
 
 A sweep is a scenario plus `[sweep] param = "network.bandwidth", values = [...]`; the
-param is a dotted path into the file (`workers.0.count` is the first worker group's
+Capacity is utilisation (DESIGN.md): a worker's `cap` comes from its profile unless the
+group sets it; a count `quota` applies only where the scenario writes one (a profile's
+`quota` is the live round's count, not a scenario's).
+
+The param is a dotted path into the file (`workers.0.count` is the first worker group's
 count), and each value gives one scenario.
 """
 
@@ -57,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from fognet.config import toml
-from fognet.config.profiles import load_profile, profile_dirs
+from fognet.config.profiles import DEFAULT_CAP, load_profile, profile_dirs, read_cap
 from fognet.config.toml import REQUIRED, Where
 from fognet.errors import ConfigError
 from fognet.partition.encoding import DEFAULT_ENCODING, Encoding, parse_encoding
@@ -69,8 +75,8 @@ APPROACHES = ("fognet", "local", "best-node", "neurosurgeon", "modnn", "random",
 
 TOP_KEYS = {"name", "description", "seed", "rounds", "round_s", "queue", "arrival", "rule",
             "network", "planner", "models", "sources", "workers", "sweep", "optimum_max_subtasks",
-            "approaches", "baseline_quotas", "encoding", "lz4_ratio"}
-GROUP_KEYS = {"profile", "name", "count", "speed", "quota", "nic", "backlog", "bandwidth",
+            "approaches", "admission", "encoding", "lz4_ratio"}
+GROUP_KEYS = {"profile", "name", "count", "speed", "quota", "cap", "nic", "backlog", "bandwidth",
               "latency", "model", "fps", "deadline_s", "description", "role", "memory", "threads"}
 PLANNER_KEYS = {"spatial", "max_spatial_peers", "max_anchors", "exact_groups_up_to"}
 MODEL_KEYS = ("spec", "profile")
@@ -83,7 +89,8 @@ class Group:
     name: str
     count: int
     speed: float
-    quota: int
+    quota: int | None = None  # subtasks per round on top of the cap; None: no count limit
+    cap: float = DEFAULT_CAP  # workers: the utilisation lent at most
     nic: float | None = None
     backlog: float = 0.0
     bandwidth: float | None = None
@@ -122,7 +129,7 @@ class Scenario:
     planner: dict[str, Any] = field(default_factory=dict)
     optimum_max_subtasks: int = 8
     approaches: tuple[str, ...] | None = None  # what `--baselines all` means here (None: every one)
-    baseline_quotas: bool = True  # workers hold plan-only approaches to their quotas too
+    admission: bool = True  # workers refuse plan-only approaches' work past their cap too
     description: str = ""
     encoding: Encoding = DEFAULT_ENCODING  # how every approach's tensors travel (one for all)
 
@@ -197,7 +204,7 @@ def parse(raw: Mapping[str, Any], path: Path, profiles_dir: Path | None) -> Scen
         planner=dict(planner),
         optimum_max_subtasks=toml.integer(raw, "optimum_max_subtasks", top, 8),
         approaches=_approaches(raw, top),
-        baseline_quotas=toml.flag(raw, "baseline_quotas", top, True),
+        admission=toml.flag(raw, "admission", top, True),
         encoding=_encoding(raw, top),
     )
 
@@ -255,7 +262,8 @@ def _group(raw: Mapping[str, Any], key: str, index: int, top: Where, profiles_di
         name=name,
         count=toml.integer(fields, "count", here, 1),
         speed=toml.number(fields, "speed", here),
-        quota=toml.integer(fields, "quota", here, 0 if source else 1),
+        quota=None if source or "quota" not in fields else toml.integer(fields, "quota", here, minimum=1),
+        cap=read_cap(fields, here),
         nic=toml.optional_number(fields, "nic", here),
         backlog=toml.number(fields, "backlog", here, 0.0, positive=False),
         bandwidth=toml.optional_number(fields, "bandwidth", here),
@@ -269,14 +277,14 @@ def _group(raw: Mapping[str, Any], key: str, index: int, top: Where, profiles_di
 
 
 def device_profile(name: str, profiles_dir: Path | None, where: Where) -> dict[str, Any]:
-    """speed, quota and nic of a device profile, found as the peers' cluster files find it
+    """speed, cap and nic of a device profile, found as the peers' cluster files find it
     (`fognet.config.profiles`: next to the scenario's repo first, then FOGNET_PEERS, then fognet's)."""
     search = ([profiles_dir] if profiles_dir else []) + profile_dirs()
     try:
         profile = load_profile(name, search=search)
     except ConfigError as exc:
         raise where.key("profile").error(str(exc)) from exc
-    fields: dict[str, Any] = {"speed": profile.speed, "quota": profile.quota}
+    fields: dict[str, Any] = {"speed": profile.speed, "cap": profile.cap}
     if profile.nic is not None:
         fields["nic"] = profile.nic
     return fields

@@ -108,7 +108,7 @@ def test_workers_enforce_quotas_on_plan_only_approaches(tmp_path: Path, chain_pa
     stages = record.plan.split("|")
     assert stages[0].endswith("@car-0+fog-0+fog-1+fog-2") and stages[1].endswith("@car-0+fog-0+fog-1+fog-2")
     assert all(stage.endswith("@car-0") for stage in stages[2:])
-    lenient = Simulation(scenario, Approach("modnn", quotas=False), ModelCache().for_scenario(scenario)).run()
+    lenient = Simulation(scenario, Approach("modnn", admission=False), ModelCache().for_scenario(scenario)).run()
     assert all("+fog-2" in stage for stage in lenient.records[0].plan.split("|")[:-1])
 
 
