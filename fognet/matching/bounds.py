@@ -29,9 +29,7 @@ from fognet.matching.cost import (
     OWN_CAP,
     PENALTY,
     is_worker,
-    pieces,
-    site_finish,
-    site_load,
+    load_of,
     transfer,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
@@ -122,10 +120,10 @@ class StepBounds:
                 self.relief[i] = self._relief(p, hosted, s)
                 sources.add(s.source)
             if not is_worker(self.inst, p):
-                self.home_load[p] = site_load(self.inst, p, hosted)
+                self.home_load[p] = load_of(self.inst, p, ledger.site_pieces(p).values())
             else:
                 j = self.col[p]
-                self.load[j] = site_load(self.inst, p, hosted)
+                self.load[j] = load_of(self.inst, p, ledger.site_pieces(p).values())
                 self.count[j] = len(hosted)
                 self._moments(j, hosted)
         for src in sources:  # a source's stages may change with any site's
@@ -141,8 +139,8 @@ class StepBounds:
             placed.setdefault(s.stage, {}).setdefault(ledger.site_of[s.id], []).append(s)
         for k, sites in placed.items():
             floors = {}
-            for site, subs in sites.items():
-                (p,) = pieces(subs)
+            for site in sites:
+                p = ledger.site_pieces(site)[(source, k)]
                 t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, p.in_bytes)
                 speed = (inst.worker(site) if is_worker(inst, site) else inst.local_of(site)).speed
                 floors[site] = t_in + t_out + p.work / speed
@@ -156,7 +154,7 @@ class StepBounds:
         w = self.inst.workers[j]
         b = w.backlog / w.speed
         total, biggest, by = b * b / self.inst.round_s, 0.0, {}
-        for p in pieces(hosted):
+        for p in self.ledger.site_pieces(w.id).values():
             x = p.work / w.speed
             share = self.inst.local_of(p.source).rate * x * x
             total += share
@@ -192,7 +190,7 @@ class StepBounds:
     def _relief(self, site: PeerId, hosted: list[Subtask], s: Subtask) -> float:
         """How much the other pieces on the site gain, rate-weighted, when s leaves it."""
         now = self.ledger.finish(site)
-        without = site_finish(self.inst, site, [t for t in hosted if t.id != s.id])
+        without = self.ledger.finish_after(self.ledger.site_after(site, [s], []))
         gain = 0.0
         for key, f in without.items():
             if key != (s.source, s.stage):

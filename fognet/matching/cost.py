@@ -26,7 +26,7 @@ decide every step on the same floats.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -69,36 +69,45 @@ class Piece(NamedTuple):
     out_bytes: float
 
 
+def merge(source: PeerId, stage: int, subs: Sequence[Subtask]) -> Piece:
+    """One piece from one stage's slices on a site, `subs` in id order (the order every
+    price adds them in, so the same slices always give the same floats)."""
+    work = in_b = out_b = 0.0
+    for s in subs:
+        work += s.work
+        in_b += s.in_bytes
+        out_b += s.out_bytes
+    return Piece(source, stage, work, in_b, out_b)
+
+
 def pieces(subtasks: Iterable[Subtask]) -> list[Piece]:
     """The pieces these subtasks form on one site, in (source, stage) order."""
     groups: dict[PieceKey, list[Subtask]] = {}
-    for s in sorted(subtasks, key=_by_id):
+    for s in sorted(subtasks, key=by_id):
         key = (s.source, s.stage)
         if key in groups:
             groups[key].append(s)
         else:
             groups[key] = [s]
-    out = []
-    for (src, stage), subs in sorted(groups.items()):
-        work = in_b = out_b = 0.0
-        for s in subs:
-            work += s.work
-            in_b += s.in_bytes
-            out_b += s.out_bytes
-        out.append(Piece(src, stage, work, in_b, out_b))
-    return out
+    return [merge(src, stage, subs) for (src, stage), subs in sorted(groups.items())]
 
 
-def _by_id(s: Subtask) -> str:
+def by_id(s: Subtask) -> str:
     return s.id
 
 
 def site_load(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> float:
     """rho: the share of the site's time its backlog and these subtasks' streams take."""
+    return load_of(inst, site, pieces(subtasks))
+
+
+def load_of(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> float:
+    """`site_load` of the site's pieces (in (source, stage) order)."""
     speed, backlog = _speed_backlog(inst, site)
     rho = backlog / speed / inst.round_s
-    for p in pieces(subtasks):
-        rho += inst.local_of(p.source).rate * p.work / speed
+    local = inst._local
+    for p in ps:
+        rho += local[p.source].rate * p.work / speed
     return rho
 
 
@@ -108,20 +117,33 @@ def fits(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> bool:
     if not is_worker(inst, site):
         return True
     subtasks = list(subtasks)
-    w = inst.worker(site)
-    if w.quota is not None and len(subtasks) > w.quota:
+    return fits_pieces(inst, site, len(subtasks), pieces(subtasks))
+
+
+def fits_pieces(inst: Instance, site: PeerId, count: int, ps: Iterable[Piece]) -> bool:
+    """`fits` of `count` subtasks forming the pieces `ps` (in (source, stage) order)."""
+    w = inst._workers.get(site)
+    if w is None:
+        return True
+    if w.quota is not None and count > w.quota:
         return False
-    return site_load(inst, site, subtasks) < w.cap
+    return load_of(inst, site, ps) < w.cap
 
 
 def site_finish(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> dict[PieceKey, float]:
     """Each piece's expected wait plus service on the site (s), the site taking exactly
     these subtasks (feasibility is `fits`' question, not this one's)."""
+    return finish_pieces(inst, site, pieces(subtasks))
+
+
+def finish_pieces(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> dict[PieceKey, float]:
+    """`site_finish` of the site's pieces (in (source, stage) order)."""
     speed, backlog = _speed_backlog(inst, site)
     own = not is_worker(inst, site)
     T = inst.round_s
     b = backlog / speed
-    jobs = [(p.work / speed, inst.local_of(p.source).rate, p.source, p.stage) for p in pieces(subtasks)]
+    local = inst._local
+    jobs = [(p.work / speed, local[p.source].rate, p.source, p.stage) for p in ps]
     rho = b / T
     second = b * b / T
     by_source: dict[PeerId, float] = {}
@@ -190,6 +212,12 @@ def piece_latencies(inst: Instance, source: PeerId, stage: int,
     for site in sorted(placed):
         (p,) = pieces(placed[site])
         merged.append((site, p))
+    return latencies_of(inst, source, merged, finish_of)
+
+
+def latencies_of(inst: Instance, source: PeerId, merged: Sequence[tuple[PeerId, Piece]],
+                 finish_of: Callable[[PeerId], Finish]) -> dict[PeerId, float]:
+    """`piece_latencies` of one stage's pieces, `merged` = [(site, piece)] in site order."""
     remote = sorted(p.in_bytes for site, p in merged if site != source)
     out: dict[PeerId, float] = {}
     for site, p in merged:
@@ -198,7 +226,7 @@ def piece_latencies(inst: Instance, source: PeerId, stage: int,
             smaller = sum(v for v in remote if v < p.in_bytes)
             shared = smaller + sum(1 for v in remote if v >= p.in_bytes) * p.in_bytes
         t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, shared)
-        out[site] = t_in + finish_of(site)[(source, stage)] + t_out
+        out[site] = t_in + finish_of(site)[(source, p.stage)] + t_out
     return out
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from fognet.errors import InstanceError
 from fognet.matching.bounds import TOLERANCE, StepBounds
-from fognet.matching.cost import EPS, evaluate, is_worker, site_finish
+from fognet.matching.cost import EPS, allowed, evaluate, fits_pieces, is_worker
 from fognet.matching.instance import Instance, PeerId, SubtaskId
 from fognet.matching.messages import Change
 from fognet.matching.steps import (
@@ -37,7 +37,6 @@ from fognet.matching.steps import (
     approved,
     hold,
     ranked_sites,
-    worker_refuses,
 )
 
 
@@ -144,11 +143,13 @@ def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str) 
     The movers' deltas come first; the other sources can gain at most what their pieces on
     the touched sites gain, so a step that cannot fall below -EPS even then is refused
     before their deltas are priced (the same decision they would reach, sooner)."""
-    for p in sorted({c.frm for c in changes} | {c.to for c in changes}):
-        if is_worker(inst, p) and worker_refuses(inst, p, ledger.hosted(p), changes):
-            return False
     after = ledger.after(changes)
-    finish_after = {p: site_finish(inst, p, subs) for p, subs in after.items()}
+    for p, a in after.items():  # each touched worker's `worker_refuses`, on its pieces
+        if is_worker(inst, p) and (
+                any(c.to == p and not allowed(inst, c.subtask, p) for c in changes)
+                or not fits_pieces(inst, p, a.count, a.pieces.values())):
+            return False
+    finish_after = {p: ledger.finish_after(a) for p, a in after.items()}
     movers = sorted({c.subtask.source for c in changes})
     deltas = [(u, ledger.delta(u, changes, after, finish_after)) for u in movers]
     if rule == "fair" and any(d > EPS for _, d in deltas):
