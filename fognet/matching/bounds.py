@@ -55,7 +55,11 @@ class StepBounds:
         self.src = [s.source for s in self.subs]
         self.stage = np.array([s.stage for s in self.subs])
         self.lbw = self._worker_bounds()
-        self.lbhome = self.work / self.home_speed
+        self.xhome = self.work / self.home_speed  # service on its own device
+        # ... plus the least wait there: the backlog's share of the residual, which every
+        # piece on that device waits behind (the formulas' denominators are at most 1)
+        b = np.array([local[s.source].backlog for s in self.subs]) / self.home_speed
+        self.lbhome = self.xhome + np.maximum(0.0, b * b / inst.round_s / 2 - 1e-12)
         self.site = [PeerId("")] * n
         self.code = np.full(n, -1)  # worker column, or -1 on a source's own device
         self.L = np.zeros(n)  # latency of each subtask's stage now
@@ -201,7 +205,7 @@ class StepBounds:
 
     def _penalised_home(self, i: int | np.ndarray, homes: list[PeerId]) -> np.ndarray:
         load = np.array([self.home_load.get(h, 0.0) for h in homes])
-        after = load + self.rate[i] * self.lbhome[i]
+        after = load + self.rate[i] * self.xhome[i]
         return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
 
     def hopeful(self, me: PeerId) -> Iterator[tuple[str, tuple[Change, ...]]]:
