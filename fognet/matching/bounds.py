@@ -65,6 +65,7 @@ class StepBounds:
         self.L = np.zeros(n)  # latency of each subtask's stage now
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
         self.rest = np.zeros(n)  # least latency of its stage's pieces on other sites
+        self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
         self.home_load: dict[PeerId, float] = {}
         nw = len(self.workers)
         self.cap = np.array([w.cap for w in inst.workers])
@@ -128,6 +129,10 @@ class StepBounds:
             else:
                 j = self.col[p]
                 self.load[j] = load_of(self.inst, p, ledger.site_pieces(p).values())
+                speed, ps = self.inst.workers[j].speed, ledger.site_pieces(p)
+                for s in hosted:
+                    x = ps[(s.source, s.stage)].work / speed
+                    self.pshare[self.index[s.id]] = self.inst.local_of(s.source).rate * x * x
                 self.count[j] = len(hosted)
                 self._moments(j, hosted)
         for src in sources:  # a source's stages may change with any site's
@@ -166,10 +171,13 @@ class StepBounds:
             by[p.source] = by.get(p.source, 0.0) + share
         self.second[j], self.biggest[j], self.second_of[j] = total, biggest, by
 
-    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray, leaves: bool) -> np.ndarray:
-        """A floor on subtask i's wait on each worker in `cols` once it joins (one piece may
-        leave if `leaves`): the residual R of Cobham's and P-K's formulas, whose
-        denominators are at most 1, less the most one leaving piece could take from it."""
+    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
+                    leaving: np.ndarray | None) -> np.ndarray:
+        """A floor on subtask i's wait on each worker in `cols` once it joins (subtask
+        `leaving[k]` leaving worker `cols[k]`, if given): the residual R of Cobham's and
+        P-K's formulas less the most the leaving piece takes from it, over the most their
+        denominators can be: 1 less i's own load there (its class and the whole site
+        carry at least that)."""
         cols = np.maximum(cols, 0)
         if self.poisson:
             x = self.work[i] / self.wspeed[cols]
@@ -177,19 +185,27 @@ class StepBounds:
         else:
             own = np.array([self.second_of[j].get(src, 0.0) for j in cols.tolist()])
             r = self.second[cols] - own
-        if leaves:
-            r = r - self.biggest[cols]
-        return np.maximum(0.0, r / 2 - 1e-12)
+        if leaving is not None:
+            other = np.array([self.src[k] != src for k in leaving.tolist()], bool)
+            r = r - np.where(other | self.poisson, self.pshare[leaving], 0.0)
+        return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
 
-    def _wait_floors_at(self, j: int, ys: np.ndarray) -> np.ndarray:
-        """`_wait_floor` of each subtask in `ys` on worker j, one piece leaving it."""
+    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int) -> np.ndarray:
+        """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it."""
         if self.poisson:
             x = self.work[ys] / self.wspeed[j]
-            r = self.second[j] + self.rate[ys] * x * x
+            r = self.second[j] + self.rate[ys] * x * x - self.pshare[leaving]
         else:
             by = self.second_of[j]
             r = self.second[j] - np.array([by.get(self.src[k], 0.0) for k in ys.tolist()])
-        return np.maximum(0.0, (r - self.biggest[j]) / 2 - 1e-12)
+            other = np.array([self.src[k] != self.src[leaving] for k in ys.tolist()], bool)
+            r = r - np.where(other, self.pshare[leaving], 0.0)
+        return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
+
+    @staticmethod
+    def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.where(load < 1.0, r / np.maximum(1.0 - load, 1e-300), r)
 
     def _relief(self, site: PeerId, hosted: list[Subtask], s: Subtask) -> float:
         """How much the other pieces on the site gain, rate-weighted, when s leaves it."""
@@ -229,7 +245,7 @@ class StepBounds:
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
         rest = self.rest[i]
         allw = np.arange(len(self.workers))
-        lbw = self.lbw[i] + self._wait_floor(i, x.source, allw, False) if len(allw) else self.lbw[i]
+        lbw = self.lbw[i] + self._wait_floor(i, x.source, allw, None) if len(allw) else self.lbw[i]
         moves = r * (np.maximum(lbw, rest) - L) - rel
         for j in np.nonzero((moves < TOLERANCE) & room)[0]:
             if j != ca:
@@ -243,10 +259,10 @@ class StepBounds:
             return out
         cy = self.code[y]
         y_mine = np.array([self.src[k] == me for k in y], bool)
-        at_b = self.lbw[i, np.maximum(cy, 0)] + self._wait_floor(i, x.source, cy, True)
+        at_b = self.lbw[i, np.maximum(cy, 0)] + self._wait_floor(i, x.source, cy, y)
         lbx_b = np.where(cy >= 0, at_b, np.where(y_mine, self.lbhome[i], INF))
         if ca >= 0:
-            lby_a = self.lbw[y, ca] + self._wait_floors_at(ca, y)
+            lby_a = self.lbw[y, ca] + self._wait_floors_at(ca, y, i)
         else:
             lby_a = np.where(y_mine, self.lbhome[y], INF)
         same = y_mine & (self.stage[y] == x.stage)
