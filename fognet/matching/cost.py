@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
 
 # A step is approved only if it lowers J by more than this: float noise must never count
@@ -258,10 +260,71 @@ def source_part(inst: Instance, source: PeerId, where: Mapping[Subtask, PeerId],
 def standalone(inst: Instance, s: Subtask, site: PeerId) -> float:
     """s's latency on site alone (only the site's backlog there); inf where barred or
     where it alone would reach the worker's cap (the ranking of phase 1)."""
-    if not allowed(inst, s, site) or not fits(inst, site, [s]):
+    if site == s.source:
+        return float(standalone_table(inst, [s])[0, -1])
+    if not is_worker(inst, site):
         return INF
-    finish = site_finish(inst, site, [s])
-    return stage_latency(inst, s.source, s.stage, {site: [s]}, lambda _: finish)
+    k = next(j for j, w in enumerate(inst.workers) if w.id == site)
+    return float(standalone_table(inst, [s], inst.workers[k:k + 1])[0, 0])
+
+
+def standalone_table(inst: Instance, subs: Sequence[Subtask], workers=None) -> np.ndarray:
+    """`standalone` of every subtask (rows) on every worker (columns, instance order) and
+    last on its own device, at once: `site_finish` and `piece_latencies` of one piece,
+    written elementwise in the same operations and order, so the same floats."""
+    workers = inst.workers if workers is None else workers
+    n, nw, T = len(subs), len(workers), inst.round_s
+    local = [inst.local_of(s.source) for s in subs]
+    col = np.array  # rows: subtasks, columns: workers, then the own device
+    speed = np.hstack([np.tile(col([w.speed for w in workers], float), (n, 1)),
+                       col([[d.speed] for d in local], float).reshape(n, 1)])
+    backlog = np.hstack([np.tile(col([w.backlog for w in workers], float), (n, 1)),
+                         col([[d.backlog] for d in local], float).reshape(n, 1)])
+    own = np.zeros((n, nw + 1), bool)
+    own[:, -1] = True
+    lam = col([d.rate for d in local], float)[:, None]
+    work = col([s.work for s in subs], float)[:, None]
+    in_b = col([float(s.in_bytes) for s in subs])[:, None]
+    out_b = col([float(s.out_bytes) for s in subs])[:, None]
+    b, x = backlog / speed, work / speed
+    rho = b / T + lam * x
+    second = b * b / T + lam * x * x
+    mine = 0.0 + lam * x * x
+    cls_b = 1.0 / T * b  # the phantom's class, and the piece's (merged if equal work)
+    cls_x = np.where((b > 0) & (b == x), cls_b + lam * x, lam * x)
+    below = (b > 0) & (b < x)
+    lt = np.where(below, cls_b, 0.0)
+    le = np.where(below, cls_b + cls_x, 0.0 + cls_x)
+    cap = np.where(own, OWN_CAP, 1.0)
+    penalty = np.where(own & (rho > OWN_CAP), PENALTY * (rho - OWN_CAP), 0.0)
+    r = np.maximum(0.0, second - mine) / 2 if inst.arrival == "fixed" else second / 2
+    if inst.queue == "fifo":
+        room = 1 - np.minimum(rho, cap)
+    else:
+        room = (1 - np.minimum(lt, cap)) * (1 - np.minimum(le, cap))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = np.where(room > 0, r / np.where(room > 0, room, 1.0), INF)
+    finish = wait + penalty + x
+    # transfers to each worker (zero on the own device), and who may take it at all
+    lat, bw = np.full((n, nw + 1), INF), np.full((n, nw + 1), INF)
+    nic_src = col([d.nic if d.nic is not None else INF for d in local], float)[:, None]
+    nic_w = np.hstack([col([w.nic if w.nic is not None else INF for w in workers], float),
+                       [INF]])[None, :]
+    for i, s in enumerate(subs):
+        for j, w in enumerate(workers):
+            link = inst.link(s.source, w.id)
+            if link is not None:
+                lat[i, j], bw[i, j] = link.latency, link.bandwidth
+    with np.errstate(invalid="ignore"):
+        t_in = np.maximum(np.maximum(lat + in_b / bw, lat + in_b / nic_src), in_b / nic_w)
+        t_out = np.maximum(np.maximum(lat + out_b / bw, out_b / nic_src), out_b / nic_w)
+    t_in[:, -1] = t_out[:, -1] = 0.0
+    out = t_in + finish + t_out
+    quota = col([w.quota if w.quota is not None else 1 for w in workers] + [1])[None, :]
+    wcap = col([w.cap for w in workers] + [INF], float)[None, :]
+    load = b / T + lam * work / speed  # `site_load`'s order, which `fits` compares
+    ok = own | (np.isfinite(lat) & (quota >= 1) & (load < wcap))
+    return np.where(ok, out, INF)
 
 
 @dataclass(frozen=True)

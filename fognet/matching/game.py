@@ -1,7 +1,7 @@
 """DINA-O's game on the stream cost model: deferred acceptance (phase 1), then approved steps
 (phase 2) until a full cycle of sources finds none.
 
-Phase 1: each subtask proposes down its sites ranked by standalone latency (`steps.ranked_sites`);
+Phase 1: each subtask proposes down its sites ranked by standalone latency (`steps.ranked_all`);
 a worker holds the least-load run of its proposals that fits its cap and quota (`steps.hold`);
 the own device never rejects. The rule is a prefix rule, so the outcome does not depend on
 the order proposals arrive in: the agents, proposing asynchronously, reach the same one.
@@ -36,7 +36,7 @@ from fognet.matching.steps import (
     affected,
     approved,
     hold,
-    ranked_sites,
+    ranked_all,
 )
 
 
@@ -97,7 +97,7 @@ class Result:
 
 def _deferred_acceptance(inst: Instance) -> tuple[dict[SubtaskId, PeerId], Counts]:
     subs = sorted(inst.subtasks, key=lambda s: (s.source, s.id))
-    prefs = {s.id: ranked_sites(inst, s) for s in subs}
+    prefs = ranked_all(inst, subs)
     nxt = dict.fromkeys(prefs, 0)
     held: dict[PeerId, list] = {}
     where: dict[SubtaskId, PeerId] = {}

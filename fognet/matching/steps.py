@@ -20,8 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
+import numpy as np
+
 from fognet.matching.cost import (
     EPS,
+    INF,
     Finish,
     Piece,
     PieceKey,
@@ -29,10 +32,11 @@ from fognet.matching.cost import (
     by_id,
     finish_pieces,
     fits,
+    fits_pieces,
     is_worker,
     latencies_of,
     merge,
-    standalone,
+    standalone_table,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
 from fognet.matching.messages import Change
@@ -47,20 +51,42 @@ def hold(inst: Instance, site: PeerId, offered: Iterable[Subtask]) -> tuple[list
     """(held, rejected): the longest least-load-first run of `offered` the site takes."""
     ordered = sorted(offered, key=lambda s: hold_key(inst, s))
     held: list[Subtask] = []
+    groups: dict[PieceKey, list[Subtask]] = {}
+    merged: dict[PieceKey, Piece] = {}  # `cost.pieces(held)`, kept as it grows
     for k, s in enumerate(ordered):
-        if not fits(inst, site, [*held, s]):
+        key = (s.source, s.stage)
+        subs = sorted([*groups.get(key, ()), s], key=by_id)
+        trial = merged | {key: merge(s.source, s.stage, subs)}
+        if not fits_pieces(inst, site, len(held) + 1, [trial[q] for q in sorted(trial)]):
             return held, ordered[k:]
         held.append(s)
+        groups[key], merged = subs, trial
     return held, []
 
 
 def ranked_sites(inst: Instance, s: Subtask) -> list[PeerId]:
     """The sites s proposes to, by standalone latency (ties: workers in instance order, then
     its own device), ending with its own device."""
-    sites = [w.id for w in inst.workers] + [s.source]
-    options = [(standalone(inst, s, p), k, p) for k, p in enumerate(sites)]
-    ranked = [p for f, _, p in sorted(options) if f != float("inf")]
-    return ranked[: ranked.index(s.source) + 1]
+    return ranked_all(inst, [s])[s.id]
+
+
+def ranked_all(inst: Instance, subs: Sequence[Subtask]) -> dict[SubtaskId, list[PeerId]]:
+    """`ranked_sites` of every subtask in `subs`, priced at once (`cost.standalone_table`)."""
+    table = standalone_table(inst, subs)
+    order = np.argsort(table, axis=1, kind="stable")  # ties keep the column order
+    ids = [w.id for w in inst.workers]
+    home = len(ids)
+    out: dict[SubtaskId, list[PeerId]] = {}
+    for i, s in enumerate(subs):
+        ranked = []
+        for j in order[i].tolist():
+            if j == home:
+                break
+            if table[i, j] == INF:
+                break  # inf sorts last, after the own device
+            ranked.append(ids[j])
+        out[s.id] = [*ranked, s.source]
+    return out
 
 
 class SiteAfter(NamedTuple):
