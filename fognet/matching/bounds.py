@@ -53,6 +53,8 @@ class StepBounds:
         self.work = np.array([s.work for s in self.subs])
         self.home_speed = np.array([local[s.source].speed for s in self.subs])
         self.src = [s.source for s in self.subs]
+        self.scol = {src: k for k, src in enumerate(inst.sources)}
+        self.scode = np.array([self.scol[s.source] for s in self.subs], dtype=np.int64)
         self.stage = np.array([s.stage for s in self.subs])
         self.lbw = self._worker_bounds()
         self.xhome = self.work / self.home_speed  # service on its own device
@@ -66,7 +68,7 @@ class StepBounds:
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
         self.rest = np.zeros(n)  # least latency of its stage's pieces on other sites
         self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
-        self.home_load: dict[PeerId, float] = {}
+        self.home_load = np.zeros(len(self.scol))  # each source's own device's load now
         nw = len(self.workers)
         self.cap = np.array([w.cap for w in inst.workers])
         self.quota = np.array([w.quota if w.quota is not None else n + 1 for w in inst.workers])
@@ -74,7 +76,7 @@ class StepBounds:
         self.count = np.zeros(nw, dtype=np.int64)
         self.second = np.zeros(nw)  # B: each worker's second moment now (backlog included)
         self.biggest = np.zeros(nw)  # the largest share of B one piece there has
-        self.second_of: list[dict[PeerId, float]] = [{} for _ in range(nw)]  # B by source
+        self.second_of = np.zeros((nw, len(self.scol)))  # B by worker and source
         self.wspeed = np.array([w.speed for w in inst.workers])
         self.poisson = inst.arrival == "poisson"
         wspeed = np.array([w.speed for w in inst.workers])
@@ -125,7 +127,7 @@ class StepBounds:
                 self.relief[i] = self._relief(p, hosted, s)
                 sources.add(s.source)
             if not is_worker(self.inst, p):
-                self.home_load[p] = load_of(self.inst, p, ledger.site_pieces(p).values())
+                self.home_load[self.scol[p]] = load_of(self.inst, p, ledger.site_pieces(p).values())
             else:
                 j = self.col[p]
                 self.load[j] = load_of(self.inst, p, ledger.site_pieces(p).values())
@@ -169,7 +171,10 @@ class StepBounds:
             total += share
             biggest = max(biggest, share)
             by[p.source] = by.get(p.source, 0.0) + share
-        self.second[j], self.biggest[j], self.second_of[j] = total, biggest, by
+        self.second[j], self.biggest[j] = total, biggest
+        self.second_of[j] = 0.0
+        for src, v in by.items():
+            self.second_of[j, self.scol[src]] = v
 
     def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
                     leaving: np.ndarray | None) -> np.ndarray:
@@ -183,10 +188,10 @@ class StepBounds:
             x = self.work[i] / self.wspeed[cols]
             r = self.second[cols] + self.rate[i] * x * x
         else:
-            own = np.array([self.second_of[j].get(src, 0.0) for j in cols.tolist()])
+            own = self.second_of[cols, self.scol[src]]
             r = self.second[cols] - own
         if leaving is not None:
-            other = np.array([self.src[k] != src for k in leaving.tolist()], bool)
+            other = self.scode[leaving] != self.scol[src]
             r = r - np.where(other | self.poisson, self.pshare[leaving], 0.0)
         return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
 
@@ -196,9 +201,8 @@ class StepBounds:
             x = self.work[ys] / self.wspeed[j]
             r = self.second[j] + self.rate[ys] * x * x - self.pshare[leaving]
         else:
-            by = self.second_of[j]
-            r = self.second[j] - np.array([by.get(self.src[k], 0.0) for k in ys.tolist()])
-            other = np.array([self.src[k] != self.src[leaving] for k in ys.tolist()], bool)
+            r = self.second[j] - self.second_of[j, self.scode[ys]]
+            other = self.scode[ys] != self.scode[leaving]
             r = r - np.where(other, self.pshare[leaving], 0.0)
         return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
 
@@ -219,8 +223,8 @@ class StepBounds:
 
     # --- the bound ------------------------------------------------------------------------
 
-    def _penalised_home(self, i: int | np.ndarray, homes: list[PeerId]) -> np.ndarray:
-        load = np.array([self.home_load.get(h, 0.0) for h in homes])
+    def _penalised_home(self, i: int | np.ndarray) -> np.ndarray:
+        load = self.home_load[self.scode[i]]
         after = load + self.rate[i] * self.xhome[i]
         return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
 
@@ -229,9 +233,8 @@ class StepBounds:
         self._refresh()
         ledger = self.ledger
         own = sorted(ledger.mine.get(me, {}).values(), key=lambda s: s.id)
-        placed = np.array([i for i, s in enumerate(self.subs)
-                           if self.code[i] >= 0 or (s.source == me and self.site[i] == me)],
-                          dtype=np.int64)
+        # on a worker, or on my own device (a subtask off the workers is on its own)
+        placed = np.nonzero((self.code >= 0) | (self.scode == self.scol[me]))[0]
         out: list[tuple[str, tuple[Change, ...]]] = []
         for x in own:
             out.extend(self._for(me, x, placed))
@@ -250,7 +253,7 @@ class StepBounds:
         for j in np.nonzero((moves < TOLERANCE) & room)[0]:
             if j != ca:
                 out.append(("move", (Change(x, a, self.workers[j]),)))
-        if a != me and r * (max(self._penalised_home(i, [me])[0], rest) - L) - rel < TOLERANCE:
+        if a != me and r * (max(self._penalised_home(i), rest) - L) - rel < TOLERANCE:
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
         cy = self.code[y]
@@ -258,7 +261,7 @@ class StepBounds:
         if not len(y):
             return out
         cy = self.code[y]
-        y_mine = np.array([self.src[k] == me for k in y], bool)
+        y_mine = self.scode[y] == self.scol[me]
         at_b = self.lbw[i, np.maximum(cy, 0)] + self._wait_floor(i, x.source, cy, y)
         lbx_b = np.where(cy >= 0, at_b, np.where(y_mine, self.lbhome[i], INF))
         if ca >= 0:
@@ -280,9 +283,8 @@ class StepBounds:
             fits_a = np.ones(len(y), bool)
         with np.errstate(invalid="ignore"):
             swap = fits_a & fits_b & (paired(lby_a) < TOLERANCE)
-            homes = [self.src[k] for k in y]
             disp = (cy >= 0) & fits_b & ~(y_mine & (ca < 0)) & (
-                paired(self._penalised_home(y, homes)) < TOLERANCE)
+                paired(self._penalised_home(y)) < TOLERANCE)
         for k in np.nonzero(swap | disp)[0]:
             t = self.subs[y[k]]
             b = self.site[y[k]]

@@ -189,20 +189,34 @@ def transfer(inst: Instance, source: PeerId, site: PeerId, in_b: float, out_b: f
     share of the source's NIC (PS_i). Zero on the source's own device."""
     if site == source:
         return 0.0, 0.0
+    route = inst._routes.get((source, site))
+    if route is None:
+        route = inst._routes[(source, site)] = _route(inst, source, site)
+    lat, bw, nic_src, nic_site = route
+    if bw is None:
+        return INF, INF
+    t_in = lat + in_b / bw
+    t_out = lat + out_b / bw
+    if nic_src is not None:  # conditionals, not max(): the same floats, on the hot path
+        v = lat + shared_in / nic_src
+        t_in = v if v > t_in else t_in
+        v = out_b / nic_src
+        t_out = v if v > t_out else t_out
+    if nic_site is not None:
+        v = in_b / nic_site
+        t_in = v if v > t_in else t_in
+        v = out_b / nic_site
+        t_out = v if v > t_out else t_out
+    return t_in, t_out
+
+
+def _route(inst: Instance, source: PeerId, site: PeerId) -> tuple:
+    """(latency, bandwidth, source NIC, site NIC) of a source-worker pair; bandwidth None
+    if out of reach."""
     link = inst.link(source, site)
     if link is None:
-        return INF, INF
-    nic_src = inst.local_of(source).nic
-    nic_site = inst.worker(site).nic
-    t_in = link.latency + in_b / link.bandwidth
-    t_out = link.latency + out_b / link.bandwidth
-    if nic_src is not None:
-        t_in = max(t_in, link.latency + shared_in / nic_src)
-        t_out = max(t_out, out_b / nic_src)
-    if nic_site is not None:
-        t_in = max(t_in, in_b / nic_site)
-        t_out = max(t_out, out_b / nic_site)
-    return t_in, t_out
+        return (INF, None, None, None)
+    return (link.latency, link.bandwidth, inst.local_of(source).nic, inst.worker(site).nic)
 
 
 def piece_latencies(inst: Instance, source: PeerId, stage: int,
@@ -224,7 +238,9 @@ def latencies_of(inst: Instance, source: PeerId, merged: Sequence[tuple[PeerId, 
     out: dict[PeerId, float] = {}
     for site, p in merged:
         shared = 0.0
-        if site != source:
+        if site != source and len(remote) == 1:
+            shared = p.in_bytes  # what the sums below give for one piece (0 + 1 x in)
+        elif site != source:
             smaller = sum(v for v in remote if v < p.in_bytes)
             shared = smaller + sum(1 for v in remote if v >= p.in_bytes) * p.in_bytes
         t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, shared)

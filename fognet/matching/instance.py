@@ -91,6 +91,7 @@ class Instance:
     _links: dict = field(init=False, repr=False, compare=False)
     _workers: dict = field(init=False, repr=False, compare=False)
     _local: dict = field(init=False, repr=False, compare=False)
+    _routes: dict = field(init=False, repr=False, compare=False)  # filled by cost.transfer
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -101,6 +102,7 @@ class Instance:
         object.__setattr__(self, "_links", links)
         object.__setattr__(self, "_workers", {w.id: w for w in self.workers})
         object.__setattr__(self, "_local", {d.source: d for d in self.local})
+        object.__setattr__(self, "_routes", {})
 
     def link(self, source: PeerId, worker: PeerId) -> Link | DefaultLink | None:
         """The link between a source and a worker, the default one, or None if out of reach."""
