@@ -164,8 +164,29 @@ def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str) 
                     gain += inst.local_of(key[0]).rate * max(0.0, now[key] - f)
         if sum(d for _, d in deltas) - gain > TOLERANCE:
             return False
+        if _estimate(inst, ledger, movers, finish_after, sum(d for _, d in deltas)) > TOLERANCE:
+            return False
         deltas += [(u, ledger.delta(u, changes, after, finish_after)) for u in others]
     return approved(deltas, movers, rule)
+
+
+def _estimate(inst: Instance, ledger: Ledger, movers: Sequence[PeerId],
+              finish_after: Mapping[PeerId, dict], total: float) -> float:
+    """The step's change of J, the others' part estimated from their cached piece
+    latencies (a piece that stays where it is keeps its transfers, so its latency moves
+    by its site's change of finish time): the exact sum to rounding, far inside TOLERANCE,
+    so a step it puts above TOLERANCE the exact deltas would refuse too."""
+    shift: dict[tuple[PeerId, int], dict[PeerId, float]] = {}
+    for p, new in finish_after.items():
+        now = ledger.finish(p)
+        for key, f in new.items():
+            if key[0] not in movers and key in now and f != now[key]:
+                shift.setdefault(key, {})[p] = f - now[key]
+    for (u, k), by_site in shift.items():
+        lats = ledger.piece_latencies(u)[k]
+        after = max(lat + by_site.get(site, 0.0) for site, lat in lats.items())
+        total += inst.local_of(u).rate * (after - max(lats.values()))
+    return total
 
 
 def _first_approved(inst: Instance, ledger: Ledger, me: PeerId, rule: str, bounds: StepBounds,

@@ -116,6 +116,7 @@ class Ledger:
         self._pieces: dict[PeerId, dict[PieceKey, Piece]] = {}  # in key order
         self._part: dict[PeerId, float] = {}
         self._stages: dict[PeerId, dict[int, float]] = {}
+        self._piece_lats: dict[PeerId, dict[int, dict[PeerId, float]]] = {}
         self._after: dict[tuple, tuple[SiteAfter, dict]] = {}  # SiteAfter.key -> its prices
         self.version: dict[PeerId, int] = {}  # bumped whenever a site's subtasks change
 
@@ -245,18 +246,31 @@ class Ledger:
                pieces_of: Callable[[PeerId], Mapping[PieceKey, Piece]],
                finish_of: Callable[[PeerId], Finish]) -> float:
         """`cost.stage_latency` of the stage's pieces on `sites`, read from `pieces_of`."""
+        return max(self._lats(source, stage, sites, pieces_of, finish_of).values(), default=0.0)
+
+    def _lats(self, source: PeerId, stage: int, sites: Iterable[PeerId],
+              pieces_of: Callable[[PeerId], Mapping[PieceKey, Piece]],
+              finish_of: Callable[[PeerId], Finish]) -> dict[PeerId, float]:
         key = (source, stage)
         merged = [(p, pieces_of(p)[key]) for p in sorted(sites)]
-        return max(latencies_of(self.inst, source, merged, finish_of).values(), default=0.0)
+        return latencies_of(self.inst, source, merged, finish_of)
+
+    def piece_latencies(self, source: PeerId) -> dict[int, dict[PeerId, float]]:
+        """Each of the source's stages' piece latencies now, by site (cached)."""
+        if source not in self._stages:
+            self.stage_latencies(source)
+        return self._piece_lats[source]
 
     def stage_latencies(self, source: PeerId) -> dict[int, float]:
-        """Each of the source's stages' latency now."""
+        """Each of the source's stages' latency now: its slowest piece."""
         if source not in self._stages:
             sites: dict[int, set[PeerId]] = {}
             for s in self.mine.get(source, {}).values():
                 sites.setdefault(s.stage, set()).add(self.site_of[s.id])
-            self._stages[source] = {k: self._stage(source, k, on, self.site_pieces, self.finish)
-                                    for k, on in sites.items()}
+            lats = {k: self._lats(source, k, on, self.site_pieces, self.finish)
+                    for k, on in sites.items()}
+            self._piece_lats[source] = lats
+            self._stages[source] = {k: max(v.values(), default=0.0) for k, v in lats.items()}
         return self._stages[source]
 
     def after(self, changes: Sequence[Change]) -> dict[PeerId, SiteAfter]:
