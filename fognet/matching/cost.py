@@ -326,11 +326,13 @@ def standalone_table(inst: Instance, subs: Sequence[Subtask], workers=None) -> n
     nic_src = col([d.nic if d.nic is not None else INF for d in local], float)[:, None]
     nic_w = np.hstack([col([w.nic if w.nic is not None else INF for w in workers], float),
                        [INF]])[None, :]
+    rows: dict[PeerId, tuple[list[float], list[float]]] = {}  # per source, not per subtask
     for i, s in enumerate(subs):
-        for j, w in enumerate(workers):
-            link = inst.link(s.source, w.id)
-            if link is not None:
-                lat[i, j], bw[i, j] = link.latency, link.bandwidth
+        if s.source not in rows:
+            links = [inst.link(s.source, w.id) for w in workers]
+            rows[s.source] = ([INF if k is None else k.latency for k in links] + [INF],
+                              [INF if k is None else k.bandwidth for k in links] + [INF])
+        lat[i], bw[i] = rows[s.source]
     with np.errstate(invalid="ignore"):
         t_in = np.maximum(np.maximum(lat + in_b / bw, lat + in_b / nic_src), in_b / nic_w)
         t_out = np.maximum(np.maximum(lat + out_b / bw, out_b / nic_src), out_b / nic_w)

@@ -28,7 +28,7 @@ from typing import Any
 
 from fognet.errors import InstanceError
 from fognet.matching.bounds import TOLERANCE, StepBounds
-from fognet.matching.cost import EPS, allowed, evaluate, fits_pieces, is_worker
+from fognet.matching.cost import EPS, INF, allowed, evaluate, fits_pieces, is_worker
 from fognet.matching.instance import Instance, PeerId, SubtaskId
 from fognet.matching.messages import Change
 from fognet.matching.steps import (
@@ -181,6 +181,8 @@ def _estimate(inst: Instance, ledger: Ledger, movers: Sequence[PeerId],
         now = ledger.finish(p)
         for key, f in new.items():
             if key[0] not in movers and key in now and f != now[key]:
+                if now[key] == INF:
+                    return -INF  # no estimate from an endless wait: price it exactly
                 shift.setdefault(key, {})[p] = f - now[key]
     for (u, k), by_site in shift.items():
         lats = ledger.piece_latencies(u)[k]
