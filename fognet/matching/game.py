@@ -140,9 +140,9 @@ def deferred_acceptance(instance: Instance) -> Matching:
 def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str) -> bool:
     """Would the parties approve this step? (each touched worker, each affected source)
 
-    The movers' deltas come first; the other sources can gain at most what their pieces on
-    the touched sites gain, so a step that cannot fall below -EPS even then is refused
-    before their deltas are priced (the same decision they would reach, sooner)."""
+    The movers' deltas come first; then the others' part is estimated from their cached
+    piece latencies (`_estimate`), and a step that cannot fall below -EPS even then is
+    refused before their deltas are priced (the same decision they would reach, sooner)."""
     after = ledger.after(changes)
     for p, a in after.items():  # each touched worker's `worker_refuses`, on its pieces
         if is_worker(inst, p) and (
@@ -156,14 +156,6 @@ def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str) 
         return False
     others = [u for u in affected(inst, ledger, changes) if u not in movers]
     if others:
-        gain = 0.0
-        for p, new in finish_after.items():
-            now = ledger.finish(p)
-            for key, f in new.items():
-                if key[0] not in movers and key in now:
-                    gain += inst.local_of(key[0]).rate * max(0.0, now[key] - f)
-        if sum(d for _, d in deltas) - gain > TOLERANCE:
-            return False
         if _estimate(inst, ledger, movers, finish_after, sum(d for _, d in deltas)) > TOLERANCE:
             return False
         deltas += [(u, ledger.delta(u, changes, after, finish_after)) for u in others]

@@ -117,7 +117,7 @@ class Ledger:
         self._part: dict[PeerId, float] = {}
         self._stages: dict[PeerId, dict[int, float]] = {}
         self._piece_lats: dict[PeerId, dict[int, dict[PeerId, float]]] = {}
-        self._after: dict[tuple, tuple[SiteAfter, dict]] = {}  # SiteAfter.key -> its prices
+        self._after: dict[tuple, list] = {}  # SiteAfter.key -> [it, its finish times or None]
         self.version: dict[PeerId, int] = {}  # bumped whenever a site's subtasks change
 
     def rebase(self, inst: Instance) -> None:
@@ -196,6 +196,11 @@ class Ledger:
         here = self.on.get(site, {})
         leaving = [s for s in leaving if s.id in here]  # a party may not know all of them
         arriving = list(arriving)
+        memo = (site, self.version.get(site, 0), frozenset(s.id for s in leaving),
+                frozenset(s.id for s in arriving))
+        hit = self._after.get(memo)
+        if hit is not None:
+            return hit[0]
         out = self.site_pieces(site)
         if leaving or arriving:
             gone = {s.id for s in leaving}
@@ -215,18 +220,16 @@ class Ledger:
                 else:
                     out.pop(key, None)
             out = {k: out[k] for k in sorted(out)}
-        count = len(here) - len(leaving) + len(arriving)
-        key = (site, self.version.get(site, 0), frozenset(s.id for s in leaving),
-               frozenset(s.id for s in arriving))
-        return SiteAfter(count, out, key)
+        after = SiteAfter(len(here) - len(leaving) + len(arriving), out, memo)
+        self._after[memo] = [after, None]
+        return after
 
     def finish_after(self, after: SiteAfter) -> dict:
         """The finish times of a site as `after` leaves it (cached: a Turn prices the same
         site's changes many times)."""
-        hit = self._after.get(after.key)
-        if hit is None:
-            hit = (after, finish_pieces(self.inst, after.key[0], after.pieces.values()))
-            self._after[after.key] = hit
+        hit = self._after.setdefault(after.key, [after, None])
+        if hit[1] is None:
+            hit[1] = finish_pieces(self.inst, after.key[0], after.pieces.values())
         return hit[1]
 
     def _share(self, source: PeerId, stages: dict[int, float]) -> float:
