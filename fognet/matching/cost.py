@@ -140,43 +140,50 @@ def site_finish(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> di
 
 def finish_pieces(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> dict[PieceKey, float]:
     """`site_finish` of the site's pieces (in (source, stage) order)."""
-    speed, backlog = _speed_backlog(inst, site)
-    own = not is_worker(inst, site)
-    T = inst.round_s
-    b = backlog / speed
+    worker = inst._workers.get(site)
+    dev = worker if worker is not None else inst._local[site]
+    speed, T = dev.speed, inst.round_s
+    own = worker is None
+    b = dev.backlog / speed
     local = inst._local
-    jobs = [(p.work / speed, local[p.source].rate, p.source, p.stage) for p in ps]
+    jobs = []
     rho = b / T
     second = b * b / T
     by_source: dict[PeerId, float] = {}
-    for x, lam, src, _ in jobs:
+    for p in ps:
+        x = p.work / speed
+        lam = local[p.source].rate
+        jobs.append((x, p.source, p.stage))
         rho += lam * x
-        second += lam * x * x
-        by_source[src] = by_source.get(src, 0.0) + lam * x * x
-    # load of work strictly below / not above each distinct service time (phantom included)
+        share = lam * x * x
+        second += share
+        by_source[p.source] = by_source.get(p.source, 0.0) + share
+    cap = OWN_CAP if own else 1.0
+    penalty = PENALTY * (rho - OWN_CAP) if own and rho > OWN_CAP else 0.0
+    fixed = inst.arrival == "fixed"
+    out: dict[PieceKey, float] = {}
+    if inst.queue == "fifo":
+        room = 1 - min(rho, cap)
+        for x, src, stage in jobs:
+            r = max(0.0, second - by_source[src]) / 2 if fixed else second / 2
+            wait = r / room if room > 0 else INF
+            out[(src, stage)] = wait + penalty + x
+        return out
+    # SJF: load of work strictly below / not above each distinct service time (phantom included)
     classes: dict[float, float] = {}
     if b > 0:
         classes[b] = 1.0 / T * b
-    for x, lam, _, _ in jobs:
-        classes[x] = classes.get(x, 0.0) + lam * x
-    below: dict[float, tuple[float, float]] = {}
+    for x, src, _ in jobs:
+        classes[x] = classes.get(x, 0.0) + local[src].rate * x
+    rooms: dict[float, float] = {}
     acc = 0.0
     for x in sorted(classes):
-        below[x] = (acc, acc + classes[x])
+        lt, le = acc, acc + classes[x]
+        rooms[x] = (1 - min(lt, cap)) * (1 - min(le, cap))
         acc += classes[x]
-    cap = OWN_CAP if own else 1.0
-    penalty = PENALTY * (rho - OWN_CAP) if own and rho > OWN_CAP else 0.0
-    out: dict[PieceKey, float] = {}
-    for x, _, src, stage in jobs:
-        if inst.arrival == "fixed":
-            r = max(0.0, second - by_source[src]) / 2
-        else:
-            r = second / 2
-        if inst.queue == "fifo":
-            room = 1 - min(rho, cap)
-        else:
-            lt, le = below[x]
-            room = (1 - min(lt, cap)) * (1 - min(le, cap))
+    for x, src, stage in jobs:
+        r = max(0.0, second - by_source[src]) / 2 if fixed else second / 2
+        room = rooms[x]
         # a worker past saturation would be refused (`fits`); priced anyway, it never ends
         wait = r / room if room > 0 else INF
         out[(src, stage)] = wait + penalty + x
