@@ -29,9 +29,7 @@ from fognet.matching.cost import (
     OWN_CAP,
     PENALTY,
     is_worker,
-    pieces,
-    site_finish,
-    site_load,
+    load_of,
     transfer,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
@@ -55,15 +53,22 @@ class StepBounds:
         self.work = np.array([s.work for s in self.subs])
         self.home_speed = np.array([local[s.source].speed for s in self.subs])
         self.src = [s.source for s in self.subs]
+        self.scol = {src: k for k, src in enumerate(inst.sources)}
+        self.scode = np.array([self.scol[s.source] for s in self.subs], dtype=np.int64)
         self.stage = np.array([s.stage for s in self.subs])
         self.lbw = self._worker_bounds()
-        self.lbhome = self.work / self.home_speed
+        self.xhome = self.work / self.home_speed  # service on its own device
+        # ... plus the least wait there: the backlog's share of the residual, which every
+        # piece on that device waits behind (the formulas' denominators are at most 1)
+        b = np.array([local[s.source].backlog for s in self.subs]) / self.home_speed
+        self.lbhome = self.xhome + np.maximum(0.0, b * b / inst.round_s / 2 - 1e-12)
         self.site = [PeerId("")] * n
         self.code = np.full(n, -1)  # worker column, or -1 on a source's own device
         self.L = np.zeros(n)  # latency of each subtask's stage now
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
         self.rest = np.zeros(n)  # least latency of its stage's pieces on other sites
-        self.home_load: dict[PeerId, float] = {}
+        self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
+        self.home_load = np.zeros(len(self.scol))  # each source's own device's load now
         nw = len(self.workers)
         self.cap = np.array([w.cap for w in inst.workers])
         self.quota = np.array([w.quota if w.quota is not None else n + 1 for w in inst.workers])
@@ -71,7 +76,7 @@ class StepBounds:
         self.count = np.zeros(nw, dtype=np.int64)
         self.second = np.zeros(nw)  # B: each worker's second moment now (backlog included)
         self.biggest = np.zeros(nw)  # the largest share of B one piece there has
-        self.second_of: list[dict[PeerId, float]] = [{} for _ in range(nw)]  # B by source
+        self.second_of = np.zeros((nw, len(self.scol)))  # B by worker and source
         self.wspeed = np.array([w.speed for w in inst.workers])
         self.poisson = inst.arrival == "poisson"
         wspeed = np.array([w.speed for w in inst.workers])
@@ -122,10 +127,14 @@ class StepBounds:
                 self.relief[i] = self._relief(p, hosted, s)
                 sources.add(s.source)
             if not is_worker(self.inst, p):
-                self.home_load[p] = site_load(self.inst, p, hosted)
+                self.home_load[self.scol[p]] = load_of(self.inst, p, ledger.site_pieces(p).values())
             else:
                 j = self.col[p]
-                self.load[j] = site_load(self.inst, p, hosted)
+                self.load[j] = load_of(self.inst, p, ledger.site_pieces(p).values())
+                speed, ps = self.inst.workers[j].speed, ledger.site_pieces(p)
+                for s in hosted:
+                    x = ps[(s.source, s.stage)].work / speed
+                    self.pshare[self.index[s.id]] = self.inst.local_of(s.source).rate * x * x
                 self.count[j] = len(hosted)
                 self._moments(j, hosted)
         for src in sources:  # a source's stages may change with any site's
@@ -141,8 +150,8 @@ class StepBounds:
             placed.setdefault(s.stage, {}).setdefault(ledger.site_of[s.id], []).append(s)
         for k, sites in placed.items():
             floors = {}
-            for site, subs in sites.items():
-                (p,) = pieces(subs)
+            for site in sites:
+                p = ledger.site_pieces(site)[(source, k)]
                 t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, p.in_bytes)
                 speed = (inst.worker(site) if is_worker(inst, site) else inst.local_of(site)).speed
                 floors[site] = t_in + t_out + p.work / speed
@@ -156,43 +165,56 @@ class StepBounds:
         w = self.inst.workers[j]
         b = w.backlog / w.speed
         total, biggest, by = b * b / self.inst.round_s, 0.0, {}
-        for p in pieces(hosted):
+        for p in self.ledger.site_pieces(w.id).values():
             x = p.work / w.speed
             share = self.inst.local_of(p.source).rate * x * x
             total += share
             biggest = max(biggest, share)
             by[p.source] = by.get(p.source, 0.0) + share
-        self.second[j], self.biggest[j], self.second_of[j] = total, biggest, by
+        self.second[j], self.biggest[j] = total, biggest
+        self.second_of[j] = 0.0
+        for src, v in by.items():
+            self.second_of[j, self.scol[src]] = v
 
-    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray, leaves: bool) -> np.ndarray:
-        """A floor on subtask i's wait on each worker in `cols` once it joins (one piece may
-        leave if `leaves`): the residual R of Cobham's and P-K's formulas, whose
-        denominators are at most 1, less the most one leaving piece could take from it."""
+    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
+                    leaving: np.ndarray | None) -> np.ndarray:
+        """A floor on subtask i's wait on each worker in `cols` once it joins (subtask
+        `leaving[k]` leaving worker `cols[k]`, if given): the residual R of Cobham's and
+        P-K's formulas less the most the leaving piece takes from it, over the most their
+        denominators can be: 1 less i's own load there (its class and the whole site
+        carry at least that)."""
         cols = np.maximum(cols, 0)
         if self.poisson:
             x = self.work[i] / self.wspeed[cols]
             r = self.second[cols] + self.rate[i] * x * x
         else:
-            own = np.array([self.second_of[j].get(src, 0.0) for j in cols.tolist()])
+            own = self.second_of[cols, self.scol[src]]
             r = self.second[cols] - own
-        if leaves:
-            r = r - self.biggest[cols]
-        return np.maximum(0.0, r / 2 - 1e-12)
+        if leaving is not None:
+            other = self.scode[leaving] != self.scol[src]
+            r = r - np.where(other | self.poisson, self.pshare[leaving], 0.0)
+        return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
 
-    def _wait_floors_at(self, j: int, ys: np.ndarray) -> np.ndarray:
-        """`_wait_floor` of each subtask in `ys` on worker j, one piece leaving it."""
+    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int) -> np.ndarray:
+        """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it."""
         if self.poisson:
             x = self.work[ys] / self.wspeed[j]
-            r = self.second[j] + self.rate[ys] * x * x
+            r = self.second[j] + self.rate[ys] * x * x - self.pshare[leaving]
         else:
-            by = self.second_of[j]
-            r = self.second[j] - np.array([by.get(self.src[k], 0.0) for k in ys.tolist()])
-        return np.maximum(0.0, (r - self.biggest[j]) / 2 - 1e-12)
+            r = self.second[j] - self.second_of[j, self.scode[ys]]
+            other = self.scode[ys] != self.scode[leaving]
+            r = r - np.where(other, self.pshare[leaving], 0.0)
+        return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
+
+    @staticmethod
+    def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.where(load < 1.0, r / np.maximum(1.0 - load, 1e-300), r)
 
     def _relief(self, site: PeerId, hosted: list[Subtask], s: Subtask) -> float:
         """How much the other pieces on the site gain, rate-weighted, when s leaves it."""
         now = self.ledger.finish(site)
-        without = site_finish(self.inst, site, [t for t in hosted if t.id != s.id])
+        without = self.ledger.finish_after(self.ledger.site_after(site, [s], []))
         gain = 0.0
         for key, f in without.items():
             if key != (s.source, s.stage):
@@ -201,9 +223,9 @@ class StepBounds:
 
     # --- the bound ------------------------------------------------------------------------
 
-    def _penalised_home(self, i: int | np.ndarray, homes: list[PeerId]) -> np.ndarray:
-        load = np.array([self.home_load.get(h, 0.0) for h in homes])
-        after = load + self.rate[i] * self.lbhome[i]
+    def _penalised_home(self, i: int | np.ndarray) -> np.ndarray:
+        load = self.home_load[self.scode[i]]
+        after = load + self.rate[i] * self.xhome[i]
         return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
 
     def hopeful(self, me: PeerId) -> Iterator[tuple[str, tuple[Change, ...]]]:
@@ -211,9 +233,8 @@ class StepBounds:
         self._refresh()
         ledger = self.ledger
         own = sorted(ledger.mine.get(me, {}).values(), key=lambda s: s.id)
-        placed = np.array([i for i, s in enumerate(self.subs)
-                           if self.code[i] >= 0 or (s.source == me and self.site[i] == me)],
-                          dtype=np.int64)
+        # on a worker, or on my own device (a subtask off the workers is on its own)
+        placed = np.nonzero((self.code >= 0) | (self.scode == self.scol[me]))[0]
         out: list[tuple[str, tuple[Change, ...]]] = []
         for x in own:
             out.extend(self._for(me, x, placed))
@@ -227,12 +248,12 @@ class StepBounds:
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
         rest = self.rest[i]
         allw = np.arange(len(self.workers))
-        lbw = self.lbw[i] + self._wait_floor(i, x.source, allw, False) if len(allw) else self.lbw[i]
+        lbw = self.lbw[i] + self._wait_floor(i, x.source, allw, None) if len(allw) else self.lbw[i]
         moves = r * (np.maximum(lbw, rest) - L) - rel
         for j in np.nonzero((moves < TOLERANCE) & room)[0]:
             if j != ca:
                 out.append(("move", (Change(x, a, self.workers[j]),)))
-        if a != me and r * (max(self._penalised_home(i, [me])[0], rest) - L) - rel < TOLERANCE:
+        if a != me and r * (max(self._penalised_home(i), rest) - L) - rel < TOLERANCE:
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
         cy = self.code[y]
@@ -240,11 +261,11 @@ class StepBounds:
         if not len(y):
             return out
         cy = self.code[y]
-        y_mine = np.array([self.src[k] == me for k in y], bool)
-        at_b = self.lbw[i, np.maximum(cy, 0)] + self._wait_floor(i, x.source, cy, True)
+        y_mine = self.scode[y] == self.scol[me]
+        at_b = self.lbw[i, np.maximum(cy, 0)] + self._wait_floor(i, x.source, cy, y)
         lbx_b = np.where(cy >= 0, at_b, np.where(y_mine, self.lbhome[i], INF))
         if ca >= 0:
-            lby_a = self.lbw[y, ca] + self._wait_floors_at(ca, y)
+            lby_a = self.lbw[y, ca] + self._wait_floors_at(ca, y, i)
         else:
             lby_a = np.where(y_mine, self.lbhome[y], INF)
         same = y_mine & (self.stage[y] == x.stage)
@@ -262,9 +283,8 @@ class StepBounds:
             fits_a = np.ones(len(y), bool)
         with np.errstate(invalid="ignore"):
             swap = fits_a & fits_b & (paired(lby_a) < TOLERANCE)
-            homes = [self.src[k] for k in y]
             disp = (cy >= 0) & fits_b & ~(y_mine & (ca < 0)) & (
-                paired(self._penalised_home(y, homes)) < TOLERANCE)
+                paired(self._penalised_home(y)) < TOLERANCE)
         for k in np.nonzero(swap | disp)[0]:
             t = self.subs[y[k]]
             b = self.site[y[k]]

@@ -26,9 +26,11 @@ decide every step on the same floats.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
+
+import numpy as np
 
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
 
@@ -69,36 +71,45 @@ class Piece(NamedTuple):
     out_bytes: float
 
 
+def merge(source: PeerId, stage: int, subs: Sequence[Subtask]) -> Piece:
+    """One piece from one stage's slices on a site, `subs` in id order (the order every
+    price adds them in, so the same slices always give the same floats)."""
+    work = in_b = out_b = 0.0
+    for s in subs:
+        work += s.work
+        in_b += s.in_bytes
+        out_b += s.out_bytes
+    return Piece(source, stage, work, in_b, out_b)
+
+
 def pieces(subtasks: Iterable[Subtask]) -> list[Piece]:
     """The pieces these subtasks form on one site, in (source, stage) order."""
     groups: dict[PieceKey, list[Subtask]] = {}
-    for s in sorted(subtasks, key=_by_id):
+    for s in sorted(subtasks, key=by_id):
         key = (s.source, s.stage)
         if key in groups:
             groups[key].append(s)
         else:
             groups[key] = [s]
-    out = []
-    for (src, stage), subs in sorted(groups.items()):
-        work = in_b = out_b = 0.0
-        for s in subs:
-            work += s.work
-            in_b += s.in_bytes
-            out_b += s.out_bytes
-        out.append(Piece(src, stage, work, in_b, out_b))
-    return out
+    return [merge(src, stage, subs) for (src, stage), subs in sorted(groups.items())]
 
 
-def _by_id(s: Subtask) -> str:
+def by_id(s: Subtask) -> str:
     return s.id
 
 
 def site_load(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> float:
     """rho: the share of the site's time its backlog and these subtasks' streams take."""
+    return load_of(inst, site, pieces(subtasks))
+
+
+def load_of(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> float:
+    """`site_load` of the site's pieces (in (source, stage) order)."""
     speed, backlog = _speed_backlog(inst, site)
     rho = backlog / speed / inst.round_s
-    for p in pieces(subtasks):
-        rho += inst.local_of(p.source).rate * p.work / speed
+    local = inst._local
+    for p in ps:
+        rho += local[p.source].rate * p.work / speed
     return rho
 
 
@@ -108,51 +119,71 @@ def fits(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> bool:
     if not is_worker(inst, site):
         return True
     subtasks = list(subtasks)
-    w = inst.worker(site)
-    if w.quota is not None and len(subtasks) > w.quota:
+    return fits_pieces(inst, site, len(subtasks), pieces(subtasks))
+
+
+def fits_pieces(inst: Instance, site: PeerId, count: int, ps: Iterable[Piece]) -> bool:
+    """`fits` of `count` subtasks forming the pieces `ps` (in (source, stage) order)."""
+    w = inst._workers.get(site)
+    if w is None:
+        return True
+    if w.quota is not None and count > w.quota:
         return False
-    return site_load(inst, site, subtasks) < w.cap
+    return load_of(inst, site, ps) < w.cap
 
 
 def site_finish(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> dict[PieceKey, float]:
     """Each piece's expected wait plus service on the site (s), the site taking exactly
     these subtasks (feasibility is `fits`' question, not this one's)."""
-    speed, backlog = _speed_backlog(inst, site)
-    own = not is_worker(inst, site)
-    T = inst.round_s
-    b = backlog / speed
-    jobs = [(p.work / speed, inst.local_of(p.source).rate, p.source, p.stage) for p in pieces(subtasks)]
+    return finish_pieces(inst, site, pieces(subtasks))
+
+
+def finish_pieces(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> dict[PieceKey, float]:
+    """`site_finish` of the site's pieces (in (source, stage) order)."""
+    worker = inst._workers.get(site)
+    dev = worker if worker is not None else inst._local[site]
+    speed, T = dev.speed, inst.round_s
+    own = worker is None
+    b = dev.backlog / speed
+    local = inst._local
+    jobs = []
     rho = b / T
     second = b * b / T
     by_source: dict[PeerId, float] = {}
-    for x, lam, src, _ in jobs:
+    for p in ps:
+        x = p.work / speed
+        lam = local[p.source].rate
+        jobs.append((x, p.source, p.stage))
         rho += lam * x
-        second += lam * x * x
-        by_source[src] = by_source.get(src, 0.0) + lam * x * x
-    # load of work strictly below / not above each distinct service time (phantom included)
+        share = lam * x * x
+        second += share
+        by_source[p.source] = by_source.get(p.source, 0.0) + share
+    cap = OWN_CAP if own else 1.0
+    penalty = PENALTY * (rho - OWN_CAP) if own and rho > OWN_CAP else 0.0
+    fixed = inst.arrival == "fixed"
+    out: dict[PieceKey, float] = {}
+    if inst.queue == "fifo":
+        room = 1 - min(rho, cap)
+        for x, src, stage in jobs:
+            r = max(0.0, second - by_source[src]) / 2 if fixed else second / 2
+            wait = r / room if room > 0 else INF
+            out[(src, stage)] = wait + penalty + x
+        return out
+    # SJF: load of work strictly below / not above each distinct service time (phantom included)
     classes: dict[float, float] = {}
     if b > 0:
         classes[b] = 1.0 / T * b
-    for x, lam, _, _ in jobs:
-        classes[x] = classes.get(x, 0.0) + lam * x
-    below: dict[float, tuple[float, float]] = {}
+    for x, src, _ in jobs:
+        classes[x] = classes.get(x, 0.0) + local[src].rate * x
+    rooms: dict[float, float] = {}
     acc = 0.0
     for x in sorted(classes):
-        below[x] = (acc, acc + classes[x])
+        lt, le = acc, acc + classes[x]
+        rooms[x] = (1 - min(lt, cap)) * (1 - min(le, cap))
         acc += classes[x]
-    cap = OWN_CAP if own else 1.0
-    penalty = PENALTY * (rho - OWN_CAP) if own and rho > OWN_CAP else 0.0
-    out: dict[PieceKey, float] = {}
-    for x, _, src, stage in jobs:
-        if inst.arrival == "fixed":
-            r = max(0.0, second - by_source[src]) / 2
-        else:
-            r = second / 2
-        if inst.queue == "fifo":
-            room = 1 - min(rho, cap)
-        else:
-            lt, le = below[x]
-            room = (1 - min(lt, cap)) * (1 - min(le, cap))
+    for x, src, stage in jobs:
+        r = max(0.0, second - by_source[src]) / 2 if fixed else second / 2
+        room = rooms[x]
         # a worker past saturation would be refused (`fits`); priced anyway, it never ends
         wait = r / room if room > 0 else INF
         out[(src, stage)] = wait + penalty + x
@@ -165,20 +196,34 @@ def transfer(inst: Instance, source: PeerId, site: PeerId, in_b: float, out_b: f
     share of the source's NIC (PS_i). Zero on the source's own device."""
     if site == source:
         return 0.0, 0.0
+    route = inst._routes.get((source, site))
+    if route is None:
+        route = inst._routes[(source, site)] = _route(inst, source, site)
+    lat, bw, nic_src, nic_site = route
+    if bw is None:
+        return INF, INF
+    t_in = lat + in_b / bw
+    t_out = lat + out_b / bw
+    if nic_src is not None:  # conditionals, not max(): the same floats, on the hot path
+        v = lat + shared_in / nic_src
+        t_in = v if v > t_in else t_in
+        v = out_b / nic_src
+        t_out = v if v > t_out else t_out
+    if nic_site is not None:
+        v = in_b / nic_site
+        t_in = v if v > t_in else t_in
+        v = out_b / nic_site
+        t_out = v if v > t_out else t_out
+    return t_in, t_out
+
+
+def _route(inst: Instance, source: PeerId, site: PeerId) -> tuple:
+    """(latency, bandwidth, source NIC, site NIC) of a source-worker pair; bandwidth None
+    if out of reach."""
     link = inst.link(source, site)
     if link is None:
-        return INF, INF
-    nic_src = inst.local_of(source).nic
-    nic_site = inst.worker(site).nic
-    t_in = link.latency + in_b / link.bandwidth
-    t_out = link.latency + out_b / link.bandwidth
-    if nic_src is not None:
-        t_in = max(t_in, link.latency + shared_in / nic_src)
-        t_out = max(t_out, out_b / nic_src)
-    if nic_site is not None:
-        t_in = max(t_in, in_b / nic_site)
-        t_out = max(t_out, out_b / nic_site)
-    return t_in, t_out
+        return (INF, None, None, None)
+    return (link.latency, link.bandwidth, inst.local_of(source).nic, inst.worker(site).nic)
 
 
 def piece_latencies(inst: Instance, source: PeerId, stage: int,
@@ -190,15 +235,23 @@ def piece_latencies(inst: Instance, source: PeerId, stage: int,
     for site in sorted(placed):
         (p,) = pieces(placed[site])
         merged.append((site, p))
+    return latencies_of(inst, source, merged, finish_of)
+
+
+def latencies_of(inst: Instance, source: PeerId, merged: Sequence[tuple[PeerId, Piece]],
+                 finish_of: Callable[[PeerId], Finish]) -> dict[PeerId, float]:
+    """`piece_latencies` of one stage's pieces, `merged` = [(site, piece)] in site order."""
     remote = sorted(p.in_bytes for site, p in merged if site != source)
     out: dict[PeerId, float] = {}
     for site, p in merged:
         shared = 0.0
-        if site != source:
+        if site != source and len(remote) == 1:
+            shared = p.in_bytes  # what the sums below give for one piece (0 + 1 x in)
+        elif site != source:
             smaller = sum(v for v in remote if v < p.in_bytes)
             shared = smaller + sum(1 for v in remote if v >= p.in_bytes) * p.in_bytes
         t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, shared)
-        out[site] = t_in + finish_of(site)[(source, stage)] + t_out
+        out[site] = t_in + finish_of(site)[(source, p.stage)] + t_out
     return out
 
 
@@ -230,10 +283,73 @@ def source_part(inst: Instance, source: PeerId, where: Mapping[Subtask, PeerId],
 def standalone(inst: Instance, s: Subtask, site: PeerId) -> float:
     """s's latency on site alone (only the site's backlog there); inf where barred or
     where it alone would reach the worker's cap (the ranking of phase 1)."""
-    if not allowed(inst, s, site) or not fits(inst, site, [s]):
+    if site == s.source:
+        return float(standalone_table(inst, [s])[0, -1])
+    if not is_worker(inst, site):
         return INF
-    finish = site_finish(inst, site, [s])
-    return stage_latency(inst, s.source, s.stage, {site: [s]}, lambda _: finish)
+    k = next(j for j, w in enumerate(inst.workers) if w.id == site)
+    return float(standalone_table(inst, [s], inst.workers[k:k + 1])[0, 0])
+
+
+def standalone_table(inst: Instance, subs: Sequence[Subtask], workers=None) -> np.ndarray:
+    """`standalone` of every subtask (rows) on every worker (columns, instance order) and
+    last on its own device, at once: `site_finish` and `piece_latencies` of one piece,
+    written elementwise in the same operations and order, so the same floats."""
+    workers = inst.workers if workers is None else workers
+    n, nw, T = len(subs), len(workers), inst.round_s
+    local = [inst.local_of(s.source) for s in subs]
+    col = np.array  # rows: subtasks, columns: workers, then the own device
+    speed = np.hstack([np.tile(col([w.speed for w in workers], float), (n, 1)),
+                       col([[d.speed] for d in local], float).reshape(n, 1)])
+    backlog = np.hstack([np.tile(col([w.backlog for w in workers], float), (n, 1)),
+                         col([[d.backlog] for d in local], float).reshape(n, 1)])
+    own = np.zeros((n, nw + 1), bool)
+    own[:, -1] = True
+    lam = col([d.rate for d in local], float)[:, None]
+    work = col([s.work for s in subs], float)[:, None]
+    in_b = col([float(s.in_bytes) for s in subs])[:, None]
+    out_b = col([float(s.out_bytes) for s in subs])[:, None]
+    b, x = backlog / speed, work / speed
+    rho = b / T + lam * x
+    second = b * b / T + lam * x * x
+    mine = 0.0 + lam * x * x
+    cls_b = 1.0 / T * b  # the phantom's class, and the piece's (merged if equal work)
+    cls_x = np.where((b > 0) & (b == x), cls_b + lam * x, lam * x)
+    below = (b > 0) & (b < x)
+    lt = np.where(below, cls_b, 0.0)
+    le = np.where(below, cls_b + cls_x, 0.0 + cls_x)
+    cap = np.where(own, OWN_CAP, 1.0)
+    penalty = np.where(own & (rho > OWN_CAP), PENALTY * (rho - OWN_CAP), 0.0)
+    r = np.maximum(0.0, second - mine) / 2 if inst.arrival == "fixed" else second / 2
+    if inst.queue == "fifo":
+        room = 1 - np.minimum(rho, cap)
+    else:
+        room = (1 - np.minimum(lt, cap)) * (1 - np.minimum(le, cap))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = np.where(room > 0, r / np.where(room > 0, room, 1.0), INF)
+    finish = wait + penalty + x
+    # transfers to each worker (zero on the own device), and who may take it at all
+    lat, bw = np.full((n, nw + 1), INF), np.full((n, nw + 1), INF)
+    nic_src = col([d.nic if d.nic is not None else INF for d in local], float)[:, None]
+    nic_w = np.hstack([col([w.nic if w.nic is not None else INF for w in workers], float),
+                       [INF]])[None, :]
+    rows: dict[PeerId, tuple[list[float], list[float]]] = {}  # per source, not per subtask
+    for i, s in enumerate(subs):
+        if s.source not in rows:
+            links = [inst.link(s.source, w.id) for w in workers]
+            rows[s.source] = ([INF if k is None else k.latency for k in links] + [INF],
+                              [INF if k is None else k.bandwidth for k in links] + [INF])
+        lat[i], bw[i] = rows[s.source]
+    with np.errstate(invalid="ignore"):
+        t_in = np.maximum(np.maximum(lat + in_b / bw, lat + in_b / nic_src), in_b / nic_w)
+        t_out = np.maximum(np.maximum(lat + out_b / bw, out_b / nic_src), out_b / nic_w)
+    t_in[:, -1] = t_out[:, -1] = 0.0
+    out = t_in + finish + t_out
+    quota = col([w.quota if w.quota is not None else 1 for w in workers] + [1])[None, :]
+    wcap = col([w.cap for w in workers] + [INF], float)[None, :]
+    load = b / T + lam * work / speed  # `site_load`'s order, which `fits` compares
+    ok = own | (np.isfinite(lat) & (quota >= 1) & (load < wcap))
+    return np.where(ok, out, INF)
 
 
 @dataclass(frozen=True)

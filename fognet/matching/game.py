@@ -1,7 +1,7 @@
 """DINA-O's game on the stream cost model: deferred acceptance (phase 1), then approved steps
 (phase 2) until a full cycle of sources finds none.
 
-Phase 1: each subtask proposes down its sites ranked by standalone latency (`steps.ranked_sites`);
+Phase 1: each subtask proposes down its sites ranked by standalone latency (`steps.ranked_all`);
 a worker holds the least-load run of its proposals that fits its cap and quota (`steps.hold`);
 the own device never rejects. The rule is a prefix rule, so the outcome does not depend on
 the order proposals arrive in: the agents, proposing asynchronously, reach the same one.
@@ -28,7 +28,7 @@ from typing import Any
 
 from fognet.errors import InstanceError
 from fognet.matching.bounds import TOLERANCE, StepBounds
-from fognet.matching.cost import EPS, evaluate, is_worker, site_finish
+from fognet.matching.cost import EPS, INF, allowed, evaluate, fits_pieces, is_worker
 from fognet.matching.instance import Instance, PeerId, SubtaskId
 from fognet.matching.messages import Change
 from fognet.matching.steps import (
@@ -36,8 +36,7 @@ from fognet.matching.steps import (
     affected,
     approved,
     hold,
-    ranked_sites,
-    worker_refuses,
+    ranked_all,
 )
 
 
@@ -98,7 +97,7 @@ class Result:
 
 def _deferred_acceptance(inst: Instance) -> tuple[dict[SubtaskId, PeerId], Counts]:
     subs = sorted(inst.subtasks, key=lambda s: (s.source, s.id))
-    prefs = {s.id: ranked_sites(inst, s) for s in subs}
+    prefs = ranked_all(inst, subs)
     nxt = dict.fromkeys(prefs, 0)
     held: dict[PeerId, list] = {}
     where: dict[SubtaskId, PeerId] = {}
@@ -141,30 +140,47 @@ def deferred_acceptance(instance: Instance) -> Matching:
 def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str) -> bool:
     """Would the parties approve this step? (each touched worker, each affected source)
 
-    The movers' deltas come first; the other sources can gain at most what their pieces on
-    the touched sites gain, so a step that cannot fall below -EPS even then is refused
-    before their deltas are priced (the same decision they would reach, sooner)."""
-    for p in sorted({c.frm for c in changes} | {c.to for c in changes}):
-        if is_worker(inst, p) and worker_refuses(inst, p, ledger.hosted(p), changes):
-            return False
+    The movers' deltas come first; then the others' part is estimated from their cached
+    piece latencies (`_estimate`), and a step that cannot fall below -EPS even then is
+    refused before their deltas are priced (the same decision they would reach, sooner)."""
     after = ledger.after(changes)
-    finish_after = {p: site_finish(inst, p, subs) for p, subs in after.items()}
+    for p, a in after.items():  # each touched worker's `worker_refuses`, on its pieces
+        if is_worker(inst, p) and (
+                any(c.to == p and not allowed(inst, c.subtask, p) for c in changes)
+                or not fits_pieces(inst, p, a.count, a.pieces.values())):
+            return False
+    finish_after = {p: ledger.finish_after(a) for p, a in after.items()}
     movers = sorted({c.subtask.source for c in changes})
     deltas = [(u, ledger.delta(u, changes, after, finish_after)) for u in movers]
     if rule == "fair" and any(d > EPS for _, d in deltas):
         return False
     others = [u for u in affected(inst, ledger, changes) if u not in movers]
     if others:
-        gain = 0.0
-        for p, new in finish_after.items():
-            now = ledger.finish(p)
-            for key, f in new.items():
-                if key[0] not in movers and key in now:
-                    gain += inst.local_of(key[0]).rate * max(0.0, now[key] - f)
-        if sum(d for _, d in deltas) - gain > TOLERANCE:
+        if _estimate(inst, ledger, movers, finish_after, sum(d for _, d in deltas)) > TOLERANCE:
             return False
         deltas += [(u, ledger.delta(u, changes, after, finish_after)) for u in others]
     return approved(deltas, movers, rule)
+
+
+def _estimate(inst: Instance, ledger: Ledger, movers: Sequence[PeerId],
+              finish_after: Mapping[PeerId, dict], total: float) -> float:
+    """The step's change of J, the others' part estimated from their cached piece
+    latencies (a piece that stays where it is keeps its transfers, so its latency moves
+    by its site's change of finish time): the exact sum to rounding, far inside TOLERANCE,
+    so a step it puts above TOLERANCE the exact deltas would refuse too."""
+    shift: dict[tuple[PeerId, int], dict[PeerId, float]] = {}
+    for p, new in finish_after.items():
+        now = ledger.finish(p)
+        for key, f in new.items():
+            if key[0] not in movers and key in now and f != now[key]:
+                if now[key] == INF:
+                    return -INF  # no estimate from an endless wait: price it exactly
+                shift.setdefault(key, {})[p] = f - now[key]
+    for (u, k), by_site in shift.items():
+        lats = ledger.piece_latencies(u)[k]
+        after = max(lat + by_site.get(site, 0.0) for site, lat in lats.items())
+        total += inst.local_of(u).rate * (after - max(lats.values()))
+    return total
 
 
 def _first_approved(inst: Instance, ledger: Ledger, me: PeerId, rule: str, bounds: StepBounds,

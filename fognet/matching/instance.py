@@ -91,17 +91,22 @@ class Instance:
     _links: dict = field(init=False, repr=False, compare=False)
     _workers: dict = field(init=False, repr=False, compare=False)
     _local: dict = field(init=False, repr=False, compare=False)
+    _routes: dict = field(init=False, repr=False, compare=False)  # filled by cost.transfer
 
     def __post_init__(self) -> None:
         _validate(self)
         # Lookup tables, derived once (the instance is frozen).
-        object.__setattr__(self, "_links", {frozenset((lk.a, lk.b)): lk for lk in self.links})
+        links = {}
+        for lk in self.links:  # both directions: `link` is on every pricing's path
+            links[(lk.a, lk.b)] = links[(lk.b, lk.a)] = lk
+        object.__setattr__(self, "_links", links)
         object.__setattr__(self, "_workers", {w.id: w for w in self.workers})
         object.__setattr__(self, "_local", {d.source: d for d in self.local})
+        object.__setattr__(self, "_routes", {})
 
     def link(self, source: PeerId, worker: PeerId) -> Link | DefaultLink | None:
         """The link between a source and a worker, the default one, or None if out of reach."""
-        return self._links.get(frozenset((source, worker)), self.default_link)
+        return self._links.get((source, worker), self.default_link)
 
     def worker(self, wid: PeerId) -> Worker:
         return self._workers[wid]

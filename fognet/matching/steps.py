@@ -17,16 +17,26 @@ ends in the same matching whatever order the proposals arrive in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
 
 from fognet.matching.cost import (
     EPS,
+    INF,
+    Finish,
+    Piece,
+    PieceKey,
     allowed,
+    by_id,
+    finish_pieces,
     fits,
+    fits_pieces,
     is_worker,
-    site_finish,
-    stage_latency,
-    standalone,
+    latencies_of,
+    merge,
+    standalone_table,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
 from fognet.matching.messages import Change
@@ -41,26 +51,60 @@ def hold(inst: Instance, site: PeerId, offered: Iterable[Subtask]) -> tuple[list
     """(held, rejected): the longest least-load-first run of `offered` the site takes."""
     ordered = sorted(offered, key=lambda s: hold_key(inst, s))
     held: list[Subtask] = []
+    groups: dict[PieceKey, list[Subtask]] = {}
+    merged: dict[PieceKey, Piece] = {}  # `cost.pieces(held)`, kept as it grows
     for k, s in enumerate(ordered):
-        if not fits(inst, site, [*held, s]):
+        key = (s.source, s.stage)
+        subs = sorted([*groups.get(key, ()), s], key=by_id)
+        trial = merged | {key: merge(s.source, s.stage, subs)}
+        if not fits_pieces(inst, site, len(held) + 1, [trial[q] for q in sorted(trial)]):
             return held, ordered[k:]
         held.append(s)
+        groups[key], merged = subs, trial
     return held, []
 
 
 def ranked_sites(inst: Instance, s: Subtask) -> list[PeerId]:
     """The sites s proposes to, by standalone latency (ties: workers in instance order, then
     its own device), ending with its own device."""
-    sites = [w.id for w in inst.workers] + [s.source]
-    options = [(standalone(inst, s, p), k, p) for k, p in enumerate(sites)]
-    ranked = [p for f, _, p in sorted(options) if f != float("inf")]
-    return ranked[: ranked.index(s.source) + 1]
+    return ranked_all(inst, [s])[s.id]
+
+
+def ranked_all(inst: Instance, subs: Sequence[Subtask]) -> dict[SubtaskId, list[PeerId]]:
+    """`ranked_sites` of every subtask in `subs`, priced at once (`cost.standalone_table`)."""
+    table = standalone_table(inst, subs)
+    order = np.argsort(table, axis=1, kind="stable")  # ties keep the column order
+    ids = [w.id for w in inst.workers]
+    home = len(ids)
+    out: dict[SubtaskId, list[PeerId]] = {}
+    for i, s in enumerate(subs):
+        ranked = []
+        for j in order[i].tolist():
+            if j == home:
+                break
+            if table[i, j] == INF:
+                break  # inf sorts last, after the own device
+            ranked.append(ids[j])
+        out[s.id] = [*ranked, s.source]
+    return out
+
+
+class SiteAfter(NamedTuple):
+    """A site's subtasks once a step is made: how many, and their pieces in key order."""
+
+    count: int
+    pieces: dict[PieceKey, Piece]
+    key: tuple  # (site, version, leaving ids, arriving ids): what its prices are cached by
 
 
 class Ledger:
-    """Where the subtasks a party knows of are, with each site's finish times and each
-    source's share of J kept up to date (a source knows every worker's subtasks and its
-    own; the central game knows everything)."""
+    """Where the subtasks a party knows of are, with each site's pieces and finish times and
+    each source's stage latencies kept up to date (a source knows every worker's subtasks
+    and its own; the central game knows everything).
+
+    Incremental: a step touching sites A and B re-prices only the pieces on A and B (a piece
+    merged again from its own slices, in id order, so the floats are those a full re-price
+    gives) and the stages of the sources with pieces there."""
 
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
@@ -68,8 +112,12 @@ class Ledger:
         self.on: dict[PeerId, dict[SubtaskId, Subtask]] = {}
         self.mine: dict[PeerId, dict[SubtaskId, Subtask]] = {}  # by source
         self._finish: dict[PeerId, dict] = {}
+        self._groups: dict[PeerId, dict[PieceKey, list[Subtask]]] = {}  # slices, by id
+        self._pieces: dict[PeerId, dict[PieceKey, Piece]] = {}  # in key order
         self._part: dict[PeerId, float] = {}
         self._stages: dict[PeerId, dict[int, float]] = {}
+        self._piece_lats: dict[PeerId, dict[int, dict[PeerId, float]]] = {}
+        self._after: dict[tuple, list] = {}  # SiteAfter.key -> [it, its finish times or None]
         self.version: dict[PeerId, int] = {}  # bumped whenever a site's subtasks change
 
     def rebase(self, inst: Instance) -> None:
@@ -78,6 +126,7 @@ class Ledger:
         self._finish.clear()
         self._part.clear()
         self._stages.clear()
+        self._after.clear()
 
     def place(self, s: Subtask, site: PeerId) -> None:
         old = self.site_of.get(s.id)
@@ -108,17 +157,80 @@ class Ledger:
 
     def _dirty(self, site: PeerId) -> None:
         self._finish.pop(site, None)
+        self._groups.pop(site, None)
+        self._pieces.pop(site, None)
         self.version[site] = self.version.get(site, 0) + 1
+        if len(self._after) > 20_000:
+            self._after.clear()
         for s in self.on.get(site, {}).values():
             self._drop_part(s.source)
 
     def hosted(self, site: PeerId) -> list[Subtask]:
         return list(self.on.get(site, {}).values())
 
+    def groups(self, site: PeerId) -> dict[PieceKey, list[Subtask]]:
+        """The site's slices by (source, stage), each list in id order."""
+        if site not in self._groups:
+            out: dict[PieceKey, list[Subtask]] = {}
+            for s in sorted(self.on.get(site, {}).values(), key=by_id):
+                out.setdefault((s.source, s.stage), []).append(s)
+            self._groups[site] = out
+        return self._groups[site]
+
+    def site_pieces(self, site: PeerId) -> dict[PieceKey, Piece]:
+        """The site's pieces now, in (source, stage) order (`cost.pieces` of its subtasks)."""
+        if site not in self._pieces:
+            groups = self.groups(site)
+            self._pieces[site] = {k: merge(k[0], k[1], groups[k]) for k in sorted(groups)}
+        return self._pieces[site]
+
     def finish(self, site: PeerId) -> dict:
         if site not in self._finish:
-            self._finish[site] = site_finish(self.inst, site, self.hosted(site))
+            self._finish[site] = finish_pieces(self.inst, site, self.site_pieces(site).values())
         return self._finish[site]
+
+    def site_after(self, site: PeerId, leaving: Iterable[Subtask],
+                   arriving: Iterable[Subtask]) -> SiteAfter:
+        """The site once `leaving` (on it) leave and `arriving` arrive: only the pieces they
+        belong to are merged again."""
+        here = self.on.get(site, {})
+        leaving = [s for s in leaving if s.id in here]  # a party may not know all of them
+        arriving = list(arriving)
+        memo = (site, self.version.get(site, 0), frozenset(s.id for s in leaving),
+                frozenset(s.id for s in arriving))
+        hit = self._after.get(memo)
+        if hit is not None:
+            return hit[0]
+        out = self.site_pieces(site)
+        if leaving or arriving:
+            gone = {s.id for s in leaving}
+            groups = self.groups(site)
+            redo: dict[PieceKey, list[Subtask]] = {}
+            for s in (*leaving, *arriving):
+                key = (s.source, s.stage)
+                if key not in redo:
+                    redo[key] = [t for t in groups.get(key, ()) if t.id not in gone]
+            for s in arriving:
+                redo[(s.source, s.stage)].append(s)
+            out = dict(out)
+            for key, subs in redo.items():
+                if subs:
+                    subs.sort(key=by_id)
+                    out[key] = merge(key[0], key[1], subs)
+                else:
+                    out.pop(key, None)
+            out = {k: out[k] for k in sorted(out)}
+        after = SiteAfter(len(here) - len(leaving) + len(arriving), out, memo)
+        self._after[memo] = [after, None]
+        return after
+
+    def finish_after(self, after: SiteAfter) -> dict:
+        """The finish times of a site as `after` leaves it (cached: a Turn prices the same
+        site's changes many times)."""
+        hit = self._after.setdefault(after.key, [after, None])
+        if hit[1] is None:
+            hit[1] = finish_pieces(self.inst, after.key[0], after.pieces.values())
+        return hit[1]
 
     def _share(self, source: PeerId, stages: dict[int, float]) -> float:
         """rate x the sum of the stages in stage order (as `cost.source_part` adds them)."""
@@ -133,47 +245,71 @@ class Ledger:
             self._part[source] = self._share(source, self.stage_latencies(source))
         return self._part[source]
 
-    def stage_latencies(self, source: PeerId) -> dict[int, float]:
-        """Each of the source's stages' latency now."""
+    def _stage(self, source: PeerId, stage: int, sites: Iterable[PeerId],
+               pieces_of: Callable[[PeerId], Mapping[PieceKey, Piece]],
+               finish_of: Callable[[PeerId], Finish]) -> float:
+        """`cost.stage_latency` of the stage's pieces on `sites`, read from `pieces_of`."""
+        return max(self._lats(source, stage, sites, pieces_of, finish_of).values(), default=0.0)
+
+    def _lats(self, source: PeerId, stage: int, sites: Iterable[PeerId],
+              pieces_of: Callable[[PeerId], Mapping[PieceKey, Piece]],
+              finish_of: Callable[[PeerId], Finish]) -> dict[PeerId, float]:
+        key = (source, stage)
+        merged = [(p, pieces_of(p)[key]) for p in sorted(sites)]
+        return latencies_of(self.inst, source, merged, finish_of)
+
+    def piece_latencies(self, source: PeerId) -> dict[int, dict[PeerId, float]]:
+        """Each of the source's stages' piece latencies now, by site (cached)."""
         if source not in self._stages:
-            placed: dict[int, dict[PeerId, list[Subtask]]] = {}
+            self.stage_latencies(source)
+        return self._piece_lats[source]
+
+    def stage_latencies(self, source: PeerId) -> dict[int, float]:
+        """Each of the source's stages' latency now: its slowest piece."""
+        if source not in self._stages:
+            sites: dict[int, set[PeerId]] = {}
             for s in self.mine.get(source, {}).values():
-                placed.setdefault(s.stage, {}).setdefault(self.site_of[s.id], []).append(s)
-            self._stages[source] = {k: stage_latency(self.inst, source, k, sites, self.finish)
-                                    for k, sites in placed.items()}
+                sites.setdefault(s.stage, set()).add(self.site_of[s.id])
+            lats = {k: self._lats(source, k, on, self.site_pieces, self.finish)
+                    for k, on in sites.items()}
+            self._piece_lats[source] = lats
+            self._stages[source] = {k: max(v.values(), default=0.0) for k, v in lats.items()}
         return self._stages[source]
 
-    def after(self, changes: Sequence[Change]) -> dict[PeerId, list[Subtask]]:
-        """The touched sites' subtasks once the step is made."""
-        moving = {c.subtask.id for c in changes}
-        touched = {c.frm for c in changes} | {c.to for c in changes}
-        out = {p: [s for s in self.hosted(p) if s.id not in moving] for p in sorted(touched)}
-        for c in changes:
-            out[c.to].append(c.subtask)
-        return out
+    def after(self, changes: Sequence[Change]) -> dict[PeerId, SiteAfter]:
+        """The touched sites once the step is made, in site order."""
+        touched = sorted({c.frm for c in changes} | {c.to for c in changes})
+        moving = [c.subtask for c in changes]
+        return {p: self.site_after(p, moving, [c.subtask for c in changes if c.to == p])
+                for p in touched}
 
     def delta(self, source: PeerId, changes: Sequence[Change],
-              after: dict[PeerId, list[Subtask]] | None = None,
-              finish_after: dict[PeerId, dict] | None = None) -> float:
+              after: Mapping[PeerId, SiteAfter] | None = None,
+              finish_after: Mapping[PeerId, dict] | None = None) -> float:
         """How much the source's share of J changes with the step (its own computation)."""
         after = after if after is not None else self.after(changes)
         if finish_after is None:
-            finish_after = {p: site_finish(self.inst, p, subs) for p, subs in after.items()}
+            finish_after = {p: self.finish_after(a) for p, a in after.items()}
         moved = {c.subtask.id: c.to for c in changes}
         mine = self.mine.get(source, {}).values()
-        dirty = {s.stage for s in mine if s.id in moved or self.site_of[s.id] in after}
-        redo: dict[int, dict[PeerId, list[Subtask]]] = {}
+        site_of = self.site_of
+        dirty = {s.stage for s in mine if s.id in moved or site_of[s.id] in after}
+        if not dirty:
+            return 0.0
+        redo: dict[int, set[PeerId]] = {}
         for s in mine:
             if s.stage in dirty:
-                site = moved.get(s.id, self.site_of[s.id])
-                redo.setdefault(s.stage, {}).setdefault(site, []).append(s)
+                redo.setdefault(s.stage, set()).add(moved.get(s.id, site_of[s.id]))
+
+        def pieces_of(site: PeerId) -> Mapping[PieceKey, Piece]:
+            return after[site].pieces if site in after else self.site_pieces(site)
 
         def finish_of(site: PeerId) -> dict:
             return finish_after[site] if site in finish_after else self.finish(site)
 
         stages = dict(self.stage_latencies(source))
         for k, sites in redo.items():  # only the stages the step touches are priced again
-            stages[k] = stage_latency(self.inst, source, k, sites, finish_of)
+            stages[k] = self._stage(source, k, sites, pieces_of, finish_of)
         return self._share(source, stages) - self.part(source)
 
 
@@ -225,7 +361,7 @@ def affected(inst: Instance, ledger: Ledger, changes: Sequence[Change]) -> list[
     out = {c.subtask.source for c in changes}
     for p in {c.frm for c in changes} | {c.to for c in changes}:
         if is_worker(inst, p):
-            out |= {s.source for s in ledger.hosted(p)}
+            out.update(src for src, _ in ledger.site_pieces(p))
     return sorted(out)
 
 
