@@ -157,6 +157,7 @@ class Hello(Body):
     models: tuple[str, ...] = ()  # sha256 of the model files the sender holds
     peers: tuple[str, ...] = ()  # addresses of other peers the sender knows (gossip)
     instance: str = ""  # random per run: tells two peers using the same name apart
+    memory_bytes: float = 0.0  # memory the peer lends to partitions (weights + activations); 0: not said
 
 
 @body(MsgType.STATE)

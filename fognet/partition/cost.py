@@ -38,13 +38,15 @@ PeerId = str
 @dataclass(frozen=True)
 class PeerState:
     """What a peer offers: `speed` reference-seconds per second, `backlog` reference-seconds
-    queued, `quota` subtasks per round, `nic` bytes/s shared by its transfers (None: unshared)."""
+    queued, `quota` subtasks per round, `nic` bytes/s shared by its transfers (None: unshared),
+    `memory` bytes it lends to partitions (None: no limit; see partition/memory.py)."""
 
     id: PeerId
     speed: float
     backlog: float = 0.0
     quota: int = 1
     nic: float | None = None
+    memory: float | None = None
 
     def __post_init__(self) -> None:
         if not self.speed > 0 or not math.isfinite(self.speed):
@@ -55,6 +57,8 @@ class PeerState:
             raise ConfigError(f"peer {self.id!r}: quota must be >= 0, not {self.quota}")
         if self.nic is not None and not self.nic > 0:
             raise ConfigError(f"peer {self.id!r}: nic must be a positive bytes/s, not {self.nic}")
+        if self.memory is not None and not self.memory > 0:
+            raise ConfigError(f"peer {self.id!r}: memory must be a positive number of bytes, not {self.memory}")
 
     @property
     def wait(self) -> float:

@@ -188,3 +188,36 @@ def _activations_table(graph: ModelGraph, n: int) -> np.ndarray:
         valid = steps[:, None] < np.arange(n + 1)[None, :]  # step k belongs to [i, j) iff k < j
         table[i, i + 1 :] = np.where(valid, live, 0).max(axis=0)[i + 1 :]
     return table
+
+
+def fits(table: MemoryTable, memory: float | None, j: int) -> np.ndarray:
+    """For every start i < j: does range [i, j) fit in `memory` bytes (None: no limit)?"""
+    column = table.column(j)
+    if memory is None:
+        return np.ones(len(column), dtype=bool)
+    return column <= memory
+
+
+def no_fit_message(table: MemoryTable, memories: dict[str, float | None]) -> str:
+    """One line for a model no plan can hold: its smallest possible partition against the
+    largest memory any peer lends (every partition contains some node's one-node range)."""
+    name, need = table.largest_node()
+    limited = {p: m for p, m in memories.items() if m is not None}
+    peer = max(limited, key=lambda p: (limited[p], p))
+    return (
+        f"the model fits on no peer: its smallest partition holding node {name!r} needs "
+        f"{need / 1e6:.3g} MB and the largest peer memory is {limited[peer] / 1e6:.3g} MB ({peer}); "
+        "give a peer more memory or use a smaller model"
+    )
+
+
+def peer_usage(table: MemoryTable, placed: list[tuple[int, int, str]]) -> dict[str, int]:
+    """Bytes each peer holds for the stages (start, stop, peer) placed on it: the weights of
+    all of them (their sessions stay loaded) plus the largest of their activations (a peer
+    runs one piece at a time per model)."""
+    weights: dict[str, int] = {}
+    acts: dict[str, int] = {}
+    for start, stop, peer in placed:
+        weights[peer] = weights.get(peer, 0) + int(table.weights[start, stop])
+        acts[peer] = max(acts.get(peer, 0), int(table.activations[start, stop]))
+    return {p: weights[p] + acts[p] for p in weights}

@@ -56,6 +56,7 @@ class Member:
     protocol: int  # wire protocol version it speaks
     last_seen: float  # the table's clock, seconds
     instance: str = ""  # random per run of the peer
+    memory_bytes: float = 0.0  # advertised memory for partitions; 0: not said (no limit)
 
 
 class EventKind(str, Enum):
@@ -151,7 +152,7 @@ def _member(header: Header, now: float) -> Member:
         node_id=header.sender, address=b.address, name=b.name, profile=b.profile,
         speed=b.speed, backlog_ref_s=b.backlog_ref_s, quota=b.quota, models=b.models,
         protocol=PROTOCOL_VERSION,  # the codec refuses any other version
-        last_seen=now, instance=b.instance,
+        last_seen=now, instance=b.instance, memory_bytes=b.memory_bytes,
     )
 
 

@@ -98,6 +98,7 @@ class PeerConfig:
     heartbeat_s: float = 1.0
     time_scale: float = 1.0  # emulated seconds per device second (see executor)
     max_model_bytes: int = MAX_MODEL_BYTES  # a model fetched from a peer may be at most this big
+    memory: float | None = None  # bytes lent to partitions, advertised in HELLO/STATE (None: no limit)
     session_cache_bytes: int = SESSION_CACHE_BYTES  # built sessions kept (LRU, estimated bytes)
     model_cache_bytes: int = MODEL_CACHE_BYTES  # loaded models kept (LRU, estimated bytes)
 
@@ -184,7 +185,7 @@ class Peer:
         return wire.Hello(
             address=self.address, name=self.name, profile=self.config.profile,
             speed=self.executor.speed, backlog_ref_s=self.executor.backlog_s, quota=self.config.quota,
-            models=self.store.shas(),
+            models=self.store.shas(), memory_bytes=self.config.memory or 0.0,
         )
 
     async def _report_events(self) -> None:
@@ -317,9 +318,10 @@ class Peer:
         default_link: LinkState | None = LOOPBACK_LINK,
     ) -> ClusterState:
         """Peers as membership last heard them (this one as it is now), for planning."""
-        peers = [PeerState(self.name, self.executor.speed, self.executor.backlog_s, self.config.quota)]
+        peers = [PeerState(self.name, self.executor.speed, self.executor.backlog_s, self.config.quota,
+                           memory=self.config.memory)]
         peers += [
-            PeerState(m.node_id, m.speed, m.backlog_ref_s, m.quota)
+            PeerState(m.node_id, m.speed, m.backlog_ref_s, m.quota, memory=m.memory_bytes or None)
             for m in self.membership.table.alive()
             if m.quota > 0
         ]
