@@ -21,8 +21,8 @@ positions (ITNAC cuts at articulation points; all positions are allowed too), so
 planners are tested on hand-made problems. Planners: `bottleneck_chain` (a DP over
 positions and last peers minimising the bottleneck, each path's used peers carried
 along: a heuristic, since distinctness breaks the optimal substructure), `greedy_chain`,
-`random_chain`, and `throughput_exact.optimal_chain` (branch and bound). `acceleration`
-says whether partitioning pays at all, and why (Feltin's acceleration region).
+`random_chain`, and `throughput_exact.optimal_chain` (branch and bound);
+`throughput_region.acceleration` says whether partitioning pays at all, and why.
 
 Pure: no clock, no I/O; randomness comes in as a numpy Generator.
 """
@@ -211,46 +211,120 @@ def single_device(problem: ChainProblem) -> ChainPlan | None:
 
 
 def bottleneck_chain(problem: ChainProblem) -> ChainPlan:
-    """Minimise the period by a DP over (position, last peer), module doc; PlanError if no
-    chain fits the peers' memories."""
+    """Minimise the period by a DP over (stages so far, position, last peer), module doc;
+    PlanError if it finds no chain that fits the peers' memories.
+
+    best[s, k, p] is the least bottleneck of s stages covering positions [0, k) with the
+    last on p; each label carries its path's peers, which later stages may not reuse.
+    Keeping one label per stage count (not one per (k, p)) keeps the short paths that
+    use few peers alive beside the fast ones that use many."""
     m, n_peers, src = len(problem.positions), len(problem.peers), problem.src
-    best = np.full((m, n_peers), math.inf)
-    best[0, src] = 0.0
-    used = np.zeros((m, n_peers, n_peers), dtype=bool)  # peers on the best path to (k, p)
-    back: dict[tuple[int, int], tuple[int, int]] = {}
+    layers = min(n_peers, m - 1)
+    best = np.full((layers + 1, m, n_peers), math.inf)
+    best[0, 0, src] = 0.0
+    used = np.zeros((layers + 1, m, n_peers, n_peers), dtype=bool)  # [s, k, p, peer on the path]
+    back = np.zeros((layers + 1, m, n_peers, 2), dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        for b in range(1, m):
-            for a in range(b):
-                reach = np.isfinite(best[a])
-                if not reach.any():
-                    continue
-                fit = problem.need[a, b] <= problem.memory
-                link = np.where(problem.rate > 0, problem.nbytes[a] / problem.rate, math.inf)
-                np.fill_diagonal(link, 0.0)
-                cand = np.maximum(np.maximum(best[a][:, None], problem.compute(a, b)[None, :]), link)
-                cand[used[a]] = math.inf  # p already on the path to (a, q)
-                cand[~reach, :] = math.inf
-                cand[:, ~fit] = math.inf
-                if a > 0:
-                    np.fill_diagonal(cand, math.inf)  # the same peer twice in a row
-                q = np.argmin(cand, axis=0)
-                value = cand[q, np.arange(n_peers)]
-                better = value < best[b]
-                for p in np.flatnonzero(better):
-                    best[b, p] = value[p]
-                    back[(b, int(p))] = (a, int(q[p]))
-                    used[b, p] = used[a, q[p]] if a > 0 else False
-                    used[b, p, p] = True
-    finals = [(max(best[m - 1, p], problem.transfer(m - 1, p, src)), p) for p in range(n_peers)]
-    value, p = min(finals)
-    if not math.isfinite(value):
-        raise PlanError(_no_chain_message(problem))
+        link = problem.nbytes[:, None, None] / problem.rate[None, :, :]  # [a, q, p]
+        link[:, problem.rate == 0] = math.inf
+        link[:, np.arange(n_peers), np.arange(n_peers)] = 0.0
+    own = np.eye(n_peers, dtype=bool)
+    for b in range(1, m):
+        comp = (problem.work[b] - problem.work[:b])[:, None] / problem.speed[None, :]  # [a, p]
+        fit = problem.need[:b, b][:, None] <= problem.memory[None, :]  # [a, p]
+        for s in range(1, min(layers, b) + 1):
+            prev = best[s - 1, :b]  # [a, q]
+            if not np.isfinite(prev).any():
+                continue
+            cand = np.maximum(np.maximum(prev[:, :, None], comp[:, None, :]), link[:b])
+            cand[used[s - 1, :b]] = math.inf  # [a, q, p]: p is on the path to (a, q)
+            cand[np.broadcast_to(~fit[:, None, :], cand.shape)] = math.inf
+            flat = cand.reshape(b * n_peers, n_peers)
+            choice = np.argmin(flat, axis=0)
+            best[s, b] = flat[choice, np.arange(n_peers)]
+            a, q = np.divmod(choice, n_peers)
+            back[s, b, :, 0], back[s, b, :, 1] = a, q
+            used[s, b] = used[s - 1, a, q] | own
+    with np.errstate(divide="ignore"):
+        home = np.where(problem.rate[:, src] > 0, problem.nbytes[-1] / problem.rate[:, src], math.inf)
+    home[src] = 0.0
+    finals = np.maximum(best[:, m - 1, :], home[None, :])
+    s, p = np.unravel_index(int(np.argmin(finals)), finals.shape)
+    if not math.isfinite(finals[s, p]):
+        greedy = greedy_chain(problem)  # the DP's labels all ran into used peers: start from greedy
+        plan = improve(problem, _route_of(problem, greedy)) if greedy is not None else None
+        if plan is None or not math.isfinite(plan.period):
+            raise PlanError(_no_chain_message(problem))
+        return plan
     route, k = [], m - 1
-    while k > 0:
-        a, q = back[(k, p)]
-        route.append((a, k, p))
-        k, p = a, q
-    return build_plan(problem, route[::-1])
+    while s > 0:
+        a, q = back[s, k, p]
+        route.append((int(a), k, int(p)))
+        k, p, s = int(a), int(q), s - 1
+    return improve(problem, route[::-1])
+
+
+def _route_of(problem: ChainProblem, plan: ChainPlan) -> list[tuple[int, int, int]]:
+    at = {pos: k for k, pos in enumerate(problem.positions)}
+    return [(at[s.start], at[s.stop], problem.peers.index(s.peer)) for s in plan.stages]
+
+
+def improve(problem: ChainProblem, route: Route, rounds: int = 200) -> ChainPlan:
+    """Local search from `route`: move a cut by one position, give a stage an unused peer,
+    swap two stages' peers, merge two stages, or split one over an unused peer; take the
+    best move while the period falls. Moves touch only the stages at the bottleneck."""
+    route = list(route)
+    plan = build_plan(problem, route)
+    for _ in range(rounds):
+        moves = _moves(problem, route, plan)
+        if not moves:
+            break
+        value, step = min(((period_of(problem, r), r) for r in moves), key=lambda t: t[0])
+        if not value < plan.period - 1e-15:
+            break
+        route, plan = step, build_plan(problem, step)
+    return plan
+
+
+def _moves(problem: ChainProblem, route: list[tuple[int, int, int]], plan: ChainPlan) -> list[list]:
+    k_hot = _hot_stages(problem, route, plan)
+    unused = [p for p in range(len(problem.peers)) if p not in {q for _, _, q in route}]
+    moves: list[list] = []
+    for k in k_hot:
+        a, b, p = route[k]
+        for q in unused:  # another peer
+            moves.append([*route[:k], (a, b, q), *route[k + 1 :]])
+            for c in range(a + 1, b):  # split over an unused peer
+                moves.append([*route[:k], (a, c, p), (c, b, q), *route[k + 1 :]])
+                moves.append([*route[:k], (a, c, q), (c, b, p), *route[k + 1 :]])
+        for j in range(len(route)):  # swap peers
+            if j != k:
+                r = list(route)
+                r[k], r[j] = (a, b, route[j][2]), (route[j][0], route[j][1], p)
+                moves.append(r)
+        for j in (k - 1, k + 1):  # shift the cut, or merge, with a neighbour
+            if 0 <= j < len(route):
+                lo, hi = sorted((k, j))
+                (a1, b1, p1), (_, b2, p2) = route[lo], route[hi]
+                for c in (b1 - 1, b1 + 1):
+                    if a1 < c < b2:
+                        moves.append([*route[:lo], (a1, c, p1), (c, b2, p2), *route[hi + 1 :]])
+                for keep in (p1, p2):
+                    moves.append([*route[:lo], (a1, b2, keep), *route[hi + 1 :]])
+    return moves
+
+
+def _hot_stages(problem: ChainProblem, route: list[tuple[int, int, int]], plan: ChainPlan) -> list[int]:
+    """The stages whose compute, or whose incoming or outgoing link, sets the period."""
+    hot = set()
+    names = [problem.peers[p] for _, _, p in route]
+    for k, stage in enumerate(plan.stages):
+        if stage.compute_s >= plan.period or stage.memory_bytes > problem.memory[route[k][2]]:
+            hot.add(k)
+    for link in plan.links:
+        if link.seconds >= plan.period:
+            hot.update(k for k, name in enumerate(names) if name in (link.sender, link.receiver))
+    return sorted(hot) or list(range(len(route)))
 
 
 def _no_chain_message(problem: ChainProblem) -> str:
@@ -266,7 +340,8 @@ def _no_chain_message(problem: ChainProblem) -> str:
 def greedy_chain(problem: ChainProblem) -> ChainPlan | None:
     """ITNAC's greedy baseline: from the source, the next stage goes to the unused peer with
     the fastest link from the previous one (ties: the faster peer) that can hold the next
-    piece, and takes the longest run of positions that fits its memory. None if stuck."""
+    piece, and takes the longest run of positions that fits its memory. None if stuck (or a
+    link it needs is out of reach)."""
     m, src = len(problem.positions), problem.src
     route, a, prev, unused = [], 0, src, set(range(len(problem.peers)))
     while a < m - 1:
@@ -278,7 +353,8 @@ def greedy_chain(problem: ChainProblem) -> ChainPlan | None:
         route.append((a, b, p))
         unused.discard(p)
         a, prev = b, p
-    return build_plan(problem, route)
+    plan = build_plan(problem, route)
+    return plan if math.isfinite(plan.period) else None
 
 
 def random_chain(problem: ChainProblem, rng: np.random.Generator, tries: int = 200) -> ChainPlan | None:
@@ -295,39 +371,3 @@ def random_chain(problem: ChainProblem, rng: np.random.Generator, tries: int = 2
         if math.isfinite(plan.period):
             return plan
     return None
-
-
-@dataclass(frozen=True)
-class Acceleration:
-    """Feltin's acceleration region for one model on one cluster: does partitioning pay?"""
-
-    pays: bool
-    single_period: float  # the best one-device period (inf: fits on no single device)
-    chain_period: float
-    transfers_fast: bool  # the busiest cut transfer is shorter than the one-device compute
-    balanced: bool  # the busiest stage's compute is shorter than the one-device compute
-    reason: str
-
-
-def acceleration(problem: ChainProblem, plan: ChainPlan) -> Acceleration:
-    """Whether `plan` beats the best single device, and why (the region's two conditions)."""
-    single = single_device(problem)
-    one = single.period if single is not None else math.inf
-    fast = plan.transfer_bound < one
-    balanced = plan.compute_bound < one
-    pays = plan.period < one and len(plan.stages) > 1
-    if single is None:
-        reason = "the model fits on no single device: only a partitioned chain can run it"
-    elif pays:
-        reason = (f"pays: cut tensors move in {plan.transfer_bound * 1e3:.3g} ms and the busiest stage computes in "
-                  f"{plan.compute_bound * 1e3:.3g} ms, both under one device's {one * 1e3:.3g} ms")
-    else:
-        why = []
-        if not fast:
-            why.append(f"a cut transfer takes {plan.transfer_bound * 1e3:.3g} ms")
-        if not balanced:
-            why.append(f"the busiest stage computes {plan.compute_bound * 1e3:.3g} ms")
-        if not why:
-            why.append("the best chain is the single device itself")
-        reason = f"does not pay: {' and '.join(why)}, not under one device's {one * 1e3:.3g} ms"
-    return Acceleration(pays, one, plan.period, fast, balanced, reason)

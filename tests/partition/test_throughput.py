@@ -16,7 +16,6 @@ from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.memory import MemoryTable
 from fognet.partition.throughput import (
     ChainProblem,
-    acceleration,
     bottleneck_chain,
     build_plan,
     greedy_chain,
@@ -24,6 +23,7 @@ from fognet.partition.throughput import (
     random_chain,
 )
 from fognet.partition.throughput_exact import optimal_chain
+from fognet.partition.throughput_region import acceleration
 from tests.graphs import residual_model
 
 
