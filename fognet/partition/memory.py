@@ -28,6 +28,7 @@ API
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,8 +99,13 @@ class MemoryTable:
 
     @classmethod
     def of(cls, graph: ModelGraph) -> MemoryTable:
-        n = len(graph)
-        return cls(_weights_table(graph, n), _activations_table(graph, n), tuple(node.name for node in graph.nodes))
+        """The graph's table, built once per graph (planners are made every round)."""
+        table = _TABLES.get(graph)
+        if table is None:
+            n = len(graph)
+            table = cls(_weights_table(graph, n), _activations_table(graph, n), tuple(node.name for node in graph.nodes))
+            _TABLES[graph] = table
+        return table
 
     def __len__(self) -> int:
         return len(self.names)
@@ -118,6 +124,9 @@ class MemoryTable:
         singles = [int(self.total[k, k + 1]) for k in range(len(self))]
         k = int(np.argmax(singles))
         return self.names[k], singles[k]
+
+
+_TABLES: weakref.WeakKeyDictionary[ModelGraph, MemoryTable] = weakref.WeakKeyDictionary()
 
 
 def partition_memory(graph: ModelGraph, start: int, stop: int) -> PartitionMemory:
