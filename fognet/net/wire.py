@@ -193,6 +193,7 @@ class Exec(Body):
     row_start: int = -1  # output rows of a spatial slice; -1 = the whole stage
     row_stop: int = -1
     work_ref_s: float = 0.0  # the sender's predicted reference-seconds (0: unknown); calibrates speed
+    forward: tuple[str, ...] = ()  # chain flow: "host:port/start/stop" of each later stage (peer/chain.py)
 
 
 @body(MsgType.RESULT)

@@ -62,6 +62,7 @@ from fognet.net.emulation import Pacer
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.peer import chain
 from fognet.peer.executor import (
     MODEL_CACHE_BYTES,
     SESSION_CACHE_BYTES,
@@ -255,6 +256,8 @@ class Peer:
         except ModelError as exc:  # one line here and one ERROR there; never a traceback
             log.warning("%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
             raise
+        if body.forward:  # the chain flow: my outputs go on to the next stage, its answer comes back
+            return await chain.forward(self.transport, body, result.outputs)
         reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s)
         return Header(reply), result.outputs
 
