@@ -249,9 +249,16 @@ class Planner:
         """The program's plan; with memory limits, a peer given stages that together exceed
         its memory has its limit for one stage tightened below its largest and the program
         re-runs, until every peer's stages fit (or none can: PlanError)."""
-        self.limits = {p: self.state.peers[p].memory for p in self.peers}
+        given = {p: self.state.peers[p].memory for p in self.peers}
+        self.limits = dict(given)
         while True:
-            plan = self._program(model_sha256, input_shapes)
+            try:
+                plan = self._program(model_sha256, input_shapes)
+            except PlanError:
+                if self.limits == given:
+                    raise
+                raise PlanError("every node fits some peer, but no plan keeps each peer's stages together within "
+                                "its memory; give the peers more memory or add peers") from None
             if self.memory is None:
                 return plan
             placed = [(s.start, s.stop, p) for s in plan.stages for p in s.peers]
