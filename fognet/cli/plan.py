@@ -58,10 +58,12 @@ def default_source(cluster, source: str | None) -> str:
 @click.option("--seed", default=0, show_default=True, help="Seed of a zoo model's weights.")
 @click.option("--emulate/--no-emulate", default=None,
               help="Price in the emulated time `fognet infer` runs in (default: as the file says).")
+@click.option("--mode", "mode_name", type=click.Choice(["latency", "throughput"]), default="latency", show_default=True,
+              help="latency: DINA-P's star plan; throughput: a chain plan scored by its period.")
 @input_shape_option
 @encoding_option
-def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatial, seed, emulate, input_shapes,
-         encoding) -> None:
+def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatial, seed, emulate, mode_name,
+         input_shapes, encoding) -> None:
     """Plan MODEL for CLUSTER: stages, peers and predicted latency, beside reference plans.
 
     Priced as `fognet infer` prices the same file: with emulation on, in its slowed time."""
@@ -76,6 +78,14 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
     loaded = load_model(model, input_shapes, seed=seed)
     graph, times, basis = node_times(loaded, profile_path, estimate)
     times = [t * mode.scale for t in times]  # reference work in emulated time, as a source plans it
+    if mode_name == "throughput":
+        from fognet.cli.plan_throughput import show_throughput
+
+        title = f"{loaded.name} on {cluster.name} from {source} (node times: {basis})"
+        if not as_json:
+            Console().print(mode.describe(), soft_wrap=True)
+        show_throughput(graph, times, cluster_state(cluster, mode.link_scale), source, title, as_json)
+        return
     planner = make_planner(graph, times, cluster_state(cluster, mode.link_scale), source, spatial=not no_spatial,
                            encoding=encoding)
     chosen = planner.plan(loaded.sha256, loaded.input_shapes)

@@ -167,6 +167,7 @@ class Hello(Body):
     instance: str = ""  # random per run: tells two peers using the same name apart
     heartbeat_s: float = 0.0  # the sender's STATE interval; it is dead after 3 of these (0: unknown)
     key: str = ""  # a closed peer's public-key fingerprint (fognet.net.keys); "" when open
+    memory_bytes: float = 0.0  # memory the peer lends to partitions (weights + activations); 0: not said
 
 
 @body(MsgType.STATE)
@@ -203,6 +204,8 @@ class Exec(Body):
     row_stop: int = -1
     work_ref_s: float = 0.0  # the sender's predicted reference-seconds (0: unknown); calibrates speed
     activations: str = "raw"  # how to send the outputs back: one of ACTIVATIONS
+
+    forward: tuple[str, ...] = ()  # chain flow: "host:port/start/stop" of each later stage (peer/chain.py)
 
     def __post_init__(self) -> None:
         if self.activations not in ACTIVATIONS:  # refused before the subtask runs

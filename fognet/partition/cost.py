@@ -46,7 +46,8 @@ PeerId = str
 @dataclass(frozen=True)
 class PeerState:
     """What a peer offers: `speed` reference-seconds per second, `backlog` reference-seconds
-    queued, `quota` subtasks per round, `nic` bytes/s shared by its transfers (None: unshared);
+    queued, `quota` subtasks per round, `nic` bytes/s shared by its transfers (None: unshared),
+    `memory` bytes it lends to partitions (None: no limit; see partition/memory.py);
     for joint planning the others' streams on it (`load`, `residual` s, refused at `cap`), and
     as the planning source its own frame `rate` (module doc)."""
 
@@ -59,6 +60,7 @@ class PeerState:
     residual: float = 0.0
     cap: float = 1.0  # 1.0: never refuses (a source's own device)
     rate: float = 0.0  # frames/s, as the planning source; 0: the piece's own load is not counted
+    memory: float | None = None
 
     def __post_init__(self) -> None:
         if not self.speed > 0 or not math.isfinite(self.speed):
@@ -69,6 +71,8 @@ class PeerState:
             raise ConfigError(f"peer {self.id!r}: quota must be >= 0, not {self.quota}")
         if self.nic is not None and not self.nic > 0:
             raise ConfigError(f"peer {self.id!r}: nic must be a positive bytes/s, not {self.nic}")
+        if self.memory is not None and not self.memory > 0:
+            raise ConfigError(f"peer {self.id!r}: memory must be a positive number of bytes, not {self.memory}")
 
     @property
     def wait(self) -> float:

@@ -10,6 +10,10 @@ Whole stages are priced for all i at once with numpy (the bytes in and out of ev
 positions of a run (its ends and its single-tensor cuts, thinned to a bounded count),
 which keeps the search fast on long runs such as DenseNet's dense blocks.
 
+Peers with a `memory` limit only get stages that fit it (`partition.memory`: weights plus
+peak activations; a spatial slice is charged its whole stage); a model no peer can hold is
+a PlanError naming its smallest partition and the largest memory.
+
 Everything here is pure: the cluster state and the per-node reference times come in as
 arguments, so the live peers and the simulator run the same planner.
 """
@@ -33,6 +37,7 @@ from fognet.partition.cost import (
     stage_latency,
     transfer_time,
 )
+from fognet.partition.memory import MemoryTable, fits, no_fit_message, peer_usage
 from fognet.partition.stagebytes import StageBytes, stage_bytes
 from fognet.partition.stages import Plan, Stage
 
@@ -103,6 +108,9 @@ class Planner:
         self.work = np.concatenate([[0.0], np.cumsum(np.asarray(times, dtype=float))])
         self.bytes = bytes_table or stage_bytes(graph)
         self.peers = [p for p in sorted(state.peers) if p == source or state.link(source, p) is not None]
+        limited = any(state.peers[p].memory is not None for p in self.peers)
+        self.memory = MemoryTable.of(graph) if limited else None
+        self.limits = {p: state.peers[p].memory for p in self.peers}  # tightened by `plan`
 
     # -- whole stages --------------------------------------------------------------
     def whole_costs(self, j: int, peer: str) -> np.ndarray:
@@ -111,11 +119,13 @@ class Planner:
         i = np.arange(j)
         service = (self.work[j] - self.work[i]) / p.speed
         compute = service + p.stream_wait(service, self.state.peers[self.source].rate)
-        if peer == self.source:
-            return compute
-        send = send_time(self.state, self.source, peer, self.bytes.inputs[i, j])
-        back = transfer_time(self.state, peer, self.source, self.bytes.outputs[i, j])
-        return compute + send + back
+        if peer != self.source:
+            send = send_time(self.state, self.source, peer, self.bytes.inputs[i, j])
+            back = transfer_time(self.state, peer, self.source, self.bytes.outputs[i, j])
+            compute = compute + send + back
+        if self.memory is not None:
+            compute = np.where(fits(self.memory, self.limits[peer], j), compute, np.inf)
+        return compute
 
     def whole_cost(self, i: int, j: int, peer: str) -> float:
         return float(self.whole_costs(j, peer)[i])
@@ -171,6 +181,8 @@ class Planner:
             for _ in range(2):
                 ahead = self._airtime_ahead(i, j, peers, counts)
                 counts = finish_together_rows(height, [f + a for f, a in zip(fixed, ahead, strict=True)], per_row)
+        if self.memory is not None and not all(fits(self.memory, self.limits[p], j)[i] for p in peers):
+            return None
         chosen, rows, at = [], [], 0
         for peer, count in zip(peers, counts, strict=True):
             if count > 0:
@@ -235,6 +247,29 @@ class Planner:
 
     # -- the program ----------------------------------------------------------------
     def plan(self, model_sha256: str = "", input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Plan:
+        """The program's plan; with memory limits, a peer given stages that together exceed
+        its memory has its limit for one stage tightened below its largest and the program
+        re-runs, until every peer's stages fit (or none can: PlanError)."""
+        given = {p: self.state.peers[p].memory for p in self.peers}
+        self.limits = dict(given)
+        while True:
+            try:
+                plan = self._program(model_sha256, input_shapes)
+            except PlanError:
+                if self.limits == given:
+                    raise
+                raise PlanError("every node fits some peer, but no plan keeps each peer's stages together within "
+                                "its memory; give the peers more memory or add peers") from None
+            if self.memory is None:
+                return plan
+            placed = [(s.start, s.stop, p) for s in plan.stages for p in s.peers]
+            over = [p for p, used in peer_usage(self.memory, placed).items() if used > (self.limits[p] or np.inf)]
+            if not over:
+                return plan
+            peer = over[0]
+            self.limits[peer] = max(self.memory.need(a, b) for a, b, q in placed if q == peer) - 1
+
+    def _program(self, model_sha256: str, input_shapes: Mapping[str, tuple[int, ...]] | None) -> Plan:
         n = len(self.graph)
         best = np.full(n + 1, np.inf)
         best[0] = 0.0
@@ -252,6 +287,8 @@ class Planner:
                 if total < best[j]:
                     best[j] = total
                     back[j] = option
+        if not np.isfinite(best[n]) and self.memory is not None and None not in self.limits.values():
+            raise PlanError(no_fit_message(self.memory, {p: self.state.peers[p].memory for p in self.peers}))
         if not np.isfinite(best[n]):
             raise PlanError("no finite-latency plan: is every peer unreachable from the source?")
         stages: list[Stage] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 from fognet.errors import PlanError
 
@@ -45,6 +46,7 @@ class Stage:
 
 @dataclass(frozen=True)
 class Plan:
+    flow: ClassVar[str] = "star"  # the source sends each stage its input and merges (chain: partition.throughput)
     model_sha256: str
     source: str
     stages: tuple[Stage, ...]

@@ -61,6 +61,7 @@ class Member:
     last_seen: float  # the table's clock, seconds
     instance: str = ""  # random per run of the peer
     heartbeat_s: float = 0.0  # its announced STATE interval (0: unknown, judged by ours)
+    memory_bytes: float = 0.0  # advertised memory for partitions; 0: not said (no limit)
 
 
 MAX_HEARTBEAT_S = 60.0  # an announced interval above this counts as this: no peer lingers for ever
@@ -161,6 +162,7 @@ def _member(header: Header, now: float) -> Member:
         speed=b.speed, backlog_ref_s=b.backlog_ref_s, quota=b.quota, models=b.models,
         protocol=PROTOCOL_VERSION,  # the codec refuses any other version
         last_seen=now, instance=b.instance, heartbeat_s=_interval(b.heartbeat_s),
+        memory_bytes=b.memory_bytes,
     )
 
 

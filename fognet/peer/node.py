@@ -74,7 +74,7 @@ from fognet.net.keys import ClusterKeys
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
-from fognet.peer import trust
+from fognet.peer import chain, trust
 from fognet.peer.admission import DEFAULT_CAP, DEFAULT_MAX_QUEUE, Admission
 from fognet.peer.executor import (
     MODEL_CACHE_BYTES,
@@ -114,6 +114,7 @@ class PeerConfig:
     heartbeat_s: float = 1.0
     time_scale: float = 1.0  # emulated seconds per device second (see executor)
     max_model_bytes: int = MAX_MODEL_BYTES  # a model fetched from a peer may be at most this big
+    memory: float | None = None  # bytes lent to partitions, advertised in HELLO/STATE (None: no limit)
     session_cache_bytes: int = SESSION_CACHE_BYTES  # built sessions kept (LRU, estimated bytes)
     model_cache_bytes: int = MODEL_CACHE_BYTES  # loaded models kept (LRU, estimated bytes)
     cap: float = DEFAULT_CAP  # share of its time it lends: past it, EXECs that would queue get BUSY
@@ -211,6 +212,7 @@ class Peer:
             address=self.address, name=self.name, profile=self.config.profile,
             speed=self.executor.speed, backlog_ref_s=self.executor.backlog_s, quota=self.config.quota,
             models=self.store.shas(), key=trust.fingerprint_of(self.config.keys),
+            memory_bytes=self.config.memory or 0.0,
         )
 
     async def _report_events(self) -> None:
@@ -286,6 +288,8 @@ class Peer:
         except ModelError as exc:  # one line here and one ERROR there; never a traceback
             log.warning("%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
             raise
+        if body.forward:  # the chain flow: my outputs go on to the next stage, its answer comes back
+            return await chain.forward(self.transport, body, result.outputs)
         outputs, sent = pack_tensors(result.outputs, body.activations)
         reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s,
                             out_wire_bytes=sent.total)
@@ -356,9 +360,10 @@ class Peer:
         default_link: LinkState | None = LOOPBACK_LINK,
     ) -> ClusterState:
         """Peers as membership last heard them (this one as it is now), for planning."""
-        peers = [PeerState(self.name, self.executor.speed, self.executor.backlog_s, self.config.quota)]
+        peers = [PeerState(self.name, self.executor.speed, self.executor.backlog_s, self.config.quota,
+                           memory=self.config.memory)]
         peers += [
-            PeerState(m.node_id, m.speed, m.backlog_ref_s, m.quota)
+            PeerState(m.node_id, m.speed, m.backlog_ref_s, m.quota, memory=m.memory_bytes or None)
             for m in self.membership.table.alive()
             if m.quota > 0
         ]

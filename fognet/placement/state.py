@@ -34,11 +34,13 @@ def link_state(bandwidth: float, latency: float, scale: float = 1.0) -> LinkStat
 
 
 def peer_state(
-    name: str, speed: float, quota: int, nic: float | None, backlog: float = 0.0, scale: float = 1.0
+    name: str, speed: float, quota: int, nic: float | None, backlog: float = 0.0, scale: float = 1.0,
+    memory: float | None = None,
 ) -> PeerState:
-    """A device as the planner sees it; its NIC, like its links, slowed `scale` times."""
+    """A device as the planner sees it; its NIC, like its links, slowed `scale` times; its
+    memory (bytes, a limit on the partitions placed there) as the file says."""
     _check(scale)
-    return PeerState(name, speed, backlog, quota, None if nic is None else nic / scale)
+    return PeerState(name, speed, backlog, quota, None if nic is None else nic / scale, memory=memory)
 
 
 def cluster_state(
@@ -46,7 +48,9 @@ def cluster_state(
 ) -> ClusterState:
     """Every peer of the file (idle unless `backlogs` says), its links and default link."""
     backlogs = backlogs or {}
-    peers = [peer_state(p.name, p.speed, p.quota, p.nic, backlogs.get(p.name, 0.0), scale) for p in cluster.peers]
+    peers = [
+        peer_state(p.name, p.speed, p.quota, p.nic, backlogs.get(p.name, 0.0), scale, p.memory) for p in cluster.peers
+    ]
     links = {(s.a, s.b): link_state(s.bandwidth, s.latency, scale) for s in cluster.links}
     d = cluster.default_link
     return ClusterState.of(peers, links, None if d is None else link_state(d.bandwidth, d.latency, scale))

@@ -18,7 +18,7 @@ PEERS = Path(__file__).resolve().parents[2] / "peers"
 def test_device_time_is_the_file_as_written() -> None:
     cluster = load_cluster(PEERS / "local-4.toml")
     state = cluster_state(cluster, backlogs={"fog-nano": 0.03})
-    assert state.peer("car1") == PeerState("car1", 0.25, 0.0, 0, 2.5e7)
+    assert state.peer("car1") == PeerState("car1", 0.25, 0.0, 0, 2.5e7, memory=8.0e9)  # the car profile's memory
     assert state.peer("fog-nano").backlog == 0.03 and state.peer("fog-nano").quota == cluster.peer("fog-nano").quota
     assert state.link("fog-server", "car1") == LinkState(2.5e7, 0.002)
     assert state.link("fog-nano", "fog-laptop") == LinkState(1.0e8, 0.0005)  # the default link

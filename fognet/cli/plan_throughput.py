@@ -1,0 +1,53 @@
+"""`fognet plan --mode throughput`: the chain plan of least period, beside one device.
+
+Frames pipelined worker to worker (the `chain` data flow); the table shows each stage's
+compute and each link's transfer per frame, the period (the largest of them), throughput
+against the best single device, and Feltin's acceleration-region verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from fognet.partition.cost import ClusterState
+from fognet.partition.throughput import ChainProblem, bottleneck_chain, single_device
+from fognet.partition.throughput_region import acceleration
+
+
+def show_throughput(graph, times, state: ClusterState, source: str, title: str, as_json: bool) -> None:
+    """Plan the chain for `graph` on `state` and print it (or its JSON)."""
+    problem = ChainProblem.from_graph(graph, times, state, source, positions=range(1, len(graph)))
+    plan = bottleneck_chain(problem)
+    single = single_device(problem)
+    verdict = acceleration(problem, plan)
+    if as_json:
+        data = asdict(plan)
+        data.update(throughput_fps=plan.throughput, single_device=asdict(single) if single else None,
+                    acceleration=asdict(verdict))
+        click.echo(json.dumps(data, indent=2, default=float))
+        return
+    console = Console()
+    table = Table(title=f"{title}: chain plan (frames pipelined worker to worker)")
+    for col in ("stage", "nodes", "first .. last", "peer", "compute ms", "memory MB"):
+        table.add_column(col)
+    for k, s in enumerate(plan.stages):
+        first, last = graph.nodes[s.start].name, graph.nodes[s.stop - 1].name
+        table.add_row(str(k), f"{s.start}..{s.stop - 1}", f"{first} .. {last}", s.peer,
+                      f"{s.compute_s * 1e3:.2f}", f"{s.memory_bytes / 1e6:.1f}")
+    console.print(table)
+    links = Table(title="per-frame transfers (links are directed; latency pipelines away)")
+    for col in ("from", "to", "bytes", "ms"):
+        links.add_column(col)
+    for link in plan.links:
+        links.add_row(link.sender, link.receiver, str(link.nbytes), f"{link.seconds * 1e3:.2f}")
+    console.print(links)
+    one = f"{single.period * 1e3:.2f} ms on {single.stages[0].peer}" if single else "fits on no single device"
+    gain = f"{single.period / plan.period:.2f}x" if single else "-"
+    console.print(f"period {plan.period * 1e3:.2f} ms = {plan.throughput:.2f} frames/s; one device: {one}; "
+                  f"throughput vs one device: {gain}", soft_wrap=True)
+    console.print(f"acceleration region: {verdict.reason}", soft_wrap=True)

@@ -1,0 +1,373 @@
+"""Throughput mode: chain plans scored by their period (Feltin et al.; ITNAC's placement).
+
+In the `chain` data flow a frame goes source -> stage 1's peer -> stage 2's peer -> ...
+-> the source, each stage's output sent worker to worker, and frames are pipelined: the
+next frame enters as soon as the first stage is free. Its steady-state rate is
+1 / period, with (Feltin et al.)
+
+    period = max(busiest site's compute, busiest link's transfer)
+
+- a stage [a, b) on peer p computes `work[a, b) / speed_p`; a peer holds one stage (the
+  stages sit on distinct peers, ITNAC's setting), so its site time is its stage's;
+- a link carries, per frame, the tensors crossing the cut it spans (the model input into
+  stage 1, the outputs back to the source); it takes `bytes / rate`, rate the link's
+  bandwidth capped by the sender's NIC. Links are directed (full duplex): a frame's
+  forward and returning bytes do not share airtime. Latency is left out: in a pipeline it
+  delays a frame, not the rate. The source's own stage moves nothing into itself.
+- a stage fits a peer when its memory (`partition.memory`) is at most the peer's.
+
+`ChainProblem` is everything the planners need, as small arrays over the candidate cut
+positions (ITNAC cuts at articulation points; all positions are allowed too), so the
+planners are tested on hand-made problems. Planners: `bottleneck_chain` (a DP over
+positions and last peers minimising the bottleneck, each path's used peers carried
+along: a heuristic, since distinctness breaks the optimal substructure), `greedy_chain`,
+`random_chain`, and `throughput_exact.optimal_chain` (branch and bound);
+`throughput_region.acceleration` says whether partitioning pays at all, and why.
+
+Pure: no clock, no I/O; randomness comes in as a numpy Generator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fognet.errors import PlanError
+from fognet.model.graph import ModelGraph
+from fognet.partition.cost import ClusterState, send_rate
+from fognet.partition.memory import MemoryTable
+
+CHAIN = "chain"
+
+
+@dataclass(frozen=True)
+class ChainStage:
+    start: int  # compute nodes [start, stop)
+    stop: int
+    peer: str
+    compute_s: float
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    sender: str
+    receiver: str
+    nbytes: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ChainPlan:
+    """A chain plan: stages in order on distinct peers, the links a frame crosses, and the
+    period (seconds between frames in steady state)."""
+
+    source: str
+    stages: tuple[ChainStage, ...]
+    links: tuple[ChainLink, ...]
+    period: float
+    flow: str = CHAIN
+
+    @property
+    def throughput(self) -> float:
+        """Frames per second in steady state."""
+        return 1.0 / self.period if self.period > 0 else math.inf
+
+    @property
+    def compute_bound(self) -> float:
+        return max(s.compute_s for s in self.stages)
+
+    @property
+    def transfer_bound(self) -> float:
+        return max((link.seconds for link in self.links), default=0.0)
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """The instance over m candidate positions `positions` (0 and n included).
+
+    work[k]: reference-seconds of nodes [0, positions[k]); nbytes[k]: bytes crossing
+    position k (k = 0: the model inputs, k = m-1: its outputs); need[a, b]: memory of
+    [positions[a], positions[b]); rate[q, p]: bytes/s from peer q to p (inf on itself,
+    0 out of reach); speed[p], memory[p] (inf: no limit). Peer 0..P-1 are `peers`,
+    `source` among them.
+    """
+
+    positions: tuple[int, ...]
+    work: np.ndarray
+    nbytes: np.ndarray
+    need: np.ndarray
+    peers: tuple[str, ...]
+    speed: np.ndarray
+    memory: np.ndarray
+    rate: np.ndarray
+    source: str
+
+    @property
+    def src(self) -> int:
+        return self.peers.index(self.source)
+
+    @classmethod
+    def from_graph(
+        cls,
+        graph: ModelGraph,
+        times: Sequence[float],
+        state: ClusterState,
+        source: str,
+        positions: Sequence[int] | None = None,
+        table: MemoryTable | None = None,
+    ) -> ChainProblem:
+        """The problem of a model on a cluster; cuts at `positions` (default: articulation points)."""
+        n = len(graph)
+        if len(times) != n:
+            raise PlanError(f"{len(times)} node times for {n} compute nodes")
+        if source not in state.peers:
+            raise PlanError(f"source {source!r} is not in the cluster state")
+        inner = graph.articulation_points() if positions is None else [p for p in positions if 0 < p < n]
+        pos = (0, *sorted(set(inner)), n)
+        prefix = np.concatenate([[0.0], np.cumsum(np.asarray(times, dtype=float))])
+        sizes = {c.position: c.nbytes for c in graph.cuts()}
+        nbytes = [sum(t.nbytes for t in graph.inputs)] + [sizes[p] for p in pos[1:-1]]
+        nbytes.append(sum(t.nbytes for t in graph.outputs))
+        table = table or MemoryTable.of(graph)
+        idx = np.array(pos)
+        peers = tuple(sorted(state.peers))
+        return cls(
+            positions=pos, work=prefix[idx], nbytes=np.array(nbytes, dtype=float),
+            need=table.total[np.ix_(idx, idx)].astype(float), peers=peers,
+            speed=np.array([state.peers[p].speed for p in peers]),
+            memory=np.array([state.peers[p].memory or math.inf for p in peers]),
+            rate=_rates(state, peers), source=source,
+        )
+
+    def compute(self, a: int, b: int) -> np.ndarray:
+        """Seconds of positions [a, b) on every peer."""
+        return (self.work[b] - self.work[a]) / self.speed
+
+    def transfer(self, k: int, q: int, p: int) -> float:
+        """Seconds to move position k's crossing bytes from peer q to peer p."""
+        if q == p:
+            return 0.0
+        return self.nbytes[k] / self.rate[q, p] if self.rate[q, p] > 0 else math.inf
+
+
+def _rates(state: ClusterState, peers: tuple[str, ...]) -> np.ndarray:
+    rate = np.zeros((len(peers), len(peers)))
+    for q, a in enumerate(peers):
+        for p, b in enumerate(peers):
+            link = state.link(a, b)
+            rate[q, p] = math.inf if a == b else (0.0 if link is None else send_rate(link, state.peers[a].nic))
+    return rate
+
+
+Route = Sequence[tuple[int, int, int]]  # (a, b, peer index) over position indices
+
+
+def period_of(problem: ChainProblem, route: Route) -> float:
+    """The period of stages (a, b, p): max of the stages' compute and the links' transfers;
+    inf when a stage does not fit its peer, a peer repeats, or a link is out of reach."""
+    return build_plan(problem, route).period
+
+
+def build_plan(problem: ChainProblem, route: Route) -> ChainPlan:
+    """The ChainPlan of a route (module doc's formula, the one place it is written)."""
+    if not route or route[0][0] != 0 or route[-1][1] != len(problem.positions) - 1:
+        raise PlanError("a chain must cover the model from its first to its last position")
+    for (_, b, _), (a, _, _) in zip(route, route[1:], strict=False):
+        if a != b:
+            raise PlanError("chain stages must be consecutive")
+    names = problem.peers
+    stages, links, worst = [], [], 0.0
+    prev = problem.src
+    for a, b, p in route:
+        compute = float(problem.compute(a, b)[p])
+        need = float(problem.need[a, b])
+        stages.append(ChainStage(problem.positions[a], problem.positions[b], names[p], compute, int(need)))
+        worst = max(worst, compute, 0.0 if need <= problem.memory[p] else math.inf)
+        if prev != p:
+            t = problem.transfer(a, prev, p)
+            links.append(ChainLink(names[prev], names[p], int(problem.nbytes[a]), t))
+            worst = max(worst, t)
+        prev = p
+    if prev != problem.src:
+        t = problem.transfer(len(problem.positions) - 1, prev, problem.src)
+        links.append(ChainLink(names[prev], problem.source, int(problem.nbytes[-1]), t))
+        worst = max(worst, t)
+    if len({p for _, _, p in route}) != len(route):
+        worst = math.inf
+    return ChainPlan(problem.source, tuple(stages), tuple(links), worst)
+
+
+def single_device(problem: ChainProblem) -> ChainPlan | None:
+    """The best one-stage chain (the whole model on one peer, the source's frames sent to it
+    and its outputs back); None when the model fits on no single peer."""
+    m = len(problem.positions) - 1
+    plans = [build_plan(problem, [(0, m, p)]) for p in range(len(problem.peers))]
+    best = min(plans, key=lambda plan: plan.period)
+    return best if math.isfinite(best.period) else None
+
+
+def bottleneck_chain(problem: ChainProblem) -> ChainPlan:
+    """Minimise the period by a DP over (stages so far, position, last peer), module doc;
+    PlanError if it finds no chain that fits the peers' memories.
+
+    best[s, k, p] is the least bottleneck of s stages covering positions [0, k) with the
+    last on p; each label carries its path's peers, which later stages may not reuse.
+    Keeping one label per stage count (not one per (k, p)) keeps the short paths that
+    use few peers alive beside the fast ones that use many."""
+    m, n_peers, src = len(problem.positions), len(problem.peers), problem.src
+    layers = min(n_peers, m - 1)
+    best = np.full((layers + 1, m, n_peers), math.inf)
+    best[0, 0, src] = 0.0
+    used = np.zeros((layers + 1, m, n_peers, n_peers), dtype=bool)  # [s, k, p, peer on the path]
+    back = np.zeros((layers + 1, m, n_peers, 2), dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        link = problem.nbytes[:, None, None] / problem.rate[None, :, :]  # [a, q, p]
+        link[:, problem.rate == 0] = math.inf
+        link[:, np.arange(n_peers), np.arange(n_peers)] = 0.0
+    own = np.eye(n_peers, dtype=bool)
+    for b in range(1, m):
+        comp = (problem.work[b] - problem.work[:b])[:, None] / problem.speed[None, :]  # [a, p]
+        fit = problem.need[:b, b][:, None] <= problem.memory[None, :]  # [a, p]
+        for s in range(1, min(layers, b) + 1):
+            prev = best[s - 1, :b]  # [a, q]
+            if not np.isfinite(prev).any():
+                continue
+            cand = np.maximum(np.maximum(prev[:, :, None], comp[:, None, :]), link[:b])
+            cand[used[s - 1, :b]] = math.inf  # [a, q, p]: p is on the path to (a, q)
+            cand[np.broadcast_to(~fit[:, None, :], cand.shape)] = math.inf
+            flat = cand.reshape(b * n_peers, n_peers)
+            choice = np.argmin(flat, axis=0)
+            best[s, b] = flat[choice, np.arange(n_peers)]
+            a, q = np.divmod(choice, n_peers)
+            back[s, b, :, 0], back[s, b, :, 1] = a, q
+            used[s, b] = used[s - 1, a, q] | own
+    with np.errstate(divide="ignore"):
+        home = np.where(problem.rate[:, src] > 0, problem.nbytes[-1] / problem.rate[:, src], math.inf)
+    home[src] = 0.0
+    finals = np.maximum(best[:, m - 1, :], home[None, :])
+    s, p = np.unravel_index(int(np.argmin(finals)), finals.shape)
+    if not math.isfinite(finals[s, p]):
+        greedy = greedy_chain(problem)  # the DP's labels all ran into used peers: start from greedy
+        plan = improve(problem, _route_of(problem, greedy)) if greedy is not None else None
+        if plan is None or not math.isfinite(plan.period):
+            raise PlanError(_no_chain_message(problem))
+        return plan
+    route, k = [], m - 1
+    while s > 0:
+        a, q = back[s, k, p]
+        route.append((int(a), k, int(p)))
+        k, p, s = int(a), int(q), s - 1
+    return improve(problem, route[::-1])
+
+
+def _route_of(problem: ChainProblem, plan: ChainPlan) -> list[tuple[int, int, int]]:
+    at = {pos: k for k, pos in enumerate(problem.positions)}
+    return [(at[s.start], at[s.stop], problem.peers.index(s.peer)) for s in plan.stages]
+
+
+def improve(problem: ChainProblem, route: Route, rounds: int = 200) -> ChainPlan:
+    """Local search from `route`: move a cut by one position, give a stage an unused peer,
+    swap two stages' peers, merge two stages, or split one over an unused peer; take the
+    best move while the period falls. Moves touch only the stages at the bottleneck."""
+    route = list(route)
+    plan = build_plan(problem, route)
+    for _ in range(rounds):
+        moves = _moves(problem, route, plan)
+        if not moves:
+            break
+        value, step = min(((period_of(problem, r), r) for r in moves), key=lambda t: t[0])
+        if not value < plan.period - 1e-15:
+            break
+        route, plan = step, build_plan(problem, step)
+    return plan
+
+
+def _moves(problem: ChainProblem, route: list[tuple[int, int, int]], plan: ChainPlan) -> list[list]:
+    k_hot = _hot_stages(problem, route, plan)
+    unused = [p for p in range(len(problem.peers)) if p not in {q for _, _, q in route}]
+    moves: list[list] = []
+    for k in k_hot:
+        a, b, p = route[k]
+        for q in unused:  # another peer
+            moves.append([*route[:k], (a, b, q), *route[k + 1 :]])
+            for c in range(a + 1, b):  # split over an unused peer
+                moves.append([*route[:k], (a, c, p), (c, b, q), *route[k + 1 :]])
+                moves.append([*route[:k], (a, c, q), (c, b, p), *route[k + 1 :]])
+        for j in range(len(route)):  # swap peers
+            if j != k:
+                r = list(route)
+                r[k], r[j] = (a, b, route[j][2]), (route[j][0], route[j][1], p)
+                moves.append(r)
+        for j in (k - 1, k + 1):  # shift the cut, or merge, with a neighbour
+            if 0 <= j < len(route):
+                lo, hi = sorted((k, j))
+                (a1, b1, p1), (_, b2, p2) = route[lo], route[hi]
+                for c in (b1 - 1, b1 + 1):
+                    if a1 < c < b2:
+                        moves.append([*route[:lo], (a1, c, p1), (c, b2, p2), *route[hi + 1 :]])
+                for keep in (p1, p2):
+                    moves.append([*route[:lo], (a1, b2, keep), *route[hi + 1 :]])
+    return moves
+
+
+def _hot_stages(problem: ChainProblem, route: list[tuple[int, int, int]], plan: ChainPlan) -> list[int]:
+    """The stages whose compute, or whose incoming or outgoing link, sets the period."""
+    hot = set()
+    names = [problem.peers[p] for _, _, p in route]
+    for k, stage in enumerate(plan.stages):
+        if stage.compute_s >= plan.period or stage.memory_bytes > problem.memory[route[k][2]]:
+            hot.add(k)
+    for link in plan.links:
+        if link.seconds >= plan.period:
+            hot.update(k for k, name in enumerate(names) if name in (link.sender, link.receiver))
+    return sorted(hot) or list(range(len(route)))
+
+
+def _no_chain_message(problem: ChainProblem) -> str:
+    m = len(problem.positions)
+    singles = [float(problem.need[k, k + 1]) for k in range(m - 1)]
+    k = int(np.argmax(singles))
+    return (
+        f"no chain fits: the smallest partition holding nodes [{problem.positions[k]}, {problem.positions[k + 1]}) "
+        f"needs {singles[k] / 1e6:.3g} MB and the largest peer memory is {max(problem.memory) / 1e6:.3g} MB"
+    )
+
+
+def greedy_chain(problem: ChainProblem) -> ChainPlan | None:
+    """ITNAC's greedy baseline: from the source, the next stage goes to the unused peer with
+    the fastest link from the previous one (ties: the faster peer) that can hold the next
+    piece, and takes the longest run of positions that fits its memory. None if stuck (or a
+    link it needs is out of reach)."""
+    m, src = len(problem.positions), problem.src
+    route, a, prev, unused = [], 0, src, set(range(len(problem.peers)))
+    while a < m - 1:
+        options = [p for p in unused if problem.need[a, a + 1] <= problem.memory[p]]
+        if not options:
+            return None
+        p = max(options, key=lambda p: (math.inf if p == prev else problem.rate[prev, p], problem.speed[p], -p))
+        b = max(k for k in range(a + 1, m) if problem.need[a, k] <= problem.memory[p])
+        route.append((a, b, p))
+        unused.discard(p)
+        a, prev = b, p
+    plan = build_plan(problem, route)
+    return plan if math.isfinite(plan.period) else None
+
+
+def random_chain(problem: ChainProblem, rng: np.random.Generator, tries: int = 200) -> ChainPlan | None:
+    """ITNAC's random baseline: a random number of stages, random cuts, random distinct
+    peers, redrawn until every stage fits its peer (None after `tries` draws)."""
+    m, n_peers = len(problem.positions), len(problem.peers)
+    for _ in range(tries):
+        k = int(rng.integers(1, min(n_peers, m - 1) + 1))
+        cuts = sorted(rng.choice(np.arange(1, m - 1), size=k - 1, replace=False).tolist()) if k > 1 else []
+        bounds = [0, *cuts, m - 1]
+        peers = rng.permutation(n_peers)[:k]
+        route = [(bounds[s], bounds[s + 1], int(peers[s])) for s in range(k)]
+        plan = build_plan(problem, route)
+        if math.isfinite(plan.period):
+            return plan
+    return None

@@ -1,0 +1,138 @@
+"""Chain plans: the period by hand, the optimum by enumeration, memory never exceeded."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fognet.errors import PlanError
+from fognet.model.graph import analyse
+from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.partition.memory import MemoryTable
+from fognet.partition.throughput import (
+    ChainProblem,
+    bottleneck_chain,
+    build_plan,
+    greedy_chain,
+    period_of,
+    random_chain,
+)
+from fognet.partition.throughput_exact import optimal_chain
+from fognet.partition.throughput_region import acceleration
+from tests.graphs import residual_model
+
+
+def _problem(work, nbytes, speeds, rates, memory=None, need=None, source=0) -> ChainProblem:
+    m = len(work)
+    peers = tuple(f"p{k}" for k in range(len(speeds)))
+    rate = np.array(rates, dtype=float)
+    np.fill_diagonal(rate, math.inf)
+    return ChainProblem(
+        positions=tuple(range(m)), work=np.array(work, float), nbytes=np.array(nbytes, float),
+        need=np.zeros((m, m)) if need is None else np.array(need, float), peers=peers,
+        speed=np.array(speeds, float), memory=np.full(len(speeds), math.inf) if memory is None else np.array(memory, float),
+        rate=rate, source=peers[source],
+    )
+
+
+def test_period_by_hand_on_a_three_stage_chain() -> None:
+    # positions 0..3; stage work 1, 2, 1 s; speeds 1, 2, 4; 100 B in, 50 B at cut 1, 20 B at 2, 10 B out
+    p = _problem([0, 1, 3, 4], [100, 50, 20, 10], [1, 2, 4], [[0, 10, 10], [10, 0, 100], [5, 100, 0]])
+    plan = build_plan(p, [(0, 1, 0), (1, 2, 1), (2, 3, 2)])
+    assert [s.compute_s for s in plan.stages] == [1.0, 1.0, 0.25]
+    # links: p0->p1 50 B / 10 B/s = 5 s; p1->p2 20/100 = 0.2 s; p2->p0 10/5 = 2 s
+    assert [(link.sender, link.receiver, link.seconds) for link in plan.links] == [
+        ("p0", "p1", 5.0), ("p1", "p2", 0.2), ("p2", "p0", 2.0)]
+    assert plan.period == 5.0 and plan.throughput == 0.2
+    # on one device: the source alone computes 4 s; the input does not move
+    assert period_of(p, [(0, 3, 0)]) == 4.0
+    # a repeated peer or an unfitting stage is not a plan
+    assert period_of(p, [(0, 1, 1), (1, 3, 1)]) == math.inf
+
+
+def _enumerate(problem: ChainProblem) -> float:
+    """Every composition of the positions into stages, every injective choice of peers."""
+    m, n_peers = len(problem.positions), len(problem.peers)
+    best = math.inf
+    for k in range(1, min(n_peers, m - 1) + 1):
+        for cuts in itertools.combinations(range(1, m - 1), k - 1):
+            bounds = [0, *cuts, m - 1]
+            for peers in itertools.permutations(range(n_peers), k):
+                route = [(bounds[s], bounds[s + 1], peers[s]) for s in range(k)]
+                best = min(best, period_of(problem, route))
+    return best
+
+
+@st.composite
+def problems(draw):
+    m = draw(st.integers(2, 6))
+    n_peers = draw(st.integers(1, 4))
+    steps = draw(st.lists(st.floats(0.01, 1.0), min_size=m - 1, max_size=m - 1))
+    work = np.concatenate([[0.0], np.cumsum(steps)])
+    nbytes = draw(st.lists(st.floats(1.0, 1e3), min_size=m, max_size=m))
+    speeds = draw(st.lists(st.floats(0.2, 5.0), min_size=n_peers, max_size=n_peers))
+    rates = [[draw(st.sampled_from([0.0, 100.0, 1e3, 1e4])) for _ in range(n_peers)] for _ in range(n_peers)]
+    sizes = draw(st.lists(st.floats(1.0, 10.0), min_size=m - 1, max_size=m - 1))
+    prefix = np.concatenate([[0.0], np.cumsum(sizes)])
+    need = np.maximum(prefix[None, :] - prefix[:, None], 0.0)
+    memory = draw(st.lists(st.floats(3.0, 40.0), min_size=n_peers, max_size=n_peers))
+    source = draw(st.integers(0, n_peers - 1))
+    return _problem(work, nbytes, speeds, rates, memory, need, source)
+
+
+@settings(max_examples=150, deadline=None)
+@given(problem=problems())
+def test_optimum_equals_enumeration_and_bounds_the_heuristics(problem) -> None:
+    truth = _enumerate(problem)
+    if not math.isfinite(truth):
+        with pytest.raises(PlanError):
+            optimal_chain(problem)
+        return
+    best = optimal_chain(problem)
+    assert best.period == pytest.approx(truth, rel=1e-12)
+    assert bottleneck_chain(problem).period >= best.period - 1e-12
+    greedy = greedy_chain(problem)
+    assert greedy is None or greedy.period >= best.period - 1e-12
+
+
+@settings(max_examples=100, deadline=None)
+@given(problem=problems(), seed=st.integers(0, 2**16))
+def test_no_chain_plan_exceeds_a_peers_memory(problem, seed) -> None:
+    plans = [random_chain(problem, np.random.default_rng(seed)), greedy_chain(problem)]
+    try:
+        plans += [bottleneck_chain(problem), optimal_chain(problem)]
+    except PlanError:
+        pass
+    memory = dict(zip(problem.peers, problem.memory, strict=True))
+    for plan in plans:
+        if plan is None:
+            continue
+        assert len({s.peer for s in plan.stages}) == len(plan.stages)
+        for stage in plan.stages:
+            assert stage.memory_bytes <= memory[stage.peer]
+
+
+def test_chain_on_a_real_graph_and_its_acceleration_verdict() -> None:
+    graph = analyse(residual_model())
+    table = MemoryTable.of(graph)
+    whole = table.need(0, len(graph))
+    peers = [PeerState("car", 0.2), PeerState("a", 1.0, memory=whole * 0.8), PeerState("b", 1.0, memory=whole * 0.8)]
+    links = {("car", "a"): LinkState(1e8), ("car", "b"): LinkState(1e8), ("a", "b"): LinkState(1e8)}
+    state = ClusterState.of(peers, links)
+    times = [0.01, 0.01, 0.001, 0.001]
+    problem = ChainProblem.from_graph(graph, times, state, "car", positions=range(1, len(graph)))
+    plan = bottleneck_chain(problem)
+    assert {s.peer for s in plan.stages} <= {"car", "a", "b"}
+    assert all(s.memory_bytes <= whole * 0.8 for s in plan.stages if s.peer != "car")
+    verdict = acceleration(problem, plan)
+    assert verdict.pays and plan.period < verdict.single_period
+    # fast single device, slow links: partitioning cannot pay
+    slow = {k: LinkState(1e3) for k in links}
+    problem2 = ChainProblem.from_graph(graph, times, ClusterState.of([PeerState("car", 5.0), *peers[1:]], slow), "car")
+    verdict2 = acceleration(problem2, bottleneck_chain(problem2))
+    assert not verdict2.pays and "does not pay" in verdict2.reason
