@@ -36,9 +36,11 @@ import msgpack
 
 from fognet.errors import ConfigError, FognetError
 from fognet.net.base import Transport
+from fognet.net.ratelog import RateLimitedLog
 from fognet.net.wire import PROTOCOL_VERSION, Header, Hello
 
 log = logging.getLogger(__name__)
+warn = RateLimitedLog(log)  # stray datagrams and odd replies: a bounded number of lines
 
 LAN_BROADCAST = "255.255.255.255"
 LOOPBACK_BROADCAST = "127.255.255.255"
@@ -112,7 +114,7 @@ class _BeaconProtocol(asyncio.DatagramProtocol):
         self.seen.saw(*parsed)
 
     def error_received(self, exc: Exception) -> None:
-        log.warning("beacon socket error: %s", exc)
+        warn.warning("beacon-error", "beacon socket error: %s", exc)
 
 
 class BeaconDiscovery:
@@ -232,7 +234,7 @@ class BootstrapDiscovery:
             log.debug("bootstrap peer %s: %s", addr, exc)
             return
         if not isinstance(reply.body, Hello):
-            log.warning("bootstrap peer %s answered %s, not HELLO", addr, reply.type.value)
+            warn.warning("bootstrap-reply", "bootstrap peer %s answered %s, not HELLO", addr, reply.type.value)
             return
         self._pending.discard(addr)
         self._seen.saw(reply.sender, reply.body.address)

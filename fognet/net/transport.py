@@ -192,7 +192,7 @@ class ZmqTransport:
         return watched
 
     def _lost(self, addr: str, exc: zmq.ZMQError) -> None:
-        log.warning("connection to %s failed, will reconnect on next use: %s", addr, exc)
+        self._count.log.warning("lost", "connection to %s failed, will reconnect on next use: %s", addr, exc)
         watched = self._dealers.pop(addr, None)
         if watched is not None:
             watched.close()
@@ -253,7 +253,7 @@ class ZmqTransport:
             await self._served.send([route, *frames], asyncio.get_running_loop().time() + DEFAULT_TIMEOUT_S)
         except (zmq.ZMQError, asyncio.TimeoutError) as exc:
             self._count.dropped += 1
-            log.warning("could not reply to %s: %s", to or route.hex(), exc)
+            self._count.log.warning("no-reply", "could not reply to %s: %s", to or route.hex(), exc)
             return
         self._count.sent += 1
 

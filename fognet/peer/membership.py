@@ -38,6 +38,7 @@ from enum import Enum
 
 from fognet.errors import FognetError
 from fognet.net.base import Transport
+from fognet.net.ratelog import RateLimitedLog
 from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, State, new_node_id
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class MembershipTable:
         self.misses = misses
         self._members: dict[str, Member] = {}
         self.conflicts: dict[str, str] = {}  # refused instance -> the address it spoke from
+        self.log = RateLimitedLog(log)  # strangers decide how often these lines come
 
     def observe(self, header: Header, now: float) -> list[MemberEvent]:
         """Update the table from a received message; other message types are ignored."""
@@ -118,8 +120,8 @@ class MembershipTable:
     def _conflict(self, header: Header, holder: str) -> None:
         instance, address = header.body.instance, header.body.address
         if instance not in self.conflicts:
-            log.error(
-                "a second peer calls itself %r (at %s) while %s has that name; ignoring it: "
+            self.log.error(
+                "conflict", "a second peer calls itself %r (at %s) while %s has that name; ignoring it: "
                 "peer names must be unique in a cluster", header.sender, address, holder,
             )
         self.conflicts[instance] = address
@@ -173,6 +175,7 @@ class Membership:
         self.events = events
         self._describe = describe
         self._clock = clock
+        self._events_log = RateLimitedLog(log, burst=32)  # a flood of fake peers: bounded lines
 
     def hello(self) -> Hello:
         """What this peer says about itself, with the addresses it knows (gossip)."""
@@ -225,8 +228,9 @@ class Membership:
 
     def _publish(self, events: list[MemberEvent]) -> None:
         for event in events:
-            log.info("peer %s %s (%s at %s)", event.member.node_id[:8], event.kind.value,
-                     event.member.name or "-", event.member.address)
+            self._events_log.log(logging.INFO, "event", "peer %s %s (%s at %s)",
+                                 event.member.node_id[:8], event.kind.value,
+                                 event.member.name or "-", event.member.address)
             if event.kind is not EventKind.JOIN:
                 self.transport.forget(event.member.address)
             self.events.put_nowait(event)

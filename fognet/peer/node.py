@@ -59,6 +59,7 @@ from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused
 from fognet.net import wire
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
+from fognet.net.ratelog import RateLimitedLog
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
@@ -129,6 +130,7 @@ class Peer:
         )
         self.fetcher = ModelFetcher(self.name, self.store, self.transport, self.address_of)
         self._ids = itertools.count()
+        self._warn = RateLimitedLog(log)  # refusals are caused by what arrives: bounded
         self._handlers = {
             MsgType.EXEC: self._on_exec,
             MsgType.MODEL_GET: self._on_model_get,
@@ -252,7 +254,7 @@ class Peer:
             key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
             result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
         except ModelError as exc:  # one line here and one ERROR there; never a traceback
-            log.warning("%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
+            self._warn.warning("refused-exec", "%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
             raise
         reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s)
         return Header(reply), result.outputs
