@@ -36,6 +36,7 @@ import msgpack
 
 from fognet.errors import ConfigError, FognetError
 from fognet.net.base import Transport
+from fognet.net.bounded import BoundedDict
 from fognet.net.ratelog import RateLimitedLog
 from fognet.net.wire import PROTOCOL_VERSION, Header, Hello
 
@@ -46,6 +47,7 @@ LAN_BROADCAST = "255.255.255.255"
 LOOPBACK_BROADCAST = "127.255.255.255"
 DEFAULT_BEACON_PORT = 47474
 MAX_BEACON_BYTES = 512
+SIGHTINGS_KEPT = 1024  # latest sighting per node id; the oldest go first
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class _Seen:
     def __init__(self, self_id: str, found: asyncio.Queue | None) -> None:
         self.self_id = self_id
         self.found = found
-        self.latest: dict[str, PeerSeen] = {}
+        self.latest: dict[str, PeerSeen] = BoundedDict(SIGHTINGS_KEPT)  # fake beacons: bounded
 
     def saw(self, node_id: str, address: str) -> None:
         if node_id == self.self_id:

@@ -30,6 +30,10 @@ ZMQ_IMMEDIATE, so nothing is queued for a peer that is not connected (no stale r
 reach a peer that comes back). LINGER is 0: closing discards unsent messages, so shutdown
 never hangs on a dead peer. MAXMSGSIZE caps each frame at the message cap: ZeroMQ cuts a
 connection that sends a larger frame before buffering it (that sender then times out).
+
+Connections are bounded (`max_connections` DEALERs, `fognet.net.bounded.ConnectionTable`):
+past the bound the least recently used idle one is closed (it reconnects on next use), so
+strangers naming new addresses cost bounded sockets and file descriptors.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from fognet.net.base import (
     encode_reply,
     raise_if_error,
 )
+from fognet.net.bounded import ConnectionTable
 from fognet.net.emulation import Pacer
 from fognet.net.wire import Header, new_node_id
 from fognet.net.zmqio import LoopSocket
@@ -62,6 +67,7 @@ from fognet.net.zmqio import LoopSocket
 log = logging.getLogger(__name__)
 
 DEFAULT_HWM = 1000
+DEFAULT_MAX_CONNECTIONS = 192  # DEALERs; above the membership cap, well under ZeroMQ's 1023 sockets
 
 
 class ZmqTransport:
@@ -78,6 +84,7 @@ class ZmqTransport:
         max_concurrent: int = 64,
         pacer: Pacer | None = None,
         advertise_host: str | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.node_id = node_id or new_node_id()
         self.max_bytes = max_bytes
@@ -97,9 +104,11 @@ class ZmqTransport:
             self._ctx.term()
             raise ConfigError(f"cannot bind tcp://{host}:{port or '*'}: {exc}") from exc
         self.address = f"{advertise_host or host}:{port}"  # what other peers connect to
-        self._dealers: dict[str, LoopSocket] = {}
         self._count = Counters()
         self._pending = Pending(self._count, max_bytes)
+        self._dealers: ConnectionTable[str, LoopSocket] = ConnectionTable(
+            max_connections, lambda addr, watched: watched.sending or self._pending.waiting_on(addr),
+            LoopSocket.close)
         self._served: LoopSocket | None = None  # the ROUTER, while serve() runs
         self._stop_serving: asyncio.Future | None = None
         self._closed = False

@@ -21,6 +21,13 @@ peers with one name (a copied config) are therefore told apart: the newcomer is 
 and logged as a conflict until the first one has gone (BYE or dead); a peer restarted
 at the same address simply replaces its old entry.
 
+The table holds at most `max_members` peers (DEFAULT_MAX_MEMBERS): past it, a peer it
+does not know is refused (its HELLO gets ERROR BUSY) until a member leaves or dies; a
+live member is never evicted for a newcomer, so a flood of fake peers can fill the free
+places but cannot push out the peers that work, and what the flood costs (entries,
+heartbeats, DEALER connections) stays bounded. A HELLO/STATE whose address is not
+host:port is refused (MALFORMED) before it is stored.
+
 A peer is DEAD once `misses` heartbeat intervals pass without a HELLO or STATE from it
 (3 by default, as DESIGN.md says); a BYE makes it LEAVE at once; a dead or departed peer
 that speaks again JOINs again. Every event is put on the events queue for the daemon to
@@ -36,12 +43,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 
-from fognet.errors import FognetError
+from fognet.errors import ConfigError, FognetError, Refused, WireError
 from fognet.net.base import Transport
+from fognet.net.bounded import BoundedDict
+from fognet.net.discovery import parse_bootstrap
 from fognet.net.ratelog import RateLimitedLog
-from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, State, new_node_id
+from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, Reason, State, new_node_id
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_MEMBERS = 128  # a LAN cluster of fog devices; configurable per peer
+CONFLICTS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -76,14 +88,19 @@ class MembershipTable:
     """The live peers, by node id. Pure: every method takes the time it runs at."""
 
     def __init__(
-        self, self_id: str, interval_s: float = 1.0, misses: int = 3, instance: str = ""
+        self, self_id: str, interval_s: float = 1.0, misses: int = 3, instance: str = "",
+        max_members: int = DEFAULT_MAX_MEMBERS,
     ) -> None:
+        if max_members <= 0:
+            raise ConfigError(f"max_members must be at least 1, got {max_members}")
         self.self_id = self_id
+        self.max_members = max_members
+        self.refused = 0  # HELLO/STATE from newcomers while the table was full
         self.instance = instance
         self.interval_s = interval_s
         self.misses = misses
         self._members: dict[str, Member] = {}
-        self.conflicts: dict[str, str] = {}  # refused instance -> the address it spoke from
+        self.conflicts: BoundedDict[str, str] = BoundedDict(CONFLICTS_KEPT)  # refused instance -> its address
         self.log = RateLimitedLog(log)  # strangers decide how often these lines come
 
     def observe(self, header: Header, now: float) -> list[MemberEvent]:
@@ -99,8 +116,13 @@ class MembershipTable:
             return [MemberEvent(EventKind.LEAVE, gone, now)] if gone else []
         if not isinstance(header.body, Hello):  # State is a Hello
             return []
-        member = _member(header, now)
         held = self._members.get(header.sender)
+        if held is None and not self.admits(header.sender):
+            self.refused += 1
+            self.log.warning("full", "membership is full (%d peers): not adding %r at %s",
+                             self.max_members, header.sender[:40], header.body.address[:60])
+            return []
+        member = _member(header, now)
         if (
             held is not None
             and self._foreign(member.instance, held.instance)
@@ -126,6 +148,10 @@ class MembershipTable:
             )
         self.conflicts[instance] = address
 
+    def admits(self, node_id: str) -> bool:
+        """Whether a HELLO from `node_id` would be taken: a member, or room for one more."""
+        return node_id in self._members or len(self._members) < self.max_members
+
     def expire(self, now: float) -> list[MemberEvent]:
         """Remove the peers whose last heartbeat is more than `misses` intervals old."""
         limit = self.misses * self.interval_s
@@ -145,6 +171,14 @@ class MembershipTable:
 
     def __len__(self) -> int:
         return len(self._members)
+
+
+def _check_address(address: str) -> None:
+    """A member's address must be host:port: it is what heartbeats connect to."""
+    try:
+        parse_bootstrap([address])
+    except ConfigError:
+        raise WireError(f"address: {address[:60]!r} is not host:port") from None
 
 
 def _member(header: Header, now: float) -> Member:
@@ -169,9 +203,11 @@ class Membership:
         interval_s: float = 1.0,
         misses: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        max_members: int = DEFAULT_MAX_MEMBERS,
     ) -> None:
         self.transport = transport
-        self.table = MembershipTable(transport.node_id, interval_s, misses, instance=new_node_id())
+        self.table = MembershipTable(transport.node_id, interval_s, misses, instance=new_node_id(),
+                                     max_members=max_members)
         self.events = events
         self._describe = describe
         self._clock = clock
@@ -186,7 +222,14 @@ class Membership:
         )
 
     def handle(self, header: Header) -> Header | None:
-        """Feed HELLO/STATE/BYE into the table; a HELLO is answered with our HELLO."""
+        """Feed HELLO/STATE/BYE into the table; a HELLO is answered with our HELLO (ERROR
+        when it cannot be taken: a bad address, or a full table)."""
+        if isinstance(header.body, Hello):
+            _check_address(header.body.address)
+            if type(header.body) is Hello and not self.table.admits(header.sender):
+                self.table.refused += 1
+                raise Refused(f"{self.transport.node_id} has {self.table.max_members} members, its cap; "
+                              "try again when one leaves", Reason.BUSY)
         self._publish(self.table.observe(header, self._clock()))
         return Header(self.hello()) if type(header.body) is Hello else None
 
@@ -195,6 +238,8 @@ class Membership:
         reply, _ = await self.transport.request(
             address, Header(self.hello()), timeout_s=timeout_s or self.table.interval_s * 2
         )
+        if isinstance(reply.body, Hello):
+            _check_address(reply.body.address)
         self._publish(self.table.observe(reply, self._clock()))
 
     async def run(self) -> None:

@@ -27,7 +27,8 @@ API
     PeerConfig(name, speed=1.0, threads=1, quota=4, host="127.0.0.1", port=0, bootstrap=(),
                discovery=False, broadcast=LOOPBACK_BROADCAST, emulate=False, cache_dir=None,
                profile="", heartbeat_s=1.0, time_scale=1.0, max_model_bytes=MAX_MODEL_BYTES,
-               session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES)
+               session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES,
+               max_members=DEFAULT_MAX_MEMBERS)
     Peer(config, *, pacer=None, on_event=None)      on_event(MemberEvent) for each join/leave/death
         .name, .address ("host:port"), .store, .executor
         await .run()                       until cancelled
@@ -57,10 +58,11 @@ import numpy as np
 
 from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused
 from fognet.net import wire
+from fognet.net.bounded import DroppingQueue
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
 from fognet.net.ratelog import RateLimitedLog
-from fognet.net.transport import ZmqTransport
+from fognet.net.transport import DEFAULT_MAX_CONNECTIONS, ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.peer.executor import (
@@ -74,12 +76,14 @@ from fognet.peer.executor import (
 from fognet.peer.fetch import ModelFetcher
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
 from fognet.peer.match.round_values import figures_from_cluster
-from fognet.peer.membership import EventKind, MemberEvent, Membership
+from fognet.peer.membership import DEFAULT_MAX_MEMBERS, EventKind, MemberEvent, Membership
 from fognet.peer.store import CHUNK_BYTES, MAX_MODEL_BYTES, ModelStore, check_sha
 
 log = logging.getLogger(__name__)
 
 LOOPBACK_LINK = LinkState(bandwidth=1.25e9, latency=0.0002)  # what planning assumes unemulated
+SPARE_CONNECTIONS = 64  # DEALERs beyond the members' (introductions, fetches, rounds)
+SIGHTINGS_QUEUED = 64  # beacon sightings waiting for an introduction; more are dropped
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class PeerConfig:
     max_model_bytes: int = MAX_MODEL_BYTES  # a model fetched from a peer may be at most this big
     session_cache_bytes: int = SESSION_CACHE_BYTES  # built sessions kept (LRU, estimated bytes)
     model_cache_bytes: int = MODEL_CACHE_BYTES  # loaded models kept (LRU, estimated bytes)
+    max_members: int = DEFAULT_MAX_MEMBERS  # peers it keeps track of; newcomers past it are refused
 
 
 class Peer:
@@ -115,7 +120,10 @@ class Peer:
     ) -> None:
         self.config = config
         self.name = config.name
-        self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer)
+        self.transport = ZmqTransport(
+            config.name, host=config.host, port=config.port, pacer=pacer,
+            max_connections=max(DEFAULT_MAX_CONNECTIONS, config.max_members + SPARE_CONNECTIONS),
+        )
         self.address = self.transport.address
         self.store = ModelStore(config.cache_dir, max_model_bytes=config.max_model_bytes)
         self.executor = Executor(
@@ -126,7 +134,8 @@ class Peer:
         self._events: asyncio.Queue[MemberEvent] = asyncio.Queue()
         self._on_event = on_event
         self.membership = Membership(
-            self.transport, self._describe, self._events, interval_s=config.heartbeat_s
+            self.transport, self._describe, self._events, interval_s=config.heartbeat_s,
+            max_members=config.max_members,
         )
         self.fetcher = ModelFetcher(self.name, self.store, self.transport, self.address_of)
         self._ids = itertools.count()
@@ -215,7 +224,7 @@ class Peer:
 
     async def _beacon(self) -> None:
         """Introduce ourselves to every peer the UDP beacon shows that membership lacks."""
-        found: asyncio.Queue[PeerSeen] = asyncio.Queue()
+        found: asyncio.Queue[PeerSeen] = DroppingQueue(SIGHTINGS_QUEUED)  # a beacon flood: bounded
         disco = BeaconDiscovery(
             self.name, self.address, found, broadcast=self.config.broadcast,
             interval_s=self.config.heartbeat_s,
@@ -224,9 +233,14 @@ class Peer:
         try:
             while True:
                 seen = await found.get()
-                if seen.node_id not in self.membership.table:
-                    with contextlib.suppress(FognetError):
-                        await self.membership.introduce(seen.address)
+                table = self.membership.table
+                if seen.node_id in table or not table.admits(seen.node_id):
+                    continue
+                try:
+                    await self.membership.introduce(seen.address)
+                except FognetError:  # a beacon proves nothing: let its connection go
+                    if seen.node_id not in table:
+                        self.transport.forget(seen.address)
         finally:
             await disco.stop()
 
