@@ -279,7 +279,8 @@ class Peer:
         if not self.store.has(sha):
             raise Refused(f"{self.name} has no model {sha[:12]}...", Reason.NOT_FOUND)
         if not 0 <= body.offset_bytes < self.store.size(sha):
-            raise Refused(f"offset {body.offset_bytes} is outside model {sha[:12]}... ({self.store.size(sha)} bytes)")
+            raise Refused(f"offset {body.offset_bytes} is outside model {sha[:12]}... ({self.store.size(sha)} bytes)",
+                          Reason.NOT_FOUND)
         data = self.store.read_chunk(sha, body.offset_bytes, max(1, min(body.max_bytes, CHUNK_BYTES)))
         part = wire.ModelPart(sha, body.offset_bytes, self.store.size(sha))
         return Header(part), {"data": np.frombuffer(data, dtype=np.uint8)}

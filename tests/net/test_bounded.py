@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 
 import pytest
 
@@ -14,6 +13,7 @@ from fognet.errors import PeerUnreachable
 from fognet.net.bounded import BoundedDict, ConnectionTable, DroppingQueue
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, Ping
+from fognet.testing.fuzz import dead_addresses
 
 
 def test_bounded_dict_forgets_the_least_recently_set() -> None:
@@ -47,20 +47,6 @@ def test_connection_table_evicts_only_idle_connections_least_recent_first() -> N
     table.get("a")  # used: c is now the least recent
     table["e"] = "E"
     assert list(table) == ["a", "e"] and closed[-1] == "C" and table.evicted == 2
-
-
-@contextlib.contextmanager
-def dead_addresses(n: int):
-    """Loopback ports bound but not listening: connections to them are refused, and no
-    other process on this machine can be listening there."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        yield [f"127.0.0.1:{s.getsockname()[1]}" for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def open_fds() -> int:
