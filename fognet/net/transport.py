@@ -180,6 +180,13 @@ class ZmqTransport:
             await sock.send(frames, deadline)
         except zmq.ZMQError as exc:
             raise PeerError(f"cannot send {header.type.value} to {addr}: {exc}") from exc
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            # forget() or the connection table closed the socket under this send: the
+            # caller must see a lost peer, not a cancellation it did not ask for
+            raise PeerUnreachable(f"the connection to {addr} was closed while sending {header.type.value}") from None
         self._count.sent += 1
 
     def _dealer(self, addr: str) -> LoopSocket:

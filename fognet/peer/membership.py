@@ -21,11 +21,13 @@ peers with one name (a copied config) are therefore told apart: the newcomer is 
 and logged as a conflict until the first one has gone (BYE or dead); a peer restarted
 at the same address simply replaces its old entry.
 
-The table holds at most `max_members` peers (DEFAULT_MAX_MEMBERS): past it, a peer it
-does not know is refused (its HELLO gets ERROR BUSY) until a member leaves or dies; a
-live member is never evicted for a newcomer, so a flood of fake peers can fill the free
-places but cannot push out the peers that work, and what the flood costs (entries,
-heartbeats, DEALER connections) stays bounded. A HELLO/STATE whose address is not
+The table holds at most `max_members` peers (DEFAULT_MAX_MEMBERS): past it, a newcomer
+takes the place of a member that does not work, one whose last `UNREACHABLE_AFTER`
+heartbeats could not even be handed to its address (a fake peer naming an address where
+nothing listens), and is refused otherwise (its HELLO gets ERROR BUSY) until a member
+leaves or dies. A member that takes our heartbeats is never evicted for a newcomer, so a
+flood of fake peers cannot push out the peers that work nor keep a lapsed one out for
+long, and what the flood costs (entries, heartbeats, DEALER connections) stays bounded. A HELLO/STATE whose address is not
 host:port is refused (MALFORMED) before it is stored.
 
 A peer is DEAD once `misses` heartbeat intervals pass without a HELLO or STATE from it
@@ -53,6 +55,7 @@ from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, Reason, State,
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MEMBERS = 128  # a LAN cluster of fog devices; configurable per peer
+UNREACHABLE_AFTER = 2  # heartbeats in a row not handed over: the member's place may be taken
 CONFLICTS_KEPT = 64
 
 
@@ -100,6 +103,7 @@ class MembershipTable:
         self.interval_s = interval_s
         self.misses = misses
         self._members: dict[str, Member] = {}
+        self._failures: dict[str, int] = {}  # member -> heartbeats in a row it did not take
         self.conflicts: BoundedDict[str, str] = BoundedDict(CONFLICTS_KEPT)  # refused instance -> its address
         self.log = RateLimitedLog(log)  # strangers decide how often these lines come
 
@@ -112,7 +116,7 @@ class MembershipTable:
                 self._conflict(header, "this peer")
             return []
         if isinstance(header.body, Bye):
-            gone = self._members.pop(header.sender, None)
+            gone = self._drop(header.sender)
             return [MemberEvent(EventKind.LEAVE, gone, now)] if gone else []
         if not isinstance(header.body, Hello):  # State is a Hello
             return []
@@ -122,6 +126,9 @@ class MembershipTable:
             self.log.warning("full", "membership is full (%d peers): not adding %r at %s",
                              self.max_members, header.sender[:40], header.body.address[:60])
             return []
+        events = []
+        if held is None and len(self._members) >= self.max_members:
+            events.append(MemberEvent(EventKind.DEAD, self._drop(self._displaceable()[0]), now))
         member = _member(header, now)
         if (
             held is not None
@@ -131,9 +138,10 @@ class MembershipTable:
         ):
             self._conflict(header, f"the peer at {held.address}")
             return []
-        joined = held is None
+        if held is not None and held.address != member.address:
+            self._failures.pop(header.sender, None)  # a new address gets its own chances
         self._members[header.sender] = member
-        return [MemberEvent(EventKind.JOIN, member, now)] if joined else []
+        return [*events, MemberEvent(EventKind.JOIN, member, now)] if held is None else events
 
     @staticmethod
     def _foreign(theirs: str, ours: str) -> bool:
@@ -149,15 +157,33 @@ class MembershipTable:
         self.conflicts[instance] = address
 
     def admits(self, node_id: str) -> bool:
-        """Whether a HELLO from `node_id` would be taken: a member, or room for one more."""
-        return node_id in self._members or len(self._members) < self.max_members
+        """Whether a HELLO from `node_id` would be taken: a member, room for one more, or a
+        member that does not take heartbeats to give its place."""
+        return node_id in self._members or len(self._members) < self.max_members or bool(self._displaceable())
+
+    def heartbeat_sent(self, node_id: str, handed_over: bool) -> None:
+        """Whether our heartbeat could be handed to the member's address (the only thing
+        that shows an address is real: anyone can send a STATE naming any address)."""
+        if handed_over:
+            self._failures.pop(node_id, None)
+        elif node_id in self._members:
+            self._failures[node_id] = self._failures.get(node_id, 0) + 1
+
+    def _displaceable(self) -> list[str]:
+        """Members that did not take their last heartbeats, longest silent first."""
+        ids = [n for n, fails in self._failures.items() if fails >= UNREACHABLE_AFTER]
+        return sorted(ids, key=lambda n: (self._members[n].last_seen, n))
+
+    def _drop(self, node_id: str) -> Member | None:
+        self._failures.pop(node_id, None)
+        return self._members.pop(node_id, None)
 
     def expire(self, now: float) -> list[MemberEvent]:
         """Remove the peers whose last heartbeat is more than `misses` intervals old."""
         limit = self.misses * self.interval_s
         dead = [m for m in self._members.values() if now - m.last_seen > limit]
         for member in dead:
-            del self._members[member.node_id]
+            self._drop(member.node_id)
         return [MemberEvent(EventKind.DEAD, m, now) for m in dead]
 
     def alive(self) -> list[Member]:
@@ -257,8 +283,10 @@ class Membership:
                 return_exceptions=True,
             )
             for member, result in zip(members, results, strict=True):
-                if isinstance(result, FognetError):
-                    log.debug("heartbeat to %s failed: %s", member.address, result)
+                self.table.heartbeat_sent(member.node_id, not isinstance(result, BaseException))
+                if isinstance(result, FognetError | asyncio.CancelledError):  # gather's own
+                    # cancellation raises; a cancelled send is a lost connection, not ours
+                    log.debug("heartbeat to %s failed: %r", member.address, result)
                 elif isinstance(result, BaseException):
                     raise result
             await asyncio.sleep(max(0.0, started + interval - self._clock()))

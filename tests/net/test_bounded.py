@@ -83,3 +83,16 @@ async def _ping_all(transport: ZmqTransport, addresses: list[str]) -> None:
     for address in addresses:
         with contextlib.suppress(PeerUnreachable):
             await transport.send(address, Header(Ping()), timeout_s=0.01)
+
+
+async def test_a_send_whose_connection_is_closed_under_it_fails_as_a_lost_peer() -> None:
+    """forget() (membership: a peer left or died) while a heartbeat to the same address waits
+    for its connection: the send raises PeerUnreachable; a CancelledError here used to end
+    the membership heartbeat loop silently (a TaskGroup ignores a child that was cancelled)."""
+    with dead_addresses(1) as (address,):
+        async with ZmqTransport() as transport:
+            sending = asyncio.create_task(transport.send(address, Header(Ping()), timeout_s=5.0))
+            await asyncio.sleep(0.05)
+            transport.forget(address)
+            with pytest.raises(PeerUnreachable, match="closed while sending"):
+                await sending

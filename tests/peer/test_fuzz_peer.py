@@ -36,8 +36,8 @@ async def test_ten_thousand_fuzzed_messages_then_a_verified_exec(residual_file, 
     graph = analyse(load_model(path).model)
     caplog.set_level(logging.INFO, logger="fognet")
     with dead_addresses(8) as addresses:
-        target = Peer(PeerConfig("f1", cache_dir=tmp_path / "f1", heartbeat_s=0.3, max_members=MAX_MEMBERS))
-        source = Peer(PeerConfig("car", cache_dir=tmp_path / "car", heartbeat_s=0.3, bootstrap=(target.address,)))
+        target = Peer(PeerConfig("f1", cache_dir=tmp_path / "f1", heartbeat_s=0.5, max_members=MAX_MEMBERS))
+        source = Peer(PeerConfig("car", cache_dir=tmp_path / "car", heartbeat_s=0.5, bootstrap=(target.address,)))
         source.store.register(path, sha)
         async with asyncio.timeout(120), target.running(), source.running():
             await source.wait_for_peers(2, timeout=5.0)
@@ -118,7 +118,7 @@ def test_every_handler_answers_hostile_bodies_with_a_reason(residual_file, tmp_p
     peer holds the model some EXECs name, so node ranges, rows and tensors reach the executor."""
     path, sha = residual_file
     with dead_addresses(4) as addresses, asyncio.Runner() as runner:
-        target = Peer(PeerConfig("f1", cache_dir=tmp_path / "f1", heartbeat_s=0.3, max_members=8))
+        target = Peer(PeerConfig("f1", cache_dir=tmp_path / "f1", heartbeat_s=0.5, max_members=8))
         target.store.register(path, sha)
         running = runner.run(_start(target))
         counts = Counters()

@@ -162,3 +162,20 @@ async def test_a_full_membership_answers_busy_and_a_bad_address_malformed() -> N
         assert [m.node_id for m in members.table.alive()] == ["w1"]
     finally:
         await transport.aclose()
+
+
+def test_a_newcomer_takes_the_place_of_a_member_that_takes_no_heartbeats() -> None:
+    table = MembershipTable("me", interval_s=1.0, misses=3, max_members=2)
+    table.observe(_newcomer("w1"), 0.0)
+    table.observe(_newcomer("fake", "127.0.0.1:9"), 0.0)
+    table.heartbeat_sent("w1", True)
+    table.heartbeat_sent("fake", False)
+    assert not table.admits("car")  # one miss is not enough
+    table.heartbeat_sent("fake", False)
+    dead, join = table.observe(_newcomer("car"), 0.5)
+    assert (dead.kind, dead.member.node_id) == (EventKind.DEAD, "fake")
+    assert (join.kind, join.member.node_id) == (EventKind.JOIN, "car")
+    for _ in range(5):
+        table.heartbeat_sent("w1", False)
+    table.heartbeat_sent("w1", True)  # it took one again: it works
+    assert table.observe(_newcomer("other"), 0.6) == [] and {m.node_id for m in table.alive()} == {"w1", "car"}
