@@ -12,6 +12,7 @@ Async part, driven by the peer daemon:
     members = Membership(transport, describe, events_queue, interval_s=1.0)
     task = asyncio.create_task(members.run())      # heartbeat: STATE to all, expire, repeat
     reply = members.handle(header)                  # in the serve handler, for HELLO/STATE/BYE
+    members.heard(reply)                            # a HELLO that came back as a reply (bootstrap)
     await members.introduce("host:port")            # HELLO a peer found by discovery
     await members.leave()                           # BYE to everyone, on shutdown
 
@@ -27,8 +28,10 @@ heartbeats could not even be handed to its address (a fake peer naming an addres
 nothing listens), and is refused otherwise (its HELLO gets ERROR BUSY) until a member
 leaves or dies. A member that takes our heartbeats is never evicted for a newcomer, so a
 flood of fake peers cannot push out the peers that work nor keep a lapsed one out for
-long, and what the flood costs (entries, heartbeats, DEALER connections) stays bounded. A HELLO/STATE whose address is not
-host:port is refused (MALFORMED) before it is stored.
+long, and what the flood costs (entries, heartbeats, DEALER connections) stays bounded. A HELLO/STATE is checked before it is
+stored, since planning and the matching game read members' figures: an address that is not
+host:port, a speed that is not a positive finite number, a negative or infinite backlog, a
+negative quota are refused (MALFORMED; a HELLO that came as a reply is dropped, one line).
 
 A peer is DEAD once `misses` heartbeat intervals pass without a HELLO or STATE from it
 (3 by default, as DESIGN.md says); a BYE makes it LEAVE at once; a dead or departed peer
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -199,12 +203,19 @@ class MembershipTable:
         return len(self._members)
 
 
-def _check_address(address: str) -> None:
-    """A member's address must be host:port: it is what heartbeats connect to."""
+def _check_hello(hello: Hello) -> None:
+    """What a member says about itself must be usable: its address is what heartbeats
+    connect to, its figures are what plans and rounds are priced with."""
     try:
-        parse_bootstrap([address])
+        parse_bootstrap([hello.address])
     except ConfigError:
-        raise WireError(f"address: {address[:60]!r} is not host:port") from None
+        raise WireError(f"address: {hello.address[:60]!r} is not host:port") from None
+    if not (math.isfinite(hello.speed) and hello.speed > 0):
+        raise WireError(f"speed: {hello.speed!r} is not a positive finite number")
+    if not (math.isfinite(hello.backlog_ref_s) and hello.backlog_ref_s >= 0):
+        raise WireError(f"backlog_ref_s: {hello.backlog_ref_s!r} is not a finite number >= 0")
+    if hello.quota < 0:
+        raise WireError(f"quota: {hello.quota} is negative")
 
 
 def _member(header: Header, now: float) -> Member:
@@ -251,7 +262,7 @@ class Membership:
         """Feed HELLO/STATE/BYE into the table; a HELLO is answered with our HELLO (ERROR
         when it cannot be taken: a bad address, or a full table)."""
         if isinstance(header.body, Hello):
-            _check_address(header.body.address)
+            _check_hello(header.body)
             if type(header.body) is Hello and not self.table.admits(header.sender):
                 self.table.refused += 1
                 raise Refused(f"{self.transport.node_id} has {self.table.max_members} members, its cap; "
@@ -264,8 +275,17 @@ class Membership:
         reply, _ = await self.transport.request(
             address, Header(self.hello()), timeout_s=timeout_s or self.table.interval_s * 2
         )
+        self.heard(reply)
+
+    def heard(self, reply: Header) -> None:
+        """Take in a HELLO that came back as a reply (an introduction, the bootstrap list);
+        one that would be refused as a request is dropped with a (rate-limited) line."""
         if isinstance(reply.body, Hello):
-            _check_address(reply.body.address)
+            try:
+                _check_hello(reply.body)
+            except WireError as exc:
+                self.table.log.warning("bad-hello", "ignoring the HELLO of %r: %s", reply.sender[:40], exc)
+                return
         self._publish(self.table.observe(reply, self._clock()))
 
     async def run(self) -> None:

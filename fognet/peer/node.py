@@ -214,7 +214,7 @@ class Peer:
         """HELLO the bootstrap list (and the peers it names) until each has answered."""
         disco = BootstrapDiscovery(
             self.transport, self.membership.hello, self.config.bootstrap,
-            interval_s=self.config.heartbeat_s, on_hello=self.membership.handle,
+            interval_s=self.config.heartbeat_s, on_hello=self.membership.heard,
         )
         await disco.start()
         try:

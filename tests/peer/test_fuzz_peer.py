@@ -42,7 +42,7 @@ async def test_ten_thousand_fuzzed_messages_then_a_verified_exec(residual_file, 
         async with asyncio.timeout(120), target.running(), source.running():
             await source.wait_for_peers(2, timeout=5.0)
             logged_before = len(caplog.records)
-            report = await asyncio.to_thread(blast, target.address, Fuzzer(12, "f1", addresses), MESSAGES)
+            report = await asyncio.to_thread(blast, target.address, Fuzzer(12, "f1", addresses).messages(MESSAGES))
             members = len(target.membership.table)
             stats = target.transport.stats()
             # a flood on a shared 2-core machine may delay f1's heartbeats past car's patience;

@@ -179,3 +179,24 @@ def test_a_newcomer_takes_the_place_of_a_member_that_takes_no_heartbeats() -> No
         table.heartbeat_sent("w1", False)
     table.heartbeat_sent("w1", True)  # it took one again: it works
     assert table.observe(_newcomer("other"), 0.6) == [] and {m.node_id for m in table.alive()} == {"w1", "car"}
+
+
+async def test_figures_that_would_break_planning_are_refused_or_dropped() -> None:
+    """A member's speed, backlog and quota are what plans and rounds are priced with: a
+    speed of 0 once made every ROUND_OPEN fail as HANDLER_FAILED (found by bench_fuzz)."""
+    transport = ZmqTransport()
+    try:
+        members = Membership(transport, lambda: Hello(""), asyncio.Queue())
+        bad = {"speed": [0.0, -1.0, float("nan"), float("inf")], "backlog_ref_s": [-1.0, float("nan"), float("inf")],
+               "quota": [-1]}
+        for field, values in bad.items():
+            for value in values:
+                hello = Header(Hello("127.0.0.1:7000", name="w1", **{field: value}), sender="w1")
+                with pytest.raises(WireError, match=field):
+                    members.handle(hello)
+                members.heard(hello)  # as a reply: dropped, no exception
+        assert len(members.table) == 0
+        members.heard(Header(Hello("127.0.0.1:7000", name="w1", speed=2.0), sender="w1"))
+        assert members.table.get("w1").speed == 2.0
+    finally:
+        await transport.aclose()
