@@ -12,6 +12,8 @@ every message hits shows its traceback once per window, never once per message.
     warn.warning("malformed", "malformed message on %s: %s", where, exc)
     warn.error("handler", "handler failed on %s", kind, exc_info=True)
     warn.suppressed                                 # lines left out so far (all kinds)
+    note = warn.admit("event")                      # for lines written elsewhere (click.echo):
+    if note is not None: click.echo(f"... {note}")  # None: left out; else "" or " (and N more ...)"
 
 `kind` must be a constant of the calling code (never text from the wire), so the table
 of kinds stays as small as the code; it is capped anyway.
@@ -60,18 +62,25 @@ class RateLimitedLog:
         """Write the line unless its kind is over its rate; True if it was written."""
         if not self.logger.isEnabledFor(level):
             return False
+        note = self.admit(kind)
+        if note is None:
+            return False
+        self.logger.log(level, msg + note, *args, exc_info=exc_info)
+        return True
+
+    def admit(self, kind: str) -> str | None:
+        """Count one line of `kind`: None if it is over its rate (left out), else what to
+        append to it ("" or how many like it were left out since the last one written)."""
         window = self._window(kind)
         if window.written >= self.burst:
             window.left_out += 1
             self.suppressed += 1
-            return False
+            return None
         window.written += 1
-        if window.left_out:
-            msg = f"{msg} (and {window.left_out} more like it left out)"
-            window.left_out = 0
         self.written += 1
-        self.logger.log(level, msg, *args, exc_info=exc_info)
-        return True
+        note = f" (and {window.left_out} more like it left out)" if window.left_out else ""
+        window.left_out = 0
+        return note
 
     def _window(self, kind: str) -> _Window:
         now = self._clock()
