@@ -1,4 +1,7 @@
-"""partition/ and matching/ must stay pure: the peer and the simulator both drive them."""
+"""partition/, matching/ and placement/ must stay pure: the peer and the simulator both drive them.
+
+The dependency direction between packages and the absence of import cycles are in
+test_dependencies.py."""
 
 from __future__ import annotations
 
@@ -27,9 +30,3 @@ def test_pure_packages_import_no_io(sub: str) -> None:
                 assert top not in FORBIDDEN and name not in FORBIDDEN and not any(
                     name.startswith(f + ".") for f in FORBIDDEN
                 ), f"{path.relative_to(PACKAGE.parent)} imports {name}"
-
-
-def test_matching_does_not_depend_on_partition() -> None:
-    for path in sorted((PACKAGE / "matching").rglob("*.py")):
-        text = path.read_text()
-        assert "fognet.partition" not in text and "fognet.model" not in text, path

@@ -46,3 +46,11 @@ ALL += [simulate]
 from fognet.cli.demo import demo  # noqa: E402
 
 ALL += [demo]
+
+from fognet.cli.experiment import experiment  # noqa: E402
+
+ALL += [experiment]
+
+from fognet.cli.bench import bench  # noqa: E402
+
+ALL += [bench]

@@ -51,8 +51,7 @@ def _session(loaded, frames: int, seed: int, placement, identity, session):
     from fognet.data.driving import DrivingStream
     from fognet.infer.session import run_session
 
-    images = (f.image for f in DrivingStream(frames, 30.0, seed))
-    return asyncio.run(run_session(loaded, images, placement, session, identity))
+    return asyncio.run(run_session(loaded, DrivingStream(frames, 30.0, seed), placement, session, identity))
 
 
 @click.command()

@@ -13,7 +13,7 @@ from fognet.errors import ConfigError
 
 
 def _images(source: Path | None, frames: int, fps: float | None, seed: int):
-    """(the images to send, how many): the dataset's first `frames`, or the driving stream."""
+    """(the frames to send, how many): the dataset's first `frames`, or the driving stream."""
     if source is not None:
         from itertools import islice
 
@@ -21,10 +21,10 @@ def _images(source: Path | None, frames: int, fps: float | None, seed: int):
 
         dataset = open_source(source, fps)
         total = min(frames, len(dataset))
-        return (frame.image for frame in islice(dataset, total)), total
+        return islice(dataset, total), total
     from fognet.data.driving import DrivingStream
 
-    return (frame.image for frame in DrivingStream(frames, fps or 30.0, seed)), frames
+    return iter(DrivingStream(frames, fps or 30.0, seed)), frames
 
 
 def _cluster_identity(cluster_file: Path, emulate: bool | None):
@@ -53,7 +53,7 @@ def _placement(kind: str, local: bool, parts: int | None, use_source: bool):
     return GreedyPlacement(parts=parts, use_source=use_source)
 
 
-def _run(loaded, images, placement, options, identity, total: int):
+def _run(loaded, graph, images, placement, options, identity, total: int):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fognet.infer.session import run_session
@@ -68,7 +68,7 @@ def _run(loaded, images, placement, options, identity, total: int):
             last = f"{result.latency_s * 1e3:.1f} ms" if result.ok else f"[red]failed: {result.error}"
             progress.update(bar, advance=1, last=last)
 
-        return asyncio.run(run_session(loaded, images, placement, options, identity, on_result))
+        return asyncio.run(run_session(loaded, images, placement, options, identity, on_result, graph))
 
 
 def _shape(plan) -> tuple:
@@ -200,7 +200,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
 
         times = load_profile(profile_path).times_for(graph)
     options = dict(
-        window=window, fps=fps, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times,
+        window=window, paced=fps is not None, timeout_s=timeout, join_timeout_s=join_timeout, verify=verify, times=times,
         warmup=warmup, replan_threshold=replan_threshold,
     )
     if via:
@@ -208,7 +208,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         session = SessionOptions(via=tuple(parse_bootstrap(list(via))), **options)
         console.print(f"joining via {', '.join(via)} as a requester (its own links are loopback, not emulated)")
         chosen = _placement(placement, local_only, parts, False)
-        report = _run(loaded, images, chosen, session, identity, total)
+        report = _run(loaded, graph, images, chosen, session, identity, total)
     else:
         cluster, identity, others, workers = _cluster_identity(cluster_file, emulate)
         console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
@@ -216,7 +216,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         with LocalCluster(cluster_file, names=others, emulate=emulate) as local:
             session = SessionOptions(via=(local.launched[0].address,) if others else (), expect_workers=workers, **options)
             chosen = _placement(placement, local_only, parts, True)
-            report = _run(loaded, images, chosen, session, identity, total)
+            report = _run(loaded, graph, images, chosen, session, identity, total)
     _print_report(report, graph, console)
     from fognet.infer.matched import round_lines
 

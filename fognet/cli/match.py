@@ -14,8 +14,8 @@ from fognet.errors import InstanceError
 
 def _table(result) -> Table:
     table = Table(title=f"matching ({result.rule})")
-    for col in ("subtask", "site", "latency ms"):
-        table.add_column(col, justify="right" if col == "latency ms" else "left")
+    for col in ("subtask", "site", "piece latency ms"):
+        table.add_column(col, justify="left" if col != "piece latency ms" else "right")
     for sid, site in result.assignment.items():
         table.add_row(sid, site, f"{result.latency[sid] * 1e3:.2f}")
     return table
@@ -23,8 +23,10 @@ def _table(result) -> Table:
 
 def _counts_line(result) -> str:
     c = result.counts
+    tasks = ", ".join(f"{src} {f * 1e3:.2f} ms" for src, f in result.task_latency.items())
     return (
-        f"total {result.total:.6f} s (phase 1 {result.phase1_total:.6f} s); "
+        f"task latency: {tasks}\n"
+        f"J {result.objective:.6f} frame-s/s (phase 1 {result.phase1_objective:.6f}); "
         f"rounds {c.rounds}, proposals {c.proposals}, rejections {c.rejections}, "
         f"swaps {c.swaps}, moves {c.moves}, displacements {c.displacements}, passes {c.passes}"
     )
@@ -55,14 +57,14 @@ def _random(sources, workers, per_source, seed, rule, out) -> None:
 
 @click.command()
 @click.option("--instance", "instance_path", type=click.Path(path_type=Path), default=None,
-              help="Instance JSON (DESIGN.md's format).")
+              help="Instance JSON (DESIGN.md's format, version 2).")
 @click.option("--json", "as_json", is_flag=True, help="Print the output JSON instead of a table.")
 @click.option("--rule", type=click.Choice(["welfare", "fair"]), default=None,
               help="Approval rule (default: the instance's, else welfare).")
 @click.option("--check", "check_path", type=click.Path(path_type=Path), default=None,
               help="Check this matching JSON instead of playing: exit 0 if stable, 1 if not.")
 @click.option("--optimal", is_flag=True, help="Also find the exact optimum (small instances).")
-@click.option("--random-instance", "random_", is_flag=True, help="Write a random instance instead.")
+@click.option("--random-instance", "random_", is_flag=True, help="Write a random version-2 instance instead.")
 @click.option("--sources", type=int, default=None, help="With --random-instance.")
 @click.option("--workers", type=int, default=None, help="With --random-instance.")
 @click.option("--subtasks-per-source", "per_source", type=int, default=None,
@@ -115,12 +117,12 @@ def _optimal(inst, result, as_json: bool) -> None:
     from fognet.matching.exact import optimum
 
     opt = optimum(inst)
-    gap = (result.total - opt.total) / opt.total if opt.total > 0 else 0.0
+    gap = (result.objective - opt.objective) / opt.objective if opt.objective > 0 else 0.0
     if as_json:
-        data = result.to_json() | {"optimum": opt.total, "optimal_assignment": opt.assignment,
+        data = result.to_json() | {"optimum": opt.objective, "optimal_assignment": opt.assignment,
                                    "gap": gap}
         click.echo(json.dumps(data, indent=1))
         return
-    click.echo(f"optimum {opt.total:.6f} s ({opt.nodes} search nodes); game {result.total:.6f} s "
+    click.echo(f"optimum J {opt.objective:.6f} ({opt.nodes} search nodes); game J {result.objective:.6f} "
                f"({result.rule}); gap {gap * 100:.3f}%")
 

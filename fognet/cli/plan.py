@@ -30,9 +30,9 @@ def node_times(loaded, profile_path: Path | None, estimate: bool, threads: int =
 
 def make_planner(graph, times, state, source: str, spatial: bool = True):
     from fognet.partition.plan import Planner, PlannerConfig
-    from fognet.partition.spatial_cost import RunPricing
+    from fognet.placement.pricing import HaloPricing
 
-    pricing = RunPricing(graph) if spatial else None
+    pricing = HaloPricing(graph) if spatial else None
     return Planner(graph, times, state, source, spatial=pricing, config=PlannerConfig(spatial=spatial))
 
 
@@ -63,6 +63,7 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
     Priced as `fognet infer` prices the same file: with emulation on, in its slowed time."""
     from fognet.config.cluster import load_cluster
     from fognet.model.load import load_model
+    from fognet.placement.policies import make_plan
     from fognet.placement.state import cluster_state
 
     cluster = load_cluster(cluster_path)
@@ -73,11 +74,8 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
     times = [t * mode.scale for t in times]  # reference work in emulated time, as a source plans it
     planner = make_planner(graph, times, cluster_state(cluster, mode.link_scale), source, spatial=not no_spatial)
     chosen = planner.plan(loaded.sha256, loaded.input_shapes)
-    references = {
-        "all-local": planner.all_local(),
-        "best single node": planner.best_single_node(),
-        "neurosurgeon split": planner.neurosurgeon(),
-    }
+    labels = {"local": "all-local", "best-node": "best single node", "neurosurgeon": "neurosurgeon split"}
+    references = {label: make_plan(name, planner) for name, label in labels.items()}
     if as_json:
         data = chosen.to_dict()
         data["references"] = {k: v.predicted_s for k, v in references.items()}

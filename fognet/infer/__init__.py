@@ -1,8 +1,9 @@
 """What `fognet infer` runs: a source session that joins a cluster, places its model and streams frames.
 
-session      join as a source peer, place, stream, verify, re-plan
+session      join as a source peer, place, stream, verify
+replanning   the current plan, re-planned when the state moves, switched only for a gain
 requester    frames through a plan in a star, several in flight, results in order
-placement    who runs which stage: greedy, single peer, or the DP planner (baselines)
+placement    who runs which stage: greedy, single peer, the DP planner, the reference policies
 matched      the default placement: the DP's plan, its peers chosen by a round of the game
 calibration  the source's measured view of peer speeds and its links
 launch       a cluster file's peers as local processes, stopped without orphans

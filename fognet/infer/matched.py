@@ -1,17 +1,17 @@
 """Placement by the matching game: the round's matching decides who runs what (DINA-O live).
 
 Per round, the source plans with the DP (`PlannerPlacement`, or any `Placement` given as
-`expect`): that plan's stages are what it expects. It turns them into subtasks (a whole
-stage is one, each slice of a spatial stage one: `rounds.round_from_plan`) and plays a
-round through its node's `Matchmaker` with the live workers of its state as roster. The
-matched sites become the plan's peers (a subtask on the source's own device, or on
-`name#w`, runs on peer `name`); a spatial stage's slice sizes are fitted again to the peers
-its slices were matched to (`Planner.spatial_option`: finish-together rows with their
-fixed and per-row costs; slices matched to one peer merge into one, and a peer the fit
-gives no row drops out; all on one peer: a whole stage there), and every stage is
-re-priced (`Planner.price`); consecutive whole stages matched to one peer merge into one
-stage (one round trip instead of several). The source session (`fognet.infer.session`) plays a round
-whenever it would re-plan; frames keep the plan they started with.
+`expect`): that plan's stages are what it expects. It turns them into subtasks priced by
+the one slice rule (`placement.subtasks`: a whole stage is one, each slice of a spatial
+stage one, its work and bytes from the halo walk) and plays a round through its node's
+`Matchmaker` with the live workers of its state as roster. The matched sites become the
+plan's peers (a subtask on the source's own device, or on `name#w`, runs on peer `name`)
+through the one `placement.refit`: a spatial stage's slices are fitted again to the peers
+they were matched to (finish-together rows; slices on one peer merge, all on one peer make
+a whole stage there), consecutive whole stages on one peer merge into one stage (one round
+trip instead of several), and every stage is re-priced. The source session
+(`fognet.infer.session`) plays a round whenever it would re-plan; frames keep the plan they
+started with.
 
 A round cut by its deadline keeps the last valid matching (the Matchmaker's result); a
 round that reached no matching at all (no worker answered, or phase 1 never ended) falls
@@ -28,8 +28,8 @@ the round (and back to what it was once the round is over).
 
 API
     MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None)
-        .place(graph, times, state, source, model_sha256, input_shapes) -> Plan   expected
-        await .match(peer, graph, times, state, plan) -> Plan    the plan on the matched peers
+        .place(costs, state, source, input_shapes) -> Plan       the plan it expects
+        await .match(peer, costs, state, plan) -> Plan           the plan on the matched peers
         .rounds -> list[RoundRecord]                              every round played, in order
     RoundRecord(index, number, status, sent, expected, phase1, final, subtasks, figures,
                 plan, elapsed_s, dead)     .line() -> str  one line for a report
@@ -43,7 +43,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from fognet.errors import FognetError
 from fognet.infer.placement import (
@@ -51,14 +51,15 @@ from fognet.infer.placement import (
     Placement,
     PlannerPlacement,
     as_requester,
-    pricing_for,
 )
 from fognet.matching.instance import Subtask
-from fognet.model.graph import ModelGraph
 from fognet.partition.cost import ClusterState
 from fognet.partition.plan import Planner, PlannerConfig
-from fognet.partition.stages import Plan, Stage
-from fognet.peer.match.round_values import Figures, figures_from_cluster, peer_of, round_from_plan
+from fognet.partition.stages import Plan
+from fognet.placement.instance import Figures, figures_from_cluster, peer_of
+from fognet.placement.pricing import ModelCosts
+from fognet.placement.refit import matched_peers, refit
+from fognet.placement.subtasks import plan_pieces, plan_subtasks
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +99,11 @@ def _sites(sites: Mapping[str, str]) -> str:
     return " ".join(f"{sid.split('.', 2)[-1]}:{peer_of(site)}" for sid, site in sites.items()) or "-"
 
 
-def round_lines(placement: object) -> list[str]:
-    return [r.line() for r in getattr(placement, "rounds", ())]
+def round_lines(placement: Placement) -> list[str]:
+    return [r.line() for r in placement.rounds]
 
 
-class MatchedPlacement:
+class MatchedPlacement(Placement):
     """See the module docstring."""
 
     def __init__(self, use_source: bool = True, spatial: bool = True,
@@ -113,17 +114,15 @@ class MatchedPlacement:
         self.rounds: list[RoundRecord] = []
         self._last_number = 0
 
-    def place(self, graph: ModelGraph, times: Sequence[float], state: ClusterState, source: str,
-              model_sha256: str, input_shapes: InputShapes) -> Plan:
+    def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         """The plan the source expects (the game then decides its peers)."""
-        return self.expect.place(graph, times, state, source, model_sha256, input_shapes)
+        return self.expect.place(costs, state, source, input_shapes)
 
-    async def match(self, peer, graph: ModelGraph, times: Sequence[float], state: ClusterState,
-                    plan: Plan) -> Plan:
+    async def match(self, peer, costs: ModelCosts, state: ClusterState, plan: Plan) -> Plan:
         """Play a round for `plan`'s subtasks on `peer` (a `fognet.peer.node.Peer`); the plan
         on the matched peers."""
-        planner = await asyncio.to_thread(self._planner, graph, times, state, plan)
-        subtasks = _subtasks(planner, plan, task=f"r{len(self.rounds) + 1}")
+        planner = self._planner(costs, state, plan)
+        subtasks = await asyncio.to_thread(_subtasks, costs, plan, f"r{len(self.rounds) + 1}")
         game_state = planner.state
         figures = figures_from_cluster(peer.name, game_state)
         roster = {n: a for n in sorted(game_state.peers)
@@ -144,8 +143,7 @@ class MatchedPlacement:
                         "expected plan", number)
             return self._record(number, FAILED, subtasks, figures, plan, plan, result.sent,
                                 result.phase1, result.assignment, result.elapsed_s, result.dead)
-        sites = {sid: peer_of(site) for sid, site in result.assignment.items()}
-        matched = await asyncio.to_thread(fit_to_matching, planner, plan, subtasks, sites)
+        matched = await asyncio.to_thread(fit_to_matching, planner, plan, subtasks, result.assignment)
         status = DONE if result.completed else CUT
         return self._record(number, status, subtasks, figures, plan, matched, result.sent,
                             result.phase1, result.assignment, result.elapsed_s, result.dead)
@@ -159,27 +157,21 @@ class MatchedPlacement:
         log.info("%s", record.line())
         return plan
 
-    def _planner(self, graph: ModelGraph, times: Sequence[float], state: ClusterState,
-                 plan: Plan) -> Planner:
+    def _planner(self, costs: ModelCosts, state: ClusterState, plan: Plan) -> Planner:
         """The DP's pricing under `state`, as `PlannerPlacement` prices (a requester that is
         not a device computes at a negligible rate)."""
         if not self.use_source:
             state = as_requester(state, plan.source)
-        pricing = pricing_for(graph, plan)
-        config = PlannerConfig(spatial=pricing is not None)
-        return Planner(graph, times, state, plan.source, spatial=pricing, config=config)
+        return costs.planner(state, plan.source, PlannerConfig(spatial=self.spatial))
 
 
-def _subtasks(planner: Planner, plan: Plan, task: str) -> tuple[Subtask, ...]:
-    """One frame of `plan` as the round's subtasks, with the planner's work and bytes."""
-    work = [float(planner.work[st.stop] - planner.work[st.start]) for st in plan.stages]
-    ins = [int(planner.bytes.inputs[st.start, st.stop]) for st in plan.stages]
-    outs = [int(planner.bytes.outputs[st.start, st.stop]) for st in plan.stages]
-    return round_from_plan(plan, work, ins, outs, task=task)
+def _subtasks(costs: ModelCosts, plan: Plan, task: str) -> tuple[Subtask, ...]:
+    """One frame of `plan` as the round's subtasks, priced by the one slice rule."""
+    return tuple(s for stage in plan_subtasks(plan, plan_pieces(costs, plan), task) for s in stage)
 
 
 def _by_stage(plan: Plan, subtasks: Sequence[Subtask]) -> list[list[Subtask]]:
-    """The subtasks of each stage (`round_from_plan` gives them in stage order)."""
+    """The subtasks of each stage (`plan_subtasks` gives them in stage order)."""
     out, at = [], 0
     for stage in plan.stages:
         n = len(stage.rows) if stage.spatial else 1
@@ -195,25 +187,7 @@ def _expected_sites(plan: Plan, subtasks: Sequence[Subtask]) -> dict[str, str]:
 
 def fit_to_matching(planner: Planner, plan: Plan, subtasks: Sequence[Subtask],
                     sites: Mapping[str, str]) -> Plan:
-    """`plan` with each subtask on its matched peer (`sites`: subtask id -> peer name;
-    a subtask not listed stays where the plan expected it), slices re-fitted, consecutive
-    whole stages on one peer merged into one, every stage re-priced."""
-    expected = _expected_sites(plan, subtasks)
-    stages = []
-    for stage, subs in zip(plan.stages, _by_stage(plan, subtasks), strict=True):
-        peers = list(dict.fromkeys(sites.get(s.id, expected[s.id]) for s in subs))
-        stage = _fitted(planner, stage, peers)
-        if stages and not stage.spatial and not stages[-1].spatial and stages[-1].peer == stage.peer:
-            stage = Stage(stages.pop().start, stage.stop, stage.peers)  # one peer, one trip
-        stages.append(stage)
-    return planner.price(replace(plan, stages=tuple(stages)))
-
-
-def _fitted(planner: Planner, stage: Stage, peers: list[str]) -> Stage:
-    """A stage on `peers`: slices sized to finish together on them, or whole on one."""
-    if stage.spatial and len(peers) > 1:
-        option = planner.spatial_option(stage.start, stage.stop, peers)
-        if option is not None:
-            return Stage(stage.start, stage.stop, option.peers, option.rows)
-    best = min(peers, key=lambda p: (planner.whole_cost(stage.start, stage.stop, p), p))
-    return Stage(stage.start, stage.stop, (best,))
+    """`plan` with each subtask on its matched peer (`sites`: subtask id -> site, a game id
+    or a peer name; a subtask not listed stays where the plan expected it): `placement.refit`."""
+    ids = [[s.id for s in subs] for subs in _by_stage(plan, subtasks)]
+    return refit(planner, plan, matched_peers(plan, ids, sites))

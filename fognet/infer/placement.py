@@ -1,9 +1,13 @@
 """Who runs which stage: one small interface, and the baseline placements behind it.
 
 The requester only needs a `Plan`; how it is made is a policy the peer picks in one
-place. The default of `fognet infer` is the matching game (`fognet.infer.matched`, which
-plans with `PlannerPlacement` below); these are its baselines. `GreedyPlacement`
-splits the model into K vertical stages balanced by reference time
+place. Every placement is given the model's one pricing (`placement.pricing.ModelCosts`,
+made once per session: one analysis, one memo of every slice the halo walk priced) and
+the state to plan under. The default of `fognet infer` is the matching game
+(`fognet.infer.matched`, which plans with `PlannerPlacement` below and then plays a round
+in `match`); these are its baselines, and their `match` keeps the plan as it is.
+
+`GreedyPlacement` splits the model into K vertical stages balanced by reference time
 (`balanced_positions`, K = number of live peers by default) and gives each stage, in
 order, to the peer with the lowest predicted latency for it under the cost model of
 DESIGN.md: transfer in + wait + compute + transfer out, where the wait counts the work
@@ -12,20 +16,21 @@ flight, a peer given two stages serves them one after the other). Ties go to the
 name that sorts first, so placement is deterministic. Consecutive stages that land on
 the same peer are merged into one. Other peers with quota 0 take no stage; the source
 takes its own unless told not to (a requester that is not a device). `PlannerPlacement`
-runs the lead's dynamic program (`fognet.partition.plan.Planner`), spatial stages included.
+runs DINA-P's dynamic program (`fognet.partition.plan.Planner`), spatial stages included.
 
 Pure (no I/O), so the simulator can use it too.
 
 API
-    Placement (Protocol): place(graph, times, state, source, model_sha256, input_shapes) -> Plan
+    Placement: place(costs, state, source, input_shapes) -> Plan
+               await match(peer, costs, state, plan) -> Plan   (the plan itself but for the game)
+               rounds                                          the game's rounds (none here)
     GreedyPlacement(parts: int | None = None, use_source: bool = True)
     SinglePeer(peer)                  everything on one peer (e.g. the source: "local only")
     PlannerPlacement(spatial=True, use_source=True)    the DP planner, spatial stages included
     FixedPlan(plan)                   always `plan` (re-priced under the state): run a given plan
-    ReferencePlan(kind)               the planner's baselines: "all-local", "best-single", "neurosurgeon"
-    reprice(graph, times, state, source, plan) -> Plan   the plan's prediction under `state`
+    ReferencePlan(kind)               a baseline policy: "local", "best-node", "neurosurgeon", "modnn"
+    reprice(costs, state, source, plan) -> Plan   the plan's prediction under `state`
     as_requester(state, source) -> ClusterState   the source priced as computing nothing
-    pricing_for(graph, plan) -> RunPricing | None     spatial pricing if the plan needs it
     stage_latency(state, source, peer, work_s, in_bytes, out_bytes, extra_wait_s=0.0) -> float
     candidates(state, source, use_source=True) -> list[str]     peers that may take a stage
 """
@@ -34,31 +39,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Protocol
-
-import numpy as np
 
 from fognet.errors import PlanError
-from fognet.model.graph import ModelGraph
 from fognet.partition.cost import ClusterState, Slice
 from fognet.partition.cost import stage_latency as stage_latency_of
+from fognet.partition.plan import PlannerConfig
 from fognet.partition.stages import Plan, Stage
 from fognet.partition.vertical import balanced_positions
+from fognet.placement.policies import REFERENCES, make_plan
+from fognet.placement.pricing import ModelCosts
 
 InputShapes = Mapping[str, tuple[int, ...]]
 NEGLIGIBLE_SPEED = 1e-9  # a source that must not compute, as the planner sees it
 
 
-class Placement(Protocol):
-    def place(
-        self,
-        graph: ModelGraph,
-        times: Sequence[float],
-        state: ClusterState,
-        source: str,
-        model_sha256: str,
-        input_shapes: InputShapes,
-    ) -> Plan: ...
+class Placement:
+    """How a source's plan is made. `place` plans; `match` is where the game settles the
+    plan on the peers a round matched (`fognet.infer.matched`); other placements keep it."""
+
+    rounds: Sequence = ()  # the matching rounds this placement played (`matched.RoundRecord`)
+
+    def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
+        raise NotImplementedError
+
+    async def match(self, peer, costs: ModelCosts, state: ClusterState, plan: Plan) -> Plan:
+        """The plan the frames run on (`peer` is the source's `fognet.peer.node.Peer`)."""
+        return plan
 
 
 def stage_latency(
@@ -89,85 +95,72 @@ def candidates(state: ClusterState, source: str, use_source: bool = True) -> lis
     ]
 
 
-class GreedyPlacement:
+def _stage_bytes(costs: ModelCosts, start: int, stop: int) -> tuple[float, float]:
+    """Bytes a stage [start, stop) receives and sends back."""
+    return float(costs.bytes.inputs[start, stop]), float(costs.bytes.outputs[start, stop])
+
+
+class GreedyPlacement(Placement):
     """K balanced vertical stages, each to its cheapest peer in turn (see module docstring)."""
 
     def __init__(self, parts: int | None = None, use_source: bool = True) -> None:
         self.parts = parts
         self.use_source = use_source
 
-    def place(
-        self,
-        graph: ModelGraph,
-        times: Sequence[float],
-        state: ClusterState,
-        source: str,
-        model_sha256: str,
-        input_shapes: InputShapes,
-    ) -> Plan:
+    def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         if source not in state.peers:
             raise PlanError(f"source {source!r} is not in the cluster state")
         peers = candidates(state, source, self.use_source)
         if not peers:
             raise PlanError(f"no peer can take work from {source!r}: none is reachable with quota > 0")
-        k = min(self.parts or len(peers), len(graph))
-        positions = balanced_positions(graph, k, times)
-        work = np.concatenate([[0.0], np.cumsum(np.asarray(times, dtype=float))])
-        bounds = [0, *positions, len(graph)]
+        n = len(costs.graph)
+        positions = balanced_positions(costs.graph, min(self.parts or len(peers), n), costs.times)
+        bounds = [0, *positions, n]
         given: dict[str, float] = {}
         stages = []
         for start, stop in zip(bounds, bounds[1:], strict=False):
-            in_b, out_b = _stage_bytes(graph, start, stop)
-            w = float(work[stop] - work[start])
-            costs = {
-                p: stage_latency(state, source, p, w, in_b, out_b, given.get(p, 0.0)) for p in peers
-            }
-            best = min(peers, key=lambda p: (costs[p], p))
+            in_b, out_b = _stage_bytes(costs, start, stop)
+            w = costs.work(start, stop)
+            latency = {p: stage_latency(state, source, p, w, in_b, out_b, given.get(p, 0.0)) for p in peers}
+            best = min(peers, key=lambda p: (latency[p], p))
             given[best] = given.get(best, 0.0) + w
-            unloaded = stage_latency(state, source, best, w, in_b, out_b)
-            stages.append(Stage(start, stop, (best,), None, unloaded))
-        stages = _merge_neighbours(graph, state, source, work, stages)
+            stages.append(Stage(start, stop, (best,), None, stage_latency(state, source, best, w, in_b, out_b)))
+        stages = _merge_neighbours(costs, state, source, stages)
         total = sum(s.predicted_s for s in stages)
-        return Plan(model_sha256, source, tuple(stages), total, dict(input_shapes))
+        return Plan(costs.sha256, source, tuple(stages), total, dict(input_shapes))
 
 
-def _stage_bytes(graph: ModelGraph, start: int, stop: int) -> tuple[int, int]:
-    """Bytes a stage [start, stop) receives and sends back."""
-    ins, outs = graph.boundary(start, stop)
-    return sum(graph.tensors[t].nbytes for t in ins), sum(graph.tensors[t].nbytes for t in outs)
-
-
-def _merge_neighbours(graph, state, source, work, stages: list[Stage]) -> list[Stage]:
+def _merge_neighbours(costs: ModelCosts, state: ClusterState, source: str, stages: list[Stage]) -> list[Stage]:
     """Consecutive stages on one peer become one stage: the same work, fewer round trips."""
     merged: list[Stage] = []
     for stage in stages:
         if merged and merged[-1].peer == stage.peer:
             start = merged.pop().start
-            in_b, out_b = _stage_bytes(graph, start, stage.stop)
-            w = float(work[stage.stop] - work[start])
-            stage = Stage(start, stage.stop, (stage.peer,), None, stage_latency(state, source, stage.peer, w, in_b, out_b))
+            in_b, out_b = _stage_bytes(costs, start, stage.stop)
+            cost = stage_latency(state, source, stage.peer, costs.work(start, stage.stop), in_b, out_b)
+            stage = Stage(start, stage.stop, (stage.peer,), None, cost)
         merged.append(stage)
     return merged
 
 
-class SinglePeer:
+class SinglePeer(Placement):
     """The whole model as one stage on one peer: the "local only" baseline on the source."""
 
     def __init__(self, peer: str | None = None) -> None:
         self.peer = peer
 
-    def place(self, graph, times, state, source, model_sha256, input_shapes) -> Plan:
+    def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         peer = self.peer or source
         if peer not in state.peers:
             raise PlanError(f"peer {peer!r} is not in the cluster")
-        w = float(np.sum(times))
-        in_b, out_b = _stage_bytes(graph, 0, len(graph))
-        cost = stage_latency(state, source, peer, w, in_b, out_b)
-        return Plan(model_sha256, source, (Stage(0, len(graph), (peer,), None, cost),), cost, dict(input_shapes))
+        n = len(costs.graph)
+        in_b, out_b = _stage_bytes(costs, 0, n)
+        cost = stage_latency(state, source, peer, costs.work(0, n), in_b, out_b)
+        return Plan(costs.sha256, source, (Stage(0, n, (peer,), None, cost),), cost, dict(input_shapes))
 
 
-class PlannerPlacement:
-    """The lead's dynamic program over cuts, with spatial stages priced by the halo walk.
+class PlannerPlacement(Placement):
+    """DINA-P's dynamic program over cuts, with spatial stages priced by the halo walk.
 
     With `use_source=False` the source is priced as if it computed at a negligible rate,
     so the program never keeps a stage there (a requester that is not a device).
@@ -177,26 +170,11 @@ class PlannerPlacement:
         self.spatial = spatial
         self.use_source = use_source
 
-    def place(
-        self,
-        graph: ModelGraph,
-        times: Sequence[float],
-        state: ClusterState,
-        source: str,
-        model_sha256: str,
-        input_shapes: InputShapes,
-    ) -> Plan:
-        from fognet.partition.plan import Planner, PlannerConfig
-
+    def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         if not self.use_source:
             state = as_requester(state, source)
-        pricing = None
-        if self.spatial:
-            from fognet.partition.spatial_cost import RunPricing
-
-            pricing = RunPricing(graph)
-        config = PlannerConfig(spatial=self.spatial)
-        return Planner(graph, times, state, source, spatial=pricing, config=config).plan(model_sha256, input_shapes)
+        planner = costs.planner(state, source, PlannerConfig(spatial=self.spatial))
+        return planner.plan(costs.sha256, input_shapes)
 
 
 def as_requester(state: ClusterState, source: str) -> ClusterState:
@@ -207,49 +185,32 @@ def as_requester(state: ClusterState, source: str) -> ClusterState:
     return ClusterState(peers, state.links, state.default_link)
 
 
-def pricing_for(graph: ModelGraph, plan: Plan):
-    """The halo-walk pricing of spatial stages if `plan` has any, else None."""
-    if not any(stage.spatial for stage in plan.stages):
-        return None
-    from fognet.partition.spatial_cost import RunPricing
-
-    return RunPricing(graph)
-
-
-def reprice(graph: ModelGraph, times: Sequence[float], state: ClusterState, source: str, plan: Plan) -> Plan:
+def reprice(costs: ModelCosts, state: ClusterState, source: str, plan: Plan) -> Plan:
     """`plan` with every stage's prediction re-made under `state` (PlanError if a peer is gone)."""
-    from fognet.partition.plan import Planner
-
-    priced = Planner(graph, times, state, source, spatial=pricing_for(graph, plan)).price(plan)
+    priced = costs.planner(state, source).price(plan)
     return replace(priced, model_sha256=plan.model_sha256, input_shapes=dict(plan.input_shapes))
 
 
-class FixedPlan:
+class FixedPlan(Placement):
     """Always the given plan, re-priced under the current state (a baseline, a replay)."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
 
-    def place(self, graph, times, state, source, model_sha256, input_shapes) -> Plan:
-        plan = replace(self.plan, model_sha256=model_sha256, input_shapes=dict(input_shapes))
-        return reprice(graph, times, state, source, plan)
+    def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
+        plan = replace(self.plan, model_sha256=costs.sha256, input_shapes=dict(input_shapes))
+        return reprice(costs, state, source, plan)
 
 
-REFERENCE_KINDS = ("all-local", "best-single", "neurosurgeon")
-
-
-class ReferencePlan:
-    """One of the planner's reference plans, made under the current state."""
+class ReferencePlan(Placement):
+    """One of the baseline policies (`placement.policies.REFERENCES`), made under the
+    current state."""
 
     def __init__(self, kind: str) -> None:
-        if kind not in REFERENCE_KINDS:
-            raise PlanError(f"unknown reference plan {kind!r}; expected one of {', '.join(REFERENCE_KINDS)}")
+        if kind not in REFERENCES:
+            raise PlanError(f"unknown reference plan {kind!r}; expected one of {', '.join(REFERENCES)}")
         self.kind = kind
 
-    def place(self, graph, times, state, source, model_sha256, input_shapes) -> Plan:
-        from fognet.partition.plan import Planner
-
-        planner = Planner(graph, times, state, source)
-        make = {"all-local": planner.all_local, "best-single": planner.best_single_node,
-                "neurosurgeon": planner.neurosurgeon}[self.kind]
-        return replace(make(), model_sha256=model_sha256, input_shapes=dict(input_shapes))
+    def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
+        plan = make_plan(self.kind, costs.planner(state, source), costs.sha256)
+        return replace(plan, input_shapes=dict(input_shapes))

@@ -22,15 +22,19 @@ API
     SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
     PlanSource = Callable[[], Plan | Awaitable[Plan]]    the plan current when a frame starts
     SubtaskTiming(stage, peer, transfer_s, wait_s, compute_s, in_bytes, out_bytes, alone, work_s)
-    FrameResult(index, outputs, latency_s, timings, error, plan)    .ok -> bool
-    Requester(run_subtask, graph, *, timeout=10.0, work_s=None)
+    FrameResult(index, outputs, latency_s, timings, error, plan, timestamp)    .ok -> bool
+    Requester(run_subtask, graph, *, timeout=10.0, costs=None)
+        costs: the model's `placement.pricing.ModelCosts`; each subtask then carries the work
+        the one slice rule predicts for it (calibration compares it with what it took)
         .on_frame(FrameResult) hook: each successful frame as it ends (calibration feeds on it)
-        await .run(frames, plan, *, window=4, fps=None, on_result=None) -> list[FrameResult]
-            frames: iterable of {input name: ndarray}; plan: a Plan, or a PlanSource called (and
-            awaited if it returns an awaitable) as each frame starts
-            on_result(FrameResult) is called in frame order as results complete; with `fps`
-            a frame's latency counts from its arrival (index / fps), so waiting for a free
-            slot counts; without, frames are pulled as slots free and counted from then
+        await .run(frames, plan, *, window=4, paced=False, on_result=None) -> list[FrameResult]
+            frames: iterable of Timed; plan: a Plan, or a PlanSource called (and awaited if it
+            returns an awaitable) as each frame starts
+            on_result(FrameResult) is called in frame order as results complete; `paced`: a
+            frame arrives at its timestamp (the camera's clock, counted from the first
+            frame's) and its latency counts from then, so waiting for a free slot counts;
+            unpaced, frames are pulled as slots free and counted from then
+    Timed(feeds, timestamp=0.0)       one frame: {input name: ndarray} and its stream time (s)
     summarise(results, elapsed_s) -> Summary   latency percentiles, throughput, transfer/wait/compute
     frame_split(result) -> (transfer_s, wait_s, compute_s)   per stage its slowest slice
 """
@@ -52,6 +56,8 @@ from fognet.partition.spatial_slices import merge_outputs, split_inputs
 from fognet.partition.stages import Plan, Stage
 from fognet.peer.executor import Job, JobResult, TaskKey, shapes_key
 from fognet.peer.slicing import Slicer
+from fognet.placement.pricing import ModelCosts
+from fognet.placement.subtasks import stage_pieces
 
 SubtaskRunner = Callable[[str, Job, float], Awaitable[JobResult]]
 PlanSource = Callable[[], Plan | Awaitable[Plan]]  # the plan current when a frame starts
@@ -84,10 +90,21 @@ class FrameResult:
     timings: tuple[SubtaskTiming, ...] = ()
     error: FognetError | None = None
     plan: Plan | None = None  # the plan the frame ran on
+    timestamp: float = 0.0  # the frame's stream time (s), as its source stamped it
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One frame as the requester takes it: the model's feeds and the frame's timestamp
+    (seconds of stream time on the camera's clock, `fognet.data.source.Frame.timestamp`),
+    which paced runs start it at and results carry."""
+
+    feeds: Frame
+    timestamp: float = 0.0
 
 
 @dataclass
@@ -106,12 +123,13 @@ class Requester:
         graph: ModelGraph,
         *,
         timeout: float = 10.0,
-        work_s: Sequence[float] | None = None,
+        costs: ModelCosts | None = None,
     ) -> None:
         self.run_subtask = run_subtask
         self.graph = graph
         self.timeout = timeout
-        self._node_work = None if work_s is None else np.concatenate([[0.0], np.cumsum(work_s)])
+        self.costs = costs
+        self._work: dict[Stage, tuple[float, ...]] = {}
         self._outputs = tuple(t.name for t in graph.outputs)
         self._slicer = Slicer(graph)
         self.on_frame: Callable[[FrameResult], None] | None = None  # each frame that succeeds, as it ends
@@ -119,11 +137,11 @@ class Requester:
 
     async def run(
         self,
-        frames: Iterable[Frame],
+        frames: Iterable[Timed],
         plan: Plan | PlanSource,
         *,
         window: int = 4,
-        fps: float | None = None,
+        paced: bool = False,
         on_result: Callable[[FrameResult], None] | None = None,
     ) -> list[FrameResult]:
         current = plan if callable(plan) else (lambda: plan)
@@ -131,10 +149,10 @@ class Requester:
         results: dict[int, FrameResult] = {}
         emitted = 0
 
-        async def one(index: int, feeds: Frame, arrived: float | None) -> None:
+        async def one(index: int, frame: Timed, arrived: float | None) -> None:
             nonlocal emitted
             try:
-                results[index] = await self.run_frame(index, feeds, current, arrived)
+                results[index] = await self.run_frame(index, frame, current, arrived)
             finally:
                 slots.release()
             while emitted in results:
@@ -144,19 +162,21 @@ class Requester:
 
         started = time.perf_counter()
         source = iter(frames)
+        first: float | None = None
         try:
             async with asyncio.TaskGroup() as group:
                 for index in itertools.count():
                     # Decoding and resizing a camera frame takes a while: not on the loop.
-                    feeds = await asyncio.to_thread(next, source, None)
-                    if feeds is None:
+                    frame = await asyncio.to_thread(next, source, None)
+                    if frame is None:
                         break
                     arrived = None
-                    if fps:
-                        arrived = started + index / fps
+                    if paced:
+                        first = frame.timestamp if first is None else first
+                        arrived = started + (frame.timestamp - first)
                         await asyncio.sleep(max(0.0, arrived - time.perf_counter()))
                     await slots.acquire()
-                    group.create_task(one(index, feeds, arrived))
+                    group.create_task(one(index, frame, arrived))
         except Exception as errors:  # an ExceptionGroup from the TaskGroup
             inner = getattr(errors, "exceptions", ())
             if len(inner) == 1:  # e.g. a frame source that cannot be read: its own error
@@ -165,10 +185,10 @@ class Requester:
         return [results[i] for i in sorted(results)]
 
     async def run_frame(
-        self, index: int, feeds: Frame, plan: Plan | PlanSource, arrived: float | None = None
+        self, index: int, timed: Timed, plan: Plan | PlanSource, arrived: float | None = None
     ) -> FrameResult:
         """One frame through every stage; a failure becomes the frame's error, not an exception."""
-        frame = _Frame(index, dict(feeds))
+        frame = _Frame(index, dict(timed.feeds))
         t0 = time.perf_counter() if arrived is None else arrived
         used: Plan | None = None
         try:
@@ -181,8 +201,10 @@ class Requester:
                 await self._run_stage(frame, number, stage, plan)
             outputs = {name: frame.tensors[name] for name in self._outputs}
         except FognetError as exc:
-            return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc, used)
-        result = FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings), plan=used)
+            return FrameResult(index, None, time.perf_counter() - t0, tuple(frame.timings), exc, used,
+                               timed.timestamp)
+        result = FrameResult(index, outputs, time.perf_counter() - t0, tuple(frame.timings), plan=used,
+                             timestamp=timed.timestamp)
         if self.on_frame is not None:
             self.on_frame(result)
         return result
@@ -192,7 +214,7 @@ class Requester:
         if not stage.spatial:
             needed, _ = self.graph.boundary(stage.start, stage.stop)
             key = TaskKey(plan.model_sha256, stage.start, stage.stop, shapes)
-            job = Job(key, {name: frame.tensors[name] for name in needed}, self._work(stage))
+            job = Job(key, {name: frame.tensors[name] for name in needed}, self._works(stage)[0])
             result, timing = await self._subtask(number, stage.peer, job)
             frame.tensors.update(result.outputs)
             frame.timings.append(timing)
@@ -201,15 +223,10 @@ class Requester:
             specs = self._slicer.specs(stage.start, stage.stop, stage.rows)
         except PartitionError as exc:
             raise PlanError(f"stage {number} [{stage.start}, {stage.stop}) cannot be sliced: {exc}") from exc
-        heights = self._slicer.run(stage.start, stage.stop).heights
         jobs = [
-            Job(
-                TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
-                split_inputs(frame.tensors, spec),
-                # as the planner prices a slice: its share of the stage's input rows, halo included
-                self._work(stage) * max((i.stop - i.start) / heights[i.name] for i in spec.inputs),
-            )
-            for spec in specs
+            Job(TaskKey(plan.model_sha256, stage.start, stage.stop, shapes, spec.rows),
+                split_inputs(frame.tensors, spec), work)
+            for spec, work in zip(specs, self._works(stage), strict=True)
         ]
         # Sent in the stage's peer order, as the planner prices the source's NIC.
         remote = [p for p in stage.peers if p != plan.source]
@@ -254,10 +271,13 @@ class Requester:
         timing = SubtaskTiming(number, peer, transfer, result.wait_s, result.compute_s, in_b, out_b, alone, job.work_s)
         return result, timing
 
-    def _work(self, stage: Stage) -> float:
-        if self._node_work is None:
-            return 0.0
-        return float(self._node_work[stage.stop] - self._node_work[stage.start])
+    def _works(self, stage: Stage) -> tuple[float, ...]:
+        """The reference work of each of the stage's pieces, by the one slice rule (0 unpriced)."""
+        if self.costs is None:
+            return (0.0,) * len(stage.peers)
+        if stage not in self._work:
+            self._work[stage] = tuple(p.work for p in stage_pieces(self.costs, stage))
+        return self._work[stage]
 
 
 def frame_split(result: FrameResult) -> tuple[float, float, float]:

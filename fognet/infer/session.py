@@ -30,9 +30,10 @@ Models travel by hash (EXEC names no input shapes), so a model with symbolic inp
 dimensions is shared in its normalised, static-shape form (`_shareable`).
 
 API
-    frames_for(graph, images) -> Iterator[dict[str, ndarray]]   images: HxWx3 uint8 arrays
+    frames_for(graph, frames) -> Iterator[Timed]   frames: `data.source.Frame`s (HxWx3 uint8 + timestamp)
+    stream_times(frames) -> Iterator[(Frame, seconds)]   timestamps made one clock across sequences
     image_input(graph) -> TensorInfo                            ModelError unless exactly one input
-    SessionOptions(via=(), expect_workers=None, window=4, fps=None, timeout_s=10.0,
+    SessionOptions(via=(), expect_workers=None, window=4, paced=False, timeout_s=10.0,
                    join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
                    warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05,
                    replan_interval_s=5.0)
@@ -41,11 +42,12 @@ API
         who the source is: None config = a requester "infer-<pid>" that computes nothing
     Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans)
     Replan(reason, switched, current_s, candidate_s)
-    await run_session(loaded, images, placement=None, options, identity, on_result=None) -> Report
+    await run_session(loaded, frames, placement=None, options, identity, on_result=None, graph=None)
+        -> Report   (graph: the model's analysis if the caller has it; else made here, once)
         placement None: greedy, using the source itself only when it is a device
-    async with open_session(loaded, options, identity) as session:     several runs, one join
-        await session.use(placement) -> Plan;  await session.warm_up(image, count)
-        await session.stream(images, on_result=None) -> Report;  session.state() -> ClusterState
+    async with open_session(loaded, options, identity, graph=None) as session:   several runs, one join
+        await session.use(placement) -> Plan;  await session.warm_up(frame, count)
+        await session.stream(frames, on_result=None) -> Report;  session.state() -> ClusterState
 """
 
 from __future__ import annotations
@@ -55,42 +57,60 @@ import contextlib
 import hashlib
 import itertools
 import logging
-import math
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 
-from fognet.errors import FognetError, ModelError, PeerUnreachable, PlanError
+from fognet.errors import ModelError, PeerUnreachable
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
-from fognet.infer.placement import GreedyPlacement, Placement, reprice
-from fognet.infer.requester import FrameResult, Requester, Summary, summarise
+from fognet.infer.placement import GreedyPlacement, Placement
+from fognet.infer.replanning import Plans, Replan
+from fognet.infer.requester import FrameResult, Requester, Summary, Timed, summarise
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
 from fognet.model.runtime import make_session, run
 from fognet.net.emulation import Pacer
 from fognet.partition.cost import ClusterState, LinkState
-from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD, should_switch, state_change
+from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from fognet.partition.stages import Plan
 from fognet.peer.membership import MemberEvent
 from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
 from fognet.peer.store import ModelStore
+from fognet.placement.pricing import model_costs
+
+if TYPE_CHECKING:
+    from fognet.data.source import Frame
 
 log = logging.getLogger(__name__)
 
 WARMUP_TIMEOUT_S = 300.0  # the first frame fetches the model to every peer of the plan
 
 
-def frames_for(graph: ModelGraph, images: Iterable[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
-    """Model feeds for camera images: the one image input, resized and normalised."""
+def frames_for(graph: ModelGraph, frames: Iterable[Frame]) -> Iterator[Timed]:
+    """Model feeds for camera frames (the one image input, resized and normalised), each
+    with its frame's timestamp."""
     from fognet.data.source import to_model_input
 
     info = image_input(graph)
-    return ({info.name: to_model_input(image, info.shape, info.dtype)} for image in images)
+    return (Timed({info.name: to_model_input(f.image, info.shape, info.dtype)}, at) for f, at in stream_times(frames))
+
+
+def stream_times(frames: Iterable[Frame]) -> Iterator[tuple[Frame, float]]:
+    """Each frame with its stream time: its timestamp, each new sequence (a drive, a video)
+    starting where the one before it ended, so a paced run never goes back in time."""
+    offset = last = 0.0
+    sequence = None
+    for frame in frames:
+        if sequence is not None and frame.sequence != sequence:
+            offset = last
+        sequence = frame.sequence
+        last = offset + frame.timestamp
+        yield frame, last
 
 
 def image_input(graph: ModelGraph):
@@ -106,7 +126,7 @@ class SessionOptions:
     via: tuple[str, ...] = ()
     expect_workers: int | None = None
     window: int = 4
-    fps: float | None = None
+    paced: bool = False  # frames arrive at their timestamps (a camera); else as the window frees
     timeout_s: float = 10.0
     join_timeout_s: float = 10.0
     verify: bool = False
@@ -140,17 +160,6 @@ class Identity:
 
 
 @dataclass(frozen=True)
-class Replan:
-    """One re-plan: why, whether the new plan was taken, both plans' predictions (seconds)
-    under the state that triggered it (`current_s` is inf when the current plan lost a peer)."""
-
-    reason: str
-    switched: bool
-    current_s: float
-    candidate_s: float
-
-
-@dataclass(frozen=True)
 class Report:
     results: tuple[FrameResult, ...]
     summary: Summary
@@ -161,130 +170,6 @@ class Report:
     source: str
     basis: tuple[str, ...] = ()  # per plan: the state it was priced under ("configured", "calibrated")
     replans: tuple[Replan, ...] = ()
-
-
-class _Plans:
-    """The current plan; re-planned when the calibrated state moves (module docstring, 2)."""
-
-    def __init__(self, session: Session, placement: Placement):
-        self.session, self.placement = session, placement
-        self.history: list[Plan] = []
-        self.basis: list[str] = []
-        self.replans: list[Replan] = []
-        self._planned: ClusterState | None = None  # the state the last DP ran under
-        self._priced: ClusterState | None = None  # the state the current plan is priced under
-        self._planned_at = -math.inf  # loop time of the last DP run
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task | None = None
-
-    async def __call__(self) -> Plan:
-        state = self.session.state()
-        if not self.history or any(p not in state.peers for p in self.history[-1].peers):
-            async with self._lock:  # frames starting together share one re-plan
-                if not self.history or any(p not in state.peers for p in self.history[-1].peers):
-                    await self._replan(state, self._reason(state) or "no plan yet")
-            return self.history[-1]
-        if self._task is None or self._task.done():
-            # Frames go on with the current plan meanwhile; new frames take the new one.
-            options = self.session.options
-            change = state_change(self._planned, state, options.replan_threshold)
-            due = asyncio.get_running_loop().time() - self._planned_at >= options.replan_interval_s
-            if change is not None and due:
-                self._start(self._replan_quietly(state, str(change)))
-            elif (moved := state_change(self._priced, state, options.replan_threshold)) is not None:
-                self._start(self._reprice(state, str(moved)))
-        return self.history[-1]
-
-    def _start(self, work) -> None:
-        """Run a re-plan or re-price in the background. Only `settle` awaits it, and it
-        ignores the outcome, so a failure is logged here rather than lost."""
-        self._task = asyncio.create_task(work)
-        self._task.add_done_callback(_log_failure)
-
-    async def _reprice(self, state: ClusterState, reason: str) -> None:
-        """Between DP runs: the current plan's prediction under the newer state (cheap)."""
-        s = self.session
-        current = self.history[-1]
-        try:
-            plan = await asyncio.to_thread(reprice, s.graph, s.times, state, s.peer.name, current)
-        except PlanError:
-            return  # a peer of the plan left: the next frame re-plans
-        if self.history[-1] is current:  # no re-plan replaced it meanwhile
-            self.history[-1], self._priced = plan, state
-            log.info("re-priced the current plan (%s): %.1f ms -> %.1f ms", reason,
-                     current.predicted_s * 1e3, plan.predicted_s * 1e3)
-
-    def _reason(self, state: ClusterState) -> str | None:
-        return None if self._planned is None else str(state_change(self._planned, state, 0.0) or "")
-
-    async def recalibrate(self) -> None:
-        """Re-plan now under the calibrated state; its plan (or the current one re-priced)
-        becomes the first plan of the timed frames."""
-        await self.settle()
-        state = self.session.state()
-        async with self._lock:
-            await self._replan(state, "calibrated after warm-up", reset=True)
-
-    async def settle(self) -> None:
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _replan_quietly(self, state: ClusterState, reason: str) -> None:
-        try:
-            async with self._lock:
-                await self._replan(state, reason)
-        except FognetError as exc:  # no plan under this state: keep the current one
-            log.warning("re-plan (%s) failed, keeping the current plan: %s", reason, exc)
-
-    async def _replan(self, state: ClusterState, reason: str, reset: bool = False) -> None:
-        s = self.session
-        if not state.peers.keys() - {s.peer.name} and not s.identity.is_device:
-            raise PeerUnreachable("no live peer takes work; every worker has left")
-        shapes = {t.name: t.shape for t in s.graph.inputs}
-        # Planning can take a while on a big model; heartbeats must go on meanwhile.
-        plan = await asyncio.to_thread(
-            self.placement.place, s.graph, s.times, state, s.peer.name, s.loaded.sha256, shapes
-        )
-        if hasattr(self.placement, "match"):  # a round of the game decides its peers (peer/matched.py)
-            plan = await self.placement.match(s.peer, s.graph, s.times, state, plan)
-        basis = "calibrated" if s.calibration.samples else "configured"
-        current = None
-        if self.history:
-            try:
-                current = reprice(s.graph, s.times, state, s.peer.name, self.history[-1])
-            except PlanError:
-                current = None  # it uses a peer that is gone
-        switched = current is None or should_switch(current, plan, s.options.replan_margin)
-        self._planned = self._priced = state
-        self._planned_at = asyncio.get_running_loop().time()
-        if not self.history:
-            self.history.append(plan)
-            self.basis.append(basis)
-            log.info("plan (%s state): %s", basis, _stages(plan))
-            return
-        record = Replan(reason, switched, current.predicted_s if current else float("inf"), plan.predicted_s)
-        log.info("re-plan (%s): %s, predicted %.1f ms -> %.1f ms; %s", reason,
-                 "switched" if switched else "kept the current plan", record.current_s * 1e3,
-                 record.candidate_s * 1e3, _stages(plan if switched else current))
-        if reset:
-            self.history, self.basis = [plan if switched else current], [basis]
-            return
-        self.replans.append(record)
-        if switched:
-            self.history.append(plan)
-            self.basis.append(basis)
-        else:  # the same stages, predicted under the newer state from now on
-            self.history[-1], self.basis[-1] = current, basis
-
-
-def _log_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("background re-plan failed: %r", exc, exc_info=exc)
-
-
-def _stages(plan: Plan) -> list:
-    return [(st.start, st.stop, st.peers) for st in plan.stages]
 
 
 async def _join(peer: Peer, options: SessionOptions) -> dict[str, str]:
@@ -315,10 +200,11 @@ class Session:
     def __init__(self, peer: Peer, loaded: LoadedModel, graph: ModelGraph, times: list[float],
                  options: SessionOptions, identity: Identity, workers: dict[str, str]) -> None:
         self.peer, self.loaded, self.graph, self.times = peer, loaded, graph, times
+        self.costs = model_costs(graph, times, loaded.sha256)  # the model priced once
         self.options, self.identity, self.workers = options, identity, workers
         self.calibration = Calibration(peer.name)
         self.own_work = OwnWork()
-        self.plans: _Plans | None = None
+        self.plans: Plans | None = None
         self.feeds_seen: list[dict[str, np.ndarray]] = []
 
     def state(self) -> ClusterState:
@@ -336,7 +222,7 @@ class Session:
         return self.calibration.apply(state) if self.options.calibrate else state
 
     def requester(self, timeout_s: float, calibrate: bool = True) -> Requester:
-        requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, work_s=self.times)
+        requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, costs=self.costs)
         requester.own_work = self.own_work
         if calibrate and self.options.calibrate:
             requester.on_frame = lambda result: self.calibration.observe(result.timings)
@@ -346,36 +232,36 @@ class Session:
         """Place with `placement` from now on (under the current, calibrated state)."""
         if self.plans is not None:
             await self.plans.settle()
-        self.plans = _Plans(self, placement)
+        self.plans = Plans(self, placement)
         return await self.plans()
 
-    async def warm_up(self, image, count: int) -> None:
+    async def warm_up(self, frame: Frame, count: int) -> None:
         """Untimed copies of the first frame, so fetching and building are not measured; all
         but the first (model fetches, session builds) calibrate. Then re-plan calibrated."""
         if count < 1 or self.plans is None:
             return
         # Model fetches over slow emulated links take long: warm up with a long timeout.
         timeout = max(self.options.timeout_s, WARMUP_TIMEOUT_S)
-        await _warm_up(self.requester(timeout, calibrate=False), self.graph, image, self.plans, 1)
-        await _warm_up(self.requester(timeout), self.graph, image, self.plans, count - 1)
+        await _warm_up(self.requester(timeout, calibrate=False), self.graph, frame, self.plans, 1)
+        await _warm_up(self.requester(timeout), self.graph, frame, self.plans, count - 1)
         if count > 1 and self.options.calibrate:
             await self.plans.recalibrate()
 
-    async def stream(self, images: Iterable[np.ndarray], on_result=None) -> Report:
+    async def stream(self, frames: Iterable[Frame], on_result=None) -> Report:
         """Frames through the current placement, timed; re-planning as the state moves."""
         assert self.plans is not None, "use(placement) first"
         verify = self.options.verify
 
-        def feeds() -> Iterator[dict[str, np.ndarray]]:
-            for frame in frames_for(self.graph, images):
+        def feeds() -> Iterator[Timed]:
+            for timed in frames_for(self.graph, frames):
                 if verify:
-                    self.feeds_seen.append(frame)
-                yield frame
+                    self.feeds_seen.append(timed.feeds)
+                yield timed
 
         requester = self.requester(self.options.timeout_s)
         t0 = time.perf_counter()
         results = await requester.run(
-            feeds(), self.plans, window=self.options.window, fps=self.options.fps, on_result=on_result
+            feeds(), self.plans, window=self.options.window, paced=self.options.paced, on_result=on_result
         )
         elapsed = time.perf_counter() - t0
         await self.plans.settle()
@@ -392,10 +278,12 @@ class Session:
 
 @contextlib.asynccontextmanager
 async def open_session(
-    loaded: LoadedModel, options: SessionOptions = SessionOptions(), identity: Identity = Identity()
+    loaded: LoadedModel, options: SessionOptions = SessionOptions(), identity: Identity = Identity(),
+    graph: ModelGraph | None = None,
 ) -> AsyncIterator[Session]:
-    """Join the cluster as a source for `loaded`; the session lasts the block."""
-    graph = analyse(loaded.model)
+    """Join the cluster as a source for `loaded` (`graph`: its analysis, if the caller made
+    one already); the session lasts the block."""
+    graph = graph or analyse(loaded.model)
     image_input(graph)
     times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
     base = identity.config or PeerConfig(f"infer-{os.getpid()}", quota=0, profile="requester")
@@ -417,28 +305,29 @@ async def open_session(
 
 async def run_session(
     loaded: LoadedModel,
-    images: Iterable[np.ndarray],
+    frames: Iterable[Frame],
     placement: Placement | None = None,
     options: SessionOptions = SessionOptions(),
     identity: Identity = Identity(),
     on_result: Callable[[FrameResult], None] | None = None,
+    graph: ModelGraph | None = None,
 ) -> Report:
     placement = placement or GreedyPlacement(use_source=identity.is_device)
-    async with open_session(loaded, options, identity) as session:
+    async with open_session(loaded, options, identity, graph) as session:
         await session.use(placement)  # place before the clock starts
-        images = iter(images)
-        first = next(images, None)
+        frames = iter(frames)
+        first = next(frames, None)
         if first is not None:
             await session.warm_up(first, options.warmup)
-            images = itertools.chain([first], images)
-        return await session.stream(images, on_result)
+            frames = itertools.chain([first], frames)
+        return await session.stream(frames, on_result)
 
 
-async def _warm_up(requester: Requester, graph: ModelGraph, image, plans, count: int) -> None:
+async def _warm_up(requester: Requester, graph: ModelGraph, frame: Frame, plans, count: int) -> None:
     """Untimed copies of the first frame, so fetching and building are not measured."""
     if count < 1:
         return
-    warm = await requester.run(frames_for(graph, [image] * count), plans, window=1)
+    warm = await requester.run(frames_for(graph, [frame] * count), plans, window=1)
     failed = [r for r in warm if not r.ok]
     if failed:
         log.warning("warm-up frame failed: %s", failed[0].error)
@@ -452,7 +341,7 @@ def _shareable(loaded: LoadedModel, store: ModelStore) -> LoadedModel:
     shared as its normalised form instead: static shapes, same node names and order, so
     node positions agree on every peer. Otherwise the file itself is shared.
     """
-    if all(_static(vi) for vi in onnx.load(str(loaded.path), load_external_data=False).graph.input):
+    if loaded.file_static:
         store.register(loaded.path, loaded.sha256)
         return loaded
     data = loaded.model.SerializeToString()
@@ -460,11 +349,6 @@ def _shareable(loaded: LoadedModel, store: ModelStore) -> LoadedModel:
     path = store.put(data, sha)
     log.info("sharing %s with static input shapes as %s...", loaded.name, sha[:12])
     return replace(loaded, path=path, sha256=sha)
-
-
-def _static(vi) -> bool:
-    dims = vi.type.tensor_type.shape.dim
-    return vi.type.tensor_type.HasField("shape") and all(d.HasField("dim_value") and d.dim_value > 0 for d in dims)
 
 
 def _estimated_times(loaded: LoadedModel, graph: ModelGraph) -> list[float]:

@@ -1,11 +1,13 @@
-"""DINA-O, pure (no sockets, clocks or threads): the matching game between subtasks and workers.
+"""DINA-O, pure (no sockets, clocks or threads): the matching game between subtasks and sites.
 
-instance         the instance format of DESIGN.md, parsed and validated (frozen values, ids)
-cost             the latency formula (shortest-work-first externality), shared by all below
-game             deferred acceptance, then moves/swaps/displacements under the approval rule
+instance         the instance format of DESIGN.md (version 2), parsed and validated
+cost             the stream cost model: piece waits, transfers, stage/task latency, J
+steps            the game's rules shared by play and the agents (hold, candidates, votes)
+bounds           a lower bound on a step's change of J, so play prices only hopeful steps
+game             deferred acceptance, then the agents' Turn protocol played centrally
 check            independent exchange-stability checker (enumerates; shares no search code)
-exact            exact optimum for small instances (branch and bound)
-random_instance  seeded random instances in realistic ranges
+exact            exact optimum of J for small instances (branch and bound)
+random_instance  seeded random version-2 instances in realistic ranges
 messages         the matching protocol's messages, one frozen value each
 agent            the game as per-party sans-I/O state machines (messages in, messages out)
 local_driver     runs agents over in-memory queues, deterministically

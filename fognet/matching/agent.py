@@ -12,12 +12,14 @@ API (what `fognet/peer/` and `sim/` drive):
     source.placement()                    # {subtask id: site} of its own subtasks
 
 `view` is an `Instance`: the public state every peer knows from heartbeats (workers'
-speed, backlog and quota, links, every source's own device). A party keeps private only
-what it holds (a worker its hosted subtasks, a source where its subtasks are) and prices
-only its own sites with `cost.site_latencies`: a worker the change in its hosted
-subtasks' latencies, a source the change on its own device. The step's initiator adds
-the answers and applies the rule (welfare: the total must strictly fall; fair: also no
-moving source's own subtasks may get slower in total).
+speed, backlog, cap and quota, links, every source's own device and rate). A worker
+keeps what it hosts and answers for its site (room under its cap and quota, reach); a
+source keeps where its subtasks are and what every worker hosts (announced after phase 1,
+then every commit), and prices only its own share of J (`steps.Ledger.delta`: its
+tasks' latency under the stream cost model). A step's parties are its touched workers
+and every source whose share it may change (`steps.affected`); the initiator adds the
+sources' deltas and applies the rule (`steps.approved`). `play` runs the same rules on
+the same numbers, so both reach the same matching.
 
 The driver's duties (see `local_driver.py` for the in-memory one): deliver each Outgoing
 to its `to` agent, in order per sender; when nothing is in flight after the sources'
@@ -28,18 +30,17 @@ Phase 2 is one initiator at a time (the Turn holder); parties lock while a step 
 voted on is open and answer other asks with Reason.BUSY, so a concurrent driver stays
 safe, only slower.
 
-Every Turn holder tries every step that moves one of its subtasks (moves, swaps, and
-displacements it would take), re-listing after each commit; the game ends when a full
-cycle of sources found none, so the result is exchange-stable by construction.
+Every Turn holder tries every step that moves one of its subtasks (`steps.candidates`),
+re-listing after each commit; the game ends when a full cycle of sources found none, so
+the result is exchange-stable by construction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fognet.matching.cost import EPS, allowed, is_worker, order_key, site_latencies, standalone
-from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
+from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import (
     Accept,
     Change,
@@ -55,48 +56,41 @@ from fognet.matching.messages import (
     SwapVote,
     Turn,
 )
+from fognet.matching.steps import (
+    Ledger,
+    affected,
+    approved,
+    candidates,
+    hold,
+    hold_key,
+    ranked_sites,
+    worker_refuses,
+)
+
+_REASONS = {"stale": Reason.STALE_STEP, "out_of_reach": Reason.OUT_OF_REACH,
+            "full": Reason.QUOTA_FULL}
 
 
 @dataclass(frozen=True)
 class Vote:
     ok: bool
-    delta: float = 0.0
-    by_source: tuple[tuple[PeerId, float], ...] = ()
+    delta: float = 0.0  # a source's change of its share of J (0 from a worker)
+    by_source: tuple[tuple[PeerId, float], ...] = ()  # ((source, delta),) from a source
     reason: Reason | None = None
 
 
-def site_vote(view: Instance, site: PeerId, before: Sequence[Subtask],
-              changes: Iterable[Change]) -> Vote:
-    """What a step does to one site's hosted subtasks (the owner's own computation)."""
-    changes = list(changes)
-    ids = {s.id for s in before}
-    leaving = {c.subtask.id for c in changes if c.frm == site}
-    arriving = [c.subtask for c in changes if c.to == site]
-    if not leaving <= ids or any(s.id in ids for s in arriving):
-        return Vote(False, reason=Reason.STALE_STEP)
-    for s in arriving:
-        if not allowed(view, s, site):
-            return Vote(False, reason=Reason.OUT_OF_REACH if is_worker(view, site) else Reason.NOT_YOURS)
-    after = [s for s in before if s.id not in leaving] + arriving
-    if is_worker(view, site) and len(after) > max(len(before), view.worker(site).quota):
-        return Vote(False, reason=Reason.QUOTA_FULL)
-    old = site_latencies(view, site, before)
-    new = site_latencies(view, site, after)
-    source_of = {s.id: s.source for s in [*before, *arriving]}
-    by: dict[PeerId, float] = {}
-    for sid, f in new.items():
-        by[source_of[sid]] = by.get(source_of[sid], 0.0) + f
-    for sid, f in old.items():
-        by[source_of[sid]] = by.get(source_of[sid], 0.0) - f
-    return Vote(True, sum(new.values()) - sum(old.values()), tuple(sorted(by.items())))
+def worker_vote(view: Instance, site: PeerId, hosted: Sequence[Subtask],
+                changes: Sequence[Change]) -> Vote:
+    """A worker's answer to a step on its site: room under its cap and quota, and reach."""
+    why = worker_refuses(view, site, hosted, changes)
+    return Vote(True) if why is None else Vote(False, reason=_REASONS[why])
 
 
 class WorkerAgent:
-    """A worker: holds the least-work proposals up to its quota, votes on its own site."""
+    """A worker: holds the least-load proposals that fit, answers for its own site."""
 
     def __init__(self, view: Instance, me: PeerId) -> None:
         self.view, self.id = view, me
-        self.quota = view.worker(me).quota
         self.hosted: list[Subtask] = []
         self.lock: tuple[PeerId, int] | None = None
         self.done = False
@@ -111,7 +105,7 @@ class WorkerAgent:
             if msg.phase == 2:
                 self.done = True
                 return []
-            hosted = tuple(sorted(self.hosted, key=order_key))
+            hosted = tuple(sorted(self.hosted, key=lambda s: hold_key(self.view, s)))
             return [Outgoing(src, RoundDone(self.id, 1, hosted)) for src in self.view.sources]
         if isinstance(msg, SwapAsk):
             return [Outgoing(msg.sender, self._ask(msg))]
@@ -133,26 +127,23 @@ class WorkerAgent:
         s = msg.subtask
         if self.view.link(s.source, self.id) is None:
             return [Outgoing(s.source, Reject(self.id, s.id, Reason.OUT_OF_REACH))]
-        self.hosted = sorted([*self.hosted, s], key=order_key)
-        if len(self.hosted) <= self.quota:
-            return [Outgoing(s.source, Accept(self.id, s.id))]
-        bumped = self.hosted.pop()
-        if bumped is s:
-            return [Outgoing(s.source, Reject(self.id, s.id, Reason.QUOTA_FULL))]
-        return [
-            Outgoing(s.source, Accept(self.id, s.id)),
-            Outgoing(bumped.source, Reject(self.id, bumped.id, Reason.WORSE_THAN_HELD)),
-        ]
+        self.hosted, rejected = hold(self.view, self.id, [*self.hosted, s])
+        if s in rejected:
+            out = [Outgoing(s.source, Reject(self.id, s.id, Reason.QUOTA_FULL))]
+        else:
+            out = [Outgoing(s.source, Accept(self.id, s.id))]
+        return out + [Outgoing(r.source, Reject(self.id, r.id, Reason.WORSE_THAN_HELD))
+                      for r in rejected if r is not s]
 
     def _ask(self, msg: SwapAsk) -> SwapVote:
         if self.lock is not None and self.lock != (msg.sender, msg.step):
             return SwapVote(self.id, msg.step, False, reason=Reason.BUSY)
-        vote = site_vote(self.view, self.id, self.hosted, msg.changes)
+        vote = worker_vote(self.view, self.id, self.hosted, msg.changes)
         if vote.ok:
             self.lock = (msg.sender, msg.step)
         return SwapVote(self.id, msg.step, vote.ok, vote.delta, vote.by_source, vote.reason)
 
-    def _commit(self, changes: Iterable[Change]) -> None:
+    def _commit(self, changes: Sequence[Change]) -> None:
         for c in changes:
             if c.frm == self.id:
                 self.hosted = [s for s in self.hosted if s.id != c.subtask.id]
@@ -169,20 +160,20 @@ class _Open:
     kind: str
     changes: tuple[Change, ...]
     waiting: set[PeerId]
-    votes: list[Vote]
+    votes: list[tuple[PeerId, Vote]]
+    asked: tuple[PeerId, ...] = ()  # the parties asked (they lock until commit or abort)
 
 
 class SourceAgent:
-    """A source: proposes its subtasks, owns its device's site, and initiates steps."""
+    """A source: proposes its subtasks, prices its own share of J, and initiates steps."""
 
     def __init__(self, view: Instance, me: PeerId, ring: Sequence[PeerId],
                  rule: str | None = None) -> None:
+        self.ledger = Ledger(view)  # my subtasks (tentative in phase 1) and every worker's
         self.view, self.id, self.rule = view, me, rule or view.rule
         self.ring = tuple(ring)
         self.own = sorted((s for s in view.subtasks if s.source == me), key=lambda s: s.id)
-        self.where: dict[SubtaskId, PeerId] = {}  # my subtasks (tentative in phase 1)
-        self.seen: dict[SubtaskId, tuple[Subtask, PeerId]] = {}  # worker-hosted, any source
-        self.prefs = {s.id: self._ranked(s) for s in self.own}
+        self.prefs = {s.id: ranked_sites(view, s) for s in self.own}
         self.tried = {s.id: 0 for s in self.own}
         self.done = False
         self.steps = 0
@@ -193,15 +184,45 @@ class SourceAgent:
         self._idle_in = 0
         self._changed = False
 
-    def placement(self) -> dict[SubtaskId, PeerId]:
-        return dict(self.where)
+    @property
+    def view(self) -> Instance:
+        return self.ledger.inst
+
+    @view.setter
+    def view(self, view: Instance) -> None:
+        self.ledger.rebase(view)
+
+    def placement(self) -> dict:
+        return {s.id: self.ledger.site_of[s.id] for s in self.own if s.id in self.ledger.site_of}
+
+    def site_of(self, sid: str) -> PeerId | None:
+        """Where my subtask is (tentatively, in phase 1)."""
+        return self.ledger.site_of.get(sid)
+
+    def bring_home(self, s: Subtask) -> None:
+        """My subtask runs on my own device (its worker did not confirm it, or died)."""
+        self.ledger.place(s, self.id)
+
+    def forget_source(self, peer: PeerId) -> None:
+        """A dead source: its subtasks are gone from every site I know of."""
+        for s in list(self.ledger.mine.get(peer, {}).values()):
+            self.ledger.forget(s)
+
+    def forget_worker(self, wid: PeerId) -> list[Subtask]:
+        """A dead worker: forget what it hosted; my subtasks it had are returned (still
+        recorded there) for the caller to re-propose or bring home."""
+        mine = [s for s in self.ledger.hosted(wid) if s.source == self.id]
+        for s in self.ledger.hosted(wid):
+            if s.source != self.id:
+                self.ledger.forget(s)
+        return sorted(mine, key=lambda s: s.id)
 
     def expire(self) -> list[Outgoing]:
         """The open step's votes did not all come in time: drop it and go on (the driver
         calls this on its timeout; time is never read here)."""
         if self._open is None:
             return []
-        self._open.votes.append(Vote(False, reason=Reason.BUSY))
+        self._open.votes.append((self.id, Vote(False, reason=Reason.BUSY)))
         self._open.waiting.clear()
         return self._decide()
 
@@ -215,16 +236,10 @@ class SourceAgent:
 
     # --- phase 1 -----------------------------------------------------------------------
 
-    def _ranked(self, s: Subtask) -> list[PeerId]:
-        sites = [w.id for w in self.view.workers] + [self.id]
-        options = [(standalone(self.view, s, p), k, p) for k, p in enumerate(sites)]
-        ranked = [p for f, _, p in sorted(options) if f != float("inf")]
-        return ranked[: ranked.index(self.id) + 1]
-
     def _propose_next(self, s: Subtask) -> list[Outgoing]:
         site = self.prefs[s.id][self.tried[s.id]]
         self.tried[s.id] += 1
-        self.where[s.id] = site
+        self.ledger.place(s, site)
         return [] if site == self.id else [Outgoing(site, Propose(self.id, s))]
 
     def start(self) -> list[Outgoing]:
@@ -235,13 +250,14 @@ class SourceAgent:
     def handle(self, msg: Message) -> list[Outgoing]:
         if isinstance(msg, Reject):
             s = next(s for s in self.own if s.id == msg.subtask)
-            return self._propose_next(s) if self.where.get(s.id) == msg.sender else []
+            return self._propose_next(s) if self.ledger.site_of.get(s.id) == msg.sender else []
         if isinstance(msg, RoundDone):
             if msg.phase == 2:
                 self.done = True
             else:
                 for s in msg.hosted:
-                    self.seen[s.id] = (s, msg.sender)
+                    if s.source != self.id:
+                        self.ledger.place(s, msg.sender)
             return []
         if isinstance(msg, Turn):
             return self._turn(msg.idle)
@@ -250,25 +266,26 @@ class SourceAgent:
         if isinstance(msg, SwapVote):
             return self._vote(msg)
         if isinstance(msg, SwapCommit):
-            self._apply(msg.changes)
+            self.ledger.apply(msg.changes)
             if self.lock == (msg.sender, msg.step):
                 self.lock = None
         elif isinstance(msg, SwapAbort) and self.lock == (msg.sender, msg.step):
             self.lock = None
         return []  # Accept: the placement is already recorded
 
-    # --- my own site, as a party -------------------------------------------------------
-
-    def _home(self) -> list[Subtask]:
-        return [s for s in self.own if self.where[s.id] == self.id]
+    # --- my own share, as a party ------------------------------------------------------
 
     def _my_vote(self, changes: tuple[Change, ...]) -> Vote:
+        sites = {p for c in changes for p in (c.frm, c.to)}
+        if any(p not in self.view._workers and p not in self.view._local for p in sites):
+            return Vote(False, reason=Reason.STALE_STEP)  # a site that left the game
         for c in changes:
-            if c.subtask.source == self.id and self.where.get(c.subtask.id) != c.frm:
+            if c.subtask.source == self.id and self.ledger.site_of.get(c.subtask.id) != c.frm:
                 return Vote(False, reason=Reason.STALE_STEP)
-        if not any(self.id in (c.frm, c.to) for c in changes):
-            return Vote(True)  # only my subtask's consent was asked; its sites answer
-        return site_vote(self.view, self.id, self._home(), changes)
+            if c.to == self.id and c.subtask.source != self.id:
+                return Vote(False, reason=Reason.NOT_YOURS)
+        delta = self.ledger.delta(self.id, changes)
+        return Vote(True, delta, ((self.id, delta),))
 
     def _ask(self, msg: SwapAsk) -> SwapVote:
         if self.lock is not None and self.lock != (msg.sender, msg.step):
@@ -278,15 +295,6 @@ class SourceAgent:
             self.lock = (msg.sender, msg.step)
         return SwapVote(self.id, msg.step, vote.ok, vote.delta, vote.by_source, vote.reason)
 
-    def _apply(self, changes: Iterable[Change]) -> None:
-        for c in changes:
-            if c.subtask.source == self.id:
-                self.where[c.subtask.id] = c.to
-            if is_worker(self.view, c.to):
-                self.seen[c.subtask.id] = (c.subtask, c.to)
-            else:
-                self.seen.pop(c.subtask.id, None)
-
     # --- phase 2, as the initiator -----------------------------------------------------
 
     def _turn(self, idle: int) -> list[Outgoing]:
@@ -295,44 +303,16 @@ class SourceAgent:
             self.done = True
             return [Outgoing(p, RoundDone(self.id, 2)) for p in everyone if p != self.id]
         self._idle_in, self._changed = idle, False
-        self._todo = self._candidates()
+        self._relist()
         return self._ask_next()
 
-    def _placed(self) -> dict[SubtaskId, tuple[Subtask, PeerId]]:
-        view = dict(self.seen)
-        for s in self.own:
-            view[s.id] = (s, self.where[s.id])
-        return view
-
-    def _candidates(self) -> list[tuple[str, tuple[Change, ...]]]:
-        """Every step that moves one of my subtasks (displacements: mine takes the slot)."""
-        placed = self._placed()
-        load: dict[PeerId, int] = {}
-        for _, p in placed.values():
-            load[p] = load.get(p, 0) + 1
-        others = sorted(placed.values(), key=lambda sp: (sp[0].source, sp[0].id))
-        out = []
-        for x in self.own:
-            a = self.where[x.id]
-            for w in self.view.workers:
-                if w.id != a and load.get(w.id, 0) < w.quota and allowed(self.view, x, w.id):
-                    out.append(("move", (Change(x, a, w.id),)))
-            if a != self.id:
-                out.append(("move", (Change(x, a, self.id),)))
-            for y, b in others:
-                if y.id == x.id or b == a:
-                    continue
-                if allowed(self.view, x, b) and allowed(self.view, y, a):
-                    out.append(("swap", (Change(x, a, b), Change(y, b, a))))
-                if is_worker(self.view, b) and a != y.source and allowed(self.view, x, b):
-                    out.append(("displace", (Change(x, a, b), Change(y, b, y.source))))
-        out.reverse()  # popped from the end
-        return out
+    def _relist(self) -> None:
+        self._todo = candidates(self.view, self.id, self.ledger)
+        self._todo.reverse()  # popped from the end
 
     def _parties(self, changes: tuple[Change, ...]) -> list[PeerId]:
-        parties = {c.frm for c in changes} | {c.to for c in changes}
-        parties |= {c.subtask.source for c in changes}
-        return sorted(parties)
+        workers = {p for c in changes for p in (c.frm, c.to) if p in self.view._workers}
+        return sorted(workers | set(affected(self.view, self.ledger, changes)))
 
     def _ask_next(self) -> list[Outgoing]:
         while self._todo:
@@ -342,7 +322,8 @@ class SourceAgent:
                 continue
             self.steps += 1
             others = [p for p in self._parties(changes) if p != self.id]
-            self._open = _Open(self.steps, kind, changes, set(others), [mine])
+            self._open = _Open(self.steps, kind, changes, set(others), [(self.id, mine)],
+                               tuple(others))
             if not others:
                 return self._decide()
             ask = SwapAsk(self.id, self.steps, kind, changes)
@@ -358,34 +339,24 @@ class SourceAgent:
         if op is None or msg.step != op.step or msg.sender not in op.waiting:
             return []
         op.waiting.discard(msg.sender)
-        op.votes.append(Vote(msg.ok, msg.delta, msg.by_source, msg.reason))
+        op.votes.append((msg.sender, Vote(msg.ok, msg.delta, msg.by_source, msg.reason)))
         return self._decide() if not op.waiting else []
 
     def _approved(self, op: _Open) -> bool:
-        if not all(v.ok for v in op.votes):
+        if not all(v.ok for _, v in op.votes):
             return False
-        if sum(v.delta for v in op.votes) >= -EPS:
-            return False
-        if self.rule != "fair":
-            return True
-        movers = {c.subtask.source for c in op.changes}
-        totals = dict.fromkeys(movers, 0.0)
-        for v in op.votes:
-            for src, d in v.by_source:
-                if src in totals:
-                    totals[src] += d
-        return all(d <= EPS for d in totals.values())
+        deltas = [(src, d) for _, v in op.votes for src, d in v.by_source]
+        return approved(deltas, [c.subtask.source for c in op.changes], self.rule)
 
     def _decide(self) -> list[Outgoing]:
         op, self._open = self._open, None
-        asked = [p for p in self._parties(op.changes) if p != self.id]
         if not self._approved(op):
-            return [Outgoing(p, SwapAbort(self.id, op.step)) for p in asked] + self._ask_next()
+            return [Outgoing(p, SwapAbort(self.id, op.step)) for p in op.asked] + self._ask_next()
         self.commits += 1
         self._changed = True
-        self._apply(op.changes)
+        self.ledger.apply(op.changes)
         commit = SwapCommit(self.id, op.step, op.kind, op.changes)
         everyone = [w.id for w in self.view.workers] + list(self.ring)
         out = [Outgoing(p, commit) for p in everyone if p != self.id]
-        self._todo = self._candidates()
+        self._relist()
         return out + self._ask_next()

@@ -1,9 +1,10 @@
 """An independent checker: is a matching feasible, and is it exchange-stable under its rule?
 
-It shares only the latency formula (`cost.site_latencies`) with the game, never its
-search: it enumerates every move, swap and displacement in plain Python, re-prices the
-touched sites from scratch, and names every step that the rule would approve. Slow on
-purpose (quadratic in subtasks); it is the reference the fast game is tested against.
+It shares only the stream cost model (`cost.evaluate`, `cost.fits`) with the game, never
+its search: it enumerates every move, swap and displacement in plain Python, prices the
+whole matching before and after from scratch, and names every step that the rule would
+approve (J falls by more than EPS; under `fair` no moving source's share rises). Slow on
+purpose; it is the reference the game is tested against.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from fognet.errors import InstanceError
-from fognet.matching.cost import EPS, allowed, is_worker, site_latencies
+from fognet.matching.cost import EPS, allowed, evaluate, fits, is_worker
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
 
 
 @dataclass(frozen=True)
 class Blocking:
-    """A step the rule would approve: it lowers the touched sites' total by `gain` seconds."""
+    """A step the rule would approve: it lowers J by `gain` (frame-seconds per second)."""
 
     kind: str  # "move" | "swap" | "displace"
     subtasks: tuple[SubtaskId, ...]
     sites: tuple[PeerId, ...]  # touched sites, sorted
-    gain: float  # seconds saved on the touched sites (> 0)
+    gain: float  # how much J falls (> 0)
     text: str
 
 
@@ -71,9 +72,10 @@ def feasibility(inst: Instance, assignment: Mapping[str, str]) -> list[str]:
         elif not allowed(inst, s, PeerId(site)):
             problems.append(f"subtask {s.id} cannot run on {site!r} (not a reachable worker nor its source)")
     for w in inst.workers:
-        load = sum(1 for s in inst.subtasks if assignment.get(s.id) == w.id)
-        if load > w.quota:
-            problems.append(f"worker {w.id} hosts {load} subtasks, quota {w.quota}")
+        hosted = [s for s in inst.subtasks if assignment.get(s.id) == w.id]
+        if not fits(inst, w.id, hosted):
+            problems.append(f"worker {w.id} cannot take its {len(hosted)} subtasks "
+                            f"(cap {w.cap}, quota {w.quota})")
     return problems
 
 
@@ -98,38 +100,33 @@ def _steps(inst: Instance, where: dict[SubtaskId, PeerId]) -> Iterator[tuple[str
                 yield "displace", [(s, b), (t, t.source)], text
 
 
-def _price(inst: Instance, where: dict[SubtaskId, PeerId], on: dict[PeerId, list[Subtask]],
+def _shares(inst: Instance, where: dict[SubtaskId, PeerId]) -> dict[PeerId, float]:
+    tasks = evaluate(inst, where).task_latency
+    return {src: inst.local_of(src).rate * tasks[src] for src in inst.sources}
+
+
+def _price(inst: Instance, where: dict[SubtaskId, PeerId], shares: dict[PeerId, float],
            moved: list[tuple[Subtask, PeerId]], rule: str) -> tuple[float, tuple[PeerId, ...]] | None:
-    """The gain of a step if the rule approves it, else None. `on`: each site's subtasks."""
+    """How much J falls with the step if the rule approves it, else None."""
     for s, p in moved:
         if not allowed(inst, s, p):
             return None
-    touched = sorted({where[s.id] for s, _ in moved} | {p for _, p in moved})
-    moving = {s.id for s, _ in moved}
-    after = {p: [s for s in on.get(p, []) if s.id not in moving] for p in touched}
+    touched = tuple(sorted({where[s.id] for s, _ in moved} | {p for _, p in moved}))
+    after = dict(where)
     for s, p in moved:
-        after[p].append(s)
+        after[s.id] = p
     for p in touched:
-        if is_worker(inst, p):
-            before_n, after_n = len(on.get(p, [])), len(after[p])
-            if after_n > before_n and after_n > inst.worker(p).quota:
-                return None
-    old: dict[str, float] = {}
-    new: dict[str, float] = {}
-    for p in touched:
-        old.update(site_latencies(inst, p, on.get(p, [])))
-        new.update(site_latencies(inst, p, after[p]))
-    gain = sum(old.values()) - sum(new.values())
-    if gain <= EPS:
+        if is_worker(inst, p) and not fits(inst, p, [s for s in inst.subtasks if after[s.id] == p]):
+            return None
+    new = _shares(inst, after)
+    change = 0.0
+    for src in sorted(new):
+        change += new[src] - shares[src]
+    if change >= -EPS:
         return None
-    if rule == "fair":
-        source_of = {s.id: s.source for p in touched for s in after[p]}
-        for src in {s.source for s, _ in moved}:
-            mine_old = sum(v for k, v in old.items() if source_of[k] == src)
-            mine_new = sum(v for k, v in new.items() if source_of[k] == src)
-            if mine_new - mine_old > EPS:
-                return None
-    return gain, tuple(touched)
+    if rule == "fair" and any(new[s.source] - shares[s.source] > EPS for s, _ in moved):
+        return None
+    return -change, touched
 
 
 def check(inst: Instance, assignment: Mapping[str, str], rule: str | None = None) -> CheckReport:
@@ -139,15 +136,13 @@ def check(inst: Instance, assignment: Mapping[str, str], rule: str | None = None
     if problems:
         return CheckReport(tuple(problems), ())
     where = {s.id: PeerId(assignment[s.id]) for s in inst.subtasks}
-    on: dict[PeerId, list[Subtask]] = {}
-    for s in inst.subtasks:
-        on.setdefault(where[s.id], []).append(s)
+    shares = _shares(inst, where)
     found = []
     for kind, moved, text in _steps(inst, where):
-        priced = _price(inst, where, on, moved, rule)
+        priced = _price(inst, where, shares, moved, rule)
         if priced is not None:
             gain, touched = priced
-            full = f"{text} lowers {','.join(touched)} total by {gain:.4g} s"
+            full = f"{text} (sites {','.join(touched)}) lowers J by {gain:.4g}"
             found.append(Blocking(kind, tuple(s.id for s, _ in moved), touched, gain, full))
     found.sort(key=lambda b: -b.gain)
     return CheckReport((), tuple(found))

@@ -1,22 +1,21 @@
-"""The exact minimum total latency over every feasible assignment, for small instances.
+"""The exact minimum of J over every feasible assignment, for small instances.
 
-Branch and bound: subtasks are placed one at a time (most work first, since they decide
-the most waiting); a partial assignment's bound is its sites' total plus, for each
-subtask still unplaced, its cheapest insertion into any site's *current* set that still
-has room. Insertion costs only grow as sites fill, so the bound never overestimates. The
-first upper bound comes from the game. Above `MAX_SUBTASKS` the search is refused, and a
-search that visits more than `max_nodes` nodes gives up (many subtasks of one source that
-are cheapest at home make the bound weak), both with an InstanceError saying so.
+Branch and bound: subtasks are placed one at a time (most work first); a partial
+assignment is dropped when a worker it fills no longer fits (load only grows), or when its
+bound reaches the best J found. The bound is, per source, rate x the sum over its stages of
+the slowest slice's *standalone* latency (on its site if placed, on its best site if not):
+a piece's latency never falls below that of any of its slices alone on its site with
+nothing else there, since more work, more bytes and more load only add. The first upper
+bound comes from the game. Above `MAX_SUBTASKS` the search is refused, and a search that
+visits more than `max_nodes` nodes gives up, both with an InstanceError saying so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from fognet.errors import InstanceError
-from fognet.matching.cost import CostTable
+from fognet.matching.cost import INF, allowed, evaluate, fits, is_worker, standalone
 from fognet.matching.instance import Instance, PeerId, SubtaskId
 
 MAX_SUBTASKS = 12
@@ -26,7 +25,7 @@ MAX_NODES = 400_000
 @dataclass(frozen=True)
 class Optimum:
     assignment: dict[SubtaskId, PeerId]
-    total: float  # seconds
+    objective: float  # J, frame-seconds per second
     nodes: int  # search nodes visited
 
 
@@ -39,37 +38,30 @@ def optimum(
         raise InstanceError(
             f"exact optimum is limited to {max_subtasks} subtasks; this instance has {n}"
         )
-    from fognet.matching.game import play  # the game's total is the first upper bound
+    from fognet.matching.game import play  # the game's J is the first upper bound
 
-    ct = CostTable.build(instance)
     start = play(instance, rule="welfare")
-    index = {p: j for j, p in enumerate(ct.sites)}
-    sub_index = {s.id: i for i, s in enumerate(ct.subtasks)}
-    best_site = [0] * n
-    for sid, p in start.assignment.items():
-        best_site[sub_index[sid]] = index[p]
-    best = [start.total]
-
-    options = [
-        [j for j in np.argsort(ct.base[i], kind="stable") if np.isfinite(ct.base[i, j])
-         and (j < ct.n_workers or j == ct.home[i])]
-        for i in range(n)
-    ]
-    order = sorted(range(n), key=lambda i: (-ct.work[i], i))
-    members: list[list[int]] = [[] for _ in ct.sites]
-    site_of = [0] * n
+    best = [start.objective, dict(start.assignment)]
+    subs = sorted(instance.subtasks, key=lambda s: (-s.work, s.source, s.id))
+    sites = [w.id for w in instance.workers]
+    alone = {
+        s.id: {p: standalone(instance, s, p) for p in [*sites, s.source] if allowed(instance, s, p)}
+        for s in subs
+    }
+    options = {s.id: sorted((f, p) for p, f in alone[s.id].items() if f < INF) for s in subs}
+    rate = {d.source: d.rate for d in instance.local}
+    where: dict[SubtaskId, PeerId] = {}
     nodes = 0
 
-    def bound(depth: int, partial: float) -> float:
-        extra = 0.0
-        for i in order[depth:]:
-            extra += min(
-                ct.insertion(i, j, members[j]) for j in options[i]
-                if len(members[j]) < ct.quota[j]
-            )
-        return partial + extra
+    def bound() -> float:
+        worst: dict[tuple[PeerId, int], float] = {}
+        for s in subs:
+            f = alone[s.id][where[s.id]] if s.id in where else options[s.id][0][0]
+            key = (s.source, s.stage)
+            worst[key] = max(worst.get(key, 0.0), f)
+        return sum(rate[src] * f for (src, _), f in worst.items())
 
-    def search(depth: int, partial: float) -> None:
+    def search(depth: int) -> None:
         nonlocal nodes
         nodes += 1
         if nodes > max_nodes:
@@ -77,29 +69,22 @@ def optimum(
                 f"exact search gave up after {max_nodes} nodes on {n} subtasks; "
                 "try an instance with fewer subtasks"
             )
+        if bound() >= best[0] - 1e-15:
+            return
         if depth == n:
-            if partial < best[0]:
-                best[0] = partial
-                best_site[:] = site_of
+            j = evaluate(instance, where).objective
+            if j < best[0]:
+                best[0], best[1] = j, dict(where)
             return
-        if bound(depth, partial) >= best[0] - 1e-15:
-            return
-        i = order[depth]
-        tries = sorted(
-            (ct.insertion(i, j, members[j]), j) for j in options[i]
-            if len(members[j]) < ct.quota[j]
-        )
-        for extra, j in tries:
-            if partial + extra >= best[0]:
-                break
-            members[j].append(i)
-            site_of[i] = j
-            search(depth + 1, partial + extra)
-            members[j].pop()
+        s = subs[depth]
+        for _, p in options[s.id]:
+            where[s.id] = p
+            if is_worker(instance, p) and not fits(
+                    instance, p, [t for t in subs[: depth + 1] if where[t.id] == p]):
+                continue
+            search(depth + 1)
+        where.pop(s.id, None)
 
-    search(0, 0.0)
-    assignment = {ct.subtasks[i].id: ct.sites[j] for i, j in enumerate(best_site)}
-    total = sum(
-        ct.site_cost(j, [i for i in range(n) if best_site[i] == j]) for j in range(len(ct.sites))
-    )
-    return Optimum(assignment, float(total), nodes)
+    search(0)
+    assignment = {s.id: best[1][s.id] for s in instance.subtasks}
+    return Optimum(assignment, float(evaluate(instance, assignment).objective), nodes)

@@ -3,8 +3,11 @@
 Validation happens here and only here, so the game, the checker and the exact solver can
 trust what they get. Every problem is one InstanceError naming what to fix.
 
-Sites: each worker is a site (by its id, with a quota), and each source's own device is a
-site (by the source's id, no quota, no transfer, open to that source's subtasks only). A
+Sites: each worker is a site (by its id, with a utilisation cap and an optional quota), and
+each source's own device is a site (by the source's id, no cap, no transfer, open to that
+source's subtasks only). Version 2 of the format (DESIGN.md) adds streams: each source's
+frame rate, each subtask's stage, workers' caps and NICs, the round length, the arrival
+process and the queue discipline; a version-1 file is refused with what to add. A
 source may therefore not share its id with a worker: the game would not know which of
 the two a subtask assigned to that id runs on.
 """
@@ -24,6 +27,10 @@ PeerId = NewType("PeerId", str)
 SubtaskId = NewType("SubtaskId", str)
 
 RULES = ("welfare", "fair")
+ARRIVALS = ("fixed", "poisson")
+QUEUES = ("sjf", "fifo")
+MAX_CAP = 0.999
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,9 @@ class Worker:
     id: PeerId
     speed: float  # reference-seconds of work per second
     backlog: float  # reference-seconds already queued
-    quota: int  # subtasks accepted per round
+    quota: int | None = None  # subtasks accepted per round; None: no count limit
+    cap: float = 0.9  # utilisation the worker lends at most (0 < cap <= 0.999)
+    nic: float | None = None  # bytes/s shared by all its transfers; None: no limit
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class Subtask:
     work: float  # reference-seconds
     in_bytes: int
     out_bytes: int
+    stage: int = 0  # the source's stage this slice belongs to (stages run in order)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,8 @@ class LocalDevice:
     source: PeerId
     speed: float  # reference-seconds of work per second
     backlog: float  # reference-seconds
+    rate: float = 1.0  # frames/s the source emits
+    nic: float | None = None  # bytes/s of the source's interface; None: no limit
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,9 @@ class Instance:
     local: tuple[LocalDevice, ...]
     default_link: DefaultLink | None = None
     rule: str = "welfare"
+    round_s: float = 1.0  # T: the round length; the backlog arrives once per round
+    arrival: str = "fixed"  # "fixed" (a random phase) or "poisson"
+    queue: str = "sjf"  # "sjf" (shortest work first) or "fifo"
 
     _links: dict = field(init=False, repr=False, compare=False)
     _workers: dict = field(init=False, repr=False, compare=False)
@@ -118,9 +133,17 @@ def _non_negative(value: float, what: str) -> None:
         raise InstanceError(f"{what} must be >= 0 and finite, got {value!r}")
 
 
+def _optional_positive(value: float | None, what: str) -> None:
+    if value is not None:
+        _positive(value, what)
+
+
 def _validate(inst: Instance) -> None:
-    if inst.rule not in RULES:
-        raise InstanceError(f"rule must be one of {', '.join(RULES)}, got {inst.rule!r}")
+    for name, value, options in (("rule", inst.rule, RULES), ("arrival", inst.arrival, ARRIVALS),
+                                 ("queue", inst.queue, QUEUES)):
+        if value not in options:
+            raise InstanceError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+    _positive(inst.round_s, "round_s")
     _unique([w.id for w in inst.workers], "worker")
     _unique([s.id for s in inst.subtasks], "subtask")
     _unique([d.source for d in inst.local], "local source")
@@ -129,8 +152,12 @@ def _validate(inst: Instance) -> None:
     for w in inst.workers:
         _positive(w.speed, f"worker {w.id} speed")
         _non_negative(w.backlog, f"worker {w.id} backlog")
-        if isinstance(w.quota, bool) or not isinstance(w.quota, int) or w.quota < 0:
+        if w.quota is not None and (isinstance(w.quota, bool) or not isinstance(w.quota, int)
+                                    or w.quota < 0):
             raise InstanceError(f"worker {w.id} quota must be an integer >= 0, got {w.quota!r}")
+        if not (isinstance(w.cap, (int, float)) and 0 < w.cap <= MAX_CAP):
+            raise InstanceError(f"worker {w.id} cap must be in (0, {MAX_CAP}], got {w.cap!r}")
+        _optional_positive(w.nic, f"worker {w.id} nic")
         if w.id in sources:
             raise InstanceError(
                 f"{w.id!r} is both a worker and a source; give the worker role its own id"
@@ -138,12 +165,16 @@ def _validate(inst: Instance) -> None:
     for d in inst.local:
         _positive(d.speed, f"local device of {d.source} speed")
         _non_negative(d.backlog, f"local device of {d.source} backlog")
+        _positive(d.rate, f"local device of {d.source} rate")
+        _optional_positive(d.nic, f"local device of {d.source} nic")
     for s in inst.subtasks:
         if s.source not in sources:
             raise InstanceError(f"subtask {s.id}'s source {s.source!r} is missing from `local`")
         _non_negative(s.work, f"subtask {s.id} work")
         _non_negative(s.in_bytes, f"subtask {s.id} in_bytes")
         _non_negative(s.out_bytes, f"subtask {s.id} out_bytes")
+        if isinstance(s.stage, bool) or not isinstance(s.stage, int) or s.stage < 0:
+            raise InstanceError(f"subtask {s.id} stage must be an integer >= 0, got {s.stage!r}")
     pairs: set[frozenset] = set()
     for lk in inst.links:
         for end in (lk.a, lk.b):
@@ -186,16 +217,47 @@ def _list(data: Mapping, key: str, required: bool = True) -> list:
 _NUM = (int, float)
 
 
+def _optional(obj: Mapping, key: str, where: str) -> float | None:
+    value = _get(obj, key, _NUM, where, None)
+    return None if value is None else float(value)
+
+
+def _version_1(data: Mapping) -> None:
+    """Refuse a version-1 instance in one line that says what to add."""
+    version = data.get("version", VERSION)
+    if version == VERSION:
+        lacking = [
+            what for what, key, rows in (
+                ("`rate` (frames/s) on every local device", "rate", data.get("local")),
+                ("`stage` (0, 1, ...) on every subtask", "stage", data.get("subtasks")),
+            )
+            if isinstance(rows, list) and any(isinstance(r, Mapping) and key not in r for r in rows)
+        ]
+        if not lacking:
+            return
+    elif version != 1:
+        raise InstanceError(f"instance version must be {VERSION}, got {version!r}")
+    else:
+        lacking = ["`rate` (frames/s) on every local device", "`stage` (0, 1, ...) on every subtask"]
+    raise InstanceError(
+        "this is a version-1 instance; version 2 (DESIGN.md) needs "
+        + " and ".join(lacking) + " (workers' `cap` defaults to 0.9, `quota` is optional)"
+    )
+
+
 def parse_instance(data: Any) -> Instance:
-    """Build a validated Instance from the JSON value of DESIGN.md's instance format."""
+    """Build a validated Instance from the JSON value of DESIGN.md's format, version 2."""
     if not isinstance(data, Mapping):
         raise InstanceError(f"an instance must be a JSON object, got {type(data).__name__}")
+    _version_1(data)
     workers = tuple(
         Worker(
             id=PeerId(_get(w, "id", str, f"workers[{i}]")),
             speed=float(_get(w, "speed", _NUM, f"workers[{i}]")),
             backlog=float(_get(w, "backlog", _NUM, f"workers[{i}]", 0.0)),
-            quota=_get(w, "quota", int, f"workers[{i}]"),
+            quota=_get(w, "quota", int, f"workers[{i}]", None),
+            cap=float(_get(w, "cap", _NUM, f"workers[{i}]", 0.9)),
+            nic=_optional(w, "nic", f"workers[{i}]"),
         )
         for i, w in enumerate(_list(data, "workers"))
     )
@@ -215,6 +277,7 @@ def parse_instance(data: Any) -> Instance:
             work=float(_get(s, "work", _NUM, f"subtasks[{i}]")),
             in_bytes=_get(s, "in_bytes", _NUM, f"subtasks[{i}]", 0),
             out_bytes=_get(s, "out_bytes", _NUM, f"subtasks[{i}]", 0),
+            stage=_get(s, "stage", int, f"subtasks[{i}]"),
         )
         for i, s in enumerate(_list(data, "subtasks"))
     )
@@ -223,6 +286,8 @@ def parse_instance(data: Any) -> Instance:
             source=PeerId(_get(d, "source", str, f"local[{i}]")),
             speed=float(_get(d, "speed", _NUM, f"local[{i}]")),
             backlog=float(_get(d, "backlog", _NUM, f"local[{i}]", 0.0)),
+            rate=float(_get(d, "rate", _NUM, f"local[{i}]")),
+            nic=_optional(d, "nic", f"local[{i}]"),
         )
         for i, d in enumerate(_list(data, "local"))
     )
@@ -233,8 +298,13 @@ def parse_instance(data: Any) -> Instance:
             bandwidth=float(_get(default, "bandwidth", _NUM, "default_link")),
             latency=float(_get(default, "latency", _NUM, "default_link", 0.0)),
         )
-    rule = _get(data, "rule", str, "instance", "welfare")
-    return Instance(workers, links, subtasks, local, default_link, rule)
+    return Instance(
+        workers, links, subtasks, local, default_link,
+        rule=_get(data, "rule", str, "instance", "welfare"),
+        round_s=float(_get(data, "round_s", _NUM, "instance", 1.0)),
+        arrival=_get(data, "arrival", str, "instance", "fixed"),
+        queue=_get(data, "queue", str, "instance", "sjf"),
+    )
 
 
 def read_json(path: str | Path, what: str = "instance") -> Any:
@@ -255,24 +325,37 @@ def load_instance(path: str | Path) -> Instance:
     return parse_instance(read_json(path))
 
 
+def _with_optional(row: dict[str, Any], **optional: Any) -> dict[str, Any]:
+    return row | {k: v for k, v in optional.items() if v is not None}
+
+
 def to_json(inst: Instance) -> dict[str, Any]:
-    """The instance as DESIGN.md's JSON value (round-trips through parse_instance)."""
+    """The instance as DESIGN.md's JSON value, version 2 (round-trips through parse_instance)."""
     out: dict[str, Any] = {
+        "version": VERSION,
         "rule": inst.rule,
+        "round_s": inst.round_s,
+        "arrival": inst.arrival,
+        "queue": inst.queue,
         "workers": [
-            {"id": w.id, "speed": w.speed, "backlog": w.backlog, "quota": w.quota}
+            _with_optional({"id": w.id, "speed": w.speed, "backlog": w.backlog, "cap": w.cap},
+                           quota=w.quota, nic=w.nic)
             for w in inst.workers
         ],
         "links": [
             {"a": lk.a, "b": lk.b, "bandwidth": lk.bandwidth, "latency": lk.latency}
             for lk in inst.links
         ],
+        "local": [
+            _with_optional({"source": d.source, "speed": d.speed, "backlog": d.backlog,
+                            "rate": d.rate}, nic=d.nic)
+            for d in inst.local
+        ],
         "subtasks": [
-            {"id": s.id, "source": s.source, "work": s.work, "in_bytes": s.in_bytes,
-             "out_bytes": s.out_bytes}
+            {"id": s.id, "source": s.source, "stage": s.stage, "work": s.work,
+             "in_bytes": s.in_bytes, "out_bytes": s.out_bytes}
             for s in inst.subtasks
         ],
-        "local": [{"source": d.source, "speed": d.speed, "backlog": d.backlog} for d in inst.local],
     }
     if inst.default_link is not None:
         out["default_link"] = {

@@ -32,6 +32,7 @@ class LoadedModel:
     path: Path
     sha256: str
     model: onnx.ModelProto
+    file_static: bool = True  # every input of the file itself has static dims (it can be shared as is)
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -43,8 +44,10 @@ def load_model(spec: str | Path, input_shapes: InputShapes = None, *, seed: int 
     path, name = _resolve(spec, seed)
     data = _read(path)
     model = parse_model(data, path)
+    static = all(_static_dims(vi) is not None for vi in model.graph.input)
     normalise(model, input_shapes)
-    return LoadedModel(name=name, path=path, sha256=hashlib.sha256(data).hexdigest(), model=model)
+    return LoadedModel(name=name, path=path, sha256=hashlib.sha256(data).hexdigest(), model=model,
+                       file_static=static)
 
 
 def _resolve(spec: str | Path, seed: int) -> tuple[Path, str]:

@@ -255,6 +255,9 @@ class RoundOpen(Body):
     link_peers: tuple[str, ...] = ()  # as a source: the peers whose worker it reaches
     link_Bps: tuple[float, ...] = ()
     link_latency_s: tuple[float, ...] = ()
+    cap: float = 0.9  # as a worker: the utilisation it lends at most
+    rate: float = 1.0  # as a source: frames/s
+    nic_Bps: float = 0.0  # the peer's interface bandwidth (both roles); 0: no limit
 
     def __post_init__(self) -> None:
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)
@@ -270,6 +273,7 @@ class Propose(Body):
     work_ref_s: float
     in_bytes: int
     out_bytes: int
+    stage: int = 0  # the source's stage the subtask is a slice of
 
 
 @body(MsgType.ACCEPT)
@@ -292,7 +296,7 @@ class ProposalsDone(Body):
 
 @body(MsgType.HOSTED)
 class Hosted(Body):
-    """Subtask i: (subtasks[i], sources[i], work_ref_s[i], in_bytes[i], out_bytes[i])."""
+    """Subtask i: (subtasks[i], sources[i], work_ref_s[i], in_bytes[i], out_bytes[i], stages[i])."""
 
     round: int
     subtasks: tuple[str, ...] = ()
@@ -300,10 +304,12 @@ class Hosted(Body):
     work_ref_s: tuple[float, ...] = ()
     in_bytes: tuple[int, ...] = ()
     out_bytes: tuple[int, ...] = ()
+    stages: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _same_length("HOSTED", subtasks=self.subtasks, sources=self.sources,
-                     work_ref_s=self.work_ref_s, in_bytes=self.in_bytes, out_bytes=self.out_bytes)
+                     work_ref_s=self.work_ref_s, in_bytes=self.in_bytes, out_bytes=self.out_bytes,
+                     stages=self.stages)
 
 
 @body(MsgType.TURN)
@@ -327,11 +333,12 @@ class StepAsk(Body):
     out_bytes: tuple[int, ...]
     frm: tuple[str, ...]
     to: tuple[str, ...]
+    stages: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _same_length("STEP_ASK", subtasks=self.subtasks, sources=self.sources,
                      work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
-                     out_bytes=self.out_bytes, frm=self.frm, to=self.to)
+                     out_bytes=self.out_bytes, frm=self.frm, to=self.to, stages=self.stages)
 
 
 @body(MsgType.STEP_VOTE)
@@ -361,11 +368,12 @@ class StepCommit(Body):
     out_bytes: tuple[int, ...]
     frm: tuple[str, ...]
     to: tuple[str, ...]
+    stages: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _same_length("STEP_COMMIT", subtasks=self.subtasks, sources=self.sources,
                      work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
-                     out_bytes=self.out_bytes, frm=self.frm, to=self.to)
+                     out_bytes=self.out_bytes, frm=self.frm, to=self.to, stages=self.stages)
 
 
 @body(MsgType.STEP_ABORT)

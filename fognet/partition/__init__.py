@@ -9,7 +9,6 @@ spatial_ops      the per-op rules: which ONNX nodes are local along H, their geo
 spatial_runs     runs of spatially local nodes: the stages that can be split along H
 spatial_slices   slice specs (rows in, rows kept) and the split / crop / merge of tensors
 spatial_rewrite  the ONNX sub-model a slice runs, and the reference split-run-merge flow
-spatial_cost     the planner's view of a slice: rows, bytes and work from the halo walk
 stagebytes       bytes in and out of every candidate stage, computed once per model
 cost             the latency formulas of DESIGN.md
 plan             the dynamic program over cuts and spatial splits

@@ -48,7 +48,8 @@ class PlannerConfig:
 class SpatialPricing:
     """What the planner needs to know of a run that can be sliced along H.
 
-    `fognet.partition.spatial_cost.RunPricing` is the real one; the planner only needs rows and
+    `fognet.placement.pricing.HaloPricing` is the real one (the one slice rule, passed in:
+    partition/ does not import placement/); the planner only needs rows and
     bytes, so tests can price synthetic runs too.
     """
 

@@ -75,9 +75,9 @@ from fognet.peer.executor import (
 )
 from fognet.peer.fetch import ModelFetcher
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
-from fognet.peer.match.round_values import figures_from_cluster
 from fognet.peer.membership import DEFAULT_MAX_MEMBERS, EventKind, MemberEvent, Membership
 from fognet.peer.store import CHUNK_BYTES, MAX_MODEL_BYTES, ModelStore, check_sha
+from fognet.placement.instance import figures_from_cluster
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,10 @@
 """Pure glue between DINA-P, DINA-O and their drivers: the peers, `fognet infer` and the simulator.
 
 state      a cluster file as the planner's ClusterState (links in emulated time when paced)
+pricing    one model's prices: node work, stage bytes, the one slice rule (the halo walk)
+subtasks   plan -> the game's subtasks (one per whole stage, one per slice), by that rule
+instance   what peers tell a round (figures, game ids) -> the game's Instance (one builder)
+refit      matching -> plan: stages on the peers they got, rows re-fitted, neighbours merged
+policies   the placement policies by name: DINA-P and the baselines (local, best node,
+           Neurosurgeon, MoDNN), and the matchers (the game, greedy = phase 1, random)
 """

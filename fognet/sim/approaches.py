@@ -5,7 +5,7 @@ plan per source, with concrete peers; the runner then executes the round's frame
 those plans. Plan-only approaches ask the planner for a plan of their kind and need no
 game. Matched approaches take DINA-P's plans, turn their stages into subtasks, let a
 matcher assign them (the game, phase 1 alone, the exact optimum, or random sites), and
-refit each stage to the peers it got (`placement.fit`).
+refit each stage to the peers it got (`placement.refit`).
 
 Quotas belong to the workers, not to the game: a worker admits `quota` subtasks a round
 whoever sends them. Plan-only approaches do not negotiate, so their pieces are admitted
@@ -25,18 +25,21 @@ its source (`admit`); `baseline_quotas = false` in a scenario lifts this.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fognet.errors import ConfigError, InstanceError, NotApplicable
 from fognet.matching.exact import optimum
-from fognet.matching.game import deferred_acceptance, play
-from fognet.matching.instance import DefaultLink, Instance, Link, LocalDevice, Subtask, Worker
+from fognet.matching.game import play
+from fognet.matching.instance import DefaultLink, Instance, Subtask
 from fognet.partition.stages import Plan
-from fognet.sim.placement import Piece, assigned_peers, fit, plan_pieces
+from fognet.placement.instance import Figures, LinkFigure, game_instance
+from fognet.placement.policies import MATCHERS
+from fognet.placement.refit import matched_peers, refit
+from fognet.placement.subtasks import Piece, plan_pieces, plan_subtasks
 from fognet.sim.planning import Planning
+from fognet.sim.scenario import APPROACHES
 
-APPROACHES = ("fognet", "local", "best-node", "neurosurgeon", "modnn", "random", "greedy", "optimum")
 PLAN_ONLY = {"local": "local", "best-node": "best-node", "neurosurgeon": "neurosurgeon", "modnn": "modnn"}
 
 
@@ -48,36 +51,6 @@ class Placed:
     predicted: dict[str, float] = field(default_factory=dict)
     subtasks: int = 0
     objectives: tuple[float, float] | None = None  # (game total, optimum total) on this round's instance
-
-
-Matcher = Callable[[Instance, int], tuple[Mapping[str, str], Mapping[str, float] | None]]
-
-
-def _play(instance: Instance, seed: int):
-    result = play(instance)
-    return result.assignment, result.latency
-
-
-def _greedy(instance: Instance, seed: int):
-    return deferred_acceptance(instance).assignment, None
-
-
-def _random(instance: Instance, seed: int):
-    """Each subtask, in id order, to a uniformly drawn site in reach with a free slot."""
-    rng = random.Random(seed)
-    room = {w.id: w.quota for w in instance.workers}
-    out: dict[str, str] = {}
-    for s in sorted(instance.subtasks, key=lambda s: s.id):
-        sites = [w for w, left in room.items() if left > 0 and instance.link(s.source, w) is not None]
-        sites.append(s.source)
-        site = rng.choice(sites)
-        if site != s.source:
-            room[site] -= 1
-        out[s.id] = site
-    return out, None
-
-
-MATCHERS: dict[str, Matcher] = {"fognet": _play, "greedy": _greedy, "random": _random}
 
 
 class Approach:
@@ -111,14 +84,14 @@ class Approach:
             except InstanceError as exc:
                 raise NotApplicable(str(exc)) from exc
             assignment, latency = best.assignment, None
-            objectives = (play(instance).total, best.total)
+            objectives = (play(instance).objective, best.objective)
         else:
             assignment, latency = MATCHERS[self.name](instance, seed)
         placed = Placed({}, subtasks=len(instance.subtasks), objectives=objectives)
         for source, plan in plans.items():
-            peers = assigned_peers(plan, assignment, ids[source])
+            peers = matched_peers(plan, ids[source], assignment)
             if any(list(stage.peers) != list(dict.fromkeys(given)) for stage, given in zip(plan.stages, peers, strict=True)):
-                plan = fit(planning.planner(source), plan, peers)
+                plan = refit(planning.planner(source), plan, peers)
             placed.plans[source] = plan
             if latency is not None:
                 placed.predicted[source] = sum(
@@ -157,35 +130,39 @@ def admit(planning: Planning, plans: Mapping[str, Plan], kind: str, seed: int) -
 def build_instance(
     planning: Planning, plans: Mapping[str, Plan], rule: str = "welfare"
 ) -> tuple[Instance, dict[str, list[list[str]]], dict[str, tuple[tuple[Piece, ...], ...]]]:
-    """The round's game: every stage-slice of every source's plan is a subtask.
+    """The round's game (`placement.instance.game_instance`): every stage-slice of every
+    source's plan is a subtask, every worker plays under its game id.
 
     Returns the instance, the subtask ids per source per stage (in piece order) and the
     pieces themselves.
     """
-    topology = planning.topology
-    states = planning.states
-    workers = tuple(
-        Worker(w, states[w].speed, states[w].backlog, states[w].quota) for w in topology.workers
-    )
-    local = tuple(LocalDevice(s, states[s].speed, states[s].backlog) for s in topology.sources)
-    links = planning.memo("instance-links", lambda: tuple(Link(*row) for row in topology.non_default_links()))
-    subtasks = []
+    topology, states = planning.topology, planning.states
+    links = planning.memo("instance-links", lambda: _source_links(topology))
+    figures = {
+        w: Figures(states[w].quota, states[w].speed, states[w].backlog, rule=rule, nic=states[w].nic or 0.0)
+        for w in topology.workers
+    }
+    subtasks: list[Subtask] = []
     ids: dict[str, list[list[str]]] = {}
     pieces: dict[str, tuple[tuple[Piece, ...], ...]] = {}
     for source, plan in plans.items():
-        costs = planning.costs[topology.peers[source].model]
-        pieces[source] = plan_pieces(costs, plan)
-        ids[source] = []
-        for k, stage_pieces in enumerate(pieces[source]):
-            stage_ids = []
-            for m, piece in enumerate(stage_pieces):
-                sid = f"{source}/{k}.{m}"
-                subtasks.append(Subtask(sid, source, piece.work, int(round(piece.in_bytes)), int(round(piece.out_bytes))))
-                stage_ids.append(sid)
-            ids[source].append(stage_ids)
+        role = figures.get(source, Figures())
+        figures[source] = Figures(role.quota, role.speed, role.backlog_ref_s, states[source].speed,
+                                  states[source].backlog, links.get(source, ()), rule, role.cap,
+                                  rate=topology.peers[source].fps or 1.0,
+                                  nic=states[source].nic or role.nic)
+        pieces[source] = plan_pieces(planning.costs[topology.peers[source].model], plan)
+        per_stage = plan_subtasks(plan, pieces[source])
+        subtasks += [s for stage in per_stage for s in stage]
+        ids[source] = [[s.id for s in stage] for stage in per_stage]
     bw, lat = topology.default_link
-    instance = Instance(
-        workers=workers, links=tuple(links), subtasks=tuple(subtasks), local=local,
-        default_link=DefaultLink(bw, lat), rule=rule,
-    )
+    instance = game_instance(figures, subtasks, sources=plans, rule=rule, default_link=DefaultLink(bw, lat))
     return instance, ids, pieces
+
+
+def _source_links(topology) -> dict[str, tuple[LinkFigure, ...]]:
+    """Each source's links off the scenario's default link, as a peer would announce them."""
+    out: dict[str, list[LinkFigure]] = {}
+    for source, w, bw, lat in topology.non_default_links():
+        out.setdefault(source, []).append(LinkFigure(w, bw, lat))
+    return {s: tuple(links) for s, links in out.items()}

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fognet.errors import NotApplicable
-from fognet.sim.approaches import APPROACHES, Approach
-from fognet.sim.costs import ModelCosts, load_costs
+from fognet.placement.pricing import ModelCosts
+from fognet.sim.approaches import Approach
+from fognet.sim.costs import load_costs
 from fognet.sim.records import RunResult
 from fognet.sim.runner import Simulation
-from fognet.sim.scenario import ModelSpec, Scenario
+from fognet.sim.scenario import APPROACHES, ModelSpec, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class ModelCache:
 
 
 def _rekey(costs: ModelCosts, key: str) -> ModelCosts:
-    return ModelCosts(key, costs.sha256, costs.graph, costs.times, costs.bytes, costs.spatial)
+    return replace(costs, key=key)
 
 
 def parse_approaches(text: str, scenario: Scenario | None = None) -> list[str]:

@@ -27,24 +27,26 @@ from fognet.partition.replan import (
     should_switch,
 )
 from fognet.partition.stages import Plan
+from fognet.placement.policies import equal_fit, make_plan
+from fognet.placement.pricing import ModelCosts
+from fognet.placement.refit import refit
 from fognet.placement.state import link_state, peer_state
 from fognet.sim.cluster import Topology
-from fognet.sim.costs import ModelCosts
-from fognet.sim.placement import equal_split, fit, modnn_plan, rename_source
-
-PlanMaker = Callable[[Planner, str], Plan]
-
-PLAN_KINDS: dict[str, PlanMaker] = {
-    "dina": lambda planner, sha: planner.plan(sha),
-    "local": lambda planner, sha: planner.all_local(),
-    "best-node": lambda planner, sha: planner.best_single_node(),
-    "neurosurgeon": lambda planner, sha: planner.neurosurgeon(),
-    "modnn": modnn_plan,
-}
 
 
 def _shape(plan: Plan) -> tuple:
     return tuple((s.start, s.stop, s.rows) for s in plan.stages)
+
+
+def rename_source(plan: Plan, source: str) -> Plan:
+    """A plan made for one source, used by another with the same state signature."""
+    if plan.source == source:
+        return plan
+    old = plan.source
+    stages = tuple(
+        replace(s, peers=tuple(source if p == old else p for p in s.peers)) for s in plan.stages
+    )
+    return replace(plan, source=source, stages=stages)
 
 
 def backlog_bucket(backlog: float) -> int:
@@ -108,11 +110,7 @@ class Planning:
         key = (source, config.spatial)
         planner = self._planners.get(key)
         if planner is None:
-            costs = self.costs[self.topology.peers[source].model]
-            planner = Planner(
-                costs.graph, costs.times, self.state(source), source,
-                spatial=costs.spatial, config=config, bytes_table=costs.bytes,
-            )
+            planner = self.costs[self.topology.peers[source].model].planner(self.state(source), source, config)
             self._planners[key] = planner
         return planner
 
@@ -131,10 +129,7 @@ class Planning:
         fitted = self._cache.get(key)
         if fitted is None:
             planner = self.planner(source, sliced=kind == "modnn")
-            if kind == "modnn":
-                fitted = equal_split(planner, plan, peers)
-            else:
-                fitted = fit(planner, plan, peers)
+            fitted = refit(planner, plan, peers, equal_fit) if kind == "modnn" else refit(planner, plan, peers)
             self._cache[key] = fitted
         return rename_source(fitted, source)
 
@@ -170,7 +165,7 @@ class Planning:
         plan = self._cache.get(key)
         if plan is None:
             sha = self.costs[self.topology.peers[source].model].sha256
-            plan = PLAN_KINDS[kind](self.planner(source, sliced=kind == "modnn"), sha)
+            plan = make_plan(kind, self.planner(source, sliced=kind == "modnn"), sha)
             self._cache[key] = plan
             self.planner_runs += 1
         return rename_source(plan, source)

@@ -21,11 +21,11 @@ import numpy as np
 
 from fognet.partition.plan import PlannerConfig
 from fognet.partition.stages import Plan
+from fognet.placement.pricing import ModelCosts
+from fognet.placement.subtasks import Piece, plan_pieces
 from fognet.sim.approaches import Approach
 from fognet.sim.cluster import Topology, build_topology
-from fognet.sim.costs import ModelCosts
 from fognet.sim.engine import Engine
-from fognet.sim.placement import Piece, plan_pieces
 from fognet.sim.planning import Planning
 from fognet.sim.records import FrameRecord, RunResult, summarise
 from fognet.sim.resources import ComputeQueue, Network

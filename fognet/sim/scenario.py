@@ -58,6 +58,11 @@ from fognet.config.profiles import load_profile, profile_dirs
 from fognet.config.toml import REQUIRED, Where
 from fognet.errors import ConfigError
 
+# Every placement approach the simulator runs, by the name a scenario or `--baselines` gives
+# (`fognet.sim.approaches` implements them; the names live here, below it, so reading a
+# scenario needs no approach code).
+APPROACHES = ("fognet", "local", "best-node", "neurosurgeon", "modnn", "random", "greedy", "optimum")
+
 TOP_KEYS = {"name", "description", "seed", "rounds", "round_s", "queue", "arrival", "rule",
             "network", "planner", "models", "sources", "workers", "sweep", "optimum_max_subtasks",
             "approaches", "baseline_quotas"}
@@ -261,8 +266,6 @@ def device_profile(name: str, profiles_dir: Path | None, where: Where) -> dict[s
 
 
 def _approaches(raw: Mapping[str, Any], top: Where) -> tuple[str, ...] | None:
-    from fognet.sim.approaches import APPROACHES
-
     value = raw.get("approaches")
     if value is None:
         return None

@@ -22,7 +22,8 @@ from fognet.net.base import Transport
 from fognet.net.wire import Header, Reason
 from fognet.peer.match.live_round import Timing
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
-from fognet.peer.match.round_values import PeerState, RoundResult, game_instance
+from fognet.peer.match.round_values import RoundResult
+from fognet.placement.instance import PeerState, states_instance
 
 
 def serve_matching(mm: Matchmaker):
@@ -139,7 +140,7 @@ def outcome(peers: dict[str, LivePeer], results: dict[str, RoundResult]) -> Live
                 assignment.pop(s.id, None)
                 phase1.pop(s.id, None)
     return LiveOutcome(
-        instance=game_instance(p.state for p in peers.values()),
+        instance=states_instance(p.state for p in peers.values()),
         assignment=dict(sorted(assignment.items())),
         phase1=dict(sorted(phase1.items())),
         results=results,

@@ -101,10 +101,12 @@ def test_infer_takes_its_frames_from_any_layout(tmp_path):
 
     out = tmp_path / "sim"
     assert _run("generate", "--layout", "udacity-sim", "--out", str(out), "--n", "4", "--size", "32x48").exit_code == 0
-    images, total = _images(out, 3, None, 0)
-    expected = [f.image for f in open_source(out)][:3]
-    got = list(images)
-    assert total == 3 and len(got) == 3 and all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+    frames, total = _images(out, 3, None, 0)
+    expected = list(open_source(out))[:3]
+    got = list(frames)
+    assert total == 3 and len(got) == 3
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(got, expected, strict=True))
+    assert [f.timestamp for f in got] == [f.timestamp for f in expected]  # the dataset's clock, kept
     assert _images(out, 10, None, 0)[1] == 4  # never more than the dataset has
 
 

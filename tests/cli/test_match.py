@@ -29,7 +29,8 @@ def test_table_by_default(instance_file) -> None:
     assert result.exit_code == 0, result.output
     assert "car1" in result.output and "w1" in result.output
     assert "displacements 1" in result.output
-    assert "total 0.070000 s (phase 1 0.510000 s)" in result.output
+    assert "J 0.070000 frame-s/s (phase 1 0.510000)" in result.output
+    assert "car1 20.00 ms" in result.output and "car2 50.00 ms" in result.output
 
 
 def test_json_output(instance_file) -> None:
@@ -38,7 +39,8 @@ def test_json_output(instance_file) -> None:
     data = json.loads(result.output)
     assert data["assignment"] == {"a": "car1", "b": "w1"}
     assert data["latency"] == pytest.approx({"a": 0.02, "b": 0.05})
-    assert data["total"] == pytest.approx(0.07)
+    assert data["objective"] == pytest.approx(0.07)
+    assert data["task_latency"] == pytest.approx({"car1": 0.02, "car2": 0.05})
     for key in ("rounds", "proposals", "rejections", "swaps", "moves", "displacements", "passes"):
         assert isinstance(data[key], int)
 
@@ -69,7 +71,7 @@ def test_check_malformed_matching_exits_2(instance_file, tmp_path, content) -> N
 def test_optimal_reports_gap(instance_file) -> None:
     result = _run("match", "--instance", str(instance_file), "--optimal")
     assert result.exit_code == 0, result.output
-    assert "optimum 0.070000 s" in result.output and "gap 0.000%" in result.output
+    assert "optimum J 0.070000" in result.output and "gap 0.000%" in result.output
     data = json.loads(_run("match", "--instance", str(instance_file), "--optimal", "--json").output)
     assert data["gap"] == pytest.approx(0.0, abs=1e-12)
 
@@ -89,6 +91,9 @@ def test_random_instance_round_trip(tmp_path) -> None:
     wrote = _run(*args, "--out", str(path))
     assert wrote.exit_code == 0 and "6 subtasks" in wrote.output
     assert json.loads(_run(*args).output) == json.loads(path.read_text())
+    data = json.loads(path.read_text())
+    assert data["version"] == 2 and all("rate" in d for d in data["local"])
+    assert all("stage" in s for s in data["subtasks"]) and all("cap" in w for w in data["workers"])
     played = _run("match", "--instance", str(path), "--json")
     assert played.exit_code == 0 and len(json.loads(played.output)["assignment"]) == 6
     missing = _run("match", "--random-instance", "--sources", "3")
@@ -115,6 +120,16 @@ def test_malformed_instance_files(tmp_path, content) -> None:
     result = _run("match", "--instance", str(path))
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert result.output.startswith("InstanceError: ")
+
+
+def test_version_1_instance_one_line_exit_2(tmp_path) -> None:
+    from tests.matching.test_instance import VERSION_1
+
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(VERSION_1))
+    result = _run("match", "--instance", str(path))
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert result.output.startswith("InstanceError: this is a version-1 instance")
 
 
 def test_missing_instance_file(tmp_path) -> None:

@@ -19,6 +19,7 @@ from fognet.net.emulation import Link, Pacer
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.replan import should_switch, state_change
 from fognet.peer.node import Peer, PeerConfig
+from fognet.placement.pricing import model_costs
 from tests import graphs
 from tests.graphs import save
 
@@ -39,12 +40,11 @@ def _transfer(peer: str, bandwidth: float, nbytes: int = MB) -> SubtaskTiming:
 
 def _chain():
     graph = analyse(graphs.conv_chain_model())
-    return graph, [0.02] * len(graph)
+    return model_costs(graph, [0.02] * len(graph))
 
 
 def _plan(state: ClusterState):
-    graph, times = _chain()
-    return PlannerPlacement(spatial=False).place(graph, times, state, "car", "", {})
+    return PlannerPlacement(spatial=False).place(_chain(), state, "car", {})
 
 
 def test_slow_transfers_lower_the_link_and_the_next_plan_leaves_it() -> None:
@@ -59,8 +59,7 @@ def test_slow_transfers_lower_the_link_and_the_next_plan_leaves_it() -> None:
     assert "bandwidth car-w1" in str(state_change(before, after))
     second = _plan(after)
     assert second.peers == {"w2"}
-    graph, times = _chain()
-    assert should_switch(reprice(graph, times, after, "car", first), second)
+    assert should_switch(reprice(_chain(), after, "car", first), second)
 
 
 def test_one_slow_transfer_changes_neither_the_estimate_nor_the_plan() -> None:
@@ -127,7 +126,7 @@ async def test_a_bandwidth_drop_mid_stream_moves_new_frames_off_the_link(tmp_pat
         if result.index == 2:  # w1's link drops to 1/8th: 0.2 s per frame instead of 25 ms
             pacer.set_link([workers[0].address], Link(2.5e5, LATENCY))
 
-    images = (f.image for f in DrivingStream(12, size=(64, 64), seed=2))
+    images = iter(DrivingStream(12, size=(64, 64), seed=2))
     async with asyncio.timeout(60), contextlib.AsyncExitStack() as stack:
         for w in workers:
             await stack.enter_async_context(w.running())

@@ -44,12 +44,12 @@ async def test_sigkilled_worker_fails_its_frames_in_time_and_the_rest_go_on(tmp_
     path.write_text(CLUSTER)
     model = tmp_path / "m.onnx"
     onnx.save(branches_model(), model)
-    images = (f.image for f in DrivingStream(16, size=(32, 32)))
+    images = iter(DrivingStream(16, 5.0, size=(32, 32)))
     with LocalCluster(path, heartbeat_s=0.3, cache_root=tmp_path / "caches") as local:
         pids = {p.name: p.pid for p in local.launched}
         options = SessionOptions(
             via=(local.launched[0].address,), expect_workers=2, heartbeat_s=0.3, window=1,
-            timeout_s=1.0, fps=5.0, cache_dir=tmp_path / "source",
+            timeout_s=1.0, paced=True, cache_dir=tmp_path / "source",
             warmup=1, calibrate=False, replan_threshold=float("inf"),  # unemulated, w1 and w2
             # measure equally fast: re-plan only when a peer leaves
         )

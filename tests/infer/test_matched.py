@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import os
 
-import pytest
-
 from fognet.data.driving import DrivingStream
 from fognet.infer.matched import MatchedPlacement, fit_to_matching
 from fognet.infer.placement import FixedPlan
@@ -22,11 +20,12 @@ from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.plan import Planner
-from fognet.partition.spatial_cost import RunPricing
 from fognet.partition.stages import Plan, Stage
-from fognet.peer.match.round_values import PeerState as GamePeer
-from fognet.peer.match.round_values import figures_from_cluster, game_instance, peer_of
 from fognet.peer.node import Peer, PeerConfig
+from fognet.placement.instance import PeerState as GamePeer
+from fognet.placement.instance import figures_from_cluster, peer_of, states_instance
+from fognet.placement.pricing import HaloPricing
+from fognet.placement.refit import refit
 from tests import graphs
 from tests.graphs import save
 
@@ -60,8 +59,9 @@ def _recording(state, into: list):
     return read
 
 
-def images(n: int):
-    return (frame.image for frame in DrivingStream(n, size=(48, 64), seed=1))
+def images(n: int, fps: float = 30.0):
+    """`n` driving frames, stamped at `fps` (a paced session starts each at its stamp)."""
+    return iter(DrivingStream(n, fps, size=(48, 64), seed=1))
 
 
 def options(peers, tmp_path, **kw) -> SessionOptions:
@@ -78,7 +78,7 @@ def round_instance(record, seen: dict[str, list], k: int = 0):
     each worker's figures as it announced them in its k-th round."""
     states = [GamePeer(record.plan.source, record.figures, record.subtasks)]
     states += [GamePeer(n, figures_from_cluster(n, got[k])) for n, got in seen.items()]
-    return game_instance(states)
+    return states_instance(states)
 
 
 async def test_match_runs_frames_on_the_matched_peers_and_the_matching_is_stable(tmp_path) -> None:
@@ -159,7 +159,7 @@ async def test_a_worker_leaving_mid_stream_makes_a_new_round_without_it(tmp_path
     doomed = Peer(PeerConfig("f2", speed=4.0, cache_dir=tmp_path / "f2", heartbeat_s=HEARTBEAT_S,
                              bootstrap=(first.address,)))
     opts = SessionOptions(via=(first.address,), expect_workers=2, heartbeat_s=HEARTBEAT_S,
-                          cache_dir=tmp_path / "s", window=1, timeout_s=0.5, fps=10.0, warmup=1,
+                          cache_dir=tmp_path / "s", window=1, timeout_s=0.5, paced=True, warmup=1,
                           verify=True)
     async with asyncio.timeout(40), first.running(), asyncio.TaskGroup() as group:
         doomed_task = group.create_task(doomed.run())
@@ -168,7 +168,7 @@ async def test_a_worker_leaving_mid_stream_makes_a_new_round_without_it(tmp_path
             if result.index == 2:
                 doomed_task.cancel()  # f2 says BYE and stops answering
 
-        report = await run_session(load_model(path), images(14), placement, opts, on_result=on_result)
+        report = await run_session(load_model(path), images(14, fps=10.0), placement, opts, on_result=on_result)
     assert "f2" in plan_sites(placement.rounds[0].plan)
     last = placement.rounds[-1]
     assert last.sent["ROUND_OPEN"] == 1 and last.status == "done"  # f1 alone in the roster
@@ -191,43 +191,29 @@ def _chain_planner(speeds: dict[str, float]):
         [PeerState("src", 1.0, quota=0), *(PeerState(p, s) for p, s in speeds.items())],
         default_link=LinkState(1e15, 0.0),
     )
-    return graph, Planner(graph, times, state, "src", spatial=RunPricing(graph))
+    return graph, Planner(graph, times, state, "src", spatial=HaloPricing(graph))
 
 
 def _subs(plan: Plan, ids: list[str]) -> tuple[Subtask, ...]:
     return tuple(Subtask(SubtaskId(i), PeerId("src"), 0.01, 1, 1) for i in ids)
 
 
-def test_slices_fit_the_matched_peers_speeds_and_merge_per_peer() -> None:
-    graph, planner = _chain_planner({"w1": 1.0, "w2": 3.0, "w3": 1.0})
-    n = len(graph)
-    plan = Plan("sha", "src", (Stage(0, n, ("w1", "w2", "w3"), ((0, 3), (3, 5), (5, 8))),))
-    subs = _subs(plan, ["r0", "r1", "r2"])
-    # r0 and r2 matched to w2 (speed 3), r1 to w3 (speed 1): two slices, 6 rows : 2 rows
-    fitted = fit_to_matching(planner, plan, subs, {"r0": "w2", "r1": "w3", "r2": "w2"})
-    (stage,) = fitted.stages
-    assert stage.peers == ("w2", "w3") and stage.rows == ((0, 6), (6, 8))
-    assert fitted.model_sha256 == "sha"
-    assert fitted.predicted_s == pytest.approx(planner.price_slices(0, n, ("w2", "w3"), stage.rows))
-
-
-def test_slices_all_matched_to_one_peer_become_a_whole_stage_and_neighbours_merge() -> None:
+def test_a_matching_by_game_ids_is_fitted_by_the_one_refit() -> None:
     graph, planner = _chain_planner({"w1": 1.0, "w2": 2.0})
     n = len(graph)
     plan = Plan("sha", "src", (
         Stage(0, 2, ("w1",)), Stage(2, 4, ("w1", "w2"), ((0, 8), (8, 16))), Stage(4, n, ("w1",)),
     ))
     subs = _subs(plan, ["s0", "s1.r0", "s1.r1", "s2"])
-    fitted = fit_to_matching(planner, plan, subs, {"s0": "w2", "s1.r0": "w2", "s1.r1": "w2", "s2": "w1"})
-    assert [(s.start, s.stop, s.peers, s.rows) for s in fitted.stages] == [
-        (0, 4, ("w2",), None), (4, n, ("w1",), None)]
-    assert fitted.predicted_s == pytest.approx(
-        planner.whole_cost(0, 4, "w2") + planner.whole_cost(4, n, "w1"))
+    # sites are game ids (a worker role is "name#w"); s2 is left out: it stays on w1
+    fitted = fit_to_matching(planner, plan, subs, {"s0": "w2#w", "s1.r0": "w2#w", "s1.r1": "w2#w"})
+    assert fitted == refit(planner, plan, [["w2"], ["w2", "w2"], ["w1"]])
+    assert [(s.start, s.stop, s.peers) for s in fitted.stages] == [(0, 4, ("w2",)), (4, n, ("w1",))]
 
 
 def test_a_round_is_one_report_line_with_its_outcome_placements_and_messages() -> None:
     from fognet.infer.matched import RoundRecord, round_lines
-    from fognet.peer.match.round_values import Figures
+    from fognet.placement.instance import Figures
 
     plan = Plan("sha", "car1", (Stage(0, 3, ("f1",)), Stage(3, 6, ("f1", "f2"), ((0, 4), (4, 8)))))
     subs = _subs(plan, ["car1.r2.s0", "car1.r2.s1.r0", "car1.r2.s1.r1"])
@@ -241,4 +227,4 @@ def test_a_round_is_one_report_line_with_its_outcome_placements_and_messages() -
     assert "sent 5 (PROPOSE 3 ROUND_OPEN 2); dead f3" in line
     holder = MatchedPlacement()
     holder.rounds.append(record)
-    assert round_lines(holder) == [line] and round_lines(object()) == []
+    assert round_lines(holder) == [line] and round_lines(FixedPlan(plan)) == []  # a baseline plays none

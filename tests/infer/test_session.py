@@ -29,8 +29,9 @@ async def workers(tmp_path, names):
         yield [first, *rest]
 
 
-def images(n: int):
-    return (frame.image for frame in DrivingStream(n, size=(48, 64), seed=1))
+def images(n: int, fps: float = 30.0):
+    """`n` driving frames, stamped at `fps` (a paced session starts each at its stamp)."""
+    return iter(DrivingStream(n, fps, size=(48, 64), seed=1))
 
 
 async def test_session_streams_frames_over_three_workers_and_verifies(tmp_path) -> None:
@@ -74,7 +75,7 @@ async def test_worker_killed_mid_stream_fails_few_frames_then_session_routes_aro
     doomed = Peer(PeerConfig("f2", cache_dir=tmp_path / "f2", heartbeat_s=0.2, speed=4.0, bootstrap=(first.address,)))
     options = SessionOptions(
         via=(first.address,), expect_workers=2, heartbeat_s=0.2, cache_dir=tmp_path / "s",
-        window=1, timeout_s=0.5, fps=10.0, warmup=1,
+        window=1, timeout_s=0.5, paced=True, warmup=1,
     )
     async with asyncio.timeout(30), first.running(), asyncio.TaskGroup() as group:
         doomed_task = group.create_task(doomed.run())
@@ -83,7 +84,7 @@ async def test_worker_killed_mid_stream_fails_few_frames_then_session_routes_aro
             if result.index == 2:
                 doomed_task.cancel()  # f2 stops answering mid-stream
 
-        report = await run_session(loaded, images(14), options=options, on_result=on_result)
+        report = await run_session(loaded, images(14, fps=10.0), options=options, on_result=on_result)
     assert "f2" in {s.peer for s in report.plans[0].stages}
     failed = [r for r in report.results if not r.ok]
     assert all(isinstance(r.error, PeerUnreachable) for r in failed)
@@ -122,3 +123,16 @@ async def test_the_source_plans_with_the_nics_its_identity_knows(tmp_path) -> No
         async with open_session(load_model(path), options, identity) as session:
             state = session.state()
     assert {pid: p.nic for pid, p in state.peers.items()} == {"car": 2e6, "f1": 5e6, "f2": None}
+
+
+def test_stream_time_is_each_frames_stamp_and_a_new_sequence_starts_where_the_last_ended() -> None:
+    import numpy as np
+
+    from fognet.data.source import Frame
+    from fognet.infer.session import stream_times
+
+    image = np.zeros((2, 2, 3), np.uint8)
+    frames = [Frame(i, image, t, sequence=s) for i, (t, s) in enumerate(
+        [(0.0, "drive1"), (0.1, "drive1"), (0.2, "drive1"), (0.0, "drive2"), (0.05, "drive2")])]
+    assert [round(at, 6) for _, at in stream_times(frames)] == [0.0, 0.1, 0.2, 0.2, 0.25]
+    assert [f.index for f, _ in stream_times(frames)] == [0, 1, 2, 3, 4]

@@ -16,9 +16,9 @@ def test_planted_swap_is_found_and_named() -> None:
     assert not report.stable
     assert [b.kind for b in report.blocking] == ["swap"]
     best = report.blocking[0]
-    # before: light on w1 4.5 ms + heavy at home 800 ms; after: 42 ms + 50 ms
+    # before: light on w1 4.5 ms + heavy at home 800 ms; after: 42 ms + 50 ms (1 frame/s)
     assert best.gain == pytest.approx(0.8045 - 0.092)
-    assert best.text == "swap heavy<->light lowers car1,w1 total by 0.7125 s"
+    assert best.text == "swap heavy<->light (sites car1,w1) lowers J by 0.7125"
     assert report.summary().startswith("not stable: swap heavy<->light")
     assert check(inst, {"heavy": "w1", "light": "car1"}).stable
 
@@ -44,7 +44,7 @@ def test_planted_move_is_found() -> None:
 def test_infeasible_matchings_are_named() -> None:
     inst = parse_instance(DISPLACE)
     assert check(inst, {"a": "w1", "b": "w1"}).summary() == (
-        "infeasible: worker w1 hosts 2 subtasks, quota 1"
+        "infeasible: worker w1 cannot take its 2 subtasks (cap 0.9, quota 1)"
     )
     assert "not assigned" in check(inst, {"a": "w1"}).summary()
     assert "cannot run on 'car1'" in check(inst, {"a": "w1", "b": "car1"}).summary()

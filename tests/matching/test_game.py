@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fognet.matching.check import check
-from fognet.matching.cost import site_total
+from fognet.matching.cost import evaluate, fits
 from fognet.matching.game import (
     Matching,
     deferred_acceptance,
@@ -21,37 +21,34 @@ from fognet.matching.random_instance import random_instance
 
 instances = st.builds(
     random_instance,
-    sources=st.integers(1, 8),
-    workers=st.integers(0, 6),
-    subtasks_per_source=st.integers(1, 4),
+    sources=st.integers(1, 5),
+    workers=st.integers(0, 5),
+    subtasks_per_source=st.integers(1, 3),
     seed=st.integers(0, 2**32 - 1),
     rule=st.sampled_from(["welfare", "fair"]),
     drop_links=st.sampled_from([0.0, 0.0, 0.4]),
+    arrival=st.sampled_from(["fixed", "poisson"]),
+    queue=st.sampled_from(["sjf", "sjf", "fifo"]),
 )
 
 
-def _total(inst, assignment) -> float:
-    sites = {*assignment.values()}
-    return sum(
-        site_total(inst, p, [s for s in inst.subtasks if assignment[s.id] == p]) for p in sites
-    )
-
-
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=instances)
 def test_game_reaches_a_feasible_exchange_stable_matching(inst) -> None:
     result = play(inst)
     assert set(result.assignment) == {s.id for s in inst.subtasks}
     for w in inst.workers:
-        assert sum(1 for p in result.assignment.values() if p == w.id) <= w.quota
+        assert fits(inst, w.id, [s for s in inst.subtasks if result.assignment[s.id] == w.id])
     report = check(inst, result.assignment)
     assert report.stable, report.summary()
-    assert result.total <= result.phase1_total + 1e-12
-    assert result.total == pytest.approx(_total(inst, result.assignment), rel=1e-12)
-    assert result.total == pytest.approx(sum(result.latency.values()), rel=1e-12)
+    assert result.objective <= result.phase1_objective + 1e-12
+    ev = evaluate(inst, result.assignment)
+    assert result.objective == ev.objective
+    assert result.objective == pytest.approx(
+        sum(d.rate * result.task_latency[d.source] for d in inst.local), rel=1e-12)
     phase1 = deferred_acceptance(inst).assignment
     assert check(inst, phase1).problems == ()
-    assert _total(inst, phase1) == pytest.approx(result.phase1_total, rel=1e-12)
+    assert evaluate(inst, phase1).objective == result.phase1_objective
 
 
 @settings(max_examples=15, deadline=None)
@@ -60,38 +57,48 @@ def test_same_instance_same_matching(inst) -> None:
     assert play(inst).to_json() == play(inst).to_json()
 
 
-def test_large_instance_is_stable() -> None:
-    inst = random_instance(30, 12, 4, seed=11)
+def test_larger_instance_is_stable() -> None:
+    inst = random_instance(8, 5, 3, seed=11)
     result = play(inst)
     assert check(inst, result.assignment).stable
-    assert result.counts.passes >= 1
+    assert result.counts.passes >= len(inst.sources)
+    assert result.objective < result.phase1_objective
 
 
 # --- hand-built instances with known answers --------------------------------------------
 
 # One worker with one slot. car1's subtask is light and loses only 10 ms going home; car2's
 # is heavy and saves 450 ms on the worker. Deferred acceptance gives the slot to the least
-# work (car1); welfare then displaces it, fair lets car1 veto.
+# load (car1); welfare then displaces it, fair lets car1 veto. One frame a second each, one
+# piece per site: nobody waits (a fixed-rate stream never waits for itself).
 DISPLACE = {
     "workers": [{"id": "w1", "speed": 1.0, "backlog": 0.0, "quota": 1}],
     "default_link": {"bandwidth": 1e12, "latency": 0.0},
     "links": [],
     "subtasks": [
-        {"id": "a", "source": "car1", "work": 0.01, "in_bytes": 0, "out_bytes": 0},
-        {"id": "b", "source": "car2", "work": 0.05, "in_bytes": 0, "out_bytes": 0},
+        {"id": "a", "source": "car1", "stage": 0, "work": 0.01, "in_bytes": 0, "out_bytes": 0},
+        {"id": "b", "source": "car2", "stage": 0, "work": 0.05, "in_bytes": 0, "out_bytes": 0},
     ],
-    "local": [{"source": "car1", "speed": 0.5, "backlog": 0.0},
-              {"source": "car2", "speed": 0.1, "backlog": 0.0}],
+    "local": [{"source": "car1", "speed": 0.5, "backlog": 0.0, "rate": 1.0},
+              {"source": "car2", "speed": 0.1, "backlog": 0.0, "rate": 1.0}],
 }
 
 
-def test_phase1_gives_the_slot_to_least_work() -> None:
+def test_phase1_gives_the_slot_to_least_load() -> None:
     inst = parse_instance(DISPLACE)
     assert deferred_acceptance(inst).assignment == {"a": "w1", "b": "car2"}
     result = play(inst, rule="fair")
     assert result.assignment == {"a": "w1", "b": "car2"}
     assert result.counts.rejections == 1 and result.counts.rounds == 2
-    assert result.total == pytest.approx(0.01 + 0.5)
+    assert result.objective == pytest.approx(0.01 + 0.5)
+
+
+def test_a_cap_holds_like_a_quota() -> None:
+    data = dict(DISPLACE, workers=[{"id": "w1", "speed": 1.0, "cap": 0.055}])
+    inst = parse_instance(data)
+    # a (load 0.01) and b (0.05) each fit under 0.055, together (0.06) they do not
+    assert deferred_acceptance(inst).assignment == {"a": "w1", "b": "car2"}
+    assert play(inst).assignment == {"a": "car1", "b": "w1"}
 
 
 def test_welfare_displaces_and_fair_vetoes() -> None:
@@ -104,6 +111,7 @@ def test_welfare_displaces_and_fair_vetoes() -> None:
     assert result.assignment == {"a": "car1", "b": "w1"}
     assert result.counts.displacements == 1
     assert result.latency == pytest.approx({"a": 0.02, "b": 0.05})
+    assert result.task_latency == pytest.approx({"car1": 0.02, "car2": 0.05})
 
 
 def test_try_move_respects_quota_and_gain() -> None:
@@ -117,14 +125,15 @@ def test_try_move_respects_quota_and_gain() -> None:
     assert try_move(inst, moved, "b", "car2") is None
 
 
+# One source, two stages: the heavy one belongs on the worker, the light one at home.
 SWAP = {
     "workers": [{"id": "w1", "speed": 2.0, "backlog": 0.0, "quota": 1}],
     "links": [{"a": "car1", "b": "w1", "bandwidth": 1e7, "latency": 0.001}],
     "subtasks": [
-        {"id": "heavy", "source": "car1", "work": 0.08, "in_bytes": 0, "out_bytes": 0},
-        {"id": "light", "source": "car1", "work": 0.005, "in_bytes": 0, "out_bytes": 0},
+        {"id": "heavy", "source": "car1", "stage": 0, "work": 0.08, "in_bytes": 0, "out_bytes": 0},
+        {"id": "light", "source": "car1", "stage": 1, "work": 0.005, "in_bytes": 0, "out_bytes": 0},
     ],
-    "local": [{"source": "car1", "speed": 0.1, "backlog": 0.0}],
+    "local": [{"source": "car1", "speed": 0.1, "backlog": 0.0, "rate": 1.0}],
 }
 
 
@@ -136,8 +145,8 @@ def test_try_swap_by_hand() -> None:
     assert try_swap(inst, good, "heavy", "light") is None
     result = play(inst)
     assert result.assignment == good.assignment
-    # heavy on w1: 2 ms + 40 ms; light at home alone: 50 ms
-    assert result.total == pytest.approx(0.042 + 0.05)
+    # heavy on w1: 1 + 40 + 1 ms; light at home alone: 50 ms; the task is both stages
+    assert result.task_latency["car1"] == pytest.approx(0.042 + 0.05)
 
 
 def test_unreachable_worker_is_never_used() -> None:
@@ -152,33 +161,4 @@ def test_no_workers_everything_home() -> None:
     inst = random_instance(2, 0, 3, seed=1)
     result = play(inst)
     assert all(result.assignment[s.id] == s.source for s in inst.subtasks)
-    assert result.counts.passes == 1
-
-
-def test_vectorised_fair_veto_agrees_with_exact_evaluation() -> None:
-    """The numpy veto filter must never drop a step the exact evaluation would approve."""
-    import random
-
-    import numpy as np
-
-    from fognet.matching import game
-    from fognet.matching.cost import EPS, CostTable
-
-    checked = 0
-    for seed in range(40):
-        rng = random.Random(seed)
-        inst = random_instance(rng.randint(1, 8), rng.randint(1, 6), rng.randint(1, 4), seed,
-                               drop_links=rng.choice([0.0, 0.4]))
-        ct = CostTable.build(inst)
-        st = game._State(ct, game._deferred_acceptance(ct)[0])
-        cands = list(game._candidates(st, "welfare"))
-        if not cands:
-            continue
-        arr = np.array(cands)
-        kind, i, j = (arr[:, c].astype(np.int64) for c in (1, 2, 3))
-        ok = game._fair_ok(st, game._prices(st), kind, i, j)
-        for n, (_, k, a, b) in enumerate(cands):
-            _, by_source = game._evaluate(st, game._changes(st, k, a, b))
-            assert ok[n] == all(v <= EPS for v in by_source.values())
-            checked += 1
-    assert checked > 100
+    assert result.counts.passes == 2 and result.objective == result.phase1_objective

@@ -33,7 +33,7 @@ def test_round_trip_keeps_header_dtypes_shapes_and_values() -> None:
     wire.Propose(3, "t1", "car1", 0.03, 602112, 4000),
     wire.Reject(3, "t1", Reason.QUOTA_FULL),
     wire.StepAsk(3, 9, "swap", "w1#w", ("t1", "t2"), ("car1", "car2"), (0.1, 0.2), (10, 20),
-                 (1, 2), ("w1#w", "w2#w"), ("w2#w", "w1#w")),
+                 (1, 2), ("w1#w", "w2#w"), ("w2#w", "w1#w"), (0, 1)),
     wire.StepVote(3, 9, False, reason=Reason.BUSY),
     wire.StepAbort(3, 9),
     wire.Exec("task", "t1", "ab" * 32, 0, 10, 4, 12),

@@ -12,7 +12,7 @@ from fognet.net import codec, wire
 from fognet.net.wire import Header
 from fognet.peer.match import wire_bodies
 
-S1 = Subtask("car1.t1", "car1", 0.03, 602112, 4000)
+S1 = Subtask("car1.t1", "car1", 0.03, 602112, 4000, stage=2)
 S2 = Subtask("car2.t1", "car2", 0.01, 1000, 20)
 STEP = (m.Change(S1, "car1", "w1#w"), m.Change(S2, "w1#w", "car2"))
 
@@ -81,11 +81,13 @@ def test_malformed_bodies_are_wire_errors(frames) -> None:
 
 def test_bad_figures_are_refused_after_decoding() -> None:
     body = wire.StepAsk(1, 1, "teleport", "w1#w", ("a",), ("car1",), (0.1,), (1,), (1,),
-                        ("car1",), ("w1#w",))
+                        ("car1",), ("w1#w",), (0,))
     with pytest.raises(WireError, match="kind"):
         wire_bodies.from_wire("car1", body)
     body = wire.Propose(1, "a", "car1", float("nan"), 1, 1)
     with pytest.raises(WireError, match="work"):
         wire_bodies.from_wire("car1", body)
+    with pytest.raises(WireError, match="stage must be >= 0"):
+        wire_bodies.from_wire("car1", wire.Propose(1, "a", "car1", 0.1, 1, 1, -1))
     with pytest.raises(WireError, match="PROPOSE from"):
         wire_bodies.from_wire("car2", wire.Propose(1, "a", "car1", 0.1, 1, 1))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from fognet.model.graph import analyse
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.plan import Planner
-from fognet.partition.spatial_cost import RunPricing
+from fognet.placement.pricing import HaloPricing
 from tests.graphs import branches_model, conv_chain_model, residual_model
 
 
@@ -59,7 +59,7 @@ MODELS = {"residual": residual_model, "branches": branches_model, "chain": conv_
 def test_dp_equals_exhaustive_search(name, speeds, bw, work) -> None:
     graph = analyse(MODELS[name]())
     state = _cluster(speeds, bw[: len(speeds) - 1])
-    planner = Planner(graph, work[: len(graph)], state, "car", spatial=RunPricing(graph))
+    planner = Planner(graph, work[: len(graph)], state, "car", spatial=HaloPricing(graph))
     plan = planner.plan()
     assert plan.predicted_s == pytest.approx(_exhaustive(planner, len(graph)), rel=1e-9)
     assert plan.stages[-1].stop == len(graph)
@@ -69,7 +69,7 @@ def test_dp_equals_exhaustive_search(name, speeds, bw, work) -> None:
 def test_a_fast_well_connected_worker_takes_the_work() -> None:
     graph = analyse(conv_chain_model())
     state = _cluster([0.1, 4.0], [1e9])
-    plan = Planner(graph, [0.01] * len(graph), state, "car", spatial=RunPricing(graph)).plan()
+    plan = Planner(graph, [0.01] * len(graph), state, "car", spatial=HaloPricing(graph)).plan()
     assert plan.peers == {"w0"}
 
 
@@ -83,7 +83,7 @@ def test_a_slow_link_keeps_everything_local() -> None:
 def test_equal_workers_get_a_spatial_split() -> None:
     graph = analyse(conv_chain_model())
     state = _cluster([0.05, 1.0, 1.0, 1.0], [1e10] * 3, latency=0.0)
-    planner = Planner(graph, [0.05] * len(graph), state, "car", spatial=RunPricing(graph))
+    planner = Planner(graph, [0.05] * len(graph), state, "car", spatial=HaloPricing(graph))
     plan = planner.plan()
     spatial = [s for s in plan.stages if s.spatial]
     assert spatial and len(spatial[0].peers) >= 2
@@ -93,7 +93,7 @@ def test_equal_workers_get_a_spatial_split() -> None:
 def test_reference_plans_are_never_better_than_the_dp() -> None:
     graph = analyse(residual_model())
     state = _cluster([0.3, 1.0, 2.0], [5e6, 2e6], latency=0.003)
-    planner = Planner(graph, [0.004, 0.01, 0.001, 0.001], state, "car", spatial=RunPricing(graph))
+    planner = Planner(graph, [0.004, 0.01, 0.001, 0.001], state, "car", spatial=HaloPricing(graph))
     best = planner.plan().predicted_s
     for ref in (planner.all_local(), planner.best_single_node(), planner.neurosurgeon()):
         assert best <= ref.predicted_s + 1e-12

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fognet.errors import PeerUnreachable, RemoteError
-from fognet.infer.requester import Requester
+from fognet.infer.requester import Requester, Timed
 from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, random_feeds, run
@@ -51,7 +51,7 @@ async def test_split_model_over_four_peers_equals_local_inference(branches_file,
         car.store.register(path, sha)
         plan = Plan(sha, "car", (Stage(0, 1, ("f1",)), Stage(1, 3, ("f2",)), Stage(3, 5, ("f3",))))
         frames = [random_feeds(graph.inputs, seed=i) for i in range(8)]
-        results = await Requester(car.run_subtask, graph, timeout=5.0).run(frames, plan, window=3)
+        results = await Requester(car.run_subtask, graph, timeout=5.0).run([Timed(f) for f in frames], plan, window=3)
         for p in peers[1:]:
             assert p.store.has(sha) and p.store.path(sha).parent == tmp_path / p.name / "models"
     session = make_session(graph.model)
@@ -69,7 +69,7 @@ async def test_spatial_stage_sliced_over_two_peers_equals_local_inference(residu
         peers[0].store.register(path, sha)
         plan = Plan(sha, "car", (Stage(0, 2, ("f1", "f2"), rows=((0, 7), (7, 16))), Stage(2, 4, ("f3",))))
         frames = [random_feeds(graph.inputs, seed=10 + i) for i in range(3)]
-        results = await Requester(peers[0].run_subtask, graph, timeout=5.0).run(frames, plan, window=2)
+        results = await Requester(peers[0].run_subtask, graph, timeout=5.0).run([Timed(f) for f in frames], plan, window=2)
     session = make_session(graph.model)
     for frame, result in zip(frames, results, strict=True):
         assert result.ok, result.error
@@ -94,7 +94,7 @@ async def test_peer_killed_mid_stream_fails_frames_within_timeout(residual_file,
             if result.index == 1:
                 f1_task.cancel()  # f1's sockets close; it never answers again
 
-        results = await requester.run(frames, plan, window=1, on_result=kill)
+        results = await requester.run((Timed(f) for f in frames), plan, window=1, on_result=kill)
         car_task.cancel()
     assert results[0].ok and results[1].ok
     for r in results[2:]:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from fognet.errors import ConfigError, NotApplicable
-from fognet.sim.approaches import APPROACHES, Approach
+from fognet.sim.approaches import Approach
 from fognet.sim.costs import load_costs
 from fognet.sim.runner import Simulation
-from fognet.sim.scenario import ModelSpec, Scenario, Sweep, load
+from fognet.sim.scenario import APPROACHES, ModelSpec, Scenario, Sweep, load
 from tests.sim.conftest import write_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "experiments" / "scenarios").glob("*.toml"))

@@ -5,6 +5,6 @@ live_round    one round's course as this peer plays it (LiveRound); phase1 and p
 phase1        deferred acceptance live: PROPOSE / ACCEPT / REJECT, PROPOSALS_DONE, HOSTED
 phase2        approved steps live: the Turn, STEP_ASK / STEP_VOTE / STEP_COMMIT, locks in id order
 courier       a round's clock, sending by peer name, and the small checks on what arrives
-round_values  a round's values: figures, results, game ids, plan -> subtasks
+round_values  what a round ended with (its figures, game ids and instance: placement/instance)
 wire_bodies   agent messages <-> wire bodies, and the checks the codec cannot make
 """

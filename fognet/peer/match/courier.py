@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 from collections import Counter
@@ -19,11 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fognet.errors import FognetError, WireError
-from fognet.matching.instance import RULES, Instance
+from fognet.matching.instance import MAX_CAP, RULES, Instance
 from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.wire import Header
-from fognet.peer.match.round_values import Figures, LinkFigure
+from fognet.placement.instance import Figures, LinkFigure
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,14 @@ def figures_of(body: wire.RoundOpen) -> tuple[Figures, bool]:
         LinkFigure(*row)
         for row in zip(body.link_peers, body.link_Bps, body.link_latency_s, strict=True)
     )
+    if not 0 < body.cap <= MAX_CAP:
+        raise WireError(f"ROUND_OPEN cap: must be in (0, {MAX_CAP}], got {body.cap!r}")
+    if not (math.isfinite(body.rate) and body.rate > 0):
+        raise WireError(f"ROUND_OPEN rate: must be positive and finite, got {body.rate!r}")
+    if not (math.isfinite(body.nic_Bps) and body.nic_Bps >= 0):
+        raise WireError(f"ROUND_OPEN nic_Bps: must be >= 0 and finite, got {body.nic_Bps!r}")
     figures = Figures(body.quota, body.speed, body.backlog_ref_s, body.local_speed,
-                      body.local_backlog_ref_s, links, body.rule)
+                      body.local_backlog_ref_s, links, body.rule, body.cap, body.rate, body.nic_Bps)
     return figures, body.source
 
 
@@ -114,9 +121,8 @@ async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
 
 
 def without_worker(view: Instance, wid: str) -> Instance:
-    return Instance(
+    return dataclasses.replace(
+        view,
         workers=tuple(w for w in view.workers if w.id != wid),
         links=tuple(lk for lk in view.links if wid not in (lk.a, lk.b)),
-        subtasks=view.subtasks, local=view.local, default_link=view.default_link,
-        rule=view.rule,
     )

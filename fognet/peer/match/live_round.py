@@ -31,8 +31,8 @@ go home (phase 2), a dead source leaves the ring, and PEER_GONE tells the others
 locked by a step whose initiator went silent unlocks after `lock_timeout_s`.
 
 Here: the round's state, its course, failures and incoming messages. Phase 1's methods are
-in `proposals.py`, phase 2's in `steps.py` (mixed into `LiveRound`), the small parts
-(Timing, Courier, checks) in `roundkit.py`.
+in `phase1.py`, phase 2's in `phase2.py` (mixed into `LiveRound`), the small parts
+(Timing, Courier, checks) in `courier.py`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import Courier, Timing, figures_of, wait_event, without_worker
 from fognet.peer.match.phase1 import DRIVER, ProposalPhase
 from fognet.peer.match.phase2 import StepPhase
-from fognet.peer.match.round_values import Figures, RoundResult, peer_of, view_instance, worker_id
+from fognet.peer.match.round_values import RoundResult
+from fognet.placement.instance import Figures, game_instance, peer_of, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,9 @@ class LiveRound(ProposalPhase, StepPhase):
         live = {p: a for p, a in self.announced.items() if p not in self.dead}
         rules = [f.rule for p, (f, src) in sorted(live.items()) if src]
         try:
-            self.view = view_instance(live, self.subtasks, rules[0] if rules else self.figures.rule)
+            self.view = game_instance({p: f for p, (f, _) in live.items()}, self.subtasks,
+                                      sources=[p for p, (_, src) in live.items() if src],
+                                      rule=rules[0] if rules else self.figures.rule)
         except FognetError as exc:
             log.warning("%s: round %d cannot be played: %s", self.name, self.number, exc)
             return False
@@ -156,6 +159,7 @@ class LiveRound(ProposalPhase, StepPhase):
             link_peers=tuple(lk.peer for lk in f.links),
             link_Bps=tuple(lk.bandwidth_Bps for lk in f.links),
             link_latency_s=tuple(lk.latency_s for lk in f.links),
+            cap=f.cap, rate=f.rate, nic_Bps=f.nic,
         )
 
     async def _phase1(self) -> None:
@@ -228,7 +232,7 @@ class LiveRound(ProposalPhase, StepPhase):
             self._drop_worker(wid)
         if self.source is not None and peer in self.source.ring:
             self.source.ring = tuple(p for p in self.source.ring if p != peer)
-            self.source.seen = {k: v for k, v in self.source.seen.items() if v[0].source != peer}
+            self.source.forget_source(PeerId(peer))
         for agent in self._agents():
             if agent.lock is not None and peer_of(agent.lock[0]) == peer:
                 agent.lock = None
@@ -241,14 +245,13 @@ class LiveRound(ProposalPhase, StepPhase):
             agent.view = self.view
         if self.source is None:
             return
-        self.source.seen = {k: v for k, v in self.source.seen.items() if v[1] != wid}
-        held = [s for s in self.source.own if self.source.where.get(s.id) == wid]
+        held = self.source.forget_worker(wid)
         if not self._reconciled():
             for s in held:
                 self.on_reject(m.Reject(wid, s.id, m.Reason.OUT_OF_REACH))
         else:
             for s in held:
-                self.source.where[s.id] = PeerId(self.name)
+                self.source.bring_home(s)
 
     def _live_workers(self) -> list[PeerId]:
         return [w.id for w in self.view.workers if peer_of(w.id) not in self.dead]

@@ -20,7 +20,7 @@ gets (playing the subtasks it has queued, if any). A round's number must be the 
 every peer: the sources of a round call `play` with the same number and roster.
 
 Identities: a peer is a source under its name and a worker under `name#w`
-(`fognet.peer.match.round_values.worker_id`), so one peer can be both; results name sites by game id.
+(`fognet.placement.instance.worker_id`), so one peer can be both; results name sites by game id.
 The transport's node id must be the peer's name (as `fognet.peer.node.Peer` sets it).
 
 Each `RoundResult` carries the messages this peer sent in the round, by wire type.
@@ -49,7 +49,8 @@ from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.peer.match.live_round import LiveRound, Timing, figures_of
-from fognet.peer.match.round_values import Figures, RoundResult
+from fognet.peer.match.round_values import RoundResult
+from fognet.placement.instance import Figures
 
 log = logging.getLogger(__name__)
 

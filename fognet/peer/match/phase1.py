@@ -18,7 +18,7 @@ from fognet.matching.instance import PeerId
 from fognet.net import wire
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import wait_event
-from fognet.peer.match.round_values import peer_of, worker_id
+from fognet.placement.instance import peer_of, worker_id
 
 DRIVER = PeerId("round")  # sender of the phase signals a peer gives its own agents
 
@@ -100,9 +100,9 @@ class ProposalPhase:
         me = PeerId(self.name)
         held = {(s.id, msg.sender) for msg in self._hosted.values() for s in msg.hosted}
         for s in self.source.own:
-            site = self.source.where[s.id]
+            site = self.source.site_of(s.id)
             if site != me and (s.id, site) not in held:
-                self.source.where[s.id] = me
+                self.source.bring_home(s)
         for peer, msg in sorted(self._hosted.items()):
             if peer not in self.dead:
                 self.source.handle(msg)

@@ -24,7 +24,7 @@ from fognet.net.wire import Header
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import still_wanted, wait_event
 from fognet.peer.match.phase1 import DRIVER
-from fognet.peer.match.round_values import peer_of
+from fognet.placement.instance import peer_of
 
 log = logging.getLogger(__name__)
 

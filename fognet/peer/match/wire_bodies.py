@@ -20,7 +20,7 @@ from fognet.errors import WireError
 from fognet.matching import messages as m
 from fognet.matching.instance import PeerId, Subtask, SubtaskId
 from fognet.net import wire
-from fognet.peer.match.round_values import worker_id
+from fognet.placement.instance import worker_id
 
 KINDS = ("move", "swap", "displace")
 
@@ -50,25 +50,29 @@ def _columns(subtasks: list[Subtask]) -> dict:
         "work_ref_s": tuple(s.work for s in subtasks),
         "in_bytes": tuple(s.in_bytes for s in subtasks),
         "out_bytes": tuple(s.out_bytes for s in subtasks),
+        "stages": tuple(s.stage for s in subtasks),
     }
 
 
-def subtask(sid: str, source: str, work: float, in_bytes: int, out_bytes: int) -> Subtask:
+def subtask(sid: str, source: str, work: float, in_bytes: int, out_bytes: int,
+            stage: int = 0) -> Subtask:
     """A subtask from the wire, refused unless its figures are usable."""
     if not (math.isfinite(work) and work >= 0):
         raise WireError(f"subtask {sid!r}: work_ref_s must be finite and >= 0, got {work!r}")
     if in_bytes < 0 or out_bytes < 0:
         raise WireError(f"subtask {sid!r}: byte counts must be >= 0")
+    if stage < 0:
+        raise WireError(f"subtask {sid!r}: stage must be >= 0, got {stage}")
     if not sid or not source or "#" in source:
         raise WireError(f"subtask {sid!r}: needs an id and a source peer name without '#'")
-    return Subtask(SubtaskId(sid), PeerId(source), work, in_bytes, out_bytes)
+    return Subtask(SubtaskId(sid), PeerId(source), work, in_bytes, out_bytes, stage)
 
 
 def _subtasks(body) -> list[Subtask]:
     return [
         subtask(*row)
         for row in zip(body.subtasks, body.sources, body.work_ref_s, body.in_bytes,
-                       body.out_bytes, strict=True)
+                       body.out_bytes, body.stages, strict=True)
     ]
 
 
@@ -97,7 +101,7 @@ def to_wire(rnd: int, msg: m.Message, party: str = "") -> wire.Body:
     """The wire body carrying an agent's message in round `rnd`."""
     if isinstance(msg, m.Propose):
         s = msg.subtask
-        return wire.Propose(rnd, s.id, s.source, s.work, s.in_bytes, s.out_bytes)
+        return wire.Propose(rnd, s.id, s.source, s.work, s.in_bytes, s.out_bytes, s.stage)
     if isinstance(msg, m.Accept):
         return wire.Accept(rnd, msg.subtask)
     if isinstance(msg, m.Reject):
@@ -128,7 +132,8 @@ def from_wire(sender: str, body: wire.Body) -> m.Message:
     peer sends as a worker (ACCEPT, REJECT, HOSTED) get its worker id as sender."""
     src = PeerId(sender)
     if isinstance(body, wire.Propose):
-        s = subtask(body.subtask, body.source, body.work_ref_s, body.in_bytes, body.out_bytes)
+        s = subtask(body.subtask, body.source, body.work_ref_s, body.in_bytes, body.out_bytes,
+                    body.stage)
         if s.source != sender:
             raise WireError(f"PROPOSE from {sender!r} for a subtask of {s.source!r}")
         return m.Propose(src, s, body.round)

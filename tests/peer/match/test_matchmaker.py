@@ -10,23 +10,18 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from fognet.errors import InstanceError
 from fognet.matching.check import check, feasibility
 from fognet.matching.local_driver import run_local
 from fognet.matching.random_instance import random_instance
 from fognet.net import codec, wire
 from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.transport import ZmqTransport
-from fognet.partition import cost
-from fognet.partition.stages import Plan, Stage
 from fognet.peer.match.live_round import Timing, without_worker
-from fognet.peer.match.round_values import (
+from fognet.placement.instance import (
     LinkFigure,
     PeerState,
-    figures_from_cluster,
-    game_instance,
-    round_from_plan,
     split_instance,
+    states_instance,
     worker_id,
 )
 from fognet.testing.live_match import live_peers, play_round
@@ -48,7 +43,7 @@ async def test_two_sources_four_workers_reach_the_checked_matching(kind: str) ->
     async with asyncio.timeout(20), live_peers(states, transports(kind), TIMING) as peers:
         out = await play_round(peers, 1, DEADLINE_S)
     # the instance the peers' own states describe, assembled only here, in the test
-    inst = game_instance(p.state for p in peers.values())
+    inst = states_instance(p.state for p in peers.values())
     assert out.completed
     assert check(inst, out.assignment).stable, check(inst, out.assignment).summary()
     local = run_local(inst)
@@ -90,7 +85,7 @@ async def test_peers_both_source_and_worker_play_round_after_round(rule: str) ->
     async with asyncio.timeout(20), live_peers(states, transports("memory"), TIMING) as peers:
         first = await play_round(peers, 1, DEADLINE_S)
         second = await play_round(peers, 2, DEADLINE_S)
-    inst = game_instance(states)
+    inst = states_instance(states)
     assert {w.id for w in inst.workers} >= {"car1#w", "car2#w"}
     assert first.completed and second.completed
     assert check(inst, first.assignment).stable, check(inst, first.assignment).summary()
@@ -116,7 +111,7 @@ async def test_a_worker_killed_mid_round_leaves_a_valid_matching(kind: str) -> N
         assert victim.matchmaker.in_play(1).worker.hosted, "the victim should hold subtasks"
         await victim.kill()
         out = await playing
-    inst = game_instance(p.state for p in peers.values())
+    inst = states_instance(p.state for p in peers.values())
     survivors = without_worker(inst, worker_id("w2"))
     assert set(out.assignment) == {s.id for s in inst.subtasks}  # every subtask placed
     assert feasibility(survivors, out.assignment) == []  # quotas held, none on w2
@@ -138,7 +133,7 @@ async def test_the_turn_holder_killed_its_successor_takes_over(kind: str) -> Non
             await asyncio.sleep(0.002)
         await victim.kill()
         out = await playing
-    inst = game_instance(p.state for p in peers.values())
+    inst = states_instance(p.state for p in peers.values())
     survivors = replace(inst, subtasks=tuple(s for s in inst.subtasks if s.source == "car2"))
     assert out.completed  # car2 found car1 gone and played the game to its end
     assert set(out.assignment) == {s.id for s in survivors.subtasks}
@@ -177,46 +172,11 @@ async def test_malformed_matching_messages_get_error_and_the_peer_keeps_serving(
         ctx.destroy(linger=0)
 
 
-def test_states_round_trip_to_the_instance_with_worker_ids() -> None:
-    inst = random_instance(2, 3, 2, seed=1)
-    got = game_instance(split_instance(inst).values())
-    assert [w.id for w in got.workers] == [worker_id(w.id) for w in inst.workers]
-    assert got.subtasks == inst.subtasks and got.local == inst.local
-    for lk in inst.links:
-        assert got.link(lk.a, worker_id(lk.b)).bandwidth == lk.bandwidth
-
-
-def test_round_from_plan_gives_one_subtask_per_stage_and_slice() -> None:
-    plan = Plan("ab" * 32, "car1", (
-        Stage(0, 4, ("car1",)),
-        Stage(4, 9, ("w1", "w2"), rows=((0, 30), (30, 40))),
-    ))
-    subs = round_from_plan(plan, [0.02, 0.08], [1000, 4000], [800, 400], task="f7")
-    assert [s.id for s in subs] == ["car1.f7.s0", "car1.f7.s1.r0", "car1.f7.s1.r1"]
-    assert all(s.source == "car1" for s in subs)
-    assert subs[1].work == pytest.approx(0.06) and subs[2].work == pytest.approx(0.02)
-    assert subs[1].in_bytes + subs[2].in_bytes == 4000
-    with pytest.raises(InstanceError):
-        round_from_plan(plan, [0.02], [1], [1])
-
-
-def test_figures_from_a_nodes_cluster_state() -> None:
-    cluster = cost.ClusterState.of(
-        [cost.PeerState("car1", 0.5, 0.01, 0), cost.PeerState("w1", 2.0, 0.0, 3),
-         cost.PeerState("w2", 1.0)],
-        {("car1", "w1"): cost.LinkState(1e7, 0.002)}, default_link=cost.LinkState(5e6, 0.004),
-    )
-    f = figures_from_cluster("car1", cluster)
-    assert (f.quota, f.local_speed, f.local_backlog_ref_s) == (0, 0.5, 0.01)
-    assert f.links == (LinkFigure("w1", 1e7, 0.002), LinkFigure("w2", 5e6, 0.004))
-    assert figures_from_cluster("w1", cluster).quota == 3
-
-
 @pytest.mark.parametrize("deadline_s", [0.02, 0.1, 0.3])
 async def test_a_round_cut_by_its_deadline_keeps_a_valid_matching(deadline_s: float) -> None:
     states = split_instance(random_instance(2, 4, 4, seed=3)).values()
     async with asyncio.timeout(20), live_peers(states, transports("memory"), TIMING) as peers:
         out = await play_round(peers, 1, deadline_s)
-    inst = game_instance(p.state for p in peers.values())
+    inst = states_instance(p.state for p in peers.values())
     assert set(out.assignment) == {s.id for s in inst.subtasks}
     assert feasibility(inst, out.assignment) == []

@@ -1,0 +1,275 @@
+"""A lower bound on each phase-2 step's change of J, so `play` prices only hopeful steps.
+
+Only a speed-up: `hopeful(me)` yields, in `steps.candidates` order, every step the Turn
+holder could list whose bound is below a small tolerance; the bound never exceeds the
+exact change, so every step the parties would approve is among them, and the first
+approved one is the agents' first approved one.
+
+The bound adds, for each source's stage a step touches:
+- a stage with a moving slice z (to site c): its new latency is at least z's transfer and
+  service there alone (`lb`: more bytes, more load and more work only add), so its change
+  is at least `lb(z, c) - L` (L: the stage's latency now);
+- a stage without one: it can only get faster on the sites something leaves, by no more
+  than its piece there gains when that subtask leaves (arrivals only slow pieces down).
+  So a subtask leaving a site is credited what every other piece there gains (`relief`).
+Both are also floored by the stage's pieces on other sites (`rest`: their transfers and
+service alone, which no step lowers), except when two slices of one stage trade places.
+A source's own device is also priced with its overload penalty for a move or displacement
+home (its load after is at least its load now plus the subtask's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from fognet.matching.cost import (
+    INF,
+    OWN_CAP,
+    PENALTY,
+    is_worker,
+    pieces,
+    site_finish,
+    site_load,
+    transfer,
+)
+from fognet.matching.instance import Instance, PeerId, Subtask
+from fognet.matching.messages import Change
+from fognet.matching.steps import Ledger
+
+TOLERANCE = 1e-7  # the bound's own rounding must never hide an approvable step
+ROOM = 1e-9  # a worker is only ruled out when its load is past its cap by more than this
+
+
+class StepBounds:
+    def __init__(self, inst: Instance, ledger: Ledger) -> None:
+        self.inst, self.ledger = inst, ledger
+        self.subs = sorted(inst.subtasks, key=lambda s: (s.source, s.id))
+        self.index = {s.id: i for i, s in enumerate(self.subs)}
+        self.workers = [w.id for w in inst.workers]
+        self.col = {w: j for j, w in enumerate(self.workers)}
+        n = len(self.subs)
+        local = {d.source: d for d in inst.local}
+        self.rate = np.array([local[s.source].rate for s in self.subs])
+        self.work = np.array([s.work for s in self.subs])
+        self.home_speed = np.array([local[s.source].speed for s in self.subs])
+        self.src = [s.source for s in self.subs]
+        self.stage = np.array([s.stage for s in self.subs])
+        self.lbw = self._worker_bounds()
+        self.lbhome = self.work / self.home_speed
+        self.site = [PeerId("")] * n
+        self.code = np.full(n, -1)  # worker column, or -1 on a source's own device
+        self.L = np.zeros(n)  # latency of each subtask's stage now
+        self.relief = np.zeros(n)  # most J can fall on its site when it leaves
+        self.rest = np.zeros(n)  # least latency of its stage's pieces on other sites
+        self.home_load: dict[PeerId, float] = {}
+        nw = len(self.workers)
+        self.cap = np.array([w.cap for w in inst.workers])
+        self.quota = np.array([w.quota if w.quota is not None else n + 1 for w in inst.workers])
+        self.load = np.zeros(nw)  # each worker's load now
+        self.count = np.zeros(nw, dtype=np.int64)
+        self.second = np.zeros(nw)  # B: each worker's second moment now (backlog included)
+        self.biggest = np.zeros(nw)  # the largest share of B one piece there has
+        self.second_of: list[dict[PeerId, float]] = [{} for _ in range(nw)]  # B by source
+        self.wspeed = np.array([w.speed for w in inst.workers])
+        self.poisson = inst.arrival == "poisson"
+        wspeed = np.array([w.speed for w in inst.workers])
+        self.adds = self.rate[:, None] * self.work[:, None] / wspeed[None, :]  # load i brings to j
+        self._seen: dict[PeerId, int] = {}
+
+    def _worker_bounds(self) -> np.ndarray:
+        """lb[i, j]: subtask i alone on worker j, transfers and service only (inf: no link)."""
+        inst = self.inst
+        n, nw = len(self.subs), len(self.workers)
+        lat, bw = np.full((n, nw), INF), np.full((n, nw), INF)
+        pairs: dict[tuple[PeerId, PeerId], tuple[float, float]] = {}
+        for i, s in enumerate(self.subs):
+            for j, w in enumerate(self.workers):
+                key = (s.source, w)
+                if key not in pairs:
+                    link = inst.link(s.source, w)
+                    pairs[key] = (INF, INF) if link is None else (link.latency, link.bandwidth)
+                lat[i, j], bw[i, j] = pairs[key]
+        inb = np.array([float(s.in_bytes) for s in self.subs])[:, None]
+        outb = np.array([float(s.out_bytes) for s in self.subs])[:, None]
+        with np.errstate(invalid="ignore"):
+            t_in = lat + inb / bw
+            t_out = lat + outb / bw
+        nic_src = np.array([inst.local_of(s.source).nic or INF for s in self.subs])[:, None]
+        nic_w = np.array([w.nic or INF for w in inst.workers])[None, :]
+        t_in = np.maximum(t_in, np.maximum(lat + inb / nic_src, inb / nic_w))
+        t_out = np.maximum(t_out, np.maximum(outb / nic_src, outb / nic_w))
+        speed = np.array([w.speed for w in inst.workers])[None, :]
+        out = t_in + t_out + self.work[:, None] / speed
+        return np.where(np.isfinite(lat), out, INF)
+
+    # --- keeping the per-subtask arrays current ----------------------------------------
+
+    def _refresh(self) -> None:
+        ledger = self.ledger
+        changed = [p for p, v in ledger.version.items() if self._seen.get(p) != v]
+        if not changed:
+            return
+        sources: set[PeerId] = set()
+        for p in changed:
+            self._seen[p] = ledger.version[p]
+            hosted = ledger.hosted(p)
+            for s in hosted:
+                i = self.index[s.id]
+                self.site[i] = p
+                self.code[i] = self.col.get(p, -1)
+                self.relief[i] = self._relief(p, hosted, s)
+                sources.add(s.source)
+            if not is_worker(self.inst, p):
+                self.home_load[p] = site_load(self.inst, p, hosted)
+            else:
+                j = self.col[p]
+                self.load[j] = site_load(self.inst, p, hosted)
+                self.count[j] = len(hosted)
+                self._moments(j, hosted)
+        for src in sources:  # a source's stages may change with any site's
+            self._stage_floors(src)
+
+    def _stage_floors(self, source: PeerId) -> None:
+        """L and rest of each of the source's subtasks. A piece's floor is its transfer and
+        service alone, with no wait: nothing the step does to other sites goes below it."""
+        ledger, inst = self.ledger, self.inst
+        stages = ledger.stage_latencies(source)
+        placed: dict[int, dict[PeerId, list[Subtask]]] = {}
+        for s in ledger.mine.get(source, {}).values():
+            placed.setdefault(s.stage, {}).setdefault(ledger.site_of[s.id], []).append(s)
+        for k, sites in placed.items():
+            floors = {}
+            for site, subs in sites.items():
+                (p,) = pieces(subs)
+                t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, p.in_bytes)
+                speed = (inst.worker(site) if is_worker(inst, site) else inst.local_of(site)).speed
+                floors[site] = t_in + t_out + p.work / speed
+            for site, subs in sites.items():
+                rest = max((f for q, f in floors.items() if q != site), default=0.0)
+                for s in subs:
+                    i = self.index[s.id]
+                    self.L[i], self.rest[i] = stages[k], rest
+
+    def _moments(self, j: int, hosted: list[Subtask]) -> None:
+        w = self.inst.workers[j]
+        b = w.backlog / w.speed
+        total, biggest, by = b * b / self.inst.round_s, 0.0, {}
+        for p in pieces(hosted):
+            x = p.work / w.speed
+            share = self.inst.local_of(p.source).rate * x * x
+            total += share
+            biggest = max(biggest, share)
+            by[p.source] = by.get(p.source, 0.0) + share
+        self.second[j], self.biggest[j], self.second_of[j] = total, biggest, by
+
+    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray, leaves: bool) -> np.ndarray:
+        """A floor on subtask i's wait on each worker in `cols` once it joins (one piece may
+        leave if `leaves`): the residual R of Cobham's and P-K's formulas, whose
+        denominators are at most 1, less the most one leaving piece could take from it."""
+        cols = np.maximum(cols, 0)
+        if self.poisson:
+            x = self.work[i] / self.wspeed[cols]
+            r = self.second[cols] + self.rate[i] * x * x
+        else:
+            own = np.array([self.second_of[j].get(src, 0.0) for j in cols.tolist()])
+            r = self.second[cols] - own
+        if leaves:
+            r = r - self.biggest[cols]
+        return np.maximum(0.0, r / 2 - 1e-12)
+
+    def _wait_floors_at(self, j: int, ys: np.ndarray) -> np.ndarray:
+        """`_wait_floor` of each subtask in `ys` on worker j, one piece leaving it."""
+        if self.poisson:
+            x = self.work[ys] / self.wspeed[j]
+            r = self.second[j] + self.rate[ys] * x * x
+        else:
+            by = self.second_of[j]
+            r = self.second[j] - np.array([by.get(self.src[k], 0.0) for k in ys.tolist()])
+        return np.maximum(0.0, (r - self.biggest[j]) / 2 - 1e-12)
+
+    def _relief(self, site: PeerId, hosted: list[Subtask], s: Subtask) -> float:
+        """How much the other pieces on the site gain, rate-weighted, when s leaves it."""
+        now = self.ledger.finish(site)
+        without = site_finish(self.inst, site, [t for t in hosted if t.id != s.id])
+        gain = 0.0
+        for key, f in without.items():
+            if key != (s.source, s.stage):
+                gain += self.inst.local_of(key[0]).rate * max(0.0, now[key] - f)
+        return gain
+
+    # --- the bound ------------------------------------------------------------------------
+
+    def _penalised_home(self, i: int | np.ndarray, homes: list[PeerId]) -> np.ndarray:
+        load = np.array([self.home_load.get(h, 0.0) for h in homes])
+        after = load + self.rate[i] * self.lbhome[i]
+        return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
+
+    def hopeful(self, me: PeerId) -> Iterator[tuple[str, tuple[Change, ...]]]:
+        """The steps `steps.candidates` lists for `me` that may be approved, in its order."""
+        self._refresh()
+        ledger = self.ledger
+        own = sorted(ledger.mine.get(me, {}).values(), key=lambda s: s.id)
+        placed = np.array([i for i, s in enumerate(self.subs)
+                           if self.code[i] >= 0 or (s.source == me and self.site[i] == me)],
+                          dtype=np.int64)
+        out: list[tuple[str, tuple[Change, ...]]] = []
+        for x in own:
+            out.extend(self._for(me, x, placed))
+        return iter(out)
+
+    def _for(self, me: PeerId, x: Subtask, placed: np.ndarray) -> list:
+        i = self.index[x.id]
+        a, ca = self.site[i], int(self.code[i])
+        r, L, rel = self.rate[i], self.L[i], self.relief[i]
+        out: list[tuple[str, tuple[Change, ...]]] = []
+        room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
+        rest = self.rest[i]
+        allw = np.arange(len(self.workers))
+        lbw = self.lbw[i] + self._wait_floor(i, x.source, allw, False) if len(allw) else self.lbw[i]
+        moves = r * (np.maximum(lbw, rest) - L) - rel
+        for j in np.nonzero((moves < TOLERANCE) & room)[0]:
+            if j != ca:
+                out.append(("move", (Change(x, a, self.workers[j]),)))
+        if a != me and r * (max(self._penalised_home(i, [me])[0], rest) - L) - rel < TOLERANCE:
+            out.append(("move", (Change(x, a, me),)))
+        y = placed[placed != i]
+        cy = self.code[y]
+        y = y[cy != ca]  # not on my site (a home y is my own, so on my site only if I am home)
+        if not len(y):
+            return out
+        cy = self.code[y]
+        y_mine = np.array([self.src[k] == me for k in y], bool)
+        at_b = self.lbw[i, np.maximum(cy, 0)] + self._wait_floor(i, x.source, cy, True)
+        lbx_b = np.where(cy >= 0, at_b, np.where(y_mine, self.lbhome[i], INF))
+        if ca >= 0:
+            lby_a = self.lbw[y, ca] + self._wait_floors_at(ca, y)
+        else:
+            lby_a = np.where(y_mine, self.lbhome[y], INF)
+        same = y_mine & (self.stage[y] == x.stage)
+        ry, Ly = self.rate[y], self.L[y]
+
+        def paired(lby: np.ndarray) -> np.ndarray:
+            apart = r * (np.maximum(lbx_b, rest) - L) + ry * (np.maximum(lby, self.rest[y]) - Ly)
+            return np.where(same, r * (np.maximum(lbx_b, lby) - L), apart) - rel - self.relief[y]
+
+        wy = np.maximum(cy, 0)
+        fits_b = (cy < 0) | (self.load[wy] - self.adds[y, wy] + self.adds[i, wy] < self.cap[wy] + ROOM)
+        if ca >= 0:
+            fits_a = self.load[ca] - self.adds[i, ca] + self.adds[y, ca] < self.cap[ca] + ROOM
+        else:
+            fits_a = np.ones(len(y), bool)
+        with np.errstate(invalid="ignore"):
+            swap = fits_a & fits_b & (paired(lby_a) < TOLERANCE)
+            homes = [self.src[k] for k in y]
+            disp = (cy >= 0) & fits_b & ~(y_mine & (ca < 0)) & (
+                paired(self._penalised_home(y, homes)) < TOLERANCE)
+        for k in np.nonzero(swap | disp)[0]:
+            t = self.subs[y[k]]
+            b = self.site[y[k]]
+            if swap[k]:
+                out.append(("swap", (Change(x, a, b), Change(t, b, a))))
+            if disp[k]:
+                out.append(("displace", (Change(x, a, b), Change(t, b, t.source))))
+        return out
