@@ -16,7 +16,7 @@ from fognet.errors import WireError
 from fognet.net import codec, wire
 from fognet.net.wire import ALLOWED_DTYPES, Header, MsgType
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.floats(), st.text(max_size=20),
