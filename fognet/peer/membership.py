@@ -28,10 +28,12 @@ heartbeats could not even be handed to its address (a fake peer naming an addres
 nothing listens), and is refused otherwise (its HELLO gets ERROR BUSY) until a member
 leaves or dies. A member that takes our heartbeats is never evicted for a newcomer, so a
 flood of fake peers cannot push out the peers that work nor keep a lapsed one out for
-long, and what the flood costs (entries, heartbeats, DEALER connections) stays bounded. A HELLO/STATE is checked before it is
-stored, since planning and the matching game read members' figures: an address that is not
-host:port, a speed that is not a positive finite number, a negative or infinite backlog, a
-negative quota are refused (MALFORMED; a HELLO that came as a reply is dropped, one line).
+long, and what the flood costs (entries, heartbeats, DEALER connections) stays bounded.
+
+A HELLO/STATE is checked before it is stored, since planning and the matching game read
+members' figures: an address that is not host:port, a speed that is not a positive finite
+number, a negative or infinite backlog, a negative quota are refused (MALFORMED; a HELLO
+that came as a reply is dropped, with a rate-limited line).
 
 A peer is DEAD once `misses` heartbeat intervals pass without a HELLO or STATE from it
 (3 by default, as DESIGN.md says); a BYE makes it LEAVE at once; a dead or departed peer
