@@ -11,12 +11,16 @@
      +-- FrameError             a frame source cannot be opened or a frame decoded
      |    +-- DatasetError      a path is no dataset layout fognet reads, or its index
      |                          files (labels JSON, CSV, timestamps) are malformed
+     +-- FrameSkipped           a frame the source did not send: it would have started more
+     |                          than its max lag after it arrived (the cluster is overloaded)
      +-- NotApplicable          a simulated approach cannot run on this scenario (recorded, not fatal)
      +-- WireError              a network message that breaks the protocol       .reason
      +-- Refused                a well-formed message the receiver will not act on .reason
      +-- PeerError              a remote peer failed a request
           +-- PeerUnreachable   no answer within the timeout, or the peer is dead
           +-- RemoteError       the peer answered ERROR                          .reason
+          +-- SubtaskFailed     one subtask of a frame failed on a peer; the frame is
+                                replayed elsewhere (fognet.infer.replay)     .peer .busy
 
 `.reason` is the wire's `fognet.net.wire.Reason`. A handler that raises WireError or
 Refused gets an ERROR reply with that reason (`fognet.net.base.error_header`), which the
@@ -82,6 +86,12 @@ class DatasetError(FrameError):
     """A path is not a dataset layout fognet can read, or its index files are malformed."""
 
 
+class FrameSkipped(FognetError):
+    """A frame the source did not send because it would have started more than its max lag
+    after it arrived: the cluster serves fewer frames than arrive, and a camera keeps its
+    latency bounded by skipping the stale frames rather than queueing them without end."""
+
+
 class NotApplicable(FognetError):
     """A simulated approach cannot run on this scenario (the optimum on a large instance):
     the experiment records it as not applicable and goes on with the other approaches."""
@@ -122,3 +132,14 @@ class RemoteError(PeerError):
     def __init__(self, message: str, reason: Reason) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class SubtaskFailed(PeerError):
+    """One subtask of a frame failed on `peer` (no answer in its timeout, the peer gone, or
+    `busy`: it answered BUSY); the message says which subtask and after how long. The
+    requester replays the frame on the survivors rather than failing it."""
+
+    def __init__(self, message: str, peer: str, busy: bool = False) -> None:
+        super().__init__(message)
+        self.peer = peer
+        self.busy = busy

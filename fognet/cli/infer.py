@@ -110,6 +110,8 @@ def _print_report(report, graph, console) -> None:
     for r in report.replans:
         console.print(f"  {r.reason}: {'switched' if r.switched else 'kept'} "
                       f"(current {r.current_s * 1e3:.1f} ms, new {r.candidate_s * 1e3:.1f} ms)", soft_wrap=True)
+    if report.replayed or report.busy:  # fognet.infer.replay: frames that survived a peer
+        console.print(f"faults  {report.replayed} frame replays on other peers, {report.busy} BUSY answers waited out")
     s = report.summary
     ok = s.frames - s.failed
     console.print(

@@ -4,7 +4,10 @@ The plan a frame takes is the one current when it starts. When a peer joins or l
 a speed, backlog or bandwidth moves by more than `replan_threshold`, the source re-plans
 off the event loop (at most every `replan_interval_s` unless a peer of the plan left; the
 current plan is re-priced in between) and switches only if the new plan is predicted
-better by `replan_margin` (`fognet.partition.replan`). Every placement is priced on the
+better by `replan_margin` (`fognet.partition.replan`). When a peer of the current plan is
+gone (left, dead, or banned after a fault), the re-plan runs in the background and frames
+meanwhile take the plan with that peer's subtasks on survivors (`replay.stopgap`): a
+re-plan (the DP, a round of the game) takes seconds on a small machine. Every placement is priced on the
 session's one `ModelCosts`; a placement that plays the game settles its plan in `match`.
 
     Plans(session, placement)      await plans() -> Plan  (a requester's PlanSource)
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from fognet.errors import FognetError, PeerUnreachable, PlanError
 from fognet.infer.placement import Placement, reprice
+from fognet.infer.replay import stopgap
 from fognet.partition.cost import ClusterState
 from fognet.partition.replan import should_switch, state_change
 from fognet.partition.stages import Plan
@@ -60,6 +64,9 @@ class Plans:
 
     async def __call__(self) -> Plan:
         state = self.session.state()
+        lost = bool(self.history) and any(p not in state.peers for p in self.history[-1].peers)
+        if lost and (patched := self._stopgap(state)) is not None:
+            return patched
         if not self.history or any(p not in state.peers for p in self.history[-1].peers):
             async with self._lock:  # frames starting together share one re-plan
                 if not self.history or any(p not in state.peers for p in self.history[-1].peers):
@@ -75,6 +82,13 @@ class Plans:
             elif (moved := state_change(self._priced, state, options.replan_threshold)) is not None:
                 self._start(self._reprice(state, str(moved)))
         return self.history[-1]
+
+    def _stopgap(self, state: ClusterState) -> Plan | None:
+        """A peer of the plan is gone (left, dead or banned): re-plan in the background and,
+        meanwhile, run frames on the plan with its subtasks on survivors (`replay.stopgap`)."""
+        if self._task is None or self._task.done():
+            self._start(self._replan_quietly(state, self._reason(state) or "a peer of the plan left"))
+        return stopgap(self.history[-1], state)
 
     def _start(self, work) -> None:
         """Run a re-plan or re-price in the background. Only `settle` awaits it, and it

@@ -22,7 +22,11 @@ draws progress and prints the report. A session:
    unless a peer of the plan left; the current plan is re-priced in between) and switches
    only if the new plan is predicted better by `replan_margin` (`fognet.partition.replan`);
    frames in flight finish on the plan they started with. Each re-plan is logged and
-   reported (`Replan`);
+   reported (`Replan`). A frame whose subtask fails is replayed (`fognet.infer.replay`):
+   the failed peer is banned for a while, and banned peers are left out of the state,
+   so the next plan (or round of the game) routes around it; until that re-plan is done
+   (it runs in the background) frames run on the plan with the lost peer's subtasks on
+   survivors (`replay.stopgap`);
 4. with `verify`, runs every frame through the whole model locally afterwards and counts
    the outputs that match (numpy.allclose).
 
@@ -36,11 +40,12 @@ API
     SessionOptions(via=(), expect_workers=None, window=4, paced=False, timeout_s=10.0,
                    join_timeout_s=10.0, verify=False, heartbeat_s=1.0, cache_dir=None, times=None,
                    warmup=3, calibrate=True, replan_threshold=0.2, replan_margin=0.05,
-                   replan_interval_s=5.0)
+                   replan_interval_s=5.0, max_lag_s=None)
                    warm-up: untimed copies of the first image, not reported
     Identity(config=None, pacer=None, on_event=None, links={}, default_link=LOOPBACK_LINK, nics={})
         who the source is: None config = a requester "infer-<pid>" that computes nothing
-    Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans)
+    Report(results, summary, plans, verified, elapsed_s, workers, source, basis, replans,
+           replayed, busy)
     Replan(reason, switched, current_s, candidate_s)
     await run_session(loaded, frames, placement=None, options, identity, on_result=None, graph=None)
         -> Report   (graph: the model's analysis if the caller has it; else made here, once)
@@ -70,6 +75,7 @@ from fognet.errors import ModelError, PeerUnreachable
 from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
 from fognet.infer.placement import GreedyPlacement, Placement
 from fognet.infer.replanning import Plans, Replan
+from fognet.infer.replay import Bans, Deadlines, Faults
 from fognet.infer.requester import FrameResult, Requester, Summary, Timed, summarise
 from fognet.model.graph import ModelGraph, analyse
 from fognet.model.load import LoadedModel
@@ -141,6 +147,9 @@ class SessionOptions:
     # once): the DP takes a core for a second or more on a big model, which frames feel on
     # a small machine. Between runs the current plan is only re-priced.
     replan_interval_s: float = 5.0
+    # Paced: a frame that would start more than this many seconds after it arrived is
+    # skipped (FrameSkipped), so latency stays bounded when the cluster is overloaded.
+    max_lag_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,8 @@ class Report:
     source: str
     basis: tuple[str, ...] = ()  # per plan: the state it was priced under ("configured", "calibrated")
     replans: tuple[Replan, ...] = ()
+    replayed: int = 0  # frames resumed or restarted on other peers after a fault (replay.Faults)
+    busy: int = 0  # BUSY answers the frames waited out or routed around
 
 
 async def _join(peer: Peer, options: SessionOptions) -> dict[str, str]:
@@ -206,6 +217,9 @@ class Session:
         self.own_work = OwnWork()
         self.plans: Plans | None = None
         self.feeds_seen: list[dict[str, np.ndarray]] = []
+        # Faults (fognet.infer.replay): a subtask is late after a few of its peer's usual
+        # round trips, never sooner than a heartbeat; a failed peer is left out for a while.
+        self.faults = Faults(Bans(), Deadlines(floor_s=options.heartbeat_s))
 
     def state(self) -> ClusterState:
         """What the source plans with: membership's view, the NICs its identity knows, its own
@@ -218,11 +232,14 @@ class Session:
             if pid != me and member is not None:
                 own = self.own_work.at(pid, member.last_seen)
                 peers[pid] = replace(p, backlog=backlog_of_others(p.backlog, own))
+        workers = self.faults.bans.usable((p for p in peers if p != me), time.monotonic())
+        peers = {pid: p for pid, p in peers.items() if pid == me or pid in workers}  # bans left out
         state = ClusterState(peers, state.links, state.default_link)
         return self.calibration.apply(state) if self.options.calibrate else state
 
     def requester(self, timeout_s: float, calibrate: bool = True) -> Requester:
-        requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, costs=self.costs)
+        requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, costs=self.costs,
+                              faults=self.faults)
         requester.own_work = self.own_work
         if calibrate and self.options.calibrate:
             requester.on_frame = lambda result: self.calibration.observe(result.timings)
@@ -259,9 +276,11 @@ class Session:
                 yield timed
 
         requester = self.requester(self.options.timeout_s)
+        replayed, busy = self.faults.replayed, self.faults.busy  # warm-up's are not this stream's
         t0 = time.perf_counter()
         results = await requester.run(
-            feeds(), self.plans, window=self.options.window, paced=self.options.paced, on_result=on_result
+            feeds(), self.plans, window=self.options.window, paced=self.options.paced, on_result=on_result,
+            max_lag_s=self.options.max_lag_s,
         )
         elapsed = time.perf_counter() - t0
         await self.plans.settle()
@@ -273,6 +292,7 @@ class Session:
         return Report(
             tuple(results), summarise(results, elapsed), tuple(plans.history), verified, elapsed,
             tuple(sorted(self.workers)), self.peer.name, tuple(plans.basis), tuple(plans.replans),
+            self.faults.replayed - replayed, self.faults.busy - busy,
         )
 
 

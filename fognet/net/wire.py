@@ -157,6 +157,7 @@ class Hello(Body):
     models: tuple[str, ...] = ()  # sha256 of the model files the sender holds
     peers: tuple[str, ...] = ()  # addresses of other peers the sender knows (gossip)
     instance: str = ""  # random per run: tells two peers using the same name apart
+    heartbeat_s: float = 0.0  # the sender's STATE interval; it is dead after 3 of these (0: unknown)
 
 
 @body(MsgType.STATE)

@@ -24,6 +24,11 @@ threads come from its profile), so `wait_s` in a result is the time the job sat 
 others, and `compute_s` the time it ran. `backlog_s` is the predicted reference-seconds
 of work queued or running, which the peer advertises in STATE (the `q_p` of DESIGN.md).
 
+Admission (`fognet.peer.admission`): the worker thread's busy spans feed a `Load`;
+`refusal()` says why a new subtask from another peer should be answered BUSY (past the
+utilisation cap with work in hand, or `max_queue` jobs waiting), so the queue stays
+bounded. The peer asks it for EXECs only: its own device's jobs are never refused.
+
 Calibration: a job that says its reference work (`work_s`, from the source's cost
 profile) yields a speed sample `work_s / compute_s`; `speed` is the robust EWMA of those
 (`fognet.partition.calibrate.Estimate`, one outlier ignored), starting from the profile's
@@ -42,10 +47,12 @@ API
     Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray}
     JobResult(outputs, wait_s, compute_s)
     Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0,
-             session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES)
+             session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES,
+             admission=None)  None: Admission(), cap 0.9
         await .run(job) -> JobResult       raises ModelError / WireError for a bad job
         .sessions, .models -> CacheStats   what the two caches hold
         .backlog_s -> float                reference-seconds queued or running
+        .refusal() -> str | None           why to answer BUSY now (fognet.peer.admission), or None
         .speed -> float                    calibrated reference-seconds per second
         .speed_samples -> int              runs that calibrated it
         .close()
@@ -75,6 +82,7 @@ from fognet.model.runtime import make_session
 from fognet.partition.calibrate import Estimate, speed_sample
 from fognet.partition.extract import extract
 from fognet.partition.spatial_slices import SliceSpec, crop_outputs
+from fognet.peer.admission import Admission, Load, refusal
 from fognet.peer.lru import ByteLRU, CacheStats
 from fognet.peer.slicing import Slicer
 from fognet.peer.store import ModelStore
@@ -164,6 +172,7 @@ class Executor:
         time_scale: float = 1.0,
         session_cache_bytes: int = SESSION_CACHE_BYTES,
         model_cache_bytes: int = MODEL_CACHE_BYTES,
+        admission: Admission | None = None,
     ) -> None:
         if speed <= 0 or time_scale <= 0:
             raise ModelError(f"peer speed and time scale must be positive, got {speed}, {time_scale}")
@@ -179,6 +188,9 @@ class Executor:
         self._models: ByteLRU[tuple[str, Shapes], _Model] = ByteLRU(model_cache_bytes)
         self._built: ByteLRU[TaskKey, _Built] = ByteLRU(session_cache_bytes)
         self._queue = _Queue()
+        self.admission = admission = admission or Admission()
+        self._load = Load(admission.window_s)
+        self._load_lock = threading.Lock()  # the worker thread writes it, the loop reads it
         if emulate and self.stretch < 1.0:
             log.warning(
                 "speed %.2f at time scale %.2f would need to run faster than this machine; "
@@ -188,6 +200,12 @@ class Executor:
     @property
     def backlog_s(self) -> float:
         return sum(self._queue.pending.values())
+
+    def refusal(self) -> str | None:
+        """Why one more subtask from another peer should be answered BUSY, or None."""
+        with self._load_lock:
+            waiting = len(self._queue.pending) - (1 if self._load.running else 0)
+            return refusal(self.admission, self._load, waiting, time.monotonic())
 
     @property
     def speed(self) -> float:
@@ -221,6 +239,15 @@ class Executor:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run_sync(self, job: Job, queued_at: float) -> JobResult:
+        with self._load_lock:
+            self._load.start(time.monotonic())
+        try:
+            return self._run_job(job, queued_at)
+        finally:
+            with self._load_lock:
+                self._load.stop(time.monotonic())
+
+    def _run_job(self, job: Job, queued_at: float) -> JobResult:
         built, feeds = self._get(job.key, job.tensors)
         t0 = time.perf_counter()
         try:

@@ -35,8 +35,11 @@ members' figures: an address that is not host:port, a speed that is not a positi
 number, a negative or infinite backlog, a negative quota are refused (MALFORMED; a HELLO
 that came as a reply is dropped, with a rate-limited line).
 
-A peer is DEAD once `misses` heartbeat intervals pass without a HELLO or STATE from it
-(3 by default, as DESIGN.md says); a BYE makes it LEAVE at once; a dead or departed peer
+A peer is DEAD once `misses` of ITS OWN heartbeat intervals pass without a HELLO or
+STATE from it (3 by default, as DESIGN.md says): every HELLO/STATE carries the sender's
+interval (`heartbeat_s`), so a source beating every second is not declared dead by a
+worker beating five times as often; a peer that announces none (an older one) is judged
+by this peer's interval, and an announced interval is capped at MAX_HEARTBEAT_S; a BYE makes it LEAVE at once; a dead or departed peer
 that speaks again JOINs again. Every event is put on the events queue for the daemon to
 log and to re-match the dead peer's subtasks.
 """
@@ -78,8 +81,10 @@ class Member:
     protocol: int  # wire protocol version it speaks
     last_seen: float  # the table's clock, seconds
     instance: str = ""  # random per run of the peer
+    heartbeat_s: float = 0.0  # its announced STATE interval (0: unknown, judged by ours)
 
 
+MAX_HEARTBEAT_S = 60.0  # an announced interval above this counts as this: no peer lingers for ever
 class EventKind(str, Enum):
     JOIN = "join"  # first HELLO/STATE from a peer not in the table
     LEAVE = "leave"  # the peer said BYE
@@ -140,7 +145,7 @@ class MembershipTable:
             held is not None
             and self._foreign(member.instance, held.instance)
             and held.address != member.address
-            and now - held.last_seen <= self.misses * self.interval_s
+            and now - held.last_seen <= self.silence_s(held)
         ):
             self._conflict(header, f"the peer at {held.address}")
             return []
@@ -184,10 +189,13 @@ class MembershipTable:
         self._failures.pop(node_id, None)
         return self._members.pop(node_id, None)
 
+    def silence_s(self, member: Member) -> float:
+        """How long `member` may be silent before it is dead: `misses` of its own intervals."""
+        return self.misses * (member.heartbeat_s or self.interval_s)
+
     def expire(self, now: float) -> list[MemberEvent]:
-        """Remove the peers whose last heartbeat is more than `misses` intervals old."""
-        limit = self.misses * self.interval_s
-        dead = [m for m in self._members.values() if now - m.last_seen > limit]
+        """Remove the peers silent for more than `misses` of their own intervals."""
+        dead = [m for m in self._members.values() if now - m.last_seen > self.silence_s(m)]
         for member in dead:
             self._drop(member.node_id)
         return [MemberEvent(EventKind.DEAD, m, now) for m in dead]
@@ -226,8 +234,15 @@ def _member(header: Header, now: float) -> Member:
         node_id=header.sender, address=b.address, name=b.name, profile=b.profile,
         speed=b.speed, backlog_ref_s=b.backlog_ref_s, quota=b.quota, models=b.models,
         protocol=PROTOCOL_VERSION,  # the codec refuses any other version
-        last_seen=now, instance=b.instance,
+        last_seen=now, instance=b.instance, heartbeat_s=_interval(b.heartbeat_s),
     )
+
+
+def _interval(announced: float) -> float:
+    """An announced heartbeat interval as the table uses it (0: unknown)."""
+    if not announced > 0:  # also NaN
+        return 0.0
+    return min(announced, MAX_HEARTBEAT_S)
 
 
 class Membership:
@@ -257,7 +272,7 @@ class Membership:
         peers = tuple(m.address for m in self.table.alive())
         return replace(
             self._describe(), address=self.transport.address, peers=peers,
-            instance=self.table.instance,
+            instance=self.table.instance, heartbeat_s=self.table.interval_s,
         )
 
     def handle(self, header: Header) -> Header | None:

@@ -7,7 +7,9 @@ and the loop that logs membership events. Cancelling `run()` says BYE (bounded b
 heartbeat), stops them all and closes the sockets; `running()` does that around a block.
 
 Handlers are small and return values (the transport sends them back):
-    EXEC       ensure the model is here (fetch it by hash from the sender, the source of
+    EXEC       BUSY (ERROR reason BUSY) when the executor's admission refuses (past its
+               utilisation cap with work in hand, or its queue full: fognet.peer.admission);
+               else ensure the model is here (fetch it by hash from the sender, the source of
                the request, and from no one else: a third party never decides what this
                peer downloads or from whom), queue the subtask on the executor (which
                checks it against the model before building anything), reply RESULT with
@@ -28,7 +30,7 @@ API
                discovery=False, broadcast=LOOPBACK_BROADCAST, emulate=False, cache_dir=None,
                profile="", heartbeat_s=1.0, time_scale=1.0, max_model_bytes=MAX_MODEL_BYTES,
                session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES,
-               max_members=DEFAULT_MAX_MEMBERS)
+               cap=0.9, max_queue=16, max_members=DEFAULT_MAX_MEMBERS)
     Peer(config, *, pacer=None, on_event=None)      on_event(MemberEvent) for each join/leave/death
         .name, .address ("host:port"), .store, .executor
         await .run()                       until cancelled
@@ -50,6 +52,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +68,7 @@ from fognet.net.ratelog import RateLimitedLog
 from fognet.net.transport import DEFAULT_MAX_CONNECTIONS, ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.peer.admission import DEFAULT_CAP, DEFAULT_MAX_QUEUE, Admission
 from fognet.peer.executor import (
     MODEL_CACHE_BYTES,
     SESSION_CACHE_BYTES,
@@ -105,6 +109,8 @@ class PeerConfig:
     max_model_bytes: int = MAX_MODEL_BYTES  # a model fetched from a peer may be at most this big
     session_cache_bytes: int = SESSION_CACHE_BYTES  # built sessions kept (LRU, estimated bytes)
     model_cache_bytes: int = MODEL_CACHE_BYTES  # loaded models kept (LRU, estimated bytes)
+    cap: float = DEFAULT_CAP  # share of its time it lends: past it, EXECs that would queue get BUSY
+    max_queue: int = DEFAULT_MAX_QUEUE  # EXECs waiting at most; more get BUSY
     max_members: int = DEFAULT_MAX_MEMBERS  # peers it keeps track of; newcomers past it are refused
 
 
@@ -130,6 +136,7 @@ class Peer:
             self.store, threads=config.threads, speed=config.speed, emulate=config.emulate,
             time_scale=config.time_scale, session_cache_bytes=config.session_cache_bytes,
             model_cache_bytes=config.model_cache_bytes,
+            admission=Admission(cap=config.cap, max_queue=config.max_queue),
         )
         self._events: asyncio.Queue[MemberEvent] = asyncio.Queue()
         self._on_event = on_event
@@ -263,6 +270,8 @@ class Peer:
         body: wire.Exec = header.body
         try:
             sha = check_sha(body.model_sha256)
+            if (busy := self.executor.refusal()) is not None:  # bounded queue (fognet.peer.admission)
+                raise Refused(f"{self.name} is busy: {busy}", Reason.BUSY)
             await self.ensure_model(sha, header.sender)
             rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
             key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
@@ -307,11 +316,13 @@ class Peer:
             node_start=key.start, node_stop=key.stop, row_start=rows[0], row_stop=rows[1],
             work_ref_s=job.work_s,
         )
+        started = time.monotonic()
         try:
             reply, outputs = await self.transport.request(addr, Header(body), job.tensors, timeout_s=timeout)
-        except PeerUnreachable as exc:
+        except PeerUnreachable as exc:  # as it happened: after how long, and why (timeout or gone)
             raise PeerUnreachable(
-                f"peer {peer} ({addr}) did not answer nodes [{key.start}, {key.stop}) within {timeout:.3g} s"
+                f"peer {peer} ({addr}): no answer to nodes [{key.start}, {key.stop}) after "
+                f"{time.monotonic() - started:.2f} s (timeout {timeout:.3g} s; {exc})"
             ) from exc
         result: wire.Result = reply.body
         return JobResult(dict(outputs), result.wait_s, result.compute_s)

@@ -1,4 +1,5 @@
-"""Peers as real processes (LocalCluster): started, used, one SIGKILLed mid-stream, all stopped."""
+"""Peers as real processes (LocalCluster): started, used, one SIGKILLed mid-stream (no frame
+lost), all stopped."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import onnx
 import pytest
 
 from fognet.data.driving import DrivingStream
-from fognet.errors import ConfigError, PeerUnreachable
+from fognet.errors import ConfigError
 from fognet.infer.launch import LocalCluster
 from fognet.infer.session import SessionOptions, run_session
 from fognet.model.load import load_model
@@ -39,7 +40,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def test_sigkilled_worker_fails_its_frames_in_time_and_the_rest_go_on(tmp_path: Path) -> None:
+async def test_sigkilled_worker_loses_no_frame_the_rest_finish_on_the_survivor(tmp_path: Path) -> None:
     path = tmp_path / "cluster.toml"
     path.write_text(CLUSTER)
     model = tmp_path / "m.onnx"
@@ -49,7 +50,7 @@ async def test_sigkilled_worker_fails_its_frames_in_time_and_the_rest_go_on(tmp_
         pids = {p.name: p.pid for p in local.launched}
         options = SessionOptions(
             via=(local.launched[0].address,), expect_workers=2, heartbeat_s=0.3, window=1,
-            timeout_s=1.0, paced=True, cache_dir=tmp_path / "source",
+            timeout_s=1.0, paced=True, cache_dir=tmp_path / "source", verify=True,
             warmup=1, calibrate=False, replan_threshold=float("inf"),  # unemulated, w1 and w2
             # measure equally fast: re-plan only when a peer leaves
         )
@@ -64,10 +65,7 @@ async def test_sigkilled_worker_fails_its_frames_in_time_and_the_rest_go_on(tmp_
         assert not _alive(pids["w2"]) or os.waitpid(pids["w2"], os.WNOHANG)
     assert not any(_alive(p) for p in pids.values())
     assert [r.index for r in report.results] == list(range(16))  # no frame vanishes
-    assert all(r.ok for r in report.results[:3])
-    failed = [r for r in report.results if not r.ok]
-    assert failed and all(isinstance(r.error, PeerUnreachable) for r in failed)
-    assert all(r.latency_s < 1.0 + 2.0 for r in failed)
+    assert all(r.ok for r in report.results) and report.verified == 16  # nor fails
     assert report.results[-1].ok and {t.peer for t in report.results[-1].timings} == {"w1"}
 
 

@@ -68,14 +68,14 @@ async def test_model_with_two_inputs_is_refused_before_joining(tmp_path) -> None
         await run_session(load_model(path), images(1), options=SessionOptions(cache_dir=tmp_path))
 
 
-async def test_worker_killed_mid_stream_fails_few_frames_then_session_routes_around_it(tmp_path) -> None:
+async def test_worker_stopping_mid_stream_loses_no_frame_and_the_source_replans_without_it(tmp_path) -> None:
     path, _ = save(graphs.branches_model(), tmp_path / "branches.onnx")
     loaded = load_model(path)
     first = Peer(PeerConfig("f1", cache_dir=tmp_path / "f1", heartbeat_s=0.2))
     doomed = Peer(PeerConfig("f2", cache_dir=tmp_path / "f2", heartbeat_s=0.2, speed=4.0, bootstrap=(first.address,)))
     options = SessionOptions(
         via=(first.address,), expect_workers=2, heartbeat_s=0.2, cache_dir=tmp_path / "s",
-        window=1, timeout_s=0.5, paced=True, warmup=1,
+        window=1, timeout_s=0.5, paced=True, warmup=1, verify=True,
     )
     async with asyncio.timeout(30), first.running(), asyncio.TaskGroup() as group:
         doomed_task = group.create_task(doomed.run())
@@ -86,9 +86,7 @@ async def test_worker_killed_mid_stream_fails_few_frames_then_session_routes_aro
 
         report = await run_session(loaded, images(14, fps=10.0), options=options, on_result=on_result)
     assert "f2" in {s.peer for s in report.plans[0].stages}
-    failed = [r for r in report.results if not r.ok]
-    assert all(isinstance(r.error, PeerUnreachable) for r in failed)
-    assert all(r.latency_s < 0.5 + 2.0 for r in failed)
+    assert all(r.ok for r in report.results) and report.verified == 14
     # f2 is gone from membership (its BYE, or 3 missed heartbeats); the source re-places on f1
     assert len(report.plans) == 2 and {s.peer for s in report.plans[-1].stages} == {"f1"}
     assert report.results[-1].ok and report.results[-1].timings[0].peer == "f1"

@@ -10,7 +10,7 @@ import pytest
 from fognet.errors import Refused, WireError
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Bye, Header, Hello, Propose, Reason, State
-from fognet.peer.membership import EventKind, Membership, MembershipTable
+from fognet.peer.membership import MAX_HEARTBEAT_S, EventKind, Membership, MembershipTable
 
 
 def _state(sender: str, backlog: float = 0.0) -> Header:
@@ -41,9 +41,9 @@ def test_bye_leaves_and_other_messages_and_self_are_ignored() -> None:
 
 
 @contextlib.asynccontextmanager
-async def _peer(name: str, events: asyncio.Queue):
+async def _peer(name: str, events: asyncio.Queue, interval_s: float = 0.1):
     transport = ZmqTransport()
-    members = Membership(transport, lambda: Hello("", name=name, quota=2), events, interval_s=0.1)
+    members = Membership(transport, lambda: Hello("", name=name, quota=2), events, interval_s=interval_s)
 
     async def handler(header, tensors):
         return members.handle(header)
@@ -200,3 +200,47 @@ async def test_figures_that_would_break_planning_are_refused_or_dropped() -> Non
         assert members.table.get("w1").speed == 2.0
     finally:
         await transport.aclose()
+
+
+def test_a_peer_is_dead_after_three_of_its_own_announced_intervals() -> None:
+    table = MembershipTable("me", interval_s=0.2, misses=3)
+    slow = Header(State("127.0.0.1:7000", name="src", heartbeat_s=1.0), sender="src")
+    silent = Header(State("127.0.0.1:7001", name="old"), sender="old")  # announces none
+    table.observe(slow, now=0.0)
+    table.observe(silent, now=0.0)
+    assert table.get("src").heartbeat_s == 1.0 and table.get("old").heartbeat_s == 0.0
+    [dead] = table.expire(now=0.61)  # 3 of ours for the one that said nothing
+    assert dead.member.node_id == "old"
+    assert table.expire(now=2.9) == [] and "src" in table  # 3 of ITS 1 s beats not yet missed
+    [dead] = table.expire(now=3.01)
+    assert dead.member.node_id == "src"
+
+
+def test_an_announced_interval_is_capped_and_nonsense_counts_as_none() -> None:
+    table = MembershipTable("me", interval_s=0.5)
+    for sender, beat in (("huge", 1e9), ("nan", float("nan")), ("neg", -1.0)):
+        table.observe(Header(State("127.0.0.1:7000", name=sender, heartbeat_s=beat), sender=sender), 0.0)
+    assert table.get("huge").heartbeat_s == MAX_HEARTBEAT_S
+    assert table.get("nan").heartbeat_s == 0.0 and table.get("neg").heartbeat_s == 0.0
+    assert {e.member.node_id for e in table.expire(now=1.6)} == {"nan", "neg"}
+
+
+async def test_a_fast_peer_keeps_a_slow_beating_peer_alive_over_zeromq() -> None:
+    """A source beating every 0.5 s is not dead to a worker beating every 0.05 s (3 of the
+    worker's beats pass many times over between two of the source's)."""
+    fast_events, slow_events = asyncio.Queue(), asyncio.Queue()
+    async with _peer("fast", fast_events, 0.05) as (fast, _), _peer("slow", slow_events, 0.5) as (slow, _):
+        await slow.introduce(fast.transport.address)
+        assert (await _next_event(fast_events, EventKind.JOIN)).member.name == "slow"
+        assert fast.hello().heartbeat_s == 0.05
+        await asyncio.sleep(1.6)  # three of the slow peer's beats, ten of the fast one's 3-beat limit
+        assert slow.transport.node_id in fast.table
+        assert fast.table.get(slow.transport.node_id).heartbeat_s == 0.5
+        assert all(e.kind is EventKind.JOIN for e in _drain(fast_events))
+
+
+def _drain(events: asyncio.Queue) -> list:
+    out = []
+    while not events.empty():
+        out.append(events.get_nowait())
+    return out

@@ -77,7 +77,7 @@ async def test_spatial_stage_sliced_over_two_peers_equals_local_inference(residu
         assert sorted(t.peer for t in result.timings) == ["f1", "f2", "f3"]
 
 
-async def test_peer_killed_mid_stream_fails_frames_within_timeout(residual_file, tmp_path) -> None:
+async def test_peer_killed_under_a_fixed_plan_fails_frames_after_their_tries_naming_them(residual_file, tmp_path) -> None:
     path, sha = residual_file
     graph = analyse(load_model(path).model)
     car, f1 = make_peers(tmp_path, ["car", "f1"])
@@ -97,9 +97,9 @@ async def test_peer_killed_mid_stream_fails_frames_within_timeout(residual_file,
         results = await requester.run((Timed(f) for f in frames), plan, window=1, on_result=kill)
         car_task.cancel()
     assert results[0].ok and results[1].ok
-    for r in results[2:]:
+    for r in results[2:]:  # a fixed plan cannot route around f1: each frame fails after its tries
         assert isinstance(r.error, PeerUnreachable) and "peer f1" in str(r.error)
-        assert r.latency_s < 0.5 + 2.0
+        assert "4 tries failed" in str(r.error) and "nodes [2, 4)" in str(r.error)
 
 
 async def test_malformed_request_gets_error_and_peer_keeps_serving(residual_file, tmp_path) -> None:
