@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import click
 
 from fognet.errors import ConfigError
+from fognet.net.ratelog import RateLimitedLog
 
 HOST_PORT = "HOST:PORT"
 
@@ -71,9 +73,13 @@ def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate
 async def _serve(config, pacer, hook, exit_with_parent: bool) -> None:
     from fognet.peer.node import Peer
 
+    lines = RateLimitedLog(logging.getLogger(__name__), burst=32)  # a flood of fake peers: bounded
+
     def on_event(event) -> None:
         m = event.member
-        click.echo(f"{config.name}: peer {m.node_id} {event.kind.value} ({m.profile or '-'} at {m.address})")
+        note = lines.admit("event")
+        if note is not None:
+            click.echo(f"{config.name}: peer {m.node_id} {event.kind.value} ({m.profile or '-'} at {m.address}){note}")
         if hook is not None:
             hook(event)
 

@@ -43,6 +43,7 @@ from fognet.errors import (
     WireError,
 )
 from fognet.net import auth, codec
+from fognet.net.ratelog import RateLimitedLog
 from fognet.net.wire import Error, Header, Reason
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,13 @@ class TransportStats:
 
 
 class Counters:
-    """Mutable counters behind `TransportStats`."""
+    """Mutable counters behind `TransportStats`, and the transport's rate-limited log:
+    what arrives decides how often its lines come, so each transport has a bounded budget."""
 
     def __init__(self) -> None:
         for f in fields(TransportStats):
             setattr(self, f.name, 0)
+        self.log = RateLimitedLog(log)
 
     def snapshot(self) -> TransportStats:
         return TransportStats(**{f.name: getattr(self, f.name) for f in fields(TransportStats)})
@@ -149,7 +152,7 @@ async def answer(
         header, tensors = codec.decode(frames, max_bytes)
     except WireError as exc:
         counts.malformed += 1
-        log.warning("malformed message on %s: %s", where, exc)
+        counts.log.warning("malformed", "malformed message on %s: %s", where, exc)
         return wire_error_header(exc), {}, codec.peek_id(frames), ""
     try:
         reply = split_reply(await handler(header, tensors))
@@ -157,11 +160,21 @@ async def answer(
         raise
     except Exception as exc:  # noqa: BLE001 - every handler failure becomes an ERROR reply
         if reason_of(exc) is None:
-            log.exception("handler failed on %s", header.type.value)
+            _handler_failed(counts.log, header, exc)
         reply = error_header(exc), {}
     if reply is None:
         return None
     return reply[0], reply[1], header.id, header.sender
+
+
+def _handler_failed(warn: RateLimitedLog, header: Header, exc: Exception) -> None:
+    """One line for a handler that raised without a wire reason: a fognet error says what
+    went wrong by itself; anything else is a bug, shown with its traceback (rate-limited)."""
+    if isinstance(exc, FognetError):
+        warn.warning("handler-error", "%s from %s failed: %s: %s", header.type.value,
+                     header.sender[:40], type(exc).__name__, exc)
+    else:
+        warn.error("handler-bug", "handler failed on %s", header.type.value, exc_info=True)
 
 
 def encode_reply(header: Header, tensors: Tensors, msg_id: int, node_id: str, counts: Counters) -> list:
@@ -170,7 +183,7 @@ def encode_reply(header: Header, tensors: Tensors, msg_id: int, node_id: str, co
     try:
         frames = codec.encode(header, tensors)
     except WireError as exc:
-        log.error("reply %s from handler is invalid: %s", header.type.value, exc)
+        counts.log.error("invalid-reply", "reply %s from handler is invalid: %s", header.type.value, exc)
         header = replace(header, body=Error(Reason.HANDLER_FAILED, f"invalid reply: {exc}"))
         frames = codec.encode(header)
     if isinstance(header.body, Error):
@@ -214,7 +227,7 @@ class Answers:
             raise
         except Exception:  # noqa: BLE001 - a bug here must not vanish with its task
             self._counts.dropped += 1
-            log.exception("could not answer a message on %s", self._where)
+            self._counts.log.error("answer-bug", "could not answer a message on %s", self._where, exc_info=True)
 
     def _finished(self, task: asyncio.Task) -> None:
         was_full = self.full
@@ -271,6 +284,12 @@ class Pending:
         waiting = self._by_addr.get(addr)
         if waiting is not None:
             waiting.discard(msg_id)
+            if not waiting:  # one entry per address ever asked would grow without bound
+                del self._by_addr[addr]
+
+    def waiting_on(self, addr: str) -> bool:
+        """Whether a request to `addr` still waits for its reply."""
+        return bool(self._by_addr.get(addr))
 
     def deliver(self, frames: Sequence, where: str, expect: str | None = None) -> None:
         """Hand a reply received from `where` to the request waiting for its id; with
@@ -281,7 +300,7 @@ class Pending:
             header, tensors = codec.decode(frames, self._max_bytes)
         except WireError as exc:
             self._counts.malformed += 1
-            log.warning("malformed reply from %s: %s", where, exc)
+            self._counts.log.warning("malformed-reply", "malformed reply from %s: %s", where, exc)
             return
         if expect is not None and not auth.check_reply(header, expect):
             self._counts.dropped += 1

@@ -17,6 +17,14 @@ before an LZ4 block is decompressed). A tensor value to send may also be an enco
 frame); its descriptor says how, and `decode` checks the encoding (an unknown kind, a wrong
 length, a block that decompresses to anything but the declared bytes) like every field.
 Nothing else in fognet parses wire bytes.
+
+Hostile input is bounded here: `decode` raises nothing but `WireError` whatever the bytes
+(numpy's errors from a lying shape or dtype become WireError naming the tensor), and
+allocates only what the caps allow. Tensors are views of the received frames, never
+allocated from a declared shape (a frame must hold exactly dtype x shape bytes, each
+dimension at most `MAX_DIM`). The header is at most `MAX_HEADER_BYTES`, checked before
+msgpack reads it: its Python objects cost at most ~80x its bytes (1-byte empty maps are
+the worst case), so a header costs at most ~5 MB and ~15 ms to reject, however it lies.
 """
 
 from __future__ import annotations
@@ -45,9 +53,10 @@ from fognet.net.wire import (
 )
 
 DEFAULT_MAX_BYTES = 256 << 20  # 256 MiB for a whole message
-MAX_HEADER_BYTES = 1 << 20  # frame 0 alone
+MAX_HEADER_BYTES = 64 << 10  # frame 0 alone; the largest real ones (HELLO's model list) are a few KB
 MAX_TENSORS = 256
 MAX_NDIM = 8
+MAX_DIM = (1 << 31) - 1  # one dimension of a tensor
 RESERVED = ("v", "type", "id", "from", "tensors")
 _DTYPES = {name: np.dtype(name) for name in ALLOWED_DTYPES}
 _DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
@@ -77,6 +86,9 @@ def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memor
         frames: list[bytes | memoryview] = [msgpack.packb(head, use_bin_type=True)]
     except (TypeError, ValueError, OverflowError) as exc:
         raise WireError(f"header of {header.type.value}: cannot be packed ({exc})") from exc
+    if len(frames[0]) > MAX_HEADER_BYTES:
+        raise WireError(f"header of {header.type.value}: {len(frames[0])} bytes exceeds {MAX_HEADER_BYTES}",
+                        Reason.TOO_LARGE)
     frames += buffers
     return frames
 
@@ -129,11 +141,11 @@ def decode(frames: Sequence, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Header
 
 
 def peek_id(frames: Sequence) -> int:
-    """The request id of a message that failed `decode`, if its header has one, else 0."""
+    """The request id of a message that failed `decode`, if its header has one, else 0
+    (a header over the cap is not read at all)."""
     try:
-        head = msgpack.unpackb(as_buffer(frames[0]), raw=False)
-        msg_id = head.get("id") if isinstance(head, dict) else None
-    except Exception:  # noqa: BLE001 - best effort on bytes already known to be bad
+        msg_id = _unpack_head(as_buffer(frames[0])).get("id")
+    except (WireError, IndexError):
         return 0
     return msg_id if isinstance(msg_id, int) and not isinstance(msg_id, bool) else 0
 
@@ -211,8 +223,8 @@ def _descs(value) -> list[TensorDesc]:
         if not isinstance(shape, list) or len(shape) > MAX_NDIM:
             raise WireError(f"tensors[{i}].shape: expected a list of at most {MAX_NDIM} dims")
         for dim in shape:
-            if _check(f"tensors[{i}].shape", dim, int) < 0:
-                raise WireError(f"tensors[{i}].shape: negative dimension {dim}")
+            if not 0 <= _check(f"tensors[{i}].shape", dim, int) <= MAX_DIM:
+                raise WireError(f"tensors[{i}].shape: dimension {dim} is not in [0, {MAX_DIM}]")
         if name in names:
             raise WireError(f"tensors[{i}].name: duplicate tensor name {name!r}")
         names.add(name)
@@ -229,7 +241,10 @@ def _array(desc: TensorDesc, buf: memoryview):
             f"tensors[{desc.name!r}]: frame has {buf.nbytes} bytes but "
             f"{desc.dtype} x {list(desc.shape)} needs {desc.nbytes}"
         )
-    return np.frombuffer(buf, dtype=_DTYPES[desc.dtype]).reshape(desc.shape)
+    try:
+        return np.frombuffer(buf, dtype=_DTYPES[desc.dtype]).reshape(desc.shape)
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. [0, 2**31, 2**31, 2**31]
+        raise WireError(f"tensors[{desc.name!r}]: shape {list(desc.shape)} is not usable ({exc})") from exc
 
 
 def _body(msg_type: MsgType, values: dict) -> Body:

@@ -40,14 +40,18 @@ import msgpack
 
 from fognet.errors import ConfigError, FognetError
 from fognet.net.base import Transport
+from fognet.net.bounded import BoundedDict
+from fognet.net.ratelog import RateLimitedLog
 from fognet.net.wire import PROTOCOL_VERSION, Header, Hello
 
 log = logging.getLogger(__name__)
+warn = RateLimitedLog(log)  # stray datagrams and odd replies: a bounded number of lines
 
 LAN_BROADCAST = "255.255.255.255"
 LOOPBACK_BROADCAST = "127.255.255.255"
 DEFAULT_BEACON_PORT = 47474
 MAX_BEACON_BYTES = 512
+SIGHTINGS_KEPT = 1024  # latest sighting per node id; the oldest go first
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class _Seen:
     def __init__(self, self_id: str, found: asyncio.Queue | None) -> None:
         self.self_id = self_id
         self.found = found
-        self.latest: dict[str, PeerSeen] = {}
+        self.latest: dict[str, PeerSeen] = BoundedDict(SIGHTINGS_KEPT)  # fake beacons: bounded
 
     def saw(self, node_id: str, address: str, key: str = "") -> None:
         if node_id == self.self_id:
@@ -117,7 +121,7 @@ class _BeaconProtocol(asyncio.DatagramProtocol):
         self.seen.saw(*parsed)
 
     def error_received(self, exc: Exception) -> None:
-        log.warning("beacon socket error: %s", exc)
+        warn.warning("beacon-error", "beacon socket error: %s", exc)
 
 
 class BeaconDiscovery:
@@ -261,7 +265,7 @@ class BootstrapDiscovery:
             log.debug("bootstrap peer %s: %s", addr, exc)
             return
         if not isinstance(reply.body, Hello):
-            log.warning("bootstrap peer %s answered %s, not HELLO", addr, reply.type.value)
+            warn.warning("bootstrap-reply", "bootstrap peer %s answered %s, not HELLO", addr, reply.type.value)
             return
         self._pending.discard(addr)
         self._seen.saw(reply.sender, reply.body.address, reply.body.key)

@@ -38,6 +38,10 @@ A DEALER connects as a CURVE client pinned to the allow-listed key of the peer a
 address, so the transport must be told who is where (`learn(addr, name)`; a request to
 an address it cannot name raises PeerUnreachable), and a reply whose `from` is not that
 peer is dropped. Everything on the wire is then encrypted. Open (no keys): no checks.
+
+Connections are bounded (`max_connections` DEALERs, `fognet.net.bounded.ConnectionTable`):
+past the bound the least recently used idle one is closed (it reconnects on next use), so
+strangers naming new addresses cost bounded sockets and file descriptors.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from fognet.net.base import (
     encode_reply,
     raise_if_error,
 )
+from fognet.net.bounded import ConnectionTable
 from fognet.net.emulation import Pacer
 from fognet.net.keys import ClusterKeys
 from fognet.net.wire import Header, new_node_id
@@ -71,6 +76,7 @@ from fognet.net.zmqio import LoopSocket
 log = logging.getLogger(__name__)
 
 DEFAULT_HWM = 1000
+DEFAULT_MAX_CONNECTIONS = 192  # DEALERs; above the membership cap, well under ZeroMQ's 1023 sockets
 
 
 class ZmqTransport:
@@ -88,6 +94,7 @@ class ZmqTransport:
         pacer: Pacer | None = None,
         advertise_host: str | None = None,
         keys: ClusterKeys | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.node_id = node_id or new_node_id()
         self.max_bytes = max_bytes
@@ -115,9 +122,11 @@ class ZmqTransport:
             self._ctx.term()
             raise ConfigError(f"cannot bind tcp://{host}:{port or '*'}: {exc}") from exc
         self.address = f"{advertise_host or host}:{port}"  # what other peers connect to
-        self._dealers: dict[str, LoopSocket] = {}
         self._count = Counters()
         self._pending = Pending(self._count, max_bytes)
+        self._dealers: ConnectionTable[str, LoopSocket] = ConnectionTable(
+            max_connections, lambda addr, watched: watched.sending or self._pending.waiting_on(addr),
+            LoopSocket.close)
         self._served: LoopSocket | None = None  # the ROUTER, while serve() runs
         self._stop_serving: asyncio.Future | None = None
         self._closed = False
@@ -189,6 +198,13 @@ class ZmqTransport:
             await sock.send(frames, deadline)
         except zmq.ZMQError as exc:
             raise PeerError(f"cannot send {header.type.value} to {addr}: {exc}") from exc
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            # forget() or the connection table closed the socket under this send: the
+            # caller must see a lost peer, not a cancellation it did not ask for
+            raise PeerUnreachable(f"the connection to {addr} was closed while sending {header.type.value}") from None
         self._count.sent += 1
 
     def _dealer(self, addr: str) -> LoopSocket:
@@ -240,7 +256,7 @@ class ZmqTransport:
         return True
 
     def _lost(self, addr: str, exc: zmq.ZMQError) -> None:
-        log.warning("connection to %s failed, will reconnect on next use: %s", addr, exc)
+        self._count.log.warning("lost", "connection to %s failed, will reconnect on next use: %s", addr, exc)
         watched = self._dealers.pop(addr, None)
         if watched is not None:
             watched.close()
@@ -307,7 +323,7 @@ class ZmqTransport:
             await self._served.send([route, *frames], asyncio.get_running_loop().time() + DEFAULT_TIMEOUT_S)
         except (zmq.ZMQError, asyncio.TimeoutError) as exc:
             self._count.dropped += 1
-            log.warning("could not reply to %s: %s", to or route.hex(), exc)
+            self._count.log.warning("no-reply", "could not reply to %s: %s", to or route.hex(), exc)
             return
         self._count.sent += 1
 

@@ -98,6 +98,11 @@ class LoopSocket:
         finally:
             self._senders.remove(waiter)
 
+    @property
+    def sending(self) -> bool:
+        """Whether a send waits for room (closing the socket now would cancel it)."""
+        return bool(self._senders)
+
     def pause(self) -> None:
         """Stop reading: the socket's queue fills and its peers meet the HWM."""
         self._paused = True

@@ -12,6 +12,7 @@ Async part, driven by the peer daemon:
     members = Membership(transport, describe, events_queue, interval_s=1.0)
     task = asyncio.create_task(members.run())      # heartbeat: STATE to all, expire, repeat
     reply = members.handle(header)                  # in the serve handler, for HELLO/STATE/BYE
+    members.heard(reply)                            # a HELLO that came back as a reply (bootstrap)
     await members.introduce("host:port")            # HELLO a peer found by discovery
     await members.leave()                           # BYE to everyone, on shutdown
 
@@ -20,6 +21,19 @@ every run of a peer draws a random `instance` id that its HELLO/STATE carry. Two
 peers with one name (a copied config) are therefore told apart: the newcomer is refused
 and logged as a conflict until the first one has gone (BYE or dead); a peer restarted
 at the same address simply replaces its old entry.
+
+The table holds at most `max_members` peers (DEFAULT_MAX_MEMBERS): past it, a newcomer
+takes the place of a member that does not work, one whose last `UNREACHABLE_AFTER`
+heartbeats could not even be handed to its address (a fake peer naming an address where
+nothing listens), and is refused otherwise (its HELLO gets ERROR BUSY) until a member
+leaves or dies. A member that takes our heartbeats is never evicted for a newcomer, so a
+flood of fake peers cannot push out the peers that work nor keep a lapsed one out for
+long, and what the flood costs (entries, heartbeats, DEALER connections) stays bounded.
+
+A HELLO/STATE is checked before it is stored, since planning and the matching game read
+members' figures: an address that is not host:port, a speed that is not a positive finite
+number, a negative or infinite backlog, a negative quota are refused (MALFORMED; a HELLO
+that came as a reply is dropped, with a rate-limited line).
 
 A peer is DEAD once `misses` of ITS OWN heartbeat intervals pass without a HELLO or
 STATE from it (3 by default, as DESIGN.md says): every HELLO/STATE carries the sender's
@@ -34,17 +48,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 
-from fognet.errors import FognetError
+from fognet.errors import ConfigError, FognetError, Refused, WireError
 from fognet.net.base import Transport
-from fognet.net.discovery import named
-from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, State, new_node_id
+from fognet.net.bounded import BoundedDict
+from fognet.net.discovery import named, parse_bootstrap
+from fognet.net.ratelog import RateLimitedLog
+from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, Reason, State, new_node_id
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_MEMBERS = 128  # a LAN cluster of fog devices; configurable per peer
+UNREACHABLE_AFTER = 2  # heartbeats in a row not handed over: the member's place may be taken
+CONFLICTS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -82,14 +103,21 @@ class MembershipTable:
     """The live peers, by node id. Pure: every method takes the time it runs at."""
 
     def __init__(
-        self, self_id: str, interval_s: float = 1.0, misses: int = 3, instance: str = ""
+        self, self_id: str, interval_s: float = 1.0, misses: int = 3, instance: str = "",
+        max_members: int = DEFAULT_MAX_MEMBERS,
     ) -> None:
+        if max_members <= 0:
+            raise ConfigError(f"max_members must be at least 1, got {max_members}")
         self.self_id = self_id
+        self.max_members = max_members
+        self.refused = 0  # HELLO/STATE from newcomers while the table was full
         self.instance = instance
         self.interval_s = interval_s
         self.misses = misses
         self._members: dict[str, Member] = {}
-        self.conflicts: dict[str, str] = {}  # refused instance -> the address it spoke from
+        self._failures: dict[str, int] = {}  # member -> heartbeats in a row it did not take
+        self.conflicts: BoundedDict[str, str] = BoundedDict(CONFLICTS_KEPT)  # refused instance -> its address
+        self.log = RateLimitedLog(log)  # strangers decide how often these lines come
 
     def observe(self, header: Header, now: float) -> list[MemberEvent]:
         """Update the table from a received message; other message types are ignored."""
@@ -100,12 +128,20 @@ class MembershipTable:
                 self._conflict(header, "this peer")
             return []
         if isinstance(header.body, Bye):
-            gone = self._members.pop(header.sender, None)
+            gone = self._drop(header.sender)
             return [MemberEvent(EventKind.LEAVE, gone, now)] if gone else []
         if not isinstance(header.body, Hello):  # State is a Hello
             return []
-        member = _member(header, now)
         held = self._members.get(header.sender)
+        if held is None and not self.admits(header.sender):
+            self.refused += 1
+            self.log.warning("full", "membership is full (%d peers): not adding %r at %s",
+                             self.max_members, header.sender[:40], header.body.address[:60])
+            return []
+        events = []
+        if held is None and len(self._members) >= self.max_members:
+            events.append(MemberEvent(EventKind.DEAD, self._drop(self._displaceable()[0]), now))
+        member = _member(header, now)
         if (
             held is not None
             and self._foreign(member.instance, held.instance)
@@ -114,9 +150,10 @@ class MembershipTable:
         ):
             self._conflict(header, f"the peer at {held.address}")
             return []
-        joined = held is None
+        if held is not None and held.address != member.address:
+            self._failures.pop(header.sender, None)  # a new address gets its own chances
         self._members[header.sender] = member
-        return [MemberEvent(EventKind.JOIN, member, now)] if joined else []
+        return [*events, MemberEvent(EventKind.JOIN, member, now)] if held is None else events
 
     @staticmethod
     def _foreign(theirs: str, ours: str) -> bool:
@@ -125,11 +162,33 @@ class MembershipTable:
     def _conflict(self, header: Header, holder: str) -> None:
         instance, address = header.body.instance, header.body.address
         if instance not in self.conflicts:
-            log.error(
-                "a second peer calls itself %r (at %s) while %s has that name; ignoring it: "
+            self.log.error(
+                "conflict", "a second peer calls itself %r (at %s) while %s has that name; ignoring it: "
                 "peer names must be unique in a cluster", header.sender, address, holder,
             )
         self.conflicts[instance] = address
+
+    def admits(self, node_id: str) -> bool:
+        """Whether a HELLO from `node_id` would be taken: a member, room for one more, or a
+        member that does not take heartbeats to give its place."""
+        return node_id in self._members or len(self._members) < self.max_members or bool(self._displaceable())
+
+    def heartbeat_sent(self, node_id: str, handed_over: bool) -> None:
+        """Whether our heartbeat could be handed to the member's address (the only thing
+        that shows an address is real: anyone can send a STATE naming any address)."""
+        if handed_over:
+            self._failures.pop(node_id, None)
+        elif node_id in self._members:
+            self._failures[node_id] = self._failures.get(node_id, 0) + 1
+
+    def _displaceable(self) -> list[str]:
+        """Members that did not take their last heartbeats, longest silent first."""
+        ids = [n for n, fails in self._failures.items() if fails >= UNREACHABLE_AFTER]
+        return sorted(ids, key=lambda n: (self._members[n].last_seen, n))
+
+    def _drop(self, node_id: str) -> Member | None:
+        self._failures.pop(node_id, None)
+        return self._members.pop(node_id, None)
 
     def silence_s(self, member: Member) -> float:
         """How long `member` may be silent before it is dead: `misses` of its own intervals."""
@@ -139,7 +198,7 @@ class MembershipTable:
         """Remove the peers silent for more than `misses` of their own intervals."""
         dead = [m for m in self._members.values() if now - m.last_seen > self.silence_s(m)]
         for member in dead:
-            del self._members[member.node_id]
+            self._drop(member.node_id)
         return [MemberEvent(EventKind.DEAD, m, now) for m in dead]
 
     def alive(self) -> list[Member]:
@@ -153,6 +212,23 @@ class MembershipTable:
 
     def __len__(self) -> int:
         return len(self._members)
+
+
+def _check_hello(hello: Hello) -> None:
+    """What a member says about itself must be usable: its address is what heartbeats
+    connect to, its figures are what plans and rounds are priced with."""
+    try:
+        parse_bootstrap([hello.address])
+    except ConfigError:
+        raise WireError(f"address: {hello.address[:60]!r} is not host:port") from None
+    if not (math.isfinite(hello.speed) and hello.speed > 0):
+        raise WireError(f"speed: {hello.speed!r} is not a positive finite number")
+    if not (math.isfinite(hello.backlog_ref_s) and hello.backlog_ref_s >= 0):
+        raise WireError(f"backlog_ref_s: {hello.backlog_ref_s!r} is not a finite number >= 0")
+    if hello.quota < 0:
+        raise WireError(f"quota: {hello.quota} is negative")
+    if not (math.isfinite(hello.memory_bytes) and hello.memory_bytes >= 0):
+        raise WireError(f"memory_bytes: {hello.memory_bytes!r} is not a finite number >= 0")
 
 
 def _member(header: Header, now: float) -> Member:
@@ -185,12 +261,15 @@ class Membership:
         interval_s: float = 1.0,
         misses: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        max_members: int = DEFAULT_MAX_MEMBERS,
     ) -> None:
         self.transport = transport
-        self.table = MembershipTable(transport.node_id, interval_s, misses, instance=new_node_id())
+        self.table = MembershipTable(transport.node_id, interval_s, misses, instance=new_node_id(),
+                                     max_members=max_members)
         self.events = events
         self._describe = describe
         self._clock = clock
+        self._events_log = RateLimitedLog(log, burst=32)  # a flood of fake peers: bounded lines
 
     def hello(self) -> Hello:
         """What this peer says about itself, with the addresses it knows (gossip)."""
@@ -201,7 +280,14 @@ class Membership:
         )
 
     def handle(self, header: Header) -> Header | None:
-        """Feed HELLO/STATE/BYE into the table; a HELLO is answered with our HELLO."""
+        """Feed HELLO/STATE/BYE into the table; a HELLO is answered with our HELLO (ERROR
+        when it cannot be taken: a bad address, or a full table)."""
+        if isinstance(header.body, Hello):
+            _check_hello(header.body)
+            if type(header.body) is Hello and not self.table.admits(header.sender):
+                self.table.refused += 1
+                raise Refused(f"{self.transport.node_id} has {self.table.max_members} members, its cap; "
+                              "try again when one leaves", Reason.BUSY)
         self._publish(self.table.observe(header, self._clock()))
         return Header(self.hello()) if type(header.body) is Hello else None
 
@@ -210,6 +296,17 @@ class Membership:
         reply, _ = await self.transport.request(
             address, Header(self.hello()), timeout_s=timeout_s or self.table.interval_s * 2
         )
+        self.heard(reply)
+
+    def heard(self, reply: Header) -> None:
+        """Take in a HELLO that came back as a reply (an introduction, the bootstrap list);
+        one that would be refused as a request is dropped with a (rate-limited) line."""
+        if isinstance(reply.body, Hello):
+            try:
+                _check_hello(reply.body)
+            except WireError as exc:
+                self.table.log.warning("bad-hello", "ignoring the HELLO of %r: %s", reply.sender[:40], exc)
+                return
         self._publish(self.table.observe(reply, self._clock()))
 
     async def run(self) -> None:
@@ -227,8 +324,10 @@ class Membership:
                 return_exceptions=True,
             )
             for member, result in zip(members, results, strict=True):
-                if isinstance(result, FognetError):
-                    log.debug("heartbeat to %s failed: %s", member.address, result)
+                self.table.heartbeat_sent(member.node_id, not isinstance(result, BaseException))
+                if isinstance(result, FognetError | asyncio.CancelledError):  # gather's own
+                    # cancellation raises; a cancelled send is a lost connection, not ours
+                    log.debug("heartbeat to %s failed: %r", member.address, result)
                 elif isinstance(result, BaseException):
                     raise result
             await asyncio.sleep(max(0.0, started + interval - self._clock()))
@@ -243,8 +342,9 @@ class Membership:
 
     def _publish(self, events: list[MemberEvent]) -> None:
         for event in events:
-            log.info("peer %s %s (%s at %s)", event.member.node_id[:8], event.kind.value,
-                     event.member.name or "-", event.member.address)
+            self._events_log.log(logging.INFO, "event", "peer %s %s (%s at %s)",
+                                 event.member.node_id[:8], event.kind.value,
+                                 event.member.name or "-", event.member.address)
             if event.kind is not EventKind.JOIN:
                 self.transport.forget(event.member.address)
             self.events.put_nowait(event)

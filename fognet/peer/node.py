@@ -34,7 +34,7 @@ API
                discovery=False, broadcast=LOOPBACK_BROADCAST, emulate=False, cache_dir=None,
                profile="", heartbeat_s=1.0, time_scale=1.0, max_model_bytes=MAX_MODEL_BYTES,
                session_cache_bytes=SESSION_CACHE_BYTES, model_cache_bytes=MODEL_CACHE_BYTES,
-               cap=0.9, max_queue=16,
+               cap=0.9, max_queue=16, max_members=DEFAULT_MAX_MEMBERS,
                activations="raw")   activations: how the subtasks it sends carry them, both ways
     Peer(config, *, pacer=None, on_event=None)      on_event(MemberEvent) for each join/leave/death
         .name, .address ("host:port"), .store, .executor
@@ -67,11 +67,13 @@ import numpy as np
 
 from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused
 from fognet.net import wire
+from fognet.net.bounded import DroppingQueue
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
 from fognet.net.encodings import WireRatio, pack_tensors
 from fognet.net.keys import ClusterKeys
-from fognet.net.transport import ZmqTransport
+from fognet.net.ratelog import RateLimitedLog
+from fognet.net.transport import DEFAULT_MAX_CONNECTIONS, ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.peer import chain, trust
@@ -86,13 +88,15 @@ from fognet.peer.executor import (
 )
 from fognet.peer.fetch import ModelFetcher
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
-from fognet.peer.membership import EventKind, MemberEvent, Membership
+from fognet.peer.membership import DEFAULT_MAX_MEMBERS, EventKind, MemberEvent, Membership
 from fognet.peer.store import CHUNK_BYTES, MAX_MODEL_BYTES, ModelStore, check_sha
 from fognet.placement.instance import figures_from_cluster
 
 log = logging.getLogger(__name__)
 
 LOOPBACK_LINK = LinkState(bandwidth=1.25e9, latency=0.0002)  # what planning assumes unemulated
+SPARE_CONNECTIONS = 64  # DEALERs beyond the members' (introductions, fetches, rounds)
+SIGHTINGS_QUEUED = 64  # beacon sightings waiting for an introduction; more are dropped
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class PeerConfig:
     cap: float = DEFAULT_CAP  # share of its time it lends: past it, EXECs that would queue get BUSY
     max_queue: int = DEFAULT_MAX_QUEUE  # EXECs waiting at most; more get BUSY
     activations: str = "raw"  # how the subtasks it sends carry activations: raw | fp16 | lz4
+    max_members: int = DEFAULT_MAX_MEMBERS  # peers it keeps track of; newcomers past it are refused
 
 
 class Peer:
@@ -137,8 +142,11 @@ class Peer:
         if config.keys is not None:
             config.keys.check_name(config.name)
             trust.check_bootstrap(config.bootstrap, config.keys)
-        self.transport = ZmqTransport(config.name, host=config.host, port=config.port, pacer=pacer,
-                                      keys=config.keys, advertise_host=config.advertise)
+        self.transport = ZmqTransport(
+            config.name, host=config.host, port=config.port, pacer=pacer,
+            keys=config.keys, advertise_host=config.advertise,
+            max_connections=max(DEFAULT_MAX_CONNECTIONS, config.max_members + SPARE_CONNECTIONS),
+        )
         self.address = self.transport.address
         self.store = ModelStore(config.cache_dir, max_model_bytes=config.max_model_bytes)
         self.executor = Executor(
@@ -150,11 +158,13 @@ class Peer:
         self._events: asyncio.Queue[MemberEvent] = asyncio.Queue()
         self._on_event = on_event
         self.membership = Membership(
-            self.transport, self._describe, self._events, interval_s=config.heartbeat_s
+            self.transport, self._describe, self._events, interval_s=config.heartbeat_s,
+            max_members=config.max_members,
         )
         self.fetcher = ModelFetcher(self.name, self.store, self.transport, self.address_of)
         self.wire_ratio = WireRatio()  # wire bytes / raw bytes of the activations it exchanged
         self._ids = itertools.count()
+        self._warn = RateLimitedLog(log)  # refusals are caused by what arrives: bounded
         self._handlers = {
             MsgType.EXEC: self._on_exec,
             MsgType.MODEL_GET: self._on_model_get,
@@ -231,7 +241,7 @@ class Peer:
         """HELLO the bootstrap list (and the peers it names) until each has answered."""
         disco = BootstrapDiscovery(
             self.transport, self.membership.hello, self.config.bootstrap,
-            interval_s=self.config.heartbeat_s, on_hello=self.membership.handle, learn=self.transport.learn,
+            interval_s=self.config.heartbeat_s, on_hello=self.membership.heard, learn=self.transport.learn,
         )
         await disco.start()
         try:
@@ -241,7 +251,7 @@ class Peer:
 
     async def _beacon(self) -> None:
         """Introduce ourselves to every peer the UDP beacon shows that membership lacks."""
-        found: asyncio.Queue[PeerSeen] = asyncio.Queue()
+        found: asyncio.Queue[PeerSeen] = DroppingQueue(SIGHTINGS_QUEUED)  # a beacon flood: bounded
         disco = BeaconDiscovery(
             self.name, self.address, found, broadcast=self.config.broadcast,
             interval_s=self.config.heartbeat_s, key=trust.fingerprint_of(self.config.keys),
@@ -252,9 +262,14 @@ class Peer:
                 seen = await found.get()
                 if not trust.admit(seen, self.config.keys, self.transport):
                     continue
-                if seen.node_id not in self.membership.table:
-                    with contextlib.suppress(FognetError):
-                        await self.membership.introduce(seen.address)
+                table = self.membership.table
+                if seen.node_id in table or not table.admits(seen.node_id):
+                    continue
+                try:
+                    await self.membership.introduce(seen.address)
+                except FognetError:  # a beacon proves nothing: let its connection go
+                    if seen.node_id not in table:
+                        self.transport.forget(seen.address)
         finally:
             await disco.stop()
 
@@ -286,7 +301,7 @@ class Peer:
             key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
             result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
         except ModelError as exc:  # one line here and one ERROR there; never a traceback
-            log.warning("%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
+            self._warn.warning("refused-exec", "%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
             raise
         if body.forward:  # the chain flow: my outputs go on to the next stage, its answer comes back
             return await chain.forward(self.transport, body, result.outputs)
@@ -301,7 +316,8 @@ class Peer:
         if not self.store.has(sha):
             raise Refused(f"{self.name} has no model {sha[:12]}...", Reason.NOT_FOUND)
         if not 0 <= body.offset_bytes < self.store.size(sha):
-            raise Refused(f"offset {body.offset_bytes} is outside model {sha[:12]}... ({self.store.size(sha)} bytes)")
+            raise Refused(f"offset {body.offset_bytes} is outside model {sha[:12]}... ({self.store.size(sha)} bytes)",
+                          Reason.NOT_FOUND)
         data = self.store.read_chunk(sha, body.offset_bytes, max(1, min(body.max_bytes, CHUNK_BYTES)))
         part = wire.ModelPart(sha, body.offset_bytes, self.store.size(sha))
         return Header(part), {"data": np.frombuffer(data, dtype=np.uint8)}

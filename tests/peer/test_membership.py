@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import pytest
+
+from fognet.errors import Refused, WireError
 from fognet.net.transport import ZmqTransport
-from fognet.net.wire import Bye, Header, Hello, Propose, State
+from fognet.net.wire import Bye, Header, Hello, Propose, Reason, State
 from fognet.peer.membership import MAX_HEARTBEAT_S, EventKind, Membership, MembershipTable
 
 
@@ -116,6 +119,87 @@ async def test_two_live_peers_get_different_instances() -> None:
     events: asyncio.Queue = asyncio.Queue()
     async with _peer("a", events) as (a, _), _peer("b", events) as (b, _):
         assert a.hello().instance and a.hello().instance != b.hello().instance
+
+
+def _newcomer(sender: str, address: str = "127.0.0.1:7000") -> Header:
+    return Header(Hello(address, name=sender), sender=sender)
+
+
+def test_a_full_table_refuses_newcomers_and_never_evicts_members() -> None:
+    table = MembershipTable("me", interval_s=1.0, misses=3, max_members=2)
+    table.observe(_newcomer("w1"), 0.0)
+    table.observe(_newcomer("w2"), 0.0)
+    for i in range(100):
+        assert table.observe(_newcomer(f"fake{i}", f"127.0.0.1:{9000 + i}"), 1.0) == []
+    assert [m.node_id for m in table.alive()] == ["w1", "w2"] and table.refused == 100
+    assert not table.admits("fake0") and table.admits("w1")
+    table.observe(_state("w1"), 3.5)  # w1 beats, w2 falls silent
+    [dead] = table.expire(4.01)
+    assert dead.member.node_id == "w2" and table.admits("fake0")
+    [join] = table.observe(_newcomer("fake0"), 4.1)
+    assert join.kind is EventKind.JOIN and len(table) == 2
+
+
+def test_conflicting_instances_are_remembered_within_a_bound() -> None:
+    table = MembershipTable("me", instance="mine")
+    for i in range(1000):
+        header = Header(Hello("127.0.0.1:1", name="me", instance=f"i{i}"), sender="me")
+        table.observe(header, 0.0)
+    assert len(table.conflicts) <= 64
+
+
+async def test_a_full_membership_answers_busy_and_a_bad_address_malformed() -> None:
+    transport = ZmqTransport()
+    try:
+        members = Membership(transport, lambda: Hello(""), asyncio.Queue(), max_members=1)
+        assert isinstance(members.handle(_newcomer("w1")).body, Hello)
+        with pytest.raises(Refused) as info:
+            members.handle(_newcomer("w2"))
+        assert info.value.reason is Reason.BUSY
+        for address in ("nowhere", "127.0.0.1:0", "127.0.0.1:http", ""):
+            with pytest.raises(WireError, match="address"):
+                members.handle(_newcomer("w1", address))
+        assert [m.node_id for m in members.table.alive()] == ["w1"]
+    finally:
+        await transport.aclose()
+
+
+def test_a_newcomer_takes_the_place_of_a_member_that_takes_no_heartbeats() -> None:
+    table = MembershipTable("me", interval_s=1.0, misses=3, max_members=2)
+    table.observe(_newcomer("w1"), 0.0)
+    table.observe(_newcomer("fake", "127.0.0.1:9"), 0.0)
+    table.heartbeat_sent("w1", True)
+    table.heartbeat_sent("fake", False)
+    assert not table.admits("car")  # one miss is not enough
+    table.heartbeat_sent("fake", False)
+    dead, join = table.observe(_newcomer("car"), 0.5)
+    assert (dead.kind, dead.member.node_id) == (EventKind.DEAD, "fake")
+    assert (join.kind, join.member.node_id) == (EventKind.JOIN, "car")
+    for _ in range(5):
+        table.heartbeat_sent("w1", False)
+    table.heartbeat_sent("w1", True)  # it took one again: it works
+    assert table.observe(_newcomer("other"), 0.6) == [] and {m.node_id for m in table.alive()} == {"w1", "car"}
+
+
+async def test_figures_that_would_break_planning_are_refused_or_dropped() -> None:
+    """A member's speed, backlog and quota are what plans and rounds are priced with: a
+    speed of 0 once made every ROUND_OPEN fail as HANDLER_FAILED (found by bench_fuzz)."""
+    transport = ZmqTransport()
+    try:
+        members = Membership(transport, lambda: Hello(""), asyncio.Queue())
+        bad = {"speed": [0.0, -1.0, float("nan"), float("inf")], "backlog_ref_s": [-1.0, float("nan"), float("inf")],
+               "quota": [-1]}
+        for field, values in bad.items():
+            for value in values:
+                hello = Header(Hello("127.0.0.1:7000", name="w1", **{field: value}), sender="w1")
+                with pytest.raises(WireError, match=field):
+                    members.handle(hello)
+                members.heard(hello)  # as a reply: dropped, no exception
+        assert len(members.table) == 0
+        members.heard(Header(Hello("127.0.0.1:7000", name="w1", speed=2.0), sender="w1"))
+        assert members.table.get("w1").speed == 2.0
+    finally:
+        await transport.aclose()
 
 
 def test_a_peer_is_dead_after_three_of_its_own_announced_intervals() -> None:

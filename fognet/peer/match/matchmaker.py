@@ -67,6 +67,8 @@ _ONE_WAY = frozenset({
 })
 MAX_BUDGET_S = 3600.0
 KEEP_RESULTS = 16
+MAX_ROUNDS_IN_PLAY = 8  # rounds others drew this peer into, at once: a ROUND_OPEN flood is bounded
+MAX_ROSTER = 256  # peers in one round (each costs a connection and messages)
 
 
 class Matchmaker:
@@ -175,6 +177,10 @@ class Matchmaker:
         figures_of(body)  # refuse a malformed opening before joining anything
         if not (math.isfinite(body.budget_s) and 0 <= body.budget_s <= MAX_BUDGET_S):
             raise WireError(f"budget_s: {body.budget_s!r} is not in [0, {MAX_BUDGET_S}]")
+        if len(body.roster) > MAX_ROSTER:
+            raise WireError(f"roster: {len(body.roster)} peers, more than {MAX_ROSTER}")
+        if len(self._rounds) >= MAX_ROUNDS_IN_PLAY:
+            raise Refused(f"{self.name} already plays {len(self._rounds)} rounds", Reason.BUSY)
         roster = dict(zip(body.roster, body.addresses, strict=True))
         if self.name not in roster or sender not in roster:
             raise Refused(f"ROUND_OPEN from {sender!r}: the roster must name it and "
