@@ -56,7 +56,7 @@ class MsgType(str, Enum):
     PROPOSE = "PROPOSE"  # source -> worker: hold my subtask this round? -> ACCEPT or REJECT
     ACCEPT = "ACCEPT"  # worker -> source: I hold your subtask (a lighter one may still bump it)
     REJECT = "REJECT"  # worker -> source: I do not hold your subtask, for this reason (the
-    # reply to PROPOSE, or one-way when a lighter proposal bumps a held subtask)
+    # reply to PROPOSE, or a request -> MATCH_ACK when a lighter proposal bumps a held subtask)
     PROPOSALS_DONE = "PROPOSALS_DONE"  # one-way, source -> workers: no proposal of mine is unanswered
     HOSTED = "HOSTED"  # one-way, worker -> sources: phase 1 is over for me; the subtasks I hold
     TURN = "TURN"  # source -> next source: your turn to try phase-2 steps -> MATCH_ACK
@@ -65,7 +65,7 @@ class MsgType(str, Enum):
     STEP_COMMIT = "STEP_COMMIT"  # initiator -> everyone: the step is approved, apply it -> MATCH_ACK
     STEP_ABORT = "STEP_ABORT"  # one-way, initiator -> the parties it locked: the step is off, unlock
     ROUND_DONE = "ROUND_DONE"  # one-way, the source that sees a full idle cycle -> all: game over
-    MATCH_ACK = "MATCH_ACK"  # the TURN or STEP_COMMIT was applied
+    MATCH_ACK = "MATCH_ACK"  # the TURN or STEP_COMMIT was applied, or the bump's REJECT re-proposed
     PEER_GONE = "PEER_GONE"  # one-way, peer -> round: this peer did not answer in time, forget it
 
 

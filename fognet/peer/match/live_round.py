@@ -7,11 +7,11 @@ keeps time and handles failures. A round on one peer:
            everyone's (up to `open_s`; the silent are dead). My view = every announced
            figure + only my own subtasks (no peer holds the global instance).
   phase 1  a source proposes each subtask down its list: PROPOSE is a request answered
-           ACCEPT/REJECT; a bumped subtask's REJECT goes one-way to its source, which
-           proposes further. A source with no proposal unanswered sends PROPOSALS_DONE to
-           the workers (again after each bump). A worker ends phase 1 once every live
-           source is done and `settle_s` passed without a PROPOSE, or at `phase1_s`;
-           then it sends HOSTED (what it holds) to every source and refuses later
+           ACCEPT/REJECT; a bumped subtask's REJECT is a request to its source, acknowledged
+           once it proposed further, and the PROPOSE that bumped it is answered after
+           that. A source with no proposal unanswered sends PROPOSALS_DONE to the workers
+           (again after each bump). A worker ends phase 1 once every live source is done
+           (after a death, also `settle_s` without a PROPOSE), or at `phase1_s`; then it sends HOSTED (what it holds) to every source and refuses later
            PROPOSEs (STALE_ROUND). A source waits for every live worker's HOSTED and keeps
            a subtask on a worker only if that worker lists it (else it goes home), so a
            cut that raced a message still leaves a valid matching.
@@ -294,13 +294,14 @@ class LiveRound(ProposalPhase, StepPhase):
             if self.view is None:
                 return wire_bodies.to_wire(n, m.Reject(worker_id(self.name), msg.subtask.id,
                                                      m.Reason.STALE_ROUND))
-            return wire_bodies.to_wire(n, self.on_propose(msg))
+            return wire_bodies.to_wire(n, await self.on_propose(msg))
         mine = {s.id for s in self.subtasks}
         if isinstance(msg, m.Reject):
             if msg.subtask not in mine:
                 raise Refused(f"REJECT names {msg.subtask!r}, not a subtask of {self.name}",
                               Reason.NOT_FOUND)
-            self.on_reject(msg)
+            await self.on_bumped(msg)
+            return wire.MatchAck(n)
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
             self.on_hosted(peer, msg)
         elif isinstance(msg, m.RoundDone):

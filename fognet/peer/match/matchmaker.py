@@ -62,7 +62,7 @@ MATCH_TYPES = frozenset({
     MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 _ONE_WAY = frozenset({
-    MsgType.ROUND_OPEN, MsgType.REJECT, MsgType.PROPOSALS_DONE, MsgType.HOSTED,
+    MsgType.ROUND_OPEN, MsgType.PROPOSALS_DONE, MsgType.HOSTED,
     MsgType.STEP_ABORT, MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 MAX_BUDGET_S = 3600.0
