@@ -239,7 +239,8 @@ def _same_length(name: str, **columns: tuple) -> None:
 
 @body(MsgType.ROUND_OPEN)
 class RoundOpen(Body):
-    """Sent by every peer of the roster once per round; a peer it reaches joins the round."""
+    """Sent by every peer of the roster when a round opens and again whenever what it knows
+    of the round grows; a peer it reaches joins the round (fognet/peer/match/opening.py)."""
 
     round: int
     budget_s: float  # seconds left until the round's deadline, at the sender, when sent
@@ -258,6 +259,8 @@ class RoundOpen(Body):
     cap: float = 0.9  # as a worker: the utilisation it lends at most
     rate: float = 1.0  # as a source: frames/s
     nic_Bps: float = 0.0  # the peer's interface bandwidth (both roles); 0: no limit
+    sources: tuple[str, ...] = ()  # the round's sources as far as the sender knows
+    frozen: bool = False  # the sender settled who plays: adopt its roster and sources
 
     def __post_init__(self) -> None:
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)

@@ -3,9 +3,11 @@
 The agents (`fognet.matching.agent`) decide; this module only carries their messages,
 keeps time and handles failures. A round on one peer:
 
-  open     send ROUND_OPEN (my figures as worker and/or source) to the roster; wait for
-           everyone's (up to `open_s`; the silent are dead). My view = every announced
-           figure + only my own subtasks (no peer holds the global instance).
+  open     send ROUND_OPEN (my figures as worker and/or source, what I know of the roster
+           and the sources) to the roster; agree on who plays (`opening.py`: knowledge
+           only grows until everyone announced the same, then it is frozen; up to
+           `open_s`, the silent are dead). My view = every announced figure + only my own
+           subtasks (no peer holds the global instance).
   phase 1  a source proposes each subtask down its list: PROPOSE is a request answered
            ACCEPT/REJECT; a bumped subtask's REJECT is a request to its source, acknowledged
            once it proposed further, and the PROPOSE that bumped it is answered after
@@ -43,7 +45,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from fognet.errors import FognetError, Refused
+from fognet.errors import Refused
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import Instance, PeerId, Subtask
@@ -52,17 +54,18 @@ from fognet.net.base import Transport
 from fognet.net.wire import Header, Reason
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import Courier, Timing, figures_of, wait_event, without_worker
+from fognet.peer.match.opening import OpeningPhase
 from fognet.peer.match.phase1 import DRIVER, ProposalPhase
 from fognet.peer.match.phase2 import StepPhase
 from fognet.peer.match.round_values import RoundResult
-from fognet.placement.instance import Figures, game_instance, peer_of, worker_id
+from fognet.placement.instance import Figures, peer_of, worker_id
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DRIVER", "LiveRound", "Timing", "figures_of", "without_worker"]
 
 
-class LiveRound(ProposalPhase, StepPhase):
+class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
     """This peer's part in round `number` (see the module docstring)."""
 
     def __init__(self, name: str, number: int, roster: Mapping[str, str], deadline: float,
@@ -74,6 +77,12 @@ class LiveRound(ProposalPhase, StepPhase):
         self.figures, self.subtasks = figures, tuple(subtasks)
         self.courier = Courier(transport, self.roster, timing.ask_timeout_s)
         self.announced: dict[str, tuple[Figures, bool]] = {name: (figures, bool(subtasks))}
+        self.known_sources: set[str] = {name} if subtasks else set()
+        self._theirs: dict = {}  # peer -> the knowledge its last ROUND_OPEN carried
+        self._adopted = False  # a frozen ROUND_OPEN set my knowledge
+        self.frozen = False  # who plays is settled (my view is built or being built)
+        self.left_out = False  # the round froze without my subtasks
+        self.spare: tuple[Subtask, ...] = ()  # those subtasks, for the next round
         self.view: Instance | None = None
         self.source: SourceAgent | None = None
         self.worker: WorkerAgent | None = None
@@ -124,44 +133,6 @@ class LiveRound(ProposalPhase, StepPhase):
             self._tg = None
         return self._result()
 
-    async def _open(self) -> bool:
-        """Announce, gather the announcements, build my view and agents (False: the game
-        refuses what was announced; the round then keeps every subtask at home)."""
-        body = self._open_body()
-        others = [p for p in self.roster if p != self.name]
-        await asyncio.gather(*(self.courier.send(p, body) for p in others))
-        await self._until(lambda: self.roster.keys() <= self.announced.keys(),
-                          self._loop.time() + self.timing.open_s)
-        self.dead |= self.roster.keys() - self.announced.keys()
-        live = {p: a for p, a in self.announced.items() if p not in self.dead}
-        rules = [f.rule for p, (f, src) in sorted(live.items()) if src]
-        try:
-            self.view = game_instance({p: f for p, (f, _) in live.items()}, self.subtasks,
-                                      sources=[p for p, (_, src) in live.items() if src],
-                                      rule=rules[0] if rules else self.figures.rule)
-        except FognetError as exc:
-            log.warning("%s: round %d cannot be played: %s", self.name, self.number, exc)
-            return False
-        if self.subtasks:
-            self.source = SourceAgent(self.view, PeerId(self.name), self.view.sources)
-        if self.figures.quota > 0:
-            self.worker = WorkerAgent(self.view, worker_id(self.name))
-        return True
-
-    def _open_body(self) -> wire.RoundOpen:
-        f = self.figures
-        return wire.RoundOpen(
-            round=self.number, budget_s=max(0.0, self.deadline - self._loop.time()),
-            roster=tuple(self.roster), addresses=tuple(self.roster.values()), rule=f.rule,
-            quota=f.quota, speed=f.speed, backlog_ref_s=f.backlog_ref_s,
-            source=bool(self.subtasks), local_speed=f.local_speed,
-            local_backlog_ref_s=f.local_backlog_ref_s,
-            link_peers=tuple(lk.peer for lk in f.links),
-            link_Bps=tuple(lk.bandwidth_Bps for lk in f.links),
-            link_latency_s=tuple(lk.latency_s for lk in f.links),
-            cap=f.cap, rate=f.rate, nic_Bps=f.nic,
-        )
-
     async def _phase1(self) -> None:
         self._p1_end = self._loop.time() + self.timing.phase1_s
         self._last_propose = self._loop.time()
@@ -208,6 +179,7 @@ class LiveRound(ProposalPhase, StepPhase):
             dead=tuple(sorted(self.dead)), elapsed_s=self._loop.time() - self._started,
             steps=self.source.steps if self.source else 0,
             commits=self.source.commits if self.source else 0,
+            sources=tuple(sorted(self.known_sources - self.dead)), left_out=self.left_out,
         )
 
     # --- failures ----------------------------------------------------------------------------
@@ -264,9 +236,7 @@ class LiveRound(ProposalPhase, StepPhase):
         if peer not in self.roster:
             raise Refused(f"{peer!r} is not in round {self.number}'s roster", Reason.NOT_FOUND)
         if isinstance(body, wire.RoundOpen):
-            if self.view is None:
-                self.announced[peer] = figures_of(body)
-                self._changed.set()
+            self.on_round_open(peer, body)
             return None
         if isinstance(body, wire.PeerGone):
             self.drop(body.peer, tell=False)

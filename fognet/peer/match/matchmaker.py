@@ -81,6 +81,8 @@ class Matchmaker:
         self.timing = timing or Timing()
         self._figures = figures if callable(figures) else (lambda: figures)
         self._queued: tuple[Subtask, ...] = ()
+        self._queued_into: int | None = None  # the round that took the queued subtasks
+        self._seen = 0  # the highest round number this peer has heard of
         self._rounds: dict[int, LiveRound] = {}
         self._results: dict[int, RoundResult] = {}
         self._done: dict[int, asyncio.Event] = {}
@@ -110,22 +112,61 @@ class Matchmaker:
                 raise InstanceError(f"subtask {s.id}: work and bytes must be finite and >= 0")
         if len({s.id for s in subtasks}) != len(subtasks):
             raise InstanceError(f"{self.name}: subtask ids must be unique")
-        self._queued = subtasks
+        self._queued, self._queued_into = subtasks, None
 
-    async def play(self, number: int, roster: Mapping[str, str],
+    async def play(self, number: int | None, roster: Mapping[str, str],
                    subtasks: Iterable[Subtask] | None = None,
                    deadline_s: float | None = None) -> RoundResult:
-        """Open round `number` among `roster` and play it to its end (or its deadline)."""
+        """Play my subtasks in round `number` among `roster`, to its end (or its deadline).
+
+        They join the round if it is open here (its players not yet settled), even if
+        another source opened it; a round already frozen or over sends them to the next.
+        `number=None`: the round open here, else the one after every round seen, so the
+        sources of a cluster that re-plan at the same moment pick the same number. Returns
+        the result of the round they were played in (`RoundResult.round`)."""
         if not self._running:
             raise PeerError(f"{self.name}: start Matchmaker.run() before playing a round")
-        if number in self._rounds or number in self._results:
-            raise PeerError(f"{self.name}: round {number} is already being played or over")
         if subtasks is not None:
             self.submit(subtasks)
         roster = {self.name: self.transport.address, **roster}
         budget = self.timing.deadline_s if deadline_s is None else deadline_s
-        self._join(number, roster, asyncio.get_running_loop().time() + budget)
-        return await self.wait_round(number, budget + 1.0)
+        number = self._open_number() if number is None else number
+        for _ in range(KEEP_RESULTS):
+            number = await self._enter(number, roster, budget)
+            result = await self.wait_round(number, budget + 1.0)
+            if not result.left_out:
+                return result
+            number = max(number, self._seen) + 1
+        raise PeerError(f"{self.name}: my subtasks were left out of {KEEP_RESULTS} rounds "
+                        "in a row")
+
+    def _open_number(self) -> int:
+        """The lowest round open here (players not yet settled); else the last one in play
+        (`_enter` waits for its end: a round's workers grant their capacity once, so the
+        next round does not overlap it); else the next unseen one."""
+        open_ = [n for n, live in self._rounds.items() if not live.frozen]
+        return min(open_) if open_ else max(self._rounds, default=self._seen + 1)
+
+    async def _enter(self, number: int, roster: Mapping[str, str], budget: float) -> int:
+        """Put my queued subtasks into round `number`, or the first later one still open;
+        the number of the round they went into."""
+        while True:
+            if not self._queued and self._queued_into is not None:
+                return self._queued_into  # a ROUND_OPEN drew them into a round meanwhile
+            live = self._rounds.get(number)
+            if live is None and number not in self._results:
+                self._join(number, roster, asyncio.get_running_loop().time() + budget)
+                return number
+            if live is not None and not live.frozen and not live.subtasks:
+                live.add(self._take_queued(), roster)
+                return number
+            if live is not None:  # settled without them: they wait for the next round
+                await live.over.wait()
+            number = max(number, self._seen) + 1
+
+    def _take_queued(self) -> tuple[Subtask, ...]:
+        subtasks, self._queued = self._queued, ()
+        return subtasks
 
     async def wait_round(self, number: int, timeout_s: float | None = None) -> RoundResult:
         """How round `number` ended on this peer (waits for it to end)."""
@@ -158,6 +199,8 @@ class Matchmaker:
         if header.type not in MATCH_TYPES:
             raise Refused(f"{header.type.value} is not a matching message", Reason.UNSUPPORTED)
         live = self._rounds.get(body.round)
+        if isinstance(body, wire.RoundOpen):
+            self._seen = max(self._seen, body.round)
         if live is None and isinstance(body, wire.RoundOpen) and body.round not in self._results:
             live = self._join_from(header.sender, body)
         if live is None:
@@ -183,7 +226,10 @@ class Matchmaker:
 
     def _join(self, number: int, roster: Mapping[str, str], deadline: float) -> LiveRound:
         figures = self._figures()
-        subtasks, self._queued = self._queued, ()
+        subtasks = self._take_queued()
+        if subtasks:
+            self._queued_into = number
+        self._seen = max(self._seen, number)
         live = LiveRound(self.name, number, roster, deadline, figures, subtasks,
                          self.transport, self.timing)
         self._rounds[number] = live
@@ -196,6 +242,8 @@ class Matchmaker:
             result = await live.play()
         finally:
             self._rounds.pop(live.number, None)
+        if live.left_out and not self._queued:  # they play in the next round
+            self.submit(live.spare)
         self._results[live.number] = result
         self._done[live.number].set()
         for old in sorted(self._results)[:-KEEP_RESULTS]:

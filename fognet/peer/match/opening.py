@@ -1,0 +1,146 @@
+"""A live round's opening, as methods of `LiveRound`: who plays, agreed without a coordinator.
+
+Every peer of a round announces ROUND_OPEN (its figures) with what it knows of the round:
+the roster (names and addresses) and the sources. Knowledge only grows: an announcement
+adds its roster and sources to mine, and whenever mine grows I announce again to everyone
+in it. So a second source that re-plans while the round is open (`add`), or a peer that
+opened the same round number at the same moment with another roster, ends in the one
+round: the union of what everyone brought.
+
+A peer freezes the round (builds its view, starts phase 1) once every live roster peer's
+announcements carry exactly my knowledge (their union: they may overtake each other). Once frozen it never changes: an
+announcement with other knowledge gets my frozen one back (`frozen=True`), which its
+receiver adopts as it is. Two peers cannot freeze different knowledge: each froze only
+after everyone announced its knowledge, and knowledge only grows until a freeze, so each
+saw the other's. A source that the frozen knowledge does not list is `left_out`: its
+subtasks go to the next round (`Matchmaker.play`). A peer silent for `open_s` is dead for
+the round (each peer decides that alone; a round whose peers disagree on a death still
+ends valid, as after any death).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from fognet.errors import FognetError
+from fognet.matching.agent import SourceAgent, WorkerAgent
+from fognet.matching.instance import PeerId, Subtask
+from fognet.net import wire
+from fognet.peer.match.courier import figures_of
+from fognet.placement.instance import game_instance, worker_id
+
+log = logging.getLogger(__name__)
+
+Knowledge = tuple[frozenset[str], frozenset[str]]  # (roster, sources)
+
+
+class OpeningPhase:
+    """The opening's methods of `LiveRound` (mixed in; see the module docstring)."""
+
+    def knowledge(self) -> Knowledge:
+        return frozenset(self.roster), frozenset(self.known_sources)
+
+    def add(self, subtasks: Sequence[Subtask], roster: Mapping[str, str]) -> bool:
+        """A source of this peer re-plans while the round is open: its subtasks join it
+        (False: the round is frozen; they belong to the next one)."""
+        if self.frozen or self.subtasks:
+            return False
+        self.subtasks = tuple(subtasks)
+        self.known_sources.add(self.name)
+        self.announced[self.name] = (self.figures, True)
+        self._learn(roster, ())
+        self._announce_all()
+        return True
+
+    async def _open(self) -> bool:
+        """Announce, agree on who plays, build my view and agents (False: the game refuses
+        what was announced, or my subtasks were left out: I play only as a worker)."""
+        self._announce_all()
+        if not await self._until(self._agreed, self._loop.time() + self.timing.open_s):
+            mine = self.knowledge()
+            log.warning("%s: round %d opened without agreement: %s", self.name, self.number,
+                        {p: ("same" if k == mine else k) for p, k in self._theirs.items()})
+        self.dead |= self.roster.keys() - self.announced.keys()
+        self.frozen = True
+        self.known_sources -= self.dead
+        if self.subtasks and self.name not in self.known_sources:
+            log.info("%s: round %d froze without my subtasks: they go to the next round",
+                     self.name, self.number)
+            self.left_out, self.spare, self.subtasks = True, self.subtasks, ()
+        live = {p: self.announced[p][0] for p in self.roster if p not in self.dead}
+        rules = [live[p].rule for p in sorted(self.known_sources)]
+        try:
+            self.view = game_instance(live, self.subtasks, sources=sorted(self.known_sources),
+                                      rule=rules[0] if rules else self.figures.rule)
+        except FognetError as exc:
+            log.warning("%s: round %d cannot be played: %s", self.name, self.number, exc)
+            return False
+        if self.subtasks:
+            self.source = SourceAgent(self.view, PeerId(self.name), self.view.sources)
+        if self.figures.quota > 0:
+            self.worker = WorkerAgent(self.view, worker_id(self.name))
+        return True
+
+    def _agreed(self) -> bool:
+        mine = self.knowledge()
+        others = [p for p in self.roster if p != self.name and p not in self.dead]
+        if self._adopted:
+            return all(p in self.announced for p in others)
+        return all(self._theirs.get(p) == mine for p in others)
+
+    def on_round_open(self, peer: str, body: wire.RoundOpen) -> None:
+        """An announcement: learn from it, or (frozen) answer it with my knowledge."""
+        figures = figures_of(body)
+        theirs: Knowledge = (frozenset(body.roster), frozenset(body.sources))
+        if self.frozen:
+            if theirs != self.knowledge() and not body.frozen and peer not in self.dead:
+                self._spawn(self.courier.send(peer, self._open_body(frozen=True)))
+            return
+        self.announced[peer] = figures
+        if body.frozen:
+            self._adopt(body)
+        elif self._learn(dict(zip(body.roster, body.addresses, strict=True)), body.sources):
+            self._announce_all()
+        # a peer's knowledge only grows, and its announcements may overtake each other
+        old_roster, old_sources = self._theirs.get(peer, (frozenset(), frozenset()))
+        self._theirs[peer] = (old_roster | theirs[0], old_sources | theirs[1])
+        self._changed.set()
+
+    def _learn(self, roster: Mapping[str, str], sources: Sequence[str]) -> bool:
+        """Add what an announcement knows to mine; True if mine grew."""
+        before = self.knowledge()
+        for p, address in roster.items():
+            if p not in self.dead:
+                self.roster.setdefault(p, address)
+        self.known_sources |= {p for p in sources if p in self.roster}
+        return self.knowledge() != before
+
+    def _adopt(self, body: wire.RoundOpen) -> None:
+        """A peer froze the round: its knowledge is the round's."""
+        roster = dict(zip(body.roster, body.addresses, strict=True))
+        self.roster = {p: self.roster.get(p, a) for p, a in roster.items()}
+        self.courier.addresses = self.roster
+        self.known_sources = set(body.sources) & set(self.roster)
+        self._adopted = True
+
+    def _announce_all(self) -> None:
+        body = self._open_body()
+        for p in self.roster:
+            if p != self.name and p not in self.dead:
+                self._spawn(self.courier.send(p, body))
+
+    def _open_body(self, frozen: bool = False) -> wire.RoundOpen:
+        f = self.figures
+        return wire.RoundOpen(
+            round=self.number, budget_s=max(0.0, self.deadline - self._loop.time()),
+            roster=tuple(self.roster), addresses=tuple(self.roster.values()), rule=f.rule,
+            quota=f.quota, speed=f.speed, backlog_ref_s=f.backlog_ref_s,
+            source=bool(self.subtasks), local_speed=f.local_speed,
+            local_backlog_ref_s=f.local_backlog_ref_s,
+            link_peers=tuple(lk.peer for lk in f.links),
+            link_Bps=tuple(lk.bandwidth_Bps for lk in f.links),
+            link_latency_s=tuple(lk.latency_s for lk in f.links),
+            cap=f.cap, rate=f.rate, nic_Bps=f.nic,
+            sources=tuple(sorted(self.known_sources)), frozen=frozen,
+        )
