@@ -17,10 +17,10 @@ keeps time and handles failures. A round on one peer:
            PROPOSEs (STALE_ROUND). A source waits for every live worker's HOSTED and keeps
            a subtask on a worker only if that worker lists it (else it goes home), so a
            cut that raced a message still leaves a valid matching.
-  phase 2  the first source of the ring takes the TURN. The Turn holder asks each party
-           of a step (STEP_ASK -> STEP_VOTE) one by one in id order, so locks are taken
-           in id order; a refusal stops the asking and the step is refused; it then sends
-           STEP_COMMIT to everyone as a request acknowledged by MATCH_ACK (the next step
+  phase 2  the first source of the ring takes the TURN. The Turn holder drops unasked a
+           step it can tell the parties would refuse (`matching.round_rules.hopeless`)
+           and asks the parties of the others at once (STEP_ASK -> STEP_VOTE; one
+           initiator at a time, so no lock is contended); it then sends STEP_COMMIT to everyone as a request acknowledged by MATCH_ACK (the next step
            starts on applied state) or STEP_ABORT one-way to the parties it locked. TURN goes
            to the next live source (acknowledged at once). ROUND_DONE ends the game.
   end      on ROUND_DONE, or at the deadline: then each source keeps its placement as of
