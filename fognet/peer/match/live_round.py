@@ -80,6 +80,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self.known_sources: set[str] = {name} if subtasks else set()
         self._theirs: dict = {}  # peer -> the knowledge its last ROUND_OPEN carried
         self._adopted = False  # a frozen ROUND_OPEN set my knowledge
+        self._announcing = False  # an announcement of grown knowledge is due
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
         self.spare: tuple[Subtask, ...] = ()  # those subtasks, for the next round
@@ -261,9 +262,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         n = self.number
         if isinstance(msg, m.Propose):
             await self._wait(self.ready)
-            if self.view is None:
-                return wire_bodies.to_wire(n, m.Reject(worker_id(self.name), msg.subtask.id,
-                                                     m.Reason.STALE_ROUND))
+            if self.view is None:  # BUSY: still opening (ask again); STALE: not playing
+                why = m.Reason.STALE_ROUND if self.frozen else m.Reason.BUSY
+                return wire_bodies.to_wire(n, m.Reject(worker_id(self.name), msg.subtask.id, why))
             return wire_bodies.to_wire(n, await self.on_propose(msg))
         mine = {s.id for s in self.subtasks}
         if isinstance(msg, m.Reject):

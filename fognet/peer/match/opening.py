@@ -13,13 +13,15 @@ announcement with other knowledge gets my frozen one back (`frozen=True`), which
 receiver adopts as it is. Two peers cannot freeze different knowledge: each froze only
 after everyone announced its knowledge, and knowledge only grows until a freeze, so each
 saw the other's. A source that the frozen knowledge does not list is `left_out`: its
-subtasks go to the next round (`Matchmaker.play`). A peer silent for `open_s` is dead for
+subtasks go to the next round (`Matchmaker.play`). Announcements are sent again every `RESEND_S` to the peers whose knowledge
+differs (a send can fail while a connection is set up). A peer silent for `open_s` is dead for
 the round (each peer decides that alone; a round whose peers disagree on a death still
 ends valid, as after any death).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -32,6 +34,8 @@ from fognet.placement.instance import game_instance, worker_id
 
 log = logging.getLogger(__name__)
 
+COALESCE_S = 0.002  # growths within this long are announced once
+RESEND_S = 0.25  # announce again to the peers not yet agreeing this often (lost sends)
 Knowledge = tuple[frozenset[str], frozenset[str]]  # (roster, sources)
 
 
@@ -57,7 +61,12 @@ class OpeningPhase:
         """Announce, agree on who plays, build my view and agents (False: the game refuses
         what was announced, or my subtasks were left out: I play only as a worker)."""
         self._announce_all()
-        if not await self._until(self._agreed, self._loop.time() + self.timing.open_s):
+        end = self._loop.time() + self.timing.open_s
+        while not await self._until(self._agreed, min(end, self._loop.time() + RESEND_S)):
+            if self._loop.time() >= end:
+                break
+            self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
+        if not self._agreed():
             mine = self.knowledge()
             log.warning("%s: round %d opened without agreement: %s", self.name, self.number,
                         {p: ("same" if k == mine else k) for p, k in self._theirs.items()})
@@ -90,21 +99,26 @@ class OpeningPhase:
         return all(self._theirs.get(p) == mine for p in others)
 
     def on_round_open(self, peer: str, body: wire.RoundOpen) -> None:
-        """An announcement: learn from it, or (frozen) answer it with my knowledge."""
+        """An announcement: learn from it, or (frozen) answer it with my knowledge. One
+        that tells me nothing new is a peer announcing again because it has not heard me:
+        it gets my announcement back."""
         figures = figures_of(body)
         theirs: Knowledge = (frozenset(body.roster), frozenset(body.sources))
+        old_roster, old_sources = self._theirs.get(peer, (None, None))
+        repeat = old_roster is not None and theirs[0] <= old_roster and theirs[1] <= old_sources
         if self.frozen:
-            if theirs != self.knowledge() and not body.frozen and peer not in self.dead:
+            if (theirs != self.knowledge() or repeat) and not body.frozen and peer not in self.dead:
                 self._spawn(self.courier.send(peer, self._open_body(frozen=True)))
             return
         self.announced[peer] = figures
         if body.frozen:
             self._adopt(body)
         elif self._learn(dict(zip(body.roster, body.addresses, strict=True)), body.sources):
-            self._announce_all()
+            self._announce_soon()
+        elif repeat:
+            self._spawn(self.courier.send(peer, self._open_body()))
         # a peer's knowledge only grows, and its announcements may overtake each other
-        old_roster, old_sources = self._theirs.get(peer, (frozenset(), frozenset()))
-        self._theirs[peer] = (old_roster | theirs[0], old_sources | theirs[1])
+        self._theirs[peer] = (old_roster or frozenset()) | theirs[0], (old_sources or frozenset()) | theirs[1]
         self._changed.set()
 
     def _learn(self, roster: Mapping[str, str], sources: Sequence[str]) -> bool:
@@ -124,11 +138,27 @@ class OpeningPhase:
         self.known_sources = set(body.sources) & set(self.roster)
         self._adopted = True
 
-    def _announce_all(self) -> None:
-        body = self._open_body()
+    def _announce_soon(self) -> None:
+        """Announce my grown knowledge once what arrives with it has been read: growths
+        that come together cost one announcement, not one each."""
+        if not self._announcing:
+            self._announcing = True
+            self._spawn(self._announce_later())
+
+    async def _announce_later(self) -> None:
+        await asyncio.sleep(COALESCE_S)
+        self._announcing = False
+        if not self.frozen:
+            self._announce_all()
+
+    def _announce_all(self, lagging: bool = False) -> None:
+        """ROUND_OPEN to every live roster peer (`lagging`: only to those whose last
+        announcement did not carry my knowledge)."""
+        body, mine = self._open_body(), self.knowledge()
         for p in self.roster:
             if p != self.name and p not in self.dead:
-                self._spawn(self.courier.send(p, body))
+                if not lagging or self._theirs.get(p) != mine:
+                    self._spawn(self.courier.send(p, body))
 
     def _open_body(self, frozen: bool = False) -> wire.RoundOpen:
         f = self.figures

@@ -10,7 +10,8 @@ from every live source knows phase 1 is over everywhere (deferred acceptance the
 reached its one outcome, the same as `play`'s) and sends HOSTED at once. `settle_s` of quiet
 is waited only once a peer died (its subtasks are re-proposed outside any chain), and
 `phase1_s` bounds it all. A source keeps a subtask on a worker only if that worker's
-HOSTED lists it. The state these methods use lives in `LiveRound.__init__`.
+HOSTED lists it. A worker that has not yet settled who plays (a ROUND_OPEN still on its
+way) answers BUSY, and the source asks again. The state these methods use lives in `LiveRound.__init__`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import wait_event
 from fognet.placement.instance import peer_of, worker_id
 
+PROPOSE_RETRY_S = 0.01  # a worker still opening the round answers BUSY: ask again this soon
 DRIVER = PeerId("round")  # sender of the phase signals a peer gives its own agents
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,12 @@ class ProposalPhase:
         if peer == self.name:
             return await self.on_propose(msg)
         try:
-            reply = wire_bodies.from_wire(peer, await self.courier.request(peer, wire_bodies.to_wire(self.number, msg)))
+            body = wire_bodies.to_wire(self.number, msg)
+            reply = wire_bodies.from_wire(peer, await self.courier.request(peer, body))
+            while (isinstance(reply, m.Reject) and reply.reason is m.Reason.BUSY
+                   and self._loop.time() < self._p1_end):  # it has not settled who plays yet
+                await asyncio.sleep(PROPOSE_RETRY_S)
+                reply = wire_bodies.from_wire(peer, await self.courier.request(peer, body))
         except RemoteError as exc:
             log.debug("%s: PROPOSE %s refused by %s: %s", self.name, sid, peer, exc)
             return refusal
