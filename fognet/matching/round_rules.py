@@ -12,7 +12,7 @@ Time is an argument; nothing here sends, sleeps or reads a clock. The I/O shell
         a source keeps a subtask on a worker only if that worker's HOSTED lists it
     next_holder(ring, holder, dead) -> PeerId
         who takes the Turn after `holder` (the dead skipped; `holder` itself if alone)
-    after_death(TurnState, dead_peer) -> TurnState
+    turn_idle(deaths, deaths_at_my_last_turn, idle) -> int
         a death during phase 2 restarts the idle count: every source looks at the
         matching without the dead peer before the game can end
 """
@@ -20,7 +20,7 @@ Time is an argument; nothing here sends, sleeps or reads a clock. The I/O shell
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from fognet.matching.bounds import TOLERANCE
 from fognet.matching.cost import EPS, is_worker, site_finish
@@ -98,20 +98,8 @@ def next_holder(ring: Sequence[PeerId], holder: PeerId, dead: Collection[PeerId]
     return next((p for p in after if p not in dead), holder)
 
 
-@dataclass(frozen=True)
-class TurnState:
-    """A source's count of deaths, as of its last Turn."""
-
-    drops: int = 0
-    drops_at_turn: int = 0
-
-
-def after_death(state: TurnState) -> TurnState:
-    return replace(state, drops=state.drops + 1)
-
-
-def turn_idle(state: TurnState, idle: int) -> tuple[TurnState, int]:
+def turn_idle(deaths: int, deaths_at_my_last_turn: int, idle: int) -> int:
     """The idle count my Turn starts from: 0 if a peer died since my last Turn (the
-    matching changed without a commit), else the one passed to me."""
-    idle = 0 if state.drops != state.drops_at_turn else idle
-    return replace(state, drops_at_turn=state.drops), idle
+    matching changed without a commit: every source must look at it again before the game
+    can end), else the one passed to me."""
+    return 0 if deaths != deaths_at_my_last_turn else idle

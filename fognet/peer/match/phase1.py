@@ -22,6 +22,7 @@ import logging
 from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.instance import PeerId
+from fognet.matching.round_rules import Phase1, phase1_over, reconcile
 from fognet.net import wire
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import wait_event
@@ -131,10 +132,10 @@ class ProposalPhase:
     def _reconcile(self) -> None:
         """Keep a subtask on a worker only if that worker's HOSTED lists it."""
         me = PeerId(self.name)
-        held = {(s.id, msg.sender) for msg in self._hosted.values() for s in msg.hosted}
+        placed = {s.id: self.source.site_of(s.id) for s in self.source.own}
+        kept = reconcile(placed, {msg.sender: msg.hosted for msg in self._hosted.values()}, me)
         for s in self.source.own:
-            site = self.source.site_of(s.id)
-            if site != me and (s.id, site) not in held:
+            if kept[s.id] != placed[s.id]:
                 self.source.bring_home(s)
         for peer, msg in sorted(self._hosted.items()):
             if peer not in self.dead:
@@ -185,14 +186,13 @@ class ProposalPhase:
         self._done_sources.add(peer)
         self._changed.set()
 
+    def _phase1_state(self) -> Phase1:
+        return Phase1(frozenset(self.view.sources) - self.dead, frozenset(self._done_sources),
+                      self._p1_end, self._last_propose, self.timing.settle_s, len(self.dead))
+
     async def _worker_cut(self) -> None:
         settle = self.timing.settle_s
-        while True:
-            now = self._loop.time()
-            live = set(self.view.sources) - self.dead
-            quiet = not self.dead or now - self._last_propose >= settle
-            if now >= self._p1_end or (live <= self._done_sources and quiet):
-                break
+        while not phase1_over(self._phase1_state(), now := self._loop.time()):
             self._changed.clear()
             await wait_event(self._changed, max(1e-3, min(settle, self._p1_end - now)))
         self.cut.set()

@@ -20,7 +20,7 @@ from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import PeerId
-from fognet.matching.round_rules import hopeless
+from fognet.matching.round_rules import hopeless, next_holder, turn_idle
 from fognet.net import wire
 from fognet.net.wire import Header
 from fognet.peer.match import wire_bodies
@@ -57,8 +57,8 @@ class StepPhase:
         """My agent's turn. A peer that died since my last turn changed the matching (its
         subtasks left, or went home): the idle count starts again, so every source looks
         at the matching without it before the game can end."""
-        if self._drops != self._drops_at_turn:
-            turn = m.Turn(turn.sender, 0, turn.round)
+        turn = m.Turn(turn.sender, turn_idle(self._drops, self._drops_at_turn, turn.idle),
+                      turn.round)
         self._drops_at_turn = self._drops
         self._holder = self.name
         return self.source.handle(turn)
@@ -86,8 +86,7 @@ class StepPhase:
         ring = self.view.sources  # the ring as it was, to find who comes after the holder
         if holder not in ring:
             return
-        after = ring[ring.index(holder) + 1:] + ring[:ring.index(holder)]
-        successor = next((p for p in after if p not in self.dead), self.name)
+        successor = next_holder(ring, PeerId(holder), self.dead)
         self._holder = successor
         if successor == self.name:
             log.info("%s: Turn holder %s is gone; taking the Turn", self.name, holder)
