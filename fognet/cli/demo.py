@@ -20,6 +20,7 @@ from rich.table import Table
 from fognet.errors import ConfigError
 
 DEFAULT_CLUSTER = Path(__file__).resolve().parents[2] / "peers" / "local-4.toml"
+CARS_CLUSTER = DEFAULT_CLUSTER.with_name("local-cars.toml")  # several cars, two fog nodes
 
 
 def _split_check(loaded, console: Console, parts: int = 3) -> None:
@@ -60,9 +61,13 @@ def _session(loaded, frames: int, seed: int, placement, identity, session):
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help="Cluster file (default: peers/local-4.toml).")
 @click.option("--seed", default=0, show_default=True)
-def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
+@click.option("--sources", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Cars streaming at once: 2 or more contend for the fog nodes, and the joint "
+                   "game is compared with all-local and a per-car Neurosurgeon split "
+                   "(default cluster: peers/local-cars.toml).")
+def demo(model: str, frames: int, cluster_file: Path | None, seed: int, sources: int) -> None:
     """Split a model, then run a driving stream through an emulated 4-peer cluster:
-    local-only vs distributed, every output verified."""
+    local-only vs distributed, every output verified (--sources N: N cars at once)."""
     from fognet.cli.infer import _cluster_identity
     from fognet.infer.launch import LocalCluster
     from fognet.infer.matched import MatchedPlacement, round_lines
@@ -71,6 +76,11 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int) -> None:
     from fognet.model.load import load_model
 
     console = Console()
+    if sources > 1:
+        from fognet.cli.demo_cars import cars_demo
+
+        cars_demo(model, frames, cluster_file or CARS_CLUSTER, seed, sources, console)
+        return
     cluster_file = cluster_file or DEFAULT_CLUSTER
     if not cluster_file.is_file():
         raise ConfigError(f"no cluster file at {cluster_file}; pass --cluster FILE")

@@ -28,7 +28,8 @@ matching figures from `peer.matching_state`, which `match` points there while it
 the round (and back to what it was once the round is over).
 
 API
-    MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None)
+    MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None, gather_s=0.0)
+        gather_s: a round it opens waits this long for other sources to re-plan into it
         .place(costs, state, source, input_shapes) -> Plan       the plan it expects
         await .match(peer, costs, state, plan) -> Plan           the plan on the matched peers
         .rounds -> list[RoundRecord]                              every round played, in order
@@ -110,10 +111,11 @@ class MatchedPlacement(Placement):
     """See the module docstring."""
 
     def __init__(self, use_source: bool = True, spatial: bool = True,
-                 expect: Placement | None = None, deadline_s: float | None = None) -> None:
+                 expect: Placement | None = None, deadline_s: float | None = None,
+                 gather_s: float = 0.0) -> None:
         self.use_source, self.spatial = use_source, spatial
         self.expect = expect or PlannerPlacement(spatial=spatial, use_source=use_source)
-        self.deadline_s = deadline_s
+        self.deadline_s, self.gather_s = deadline_s, gather_s
         self.rounds: list[RoundRecord] = []
 
     def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
@@ -133,7 +135,8 @@ class MatchedPlacement(Placement):
         t0 = time.perf_counter()
         live_state, peer.matching_state = peer.matching_state, lambda: game_state
         try:  # the node reads its figures when the round opens: those of this plan's state
-            result = await peer.matchmaker.play(None, roster, subtasks, self.deadline_s)
+            result = await peer.matchmaker.play(None, roster, subtasks, self.deadline_s,
+                                                self.gather_s)
         except FognetError as exc:
             log.warning("round %d could not be played (%s): running the expected plan", number, exc)
             return self._record(number, FAILED, subtasks, figures, plan, plan, {}, {}, {},

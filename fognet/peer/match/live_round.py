@@ -70,7 +70,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
 
     def __init__(self, name: str, number: int, roster: Mapping[str, str], deadline: float,
                  figures: Figures, subtasks: Sequence[Subtask], transport: Transport,
-                 timing: Timing) -> None:
+                 timing: Timing, gather_s: float = 0.0) -> None:
         self.name, self.number, self.timing = name, number, timing
         self.roster = dict(roster)
         self.deadline = deadline  # event-loop time
@@ -81,6 +81,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._theirs: dict = {}  # peer -> the knowledge its last ROUND_OPEN carried
         self._adopted = False  # a frozen ROUND_OPEN set my knowledge
         self._announcing = False  # an announcement of grown knowledge is due
+        self.gather_s = gather_s  # wait this long before my first ROUND_OPEN (opening it)
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
         self.spare: tuple[Subtask, ...] = ()  # those subtasks, for the next round
@@ -120,7 +121,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             async with asyncio.timeout_at(self.deadline), asyncio.TaskGroup() as tg:
                 self._tg = tg
                 try:
-                    if await self._open():
+                    if await self._open() and self.known_sources:  # else: nothing to play
                         await self._phase1()
                         await self._phase2()
                 finally:
@@ -234,11 +235,14 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
     async def handle(self, header: Header) -> wire.Body | None:
         """One incoming message of this round; the reply body, if the message wants one."""
         body, peer = header.body, header.sender
-        if peer not in self.roster:
-            raise Refused(f"{peer!r} is not in round {self.number}'s roster", Reason.NOT_FOUND)
-        if isinstance(body, wire.RoundOpen):
+        if isinstance(body, wire.RoundOpen):  # a peer new to the round may announce itself
+            if peer not in body.roster:
+                raise Refused(f"ROUND_OPEN from {peer!r} must list it in its roster",
+                              Reason.NOT_FOUND)
             self.on_round_open(peer, body)
             return None
+        if peer not in self.roster:
+            raise Refused(f"{peer!r} is not in round {self.number}'s roster", Reason.NOT_FOUND)
         if isinstance(body, wire.PeerGone):
             self.drop(body.peer, tell=False)
             return None

@@ -49,6 +49,7 @@ from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.peer.match.live_round import LiveRound, Timing, figures_of
+from fognet.peer.match.opening import round_over_body
 from fognet.peer.match.round_values import RoundResult
 from fognet.placement.instance import Figures
 
@@ -88,6 +89,7 @@ class Matchmaker:
         self._done: dict[int, asyncio.Event] = {}
         self._starts: asyncio.Queue[LiveRound] = asyncio.Queue()
         self._running = False
+        self._sends: set[asyncio.Task] = set()  # answers to ROUND_OPENs of rounds over here
 
     # --- owner's side -----------------------------------------------------------------
 
@@ -116,14 +118,16 @@ class Matchmaker:
 
     async def play(self, number: int | None, roster: Mapping[str, str],
                    subtasks: Iterable[Subtask] | None = None,
-                   deadline_s: float | None = None) -> RoundResult:
+                   deadline_s: float | None = None, gather_s: float = 0.0) -> RoundResult:
         """Play my subtasks in round `number` among `roster`, to its end (or its deadline).
 
         They join the round if it is open here (its players not yet settled), even if
         another source opened it; a round already frozen or over sends them to the next.
         `number=None`: the round open here, else the one after every round seen, so the
         sources of a cluster that re-plan at the same moment pick the same number. Returns
-        the result of the round they were played in (`RoundResult.round`)."""
+        the result of the round they were played in (`RoundResult.round`). `gather_s`: a
+        round this call opens is announced only after this long, so sources re-planning
+        within it play in it too (each opens the same number; their rounds merge)."""
         if not self._running:
             raise PeerError(f"{self.name}: start Matchmaker.run() before playing a round")
         if subtasks is not None:
@@ -132,7 +136,7 @@ class Matchmaker:
         budget = self.timing.deadline_s if deadline_s is None else deadline_s
         number = self._open_number() if number is None else number
         for _ in range(KEEP_RESULTS):
-            number = await self._enter(number, roster, budget)
+            number = await self._enter(number, roster, budget, gather_s)
             result = await self.wait_round(number, budget + 1.0)
             if not result.left_out:
                 return result
@@ -147,7 +151,8 @@ class Matchmaker:
         open_ = [n for n, live in self._rounds.items() if not live.frozen]
         return min(open_) if open_ else max(self._rounds, default=self._seen + 1)
 
-    async def _enter(self, number: int, roster: Mapping[str, str], budget: float) -> int:
+    async def _enter(self, number: int, roster: Mapping[str, str], budget: float,
+                     gather_s: float = 0.0) -> int:
         """Put my queued subtasks into round `number`, or the first later one still open;
         the number of the round they went into."""
         while True:
@@ -155,7 +160,7 @@ class Matchmaker:
                 return self._queued_into  # a ROUND_OPEN drew them into a round meanwhile
             live = self._rounds.get(number)
             if live is None and number not in self._results:
-                self._join(number, roster, asyncio.get_running_loop().time() + budget)
+                self._join(number, roster, asyncio.get_running_loop().time() + budget, gather_s)
                 return number
             if live is not None and not live.frozen and not live.subtasks:
                 live.add(self._take_queued(), roster)
@@ -203,6 +208,9 @@ class Matchmaker:
             self._seen = max(self._seen, body.round)
         if live is None and isinstance(body, wire.RoundOpen) and body.round not in self._results:
             live = self._join_from(header.sender, body)
+        if live is None and isinstance(body, wire.RoundOpen) and not body.frozen:
+            self._answer_over(header.sender, body)  # a round over here: play the next one
+            return None
         if live is None:
             if header.type in _ONE_WAY:
                 log.debug("%s: %s for round %d ignored (not in play)", self.name,
@@ -211,6 +219,18 @@ class Matchmaker:
             raise Refused(f"{self.name} is not playing round {body.round}", Reason.STALE_ROUND)
         reply = await live.handle(header)
         return None if reply is None else Header(reply)
+
+    def _answer_over(self, sender: str, body: wire.RoundOpen) -> None:
+        addresses = dict(zip(body.roster, body.addresses, strict=True))
+        if sender not in addresses:
+            return
+        reply = round_over_body(body.round, self.name, self.transport.address, self._figures(),
+                                sender, addresses[sender])
+        task = asyncio.ensure_future(self.transport.send(addresses[sender], Header(reply),
+                                                         timeout_s=self.timing.ask_timeout_s))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # best effort
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
     # --- rounds -----------------------------------------------------------------------
 
@@ -224,14 +244,15 @@ class Matchmaker:
                           f"{self.name!r}", Reason.NOT_FOUND)
         return self._join(body.round, roster, asyncio.get_running_loop().time() + body.budget_s)
 
-    def _join(self, number: int, roster: Mapping[str, str], deadline: float) -> LiveRound:
+    def _join(self, number: int, roster: Mapping[str, str], deadline: float,
+              gather_s: float = 0.0) -> LiveRound:
         figures = self._figures()
         subtasks = self._take_queued()
         if subtasks:
             self._queued_into = number
         self._seen = max(self._seen, number)
         live = LiveRound(self.name, number, roster, deadline, figures, subtasks,
-                         self.transport, self.timing)
+                         self.transport, self.timing, gather_s)
         self._rounds[number] = live
         self._done.setdefault(number, asyncio.Event())
         self._starts.put_nowait(live)

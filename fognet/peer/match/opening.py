@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from fognet.errors import FognetError
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import PeerId, Subtask
 from fognet.net import wire
 from fognet.peer.match.courier import figures_of
-from fognet.placement.instance import game_instance, worker_id
+from fognet.placement.instance import Figures, game_instance, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class OpeningPhase:
     async def _open(self) -> bool:
         """Announce, agree on who plays, build my view and agents (False: the game refuses
         what was announced, or my subtasks were left out: I play only as a worker)."""
+        if self.gather_s > 0:  # let other sources re-plan into it first
+            await self._until(lambda: False, self._loop.time() + self.gather_s)
         self._announce_all()
         end = self._loop.time() + self.timing.open_s
         while not await self._until(self._agreed, min(end, self._loop.time() + RESEND_S)):
@@ -106,9 +108,10 @@ class OpeningPhase:
         theirs: Knowledge = (frozenset(body.roster), frozenset(body.sources))
         old_roster, old_sources = self._theirs.get(peer, (None, None))
         repeat = old_roster is not None and theirs[0] <= old_roster and theirs[1] <= old_sources
-        if self.frozen:
+        if self.frozen:  # my knowledge back: it adopts it (and, if left out, plays the next)
             if (theirs != self.knowledge() or repeat) and not body.frozen and peer not in self.dead:
-                self._spawn(self.courier.send(peer, self._open_body(frozen=True)))
+                address = dict(zip(body.roster, body.addresses, strict=True))[peer]
+                self._spawn(self.courier.send(peer, self._open_body(frozen=True), address))
             return
         self.announced[peer] = figures
         if body.frozen:
@@ -161,16 +164,29 @@ class OpeningPhase:
                     self._spawn(self.courier.send(p, body))
 
     def _open_body(self, frozen: bool = False) -> wire.RoundOpen:
-        f = self.figures
-        return wire.RoundOpen(
-            round=self.number, budget_s=max(0.0, self.deadline - self._loop.time()),
-            roster=tuple(self.roster), addresses=tuple(self.roster.values()), rule=f.rule,
-            quota=f.quota, speed=f.speed, backlog_ref_s=f.backlog_ref_s,
-            source=bool(self.subtasks), local_speed=f.local_speed,
-            local_backlog_ref_s=f.local_backlog_ref_s,
-            link_peers=tuple(lk.peer for lk in f.links),
-            link_Bps=tuple(lk.bandwidth_Bps for lk in f.links),
-            link_latency_s=tuple(lk.latency_s for lk in f.links),
-            cap=f.cap, rate=f.rate, nic_Bps=f.nic,
-            sources=tuple(sorted(self.known_sources)), frozen=frozen,
-        )
+        return open_body(self.number, max(0.0, self.deadline - self._loop.time()), self.roster,
+                         self.figures, bool(self.subtasks), self.known_sources, frozen)
+
+
+def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figures,
+              source: bool, sources: Iterable[str], frozen: bool = False) -> wire.RoundOpen:
+    """A ROUND_OPEN: my figures and what I know of round `number`."""
+    return wire.RoundOpen(
+        round=number, budget_s=budget_s,
+        roster=tuple(roster), addresses=tuple(roster.values()), rule=f.rule,
+        quota=f.quota, speed=f.speed, backlog_ref_s=f.backlog_ref_s,
+        source=source, local_speed=f.local_speed,
+        local_backlog_ref_s=f.local_backlog_ref_s,
+        link_peers=tuple(lk.peer for lk in f.links),
+        link_Bps=tuple(lk.bandwidth_Bps for lk in f.links),
+        link_latency_s=tuple(lk.latency_s for lk in f.links),
+        cap=f.cap, rate=f.rate, nic_Bps=f.nic,
+        sources=tuple(sorted(sources)), frozen=frozen,
+    )
+
+
+def round_over_body(number: int, me: str, my_address: str, figures: Figures, peer: str,
+                    address: str) -> wire.RoundOpen:
+    """The answer to a ROUND_OPEN for a round already over here: frozen, without the
+    sender among its sources, so the sender's subtasks go to the next round."""
+    return open_body(number, 0.0, {me: my_address, peer: address}, figures, False, (), True)

@@ -96,3 +96,23 @@ async def test_a_source_arriving_once_the_round_is_settled_plays_the_next() -> N
         assert set(out.assignment) == {s.id for s in sub.subtasks}
         assert feasibility(sub, out.assignment) == []
         assert out.assignment == dict(play(sub).assignment)
+
+
+async def test_a_round_opened_with_a_gather_window_takes_sources_replanning_within_it() -> None:
+    inst = random_instance(2, 3, 2, seed=31)
+    states = list(split_instance(inst).values())
+    async with asyncio.timeout(30), live_peers(states, transports("memory"), TIMING) as peers:
+        roster = {n: p.transport.address for n, p in peers.items()}
+        car1 = peers["car1"].matchmaker
+        first = asyncio.create_task(car1.play(None, roster, peers["car1"].state.subtasks,
+                                              DEADLINE_S, gather_s=0.3))
+        while car1.in_play(1) is None:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)  # car2 re-plans 0.1 s later: nobody has heard of round 1
+        assert peers["car2"].matchmaker.in_play(1) is None
+        second = await play_open(peers, ["car2"], DEADLINE_S)
+        results = {"car1": await first, **second}
+        out = await round_outcome(peers, 1, DEADLINE_S)
+    assert {r.round for r in results.values()} == {1}
+    assert all(r.sources == ("car1", "car2") for r in out.results.values())
+    assert out.assignment == dict(play(states_instance(states)).assignment)
