@@ -1,8 +1,8 @@
 """`fognet demo --sources N`: several cars contend for a few fog nodes, three ways.
 
 Every car of the cluster file's first N sources streams the same number of generated
-driving frames at once, from this process (each its own peer); the other peers run as
-separate processes on 127.0.0.1. Three runs on the same frames, every output verified
+driving frames at once, from this process (each its own peer); the workers run as
+separate processes on 127.0.0.1 (the file's other sources are left out). Three runs on the same frames, every output verified
 against whole-model inference:
 
     local         every car runs its whole model itself
@@ -65,7 +65,8 @@ def cars_demo(model: str, frames: int, cluster_file: Path, seed: int, n: int,
     if len(cars) < n:
         raise ConfigError(f"{cluster_file}: --sources {n} but the file has {len(cars)} source peers")
     identities = {car: source_identity(cluster, None, car) for car in cars}
-    others = [name for name in cluster.names if name not in cars]
+    sources = {p.name for p in cluster.sources}
+    others = [name for name in cluster.names if name not in sources or cluster.peer(name).quota > 0]
     workers = sum(1 for name in others if cluster.peer(name).quota > 0)
     loaded = load_model(model, seed=seed)
     console.print(f"[bold]{n} cars[/] ({', '.join(cars)}) stream {frames} frames each at once; "
@@ -95,14 +96,16 @@ def cars_demo(model: str, frames: int, cluster_file: Path, seed: int, n: int,
 
 def _table(console: Console, reports: dict, cars: list[str], frames: int) -> None:
     table = Table(title=f"median ms per frame, {len(cars)} cars x {frames} frames (emulated times)")
-    for col in ("run", *cars, "mean", "vs local", "stages on"):
+    for col in ("run", *cars, "mean", "vs local"):
         table.add_column(col, no_wrap=True)
     base = sum(r.summary.p50_s for r in reports["local"].values()) / len(cars)
     for label, by in reports.items():
         p50 = [by[c].summary.p50_s for c in cars]
         mean = sum(p50) / len(p50)
+        table.add_row(label, *(f"{x * 1e3:.1f}" for x in p50), f"{mean * 1e3:.1f}",
+                      f"{base / mean:.2f}x")
+    console.print(table)
+    for label, by in reports.items():
         where = "; ".join(f"{c}: " + " | ".join("+".join(v) for v in by[c].summary.stage_peers.values())
                           for c in cars)
-        table.add_row(label, *(f"{x * 1e3:.1f}" for x in p50), f"{mean * 1e3:.1f}",
-                      f"{base / mean:.2f}x", where)
-    console.print(table, soft_wrap=True)
+        console.print(f"  {label} stages on  {where}", soft_wrap=True, markup=False)

@@ -261,6 +261,7 @@ class RoundOpen(Body):
     nic_Bps: float = 0.0  # the peer's interface bandwidth (both roles); 0: no limit
     sources: tuple[str, ...] = ()  # the round's sources as far as the sender knows
     frozen: bool = False  # the sender settled who plays: adopt its roster and sources
+    hold_s: float = 0.0  # keep the round open at least this long (s from sending): gathering
 
     def __post_init__(self) -> None:
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)

@@ -81,7 +81,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._theirs: dict = {}  # peer -> the knowledge its last ROUND_OPEN carried
         self._adopted = False  # a frozen ROUND_OPEN set my knowledge
         self._announcing = False  # an announcement of grown knowledge is due
-        self.gather_s = gather_s  # wait this long before my first ROUND_OPEN (opening it)
+        self.gather_s = gather_s  # hold the round open this long (I opened it)
+        self._hold_until = -math.inf  # no peer settles who plays before this (loop time)
+        self._woken_at = -math.inf
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
         self.spare: tuple[Subtask, ...] = ()  # those subtasks, for the next round

@@ -7,7 +7,9 @@ in it. So a second source that re-plans while the round is open (`add`), or a pe
 opened the same round number at the same moment with another roster, ends in the one
 round: the union of what everyone brought.
 
-A peer freezes the round (builds its view, starts phase 1) once every live roster peer's
+A source opening a round may hold it open for `gather_s` (`hold_s` in its ROUND_OPEN,
+which every peer honours, capped at `open_s`), so that sources re-planning within it join.
+A peer freezes the round (builds its view, starts phase 1) once the hold is over and every live roster peer's
 announcements carry exactly my knowledge (their union: they may overtake each other). Once frozen it never changes: an
 announcement with other knowledge gets my frozen one back (`frozen=True`), which its
 receiver adopts as it is. Two peers cannot freeze different knowledge: each froze only
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from fognet.errors import FognetError
@@ -60,12 +63,11 @@ class OpeningPhase:
     async def _open(self) -> bool:
         """Announce, agree on who plays, build my view and agents (False: the game refuses
         what was announced, or my subtasks were left out: I play only as a worker)."""
-        if self.gather_s > 0:  # let other sources re-plan into it first
-            await self._until(lambda: False, self._loop.time() + self.gather_s)
+        self._hold_until = max(self._hold_until, self._loop.time() + self.gather_s)
         self._announce_all()
-        end = self._loop.time() + self.timing.open_s
-        while not await self._until(self._agreed, min(end, self._loop.time() + RESEND_S)):
-            if self._loop.time() >= end:
+        while not await self._until(self._agreed, min(self._open_end(),
+                                                      self._loop.time() + RESEND_S)):
+            if self._loop.time() >= self._open_end():
                 break
             self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
         if not self._agreed():
@@ -93,7 +95,19 @@ class OpeningPhase:
             self.worker = WorkerAgent(self.view, worker_id(self.name))
         return True
 
+    def _wake_at(self, when: float) -> None:
+        """Look at the agreement again at `when` (the hold's end)."""
+        if self._woken_at != when:
+            self._woken_at = when
+            self._timers.append(self._loop.call_at(when, self._changed.set))
+
+    def _open_end(self) -> float:
+        return max(self._started, self._hold_until) + self.timing.open_s
+
     def _agreed(self) -> bool:
+        if self._loop.time() < self._hold_until:
+            self._wake_at(self._hold_until)
+            return False
         mine = self.knowledge()
         others = [p for p in self.roster if p != self.name and p not in self.dead]
         if self._adopted:
@@ -114,6 +128,9 @@ class OpeningPhase:
                 self._spawn(self.courier.send(peer, self._open_body(frozen=True), address))
             return
         self.announced[peer] = figures
+        if body.hold_s > 0 and math.isfinite(body.hold_s):
+            self._hold_until = max(self._hold_until,
+                                   self._loop.time() + min(body.hold_s, self.timing.open_s))
         if body.frozen:
             self._adopt(body)
         elif self._learn(dict(zip(body.roster, body.addresses, strict=True)), body.sources):
@@ -164,12 +181,15 @@ class OpeningPhase:
                     self._spawn(self.courier.send(p, body))
 
     def _open_body(self, frozen: bool = False) -> wire.RoundOpen:
-        return open_body(self.number, max(0.0, self.deadline - self._loop.time()), self.roster,
-                         self.figures, bool(self.subtasks), self.known_sources, frozen)
+        now = self._loop.time()
+        return open_body(self.number, max(0.0, self.deadline - now), self.roster,
+                         self.figures, bool(self.subtasks), self.known_sources, frozen,
+                         0.0 if frozen else max(0.0, self._hold_until - now))
 
 
 def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figures,
-              source: bool, sources: Iterable[str], frozen: bool = False) -> wire.RoundOpen:
+              source: bool, sources: Iterable[str], frozen: bool = False,
+              hold_s: float = 0.0) -> wire.RoundOpen:
     """A ROUND_OPEN: my figures and what I know of round `number`."""
     return wire.RoundOpen(
         round=number, budget_s=budget_s,
@@ -181,7 +201,7 @@ def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figure
         link_Bps=tuple(lk.bandwidth_Bps for lk in f.links),
         link_latency_s=tuple(lk.latency_s for lk in f.links),
         cap=f.cap, rate=f.rate, nic_Bps=f.nic,
-        sources=tuple(sorted(sources)), frozen=frozen,
+        sources=tuple(sorted(sources)), frozen=frozen, hold_s=hold_s,
     )
 
 
