@@ -84,6 +84,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self.gather_s = gather_s  # hold the round open this long (I opened it)
         self._hold_until = -math.inf  # no peer settles who plays before this (loop time)
         self._woken_at = -math.inf
+        self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
         self.spare: tuple[Subtask, ...] = ()  # those subtasks, for the next round

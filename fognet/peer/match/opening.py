@@ -135,8 +135,9 @@ class OpeningPhase:
             self._adopt(body)
         elif self._learn(dict(zip(body.roster, body.addresses, strict=True)), body.sources):
             self._announce_soon()
-        elif repeat:
-            self._spawn(self.courier.send(peer, self._open_body()))
+        elif repeat and self._loop.time() - self._answered.get(peer, -math.inf) >= RESEND_S:
+            self._answered[peer] = self._loop.time()  # at most once a resend period: my
+            self._spawn(self.courier.send(peer, self._open_body()))  # answer is a repeat too
         # a peer's knowledge only grows, and its announcements may overtake each other
         self._theirs[peer] = (old_roster or frozenset()) | theirs[0], (old_sources or frozenset()) | theirs[1]
         self._changed.set()
