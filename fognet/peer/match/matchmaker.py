@@ -9,15 +9,20 @@ plays one round; the pure game is `fognet.matching.agent`). How a peer hosts it:
     group.create_task(mm.run())                   # in the owner's TaskGroup; until cancelled
     # in the transport's serve handler, for every type in MATCH_TYPES:
     reply = await mm.handle(header)               # Header | None; raises WireError -> ERROR
-    result = await mm.play(round, roster, subtasks, deadline_s)   # a source opens a round
+    result = await mm.play(None, roster, subtasks, deadline_s, gather_s)   # a source plays:
+        # the round open here, else the next; result.round says which one it was
     mm.submit(subtasks)                           # or queue them for the next round it joins
     result = await mm.wait_round(round, timeout_s)   # any peer: how round r ended here
     mm.peer_dead(name)                            # membership declared a peer dead
 
 `roster` maps the names of the peers that play the round to their "host:port"; it travels
 in ROUND_OPEN, so a peer that did not open the round joins it on the first ROUND_OPEN it
-gets (playing the subtasks it has queued, if any). A round's number must be the same on
-every peer: the sources of a round call `play` with the same number and roster.
+gets (playing the subtasks it has queued, if any). Rounds are numbered cluster-wide
+without a coordinator: `play(None, ...)` joins the round open here, else opens the one
+after every round this peer has seen (sources re-planning at once pick the same number);
+the peers of a round agree on who plays it (`opening.py`: rosters and sources merge), so
+every source that re-plans while it is open plays the same game, and one arriving after
+it froze waits for its end and plays the next.
 
 Identities: a peer is a source under its name and a worker under `name#w`
 (`fognet.placement.instance.worker_id`), so one peer can be both; results name sites by game id.
