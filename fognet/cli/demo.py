@@ -22,6 +22,7 @@ from fognet.cli.options import encoding_option
 from fognet.errors import ConfigError
 
 DEFAULT_CLUSTER = Path(__file__).resolve().parents[2] / "peers" / "local-4.toml"
+CARS_CLUSTER = DEFAULT_CLUSTER.with_name("local-cars.toml")  # several cars, two fog nodes
 
 
 def _split_check(loaded, console: Console, parts: int = 3) -> None:
@@ -57,16 +58,23 @@ def _session(loaded, frames: int, seed: int, placement, identity, session):
 
 
 @click.command()
-@click.option("--model", default="resnet18", show_default=True, help="Zoo name or .onnx path.")
-@click.option("--frames", default=12, show_default=True, type=click.IntRange(min=1), help="Frames per run.")
+@click.option("--model", default=None, help="Zoo name or .onnx path [default: resnet18; "
+              "with --sources: squeezenet, so that several cars finish in a minute].")
+@click.option("--frames", default=None, type=click.IntRange(min=1),
+              help="Frames per run [default: 12; with --sources: 6 per car].")
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help="Cluster file (default: peers/local-4.toml).")
 @click.option("--seed", default=0, show_default=True)
 @encoding_option
 @click.option("--open", "open_cluster", is_flag=True, help="Run the cluster open (default: closed, CURVE keys made for it).")
-def demo(model: str, frames: int, cluster_file: Path | None, seed: int, open_cluster: bool, encoding) -> None:
+@click.option("--sources", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Cars streaming at once: 2 or more contend for the fog nodes, and the joint "
+                   "game is compared with all-local and a per-car Neurosurgeon split "
+                   "(default cluster: peers/local-cars.toml).")
+def demo(model: str | None, frames: int | None, cluster_file: Path | None, seed: int,
+         open_cluster: bool, encoding, sources: int) -> None:
     """Split a model, then run a driving stream through an emulated 4-peer cluster:
-    local-only vs distributed, every output verified."""
+    local-only vs distributed, every output verified (--sources N: N cars at once)."""
     from fognet.cli.infer import _cluster_identity
     from fognet.infer.fidelity import describe
     from fognet.infer.launch import LocalCluster
@@ -76,6 +84,13 @@ def demo(model: str, frames: int, cluster_file: Path | None, seed: int, open_clu
     from fognet.model.load import load_model
 
     console = Console()
+    if sources > 1:
+        from fognet.cli.demo_cars import cars_demo
+
+        cars_demo(model or "squeezenet", frames or 6, cluster_file or CARS_CLUSTER, seed,
+                  sources, console, closed=not open_cluster, encoding=encoding)
+        return
+    model, frames = model or "resnet18", frames or 12
     cluster_file = cluster_file or DEFAULT_CLUSTER
     if not cluster_file.is_file():
         raise ConfigError(f"no cluster file at {cluster_file}; pass --cluster FILE")

@@ -64,13 +64,19 @@ class Launched:
     pid: int
 
 
-def source_identity(cluster: Cluster, emulate: bool | None = None) -> Identity:
-    """The file's first source as this process plays it: its device, pacer and link hook,
-    and the links and NICs it plans with, priced as `fognet plan` prices them (`cluster_state`)."""
+def source_identity(cluster: Cluster, emulate: bool | None = None,
+                    name: str | None = None) -> Identity:
+    """The file's source `name` (default: its first) as this process plays it: its device,
+    pacer and link hook, and the links and NICs it plans with, priced as `fognet plan`
+    prices them (`cluster_state`)."""
     if not cluster.sources:
         where = cluster.path or cluster.name
         raise ConfigError(f"{where}: no peer has role source or both; a source session needs one to play")
-    source = cluster.sources[0].name
+    names = [p.name for p in cluster.sources]
+    if name is not None and name not in names:
+        raise ConfigError(f"{cluster.path or cluster.name}: {name!r} is not a source "
+                          f"(sources: {', '.join(names)})")
+    source = name or names[0]
     pacer = device.pacer_for(cluster, source, emulate)
     state = cluster_state(cluster, cluster.emulated(emulate).link_scale)
     return Identity(

@@ -4,7 +4,8 @@ Per round, the source plans with the DP (`PlannerPlacement`, or any `Placement` 
 `expect`): that plan's stages are what it expects. It turns them into subtasks priced by
 the one slice rule (`placement.subtasks`: a whole stage is one, each slice of a spatial
 stage one, its work and bytes from the halo walk) and plays a round through its node's
-`Matchmaker` with the live workers of its state as roster. The matched sites become the
+`Matchmaker` with the live workers of its state as roster: the round open on the cluster
+(every source that re-plans while it is open plays the same game), or the next one. The matched sites become the
 plan's peers (a subtask on the source's own device, or on `name#w`, runs on peer `name`)
 through the one `placement.refit`: a spatial stage's slices are fitted again to the peers
 they were matched to (finish-together rows; slices on one peer merge, all on one peer make
@@ -27,12 +28,13 @@ matching figures from `peer.matching_state`, which `match` points there while it
 the round (and back to what it was once the round is over).
 
 API
-    MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None)
+    MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None, gather_s=0.0)
+        gather_s: a round it opens waits this long for other sources to re-plan into it
         .place(costs, state, source, input_shapes) -> Plan       the plan it expects
         await .match(peer, costs, state, plan) -> Plan           the plan on the matched peers
         .rounds -> list[RoundRecord]                              every round played, in order
     RoundRecord(index, number, status, sent, expected, phase1, final, subtasks, figures,
-                plan, elapsed_s, dead)     .line() -> str  one line for a report
+                plan, elapsed_s, dead, sources)     .line() -> str  one line for a report
     fit_to_matching(planner, plan, subtasks, sites) -> Plan    pure: the plan on `sites`
     round_lines(placement) -> list[str]     a placement's round lines (none if it plays none)
 """
@@ -83,6 +85,7 @@ class RoundRecord:
     plan: Plan  # the plan the round made (on the matched peers; expected if failed)
     elapsed_s: float
     dead: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # the sources that played the round (one game for all)
 
     def line(self) -> str:
         total = sum(self.sent.values())
@@ -90,8 +93,9 @@ class RoundRecord:
         final = _sites(self.final)
         moves = "phase 1 = final" if self.phase1 == self.final else f"phase 1 {_sites(self.phase1)} -> final"
         dead = f"; dead {', '.join(self.dead)}" if self.dead else ""
-        return (f"round {self.index} ({self.status}, {self.elapsed_s * 1e3:.0f} ms): {moves} {final}; "
-                f"sent {total} ({counts}){dead}")
+        played = f" #{self.number} played by {'+'.join(self.sources)}" if self.sources else ""
+        return (f"round {self.index}{played} ({self.status}, {self.elapsed_s * 1e3:.0f} ms): "
+                f"{moves} {final}; sent {total} ({counts}){dead}")
 
 
 def _sites(sites: Mapping[str, str]) -> str:
@@ -107,12 +111,12 @@ class MatchedPlacement(Placement):
     """See the module docstring."""
 
     def __init__(self, use_source: bool = True, spatial: bool = True,
-                 expect: Placement | None = None, deadline_s: float | None = None) -> None:
+                 expect: Placement | None = None, deadline_s: float | None = None,
+                 gather_s: float = 0.0) -> None:
         self.use_source, self.spatial = use_source, spatial
         self.expect = expect or PlannerPlacement(spatial=spatial, use_source=use_source)
-        self.deadline_s = deadline_s
+        self.deadline_s, self.gather_s = deadline_s, gather_s
         self.rounds: list[RoundRecord] = []
-        self._last_number = 0
 
     def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         """The plan the source expects (the game then decides its peers)."""
@@ -127,32 +131,37 @@ class MatchedPlacement(Placement):
         figures = figures_from_cluster(peer.name, game_state)
         roster = {n: a for n in sorted(game_state.peers)
                   if n != peer.name and (a := peer.address_of(n)) is not None}
-        number = self._last_number = max(self._last_number + 1, time.time_ns() // 1_000_000)
+        number = 0  # the round open on the cluster, or the next: the Matchmaker's to pick
         t0 = time.perf_counter()
         live_state, peer.matching_state = peer.matching_state, lambda: game_state
         try:  # the node reads its figures when the round opens: those of this plan's state
-            result = await peer.matchmaker.play(number, roster, subtasks, self.deadline_s)
+            result = await peer.matchmaker.play(None, roster, subtasks, self.deadline_s,
+                                                self.gather_s)
         except FognetError as exc:
             log.warning("round %d could not be played (%s): running the expected plan", number, exc)
             return self._record(number, FAILED, subtasks, figures, plan, plan, {}, {}, {},
                                 time.perf_counter() - t0, ())
         finally:
             peer.matching_state = live_state
+        number, sources = result.round, result.sources
         if not result.phase1 or (roster and set(roster) <= set(result.dead)):
             log.warning("round %d reached no matching (no worker answered): running the "
                         "expected plan", number)
             return self._record(number, FAILED, subtasks, figures, plan, plan, result.sent,
-                                result.phase1, result.assignment, result.elapsed_s, result.dead)
+                                result.phase1, result.assignment, result.elapsed_s, result.dead,
+                                sources)
         matched = await asyncio.to_thread(fit_to_matching, planner, plan, subtasks, result.assignment)
         status = DONE if result.completed else CUT
         return self._record(number, status, subtasks, figures, plan, matched, result.sent,
-                            result.phase1, result.assignment, result.elapsed_s, result.dead)
+                            result.phase1, result.assignment, result.elapsed_s, result.dead,
+                            sources)
 
     def _record(self, number, status, subtasks, figures, expected: Plan, plan: Plan, sent,
-                phase1, final, elapsed_s, dead) -> Plan:
+                phase1, final, elapsed_s, dead, sources=()) -> Plan:
         record = RoundRecord(
             len(self.rounds) + 1, number, status, dict(sent), _expected_sites(expected, subtasks),
-            dict(phase1), dict(final), tuple(subtasks), figures, plan, elapsed_s, tuple(dead))
+            dict(phase1), dict(final), tuple(subtasks), figures, plan, elapsed_s, tuple(dead),
+            tuple(sources))
         self.rounds.append(record)
         log.info("%s", record.line())
         return plan

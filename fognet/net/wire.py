@@ -57,7 +57,7 @@ class MsgType(str, Enum):
     PROPOSE = "PROPOSE"  # source -> worker: hold my subtask this round? -> ACCEPT or REJECT
     ACCEPT = "ACCEPT"  # worker -> source: I hold your subtask (a lighter one may still bump it)
     REJECT = "REJECT"  # worker -> source: I do not hold your subtask, for this reason (the
-    # reply to PROPOSE, or one-way when a lighter proposal bumps a held subtask)
+    # reply to PROPOSE, or a request -> MATCH_ACK when a lighter proposal bumps a held subtask)
     PROPOSALS_DONE = "PROPOSALS_DONE"  # one-way, source -> workers: no proposal of mine is unanswered
     HOSTED = "HOSTED"  # one-way, worker -> sources: phase 1 is over for me; the subtasks I hold
     TURN = "TURN"  # source -> next source: your turn to try phase-2 steps -> MATCH_ACK
@@ -66,7 +66,7 @@ class MsgType(str, Enum):
     STEP_COMMIT = "STEP_COMMIT"  # initiator -> everyone: the step is approved, apply it -> MATCH_ACK
     STEP_ABORT = "STEP_ABORT"  # one-way, initiator -> the parties it locked: the step is off, unlock
     ROUND_DONE = "ROUND_DONE"  # one-way, the source that sees a full idle cycle -> all: game over
-    MATCH_ACK = "MATCH_ACK"  # the TURN or STEP_COMMIT was applied
+    MATCH_ACK = "MATCH_ACK"  # the TURN or STEP_COMMIT was applied, or the bump's REJECT re-proposed
     PEER_GONE = "PEER_GONE"  # one-way, peer -> round: this peer did not answer in time, forget it
 
 
@@ -258,7 +258,8 @@ def _same_length(name: str, **columns: tuple) -> None:
 
 @body(MsgType.ROUND_OPEN)
 class RoundOpen(Body):
-    """Sent by every peer of the roster once per round; a peer it reaches joins the round."""
+    """Sent by every peer of the roster when a round opens and again whenever what it knows
+    of the round grows; a peer it reaches joins the round (fognet/peer/match/opening.py)."""
 
     round: int
     budget_s: float  # seconds left until the round's deadline, at the sender, when sent
@@ -277,6 +278,9 @@ class RoundOpen(Body):
     cap: float = 0.9  # as a worker: the utilisation it lends at most
     rate: float = 1.0  # as a source: frames/s
     nic_Bps: float = 0.0  # the peer's interface bandwidth (both roles); 0: no limit
+    sources: tuple[str, ...] = ()  # the round's sources as far as the sender knows
+    frozen: bool = False  # the sender settled who plays: adopt its roster and sources
+    hold_s: float = 0.0  # keep the round open at least this long (s from sending): gathering
 
     def __post_init__(self) -> None:
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)

@@ -110,6 +110,31 @@ async def play_round(peers: dict[str, LivePeer], number: int, deadline_s: float)
     return outcome(peers, {r.peer: r for r in results if r is not None})
 
 
+async def play_open(peers: dict[str, LivePeer], names: Iterable[str], deadline_s: float,
+                    rosters: dict[str, list[str]] | None = None) -> dict[str, RoundResult]:
+    """The sources `names` each play their subtasks in the round open on their peer (or the
+    next), at once; `rosters` may give a source a roster of its own (peer names; a name
+    not among `peers` is a peer that never answers)."""
+    rosters = rosters or {}
+
+    def roster(name: str) -> dict[str, str]:
+        names_ = rosters.get(name, [n for n, p in peers.items() if p.alive])
+        return {n: peers[n].transport.address if n in peers else "127.0.0.1:9" for n in names_}
+
+    names = list(names)
+    played = [_unless_killed(peers[n], peers[n].matchmaker.play(
+        None, roster(n), peers[n].state.subtasks, deadline_s)) for n in names]
+    return {n: r for n, r in zip(names, await asyncio.gather(*played), strict=True) if r}
+
+
+async def round_outcome(peers: dict[str, LivePeer], number: int, timeout_s: float) -> LiveOutcome:
+    """How round `number` ended on every live peer (all of them take part in it)."""
+    alive = [p for p in peers.values() if p.alive]
+    results = await asyncio.gather(*(
+        _unless_killed(p, p.matchmaker.wait_round(number, timeout_s)) for p in alive))
+    return outcome(peers, {r.peer: r for r in results if r is not None})
+
+
 async def _unless_killed(peer: LivePeer, waiting) -> RoundResult | None:
     """The round's result, or None if the peer is killed first."""
     playing = asyncio.ensure_future(waiting)
@@ -133,7 +158,7 @@ def outcome(peers: dict[str, LivePeer], results: dict[str, RoundResult]) -> Live
         sent.update(r.sent)
         assignment.update(r.assignment)
         phase1.update(r.phase1)
-    source_results = [r for name, r in results.items() if peers[name].state.subtasks]
+    source_results = [r for name, r in results.items() if name in r.sources]
     for peer in peers.values():  # a source killed mid-round: its subtasks go nowhere
         if not peer.alive:
             for s in peer.state.subtasks:

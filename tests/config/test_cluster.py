@@ -29,7 +29,7 @@ def test_every_shipped_cluster_loads_with_links_to_every_worker(path):
 def test_shipped_cluster_sizes():
     sizes = {p.stem: (len(load_cluster(p).sources), len(load_cluster(p).workers))
              for p in PEERS.glob("local-*.toml")}
-    assert sizes == {"local-2": (1, 1), "local-4": (1, 3), "local-8": (2, 6)}
+    assert sizes == {"local-2": (1, 1), "local-4": (1, 3), "local-8": (2, 6), "local-cars": (3, 2)}
 
 
 def test_link_is_symmetric_falls_back_to_default_and_is_free_on_one_peer():

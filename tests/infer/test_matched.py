@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from dataclasses import replace
 
 from fognet.data.driving import DrivingStream
 from fognet.infer.matched import MatchedPlacement, fit_to_matching
@@ -225,6 +226,8 @@ def test_a_round_is_one_report_line_with_its_outcome_placements_and_messages() -
     assert line.startswith("round 2 (cut, 12 ms): phase 1 s0:f1 s1.r0:f1 s1.r1:f1 -> final ")
     assert "final s0:car1 s1.r0:f1 s1.r1:f2;" in line
     assert "sent 5 (PROPOSE 3 ROUND_OPEN 2); dead f3" in line
+    joint = replace(record, sources=("car1", "car2")).line()  # one game for both sources
+    assert joint.startswith("round 2 #99 played by car1+car2 (cut, 12 ms): phase 1 ")
     holder = MatchedPlacement()
     holder.rounds.append(record)
     assert round_lines(holder) == [line] and round_lines(FixedPlan(plan)) == []  # a baseline plays none

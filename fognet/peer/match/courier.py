@@ -59,11 +59,13 @@ class Courier:
         )
         return reply.body
 
-    async def send(self, peer: str, body: wire.Body) -> bool:
-        """One-way, best effort: False if it could not be handed over in time."""
+    async def send(self, peer: str, body: wire.Body, address: str | None = None) -> bool:
+        """One-way, best effort: False if it could not be handed over in time. `address`:
+        for a peer not (or no longer) among the round's."""
         self.count(body)
         try:
-            await self.transport.send(self.addresses[peer], Header(body), timeout_s=self.timeout_s)
+            await self.transport.send(address or self.addresses[peer], Header(body),
+                                      timeout_s=self.timeout_s)
         except FognetError as exc:
             log.debug("%s to %s failed: %s", body.TYPE.value, peer, exc)
             return False

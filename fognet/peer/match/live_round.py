@@ -3,22 +3,24 @@
 The agents (`fognet.matching.agent`) decide; this module only carries their messages,
 keeps time and handles failures. A round on one peer:
 
-  open     send ROUND_OPEN (my figures as worker and/or source) to the roster; wait for
-           everyone's (up to `open_s`; the silent are dead). My view = every announced
-           figure + only my own subtasks (no peer holds the global instance).
+  open     send ROUND_OPEN (my figures as worker and/or source, what I know of the roster
+           and the sources) to the roster; agree on who plays (`opening.py`: knowledge
+           only grows until everyone announced the same, then it is frozen; up to
+           `open_s`, the silent are dead). My view = every announced figure + only my own
+           subtasks (no peer holds the global instance).
   phase 1  a source proposes each subtask down its list: PROPOSE is a request answered
-           ACCEPT/REJECT; a bumped subtask's REJECT goes one-way to its source, which
-           proposes further. A source with no proposal unanswered sends PROPOSALS_DONE to
-           the workers (again after each bump). A worker ends phase 1 once every live
-           source is done and `settle_s` passed without a PROPOSE, or at `phase1_s`;
-           then it sends HOSTED (what it holds) to every source and refuses later
+           ACCEPT/REJECT; a bumped subtask's REJECT is a request to its source, acknowledged
+           once it proposed further, and the PROPOSE that bumped it is answered after
+           that. A source with no proposal unanswered sends PROPOSALS_DONE to the workers
+           (again after each bump). A worker ends phase 1 once every live source is done
+           (after a death, also `settle_s` without a PROPOSE), or at `phase1_s`; then it sends HOSTED (what it holds) to every source and refuses later
            PROPOSEs (STALE_ROUND). A source waits for every live worker's HOSTED and keeps
            a subtask on a worker only if that worker lists it (else it goes home), so a
            cut that raced a message still leaves a valid matching.
-  phase 2  the first source of the ring takes the TURN. The Turn holder asks each party
-           of a step (STEP_ASK -> STEP_VOTE) one by one in id order, so locks are taken
-           in id order; a refusal stops the asking and the step is refused; it then sends
-           STEP_COMMIT to everyone as a request acknowledged by MATCH_ACK (the next step
+  phase 2  the first source of the ring takes the TURN. The Turn holder drops unasked a
+           step it can tell the parties would refuse (`matching.round_rules.hopeless`)
+           and asks the parties of the others at once (STEP_ASK -> STEP_VOTE; one
+           initiator at a time, so no lock is contended); it then sends STEP_COMMIT to everyone as a request acknowledged by MATCH_ACK (the next step
            starts on applied state) or STEP_ABORT one-way to the parties it locked. TURN goes
            to the next live source (acknowledged at once). ROUND_DONE ends the game.
   end      on ROUND_DONE, or at the deadline: then each source keeps its placement as of
@@ -43,7 +45,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from fognet.errors import FognetError, Refused
+from fognet.errors import Refused
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import Instance, PeerId, Subtask
@@ -52,28 +54,40 @@ from fognet.net.base import Transport
 from fognet.net.wire import Header, Reason
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import Courier, Timing, figures_of, wait_event, without_worker
+from fognet.peer.match.opening import OpeningPhase
 from fognet.peer.match.phase1 import DRIVER, ProposalPhase
 from fognet.peer.match.phase2 import StepPhase
 from fognet.peer.match.round_values import RoundResult
-from fognet.placement.instance import Figures, game_instance, peer_of, worker_id
+from fognet.placement.instance import Figures, peer_of, worker_id
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DRIVER", "LiveRound", "Timing", "figures_of", "without_worker"]
 
 
-class LiveRound(ProposalPhase, StepPhase):
+class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
     """This peer's part in round `number` (see the module docstring)."""
 
     def __init__(self, name: str, number: int, roster: Mapping[str, str], deadline: float,
                  figures: Figures, subtasks: Sequence[Subtask], transport: Transport,
-                 timing: Timing) -> None:
+                 timing: Timing, gather_s: float = 0.0) -> None:
         self.name, self.number, self.timing = name, number, timing
         self.roster = dict(roster)
         self.deadline = deadline  # event-loop time
         self.figures, self.subtasks = figures, tuple(subtasks)
         self.courier = Courier(transport, self.roster, timing.ask_timeout_s)
         self.announced: dict[str, tuple[Figures, bool]] = {name: (figures, bool(subtasks))}
+        self.known_sources: set[str] = {name} if subtasks else set()
+        self._theirs: dict = {}  # peer -> the knowledge its last ROUND_OPEN carried
+        self._adopted = False  # a frozen ROUND_OPEN set my knowledge
+        self._announcing = False  # an announcement of grown knowledge is due
+        self.gather_s = gather_s  # hold the round open this long (I opened it)
+        self._hold_until = -math.inf  # no peer settles who plays before this (loop time)
+        self._woken_at = -math.inf
+        self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
+        self.frozen = False  # who plays is settled (my view is built or being built)
+        self.left_out = False  # the round froze without my subtasks
+        self.spare: tuple[Subtask, ...] = ()  # those subtasks, for the next round
         self.view: Instance | None = None
         self.source: SourceAgent | None = None
         self.worker: WorkerAgent | None = None
@@ -110,7 +124,7 @@ class LiveRound(ProposalPhase, StepPhase):
             async with asyncio.timeout_at(self.deadline), asyncio.TaskGroup() as tg:
                 self._tg = tg
                 try:
-                    if await self._open():
+                    if await self._open() and self.known_sources:  # else: nothing to play
                         await self._phase1()
                         await self._phase2()
                 finally:
@@ -123,44 +137,6 @@ class LiveRound(ProposalPhase, StepPhase):
             self.over.set()
             self._tg = None
         return self._result()
-
-    async def _open(self) -> bool:
-        """Announce, gather the announcements, build my view and agents (False: the game
-        refuses what was announced; the round then keeps every subtask at home)."""
-        body = self._open_body()
-        others = [p for p in self.roster if p != self.name]
-        await asyncio.gather(*(self.courier.send(p, body) for p in others))
-        await self._until(lambda: self.roster.keys() <= self.announced.keys(),
-                          self._loop.time() + self.timing.open_s)
-        self.dead |= self.roster.keys() - self.announced.keys()
-        live = {p: a for p, a in self.announced.items() if p not in self.dead}
-        rules = [f.rule for p, (f, src) in sorted(live.items()) if src]
-        try:
-            self.view = game_instance({p: f for p, (f, _) in live.items()}, self.subtasks,
-                                      sources=[p for p, (_, src) in live.items() if src],
-                                      rule=rules[0] if rules else self.figures.rule)
-        except FognetError as exc:
-            log.warning("%s: round %d cannot be played: %s", self.name, self.number, exc)
-            return False
-        if self.subtasks:
-            self.source = SourceAgent(self.view, PeerId(self.name), self.view.sources)
-        if self.figures.quota > 0:
-            self.worker = WorkerAgent(self.view, worker_id(self.name))
-        return True
-
-    def _open_body(self) -> wire.RoundOpen:
-        f = self.figures
-        return wire.RoundOpen(
-            round=self.number, budget_s=max(0.0, self.deadline - self._loop.time()),
-            roster=tuple(self.roster), addresses=tuple(self.roster.values()), rule=f.rule,
-            quota=f.quota, speed=f.speed, backlog_ref_s=f.backlog_ref_s,
-            source=bool(self.subtasks), local_speed=f.local_speed,
-            local_backlog_ref_s=f.local_backlog_ref_s,
-            link_peers=tuple(lk.peer for lk in f.links),
-            link_Bps=tuple(lk.bandwidth_Bps for lk in f.links),
-            link_latency_s=tuple(lk.latency_s for lk in f.links),
-            cap=f.cap, rate=f.rate, nic_Bps=f.nic,
-        )
 
     async def _phase1(self) -> None:
         self._p1_end = self._loop.time() + self.timing.phase1_s
@@ -208,6 +184,7 @@ class LiveRound(ProposalPhase, StepPhase):
             dead=tuple(sorted(self.dead)), elapsed_s=self._loop.time() - self._started,
             steps=self.source.steps if self.source else 0,
             commits=self.source.commits if self.source else 0,
+            sources=tuple(sorted(self.known_sources - self.dead)), left_out=self.left_out,
         )
 
     # --- failures ----------------------------------------------------------------------------
@@ -261,13 +238,14 @@ class LiveRound(ProposalPhase, StepPhase):
     async def handle(self, header: Header) -> wire.Body | None:
         """One incoming message of this round; the reply body, if the message wants one."""
         body, peer = header.body, header.sender
+        if isinstance(body, wire.RoundOpen):  # a peer new to the round may announce itself
+            if peer not in body.roster:
+                raise Refused(f"ROUND_OPEN from {peer!r} must list it in its roster",
+                              Reason.NOT_FOUND)
+            self.on_round_open(peer, body)
+            return None
         if peer not in self.roster:
             raise Refused(f"{peer!r} is not in round {self.number}'s roster", Reason.NOT_FOUND)
-        if isinstance(body, wire.RoundOpen):
-            if self.view is None:
-                self.announced[peer] = figures_of(body)
-                self._changed.set()
-            return None
         if isinstance(body, wire.PeerGone):
             self.drop(body.peer, tell=False)
             return None
@@ -291,16 +269,17 @@ class LiveRound(ProposalPhase, StepPhase):
         n = self.number
         if isinstance(msg, m.Propose):
             await self._wait(self.ready)
-            if self.view is None:
-                return wire_bodies.to_wire(n, m.Reject(worker_id(self.name), msg.subtask.id,
-                                                     m.Reason.STALE_ROUND))
-            return wire_bodies.to_wire(n, self.on_propose(msg))
+            if self.view is None:  # BUSY: still opening (ask again); STALE: not playing
+                why = m.Reason.STALE_ROUND if self.frozen else m.Reason.BUSY
+                return wire_bodies.to_wire(n, m.Reject(worker_id(self.name), msg.subtask.id, why))
+            return wire_bodies.to_wire(n, await self.on_propose(msg))
         mine = {s.id for s in self.subtasks}
         if isinstance(msg, m.Reject):
             if msg.subtask not in mine:
                 raise Refused(f"REJECT names {msg.subtask!r}, not a subtask of {self.name}",
                               Reason.NOT_FOUND)
-            self.on_reject(msg)
+            await self.on_bumped(msg)
+            return wire.MatchAck(n)
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
             self.on_hosted(peer, msg)
         elif isinstance(msg, m.RoundDone):

@@ -9,15 +9,20 @@ plays one round; the pure game is `fognet.matching.agent`). How a peer hosts it:
     group.create_task(mm.run())                   # in the owner's TaskGroup; until cancelled
     # in the transport's serve handler, for every type in MATCH_TYPES:
     reply = await mm.handle(header)               # Header | None; raises WireError -> ERROR
-    result = await mm.play(round, roster, subtasks, deadline_s)   # a source opens a round
+    result = await mm.play(None, roster, subtasks, deadline_s, gather_s)   # a source plays:
+        # the round open here, else the next; result.round says which one it was
     mm.submit(subtasks)                           # or queue them for the next round it joins
     result = await mm.wait_round(round, timeout_s)   # any peer: how round r ended here
     mm.peer_dead(name)                            # membership declared a peer dead
 
 `roster` maps the names of the peers that play the round to their "host:port"; it travels
 in ROUND_OPEN, so a peer that did not open the round joins it on the first ROUND_OPEN it
-gets (playing the subtasks it has queued, if any). A round's number must be the same on
-every peer: the sources of a round call `play` with the same number and roster.
+gets (playing the subtasks it has queued, if any). Rounds are numbered cluster-wide
+without a coordinator: `play(None, ...)` joins the round open here, else opens the one
+after every round this peer has seen (sources re-planning at once pick the same number);
+the peers of a round agree on who plays it (`opening.py`: rosters and sources merge), so
+every source that re-plans while it is open plays the same game, and one arriving after
+it froze waits for its end and plays the next.
 
 Identities: a peer is a source under its name and a worker under `name#w`
 (`fognet.placement.instance.worker_id`), so one peer can be both; results name sites by game id.
@@ -49,6 +54,7 @@ from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.peer.match.live_round import LiveRound, Timing, figures_of
+from fognet.peer.match.opening import round_over_body
 from fognet.peer.match.round_values import RoundResult
 from fognet.placement.instance import Figures
 
@@ -62,7 +68,7 @@ MATCH_TYPES = frozenset({
     MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 _ONE_WAY = frozenset({
-    MsgType.ROUND_OPEN, MsgType.REJECT, MsgType.PROPOSALS_DONE, MsgType.HOSTED,
+    MsgType.ROUND_OPEN, MsgType.PROPOSALS_DONE, MsgType.HOSTED,
     MsgType.STEP_ABORT, MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 MAX_BUDGET_S = 3600.0
@@ -83,11 +89,14 @@ class Matchmaker:
         self.timing = timing or Timing()
         self._figures = figures if callable(figures) else (lambda: figures)
         self._queued: tuple[Subtask, ...] = ()
+        self._queued_into: int | None = None  # the round that took the queued subtasks
+        self._seen = 0  # the highest round number this peer has heard of
         self._rounds: dict[int, LiveRound] = {}
         self._results: dict[int, RoundResult] = {}
         self._done: dict[int, asyncio.Event] = {}
         self._starts: asyncio.Queue[LiveRound] = asyncio.Queue()
         self._running = False
+        self._sends: set[asyncio.Task] = set()  # answers to ROUND_OPENs of rounds over here
 
     # --- owner's side -----------------------------------------------------------------
 
@@ -112,22 +121,64 @@ class Matchmaker:
                 raise InstanceError(f"subtask {s.id}: work and bytes must be finite and >= 0")
         if len({s.id for s in subtasks}) != len(subtasks):
             raise InstanceError(f"{self.name}: subtask ids must be unique")
-        self._queued = subtasks
+        self._queued, self._queued_into = subtasks, None
 
-    async def play(self, number: int, roster: Mapping[str, str],
+    async def play(self, number: int | None, roster: Mapping[str, str],
                    subtasks: Iterable[Subtask] | None = None,
-                   deadline_s: float | None = None) -> RoundResult:
-        """Open round `number` among `roster` and play it to its end (or its deadline)."""
+                   deadline_s: float | None = None, gather_s: float = 0.0) -> RoundResult:
+        """Play my subtasks in round `number` among `roster`, to its end (or its deadline).
+
+        They join the round if it is open here (its players not yet settled), even if
+        another source opened it; a round already frozen or over sends them to the next.
+        `number=None`: the round open here, else the one after every round seen, so the
+        sources of a cluster that re-plan at the same moment pick the same number. Returns
+        the result of the round they were played in (`RoundResult.round`). `gather_s`: a
+        round this call opens is announced only after this long, so sources re-planning
+        within it play in it too (each opens the same number; their rounds merge)."""
         if not self._running:
             raise PeerError(f"{self.name}: start Matchmaker.run() before playing a round")
-        if number in self._rounds or number in self._results:
-            raise PeerError(f"{self.name}: round {number} is already being played or over")
         if subtasks is not None:
             self.submit(subtasks)
         roster = {self.name: self.transport.address, **roster}
         budget = self.timing.deadline_s if deadline_s is None else deadline_s
-        self._join(number, roster, asyncio.get_running_loop().time() + budget)
-        return await self.wait_round(number, budget + 1.0)
+        number = self._open_number() if number is None else number
+        for _ in range(KEEP_RESULTS):
+            number = await self._enter(number, roster, budget, gather_s)
+            result = await self.wait_round(number, budget + 1.0)
+            if not result.left_out:
+                return result
+            number = max(number, self._seen) + 1
+        raise PeerError(f"{self.name}: my subtasks were left out of {KEEP_RESULTS} rounds "
+                        "in a row")
+
+    def _open_number(self) -> int:
+        """The lowest round open here (players not yet settled); else the last one in play
+        (`_enter` waits for its end: a round's workers grant their capacity once, so the
+        next round does not overlap it); else the next unseen one."""
+        open_ = [n for n, live in self._rounds.items() if not live.frozen]
+        return min(open_) if open_ else max(self._rounds, default=self._seen + 1)
+
+    async def _enter(self, number: int, roster: Mapping[str, str], budget: float,
+                     gather_s: float = 0.0) -> int:
+        """Put my queued subtasks into round `number`, or the first later one still open;
+        the number of the round they went into."""
+        while True:
+            if not self._queued and self._queued_into is not None:
+                return self._queued_into  # a ROUND_OPEN drew them into a round meanwhile
+            live = self._rounds.get(number)
+            if live is None and number not in self._results:
+                self._join(number, roster, asyncio.get_running_loop().time() + budget, gather_s)
+                return number
+            if live is not None and not live.frozen and not live.subtasks:
+                live.add(self._take_queued(), roster)
+                return number
+            if live is not None:  # settled without them: they wait for the next round
+                await live.over.wait()
+            number = max(number, self._seen) + 1
+
+    def _take_queued(self) -> tuple[Subtask, ...]:
+        subtasks, self._queued = self._queued, ()
+        return subtasks
 
     async def wait_round(self, number: int, timeout_s: float | None = None) -> RoundResult:
         """How round `number` ended on this peer (waits for it to end)."""
@@ -160,8 +211,13 @@ class Matchmaker:
         if header.type not in MATCH_TYPES:
             raise Refused(f"{header.type.value} is not a matching message", Reason.UNSUPPORTED)
         live = self._rounds.get(body.round)
+        if isinstance(body, wire.RoundOpen):
+            self._seen = max(self._seen, body.round)
         if live is None and isinstance(body, wire.RoundOpen) and body.round not in self._results:
             live = self._join_from(header.sender, body)
+        if live is None and isinstance(body, wire.RoundOpen) and not body.frozen:
+            self._answer_over(header.sender, body)  # a round over here: play the next one
+            return None
         if live is None:
             if header.type in _ONE_WAY:
                 log.debug("%s: %s for round %d ignored (not in play)", self.name,
@@ -170,6 +226,18 @@ class Matchmaker:
             raise Refused(f"{self.name} is not playing round {body.round}", Reason.STALE_ROUND)
         reply = await live.handle(header)
         return None if reply is None else Header(reply)
+
+    def _answer_over(self, sender: str, body: wire.RoundOpen) -> None:
+        addresses = dict(zip(body.roster, body.addresses, strict=True))
+        if sender not in addresses:
+            return
+        reply = round_over_body(body.round, self.name, self.transport.address, self._figures(),
+                                sender, addresses[sender])
+        task = asyncio.ensure_future(self.transport.send(addresses[sender], Header(reply),
+                                                         timeout_s=self.timing.ask_timeout_s))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # best effort
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
     # --- rounds -----------------------------------------------------------------------
 
@@ -187,11 +255,15 @@ class Matchmaker:
                           f"{self.name!r}", Reason.NOT_FOUND)
         return self._join(body.round, roster, asyncio.get_running_loop().time() + body.budget_s)
 
-    def _join(self, number: int, roster: Mapping[str, str], deadline: float) -> LiveRound:
+    def _join(self, number: int, roster: Mapping[str, str], deadline: float,
+              gather_s: float = 0.0) -> LiveRound:
         figures = self._figures()
-        subtasks, self._queued = self._queued, ()
+        subtasks = self._take_queued()
+        if subtasks:
+            self._queued_into = number
+        self._seen = max(self._seen, number)
         live = LiveRound(self.name, number, roster, deadline, figures, subtasks,
-                         self.transport, self.timing)
+                         self.transport, self.timing, gather_s)
         self._rounds[number] = live
         self._done.setdefault(number, asyncio.Event())
         self._starts.put_nowait(live)
@@ -202,6 +274,8 @@ class Matchmaker:
             result = await live.play()
         finally:
             self._rounds.pop(live.number, None)
+        if live.left_out and not self._queued:  # they play in the next round
+            self.submit(live.spare)
         self._results[live.number] = result
         self._done[live.number].set()
         for old in sorted(self._results)[:-KEEP_RESULTS]:

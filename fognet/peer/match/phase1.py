@@ -1,25 +1,34 @@
 """Phase 1 of a live round (deferred acceptance), as methods of `LiveRound`.
 
 A source runs one chain per proposal (PROPOSE -> ACCEPT/REJECT, the next proposal after a
-REJECT); a bumped subtask's REJECT comes one-way and starts a chain of its own. A source
-with nothing unanswered sends PROPOSALS_DONE. A worker ends phase 1 when every live
-source is done and `settle_s` passed quietly (or at `phase1_s`) and sends HOSTED; a source
-then keeps a subtask on a worker only if that worker's HOSTED lists it. The state these
-methods use lives in `LiveRound.__init__`.
+REJECT). A bump is a request: the worker sends the bumped subtask's REJECT to its source
+and answers the PROPOSE that caused it only once that source acknowledged (MATCH_ACK),
+which it does once its re-proposals are answered. So a proposal's answer covers every
+proposal it set off, and when a source has nothing unanswered (it then sends
+PROPOSALS_DONE) nothing it caused is still in flight: a worker that has PROPOSALS_DONE
+from every live source knows phase 1 is over everywhere (deferred acceptance then has
+reached its one outcome, the same as `play`'s) and sends HOSTED at once. `settle_s` of quiet
+is waited only once a peer died (its subtasks are re-proposed outside any chain), and
+`phase1_s` bounds it all. A source keeps a subtask on a worker only if that worker's
+HOSTED lists it. A worker that has not yet settled who plays (a ROUND_OPEN still on its
+way) answers BUSY, and the source asks again. The state these methods use lives in `LiveRound.__init__`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.instance import PeerId
+from fognet.matching.round_rules import Phase1, phase1_over, reconcile
 from fognet.net import wire
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import wait_event
 from fognet.placement.instance import peer_of, worker_id
 
+PROPOSE_RETRY_S = 0.01  # a worker still opening the round answers BUSY: ask again this soon
 DRIVER = PeerId("round")  # sender of the phase signals a peer gives its own agents
 
 log = logging.getLogger(__name__)
@@ -37,15 +46,34 @@ class ProposalPhase:
             task.add_done_callback(self._chains.discard)
 
     async def _chain(self, out: m.Outgoing) -> None:
-        """One proposal and its answer; a Reject makes the next proposal its own chain."""
+        """One proposal and its answer, then the next proposal after a Reject."""
         try:
-            reply = await self._propose(out.to, out.message)
-            if not self._reconciled():
-                for nxt in self.source.handle(reply):
-                    self._spawn_chain(nxt)
+            while out is not None:
+                reply = await self._propose(out.to, out.message)
+                if self._reconciled():
+                    return
+                nxt = self.source.handle(reply)  # a Reject: at most the next proposal
+                out = nxt[0] if nxt else None
         finally:
             self._pending -= 1
             self._maybe_proposals_done()
+
+    async def on_bumped(self, msg: m.Reject) -> None:
+        """A worker bumped one of my subtasks: propose it further down, and return once
+        that is answered (the bump's acknowledgement then covers it)."""
+        if self.source is None or self._reconciled() or self._tg is None:
+            return
+        outs = self.source.handle(msg)
+        self._pending += 1  # no PROPOSALS_DONE while the re-proposal is out
+        try:
+            await asyncio.gather(*(self._chain_one(out) for out in outs))
+        finally:
+            self._pending -= 1
+            self._maybe_proposals_done()
+
+    async def _chain_one(self, out: m.Outgoing) -> None:
+        self._pending += 1
+        await self._chain(out)
 
     async def _propose(self, wid: PeerId, msg: m.Propose) -> m.Accept | m.Reject:
         sid, peer = msg.subtask.id, peer_of(wid)
@@ -53,9 +81,14 @@ class ProposalPhase:
         if peer in self.dead:
             return refusal
         if peer == self.name:
-            return self.on_propose(msg)
+            return await self.on_propose(msg)
         try:
-            reply = wire_bodies.from_wire(peer, await self.courier.request(peer, wire_bodies.to_wire(self.number, msg)))
+            body = wire_bodies.to_wire(self.number, msg)
+            reply = wire_bodies.from_wire(peer, await self.courier.request(peer, body))
+            while (isinstance(reply, m.Reject) and reply.reason is m.Reason.BUSY
+                   and self._loop.time() < self._p1_end):  # it has not settled who plays yet
+                await asyncio.sleep(PROPOSE_RETRY_S)
+                reply = wire_bodies.from_wire(peer, await self.courier.request(peer, body))
         except RemoteError as exc:
             log.debug("%s: PROPOSE %s refused by %s: %s", self.name, sid, peer, exc)
             return refusal
@@ -68,7 +101,8 @@ class ProposalPhase:
         return reply
 
     def on_reject(self, msg: m.Reject) -> None:
-        """A worker bumped one of my subtasks: propose it further down."""
+        """My subtask left its worker outside any chain (the worker died): propose it further
+        down, as a chain of its own."""
         if self.source is None or self._reconciled() or self._tg is None:
             return
         for nxt in self.source.handle(msg):
@@ -98,10 +132,10 @@ class ProposalPhase:
     def _reconcile(self) -> None:
         """Keep a subtask on a worker only if that worker's HOSTED lists it."""
         me = PeerId(self.name)
-        held = {(s.id, msg.sender) for msg in self._hosted.values() for s in msg.hosted}
+        placed = {s.id: self.source.site_of(s.id) for s in self.source.own}
+        kept = reconcile(placed, {msg.sender: msg.hosted for msg in self._hosted.values()}, me)
         for s in self.source.own:
-            site = self.source.site_of(s.id)
-            if site != me and (s.id, site) not in held:
+            if kept[s.id] != placed[s.id]:
                 self.source.bring_home(s)
         for peer, msg in sorted(self._hosted.items()):
             if peer not in self.dead:
@@ -114,7 +148,9 @@ class ProposalPhase:
 
     # --- phase 1, as a worker -----------------------------------------------------------
 
-    def on_propose(self, msg: m.Propose) -> m.Accept | m.Reject:
+    async def on_propose(self, msg: m.Propose) -> m.Accept | m.Reject:
+        """My worker's answer to a proposal, given once the subtasks it bumped were
+        proposed further (see the module docstring)."""
         sid = msg.subtask.id
         if self.worker is None:
             return m.Reject(worker_id(self.name), sid, m.Reason.OUT_OF_REACH)
@@ -122,35 +158,41 @@ class ProposalPhase:
             return m.Reject(self.worker.id, sid, m.Reason.STALE_ROUND)
         self._done_sources.discard(msg.sender)
         self._last_propose = self._loop.time()
-        reply = None
+        reply, bumps = None, []
         for out in self.worker.handle(msg):
             if out.message.subtask == sid:
                 reply = out.message
             else:  # bumped: its source proposes further, so it is not done
                 self._done_sources.discard(out.to)
-                self._spawn(self._bump(out))
+                bumps.append(self._bump(out))
         self._changed.set()
+        await asyncio.gather(*bumps)
         return reply
 
     async def _bump(self, out: m.Outgoing) -> None:
         peer = peer_of(out.to)
         if peer == self.name:
-            self.on_reject(out.message)
+            await self.on_bumped(out.message)
         elif peer not in self.dead:
-            await self.courier.send(peer, wire_bodies.to_wire(self.number, out.message))
+            try:
+                await self.courier.request(peer, wire_bodies.to_wire(self.number, out.message))
+            except RemoteError as exc:
+                log.debug("%s: REJECT to %s refused: %s", self.name, peer, exc)
+            except FognetError as exc:
+                log.info("%s: %s did not acknowledge REJECT: %s", self.name, peer, exc)
+                self.drop(peer)
 
     def on_proposals_done(self, peer: str) -> None:
         self._done_sources.add(peer)
         self._changed.set()
 
+    def _phase1_state(self) -> Phase1:
+        return Phase1(frozenset(self.view.sources) - self.dead, frozenset(self._done_sources),
+                      self._p1_end, self._last_propose, self.timing.settle_s, len(self.dead))
+
     async def _worker_cut(self) -> None:
         settle = self.timing.settle_s
-        while True:
-            now = self._loop.time()
-            live = set(self.view.sources) - self.dead
-            quiet = now - self._last_propose >= settle
-            if now >= self._p1_end or (live <= self._done_sources and quiet):
-                break
+        while not phase1_over(self._phase1_state(), now := self._loop.time()):
             self._changed.clear()
             await wait_event(self._changed, max(1e-3, min(settle, self._p1_end - now)))
         self.cut.set()

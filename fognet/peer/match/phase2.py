@@ -1,7 +1,8 @@
 """Phase 2 of a live round (approved steps), as methods of `LiveRound`.
 
-The Turn holder drives its agent's messages: it asks a step's parties one at a time in id
-order (so locks are taken in id order) and stops at the first no; commits go to everyone
+The Turn holder drives its agent's messages: a step it can tell the parties would refuse
+(`matching.round_rules.hopeless`: a worker without room, or a delta no other source's gain
+can offset) it drops unasked; it asks the other steps' parties at once; commits go to everyone
 as requests acknowledged by MATCH_ACK, so the next step starts on applied state; aborts go
 one-way to the parties it locked; the TURN goes to the next live source. A party votes with its agent and
 releases a lock after `lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source
@@ -19,6 +20,7 @@ from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import PeerId
+from fognet.matching.round_rules import hopeless, next_holder, turn_idle
 from fognet.net import wire
 from fognet.net.wire import Header
 from fognet.peer.match import wire_bodies
@@ -55,8 +57,8 @@ class StepPhase:
         """My agent's turn. A peer that died since my last turn changed the matching (its
         subtasks left, or went home): the idle count starts again, so every source looks
         at the matching without it before the game can end."""
-        if self._drops != self._drops_at_turn:
-            turn = m.Turn(turn.sender, 0, turn.round)
+        turn = m.Turn(turn.sender, turn_idle(self._drops, self._drops_at_turn, turn.idle),
+                      turn.round)
         self._drops_at_turn = self._drops
         self._holder = self.name
         return self.source.handle(turn)
@@ -84,8 +86,7 @@ class StepPhase:
         ring = self.view.sources  # the ring as it was, to find who comes after the holder
         if holder not in ring:
             return
-        after = ring[ring.index(holder) + 1:] + ring[:ring.index(holder)]
-        successor = next((p for p in after if p not in self.dead), self.name)
+        successor = next_holder(ring, PeerId(holder), self.dead)
         self._holder = successor
         if successor == self.name:
             log.info("%s: Turn holder %s is gone; taking the Turn", self.name, holder)
@@ -108,6 +109,9 @@ class StepPhase:
                 # a peer died during my turn: my agent listed its steps before that, so it
                 # looks again at the matching without it before passing the Turn on
                 queue.extend(self._take_turn(m.Turn(PeerId(self.name), 0)))
+            elif isinstance(msg, m.SwapAsk) and hopeless(
+                    self.view, self.source.ledger, self.source.id, msg.changes, self.source.rule):
+                queue.extend(self.source.expire())  # refused unasked: no party locked
             elif isinstance(msg, m.SwapAsk):
                 queue.extend(await self._ask_all(msg, targets))
             elif isinstance(msg, m.SwapCommit | m.SwapAbort):
@@ -118,17 +122,12 @@ class StepPhase:
                 await self._announce_over()
 
     async def _ask_all(self, ask: m.SwapAsk, parties: list[PeerId]) -> list[m.Outgoing]:
-        """Ask the parties one at a time in id order (locks in id order); stop at a no."""
-        votes, asked = [], []
-        for party in sorted(parties):
-            vote = await self._ask(party, ask)
-            asked.append(party)
-            votes.append(vote)
-            if not vote.ok:
-                break
-        votes += [m.SwapVote(p, ask.step, False, reason=m.Reason.BUSY)
-                  for p in parties if p not in asked]
-        self._asked[ask.step] = [p for p, v in zip(asked, votes, strict=False) if v.ok]  # locked
+        """Ask the parties at once: one round trip a step. Only the Turn holder initiates,
+        so a lock is never contended but by a holder thought dead (it answers BUSY: no
+        wait, no deadlock)."""
+        parties = sorted(parties)
+        votes = await asyncio.gather(*(self._ask(p, ask) for p in parties))
+        self._asked[ask.step] = [v.sender for v in votes if v.ok]  # locked
         outs: list[m.Outgoing] = []
         for vote in votes:
             outs += self.source.handle(vote)

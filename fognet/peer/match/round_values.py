@@ -28,4 +28,6 @@ class RoundResult:
     elapsed_s: float
     steps: int = 0  # phase-2 steps this peer asked about, as initiator
     commits: int = 0
+    sources: tuple[str, ...] = ()  # the sources that played the round (alive at its end)
+    left_out: bool = False  # my subtasks came after the round froze: they go to the next
     extra: dict = field(default_factory=dict)

@@ -11,6 +11,7 @@ import zmq
 import zmq.asyncio
 
 from fognet.matching.check import check, feasibility
+from fognet.matching.game import play
 from fognet.matching.local_driver import run_local
 from fognet.matching.random_instance import random_instance
 from fognet.net import codec, wire
@@ -47,11 +48,10 @@ async def test_two_sources_four_workers_reach_the_checked_matching(kind: str) ->
     assert out.completed
     assert check(inst, out.assignment).stable, check(inst, out.assignment).summary()
     local = run_local(inst)
-    # phase 1 (deferred acceptance) has one outcome whatever the message order; a worker
-    # that ends it early (a bump still in flight after settle_s) only changes where phase 2
-    # starts. From the same start, phase 2 plays the same game as the local driver.
-    if out.phase1 == local.phase1:
-        assert out.assignment == local.assignment
+    # deferred acceptance has one outcome whatever the message order, and a worker ends
+    # phase 1 only once nothing is in flight: the live round plays the local driver's game
+    assert out.phase1 == local.phase1
+    assert out.assignment == local.assignment
     assert {s.id for s in inst.subtasks} == set(out.assignment)
     # every subtask on a worker after phase 1 was proposed there and accepted
     assert out.sent["ACCEPT"] >= sum(1 for site in out.phase1.values() if "#" in site)
@@ -64,6 +64,25 @@ async def test_two_sources_four_workers_reach_the_checked_matching(kind: str) ->
     for name, result in out.results.items():
         on_me = {sid for sid, site in out.assignment.items() if site == worker_id(name)}
         assert {s.id for s in result.hosted} == on_me
+
+
+@pytest.mark.parametrize("batch", range(4))
+async def test_live_rounds_reach_plays_matching_on_random_instances(batch: int) -> None:
+    """20 random instances (5 per batch, 1 to 4 sources, 2 to 5 workers, some links cut):
+    the live round's matching is exactly `play`'s, phase 1 and the end."""
+    for k in range(5):
+        seed = 100 + 5 * batch + k
+        inst = random_instance(1 + seed % 4, 2 + seed % 4, 2 + seed % 3, seed=seed,
+                               rule="fair" if seed % 3 == 0 else "welfare",
+                               drop_links=0.2 if seed % 2 else 0.0)
+        states = split_instance(inst).values()
+        async with asyncio.timeout(20), live_peers(states, transports("memory"), TIMING) as peers:
+            out = await play_round(peers, 1, DEADLINE_S)
+        inst = states_instance(states)
+        want = play(inst)
+        assert out.completed, seed
+        assert out.phase1 == run_local(inst).phase1, seed
+        assert out.assignment == dict(want.assignment), seed
 
 
 def both_roles(rule: str) -> list[PeerState]:
@@ -92,8 +111,7 @@ async def test_peers_both_source_and_worker_play_round_after_round(rule: str) ->
     local = run_local(inst)
     for out in (first, second):
         assert check(inst, out.assignment).stable
-        if out.phase1 == local.phase1:  # see the first test
-            assert out.assignment == local.assignment
+        assert (out.phase1, out.assignment) == (local.phase1, local.assignment)
     assert any(site.endswith("#w") and site.startswith("car") for site in first.assignment.values())
 
 

@@ -1,0 +1,213 @@
+"""A live round's opening, as methods of `LiveRound`: who plays, agreed without a coordinator.
+
+Every peer of a round announces ROUND_OPEN (its figures) with what it knows of the round:
+the roster (names and addresses) and the sources. Knowledge only grows: an announcement
+adds its roster and sources to mine, and whenever mine grows I announce again to everyone
+in it. So a second source that re-plans while the round is open (`add`), or a peer that
+opened the same round number at the same moment with another roster, ends in the one
+round: the union of what everyone brought.
+
+A source opening a round may hold it open for `gather_s` (`hold_s` in its ROUND_OPEN,
+which every peer honours, capped at `open_s`), so that sources re-planning within it join.
+A peer freezes the round (builds its view, starts phase 1) once the hold is over and every live roster peer's
+announcements carry exactly my knowledge (their union: they may overtake each other). Once frozen it never changes: an
+announcement with other knowledge gets my frozen one back (`frozen=True`), which its
+receiver adopts as it is. Two peers cannot freeze different knowledge: each froze only
+after everyone announced its knowledge, and knowledge only grows until a freeze, so each
+saw the other's. A source that the frozen knowledge does not list is `left_out`: its
+subtasks go to the next round (`Matchmaker.play`). Announcements are sent again every `RESEND_S` to the peers whose knowledge
+differs (a send can fail while a connection is set up). A peer silent for `open_s` is dead for
+the round (each peer decides that alone; a round whose peers disagree on a death still
+ends valid, as after any death).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+from fognet.errors import FognetError
+from fognet.matching.agent import SourceAgent, WorkerAgent
+from fognet.matching.instance import PeerId, Subtask
+from fognet.net import wire
+from fognet.peer.match.courier import figures_of
+from fognet.placement.instance import Figures, game_instance, worker_id
+
+log = logging.getLogger(__name__)
+
+COALESCE_S = 0.002  # growths within this long are announced once
+RESEND_S = 0.25  # announce again to the peers not yet agreeing this often (lost sends)
+Knowledge = tuple[frozenset[str], frozenset[str]]  # (roster, sources)
+
+
+class OpeningPhase:
+    """The opening's methods of `LiveRound` (mixed in; see the module docstring)."""
+
+    def knowledge(self) -> Knowledge:
+        return frozenset(self.roster), frozenset(self.known_sources)
+
+    def add(self, subtasks: Sequence[Subtask], roster: Mapping[str, str]) -> bool:
+        """A source of this peer re-plans while the round is open: its subtasks join it
+        (False: the round is frozen; they belong to the next one)."""
+        if self.frozen or self.subtasks:
+            return False
+        self.subtasks = tuple(subtasks)
+        self.known_sources.add(self.name)
+        self.announced[self.name] = (self.figures, True)
+        self._learn(roster, ())
+        self._announce_all()
+        return True
+
+    async def _open(self) -> bool:
+        """Announce, agree on who plays, build my view and agents (False: the game refuses
+        what was announced, or my subtasks were left out: I play only as a worker)."""
+        self._hold_until = max(self._hold_until, self._loop.time() + self.gather_s)
+        self._announce_all()
+        while not await self._until(self._agreed, min(self._open_end(),
+                                                      self._loop.time() + RESEND_S)):
+            if self._loop.time() >= self._open_end():
+                break
+            self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
+        if not self._agreed():
+            mine = self.knowledge()
+            log.warning("%s: round %d opened without agreement: %s", self.name, self.number,
+                        {p: ("same" if k == mine else k) for p, k in self._theirs.items()})
+        self.dead |= self.roster.keys() - self.announced.keys()
+        self.frozen = True
+        self.known_sources -= self.dead
+        if self.subtasks and self.name not in self.known_sources:
+            log.info("%s: round %d froze without my subtasks: they go to the next round",
+                     self.name, self.number)
+            self.left_out, self.spare, self.subtasks = True, self.subtasks, ()
+        live = {p: self.announced[p][0] for p in self.roster if p not in self.dead}
+        rules = [live[p].rule for p in sorted(self.known_sources)]
+        try:
+            self.view = game_instance(live, self.subtasks, sources=sorted(self.known_sources),
+                                      rule=rules[0] if rules else self.figures.rule)
+        except FognetError as exc:
+            log.warning("%s: round %d cannot be played: %s", self.name, self.number, exc)
+            return False
+        if self.subtasks:
+            self.source = SourceAgent(self.view, PeerId(self.name), self.view.sources)
+        if self.figures.quota > 0:
+            self.worker = WorkerAgent(self.view, worker_id(self.name))
+        return True
+
+    def _wake_at(self, when: float) -> None:
+        """Look at the agreement again at `when` (the hold's end)."""
+        if self._woken_at != when:
+            self._woken_at = when
+            self._timers.append(self._loop.call_at(when, self._changed.set))
+
+    def _open_end(self) -> float:
+        return max(self._started, self._hold_until) + self.timing.open_s
+
+    def _agreed(self) -> bool:
+        if self._loop.time() < self._hold_until:
+            self._wake_at(self._hold_until)
+            return False
+        mine = self.knowledge()
+        others = [p for p in self.roster if p != self.name and p not in self.dead]
+        if self._adopted:
+            return all(p in self.announced for p in others)
+        return all(self._theirs.get(p) == mine for p in others)
+
+    def on_round_open(self, peer: str, body: wire.RoundOpen) -> None:
+        """An announcement: learn from it, or (frozen) answer it with my knowledge. One
+        that tells me nothing new is a peer announcing again because it has not heard me:
+        it gets my announcement back."""
+        figures = figures_of(body)
+        theirs: Knowledge = (frozenset(body.roster), frozenset(body.sources))
+        old_roster, old_sources = self._theirs.get(peer, (None, None))
+        repeat = old_roster is not None and theirs[0] <= old_roster and theirs[1] <= old_sources
+        if self.frozen:  # my knowledge back: it adopts it (and, if left out, plays the next)
+            if (theirs != self.knowledge() or repeat) and not body.frozen and peer not in self.dead:
+                address = dict(zip(body.roster, body.addresses, strict=True))[peer]
+                self._spawn(self.courier.send(peer, self._open_body(frozen=True), address))
+            return
+        self.announced[peer] = figures
+        if body.hold_s > 0 and math.isfinite(body.hold_s):
+            self._hold_until = max(self._hold_until,
+                                   self._loop.time() + min(body.hold_s, self.timing.open_s))
+        if body.frozen:
+            self._adopt(body)
+        elif self._learn(dict(zip(body.roster, body.addresses, strict=True)), body.sources):
+            self._announce_soon()
+        elif repeat and self._loop.time() - self._answered.get(peer, -math.inf) >= RESEND_S:
+            self._answered[peer] = self._loop.time()  # at most once a resend period: my
+            self._spawn(self.courier.send(peer, self._open_body()))  # answer is a repeat too
+        # a peer's knowledge only grows, and its announcements may overtake each other
+        self._theirs[peer] = (old_roster or frozenset()) | theirs[0], (old_sources or frozenset()) | theirs[1]
+        self._changed.set()
+
+    def _learn(self, roster: Mapping[str, str], sources: Sequence[str]) -> bool:
+        """Add what an announcement knows to mine; True if mine grew."""
+        before = self.knowledge()
+        for p, address in roster.items():
+            if p not in self.dead:
+                self.roster.setdefault(p, address)
+        self.known_sources |= {p for p in sources if p in self.roster}
+        return self.knowledge() != before
+
+    def _adopt(self, body: wire.RoundOpen) -> None:
+        """A peer froze the round: its knowledge is the round's."""
+        roster = dict(zip(body.roster, body.addresses, strict=True))
+        self.roster = {p: self.roster.get(p, a) for p, a in roster.items()}
+        self.courier.addresses = self.roster
+        self.known_sources = set(body.sources) & set(self.roster)
+        self._adopted = True
+
+    def _announce_soon(self) -> None:
+        """Announce my grown knowledge once what arrives with it has been read: growths
+        that come together cost one announcement, not one each."""
+        if not self._announcing:
+            self._announcing = True
+            self._spawn(self._announce_later())
+
+    async def _announce_later(self) -> None:
+        await asyncio.sleep(COALESCE_S)
+        self._announcing = False
+        if not self.frozen:
+            self._announce_all()
+
+    def _announce_all(self, lagging: bool = False) -> None:
+        """ROUND_OPEN to every live roster peer (`lagging`: only to those whose last
+        announcement did not carry my knowledge)."""
+        body, mine = self._open_body(), self.knowledge()
+        for p in self.roster:
+            if p != self.name and p not in self.dead:
+                if not lagging or self._theirs.get(p) != mine:
+                    self._spawn(self.courier.send(p, body))
+
+    def _open_body(self, frozen: bool = False) -> wire.RoundOpen:
+        now = self._loop.time()
+        return open_body(self.number, max(0.0, self.deadline - now), self.roster,
+                         self.figures, bool(self.subtasks), self.known_sources, frozen,
+                         0.0 if frozen else max(0.0, self._hold_until - now))
+
+
+def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figures,
+              source: bool, sources: Iterable[str], frozen: bool = False,
+              hold_s: float = 0.0) -> wire.RoundOpen:
+    """A ROUND_OPEN: my figures and what I know of round `number`."""
+    return wire.RoundOpen(
+        round=number, budget_s=budget_s,
+        roster=tuple(roster), addresses=tuple(roster.values()), rule=f.rule,
+        quota=f.quota, speed=f.speed, backlog_ref_s=f.backlog_ref_s,
+        source=source, local_speed=f.local_speed,
+        local_backlog_ref_s=f.local_backlog_ref_s,
+        link_peers=tuple(lk.peer for lk in f.links),
+        link_Bps=tuple(lk.bandwidth_Bps for lk in f.links),
+        link_latency_s=tuple(lk.latency_s for lk in f.links),
+        cap=f.cap, rate=f.rate, nic_Bps=f.nic,
+        sources=tuple(sorted(sources)), frozen=frozen, hold_s=hold_s,
+    )
+
+
+def round_over_body(number: int, me: str, my_address: str, figures: Figures, peer: str,
+                    address: str) -> wire.RoundOpen:
+    """The answer to a ROUND_OPEN for a round already over here: frozen, without the
+    sender among its sources, so the sender's subtasks go to the next round."""
+    return open_body(number, 0.0, {me: my_address, peer: address}, figures, False, (), True)

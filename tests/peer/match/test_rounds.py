@@ -1,0 +1,118 @@
+"""Rounds cluster-wide: every source that re-plans while a round is open plays in it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from fognet.matching.check import check, feasibility
+from fognet.matching.game import play
+from fognet.matching.instance import Instance
+from fognet.matching.random_instance import random_instance
+from fognet.net.memory import MemoryNetwork, MemoryTransport
+from fognet.net.transport import ZmqTransport
+from fognet.peer.match.live_round import Timing
+from fognet.placement.instance import split_instance, states_instance
+from fognet.testing.live_match import live_peers, play_open, round_outcome
+
+TIMING = Timing(ask_timeout_s=0.3, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
+DEADLINE_S = 10.0
+
+
+def transports(kind: str):
+    if kind == "zmq":
+        return lambda name: ZmqTransport(name, host="127.0.0.1")
+    network = MemoryNetwork()
+    return lambda name: MemoryTransport(network, name)
+
+
+def of_sources(inst: Instance, sources: set[str]) -> Instance:
+    """The instance with only these sources' subtasks (the others did not play)."""
+    return replace(inst, subtasks=tuple(s for s in inst.subtasks if s.source in sources))
+
+
+@pytest.mark.parametrize(("kind", "n_sources"), [("zmq", 2), ("memory", 3), ("zmq", 3)])
+async def test_sources_opening_at_once_play_one_round_with_one_matching(kind, n_sources) -> None:
+    inst = random_instance(n_sources, 4, 3, seed=21 + n_sources)
+    states = split_instance(inst).values()
+    names = sorted(inst.sources)
+    # each source knows a different part of the cluster: the round is the union
+    rosters = {src: [p.name for p in states if p.name != f"w{k + 1}"]
+               for k, src in enumerate(names)}
+    async with asyncio.timeout(30), live_peers(states, transports(kind), TIMING) as peers:
+        results = await play_open(peers, names, DEADLINE_S, rosters)
+        (number,) = {r.round for r in results.values()}  # one round
+        out = await round_outcome(peers, number, DEADLINE_S)
+    inst = states_instance(states)
+    assert all(r.sources == tuple(names) for r in out.results.values())
+    assert set(out.results) == {p.name for p in states}  # every peer played it
+    assert out.completed
+    assert set(out.assignment) == {s.id for s in inst.subtasks}
+    assert feasibility(inst, out.assignment) == []  # no worker over its cap or quota
+    assert check(inst, out.assignment).stable, check(inst, out.assignment).summary()
+    assert out.assignment == dict(play(inst).assignment)  # one matching: the joint game's
+
+
+async def test_a_source_replanning_while_the_round_is_open_joins_it() -> None:
+    inst = random_instance(2, 3, 3, seed=8)
+    states = list(split_instance(inst).values())
+    timing = replace(TIMING, open_s=0.6)  # a silent roster peer keeps the round open 0.6 s
+    async with asyncio.timeout(30), live_peers(states, transports("memory"), timing) as peers:
+        roster = {"car1": [p.name for p in states] + ["ghost"]}
+        first = asyncio.create_task(play_open(peers, ["car1"], DEADLINE_S, roster))
+        while (live := peers["car2"].matchmaker.in_play(1)) is None:  # car2 heard of round 1
+            await asyncio.sleep(0.005)
+        assert not live.frozen  # still open: car2 re-plans now
+        second = await play_open(peers, ["car2"], DEADLINE_S)
+        results = {**await first, **second}
+        out = await round_outcome(peers, 1, DEADLINE_S)
+    assert {r.round for r in results.values()} == {1}
+    inst = states_instance(states)
+    assert all(r.sources == ("car1", "car2") for r in out.results.values())
+    assert set(out.assignment) == {s.id for s in inst.subtasks}
+    assert out.assignment == dict(play(inst).assignment)
+
+
+async def test_a_source_arriving_once_the_round_is_settled_plays_the_next() -> None:
+    inst = random_instance(3, 3, 3, seed=12)
+    states = list(split_instance(inst).values())
+    async with asyncio.timeout(30), live_peers(states, transports("memory"), TIMING) as peers:
+        early = asyncio.create_task(play_open(peers, ["car1", "car3"], DEADLINE_S))
+        while (live := peers["car2"].matchmaker.in_play(1)) is None or not live.frozen:
+            await asyncio.sleep(0.001)
+        late = await play_open(peers, ["car2"], DEADLINE_S)
+        first = await early
+        one = await round_outcome(peers, 1, DEADLINE_S)
+        two = await round_outcome(peers, 2, DEADLINE_S)
+    inst = states_instance(states)
+    assert {r.round for r in first.values()} == {1} and late["car2"].round == 2
+    assert all(r.sources == ("car1", "car3") for r in one.results.values())
+    assert all(r.sources == ("car2",) for r in two.results.values())
+    assert peers["car2"].matchmaker.result(2).elapsed_s < DEADLINE_S
+    for out, sources in ((one, {"car1", "car3"}), (two, {"car2"})):
+        sub = of_sources(inst, sources)
+        assert set(out.assignment) == {s.id for s in sub.subtasks}
+        assert feasibility(sub, out.assignment) == []
+        assert out.assignment == dict(play(sub).assignment)
+
+
+async def test_a_round_opened_with_a_gather_window_takes_sources_replanning_within_it() -> None:
+    inst = random_instance(2, 3, 2, seed=31)
+    states = list(split_instance(inst).values())
+    async with asyncio.timeout(30), live_peers(states, transports("memory"), TIMING) as peers:
+        roster = {n: p.transport.address for n, p in peers.items()}
+        car1 = peers["car1"].matchmaker
+        first = asyncio.create_task(car1.play(None, roster, peers["car1"].state.subtasks,
+                                              DEADLINE_S, gather_s=0.3))
+        while car1.in_play(1) is None:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)  # car2 re-plans 0.1 s later: every peer holds round 1 open
+        assert not any(p.matchmaker.in_play(1).frozen for p in peers.values())
+        second = await play_open(peers, ["car2"], DEADLINE_S)
+        results = {"car1": await first, **second}
+        out = await round_outcome(peers, 1, DEADLINE_S)
+    assert {r.round for r in results.values()} == {1}
+    assert all(r.sources == ("car1", "car2") for r in out.results.values())
+    assert out.assignment == dict(play(states_instance(states)).assignment)
