@@ -1,5 +1,24 @@
 """The `fognet` command: one click group, one module per area of commands.
 
+commands         every subcommand, gathered in one list (the group registers it)
+options          click options shared by several commands
+peer             `fognet peer` (one peer until interrupted) and `fognet cluster` (a cluster file's peers)
+keys             `fognet keys new/show`: the CURVE key pairs that close a cluster
+infer            `fognet infer`: frames through a cluster, latency, the split and who ran what
+demo             `fognet demo`: the main job on built-in defaults, end to end
+demo_cars        `fognet demo --sources N`: several cars contending for a few fog nodes, three ways
+plan             `fognet plan`: DINA-P's plan beside the reference plans
+plan_throughput  `fognet plan --mode throughput`: the chain plan of least period
+split            `fognet split` and `fognet cuts`: vertical partitions, and where a model can be cut
+match            `fognet match`: play, check or solve a matching instance
+models           `fognet models`: the built-in models, their shapes, sizes and costs
+profile          `fognet profile`: per-node reference times measured on this machine
+simulate         `fognet simulate`: every approach on a scenario or sweep
+experiment       `fognet experiment driving/report`: whole experiments, figures and report
+bench            `fognet bench [--compare]`: the latency suite users run on their LAN
+data             `fognet data inspect/generate`: datasets as fognet reads them, or written in a layout
+frames           `fognet frames`: the generated driving stream as PNG files
+
 Errors from fognet's own tree are printed as one line, `TypeName: message`, with exit
 code 2; `--debug` shows the traceback instead.
 """

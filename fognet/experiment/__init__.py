@@ -8,8 +8,10 @@
     driving   `fognet experiment driving`: the points, the seeds' figures, results on disk
     partnner  one car and a far cloud, bandwidth and load changing: edge / cloud / fognet
     region    Feltin et al.'s acceleration region, predicted by the planner
+    headline  the seeds' headline figures re-measured, each beside the paper's
     live      one `fognet infer` run as a subprocess, its per-frame figures
     bench     `fognet bench`: the suite, its JSON, and --compare
+    outputs   a run's files: results.json (what plots and report read) and CSVs
     plots     the figures (matplotlib, Agg)
     report    experiments/report.md from a results directory
 """

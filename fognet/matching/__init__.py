@@ -11,4 +11,5 @@ random_instance  seeded random version-2 instances in realistic ranges
 messages         the matching protocol's messages, one frozen value each
 agent            the game as per-party sans-I/O state machines (messages in, messages out)
 local_driver     runs agents over in-memory queues, deterministically
+round_rules      the live round's rules as pure functions (who plays, when phase 1 ends, the Turn)
 """

@@ -5,6 +5,8 @@ membership   HELLO/STATE heartbeats; dead after 3 missed; one live peer per name
 store        content-addressed model files under FOGNET_CACHE, sha256-verified; check_model gates them
 fetch        a missing model fetched from the peer that asked for it, within the size cap
 executor     onnxruntime sessions per (model, node range, slice), one worker thread, backlog
+admission    whether a worker takes one more subtask: its utilisation cap, a bounded queue (BUSY)
+chain        the chain data flow, worker side: run my stage, hand the result to the next
 lru          the byte-bounded LRU that keeps the executor's models and sessions bounded
 slicing      the two ends of a spatial stage (split with halo, crop, merge)
 trust        a closed peer's checks at start, its open-mode warning, whom beacons may introduce

@@ -6,7 +6,6 @@ costs        a model's graph, per-node reference times, stage bytes and slice pr
 engine       the event loop: a heap of (time, seq, callback), nothing else
 resources    shared links and NICs (processor sharing) and FIFO / shortest-first queues
 planning     each source's state at a round's start; plans cached by state signature
-placement    plans to subtasks and back (refit after matching), MoDNN plans
 approaches   fognet and the baselines: who runs what, per round
 runner       rounds and frames through the resources; one record per frame
 records      frame records, summaries, CSV and JSON
