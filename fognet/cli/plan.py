@@ -84,7 +84,7 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
         title = f"{loaded.name} on {cluster.name} from {source} (node times: {basis})"
         if not as_json:
             Console().print(mode.describe(), soft_wrap=True)
-        show_throughput(graph, times, cluster_state(cluster, mode.link_scale), source, title, as_json)
+        show_throughput(graph, times, cluster_state(cluster, mode.link_scale), source, title, as_json, encoding)
         return
     planner = make_planner(graph, times, cluster_state(cluster, mode.link_scale), source, spatial=not no_spatial,
                            encoding=encoding)

@@ -15,20 +15,22 @@ from rich.console import Console
 from rich.table import Table
 
 from fognet.partition.cost import ClusterState
+from fognet.partition.encoding import Encoding
 from fognet.partition.throughput import ChainProblem, bottleneck_chain, single_device
 from fognet.partition.throughput_region import acceleration
 
 
-def show_throughput(graph, times, state: ClusterState, source: str, title: str, as_json: bool) -> None:
-    """Plan the chain for `graph` on `state` and print it (or its JSON)."""
-    problem = ChainProblem.from_graph(graph, times, state, source, positions=range(1, len(graph)))
+def show_throughput(graph, times, state: ClusterState, source: str, title: str, as_json: bool,
+                    encoding: Encoding) -> None:
+    """Plan the chain for `graph` on `state`, its links priced as `encoding` sends, and print it (or its JSON)."""
+    problem = ChainProblem.from_graph(graph, times, state, source, positions=range(1, len(graph)), encoding=encoding)
     plan = bottleneck_chain(problem)
     single = single_device(problem)
     verdict = acceleration(problem, plan)
     if as_json:
         data = asdict(plan)
         data.update(throughput_fps=plan.throughput, single_device=asdict(single) if single else None,
-                    acceleration=asdict(verdict))
+                    acceleration=asdict(verdict), encoding=encoding.name)
         click.echo(json.dumps(data, indent=2, default=float))
         return
     console = Console()
@@ -51,3 +53,4 @@ def show_throughput(graph, times, state: ClusterState, source: str, title: str, 
     console.print(f"period {plan.period * 1e3:.2f} ms = {plan.throughput:.2f} frames/s; one device: {one}; "
                   f"throughput vs one device: {gain}", soft_wrap=True)
     console.print(f"acceleration region: {verdict.reason}", soft_wrap=True)
+    console.print(f"bytes priced as sent with encoding {encoding.name}", soft_wrap=True)

@@ -38,6 +38,7 @@ import numpy as np
 from fognet.errors import PlanError
 from fognet.model.graph import ModelGraph
 from fognet.partition.cost import ClusterState, send_rate
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding, wire_sizes
 from fognet.partition.memory import MemoryTable
 
 CHAIN = "chain"
@@ -119,8 +120,12 @@ class ChainProblem:
         source: str,
         positions: Sequence[int] | None = None,
         table: MemoryTable | None = None,
+        encoding: Encoding = DEFAULT_ENCODING,
     ) -> ChainProblem:
-        """The problem of a model on a cluster; cuts at `positions` (default: articulation points)."""
+        """The problem of a model on a cluster; cuts at `positions` (default: articulation points).
+
+        Every link is priced at the bytes `encoding` puts on the wire (a uint8 frame is a
+        quarter of the float32 input), as the latency planner prices them."""
         n = len(graph)
         if len(times) != n:
             raise PlanError(f"{len(times)} node times for {n} compute nodes")
@@ -129,9 +134,10 @@ class ChainProblem:
         inner = graph.articulation_points() if positions is None else [p for p in positions if 0 < p < n]
         pos = (0, *sorted(set(inner)), n)
         prefix = np.concatenate([[0.0], np.cumsum(np.asarray(times, dtype=float))])
-        sizes = {c.position: c.nbytes for c in graph.cuts()}
-        nbytes = [sum(t.nbytes for t in graph.inputs)] + [sizes[p] for p in pos[1:-1]]
-        nbytes.append(sum(t.nbytes for t in graph.outputs))
+        wire = wire_sizes(graph, encoding)
+        sizes = {c.position: sum(wire[t] for t in c.crossing) for c in graph.cuts()}
+        nbytes = [sum(wire[t.name] for t in graph.inputs)] + [sizes[p] for p in pos[1:-1]]
+        nbytes.append(sum(wire[t.name] for t in graph.outputs))
         table = table or MemoryTable.of(graph)
         idx = np.array(pos)
         peers = tuple(sorted(state.peers))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from fognet.errors import PlanError
 from fognet.model.graph import analyse
 from fognet.partition.cost import ClusterState, LinkState, PeerState
+from fognet.partition.encoding import Encoding
 from fognet.partition.memory import MemoryTable
 from fognet.partition.throughput import (
     ChainProblem,
@@ -136,3 +137,19 @@ def test_chain_on_a_real_graph_and_its_acceleration_verdict() -> None:
     problem2 = ChainProblem.from_graph(graph, times, ClusterState.of([PeerState("car", 5.0), *peers[1:]], slow), "car")
     verdict2 = acceleration(problem2, bottleneck_chain(problem2))
     assert not verdict2.pays and "does not pay" in verdict2.reason
+
+
+def test_chain_links_are_priced_at_the_bytes_the_encoding_sends() -> None:
+    graph = analyse(residual_model())
+    state = ClusterState.of([PeerState("car", 1.0), PeerState("a", 1.0)], {("car", "a"): LinkState(1e6)})
+    times = [0.01] * len(graph)
+    raw = ChainProblem.from_graph(graph, times, state, "car", encoding=Encoding(frames="float32"))
+    camera = ChainProblem.from_graph(graph, times, state, "car")  # the default: uint8 frames
+    halved = ChainProblem.from_graph(graph, times, state, "car", encoding=Encoding(frames="float32", activations="fp16"))
+    frame_bytes = sum(t.nbytes for t in graph.inputs)
+    assert raw.nbytes[0] == frame_bytes and camera.nbytes[0] == frame_bytes / 4
+    # every inner cut's activations and the outputs are float32: raw as the graph says, fp16 at half
+    cuts = {c.position: c.nbytes for c in graph.cuts()}
+    assert list(raw.nbytes[1:-1]) == [cuts[p] for p in raw.positions[1:-1]]
+    assert list(halved.nbytes[1:]) == [b / 2 for b in raw.nbytes[1:]]
+    assert list(camera.nbytes[1:]) == list(raw.nbytes[1:])
