@@ -75,7 +75,10 @@ def test_small_scenarios_admit_the_exact_optimum(chain_path: Path) -> None:
         costs = {key: replace(chain, key=key) for key in scenario.models}
         sim = Simulation(scenario, Approach("optimum", optimum_max_subtasks=scenario.optimum_max_subtasks), costs)
         placed = sim.approach.place(sim.planning, 0, scenario.seed)
-        assert placed.subtasks <= scenario.optimum_max_subtasks
+        assert 0 < placed.subtasks <= scenario.optimum_max_subtasks
+        assert set(placed.plans) == set(sim.planning.topology.sources)
+        game_j, best_j = placed.objectives  # both priced on this round's instance
+        assert 0 < best_j <= game_j * (1 + 1e-9)  # the optimum is no worse than the game
 
 
 @pytest.mark.parametrize(
