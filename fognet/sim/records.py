@@ -61,7 +61,7 @@ class Summary:
     offloaded: float  # fraction of frames that used a peer other than their source
     prediction_error: float  # mean |simulated - predicted| / simulated (predicted: the game's
     #                          latency for matched approaches, the plan's price for the others)
-    predictionerror_of_mean: float  # the same per (source, round): |mean simulated - predicted| /
+    prediction_error_of_mean: float  # the same per (source, round): |mean simulated - predicted| /
     #                          mean simulated, frame-weighted. A prediction is an expected latency;
     #                          per frame the figure above also counts how frames of one stream
     #                          scatter around their mean (queueing), this one only the model's error
@@ -105,7 +105,7 @@ def summarise(sim: Simulation, wall_s: float) -> RunResult:
         utilisation_max=float(np.max(busy)),
         offloaded=_mean(float(r.peers != r.source) for r in records),
         prediction_error=_mean(abs(r.latency_s - r.predicted_s) / r.latency_s for r in records if r.latency_s > 0),
-        predictionerror_of_mean=error_of_mean(records),
+        prediction_error_of_mean=error_of_mean(records),
         game_gap=(sim.objectives[0] / sim.objectives[1] - 1.0) if sim.objectives[1] > 0 else None,
         planner_runs=sim.planning.planner_runs,
         subtasks=sim.subtasks,
