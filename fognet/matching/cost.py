@@ -161,15 +161,11 @@ def finish_pieces(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> dict[Pie
     cap = OWN_CAP if own else 1.0
     penalty = PENALTY * (rho - OWN_CAP) if own and rho > OWN_CAP else 0.0
     fixed = inst.arrival == "fixed"
-    residual = _periodic_residuals(local, jobs, by_source, b * b / T, rho) if fixed and len(by_source) > 1 else {}
     out: dict[PieceKey, float] = {}
     if inst.queue == "fifo":
         room = 1 - min(rho, cap)
         for x, src, stage in jobs:
-            if src in residual:
-                r = residual[src]
-            else:
-                r = max(0.0, second - by_source[src]) / 2 if fixed else second / 2
+            r = max(0.0, second - by_source[src]) / 2 if fixed else second / 2
             wait = r / room if room > 0 else INF
             out[(src, stage)] = wait + penalty + x
         return out
@@ -186,66 +182,12 @@ def finish_pieces(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> dict[Pie
         rooms[x] = (1 - min(lt, cap)) * (1 - min(le, cap))
         acc += classes[x]
     for x, src, stage in jobs:
-        if src in residual:
-            r = residual[src]
-        else:
-            r = max(0.0, second - by_source[src]) / 2 if fixed else second / 2
+        r = max(0.0, second - by_source[src]) / 2 if fixed else second / 2
         room = rooms[x]
         # a worker past saturation would be refused (`fits`); priced anyway, it never ends
         wait = r / room if room > 0 else INF
         out[(src, stage)] = wait + penalty + x
     return out
-
-
-def _periodic_residuals(local, jobs, by_source: Mapping[PeerId, float], phantom: float,
-                        rho: float) -> dict[PeerId, float]:
-    """Per source on a site with fixed-rate streams, the residual `R_i` that the wait
-    formula divides by its room, with the other sources' frames priced as the periodic
-    streams they are rather than as Poisson arrivals.
-
-    A frame of stream i (random phase, independent of the others) finds the time-average
-    work of the other streams' queue, and in that queue each stream j adds its own
-    residual and its own wait, itself the work of the others but j: V(S) = sum_j
-    lambda_j (x_j^2 / 2 + x_j V(S - j)). For m equal streams of load r and residual h each
-    that is V_m = m h + m r V_(m-1), V_0 = 0, which matches the superposed periodic queue
-    (nD/D/1) within a few percent where the Poisson residual over-prices its wait by 19%
-    (16 streams at load 0.53) to 5x (2 streams at 0.8): the game then paid too much to
-    spread load and moved work to slow sites for gains that never came. Unequal streams
-    count as n = rho_o^2 / sum rho_j^2 equal ones (exact for equal, between floor and
-    ceiling otherwise). The periodic part scales the others' Poisson residual by
-    V / (R_o / (1 - rho)) (at most 1), so a FIFO site waits `V` for them and a
-    shortest-work-first site keeps Cobham's classes; the phantom backlog job keeps its
-    residual. Only sites with two or more sources call this: alone, nothing changes."""
-    loads: dict[PeerId, float] = {}
-    for x, src, _ in jobs:
-        loads[src] = loads.get(src, 0.0) + local[src].rate * x
-    total = sum(loads.values())
-    squares = sum(v * v for v in loads.values())
-    seconds = sum(by_source.values())
-    out: dict[PeerId, float] = {}
-    for src in sorted(loads):
-        r_o = (seconds - by_source[src]) / 2
-        rho_o = total - loads[src]
-        if r_o <= 0 or rho_o <= 0 or rho >= 1:
-            out[src] = phantom / 2 + max(0.0, r_o)
-            continue
-        n = rho_o * rho_o / max(squares - loads[src] * loads[src], 1e-300)
-        low = max(1, math.floor(n))
-        frac = min(max(n - low, 0.0), 1.0)
-        v = _equal_streams(low, rho_o / n, r_o / n)
-        if frac > 0:
-            v = (1 - frac) * v + frac * _equal_streams(low + 1, rho_o / n, r_o / n)
-        share = min(1.0, v * (1 - rho) / r_o)
-        out[src] = phantom / 2 + share * r_o
-    return out
-
-
-def _equal_streams(m: int, r: float, h: float) -> float:
-    """V_m = m h + m r V_(m-1), V_0 = 0: m equal periodic streams' mean work in queue."""
-    v = 0.0
-    for k in range(1, m + 1):
-        v = k * h + k * r * v
-    return v
 
 
 def transfer(inst: Instance, source: PeerId, site: PeerId, in_b: float, out_b: float,
