@@ -212,3 +212,20 @@ def test_a_send_bound_by_the_sources_nic_is_priced_as_simulated(tmp_path: Path, 
         assert record.latency_s == pytest.approx(expected, abs=1e-12)
     assert comparison.lower_bound_s == pytest.approx(expected, abs=1e-12)
     assert comparison.results["fognet"].records[0].predicted_s == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_floor_of_each_sweep_point_is_priced_on_that_points_links(tmp_path: Path, chain_path: Path) -> None:
+    """One frame alone on an idle worker is at the floor; swept over the link's bandwidth,
+    each point's floor is that point's own simulated latency (and they differ)."""
+    body = ONE_ON_ONE.format(seed=3, rounds=1, speed=0.001, fps=1, workers=1, model=chain_path, bandwidth=1e6,
+                             latency=0.004, wspeed=4.0, quota=2)
+    body = body.replace('[network]', '[sweep]\nparam = "network.bandwidth"\nvalues = [2e5, 1e6, 5e6]\n[network]', 1)
+    sweep = load(write_scenario(tmp_path / "s.toml", body))
+    models = ModelCache()
+    floors = []
+    for point in sweep.points:
+        comparison = compare(point, ["fognet"], models)
+        (record,) = comparison.results["fognet"].records
+        assert comparison.lower_bound_s == pytest.approx(record.latency_s, abs=1e-12)
+        floors.append(comparison.lower_bound_s)
+    assert floors[0] > floors[1] > floors[2]
