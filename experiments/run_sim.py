@@ -126,6 +126,7 @@ def _rows(done: dict) -> list[dict]:
                     },
                     "fognet_not_above_greedy": fognet <= means["greedy"] * 1.001 if "greedy" in means else None,
                     "prediction_error": c.results["fognet"].summary.prediction_error,
+                    "prediction_error_of_mean": c.results["fognet"].summary.prediction_error_of_mean,
                     "best_other": min(others, key=others.get) if others else None,
                 })
             rows.append(row)
@@ -158,10 +159,12 @@ def _markdown(done: dict, rows: list[dict], names: list[str], rounds: int) -> st
     lines += ["## fognet against the floor and the baselines", "",
               "Bound: the rate-weighted mean of each source's best plan alone on the idle cluster",
               "(stream cost model). Factor: Neurosurgeon's mean over fognet's. Pred. error: the",
-              "game's predicted latency against the simulated one, mean |sim - pred| / sim.", "",
+              "game's predicted latency against the simulated one, mean |sim - pred| / sim over",
+              "frames; \"of mean\": the same per source and round, |mean sim - pred| / mean sim",
+              "(frame-weighted), which leaves out how one stream's frames scatter around their mean.", "",
               "| scenario | bound | fognet | vs bound | greedy | best other | NS (adm.) | NS (no adm.) | "
-              "factor (adm.) | factor (no adm.) | lowest (adm. / no adm.) | pred. error |",
-              "|---" * 12 + "|"]
+              "factor (adm.) | factor (no adm.) | lowest (adm. / no adm.) | pred. error | of mean |",
+              "|---" * 13 + "|"]
     for row in rows:
         adm, free = row["mean_s"]["admission"], row["mean_s"]["no_admission"]
         if "fognet" not in adm:
@@ -174,7 +177,7 @@ def _markdown(done: dict, rows: list[dict], names: list[str], rounds: int) -> st
             f"{best} {ms(adm.get(best))} | {ms(adm.get('neurosurgeon'))} | {ms(free.get('neurosurgeon'))} | "
             f"{_x(row['factor_over_neurosurgeon']['admission'])} | {_x(row['factor_over_neurosurgeon']['no_admission'])} | "
             f"{'yes' if lowest['admission'] else 'no'} / {'yes' if lowest['no_admission'] else 'no'} | "
-            f"{100 * row['prediction_error']:.1f}% |")
+            f"{100 * row['prediction_error']:.1f}% | {100 * row['prediction_error_of_mean']:.1f}% |")
     small = [(_label(stem, sweep, k), c) for stem, (sweep, cs, _) in done.items() for k, c in enumerate(cs)
              if "optimum" in c.results and "fognet" in c.results]
     if small:

@@ -61,6 +61,10 @@ class Summary:
     offloaded: float  # fraction of frames that used a peer other than their source
     prediction_error: float  # mean |simulated - predicted| / simulated (predicted: the game's
     #                          latency for matched approaches, the plan's price for the others)
+    prediction_error_of_mean: float  # the same per (source, round): |mean simulated - predicted| /
+    #                          mean simulated, frame-weighted. A prediction is an expected latency;
+    #                          per frame the figure above also counts how frames of one stream
+    #                          scatter around their mean (queueing), this one only the model's error
     game_gap: float | None  # optimum runs: the game's predicted total over the optimum's, minus 1
     planner_runs: int
     subtasks: int
@@ -101,6 +105,7 @@ def summarise(sim: Simulation, wall_s: float) -> RunResult:
         utilisation_max=float(np.max(busy)),
         offloaded=_mean(float(r.peers != r.source) for r in records),
         prediction_error=_mean(abs(r.latency_s - r.predicted_s) / r.latency_s for r in records if r.latency_s > 0),
+        prediction_error_of_mean=error_of_mean(records),
         game_gap=(sim.objectives[0] / sim.objectives[1] - 1.0) if sim.objectives[1] > 0 else None,
         planner_runs=sim.planning.planner_runs,
         subtasks=sim.subtasks,
@@ -108,6 +113,21 @@ def summarise(sim: Simulation, wall_s: float) -> RunResult:
         wall_s=wall_s,
     )
     return RunResult(summary, records)
+
+
+def error_of_mean(records: Sequence[FrameRecord]) -> float:
+    """Frame-weighted mean over (source, round) of |mean simulated - predicted| / mean simulated."""
+    groups: dict[tuple[str, int], list[FrameRecord]] = {}
+    for r in records:
+        groups.setdefault((r.source, r.round), []).append(r)
+    total = weight = 0.0
+    for group in groups.values():
+        simulated = sum(r.latency_s for r in group) / len(group)
+        if simulated > 0:
+            predicted = sum(r.predicted_s for r in group) / len(group)
+            total += len(group) * abs(simulated - predicted) / simulated
+            weight += len(group)
+    return total / weight if weight else math.nan
 
 
 def _mean(values: Iterable[float]) -> float:

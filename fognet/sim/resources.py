@@ -5,10 +5,17 @@ in that direction (capacity `bw_ab`), and a's and b's interfaces (capacity `nic`
 the profile gives one; without it an interface is no limit, as DESIGN.md says). Each
 medium is a processor-sharing server: the transfers on it at the same moment share its
 capacity equally. A transfer passes through its media at the same time (the bytes
-stream), so it has arrived when every medium has carried all n bytes, the link's bytes
-plus `lat_ab` of propagation. Alone on idle media that is
-`max(lat_ab + n / bw_ab, n / nic_a, n / nic_b)`: the cost model's transfer with the
-NIC floor (`partition.cost`), exactly; with company, every sharing is enforced.
+stream); a byte that has left the sender's interface or the link still propagates for
+`lat_ab`, so the transfer has arrived `lat_ab` after the link and a's interface have
+carried all n bytes, and when b's interface has. Alone on idle media that is
+`max(lat_ab + n / bw_ab, lat_ab + n / nic_a, n / nic_b)`: a source's send is the stream
+cost model's `t_in` (`matching.cost`, DESIGN.md) exactly, also when the source's NIC is
+the bottleneck (the planner's `lat + in / min(bw, nic_src)` too); a returning output
+differs from the model's `t_out` only where the worker's NIC is slower than the link
+(the model leaves out the latency there). With company, every sharing is enforced.
+(Counting the latency after the link's bytes alone, as this module once did, let a
+send bound by the source's NIC arrive `lat_ab` before both cost models said, and fognet
+ran below the idle-cluster floor in sweep-bandwidth at 62.5 MB/s.)
 
 Compute. A worker runs one subtask at a time at `speed` reference-seconds per second,
 from a queue served first-come-first-served or shortest-work-first (DESIGN.md's order
@@ -52,9 +59,9 @@ class Medium:
         self._engine = engine
         self.name = name
         self.capacity = float(capacity)
-        self.delay = float(delay)  # added after the last byte (a link's latency)
+        self.delay = float(delay)  # a link's latency
         self.busy_s = 0.0
-        self._heap: list[tuple[float, int, _Transfer]] = []
+        self._heap: list[tuple[float, int, _Transfer, float]] = []
         self._virtual = 0.0
         self._updated = 0.0
         self._version = 0
@@ -64,10 +71,11 @@ class Medium:
     def active(self) -> int:
         return len(self._heap)
 
-    def add(self, transfer: _Transfer, nbytes: float) -> None:
+    def add(self, transfer: _Transfer, nbytes: float, delay: float = 0.0) -> None:
+        """Carry `nbytes` of `transfer`; its part here is done `delay` s after the last byte."""
         self._advance()
         self._seq += 1
-        heapq.heappush(self._heap, (self._virtual + float(nbytes), self._seq, transfer))
+        heapq.heappush(self._heap, (self._virtual + float(nbytes), self._seq, transfer, delay))
         self._schedule()
 
     def _advance(self) -> None:
@@ -90,13 +98,13 @@ class Medium:
         self._advance()
         heap = self._heap
         limit = self._virtual + _EPS_BYTES * max(1.0, self._virtual)
-        finished = [heapq.heappop(heap)[2]]  # the one this tick was scheduled for
+        finished = [heapq.heappop(heap)]  # the one this tick was scheduled for
         while heap and heap[0][0] <= limit:
-            finished.append(heapq.heappop(heap)[2])
+            finished.append(heapq.heappop(heap))
         self._schedule()
-        for transfer in finished:
-            if self.delay > 0:
-                self._engine.at(self._engine.now + self.delay, _part_done, transfer)
+        for _, _, transfer, delay in finished:
+            if delay > 0:
+                self._engine.at(self._engine.now + delay, _part_done, transfer)
             else:
                 _part_done(transfer)
 
@@ -147,8 +155,10 @@ class Network:
             engine.at(engine.now + media[0].delay, done)
             return
         transfer = _Transfer(len(media), done)
-        for medium in media:
-            medium.add(transfer, nbytes)
+        latency = media[0].delay
+        media[0].add(transfer, nbytes, latency)  # the link
+        for medium in media[1:]:  # the sender's bytes still cross the link; the receiver's have
+            medium.add(transfer, nbytes, latency if medium is self._nics.get(a) else 0.0)
 
     def interfaces(self) -> dict[str, Medium]:
         return dict(self._nics)

@@ -79,17 +79,30 @@ def test_source_nic_is_shared_by_sends_to_different_peers() -> None:
     net.send("s", "a", 100_000, _done(engine, out, "a"))
     net.send("s", "b", 100_000, _done(engine, out, "b"))
     engine.run()
-    # the NIC carries 200 kB at 1 MB/s: both arrive at 0.2 s (the cost model's NIC floor)
-    assert out["a"][0] == pytest.approx(0.2) and out["b"][0] == pytest.approx(0.2)
+    # the NIC carries 200 kB at 1 MB/s (0.2 s), then the last bytes cross the link (1 ms):
+    # the stream model's lat + PS / nic_src with PS = 2 x 100 kB
+    assert out["a"][0] == pytest.approx(0.201) and out["b"][0] == pytest.approx(0.201)
 
 
-def test_lone_transfer_with_nic_is_the_cost_models_floor() -> None:
+def test_lone_transfer_bound_by_the_nic_still_pays_the_links_latency() -> None:
+    """The source's NIC (1 MB/s) is slower than the link (10 MB/s): the bytes leave in
+    n / nic and arrive lat later, as both cost models price a send (lat + n / nic)."""
     engine, net = _net({frozenset("sw"): (1e7, 0.003)}, {"s": 1e6})
     out: dict = {}
     net.send("s", "w", 50_000, _done(engine, out, "x"))
     engine.run()
-    assert out["x"][0] == pytest.approx(max(0.003 + 50_000 / 1e7, 50_000 / 1e6), abs=1e-12)
+    assert out["x"][0] == pytest.approx(0.003 + 50_000 / 1e6, abs=1e-12)
 
+
+
+def test_a_slow_receiving_nic_is_a_floor_without_the_latency() -> None:
+    """The receiver's NIC takes the bytes as they arrive: it bounds the transfer at
+    n / nic_b (the model's in / nic_p term); the latency is already behind them."""
+    engine, net = _net({frozenset("sw"): (1e7, 0.003)}, {"w": 1e6})
+    out: dict = {}
+    net.send("s", "w", 50_000, _done(engine, out, "x"))
+    engine.run()
+    assert out["x"][0] == pytest.approx(max(0.003 + 50_000 / 1e7, 50_000 / 1e6), abs=1e-12)
 
 def test_empty_and_local_transfers() -> None:
     engine, net = _net({frozenset("sw"): (1e6, 0.02)})

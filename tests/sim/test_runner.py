@@ -190,3 +190,42 @@ def test_sources_keep_their_plan_until_the_state_moves_and_a_better_one_appears(
     assert moved.predicted_s < planning.planner("car-0").price(first).predicted_s * (1 - DEFAULT_MARGIN)
     planning.begin_round({"car-0": 0.0, busy: 0.0011})  # moved a bucket, but no clear gain
     assert planning.plan("car-0", "best-node").stages[0].peer == moved.stages[0].peer
+
+
+def test_a_send_bound_by_the_sources_nic_is_priced_as_simulated(tmp_path: Path, chain_path: Path) -> None:
+    """A link faster than the source's NIC: the frame leaves at the NIC's rate and still
+    crosses the link's latency, in the simulator as in the stream cost model and the
+    idle-cluster floor (the simulator once let such a send arrive `lat` early, and fognet
+    ran below its own floor)."""
+    body = ONE_ON_ONE.format(seed=3, rounds=1, speed=0.001, fps=1, workers=1, model=chain_path, bandwidth=1e9,
+                             latency=0.004, wspeed=4.0, quota=2)
+    body = body.replace("speed = 0.001\n", "speed = 0.001\nnic = 2e5\n", 1)
+    scenario = load(write_scenario(tmp_path / "s.toml", body))
+    models = ModelCache()
+    comparison = compare(scenario, ["fognet", "best-node"], models)
+    costs = models.for_scenario(scenario)["chain"]
+    in_b, out_b = costs.graph.inputs[0].nbytes / 4, costs.graph.outputs[0].nbytes
+    expected = 0.004 + in_b / 2e5 + costs.total_s / 4.0 + max(0.004 + out_b / 1e9, out_b / 2e5)
+    for name in ("fognet", "best-node"):
+        (record,) = comparison.results[name].records
+        assert record.peers == "fog-0"
+        assert record.latency_s == pytest.approx(expected, abs=1e-12)
+    assert comparison.lower_bound_s == pytest.approx(expected, abs=1e-12)
+    assert comparison.results["fognet"].records[0].predicted_s == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_floor_of_each_sweep_point_is_priced_on_that_points_links(tmp_path: Path, chain_path: Path) -> None:
+    """One frame alone on an idle worker is at the floor; swept over the link's bandwidth,
+    each point's floor is that point's own simulated latency (and they differ)."""
+    body = ONE_ON_ONE.format(seed=3, rounds=1, speed=0.001, fps=1, workers=1, model=chain_path, bandwidth=1e6,
+                             latency=0.004, wspeed=4.0, quota=2)
+    body = body.replace('[network]', '[sweep]\nparam = "network.bandwidth"\nvalues = [2e5, 1e6, 5e6]\n[network]', 1)
+    sweep = load(write_scenario(tmp_path / "s.toml", body))
+    models = ModelCache()
+    floors = []
+    for point in sweep.points:
+        comparison = compare(point, ["fognet"], models)
+        (record,) = comparison.results["fognet"].records
+        assert comparison.lower_bound_s == pytest.approx(record.latency_s, abs=1e-12)
+        floors.append(comparison.lower_bound_s)
+    assert floors[0] > floors[1] > floors[2]
