@@ -107,3 +107,27 @@ def test_max_lag_skips_stale_frames_and_the_run_still_passes(tmp_path: Path) -> 
     skipped = int(result.output.split("skipped ")[1].split(" of 12")[0])
     assert 1 <= skipped <= 12
     assert f"verified: {12 - skipped}/{12 - skipped} outputs match" in result.output
+
+
+def test_a_peers_memory_flag_bites_live_placement(tmp_path: Path) -> None:
+    """Two equal laptops, one lending 1 byte: every stage runs on the other; with only the
+    small one left, the requester (no limit) runs the model itself rather than place a
+    stage where it does not fit."""
+    model = str(_model(tmp_path))
+    small, small_at = _start(["--name", "w1", "--profile", "laptop", "--memory", "1"])
+    big, _ = _start(["--name", "w2", "--profile", "laptop", "--bootstrap", small_at])
+    try:
+        result = CliRunner().invoke(main, ["infer", "--model", model, "--via", small_at, "--frames", "3",
+                                           "--verify", "--placement", "planner"])
+        _stop(big)
+        alone = CliRunner().invoke(main, ["infer", "--model", model, "--via", small_at, "--frames", "2",
+                                          "--verify", "--placement", "planner"])
+    finally:
+        _stop(small)
+        _stop(big)
+    assert result.exit_code == 0, result.output
+    ran = next(line for line in result.output.splitlines() if line.startswith("stages ran on"))
+    assert "w2" in ran and "w1" not in ran and "verified: 3/3" in result.output
+    assert alone.exit_code == 0, alone.output
+    ran = next(line for line in alone.output.splitlines() if line.startswith("stages ran on"))
+    assert "w1" not in ran and "infer-" in ran and "verified: 2/2" in alone.output
