@@ -15,13 +15,19 @@ DEFAULT_CLUSTER = Path("peers") / "local-4.toml"
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=None, help="Write the results JSON here.")
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
               help=f"Launch this cluster file's peers locally (default: {DEFAULT_CLUSTER}).")
-@click.option("--via", multiple=True, metavar="HOST:PORT", help="Use a running cluster through this peer instead.")
+@click.option("--via", multiple=True, metavar="[NAME@]HOST:PORT",
+              help="Use a running cluster through this peer instead (closed: NAME@HOST:PORT with --keys/--allow).")
+@click.option("--keys", "keys_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --via a closed cluster: the requester's NAME.key_secret (with --allow).")
+@click.option("--allow", "allow_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --via a closed cluster: its allow-list.")
 @click.option("--frames", type=int, default=None, help="Frames per run (default: the suite's).")
 @click.option("--compare", "compare_paths", nargs=2, type=click.Path(path_type=Path), default=None,
               metavar="A.json B.json", help="Compare two bench files (B against A) instead of running.")
 @click.option("--threshold", default=0.1, show_default=True, help="With --compare: relative change that counts.")
 @click.option("--fail-on-regression", is_flag=True, help="With --compare: exit 1 when B regressed.")
-def bench(suite_name, out_path, cluster_file, via, frames, compare_paths, threshold, fail_on_regression) -> None:
+def bench(suite_name, out_path, cluster_file, via, keys_file, allow_file, frames, compare_paths, threshold,
+          fail_on_regression) -> None:
     """Per model: p50/p95/p99 and throughput with the whole model on the source (local) and
     with fognet's placement, on a cluster; machine and emulation stated."""
     if compare_paths:
@@ -31,10 +37,24 @@ def bench(suite_name, out_path, cluster_file, via, frames, compare_paths, thresh
         raise click.BadParameter("must be at least 1", param_hint="--frames")
     if via and cluster_file:
         raise click.UsageError("give --via HOST:PORT or --cluster FILE, not both")
-    _run(suite_name, out_path, None if via else (cluster_file or DEFAULT_CLUSTER), via, frames)
+    if (keys_file or allow_file) and not via:
+        raise click.UsageError("--keys/--allow go with --via; a launched --cluster makes its own keys")
+    join = _join(keys_file, allow_file)
+    _run(suite_name, out_path, None if via else (cluster_file or DEFAULT_CLUSTER), via, frames, join)
 
 
-def _run(suite_name, out_path, cluster, via, frames) -> None:
+def _join(keys_file: Path | None, allow_file: Path | None):
+    """The closed cluster's requester keys, checked here (one line if they are bad) before
+    any run starts; None when joining open."""
+    from fognet.cli.peer import _cluster_keys
+    from fognet.experiment.live import JoinKeys
+
+    if _cluster_keys(keys_file, allow_file) is None:
+        return None
+    return JoinKeys(keys_file.resolve(), allow_file.resolve())
+
+
+def _run(suite_name, out_path, cluster, via, frames, join=None) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -47,7 +67,8 @@ def _run(suite_name, out_path, cluster, via, frames) -> None:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as progress:
         bar = progress.add_task(f"bench {suite_name}", total=len(models) * len(MODES))
-        result = run_suite(suite_name, cluster, via, frames, lambda label: progress.update(bar, advance=1, description=label))
+        result = run_suite(suite_name, cluster, via, frames,
+                           lambda label: progress.update(bar, advance=1, description=label), join)
     table = Table(title=f"fognet bench {suite_name}: {result['frames']} frames per run, one in flight (ms)")
     for col in ("model", "mode", "frames", "failed", "p50", "p95", "p99", "frames/s", "speed-up p50"):
         table.add_column(col, justify="left" if col in ("model", "mode") else "right")

@@ -37,8 +37,9 @@ def _cluster_keys(keys_file: Path | None, allow_file: Path | None):
 
 
 def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate, cache, heartbeat, keys=None,
-                advertise=None):
-    """(PeerConfig, Pacer | None, on_event hook | None, emulation line) from the options."""
+                advertise=None, cap=None, memory=None, max_members=None):
+    """(PeerConfig, Pacer | None, on_event hook | None, emulation line) from the options;
+    cap and memory not given are the device's (its profile's or cluster file's)."""
     from fognet.config.cluster import load_cluster
     from fognet.config.emulation import OFF
     from fognet.config.profiles import load_profile
@@ -51,6 +52,8 @@ def _peer_setup(name, profile, cluster_file, bind, bootstrap, discovery, emulate
         discovery=discovery, broadcast=LOOPBACK_BROADCAST if host.startswith("127.") else LAN_BROADCAST,
         cache_dir=cache, heartbeat_s=heartbeat, keys=keys, advertise=advertise,
     )
+    limits = {"cap": cap, "memory": memory, "max_members": max_members}
+    options |= {k: v for k, v in limits.items() if v is not None}
     if cluster_file is not None:
         cluster = load_cluster(cluster_file)
         config = device.config_from_cluster(cluster, name, emulate, **options)
@@ -131,6 +134,14 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
               help="This peer's NAME.key_secret (`fognet keys new`): with --allow, a closed peer.")
 @click.option("--allow", "allow_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The cluster's allow-list (TOML: [peers] NAME = \"PUBLIC KEY\").")
+@click.option("--cap", type=click.FloatRange(min=0, max=0.999, min_open=True), default=None,
+              help="Share of its time it lends at most: past it, EXECs that would queue get BUSY "
+                   "(default: the profile's, 0.9).")
+@click.option("--memory", type=click.FloatRange(min=0, min_open=True), default=None, metavar="BYTES",
+              help="Memory it lends to partitions, advertised in HELLO/STATE, e.g. 5e8 "
+                   "(default: the profile's; no placement puts more on it).")
+@click.option("--max-members", type=click.IntRange(min=1), default=None,
+              help="Peers it keeps track of; newcomers past it are refused (default 128).")
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
 @click.pass_context
 def peer(ctx, config_file, exit_with_parent, **params) -> None:
@@ -144,11 +155,19 @@ def peer(ctx, config_file, exit_with_parent, **params) -> None:
     keys = _cluster_keys(params.pop("keys_file"), params.pop("allow_file"))
     config, pacer, hook, emulation = _peer_setup(keys=keys, **params)
     click.echo(f"{name}: {emulation}", err=True)
+    click.echo(f"{name}: {_limits(config)}", err=True)
     if keys is not None:
         click.echo(f"{name}: closed cluster: key {keys.pair.fingerprint}, {len(keys.allow.keys)} peers on "
                    f"{keys.allow.path}", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, pacer, hook, exit_with_parent))
+
+
+def _limits(config) -> str:
+    """One line: what the peer lends (cap, memory) and how many peers it tracks."""
+    memory = f"{config.memory / 1e6:.6g} MB" if config.memory else "no memory limit"
+    return (f"lends at most {config.cap:g} of its time and {memory} to partitions "
+            f"(memory advertised in HELLO/STATE); tracks at most {config.max_members} peers")
 
 
 _FILE_PARAMS = {"cluster": "cluster_file", "keys": "keys_file", "allow": "allow_file"}

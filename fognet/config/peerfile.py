@@ -8,6 +8,9 @@ so the device runs the same peer at every boot (a systemd unit runs `fognet peer
     bootstrap = ["car1@192.168.1.20:5555"] # name@host:port (a closed peer must name them)
     discovery = true                       # the UDP beacon
     heartbeat = 1.0                        # seconds; dead after 3 missed
+    cap = 0.9                              # utilisation it lends at most (default: the profile's)
+    memory = 4.0e9                         # bytes it advertises for partitions (default: the profile's)
+    max_members = 128                      # peers it keeps track of; newcomers past it are refused
     cache = "/var/lib/fognet/models"
     emulate = false
     keys = "/etc/fognet/fog1.key_secret"   # keys + allow: a closed peer (README)
@@ -24,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from fognet.config import toml
+from fognet.config.profiles import read_cap
 from fognet.config.toml import Where
 
 STRINGS = ("name", "profile", "bind", "advertise")
 FLAGS = ("discovery", "emulate")
 PATHS = ("cluster", "cache", "keys", "allow")
-FIELDS = (*STRINGS, "bootstrap", *FLAGS, "heartbeat", *PATHS)
+FIELDS = (*STRINGS, "bootstrap", *FLAGS, "heartbeat", "cap", "memory", "max_members", *PATHS)
 
 
 def read_peer_file(path: str | Path) -> dict[str, Any]:
@@ -46,8 +50,13 @@ def read_peer_file(path: str | Path) -> dict[str, Any]:
     for key in FLAGS:
         if key in raw:
             out[key] = toml.flag(raw, key, where)
-    if "heartbeat" in raw:
-        out["heartbeat"] = toml.number(raw, "heartbeat", where)
+    for key in ("heartbeat", "memory"):
+        if key in raw:
+            out[key] = toml.number(raw, key, where)
+    if "cap" in raw:
+        out["cap"] = read_cap(raw, where)
+    if "max_members" in raw:
+        out["max_members"] = toml.integer(raw, "max_members", where, minimum=1)
     for key in PATHS:
         if key in raw:
             out[key] = path.parent / toml.string(raw, key, where)  # an absolute one stays itself

@@ -16,7 +16,7 @@ from typing import Any
 
 from fognet.errors import ConfigError
 from fognet.experiment import machine
-from fognet.experiment.live import run_live
+from fognet.experiment.live import JoinKeys, run_live
 
 SUITES: dict[str, tuple[tuple[str, ...], int]] = {  # name -> (models, frames per run)
     "default": (("pilotnet", "resnet18", "yolov3-tiny"), 20),
@@ -35,17 +35,18 @@ def suite(name: str) -> tuple[tuple[str, ...], int]:
 
 
 def run_suite(name: str, cluster: Path | None, via: Sequence[str] = (), frames: int | None = None,
-              tick: Callable[[str], None] | None = None) -> dict[str, Any]:
+              tick: Callable[[str], None] | None = None, join: JoinKeys | None = None) -> dict[str, Any]:
+    """Every model of the suite, local and fognet; `join`: the keys to join a closed cluster with `via`."""
     models, default_frames = suite(name)
     n = frames or default_frames
     done = tick or (lambda label: None)
     out: dict[str, Any] = {"suite": name, "frames": n, "machine": machine.describe(),
-                           "cluster": str(cluster) if cluster else None, "via": list(via),
+                           "cluster": str(cluster) if cluster else None, "via": list(via), "closed": join is not None,
                            "emulation": "", "models": {}}
     for model in models:
         entry: dict[str, Any] = {}
         for mode in MODES:
-            run = run_live(model, mode, n, cluster=cluster, via=via)
+            run = run_live(model, mode, n, cluster=cluster, via=via, join=join)
             entry[mode] = run.stats()
             out["emulation"] = out["emulation"] or run.emulation
             done(f"{model} {mode}")

@@ -28,6 +28,17 @@ _THROUGHPUT = re.compile(r"throughput\s+([0-9.]+)\s+frames/s")
 
 
 @dataclass(frozen=True)
+class JoinKeys:
+    """A requester's keys for joining a closed cluster with `--via` (`fognet infer --keys --allow`)."""
+
+    keys: Path  # NAME.key_secret
+    allow: Path  # the cluster's allow-list
+
+    def args(self) -> list[str]:
+        return ["--keys", str(self.keys), "--allow", str(self.allow)]
+
+
+@dataclass(frozen=True)
 class FrameRow:
     frame: int
     ok: bool
@@ -60,24 +71,28 @@ class LiveRun:
 
 
 def infer_command(model: str, mode: str, frames: int, cluster: Path | None, via: Sequence[str],
-                  source: Path | None, csv_path: Path) -> list[str]:
+                  source: Path | None, csv_path: Path, join: JoinKeys | None = None) -> list[str]:
     if mode not in MODES:
         raise ConfigError(f"unknown live mode {mode!r}; known: {', '.join(MODES)}")
     if bool(cluster) == bool(via):
         raise ConfigError("a live run needs a cluster file or --via HOST:PORT, not both")
     cmd = [*ENTRY, "infer", "--model", model, "--frames", str(frames), "--window", "1", "--csv", str(csv_path)]
     cmd += ["--cluster", str(cluster)] if cluster else [a for v in via for a in ("--via", v)]
+    if join is not None:
+        if cluster:
+            raise ConfigError("keys to join a closed cluster go with --via; a launched cluster makes its own")
+        cmd += join.args()
     if source is not None:
         cmd += ["--source", str(source)]
     return cmd + MODES[mode]
 
 
 def run_live(model: str, mode: str, frames: int, cluster: Path | None = None, via: Sequence[str] = (),
-             source: Path | None = None, timeout_s: float = 900.0) -> LiveRun:
+             source: Path | None = None, timeout_s: float = 900.0, join: JoinKeys | None = None) -> LiveRun:
     """`fognet infer` with one frame in flight (each frame's latency is its own)."""
     with tempfile.TemporaryDirectory(prefix="fognet-live-") as tmp:
         csv_path = Path(tmp) / "frames.csv"
-        cmd = infer_command(model, mode, frames, cluster, via, source, csv_path)
+        cmd = infer_command(model, mode, frames, cluster, via, source, csv_path, join)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                                   env={**os.environ, "COLUMNS": "200"})

@@ -13,4 +13,5 @@ keys.py       CURVE key files (zmq.auth certificates) and the TOML allow-list th
 auth.py       ZapHandler (only listed keys connect, named), the sender check, CURVE socket set-up
 bounded.py    containers strangers can fill, each with a bound (a flood costs bounded memory)
 ratelog.py    log lines the network can cause, at a bounded rate
+inbound.py    InboundGuard: the TCP connections a ROUTER keeps, bounded (strangers cost bounded fds)
 """

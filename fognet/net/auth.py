@@ -13,6 +13,7 @@ name as its "User-Id" property, and `check_sender` refuses a message whose heade
     task = asyncio.create_task(zap.serve())   # answers until cancelled
     zap.allowed, zap.refused                  # connections let in / turned away
     zap.close()
+    as_sender(handler, frame) -> handler      checks each header's `from` against the connection
 
 A refused stranger's handshake fails: it never gets a byte of an answer, and its
 requests time out on its side. Refusals are logged at most once a minute per address.
@@ -24,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import zmq
 from zmq.auth.base import Authenticator
@@ -178,3 +179,18 @@ def check_sender(header: Header, user_id: str) -> None:
     raise Refused(
         f"this connection is authenticated as {user_id!r}, not {header.sender!r}", Reason.NOT_ALLOWED
     )
+
+
+def as_sender(handler: Callable[..., Awaitable], frame: zmq.Frame) -> Callable[..., Awaitable]:
+    """`handler` behind `check_sender` against the name ZAP gave `frame`'s connection (""
+    when it carries none: every message is refused then)."""
+    try:
+        user_id = frame.get("User-Id") or ""
+    except zmq.ZMQError:
+        user_id = ""
+
+    async def checked(header: Header, tensors):
+        check_sender(header, user_id)
+        return await handler(header, tensors)
+
+    return checked

@@ -68,6 +68,7 @@ class TransportStats:
     timeouts: int = 0  # requests and sends that gave up after their timeout
     errors_sent: int = 0  # ERROR replies sent by serve()
     refused: int = 0  # connections turned away (closed: a key not on the allow-list)
+    cut: int = 0  # inbound connections cut past the transport's bound (a flood of connections)
 
 
 class Counters:

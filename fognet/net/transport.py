@@ -39,9 +39,10 @@ address, so the transport must be told who is where (`learn(addr, name)`; a requ
 an address it cannot name raises PeerUnreachable), and a reply whose `from` is not that
 peer is dropped. Everything on the wire is then encrypted. Open (no keys): no checks.
 
-Connections are bounded (`max_connections` DEALERs, `fognet.net.bounded.ConnectionTable`):
-past the bound the least recently used idle one is closed (it reconnects on next use), so
-strangers naming new addresses cost bounded sockets and file descriptors.
+Connections are bounded both ways, so strangers cost bounded file descriptors: at most
+`max_connections` DEALERs (`fognet.net.bounded.ConnectionTable`, the least recently used
+idle one closed past it) and, while serving, `max_inbound` TCP connections to the ROUTER
+(`fognet.net.inbound.InboundGuard`: the newest cut past it, `stats().cut`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ from fognet.net.base import (
 )
 from fognet.net.bounded import ConnectionTable
 from fognet.net.emulation import Pacer
+from fognet.net.inbound import HANDSHAKE_S, InboundGuard
 from fognet.net.keys import ClusterKeys
 from fognet.net.wire import Header, new_node_id
 from fognet.net.zmqio import LoopSocket
@@ -77,6 +79,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HWM = 1000
 DEFAULT_MAX_CONNECTIONS = 192  # DEALERs; above the membership cap, well under ZeroMQ's 1023 sockets
+DEFAULT_MAX_INBOUND = 192  # TCP connections to the ROUTER: members' DEALERs, requesters, a few spare
 
 
 class ZmqTransport:
@@ -95,8 +98,10 @@ class ZmqTransport:
         advertise_host: str | None = None,
         keys: ClusterKeys | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_inbound: int = DEFAULT_MAX_INBOUND,
     ) -> None:
         self.node_id = node_id or new_node_id()
+        self.max_inbound = max_inbound
         self.max_bytes = max_bytes
         self.pacer = pacer
         self._hwm = hwm
@@ -122,6 +127,7 @@ class ZmqTransport:
             self._ctx.term()
             raise ConfigError(f"cannot bind tcp://{host}:{port or '*'}: {exc}") from exc
         self.address = f"{advertise_host or host}:{port}"  # what other peers connect to
+        self._port = port
         self._count = Counters()
         self._pending = Pending(self._count, max_bytes)
         self._dealers: ConnectionTable[str, LoopSocket] = ConnectionTable(
@@ -293,9 +299,11 @@ class ZmqTransport:
         watched = self._served = LoopSocket(self._router, take, failed)
         answers.on_free = watched.resume
         zap = asyncio.create_task(self._zap.serve()) if self._zap is not None else None
+        guard = InboundGuard(self._router, self.max_inbound, self._port, self._cut).start()
         try:
             await stop
         finally:
+            guard.stop()
             if zap is not None:
                 zap.cancel()
                 await asyncio.gather(zap, return_exceptions=True)
@@ -303,12 +311,17 @@ class ZmqTransport:
             self._served = self._stop_serving = None
             await answers.aclose()
 
+    def _cut(self, peer: str) -> None:
+        self._count.cut += 1
+        self._count.log.warning("inbound-full", "%s: %d inbound connections, its bound; cut %s", self.address,
+                                self.max_inbound, peer)
+
     async def _answer(self, handler: Handler, frames: list) -> None:
         if len(frames) < 2:  # no routing id and header: nothing to answer
             self._count.dropped += 1
             return
         if self.keys is not None:  # the name ZAP gave the connection, not the header's claim
-            handler = _as_user(handler, _user_id(frames[1]))
+            handler = auth.as_sender(handler, frames[1])
         answered = await answer(handler, frames[1:], self.max_bytes, self._count, self.address)
         if answered is not None:
             await self._reply(frames[0].bytes, *answered)
@@ -361,23 +374,8 @@ class ZmqTransport:
         sock.setsockopt(zmq.SNDHWM, self._hwm)
         sock.setsockopt(zmq.RCVHWM, self._hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, self.max_bytes)
+        sock.setsockopt(zmq.HANDSHAKE_IVL, int(HANDSHAKE_S * 1000))
         return sock
-
-
-def _user_id(frame: zmq.Frame) -> str:
-    """The name ZAP gave the frame's connection ("" if it carries none: refused then)."""
-    try:
-        return frame.get("User-Id") or ""
-    except zmq.ZMQError:
-        return ""
-
-
-def _as_user(handler: Handler, user_id: str) -> Handler:
-    async def checked(header: Header, tensors: dict[str, np.ndarray]):
-        auth.check_sender(header, user_id)
-        return await handler(header, tensors)
-
-    return checked
 
 
 def _forgotten(future: asyncio.Future) -> PeerUnreachable | None:

@@ -9,8 +9,8 @@ known only then). What is emulated, and the time scale, is `Cluster.emulated`
 `placement.state.cluster_state(cluster, mode.link_scale)`.
 
 API
-    config_from_profile(name, profile, **peer_options) -> PeerConfig
-    config_from_cluster(cluster, name, emulate=None, **peer_options) -> PeerConfig
+    config_from_profile(name, profile, **peer_options) -> PeerConfig   cap and memory: the profile's
+    config_from_cluster(cluster, name, emulate=None, **peer_options) -> PeerConfig   ... and the file's
     pacer_for(cluster, name, emulate=None) -> Pacer | None
     profile_pacer(profile, emulate) -> Pacer | None        a lone device paces its NIC only
     link_setter(cluster, name, pacer, emulate=None) -> Callable[[MemberEvent], None]
@@ -31,18 +31,23 @@ from fognet.placement.state import cluster_state
 
 
 def config_from_profile(name: str, profile: Profile, **options) -> PeerConfig:
+    """The device's peer; its utilisation cap and the memory it advertises are the
+    profile's unless `options` say otherwise (`fognet peer --cap/--memory`)."""
+    limits = {"cap": profile.cap, "memory": profile.memory, **options}
     return PeerConfig(
         name, speed=profile.speed, threads=profile.threads, quota=profile.quota,
-        profile=profile.name, **options,
+        profile=profile.name, **limits,
     )
 
 
 def config_from_cluster(cluster: Cluster, name: str, emulate: bool | None = None, **options) -> PeerConfig:
+    """As `config_from_profile`, with the cluster file's overrides (its memory) applied."""
     spec = cluster.peer(name)
     mode = cluster.emulated(emulate)
+    limits = {"cap": spec.profile.cap, "memory": spec.memory, **options}
     return PeerConfig(
         name, speed=spec.speed, threads=spec.threads, quota=spec.quota,
-        profile=spec.profile.name, emulate=mode.compute, time_scale=mode.scale, **options,
+        profile=spec.profile.name, emulate=mode.compute, time_scale=mode.scale, **limits,
     )
 
 

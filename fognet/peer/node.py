@@ -73,7 +73,7 @@ from fognet.net.emulation import Pacer
 from fognet.net.encodings import WireRatio, pack_tensors
 from fognet.net.keys import ClusterKeys
 from fognet.net.ratelog import RateLimitedLog
-from fognet.net.transport import DEFAULT_MAX_CONNECTIONS, ZmqTransport
+from fognet.net.transport import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INBOUND, ZmqTransport
 from fognet.net.wire import Header, MsgType, Reason
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.peer import chain, trust
@@ -95,7 +95,7 @@ from fognet.placement.instance import figures_from_cluster
 log = logging.getLogger(__name__)
 
 LOOPBACK_LINK = LinkState(bandwidth=1.25e9, latency=0.0002)  # what planning assumes unemulated
-SPARE_CONNECTIONS = 64  # DEALERs beyond the members' (introductions, fetches, rounds)
+SPARE_CONNECTIONS = 64  # connections beyond the members' (introductions, fetches, rounds, requesters)
 SIGHTINGS_QUEUED = 64  # beacon sightings waiting for an introduction; more are dropped
 
 
@@ -146,6 +146,7 @@ class Peer:
             config.name, host=config.host, port=config.port, pacer=pacer,
             keys=config.keys, advertise_host=config.advertise,
             max_connections=max(DEFAULT_MAX_CONNECTIONS, config.max_members + SPARE_CONNECTIONS),
+            max_inbound=max(DEFAULT_MAX_INBOUND, config.max_members + SPARE_CONNECTIONS),
         )
         self.address = self.transport.address
         self.store = ModelStore(config.cache_dir, max_model_bytes=config.max_model_bytes)

@@ -66,3 +66,52 @@ def test_quick_bench_on_a_launched_cluster(tmp_path):
         assert 0 < entry[mode]["p50_ms"] <= entry[mode]["p99_ms"]
     assert data["emulation"].startswith("emulation: ON")
     assert data["machine"]["cores"] >= 1
+
+
+TINY = """
+name = "tiny"
+[emulation]
+enabled = false
+[default_link]
+bandwidth = 1.0e8
+latency = 0.0005
+[[peers]]
+name = "car"
+profile = "car"
+[[peers]]
+name = "w1"
+profile = "laptop"
+"""
+
+
+def test_quick_bench_joins_a_closed_cluster_with_its_keys(tmp_path):
+    """`bench --via` a running closed cluster: without the requester's keys nothing could
+    join it (its peers refuse every key not on the list), so frames that ran are the proof."""
+    from fognet.infer.launch import LocalCluster
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    out = tmp_path / "bench.json"
+    with LocalCluster(path, names=["w1"], heartbeat_s=0.5, closed=True, extra_keys=["req"]) as local:
+        keys = local.keys_dir
+        result = CliRunner().invoke(main, [
+            "bench", "--suite", "quick", "--frames", "2", "--via", local.via, "--out", str(out),
+            "--keys", str(keys / "req.key_secret"), "--allow", str(keys / "allow.toml")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["closed"] is True and data["via"] == [local.via]
+    for mode in ("local", "fognet"):
+        assert data["models"]["pilotnet"][mode]["frames"] == 2
+        assert data["models"]["pilotnet"][mode]["failed"] == 0
+
+
+def test_bench_keys_need_via_and_both_files(tmp_path):
+    secret = tmp_path / "x.key_secret"
+    secret.write_text("not a key")
+    for args in (["--keys", str(secret), "--allow", str(secret)], ["--via", "a@127.0.0.1:9", "--keys", str(secret)]):
+        result = CliRunner().invoke(main, ["bench", "--suite", "quick", *args])
+        assert result.exit_code == 2, result.output
+        assert "--keys" in result.output.strip().splitlines()[-1]
+    result = CliRunner().invoke(main, ["bench", "--suite", "quick", "--via", "a@127.0.0.1:9",
+                                       "--keys", str(secret), "--allow", str(secret)])
+    assert result.exit_code == 2 and result.output.strip().splitlines()[-1].startswith("ConfigError: "), result.output

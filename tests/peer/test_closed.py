@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
+import socket
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, random_feeds, run
 from fognet.net import wire
+from fognet.net.discovery import DEFAULT_BEACON_PORT, LOOPBACK_BROADCAST, beacon_bytes
 from fognet.net.keys import ClusterKeys, make_local_keys, write_keypair
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, Reason
@@ -186,3 +189,50 @@ async def test_closed_peers_find_each_other_by_beacon_and_ignore_an_open_one(tmp
         await asyncio.sleep(1.0)  # a few more beacons of b3's
         assert [set(p.live_peers()) for p in peers] == [{"b1", "b2"}] * 2
         assert not {"b1", "b2"} & set(loud.live_peers())
+
+
+def _listener() -> socket.socket:
+    """A plain TCP listener: it shows whether a peer tried to connect to the address a beacon gave."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.setblocking(False)
+    return srv
+
+
+def _connected(srv: socket.socket) -> bool:
+    return bool(select.select([srv], [], [], 0)[0])
+
+
+async def _beacon(sender: socket.socket, name: str, srv: socket.socket, key: str, seconds: float = 1.2) -> None:
+    address = f"127.0.0.1:{srv.getsockname()[1]}"
+    for _ in range(int(seconds / 0.2)):
+        sender.sendto(beacon_bytes(name, address, key), (LOOPBACK_BROADCAST, DEFAULT_BEACON_PORT))
+        await asyncio.sleep(0.2)
+
+
+async def test_closed_peer_ignores_beacons_whose_fingerprint_is_not_on_its_list(tmp_path) -> None:
+    """Beacons are plaintext: anyone can send one naming a listed peer. A closed peer does not
+    even connect to a beacon's address unless the name is on its allow-list with that key's
+    fingerprint (and then the handshake, pinned to the listed key, is what proves anything)."""
+    keys = make_local_keys(tmp_path / "keys", ["b1", "b2"])
+    other = make_local_keys(tmp_path / "other", ["b2"])["b2"].pair.fingerprint  # b2's name, not its key
+    b1 = Peer(PeerConfig("b1", cache_dir=tmp_path / "b1", heartbeat_s=0.2, discovery=True, keys=keys["b1"]))
+    wrong_key, unlisted, listed = _listener(), _listener(), _listener()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    try:
+        async with asyncio.timeout(TIMEOUT), b1.running():
+            await asyncio.sleep(0.3)
+            await asyncio.gather(_beacon(sender, "b2", wrong_key, other), _beacon(sender, "b2", wrong_key, ""),
+                                 _beacon(sender, "mallory", unlisted, other))
+            ignored = (_connected(wrong_key), _connected(unlisted))
+            await _beacon(sender, "b2", listed, keys["b2"].pair.fingerprint)  # the control: acted on
+            acted = _connected(listed)
+            members = set(b1.live_peers())
+    finally:
+        for s in (wrong_key, unlisted, listed, sender):
+            s.close()
+    assert ignored == (False, False)
+    assert acted  # it did connect there (and its handshake, pinned to b2's key, failed)
+    assert members == {"b1"}
