@@ -70,8 +70,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
 
     def __init__(self, name: str, number: int, roster: Mapping[str, str], deadline: float,
                  figures: Figures, subtasks: Sequence[Subtask], transport: Transport,
-                 timing: Timing, gather_s: float = 0.0) -> None:
+                 timing: Timing, gather_s: float = 0.0, steps: bool = True) -> None:
         self.name, self.number, self.timing = name, number, timing
+        self.steps = steps  # False: my source ends the game at its first Turn (greedy)
         self.roster = dict(roster)
         self.deadline = deadline  # event-loop time
         self.figures, self.subtasks = figures, tuple(subtasks)

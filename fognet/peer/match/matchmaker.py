@@ -90,6 +90,7 @@ class Matchmaker:
         self._figures = figures if callable(figures) else (lambda: figures)
         self._queued: tuple[Subtask, ...] = ()
         self._queued_into: int | None = None  # the round that took the queued subtasks
+        self._steps = True  # my source plays phase 2 (False: greedy, see `play`)
         self._seen = 0  # the highest round number this peer has heard of
         self._rounds: dict[int, LiveRound] = {}
         self._results: dict[int, RoundResult] = {}
@@ -125,7 +126,8 @@ class Matchmaker:
 
     async def play(self, number: int | None, roster: Mapping[str, str],
                    subtasks: Iterable[Subtask] | None = None,
-                   deadline_s: float | None = None, gather_s: float = 0.0) -> RoundResult:
+                   deadline_s: float | None = None, gather_s: float = 0.0,
+                   steps: bool = True) -> RoundResult:
         """Play my subtasks in round `number` among `roster`, to its end (or its deadline).
 
         They join the round if it is open here (its players not yet settled), even if
@@ -134,11 +136,14 @@ class Matchmaker:
         sources of a cluster that re-plan at the same moment pick the same number. Returns
         the result of the round they were played in (`RoundResult.round`). `gather_s`: a
         round this call opens is announced only after this long, so sources re-planning
-        within it play in it too (each opens the same number; their rounds merge)."""
+        within it play in it too (each opens the same number; their rounds merge).
+        `steps=False`: phase 1 only (greedy, a baseline): when my source first holds the
+        Turn it ends the round, so every source of the round should play so."""
         if not self._running:
             raise PeerError(f"{self.name}: start Matchmaker.run() before playing a round")
         if subtasks is not None:
             self.submit(subtasks)
+        self._steps = steps
         roster = {self.name: self.transport.address, **roster}
         budget = self.timing.deadline_s if deadline_s is None else deadline_s
         number = self._open_number() if number is None else number
@@ -170,7 +175,7 @@ class Matchmaker:
                 self._join(number, roster, asyncio.get_running_loop().time() + budget, gather_s)
                 return number
             if live is not None and not live.frozen and not live.subtasks:
-                live.add(self._take_queued(), roster)
+                live.add(self._take_queued(), roster, self._steps)
                 return number
             if live is not None:  # settled without them: they wait for the next round
                 await live.over.wait()
@@ -263,7 +268,7 @@ class Matchmaker:
             self._queued_into = number
         self._seen = max(self._seen, number)
         live = LiveRound(self.name, number, roster, deadline, figures, subtasks,
-                         self.transport, self.timing, gather_s)
+                         self.transport, self.timing, gather_s, steps=self._steps)
         self._rounds[number] = live
         self._done.setdefault(number, asyncio.Event())
         self._starts.put_nowait(live)

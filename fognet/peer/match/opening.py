@@ -48,12 +48,13 @@ class OpeningPhase:
     def knowledge(self) -> Knowledge:
         return frozenset(self.roster), frozenset(self.known_sources)
 
-    def add(self, subtasks: Sequence[Subtask], roster: Mapping[str, str]) -> bool:
+    def add(self, subtasks: Sequence[Subtask], roster: Mapping[str, str],
+            steps: bool = True) -> bool:
         """A source of this peer re-plans while the round is open: its subtasks join it
-        (False: the round is frozen; they belong to the next one)."""
+        (False: the round is frozen; they belong to the next one). `steps`: see `play`."""
         if self.frozen or self.subtasks:
             return False
-        self.subtasks = tuple(subtasks)
+        self.subtasks, self.steps = tuple(subtasks), steps
         self.known_sources.add(self.name)
         self.announced[self.name] = (self.figures, True)
         self._learn(roster, ())

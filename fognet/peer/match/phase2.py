@@ -56,9 +56,12 @@ class StepPhase:
     def _take_turn(self, turn: m.Turn) -> list[m.Outgoing]:
         """My agent's turn. A peer that died since my last turn changed the matching (its
         subtasks left, or went home): the idle count starts again, so every source looks
-        at the matching without it before the game can end."""
-        turn = m.Turn(turn.sender, turn_idle(self._drops, self._drops_at_turn, turn.idle),
-                      turn.round)
+        at the matching without it before the game can end. Playing greedy (`steps`
+        off) my first Turn ends the game."""
+        idle = turn_idle(self._drops, self._drops_at_turn, turn.idle)
+        if not self.steps:  # greedy: a Turn that finds every source idle ends the game
+            idle = len(self.source.ring)
+        turn = m.Turn(turn.sender, idle, turn.round)
         self._drops_at_turn = self._drops
         self._holder = self.name
         return self.source.handle(turn)

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from fognet.matching.check import check, feasibility
-from fognet.matching.game import play
+from fognet.matching.game import deferred_acceptance, play
 from fognet.matching.instance import Instance
 from fognet.matching.random_instance import random_instance
 from fognet.net.memory import MemoryNetwork, MemoryTransport
@@ -116,3 +116,20 @@ async def test_a_round_opened_with_a_gather_window_takes_sources_replanning_with
     assert {r.round for r in results.values()} == {1}
     assert all(r.sources == ("car1", "car2") for r in out.results.values())
     assert out.assignment == dict(play(states_instance(states)).assignment)
+
+
+async def test_sources_playing_greedy_end_the_round_after_phase_1() -> None:
+    inst = random_instance(3, 4, 3, seed=5)
+    states = list(split_instance(inst).values())
+    inst = states_instance(states)
+    greedy = dict(deferred_acceptance(inst).assignment)
+    assert greedy != dict(play(inst).assignment)  # phase 2 would move something
+    async with asyncio.timeout(30), live_peers(states, transports("zmq"), TIMING) as peers:
+        roster = {n: p.transport.address for n, p in peers.items()}
+        played = await asyncio.gather(*(
+            peers[n].matchmaker.play(None, roster, peers[n].state.subtasks, DEADLINE_S,
+                                     gather_s=0.2, steps=False) for n in sorted(inst.sources)))
+        out = await round_outcome(peers, played[0].round, DEADLINE_S)
+    assert out.completed and {r.round for r in played} == {played[0].round}
+    assert out.sent.get("STEP_ASK", 0) == 0 and out.sent.get("STEP_COMMIT", 0) == 0
+    assert out.assignment == out.phase1 == greedy
