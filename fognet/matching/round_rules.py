@@ -12,6 +12,8 @@ Time is an argument; nothing here sends, sleeps or reads a clock. The I/O shell
         a source keeps a subtask on a worker only if that worker's HOSTED lists it
     next_holder(ring, holder, dead) -> PeerId
         who takes the Turn after `holder` (the dead skipped; `holder` itself if alone)
+    winning_round(open_rounds) -> int | None
+        of the rounds open at a peer at once, the one they all end in (the highest)
     turn_idle(deaths, deaths_at_my_last_turn, idle) -> int
         a death during phase 2 restarts the idle count: every source looks at the
         matching without the dead peer before the game can end
@@ -103,3 +105,11 @@ def turn_idle(deaths: int, deaths_at_my_last_turn: int, idle: int) -> int:
     matching changed without a commit: every source must look at it again before the game
     can end), else the one passed to me."""
     return 0 if deaths != deaths_at_my_last_turn else idle
+
+
+def winning_round(open_rounds: Collection[int]) -> int | None:
+    """Of the rounds whose players are not yet settled at a peer, the one they all end in:
+    the highest number. Every peer applies it to what it sees, and merging spreads what it
+    saw, so the highest number open anywhere wins; not the lowest, since a lower number may
+    be one some peer has already played (its clock, or its count of rounds, is behind)."""
+    return max(open_rounds, default=None)

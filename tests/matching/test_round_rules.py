@@ -13,6 +13,7 @@ from fognet.matching.round_rules import (
     phase1_over,
     reconcile,
     turn_idle,
+    winning_round,
 )
 from fognet.matching.steps import Ledger, candidates
 
@@ -106,3 +107,10 @@ def test_the_turn_goes_to_the_next_live_source() -> None:
 def test_a_death_since_my_last_turn_restarts_the_idle_count() -> None:
     assert turn_idle(2, 1, idle=3) == 0
     assert turn_idle(1, 1, idle=3) == 3
+
+
+def test_rounds_open_at_once_end_in_the_highest_whatever_the_order() -> None:
+    assert winning_round([5, 7]) == winning_round([7, 5]) == 7
+    assert winning_round({3, 9, 4}) == 9
+    assert winning_round([2]) == 2
+    assert winning_round([]) is None

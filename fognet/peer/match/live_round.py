@@ -88,6 +88,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
+        self.merged_into: int | None = None  # this round ended in a higher one (opening.py)
         self.spare: tuple[Subtask, ...] = ()  # those subtasks, for the next round
         self.view: Instance | None = None
         self.source: SourceAgent | None = None
@@ -185,7 +186,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             dead=tuple(sorted(self.dead)), elapsed_s=self._loop.time() - self._started,
             steps=self.source.steps if self.source else 0,
             commits=self.source.commits if self.source else 0,
-            sources=tuple(sorted(self.known_sources - self.dead)), left_out=self.left_out,
+            sources=() if self.merged_into is not None else
+            tuple(sorted(self.known_sources - self.dead)),
+            left_out=self.left_out, merged_into=self.merged_into,
         )
 
     # --- failures ----------------------------------------------------------------------------

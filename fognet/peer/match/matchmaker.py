@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from fognet.errors import ConfigError, InstanceError, PeerError, PeerUnreachable, Refused, WireError
 from fognet.matching.instance import Subtask
+from fognet.matching.round_rules import winning_round
 from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.wire import Header, MsgType, Reason
@@ -93,6 +94,7 @@ class Matchmaker:
         self._steps = True  # my source plays phase 2 (False: greedy, see `play`)
         self._seen = 0  # the highest round number this peer has heard of
         self._rounds: dict[int, LiveRound] = {}
+        self._merged: dict[int, int] = {}  # round -> the higher round it ended in here
         self._results: dict[int, RoundResult] = {}
         self._done: dict[int, asyncio.Event] = {}
         self._starts: asyncio.Queue[LiveRound] = asyncio.Queue()
@@ -150,6 +152,9 @@ class Matchmaker:
         for _ in range(KEEP_RESULTS):
             number = await self._enter(number, roster, budget, gather_s)
             result = await self.wait_round(number, budget + 1.0)
+            while result.merged_into is not None:  # opened at once with a higher one
+                number = result.merged_into
+                result = await self.wait_round(number, budget + 1.0)
             if not result.left_out:
                 return result
             number = max(number, self._seen) + 1
@@ -157,11 +162,12 @@ class Matchmaker:
                         "in a row")
 
     def _open_number(self) -> int:
-        """The lowest round open here (players not yet settled); else the last one in play
+        """The round open here (players not yet settled; if several, the highest: the
+        others end in it, see `_merge_open`); else the last one in play
         (`_enter` waits for its end: a round's workers grant their capacity once, so the
         next round does not overlap it); else the next unseen one."""
-        open_ = [n for n, live in self._rounds.items() if not live.frozen]
-        return min(open_) if open_ else max(self._rounds, default=self._seen + 1)
+        top = winning_round([n for n, live in self._rounds.items() if not live.frozen])
+        return top if top is not None else max(self._rounds, default=self._seen + 1)
 
     async def _enter(self, number: int, roster: Mapping[str, str], budget: float,
                      gather_s: float = 0.0) -> int:
@@ -173,6 +179,7 @@ class Matchmaker:
             live = self._rounds.get(number)
             if live is None and number not in self._results:
                 self._join(number, roster, asyncio.get_running_loop().time() + budget, gather_s)
+                self._merge_open()
                 return number
             if live is not None and not live.frozen and not live.subtasks:
                 live.add(self._take_queued(), roster, self._steps)
@@ -218,6 +225,9 @@ class Matchmaker:
         live = self._rounds.get(body.round)
         if isinstance(body, wire.RoundOpen):
             self._seen = max(self._seen, body.round)
+            if not body.frozen and body.round in self._merged:
+                self._redirect(header.sender, body)
+                return None
         if live is None and isinstance(body, wire.RoundOpen) and body.round not in self._results:
             live = self._join_from(header.sender, body)
         if live is None and isinstance(body, wire.RoundOpen) and not body.frozen:
@@ -230,7 +240,40 @@ class Matchmaker:
                 return None
             raise Refused(f"{self.name} is not playing round {body.round}", Reason.STALE_ROUND)
         reply = await live.handle(header)
+        if isinstance(body, wire.RoundOpen):
+            self._merge_open()
         return None if reply is None else Header(reply)
+
+    def _merge_open(self) -> None:
+        """Rounds open here at once end in the highest (opening.py: every peer that sees
+        them both does the same, so the cluster plays one game)."""
+        open_ = [n for n, live in self._rounds.items() if not live.frozen]
+        top = winning_round(open_)
+        for n in open_:
+            if n != top and self._rounds[n].merge_into(self._rounds[top]):
+                log.info("%s: round %d ends in round %d (opened at once)", self.name, n, top)
+                self._merged[n] = top
+                if self._queued_into == n:
+                    self._queued_into = top
+
+    def _redirect(self, sender: str, body: wire.RoundOpen) -> None:
+        """An announcement of a round that ended here in a higher one: its sender's
+        peers join that one (and its sources move there), or, if that one's players are
+        settled, the sender is told the round is over (it plays the next)."""
+        target = body.round
+        while target in self._merged:
+            target = self._merged[target]
+        live = self._rounds.get(target)
+        if live is None or live.frozen:
+            self._answer_over(sender, body)
+            return
+        if len(body.roster) > MAX_ROSTER:
+            raise WireError(f"roster: {len(body.roster)} peers, more than {MAX_ROSTER}")
+        roster = dict(zip(body.roster, body.addresses, strict=True))
+        if sender not in roster:
+            raise Refused(f"ROUND_OPEN from {sender!r}: the roster must name it",
+                          Reason.NOT_FOUND)
+        live.absorb(roster)
 
     def _answer_over(self, sender: str, body: wire.RoundOpen) -> None:
         addresses = dict(zip(body.roster, body.addresses, strict=True))
@@ -286,6 +329,7 @@ class Matchmaker:
         for old in sorted(self._results)[:-KEEP_RESULTS]:
             self._results.pop(old)
             self._done.pop(old, None)
+            self._merged.pop(old, None)
         log.info("%s: round %d %s in %.3f s, sent %d messages", self.name, live.number,
                  "done" if result.completed else "cut short", result.elapsed_s,
                  sum(result.sent.values()))

@@ -19,6 +19,15 @@ subtasks go to the next round (`Matchmaker.play`). Announcements are sent again 
 differs (a send can fail while a connection is set up). A peer silent for `open_s` is dead for
 the round (each peer decides that alone; a round whose peers disagree on a death still
 ends valid, as after any death).
+
+Two rounds with different numbers open at once (sources whose views of the round count
+disagree) end in one: a peer that has both open merges the lower into the higher
+(`merge_into`: the lower's roster joins the higher's knowledge, my subtasks move there,
+and the lower ends here at once, `merged_into` set). Every peer decides alone by the same
+rule, and the merged roster's announcements reach every peer of the lower round, which
+then has both open and merges too; so the highest number open anywhere wins (the
+highest, not the lowest: a lower number may name a round some peer has already played).
+A round frozen before it heard of the other is not merged (both are played, each valid).
 """
 
 from __future__ import annotations
@@ -63,7 +72,10 @@ class OpeningPhase:
 
     async def _open(self) -> bool:
         """Announce, agree on who plays, build my view and agents (False: the game refuses
-        what was announced, or my subtasks were left out: I play only as a worker)."""
+        what was announced, or my subtasks were left out: I play only as a worker; or the
+        round ended in a higher one)."""
+        if self.merged_into is not None:
+            return False  # merged before it started here: nothing to announce
         self._hold_until = max(self._hold_until, self._loop.time() + self.gather_s)
         self._announce_all()
         while not await self._until(self._agreed, min(self._open_end(),
@@ -71,6 +83,8 @@ class OpeningPhase:
             if self._loop.time() >= self._open_end():
                 break
             self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
+        if self.merged_into is not None:
+            return False  # it goes on as round `merged_into` (my subtasks moved there)
         if not self._agreed():
             mine = self.knowledge()
             log.warning("%s: round %d opened without agreement: %s", self.name, self.number,
@@ -96,6 +110,26 @@ class OpeningPhase:
             self.worker = WorkerAgent(self.view, worker_id(self.name))
         return True
 
+    def merge_into(self, other: OpeningPhase) -> bool:
+        """This round, open here, ends in `other` (open, higher): its roster joins
+        `other`'s knowledge and my subtasks move there. False if both hold my subtasks."""
+        if self.frozen or other.frozen or (self.subtasks and other.subtasks):
+            return False
+        other._hold_until = max(other._hold_until, self._hold_until,
+                                self._started + self.gather_s)  # my hold, even if not begun
+        if self.subtasks:
+            other.add(self.subtasks, self.roster, self.steps)
+        else:
+            other.absorb(self.roster)
+        self.subtasks, self.merged_into, self.frozen = (), other.number, True
+        self._changed.set()
+        return True
+
+    def absorb(self, roster: Mapping[str, str]) -> None:
+        """Peers of a round that ended in this one: they join its roster (announced)."""
+        if not self.frozen and self._learn(roster, ()):
+            self._announce_soon()
+
     def _wake_at(self, when: float) -> None:
         """Look at the agreement again at `when` (the hold's end)."""
         if self._woken_at != when:
@@ -106,6 +140,8 @@ class OpeningPhase:
         return max(self._started, self._hold_until) + self.timing.open_s
 
     def _agreed(self) -> bool:
+        if self.merged_into is not None:
+            return True  # nothing more to agree on here
         if self._loop.time() < self._hold_until:
             self._wake_at(self._hold_until)
             return False

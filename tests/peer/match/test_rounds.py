@@ -133,3 +133,30 @@ async def test_sources_playing_greedy_end_the_round_after_phase_1() -> None:
     assert out.completed and {r.round for r in played} == {played[0].round}
     assert out.sent.get("STEP_ASK", 0) == 0 and out.sent.get("STEP_COMMIT", 0) == 0
     assert out.assignment == out.phase1 == greedy
+
+
+@pytest.mark.parametrize(("kind", "numbers"), [("zmq", (5, 7)), ("zmq", (3, 8, 5)),
+                                               ("memory", (9, 2, 4))])
+async def test_sources_opening_rounds_numbered_apart_at_once_play_the_highest(kind, numbers):
+    """Their views of the round count disagree (clocks, missed rounds): one round still."""
+    inst = random_instance(len(numbers), 4, 3, seed=40 + sum(numbers))
+    states = list(split_instance(inst).values())
+    names, top = sorted(inst.sources), max(numbers)
+    async with asyncio.timeout(30), live_peers(states, transports(kind), TIMING) as peers:
+        roster = {n: p.transport.address for n, p in peers.items()}
+        played = await asyncio.gather(*(
+            peers[n].matchmaker.play(k, roster, peers[n].state.subtasks, DEADLINE_S)
+            for n, k in zip(names, numbers, strict=True)))
+        out = await round_outcome(peers, top, DEADLINE_S)
+        merged = {(n, k): peers[n].matchmaker.result(k).merged_into
+                  for n, k in zip(names, numbers, strict=True) if k != top}
+    assert [r.round for r in played] == [top] * len(names)
+    assert merged == {key: top for key in merged}  # the lower rounds ended in it
+    inst = states_instance(states)
+    assert set(out.results) == {p.name for p in states}  # every peer played it
+    assert all(r.sources == tuple(names) for r in out.results.values())
+    assert out.completed
+    assert set(out.assignment) == {s.id for s in inst.subtasks}
+    assert feasibility(inst, out.assignment) == []
+    assert check(inst, out.assignment).stable
+    assert out.assignment == dict(play(inst).assignment)
