@@ -3,9 +3,12 @@
 Time is an argument; nothing here sends, sleeps or reads a clock. The I/O shell
 (`fognet/peer/match/`) and the in-memory tests call these on the state they hold.
 
-    hopeless(view, ledger, me, changes, rule) -> bool
+    refused_unasked(view, ledger, me, changes, rule, everyone_known) -> bool
         a Turn holder can tell, from what it knows, that the parties would refuse the step:
-        it is not asked at all (no STEP_ASK, no STEP_VOTE, no STEP_ABORT)
+        it is not asked at all (no STEP_ASK, no STEP_VOTE, no STEP_ABORT); once every source
+        told where its subtasks are, exactly (`game.price`), else by `hopeless`
+    hopeless(view, ledger, me, changes, rule) -> bool
+        the bound a Turn holder that knows only its own subtasks and the workers' can use
     phase1_over(P1, now) -> bool
         a worker ends phase 1 (sends HOSTED) now
     reconcile(placement, hosted, me) -> placement
@@ -26,9 +29,27 @@ from dataclasses import dataclass
 
 from fognet.matching.bounds import TOLERANCE
 from fognet.matching.cost import EPS, is_worker
+from fognet.matching.game import price
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
 from fognet.matching.messages import Change
 from fognet.matching.steps import Ledger, worker_refuses
+
+
+def refused_unasked(view: Instance, ledger: Ledger, me: PeerId, changes: Sequence[Change],
+                    rule: str, everyone_known: bool) -> bool:
+    """True if the Turn holder `me` can tell the parties would refuse this step.
+
+    `everyone_known`: my ledger holds every live source's subtasks where they are (the
+    workers' HOSTED, each source's own list of those it keeps at home, every commit since),
+    so it prices the step as the game does (`game.price`, the decision the parties' votes
+    add up to): only steps that will be approved are asked. Else only `hopeless`. A step
+    naming a site that left the game is asked (its parties say STALE_STEP)."""
+    touched = {c.frm for c in changes} | {c.to for c in changes}
+    if any(not is_worker(view, p) and p not in view.sources for p in touched):
+        return False
+    if everyone_known:
+        return not price(view, ledger, changes, rule)
+    return hopeless(view, ledger, me, changes, rule)
 
 
 def hopeless(view: Instance, ledger: Ledger, me: PeerId, changes: Sequence[Change],

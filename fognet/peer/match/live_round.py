@@ -105,6 +105,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._chains: set[asyncio.Task] = set()
         self._done_sources: set[str] = set()
         self._hosted: dict[str, m.RoundDone] = {}
+        self._homes: set[str] = set()  # sources whose subtasks at home my ledger has
+        self._early_homes: dict[str, m.RoundDone] = {}  # those that came before I reconciled
         self.cut = asyncio.Event()  # my worker role ended phase 1
         self._settled = False  # my source role reconciled phase 1
         self._p1_end = math.inf
@@ -284,6 +286,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
                               Reason.NOT_FOUND)
             await self.on_bumped(msg)
             return wire.MatchAck(n)
+        elif isinstance(msg, m.RoundDone) and msg.phase == 1 and msg.sender == peer:
+            self.on_home(peer, msg)  # a source's subtasks at home
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
             self.on_hosted(peer, msg)
         elif isinstance(msg, m.RoundDone):

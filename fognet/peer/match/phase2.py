@@ -1,8 +1,8 @@
 """Phase 2 of a live round (approved steps), as methods of `LiveRound`.
 
 The Turn holder drives its agent's messages: a step it can tell the parties would refuse
-(`matching.round_rules.hopeless`: a worker without room, or a delta no other source's gain
-can offset) it drops unasked; it asks the other steps' parties at once; commits go to everyone
+(`matching.round_rules.refused_unasked`: priced as the game prices it, once every source
+sent the list of its subtasks at home after phase 1; until then `hopeless`) it drops unasked; it asks the other steps' parties at once; commits go to everyone
 as requests acknowledged by MATCH_ACK, so the next step starts on applied state; aborts go
 one-way to the parties it locked; the TURN goes to the next live source. A party votes with its agent and
 releases a lock after `lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source
@@ -20,7 +20,7 @@ from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import PeerId
-from fognet.matching.round_rules import hopeless, next_holder, turn_idle
+from fognet.matching.round_rules import next_holder, refused_unasked, turn_idle
 from fognet.net import wire
 from fognet.net.wire import Header
 from fognet.peer.match import wire_bodies
@@ -40,11 +40,13 @@ class StepPhase:
         self._holder = self.source.ring[0] if self.source.ring else self.name
         self._last_activity = self._loop.time()
         if self._holder == self.name:
+            await self._homes_in()
             await self._drive(self._take_turn(m.Turn(DRIVER, 0)))
         while not self.over.is_set():
             still_wanted()
             if self._turns:
                 self._holder = self.name
+                await self._homes_in()
                 await self._drive(self._take_turn(self._turns.popleft()))
                 continue
             self._changed.clear()
@@ -52,6 +54,15 @@ class StepPhase:
                 await wait_event(self._changed, self.timing.turn_probe_s)
                 if self._loop.time() - self._last_activity >= self.timing.turn_probe_s:
                     await self._probe_holder()
+
+    async def _homes_in(self) -> None:
+        """Before my turn: every other live source's list of its subtasks at home, so I
+        ask only the steps that will be approved (waited for up to `ask_timeout_s`; without
+        them I ask what `hopeless` cannot rule out)."""
+        await self._until(self._everyone_known, self._loop.time() + self.timing.ask_timeout_s)
+
+    def _everyone_known(self) -> bool:
+        return all(p in self._homes for p in self.source.ring if p != self.name and p not in self.dead)
 
     def _take_turn(self, turn: m.Turn) -> list[m.Outgoing]:
         """My agent's turn. A peer that died since my last turn changed the matching (its
@@ -112,8 +123,9 @@ class StepPhase:
                 # a peer died during my turn: my agent listed its steps before that, so it
                 # looks again at the matching without it before passing the Turn on
                 queue.extend(self._take_turn(m.Turn(PeerId(self.name), 0)))
-            elif isinstance(msg, m.SwapAsk) and hopeless(
-                    self.view, self.source.ledger, self.source.id, msg.changes, self.source.rule):
+            elif isinstance(msg, m.SwapAsk) and refused_unasked(
+                    self.view, self.source.ledger, self.source.id, msg.changes,
+                    self.source.rule, self._everyone_known()):
                 queue.extend(self.source.expire())  # refused unasked: no party locked
             elif isinstance(msg, m.SwapAsk):
                 queue.extend(await self._ask_all(msg, targets))
