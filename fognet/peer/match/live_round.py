@@ -17,12 +17,16 @@ keeps time and handles failures. A round on one peer:
            PROPOSEs (STALE_ROUND). A source waits for every live worker's HOSTED and keeps
            a subtask on a worker only if that worker lists it (else it goes home), so a
            cut that raced a message still leaves a valid matching.
-  phase 2  the first source of the ring takes the TURN. The Turn holder drops unasked a
-           step it can tell the parties would refuse (`matching.round_rules.hopeless`)
-           and asks the parties of the others at once (STEP_ASK -> STEP_VOTE; one
-           initiator at a time, so no lock is contended); it then sends STEP_COMMIT to everyone as a request acknowledged by MATCH_ACK (the next step
-           starts on applied state) or STEP_ABORT one-way to the parties it locked. TURN goes
-           to the next live source (acknowledged at once). ROUND_DONE ends the game.
+  phase 2  each source sends the others the list of its subtasks at home (HOSTED, home),
+           so every source's ledger holds the whole matching; the first source of the
+           ring takes the TURN. The Turn holder drops unasked a step it can tell the
+           parties would refuse (`matching.round_rules.refused_unasked`: the game's own
+           price, so it asks only the steps that will be approved) and asks the parties
+           of the others at once (STEP_ASK -> STEP_VOTE; one initiator at a time, so no
+           lock is contended); it then sends STEP_COMMIT to every source and the workers
+           it touches, as a request acknowledged by MATCH_ACK (the next step starts on
+           applied state), or STEP_ABORT one-way to the parties it locked. TURN goes to
+           the next live source (acknowledged at once). ROUND_DONE ends the game.
   end      on ROUND_DONE, or at the deadline: then each source keeps its placement as of
            its last applied step (phase 1 not finished: every subtask at home), which is
            always a valid matching.

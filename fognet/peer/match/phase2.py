@@ -2,11 +2,13 @@
 
 The Turn holder drives its agent's messages: a step it can tell the parties would refuse
 (`matching.round_rules.refused_unasked`: priced as the game prices it, once every source
-sent the list of its subtasks at home after phase 1; until then `hopeless`) it drops unasked; it asks the other steps' parties at once; commits go to everyone
-as requests acknowledged by MATCH_ACK, so the next step starts on applied state; aborts go
-one-way to the parties it locked; the TURN goes to the next live source. A party votes with its agent and
-releases a lock after `lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source
-PINGs the Turn holder; if it is dead, its successor in the ring takes the Turn.
+sent the list of its subtasks at home after phase 1; until then, or after a death,
+`hopeless`) it drops unasked; it asks the other steps' parties at once; commits go to
+every source and the workers they touch as requests acknowledged by MATCH_ACK, so the
+next step starts on applied state; aborts go one-way to the parties it locked; the TURN
+goes to the next live source. A party votes with its agent and releases a lock after
+`lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source PINGs the Turn
+holder; if it is dead, its successor in the ring takes the Turn.
 """
 
 from __future__ import annotations
@@ -62,7 +64,10 @@ class StepPhase:
         await self._until(self._everyone_known, self._loop.time() + self.timing.ask_timeout_s)
 
     def _everyone_known(self) -> bool:
-        return all(p in self._homes for p in self.source.ring if p != self.name and p not in self.dead)
+        """My ledger holds every subtask of the round where it is. Not after a death: peers
+        may disagree on who is dead (a commit from a peer that does not know may name a
+        site my view has dropped), so I price only what `hopeless` needs."""
+        return not self.dead and all(p in self._homes for p in self.source.ring if p != self.name)
 
     def _take_turn(self, turn: m.Turn) -> list[m.Outgoing]:
         """My agent's turn. A peer that died since my last turn changed the matching (its
@@ -169,13 +174,16 @@ class StepPhase:
             return refusal
 
     async def _tell_all(self, msg: m.SwapCommit | m.SwapAbort, targets: list[PeerId]) -> None:
-        """A commit goes to everyone, acknowledged (the next step, maybe by another
-        initiator, must find it applied). An abort goes one-way to the parties it locked:
+        """A commit goes to every source and the workers it touches, acknowledged (the
+        next step, maybe by another initiator, must find it applied). An abort goes one-way to the parties it locked:
         the next message from this initiator to them comes after it on the same connection
         and is handled after it."""
         locked = self._asked.pop(msg.step, [])
         if isinstance(msg, m.SwapAbort):
             targets = [t for t in targets if t in locked]
+        else:  # a worker the step does not touch has nothing to apply
+            touched = {c.frm for c in msg.changes} | {c.to for c in msg.changes}
+            targets = [t for t in targets if t in self.source.ring or t in touched]
         local = [t for t in targets if peer_of(t) == self.name]
         for agent in self._agents(local):
             agent.handle(msg)
