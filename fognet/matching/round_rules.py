@@ -3,10 +3,10 @@
 Time is an argument; nothing here sends, sleeps or reads a clock. The I/O shell
 (`fognet/peer/match/`) and the in-memory tests call these on the state they hold.
 
-    refused_unasked(view, ledger, me, changes, rule, everyone_known) -> bool
+    refused_unasked(view, ledger, me, kind, changes, rule, hopeful) -> bool
         a Turn holder can tell, from what it knows, that the parties would refuse the step:
         it is not asked at all (no STEP_ASK, no STEP_VOTE, no STEP_ABORT); once every source
-        told where its subtasks are, exactly (`game.price`), else by `hopeless`
+        told where its subtasks are, exactly (the game's bounds and price), else `hopeless`
     hopeless(view, ledger, me, changes, rule) -> bool
         the bound a Turn holder that knows only its own subtasks and the workers' can use
     phase1_over(P1, now) -> bool
@@ -35,20 +35,22 @@ from fognet.matching.messages import Change
 from fognet.matching.steps import Ledger, worker_refuses
 
 
-def refused_unasked(view: Instance, ledger: Ledger, me: PeerId, changes: Sequence[Change],
-                    rule: str, everyone_known: bool) -> bool:
+def refused_unasked(view: Instance, ledger: Ledger, me: PeerId, kind: str,
+                    changes: tuple[Change, ...], rule: str,
+                    hopeful: Collection[tuple[str, tuple[Change, ...]]] | None) -> bool:
     """True if the Turn holder `me` can tell the parties would refuse this step.
 
-    `everyone_known`: my ledger holds every live source's subtasks where they are (the
-    workers' HOSTED, each source's own list of those it keeps at home, every commit since),
-    so it prices the step as the game does (`game.price`, the decision the parties' votes
-    add up to): only steps that will be approved are asked. Else only `hopeless`. A step
+    `hopeful`: given once my ledger holds every live source's subtasks where they are (the
+    workers' HOSTED, each source's own list of those it keeps at home, every commit since):
+    the steps `bounds.StepBounds.hopeful` leaves me now. Then a step is priced as the game
+    prices it (not hopeful, or `game.price`: the decision the parties' votes add up to),
+    so only steps that will be approved are asked. Without it, only `hopeless`. A step
     naming a site that left the game is asked (its parties say STALE_STEP)."""
     touched = {c.frm for c in changes} | {c.to for c in changes}
     if any(not is_worker(view, p) and p not in view.sources for p in touched):
         return False
-    if everyone_known:
-        return not price(view, ledger, changes, rule)
+    if hopeful is not None:
+        return (kind, changes) not in hopeful or not price(view, ledger, changes, rule)
     return hopeless(view, ledger, me, changes, rule)
 
 

@@ -111,6 +111,10 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._hosted: dict[str, m.RoundDone] = {}
         self._homes: set[str] = set()  # sources whose subtasks at home my ledger has
         self._early_homes: dict[str, m.RoundDone] = {}  # those that came before I reconciled
+        self._bounds = None  # the game's step bounds on my ledger, once it holds everything
+        self._hopeful_set: set = set()
+        self._hopeful_at: tuple = ()
+        self._turn_count = 0
         self.cut = asyncio.Event()  # my worker role ended phase 1
         self._settled = False  # my source role reconciled phase 1
         self._p1_end = math.inf

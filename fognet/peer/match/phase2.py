@@ -14,6 +14,7 @@ holder; if it is dead, its successor in the ring takes the Turn.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
+from fognet.matching.bounds import StepBounds
 from fognet.matching.instance import PeerId
 from fognet.matching.round_rules import next_holder, refused_unasked, turn_idle
 from fognet.net import wire
@@ -69,6 +71,22 @@ class StepPhase:
         site my view has dropped), so I price only what `hopeless` needs."""
         return not self.dead and all(p in self._homes for p in self.source.ring if p != self.name)
 
+    def _hopeful(self) -> set | None:
+        """The steps the game's bounds leave me on the matching as it is now (None until
+        my ledger holds every subtask: see `_everyone_known`). Within my turn only my own
+        commits change the matching: computed again after each."""
+        if not self._everyone_known():
+            return None
+        key = (self._turn_count, self.source.commits)
+        if self._hopeful_at != key:
+            if self._bounds is None:
+                every = tuple(s for subs in self.source.ledger.mine.values() for s in subs.values())
+                self._bounds = StepBounds(dataclasses.replace(self.view, subtasks=every),
+                                          self.source.ledger)
+            self._hopeful_set = set(self._bounds.hopeful(self.source.id))
+            self._hopeful_at = key
+        return self._hopeful_set
+
     def _take_turn(self, turn: m.Turn) -> list[m.Outgoing]:
         """My agent's turn. A peer that died since my last turn changed the matching (its
         subtasks left, or went home): the idle count starts again, so every source looks
@@ -79,6 +97,7 @@ class StepPhase:
             idle = len(self.source.ring)
         turn = m.Turn(turn.sender, idle, turn.round)
         self._drops_at_turn = self._drops
+        self._turn_count += 1
         self._holder = self.name
         return self.source.handle(turn)
 
@@ -129,8 +148,8 @@ class StepPhase:
                 # looks again at the matching without it before passing the Turn on
                 queue.extend(self._take_turn(m.Turn(PeerId(self.name), 0)))
             elif isinstance(msg, m.SwapAsk) and refused_unasked(
-                    self.view, self.source.ledger, self.source.id, msg.changes,
-                    self.source.rule, self._everyone_known()):
+                    self.view, self.source.ledger, self.source.id, msg.kind, msg.changes,
+                    self.source.rule, self._hopeful()):
                 queue.extend(self.source.expire())  # refused unasked: no party locked
             elif isinstance(msg, m.SwapAsk):
                 queue.extend(await self._ask_all(msg, targets))
