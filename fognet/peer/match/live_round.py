@@ -89,6 +89,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self.gather_s = gather_s  # hold the round open this long (I opened it)
         self._hold_until = -math.inf  # no peer settles who plays before this (loop time)
         self._woken_at = -math.inf
+        self._news = -math.inf  # when an announcement last told me something (opening.py)
+        self._unsent: set[str] = set()  # peers my last ROUND_OPEN could not be handed to
         self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks

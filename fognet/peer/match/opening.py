@@ -16,8 +16,9 @@ receiver adopts as it is. Two peers cannot freeze different knowledge: each froz
 after everyone announced its knowledge, and knowledge only grows until a freeze, so each
 saw the other's. A source that the frozen knowledge does not list is `left_out`: its
 subtasks go to the next round (`Matchmaker.play`). Announcements are sent again every `RESEND_S` to the peers whose knowledge
-differs (a send can fail while a connection is set up). A peer silent for `open_s` is dead for
-the round (each peer decides that alone; a round whose peers disagree on a death still
+differs and my last send to which failed (a send can fail while a connection is set up;
+one handed over arrives). A peer silent for `open_s` after the last news (a first
+announcement, or one knowing more) is dead for the round (each peer decides that alone; a round whose peers disagree on a death still
 ends valid, as after any death).
 
 Two rounds with different numbers open at once (sources whose views of the round count
@@ -106,6 +107,7 @@ class OpeningPhase:
             return False
         if self.subtasks:
             self.source = SourceAgent(self.view, PeerId(self.name), self.view.sources)
+            self.source.skip = self._not_hopeful  # phase2.py
         if self.figures.quota > 0:
             self.worker = WorkerAgent(self.view, worker_id(self.name))
         return True
@@ -137,7 +139,12 @@ class OpeningPhase:
             self._timers.append(self._loop.call_at(when, self._changed.set))
 
     def _open_end(self) -> float:
-        return max(self._started, self._hold_until) + self.timing.open_s
+        """`open_s` after the last news (a peer heard from for the first time, or knowing
+        more): a peer is dead for the round only once it stayed silent that long while
+        nothing else changed. On a cold cluster (connections still being set up) the
+        last peers can hear of a round a second after it opened; they are late, not dead.
+        News is finite (knowledge only grows), so the opening still ends."""
+        return max(self._started, self._hold_until, self._news) + self.timing.open_s
 
     def _agreed(self) -> bool:
         if self.merged_into is not None:
@@ -164,6 +171,8 @@ class OpeningPhase:
                 address = dict(zip(body.roster, body.addresses, strict=True))[peer]
                 self._spawn(self.courier.send(peer, self._open_body(frozen=True), address))
             return
+        if peer not in self.announced or not repeat:
+            self._news = self._loop.time()
         self.announced[peer] = figures
         if body.hold_s > 0 and math.isfinite(body.hold_s):
             self._hold_until = max(self._hold_until,
@@ -211,12 +220,19 @@ class OpeningPhase:
 
     def _announce_all(self, lagging: bool = False) -> None:
         """ROUND_OPEN to every live roster peer (`lagging`: only to those whose last
-        announcement did not carry my knowledge)."""
+        announcement did not carry my knowledge and my last send to which failed: one
+        handed over reaches it, and a peer whose own send to me failed sends again)."""
         body, mine = self._open_body(), self.knowledge()
         for p in self.roster:
             if p != self.name and p not in self.dead:
-                if not lagging or self._theirs.get(p) != mine:
-                    self._spawn(self.courier.send(p, body))
+                if not lagging or (self._theirs.get(p) != mine and p in self._unsent):
+                    self._spawn(self._announce_to(p, body))
+
+    async def _announce_to(self, peer: str, body: wire.RoundOpen) -> None:
+        if await self.courier.send(peer, body):
+            self._unsent.discard(peer)
+        else:
+            self._unsent.add(peer)
 
     def _open_body(self, frozen: bool = False) -> wire.RoundOpen:
         now = self._loop.time()

@@ -87,6 +87,11 @@ class StepPhase:
             self._hopeful_at = key
         return self._hopeful_set
 
+    def _not_hopeful(self, kind: str, changes: tuple) -> bool:
+        """My agent's filter: a step the bounds rule out is not even priced."""
+        hopeful = self._hopeful()
+        return hopeful is not None and (kind, changes) not in hopeful
+
     def _take_turn(self, turn: m.Turn) -> list[m.Outgoing]:
         """My agent's turn. A peer that died since my last turn changed the matching (its
         subtasks left, or went home): the idle count starts again, so every source looks
