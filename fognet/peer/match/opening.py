@@ -208,9 +208,8 @@ class OpeningPhase:
     def _announce_soon(self) -> None:
         """Announce my grown knowledge once what arrives with it has been read: growths
         that come together cost one announcement, not one each."""
-        if not self._announcing:
-            self._announcing = True
-            self._spawn(self._announce_later())
+        if not self._announcing:  # (before my round has started, `_open` announces it all)
+            self._announcing = self._spawn(self._announce_later()) is not None
 
     async def _announce_later(self) -> None:
         await asyncio.sleep(COALESCE_S)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 
 import pytest
@@ -15,7 +16,7 @@ from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.transport import ZmqTransport
 from fognet.peer.match.live_round import Timing
 from fognet.placement.instance import split_instance, states_instance
-from fognet.testing.live_match import live_peers, play_open, round_outcome
+from fognet.testing.live_match import live_peers, play_open, play_round, round_outcome
 
 TIMING = Timing(ask_timeout_s=0.3, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
 DEADLINE_S = 10.0
@@ -168,3 +169,15 @@ async def test_sources_opening_rounds_numbered_apart_at_once_play_the_highest(ki
     assert feasibility(inst, out.assignment) == []
     assert check(inst, out.assignment).stable
     assert out.assignment == dict(play(inst).assignment)
+
+
+async def test_every_peer_agrees_on_who_plays_without_waiting_out_open_s(caplog) -> None:
+    """Knowledge learnt before a peer's round has started is announced too (it once was
+    lost, and the round waited `open_s` and froze without agreement)."""
+    inst = random_instance(2, 6, 4, seed=500 + 8)
+    states = list(split_instance(inst).values())
+    caplog.set_level(logging.WARNING, logger="fognet.peer.match")
+    async with asyncio.timeout(60), live_peers(states, transports("zmq"), TIMING) as peers:
+        outs = [await play_round(peers, k, DEADLINE_S) for k in (1, 2, 3)]
+    assert [r.message for r in caplog.records if "without agreement" in r.message] == []
+    assert all(out.completed and not any(r.dead for r in out.results.values()) for out in outs)
