@@ -22,7 +22,9 @@ without a coordinator: `play(None, ...)` joins the round open here, else opens t
 after every round this peer has seen (sources re-planning at once pick the same number);
 the peers of a round agree on who plays it (`opening.py`: rosters and sources merge), so
 every source that re-plans while it is open plays the same game, and one arriving after
-it froze waits for its end and plays the next.
+it froze waits for its end and plays the next. Rounds opened at once with different
+numbers end in the highest (`_merge_open`; `RoundResult.merged_into` says where a lower
+one went, and `play` follows it).
 
 Identities: a peer is a source under its name and a worker under `name#w`
 (`fognet.placement.instance.worker_id`), so one peer can be both; results name sites by game id.
