@@ -9,6 +9,7 @@
     partnner  one car and a far cloud, bandwidth and load changing: edge / cloud / fognet
     region    Feltin et al.'s acceleration region, predicted by the planner
     live      one `fognet infer` run as a subprocess, its per-frame figures
+    fleet_frames  the live game on frames: 3 cars, 5 fog nodes, joint / alone / greedy
     bench     `fognet bench`: the suite, its JSON, and --compare
     plots     the figures (matplotlib, Agg)
     report    experiments/report.md from a results directory
