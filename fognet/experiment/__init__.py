@@ -10,6 +10,7 @@
     region    Feltin et al.'s acceleration region, predicted by the planner
     headline  the seeds' headline figures re-measured, each beside the paper's
     live      one `fognet infer` run as a subprocess, its per-frame figures
+    fleet_frames  the live game on frames: 3 cars, 5 fog nodes, joint / alone / greedy
     bench     `fognet bench`: the suite, its JSON, and --compare
     outputs   a run's files: results.json (what plots and report read) and CSVs
     plots     the figures (matplotlib, Agg)

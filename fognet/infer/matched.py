@@ -28,8 +28,10 @@ matching figures from `peer.matching_state`, which `match` points there while it
 the round (and back to what it was once the round is over).
 
 API
-    MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None, gather_s=0.0)
+    MatchedPlacement(use_source=True, spatial=True, expect=None, deadline_s=None, gather_s=0.0,
+                     steps=True)
         gather_s: a round it opens waits this long for other sources to re-plan into it
+        steps=False: phase 1 only (greedy deferred acceptance, a baseline; see Matchmaker.play)
         .place(costs, state, source, input_shapes) -> Plan       the plan it expects
         await .match(peer, costs, state, plan) -> Plan           the plan on the matched peers
         .rounds -> list[RoundRecord]                              every round played, in order
@@ -112,8 +114,8 @@ class MatchedPlacement(Placement):
 
     def __init__(self, use_source: bool = True, spatial: bool = True,
                  expect: Placement | None = None, deadline_s: float | None = None,
-                 gather_s: float = 0.0) -> None:
-        self.use_source, self.spatial = use_source, spatial
+                 gather_s: float = 0.0, steps: bool = True) -> None:
+        self.use_source, self.spatial, self.steps = use_source, spatial, steps
         self.expect = expect or PlannerPlacement(spatial=spatial, use_source=use_source)
         self.deadline_s, self.gather_s = deadline_s, gather_s
         self.rounds: list[RoundRecord] = []
@@ -136,7 +138,7 @@ class MatchedPlacement(Placement):
         live_state, peer.matching_state = peer.matching_state, lambda: game_state
         try:  # the node reads its figures when the round opens: those of this plan's state
             result = await peer.matchmaker.play(None, roster, subtasks, self.deadline_s,
-                                                self.gather_s)
+                                                self.gather_s, steps=self.steps)
         except FognetError as exc:
             log.warning("round %d could not be played (%s): running the expected plan", number, exc)
             return self._record(number, FAILED, subtasks, figures, plan, plan, {}, {}, {},

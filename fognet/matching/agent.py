@@ -37,7 +37,7 @@ the result is exchange-stable by construction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fognet.matching.instance import Instance, PeerId, Subtask
@@ -183,6 +183,9 @@ class SourceAgent:
         self._open: _Open | None = None
         self._idle_in = 0
         self._changed = False
+        # a driver that can tell a step will be refused (it knows every subtask: the live
+        # shell) skips it before my own share is priced; the same steps are approved
+        self.skip: Callable[[str, tuple[Change, ...]], bool] | None = None
 
     @property
     def view(self) -> Instance:
@@ -317,6 +320,8 @@ class SourceAgent:
     def _ask_next(self) -> list[Outgoing]:
         while self._todo:
             kind, changes = self._todo.pop()
+            if self.skip is not None and self.skip(kind, changes):
+                continue
             mine = self._my_vote(changes)
             if not mine.ok:
                 continue

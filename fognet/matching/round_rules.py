@@ -3,15 +3,20 @@
 Time is an argument; nothing here sends, sleeps or reads a clock. The I/O shell
 (`fognet/peer/match/`) and the in-memory tests call these on the state they hold.
 
-    hopeless(view, ledger, me, changes, rule) -> bool
+    refused_unasked(view, ledger, me, kind, changes, rule, hopeful) -> bool
         a Turn holder can tell, from what it knows, that the parties would refuse the step:
-        it is not asked at all (no STEP_ASK, no STEP_VOTE, no STEP_ABORT)
+        it is not asked at all (no STEP_ASK, no STEP_VOTE, no STEP_ABORT); once every source
+        told where its subtasks are, exactly (the game's bounds and price), else `hopeless`
+    hopeless(view, ledger, me, changes, rule) -> bool
+        the bound a Turn holder that knows only its own subtasks and the workers' can use
     phase1_over(P1, now) -> bool
         a worker ends phase 1 (sends HOSTED) now
     reconcile(placement, hosted, me) -> placement
         a source keeps a subtask on a worker only if that worker's HOSTED lists it
     next_holder(ring, holder, dead) -> PeerId
         who takes the Turn after `holder` (the dead skipped; `holder` itself if alone)
+    winning_round(open_rounds) -> int | None
+        of the rounds open at a peer at once, the one they all end in (the highest)
     turn_idle(deaths, deaths_at_my_last_turn, idle) -> int
         a death during phase 2 restarts the idle count: every source looks at the
         matching without the dead peer before the game can end
@@ -24,9 +29,29 @@ from dataclasses import dataclass
 
 from fognet.matching.bounds import TOLERANCE
 from fognet.matching.cost import EPS, is_worker
+from fognet.matching.game import price
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
 from fognet.matching.messages import Change
 from fognet.matching.steps import Ledger, worker_refuses
+
+
+def refused_unasked(view: Instance, ledger: Ledger, me: PeerId, kind: str,
+                    changes: tuple[Change, ...], rule: str,
+                    hopeful: Collection[tuple[str, tuple[Change, ...]]] | None) -> bool:
+    """True if the Turn holder `me` can tell the parties would refuse this step.
+
+    `hopeful`: given once my ledger holds every live source's subtasks where they are (the
+    workers' HOSTED, each source's own list of those it keeps at home, every commit since):
+    the steps `bounds.StepBounds.hopeful` leaves me now. Then a step is priced as the game
+    prices it (not hopeful, or `game.price`: the decision the parties' votes add up to),
+    so only steps that will be approved are asked. Without it, only `hopeless`. A step
+    naming a site that left the game is asked (its parties say STALE_STEP)."""
+    touched = {c.frm for c in changes} | {c.to for c in changes}
+    if any(not is_worker(view, p) and p not in view.sources for p in touched):
+        return False
+    if hopeful is not None:
+        return (kind, changes) not in hopeful or not price(view, ledger, changes, rule)
+    return hopeless(view, ledger, me, changes, rule)
 
 
 def hopeless(view: Instance, ledger: Ledger, me: PeerId, changes: Sequence[Change],
@@ -103,3 +128,11 @@ def turn_idle(deaths: int, deaths_at_my_last_turn: int, idle: int) -> int:
     matching changed without a commit: every source must look at it again before the game
     can end), else the one passed to me."""
     return 0 if deaths != deaths_at_my_last_turn else idle
+
+
+def winning_round(open_rounds: Collection[int]) -> int | None:
+    """Of the rounds whose players are not yet settled at a peer, the one they all end in:
+    the highest number. Every peer applies it to what it sees, and merging spreads what it
+    saw, so the highest number open anywhere wins; not the lowest, since a lower number may
+    be one some peer has already played (its clock, or its count of rounds, is behind)."""
+    return max(open_rounds, default=None)

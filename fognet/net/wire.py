@@ -328,6 +328,7 @@ class Hosted(Body):
     in_bytes: tuple[int, ...] = ()
     out_bytes: tuple[int, ...] = ()
     stages: tuple[int, ...] = ()
+    home: bool = False  # from a source to the others: its subtasks on its own device after phase 1
 
     def __post_init__(self) -> None:
         _same_length("HOSTED", subtasks=self.subtasks, sources=self.sources,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fognet.matching.bounds import StepBounds
 from fognet.matching.game import _deferred_acceptance, _ledger, price
 from fognet.matching.instance import Instance, Link, LocalDevice, PeerId, Subtask, Worker
 from fognet.matching.messages import Change
@@ -12,7 +13,9 @@ from fognet.matching.round_rules import (
     next_holder,
     phase1_over,
     reconcile,
+    refused_unasked,
     turn_idle,
+    winning_round,
 )
 from fognet.matching.steps import Ledger, candidates
 
@@ -106,3 +109,29 @@ def test_the_turn_goes_to_the_next_live_source() -> None:
 def test_a_death_since_my_last_turn_restarts_the_idle_count() -> None:
     assert turn_idle(2, 1, idle=3) == 0
     assert turn_idle(1, 1, idle=3) == 3
+
+
+def test_rounds_open_at_once_end_in_the_highest_whatever_the_order() -> None:
+    assert winning_round([5, 7]) == winning_round([7, 5]) == 7
+    assert winning_round({3, 9, 4}) == 9
+    assert winning_round([2]) == 2
+    assert winning_round([]) is None
+
+
+def test_with_everything_known_a_step_is_refused_unasked_exactly_when_the_game_refuses_it() -> None:
+    """The bounds only skip steps `price` would refuse; the fallback is `hopeless`."""
+    refused = asked = 0
+    for seed in range(6):
+        inst = random_instance(3, 4, 3, seed=70 + seed, rule="fair" if seed % 2 else "welfare")
+        ledger = _ledger(inst, _deferred_acceptance(inst)[0])
+        bounds = StepBounds(inst, ledger)
+        for me in inst.sources:
+            hopeful = set(bounds.hopeful(me))
+            for kind, changes in candidates(inst, me, ledger):
+                exact = not price(inst, ledger, changes, inst.rule)
+                assert refused_unasked(inst, ledger, me, kind, changes, inst.rule, hopeful) == exact
+                assert refused_unasked(inst, ledger, me, kind, changes, inst.rule, None) == \
+                    hopeless(inst, ledger, me, changes, inst.rule)
+                refused += exact
+                asked += not exact
+    assert refused > 0 and asked > 0  # both kinds of step were met

@@ -17,12 +17,16 @@ keeps time and handles failures. A round on one peer:
            PROPOSEs (STALE_ROUND). A source waits for every live worker's HOSTED and keeps
            a subtask on a worker only if that worker lists it (else it goes home), so a
            cut that raced a message still leaves a valid matching.
-  phase 2  the first source of the ring takes the TURN. The Turn holder drops unasked a
-           step it can tell the parties would refuse (`matching.round_rules.hopeless`)
-           and asks the parties of the others at once (STEP_ASK -> STEP_VOTE; one
-           initiator at a time, so no lock is contended); it then sends STEP_COMMIT to everyone as a request acknowledged by MATCH_ACK (the next step
-           starts on applied state) or STEP_ABORT one-way to the parties it locked. TURN goes
-           to the next live source (acknowledged at once). ROUND_DONE ends the game.
+  phase 2  each source sends the others the list of its subtasks at home (HOSTED, home),
+           so every source's ledger holds the whole matching; the first source of the
+           ring takes the TURN. The Turn holder drops unasked a step it can tell the
+           parties would refuse (`matching.round_rules.refused_unasked`: the game's own
+           price, so it asks only the steps that will be approved) and asks the parties
+           of the others at once (STEP_ASK -> STEP_VOTE; one initiator at a time, so no
+           lock is contended); it then sends STEP_COMMIT to every source and the workers
+           it touches, as a request acknowledged by MATCH_ACK (the next step starts on
+           applied state), or STEP_ABORT one-way to the parties it locked. TURN goes to
+           the next live source (acknowledged at once). ROUND_DONE ends the game.
   end      on ROUND_DONE, or at the deadline: then each source keeps its placement as of
            its last applied step (phase 1 not finished: every subtask at home), which is
            always a valid matching.
@@ -70,8 +74,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
 
     def __init__(self, name: str, number: int, roster: Mapping[str, str], deadline: float,
                  figures: Figures, subtasks: Sequence[Subtask], transport: Transport,
-                 timing: Timing, gather_s: float = 0.0) -> None:
+                 timing: Timing, gather_s: float = 0.0, steps: bool = True) -> None:
         self.name, self.number, self.timing = name, number, timing
+        self.steps = steps  # False: my source ends the game at its first Turn (greedy)
         self.roster = dict(roster)
         self.deadline = deadline  # event-loop time
         self.figures, self.subtasks = figures, tuple(subtasks)
@@ -84,9 +89,12 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self.gather_s = gather_s  # hold the round open this long (I opened it)
         self._hold_until = -math.inf  # no peer settles who plays before this (loop time)
         self._woken_at = -math.inf
+        self._news = -math.inf  # when an announcement last told me something (opening.py)
+        self._unsent: set[str] = set()  # peers my last ROUND_OPEN could not be handed to
         self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
+        self.merged_into: int | None = None  # this round ended in a higher one (opening.py)
         self.spare: tuple[Subtask, ...] = ()  # those subtasks, for the next round
         self.view: Instance | None = None
         self.source: SourceAgent | None = None
@@ -103,6 +111,12 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._chains: set[asyncio.Task] = set()
         self._done_sources: set[str] = set()
         self._hosted: dict[str, m.RoundDone] = {}
+        self._homes: set[str] = set()  # sources whose subtasks at home my ledger has
+        self._early_homes: dict[str, m.RoundDone] = {}  # those that came before I reconciled
+        self._bounds = None  # the game's step bounds on my ledger, once it holds everything
+        self._hopeful_set: set = set()
+        self._hopeful_at: tuple = ()
+        self._turn_count = 0
         self.cut = asyncio.Event()  # my worker role ended phase 1
         self._settled = False  # my source role reconciled phase 1
         self._p1_end = math.inf
@@ -184,7 +198,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             dead=tuple(sorted(self.dead)), elapsed_s=self._loop.time() - self._started,
             steps=self.source.steps if self.source else 0,
             commits=self.source.commits if self.source else 0,
-            sources=tuple(sorted(self.known_sources - self.dead)), left_out=self.left_out,
+            sources=() if self.merged_into is not None else
+            tuple(sorted(self.known_sources - self.dead)),
+            left_out=self.left_out, merged_into=self.merged_into,
         )
 
     # --- failures ----------------------------------------------------------------------------
@@ -280,6 +296,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
                               Reason.NOT_FOUND)
             await self.on_bumped(msg)
             return wire.MatchAck(n)
+        elif isinstance(msg, m.RoundDone) and msg.phase == 1 and msg.sender == peer:
+            self.on_home(peer, msg)  # a source's subtasks at home
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
             self.on_hosted(peer, msg)
         elif isinstance(msg, m.RoundDone):

@@ -22,7 +22,9 @@ without a coordinator: `play(None, ...)` joins the round open here, else opens t
 after every round this peer has seen (sources re-planning at once pick the same number);
 the peers of a round agree on who plays it (`opening.py`: rosters and sources merge), so
 every source that re-plans while it is open plays the same game, and one arriving after
-it froze waits for its end and plays the next.
+it froze waits for its end and plays the next. Rounds opened at once with different
+numbers end in the highest (`_merge_open`; `RoundResult.merged_into` says where a lower
+one went, and `play` follows it).
 
 Identities: a peer is a source under its name and a worker under `name#w`
 (`fognet.placement.instance.worker_id`), so one peer can be both; results name sites by game id.
@@ -50,6 +52,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from fognet.errors import ConfigError, InstanceError, PeerError, PeerUnreachable, Refused, WireError
 from fognet.matching.instance import Subtask
+from fognet.matching.round_rules import winning_round
 from fognet.net import wire
 from fognet.net.base import Transport
 from fognet.net.wire import Header, MsgType, Reason
@@ -90,8 +93,10 @@ class Matchmaker:
         self._figures = figures if callable(figures) else (lambda: figures)
         self._queued: tuple[Subtask, ...] = ()
         self._queued_into: int | None = None  # the round that took the queued subtasks
+        self._steps = True  # my source plays phase 2 (False: greedy, see `play`)
         self._seen = 0  # the highest round number this peer has heard of
         self._rounds: dict[int, LiveRound] = {}
+        self._merged: dict[int, int] = {}  # round -> the higher round it ended in here
         self._results: dict[int, RoundResult] = {}
         self._done: dict[int, asyncio.Event] = {}
         self._starts: asyncio.Queue[LiveRound] = asyncio.Queue()
@@ -125,7 +130,8 @@ class Matchmaker:
 
     async def play(self, number: int | None, roster: Mapping[str, str],
                    subtasks: Iterable[Subtask] | None = None,
-                   deadline_s: float | None = None, gather_s: float = 0.0) -> RoundResult:
+                   deadline_s: float | None = None, gather_s: float = 0.0,
+                   steps: bool = True) -> RoundResult:
         """Play my subtasks in round `number` among `roster`, to its end (or its deadline).
 
         They join the round if it is open here (its players not yet settled), even if
@@ -134,17 +140,23 @@ class Matchmaker:
         sources of a cluster that re-plan at the same moment pick the same number. Returns
         the result of the round they were played in (`RoundResult.round`). `gather_s`: a
         round this call opens is announced only after this long, so sources re-planning
-        within it play in it too (each opens the same number; their rounds merge)."""
+        within it play in it too (each opens the same number; their rounds merge).
+        `steps=False`: phase 1 only (greedy, a baseline): when my source first holds the
+        Turn it ends the round, so every source of the round should play so."""
         if not self._running:
             raise PeerError(f"{self.name}: start Matchmaker.run() before playing a round")
         if subtasks is not None:
             self.submit(subtasks)
+        self._steps = steps
         roster = {self.name: self.transport.address, **roster}
         budget = self.timing.deadline_s if deadline_s is None else deadline_s
         number = self._open_number() if number is None else number
         for _ in range(KEEP_RESULTS):
             number = await self._enter(number, roster, budget, gather_s)
             result = await self.wait_round(number, budget + 1.0)
+            while result.merged_into is not None:  # opened at once with a higher one
+                number = result.merged_into
+                result = await self.wait_round(number, budget + 1.0)
             if not result.left_out:
                 return result
             number = max(number, self._seen) + 1
@@ -152,11 +164,12 @@ class Matchmaker:
                         "in a row")
 
     def _open_number(self) -> int:
-        """The lowest round open here (players not yet settled); else the last one in play
+        """The round open here (players not yet settled; if several, the highest: the
+        others end in it, see `_merge_open`); else the last one in play
         (`_enter` waits for its end: a round's workers grant their capacity once, so the
         next round does not overlap it); else the next unseen one."""
-        open_ = [n for n, live in self._rounds.items() if not live.frozen]
-        return min(open_) if open_ else max(self._rounds, default=self._seen + 1)
+        top = winning_round([n for n, live in self._rounds.items() if not live.frozen])
+        return top if top is not None else max(self._rounds, default=self._seen + 1)
 
     async def _enter(self, number: int, roster: Mapping[str, str], budget: float,
                      gather_s: float = 0.0) -> int:
@@ -168,9 +181,10 @@ class Matchmaker:
             live = self._rounds.get(number)
             if live is None and number not in self._results:
                 self._join(number, roster, asyncio.get_running_loop().time() + budget, gather_s)
+                self._merge_open()
                 return number
             if live is not None and not live.frozen and not live.subtasks:
-                live.add(self._take_queued(), roster)
+                live.add(self._take_queued(), roster, self._steps)
                 return number
             if live is not None:  # settled without them: they wait for the next round
                 await live.over.wait()
@@ -213,6 +227,9 @@ class Matchmaker:
         live = self._rounds.get(body.round)
         if isinstance(body, wire.RoundOpen):
             self._seen = max(self._seen, body.round)
+            if not body.frozen and body.round in self._merged:
+                self._redirect(header.sender, body)
+                return None
         if live is None and isinstance(body, wire.RoundOpen) and body.round not in self._results:
             live = self._join_from(header.sender, body)
         if live is None and isinstance(body, wire.RoundOpen) and not body.frozen:
@@ -225,7 +242,40 @@ class Matchmaker:
                 return None
             raise Refused(f"{self.name} is not playing round {body.round}", Reason.STALE_ROUND)
         reply = await live.handle(header)
+        if isinstance(body, wire.RoundOpen):
+            self._merge_open()
         return None if reply is None else Header(reply)
+
+    def _merge_open(self) -> None:
+        """Rounds open here at once end in the highest (opening.py: every peer that sees
+        them both does the same, so the cluster plays one game)."""
+        open_ = [n for n, live in self._rounds.items() if not live.frozen]
+        top = winning_round(open_)
+        for n in open_:
+            if n != top and self._rounds[n].merge_into(self._rounds[top]):
+                log.info("%s: round %d ends in round %d (opened at once)", self.name, n, top)
+                self._merged[n] = top
+                if self._queued_into == n:
+                    self._queued_into = top
+
+    def _redirect(self, sender: str, body: wire.RoundOpen) -> None:
+        """An announcement of a round that ended here in a higher one: its sender's
+        peers join that one (and its sources move there), or, if that one's players are
+        settled, the sender is told the round is over (it plays the next)."""
+        target = body.round
+        while target in self._merged:
+            target = self._merged[target]
+        live = self._rounds.get(target)
+        if live is None or live.frozen:
+            self._answer_over(sender, body)
+            return
+        if len(body.roster) > MAX_ROSTER:
+            raise WireError(f"roster: {len(body.roster)} peers, more than {MAX_ROSTER}")
+        roster = dict(zip(body.roster, body.addresses, strict=True))
+        if sender not in roster:
+            raise Refused(f"ROUND_OPEN from {sender!r}: the roster must name it",
+                          Reason.NOT_FOUND)
+        live.absorb(roster)
 
     def _answer_over(self, sender: str, body: wire.RoundOpen) -> None:
         addresses = dict(zip(body.roster, body.addresses, strict=True))
@@ -263,7 +313,7 @@ class Matchmaker:
             self._queued_into = number
         self._seen = max(self._seen, number)
         live = LiveRound(self.name, number, roster, deadline, figures, subtasks,
-                         self.transport, self.timing, gather_s)
+                         self.transport, self.timing, gather_s, steps=self._steps)
         self._rounds[number] = live
         self._done.setdefault(number, asyncio.Event())
         self._starts.put_nowait(live)
@@ -281,6 +331,7 @@ class Matchmaker:
         for old in sorted(self._results)[:-KEEP_RESULTS]:
             self._results.pop(old)
             self._done.pop(old, None)
+            self._merged.pop(old, None)
         log.info("%s: round %d %s in %.3f s, sent %d messages", self.name, live.number,
                  "done" if result.completed else "cut short", result.elapsed_s,
                  sum(result.sent.values()))

@@ -16,9 +16,19 @@ receiver adopts as it is. Two peers cannot freeze different knowledge: each froz
 after everyone announced its knowledge, and knowledge only grows until a freeze, so each
 saw the other's. A source that the frozen knowledge does not list is `left_out`: its
 subtasks go to the next round (`Matchmaker.play`). Announcements are sent again every `RESEND_S` to the peers whose knowledge
-differs (a send can fail while a connection is set up). A peer silent for `open_s` is dead for
-the round (each peer decides that alone; a round whose peers disagree on a death still
+differs and my last send to which failed (a send can fail while a connection is set up;
+one handed over arrives). A peer silent for `open_s` after the last news (a first
+announcement, or one knowing more) is dead for the round (each peer decides that alone; a round whose peers disagree on a death still
 ends valid, as after any death).
+
+Two rounds with different numbers open at once (sources whose views of the round count
+disagree) end in one: a peer that has both open merges the lower into the higher
+(`merge_into`: the lower's roster joins the higher's knowledge, my subtasks move there,
+and the lower ends here at once, `merged_into` set). Every peer decides alone by the same
+rule, and the merged roster's announcements reach every peer of the lower round, which
+then has both open and merges too; so the highest number open anywhere wins (the
+highest, not the lowest: a lower number may name a round some peer has already played).
+A round frozen before it heard of the other is not merged (both are played, each valid).
 """
 
 from __future__ import annotations
@@ -48,12 +58,13 @@ class OpeningPhase:
     def knowledge(self) -> Knowledge:
         return frozenset(self.roster), frozenset(self.known_sources)
 
-    def add(self, subtasks: Sequence[Subtask], roster: Mapping[str, str]) -> bool:
+    def add(self, subtasks: Sequence[Subtask], roster: Mapping[str, str],
+            steps: bool = True) -> bool:
         """A source of this peer re-plans while the round is open: its subtasks join it
-        (False: the round is frozen; they belong to the next one)."""
+        (False: the round is frozen; they belong to the next one). `steps`: see `play`."""
         if self.frozen or self.subtasks:
             return False
-        self.subtasks = tuple(subtasks)
+        self.subtasks, self.steps = tuple(subtasks), steps
         self.known_sources.add(self.name)
         self.announced[self.name] = (self.figures, True)
         self._learn(roster, ())
@@ -62,7 +73,10 @@ class OpeningPhase:
 
     async def _open(self) -> bool:
         """Announce, agree on who plays, build my view and agents (False: the game refuses
-        what was announced, or my subtasks were left out: I play only as a worker)."""
+        what was announced, or my subtasks were left out: I play only as a worker; or the
+        round ended in a higher one)."""
+        if self.merged_into is not None:
+            return False  # merged before it started here: nothing to announce
         self._hold_until = max(self._hold_until, self._loop.time() + self.gather_s)
         self._announce_all()
         while not await self._until(self._agreed, min(self._open_end(),
@@ -70,6 +84,8 @@ class OpeningPhase:
             if self._loop.time() >= self._open_end():
                 break
             self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
+        if self.merged_into is not None:
+            return False  # it goes on as round `merged_into` (my subtasks moved there)
         if not self._agreed():
             mine = self.knowledge()
             log.warning("%s: round %d opened without agreement: %s", self.name, self.number,
@@ -91,9 +107,30 @@ class OpeningPhase:
             return False
         if self.subtasks:
             self.source = SourceAgent(self.view, PeerId(self.name), self.view.sources)
+            self.source.skip = self._not_hopeful  # phase2.py
         if self.figures.quota > 0:
             self.worker = WorkerAgent(self.view, worker_id(self.name))
         return True
+
+    def merge_into(self, other: OpeningPhase) -> bool:
+        """This round, open here, ends in `other` (open, higher): its roster joins
+        `other`'s knowledge and my subtasks move there. False if both hold my subtasks."""
+        if self.frozen or other.frozen or (self.subtasks and other.subtasks):
+            return False
+        other._hold_until = max(other._hold_until, self._hold_until,
+                                self._started + self.gather_s)  # my hold, even if not begun
+        if self.subtasks:
+            other.add(self.subtasks, self.roster, self.steps)
+        else:
+            other.absorb(self.roster)
+        self.subtasks, self.merged_into, self.frozen = (), other.number, True
+        self._changed.set()
+        return True
+
+    def absorb(self, roster: Mapping[str, str]) -> None:
+        """Peers of a round that ended in this one: they join its roster (announced)."""
+        if not self.frozen and self._learn(roster, ()):
+            self._announce_soon()
 
     def _wake_at(self, when: float) -> None:
         """Look at the agreement again at `when` (the hold's end)."""
@@ -102,9 +139,16 @@ class OpeningPhase:
             self._timers.append(self._loop.call_at(when, self._changed.set))
 
     def _open_end(self) -> float:
-        return max(self._started, self._hold_until) + self.timing.open_s
+        """`open_s` after the last news (a peer heard from for the first time, or knowing
+        more): a peer is dead for the round only once it stayed silent that long while
+        nothing else changed. On a cold cluster (connections still being set up) the
+        last peers can hear of a round a second after it opened; they are late, not dead.
+        News is finite (knowledge only grows), so the opening still ends."""
+        return max(self._started, self._hold_until, self._news) + self.timing.open_s
 
     def _agreed(self) -> bool:
+        if self.merged_into is not None:
+            return True  # nothing more to agree on here
         if self._loop.time() < self._hold_until:
             self._wake_at(self._hold_until)
             return False
@@ -127,6 +171,8 @@ class OpeningPhase:
                 address = dict(zip(body.roster, body.addresses, strict=True))[peer]
                 self._spawn(self.courier.send(peer, self._open_body(frozen=True), address))
             return
+        if peer not in self.announced or not repeat:
+            self._news = self._loop.time()
         self.announced[peer] = figures
         if body.hold_s > 0 and math.isfinite(body.hold_s):
             self._hold_until = max(self._hold_until,
@@ -162,9 +208,8 @@ class OpeningPhase:
     def _announce_soon(self) -> None:
         """Announce my grown knowledge once what arrives with it has been read: growths
         that come together cost one announcement, not one each."""
-        if not self._announcing:
-            self._announcing = True
-            self._spawn(self._announce_later())
+        if not self._announcing:  # (before my round has started, `_open` announces it all)
+            self._announcing = self._spawn(self._announce_later()) is not None
 
     async def _announce_later(self) -> None:
         await asyncio.sleep(COALESCE_S)
@@ -174,12 +219,19 @@ class OpeningPhase:
 
     def _announce_all(self, lagging: bool = False) -> None:
         """ROUND_OPEN to every live roster peer (`lagging`: only to those whose last
-        announcement did not carry my knowledge)."""
+        announcement did not carry my knowledge and my last send to which failed: one
+        handed over reaches it, and a peer whose own send to me failed sends again)."""
         body, mine = self._open_body(), self.knowledge()
         for p in self.roster:
             if p != self.name and p not in self.dead:
-                if not lagging or self._theirs.get(p) != mine:
-                    self._spawn(self.courier.send(p, body))
+                if not lagging or (self._theirs.get(p) != mine and p in self._unsent):
+                    self._spawn(self._announce_to(p, body))
+
+    async def _announce_to(self, peer: str, body: wire.RoundOpen) -> None:
+        if await self.courier.send(peer, body):
+            self._unsent.discard(peer)
+        else:
+            self._unsent.add(peer)
 
     def _open_body(self, frozen: bool = False) -> wire.RoundOpen:
         now = self._loop.time()

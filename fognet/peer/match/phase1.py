@@ -7,7 +7,9 @@ which it does once its re-proposals are answered. So a proposal's answer covers 
 proposal it set off, and when a source has nothing unanswered (it then sends
 PROPOSALS_DONE) nothing it caused is still in flight: a worker that has PROPOSALS_DONE
 from every live source knows phase 1 is over everywhere (deferred acceptance then has
-reached its one outcome, the same as `play`'s) and sends HOSTED at once. `settle_s` of quiet
+reached its one outcome, the same as `play`'s) and sends HOSTED at once. Once reconciled,
+a source sends the other sources the list of its subtasks at home (HOSTED with `home`), so
+every Turn holder knows the whole matching (phase2.py). `settle_s` of quiet
 is waited only once a peer died (its subtasks are re-proposed outside any chain), and
 `phase1_s` bounds it all. A source keeps a subtask on a worker only if that worker's
 HOSTED lists it. A worker that has not yet settled who plays (a ROUND_OPEN still on its
@@ -123,6 +125,21 @@ class ProposalPhase:
             self._hosted[peer] = msg
             self._changed.set()
 
+    def on_home(self, peer: str, msg: m.RoundDone) -> None:
+        """Another source's subtasks at home after phase 1: my ledger then knows every
+        subtask of the round (only those it does not know of yet: a commit may have moved
+        one already)."""
+        if self.source is None or peer in self.dead or peer in self._homes:
+            return
+        if not self._reconciled():  # placed once my ledger holds the workers' HOSTED
+            self._early_homes[peer] = msg
+            return
+        known = self.source.ledger.site_of
+        self.source.handle(m.RoundDone(msg.sender, 1,
+                                       tuple(s for s in msg.hosted if s.id not in known)))
+        self._homes.add(peer)
+        self._changed.set()
+
     def _all_hosted(self) -> bool:
         return all(peer_of(w) in self._hosted for w in self._live_workers())
 
@@ -142,6 +159,13 @@ class ProposalPhase:
                 self.source.handle(msg)
         self.phase1 = self.source.placement()
         self._settled = True
+        home = m.RoundDone(me, 1, tuple(s for s in self.source.own if self.phase1[s.id] == me))
+        body = wire_bodies.to_wire(self.number, home)
+        for peer in self.source.ring:
+            if peer != self.name and peer not in self.dead:
+                self._spawn(self.courier.send(peer, body))
+        for peer, msg in sorted(self._early_homes.items()):
+            self.on_home(peer, msg)
         for task in list(self._chains):
             task.cancel()
         self.phase2.set()

@@ -1,17 +1,20 @@
 """Phase 2 of a live round (approved steps), as methods of `LiveRound`.
 
 The Turn holder drives its agent's messages: a step it can tell the parties would refuse
-(`matching.round_rules.hopeless`: a worker without room, or a delta no other source's gain
-can offset) it drops unasked; it asks the other steps' parties at once; commits go to everyone
-as requests acknowledged by MATCH_ACK, so the next step starts on applied state; aborts go
-one-way to the parties it locked; the TURN goes to the next live source. A party votes with its agent and
-releases a lock after `lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source
-PINGs the Turn holder; if it is dead, its successor in the ring takes the Turn.
+(`matching.round_rules.refused_unasked`: priced as the game prices it, once every source
+sent the list of its subtasks at home after phase 1; until then, or after a death,
+`hopeless`) it drops unasked; it asks the other steps' parties at once; commits go to
+every source and the workers they touch as requests acknowledged by MATCH_ACK, so the
+next step starts on applied state; aborts go one-way to the parties it locked; the TURN
+goes to the next live source. A party votes with its agent and releases a lock after
+`lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source PINGs the Turn
+holder; if it is dead, its successor in the ring takes the Turn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -19,8 +22,9 @@ from collections.abc import Sequence
 from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
+from fognet.matching.bounds import StepBounds
 from fognet.matching.instance import PeerId
-from fognet.matching.round_rules import hopeless, next_holder, turn_idle
+from fognet.matching.round_rules import next_holder, refused_unasked, turn_idle
 from fognet.net import wire
 from fognet.net.wire import Header
 from fognet.peer.match import wire_bodies
@@ -40,11 +44,13 @@ class StepPhase:
         self._holder = self.source.ring[0] if self.source.ring else self.name
         self._last_activity = self._loop.time()
         if self._holder == self.name:
+            await self._homes_in()
             await self._drive(self._take_turn(m.Turn(DRIVER, 0)))
         while not self.over.is_set():
             still_wanted()
             if self._turns:
                 self._holder = self.name
+                await self._homes_in()
                 await self._drive(self._take_turn(self._turns.popleft()))
                 continue
             self._changed.clear()
@@ -53,13 +59,50 @@ class StepPhase:
                 if self._loop.time() - self._last_activity >= self.timing.turn_probe_s:
                     await self._probe_holder()
 
+    async def _homes_in(self) -> None:
+        """Before my turn: every other live source's list of its subtasks at home, so I
+        ask only the steps that will be approved (waited for up to `ask_timeout_s`; without
+        them I ask what `hopeless` cannot rule out)."""
+        await self._until(self._everyone_known, self._loop.time() + self.timing.ask_timeout_s)
+
+    def _everyone_known(self) -> bool:
+        """My ledger holds every subtask of the round where it is. Not after a death: peers
+        may disagree on who is dead (a commit from a peer that does not know may name a
+        site my view has dropped), so I price only what `hopeless` needs."""
+        return not self.dead and all(p in self._homes for p in self.source.ring if p != self.name)
+
+    def _hopeful(self) -> set | None:
+        """The steps the game's bounds leave me on the matching as it is now (None until
+        my ledger holds every subtask: see `_everyone_known`). Within my turn only my own
+        commits change the matching: computed again after each."""
+        if not self._everyone_known():
+            return None
+        key = (self._turn_count, self.source.commits)
+        if self._hopeful_at != key:
+            if self._bounds is None:
+                every = tuple(s for subs in self.source.ledger.mine.values() for s in subs.values())
+                self._bounds = StepBounds(dataclasses.replace(self.view, subtasks=every),
+                                          self.source.ledger)
+            self._hopeful_set = set(self._bounds.hopeful(self.source.id))
+            self._hopeful_at = key
+        return self._hopeful_set
+
+    def _not_hopeful(self, kind: str, changes: tuple) -> bool:
+        """My agent's filter: a step the bounds rule out is not even priced."""
+        hopeful = self._hopeful()
+        return hopeful is not None and (kind, changes) not in hopeful
+
     def _take_turn(self, turn: m.Turn) -> list[m.Outgoing]:
         """My agent's turn. A peer that died since my last turn changed the matching (its
         subtasks left, or went home): the idle count starts again, so every source looks
-        at the matching without it before the game can end."""
-        turn = m.Turn(turn.sender, turn_idle(self._drops, self._drops_at_turn, turn.idle),
-                      turn.round)
+        at the matching without it before the game can end. Playing greedy (`steps`
+        off) my first Turn ends the game."""
+        idle = turn_idle(self._drops, self._drops_at_turn, turn.idle)
+        if not self.steps:  # greedy: a Turn that finds every source idle ends the game
+            idle = len(self.source.ring)
+        turn = m.Turn(turn.sender, idle, turn.round)
         self._drops_at_turn = self._drops
+        self._turn_count += 1
         self._holder = self.name
         return self.source.handle(turn)
 
@@ -109,8 +152,9 @@ class StepPhase:
                 # a peer died during my turn: my agent listed its steps before that, so it
                 # looks again at the matching without it before passing the Turn on
                 queue.extend(self._take_turn(m.Turn(PeerId(self.name), 0)))
-            elif isinstance(msg, m.SwapAsk) and hopeless(
-                    self.view, self.source.ledger, self.source.id, msg.changes, self.source.rule):
+            elif isinstance(msg, m.SwapAsk) and refused_unasked(
+                    self.view, self.source.ledger, self.source.id, msg.kind, msg.changes,
+                    self.source.rule, self._hopeful()):
                 queue.extend(self.source.expire())  # refused unasked: no party locked
             elif isinstance(msg, m.SwapAsk):
                 queue.extend(await self._ask_all(msg, targets))
@@ -154,13 +198,16 @@ class StepPhase:
             return refusal
 
     async def _tell_all(self, msg: m.SwapCommit | m.SwapAbort, targets: list[PeerId]) -> None:
-        """A commit goes to everyone, acknowledged (the next step, maybe by another
-        initiator, must find it applied). An abort goes one-way to the parties it locked:
+        """A commit goes to every source and the workers it touches, acknowledged (the
+        next step, maybe by another initiator, must find it applied). An abort goes one-way to the parties it locked:
         the next message from this initiator to them comes after it on the same connection
         and is handled after it."""
         locked = self._asked.pop(msg.step, [])
         if isinstance(msg, m.SwapAbort):
             targets = [t for t in targets if t in locked]
+        else:  # a worker the step does not touch has nothing to apply
+            touched = {c.frm for c in msg.changes} | {c.to for c in msg.changes}
+            targets = [t for t in targets if t in self.source.ring or t in touched]
         local = [t for t in targets if peer_of(t) == self.name]
         for agent in self._agents(local):
             agent.handle(msg)

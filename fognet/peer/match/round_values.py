@@ -30,4 +30,5 @@ class RoundResult:
     commits: int = 0
     sources: tuple[str, ...] = ()  # the sources that played the round (alive at its end)
     left_out: bool = False  # my subtasks came after the round froze: they go to the next
+    merged_into: int | None = None  # the round ended in this higher one, opened at once with it
     extra: dict = field(default_factory=dict)

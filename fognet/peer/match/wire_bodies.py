@@ -9,7 +9,8 @@ a `WireError` (MALFORMED), which the transport turns into an ERROR reply.
     vote_from_wire(party, body) -> SwapVote
 
 Wire types used: PROPOSE, ACCEPT, REJECT, STEP_ASK, STEP_VOTE, STEP_COMMIT, STEP_ABORT,
-TURN, HOSTED (a worker's RoundDone(phase=1)), ROUND_DONE (RoundDone(phase=2): game over).
+TURN, HOSTED (a worker's RoundDone(phase=1); with `home`, a source's: the subtasks it keeps on
+its own device, sent to the other sources), ROUND_DONE (RoundDone(phase=2): game over).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fognet.errors import WireError
 from fognet.matching import messages as m
 from fognet.matching.instance import PeerId, Subtask, SubtaskId
 from fognet.net import wire
-from fognet.placement.instance import worker_id
+from fognet.placement.instance import peer_of, worker_id
 
 KINDS = ("move", "swap", "displace")
 
@@ -122,7 +123,7 @@ def to_wire(rnd: int, msg: m.Message, party: str = "") -> wire.Body:
         return wire.Turn(rnd, msg.idle)
     if isinstance(msg, m.RoundDone):
         if msg.phase == 1:
-            return wire.Hosted(rnd, **_columns(list(msg.hosted)))
+            return wire.Hosted(rnd, **_columns(list(msg.hosted)), home=msg.sender == peer_of(msg.sender))
         return wire.RoundDone(rnd)
     raise TypeError(f"no wire form for {type(msg).__name__}")
 
@@ -152,6 +153,11 @@ def from_wire(sender: str, body: wire.Body) -> m.Message:
         if body.idle < 0:
             raise WireError(f"idle: {body.idle} < 0")
         return m.Turn(src, body.idle, body.round)
+    if isinstance(body, wire.Hosted) and body.home:
+        home = tuple(_subtasks(body))
+        if any(s.source != sender for s in home):
+            raise WireError(f"HOSTED home from {sender!r} lists a subtask of another source")
+        return m.RoundDone(src, 1, home, body.round)
     if isinstance(body, wire.Hosted):
         return m.RoundDone(worker_id(sender), 1, tuple(_subtasks(body)), body.round)
     if isinstance(body, wire.RoundDone):

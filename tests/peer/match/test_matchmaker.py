@@ -83,6 +83,11 @@ async def test_live_rounds_reach_plays_matching_on_random_instances(batch: int) 
         assert out.completed, seed
         assert out.phase1 == run_local(inst).phase1, seed
         assert out.assignment == dict(want.assignment), seed
+        # every source told the others where its subtasks are: a Turn holder asked only
+        # the steps the game approves, the same ones `play` took
+        assert out.sent.get("STEP_ABORT", 0) == 0, seed
+        c = want.counts
+        assert sum(r.commits for r in out.results.values()) == c.moves + c.swaps + c.displacements
 
 
 def both_roles(rule: str) -> list[PeerState]:

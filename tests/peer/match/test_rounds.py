@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 
 import pytest
 
 from fognet.matching.check import check, feasibility
-from fognet.matching.game import play
+from fognet.matching.game import deferred_acceptance, play
 from fognet.matching.instance import Instance
 from fognet.matching.random_instance import random_instance
 from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.transport import ZmqTransport
 from fognet.peer.match.live_round import Timing
 from fognet.placement.instance import split_instance, states_instance
-from fognet.testing.live_match import live_peers, play_open, round_outcome
+from fognet.testing.live_match import live_peers, play_open, play_round, round_outcome
 
 TIMING = Timing(ask_timeout_s=0.3, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
 DEADLINE_S = 10.0
@@ -116,3 +117,67 @@ async def test_a_round_opened_with_a_gather_window_takes_sources_replanning_with
     assert {r.round for r in results.values()} == {1}
     assert all(r.sources == ("car1", "car2") for r in out.results.values())
     assert out.assignment == dict(play(states_instance(states)).assignment)
+
+
+async def test_sources_playing_greedy_end_the_round_after_phase_1() -> None:
+    inst = random_instance(3, 4, 3, seed=5)
+    states = list(split_instance(inst).values())
+    inst = states_instance(states)
+    greedy = dict(deferred_acceptance(inst).assignment)
+    assert greedy != dict(play(inst).assignment)  # phase 2 would move something
+    async with asyncio.timeout(30), live_peers(states, transports("zmq"), TIMING) as peers:
+        roster = {n: p.transport.address for n, p in peers.items()}
+        played = await asyncio.gather(*(
+            peers[n].matchmaker.play(None, roster, peers[n].state.subtasks, DEADLINE_S,
+                                     gather_s=0.2, steps=False) for n in sorted(inst.sources)))
+        out = await round_outcome(peers, played[0].round, DEADLINE_S)
+    assert out.completed and {r.round for r in played} == {played[0].round}
+    assert out.sent.get("STEP_ASK", 0) == 0 and out.sent.get("STEP_COMMIT", 0) == 0
+    assert out.assignment == out.phase1 == greedy
+
+
+def ended_in(matchmaker, number: int) -> int:
+    """The round that round `number` ended in here, following merges."""
+    while (into := matchmaker.result(number).merged_into) is not None:
+        number = into
+    return number
+
+
+@pytest.mark.parametrize(("kind", "numbers"), [("zmq", (5, 7)), ("zmq", (3, 8, 5)),
+                                               ("memory", (9, 2, 4))])
+async def test_sources_opening_rounds_numbered_apart_at_once_play_the_highest(kind, numbers):
+    """Their views of the round count disagree (clocks, missed rounds): one round still."""
+    inst = random_instance(len(numbers), 4, 3, seed=40 + sum(numbers))
+    states = list(split_instance(inst).values())
+    names, top = sorted(inst.sources), max(numbers)
+    async with asyncio.timeout(30), live_peers(states, transports(kind), TIMING) as peers:
+        roster = {n: p.transport.address for n, p in peers.items()}
+        played = await asyncio.gather(*(
+            peers[n].matchmaker.play(k, roster, peers[n].state.subtasks, DEADLINE_S)
+            for n, k in zip(names, numbers, strict=True)))
+        out = await round_outcome(peers, top, DEADLINE_S)
+        merged = {(n, k): ended_in(peers[n].matchmaker, k)
+                  for n, k in zip(names, numbers, strict=True) if k != top}
+    assert [r.round for r in played] == [top] * len(names)
+    assert merged == {key: top for key in merged}  # the lower rounds ended in it (maybe
+    # through another: 3 in 5 at a peer that had not heard of 8 yet, then 5 in 8)
+    inst = states_instance(states)
+    assert set(out.results) == {p.name for p in states}  # every peer played it
+    assert all(r.sources == tuple(names) for r in out.results.values())
+    assert out.completed
+    assert set(out.assignment) == {s.id for s in inst.subtasks}
+    assert feasibility(inst, out.assignment) == []
+    assert check(inst, out.assignment).stable
+    assert out.assignment == dict(play(inst).assignment)
+
+
+async def test_every_peer_agrees_on_who_plays_without_waiting_out_open_s(caplog) -> None:
+    """Knowledge learnt before a peer's round has started is announced too (it once was
+    lost, and the round waited `open_s` and froze without agreement)."""
+    inst = random_instance(2, 6, 4, seed=500 + 8)
+    states = list(split_instance(inst).values())
+    caplog.set_level(logging.WARNING, logger="fognet.peer.match")
+    async with asyncio.timeout(60), live_peers(states, transports("zmq"), TIMING) as peers:
+        outs = [await play_round(peers, k, DEADLINE_S) for k in (1, 2, 3)]
+    assert [r.message for r in caplog.records if "without agreement" in r.message] == []
+    assert all(out.completed and not any(r.dead for r in out.results.values()) for out in outs)
