@@ -120,14 +120,22 @@ def _approach_table(results: dict[str, Any]) -> list[str]:
 
 def _partnner(data: dict[str, Any], link: Path) -> list[str]:
     segs = "; ".join(f"{s['seconds']:g} s at {s['bandwidth']:.3g} B/s, load {s['load']:g}" for s in data["segments"])
+    r = data.get("rules") or {}
+    rule = (f"re-plan when a figure moves over {r['threshold']:.0%}, switch for a gain over {r['margin']:.0%}, "
+            f"a DP at most every {r['interval_s']:g} s (known plans re-priced in between), the cloud's load "
+            f"heard every {r['heartbeat_s']:g} s, a figure no frame measured for {r['forget_after']} frames "
+            "forgotten" if r else "the live source's")
     lines = ["## PArtNNer's setting: one car, a far cloud, a changing link", "",
              f"{data['model']} on a car of speed {data['car_speed']:g} at {data['fps']:g} fps and a cloud of "
              f"speed {data['cloud_speed']:g}, {data['latency'] * 1e3:g} ms away; segments: {segs}.", "",
              "The simulator holds links fixed during a run, so this is a frame-by-frame replay on the "
-             "cost model with the live source's calibration (robust EWMA of measured transfers) and "
-             "re-planning rules (20% threshold, 5% hysteresis). *as-is*: fognet measures its link only "
-             "from frames it offloads; *probing*: a transfer probe at the interval shown, which fognet "
-             "does not send today.", "",
+             "cost model run by the live source's own calibration and re-planning rule "
+             f"({rule}). Time varies inside a frame: each stage starts when the one before ended, bytes "
+             "cross at the rate of the moment (a transfer straddling a change pays the new rate from the "
+             "change on), the cloud's wait is its load when the input arrives. Frames are priced one at a "
+             "time, not queued behind each other. *as-is*: what the live source does (it measures its link "
+             "from the frames it offloads, and tries a link it left again once its figure is forgotten); "
+             "*probing*: plus a transfer probe at the interval shown, which the live source does not send.", "",
              "| variant | over edge-only | over cloud-only | fognet / planner-with-true-state | frames to re-converge |",
              "|---|---|---|---|---|"]
     for name, v in data["variants"].items():
@@ -136,6 +144,15 @@ def _partnner(data: dict[str, Any], link: Path) -> list[str]:
         label = name if not v["probe_s"] else f"{name} (every {v['probe_s']:g} s)"
         lines.append(f"| {label} | {g['over_edge']:.2f}x | {g['over_cloud']:.2f}x | "
                      f"{1 / g['oracle_over_fognet']:.2f}x slower | {conv} |")
+    names = list(data["variants"])
+    lines += ["", "Per segment after the first, fognet's mean latency beside the better of edge-only and "
+              "cloud-only over the segment (ms; re-convergence time included):", "",
+              "| segment | " + " | ".join(names) + " | better single site |", "|---" * (len(names) + 2) + "|"]
+    for k, c in enumerate(data["variants"][names[0]]["convergence"]):
+        seg = data["segments"][c["segment"]]
+        cells = [f"{data['variants'][n]['convergence'][k].get('fognet_s', 0.0) * 1e3:.0f}" for n in names]
+        lines.append(f"| {c['segment'] + 1}: {seg['bandwidth']:.3g} B/s, load {seg['load']:g} | "
+                     + " | ".join(cells) + f" | {c.get('best_single_s', 0.0) * 1e3:.0f} |")
     return [*lines, "", *_fig(link, "partnner.png", "Bandwidth, load and latency over time")]
 
 
