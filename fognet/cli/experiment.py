@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import time
 from pathlib import Path
 
 import click
@@ -48,8 +50,11 @@ def driving(dataset: Path | None, config_path: Path, out_dir: Path | None, repor
     cfg = load_config(config_path)
     found = run.open_dataset(dataset) if dataset is not None else None
     points = run.sim_points(cfg, found.fps if found else None)
+    given_out = out_dir
     out_dir = out_dir or Path("experiments") / "results" / cfg.name
     executor = dask_executor(dask_address) if dask_address else process_executor(jobs)
+    command = _command(config_path, dataset, given_out, report_path, jobs, dask_address, live)
+    started = time.monotonic()
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
@@ -60,11 +65,22 @@ def driving(dataset: Path | None, config_path: Path, out_dir: Path | None, repor
     finally:
         if executor is not None:
             executor.shutdown()
+    results["run"] = {"command": command, "jobs": jobs, "wall_s": round(time.monotonic() - started, 1)}
     write(results, out_dir)
     report = build_report(out_dir, report_path)
     for row in results["headline"]:
         click.echo(f"{row['work']}: {row['ours']}  (paper: {row['paper']})")
     click.echo(f"wrote {out_dir}/results.json, CSVs, figures/ and {report}")
+
+
+def _command(config_path: Path, dataset: Path | None, out_dir: Path | None, report_path: Path | None,
+             jobs: int, dask_address: str | None, live: bool) -> str:
+    """The command line that reproduces this run (the report states it)."""
+    words = ["fognet", "experiment", "driving", "--config", str(config_path)]
+    for flag, value in (("--dataset", dataset), ("--out", out_dir), ("--report", report_path), ("--dask", dask_address)):
+        words += [flag, str(value)] if value is not None else []
+    words += ["--jobs", str(jobs)] if jobs > 1 else []
+    return shlex.join(words + (["--live"] if live else []))
 
 
 @experiment.command()

@@ -163,7 +163,7 @@ _CACHE = None
 
 
 def _partnner(cfg: DrivingConfig, done: Tick) -> dict[str, Any]:
-    from fognet.experiment.partnner import gains, replay
+    from fognet.experiment.partnner import gains, replay, rules
 
     p = cfg.partnner
     costs = _costs(p.model)
@@ -174,7 +174,8 @@ def _partnner(cfg: DrivingConfig, done: Tick) -> dict[str, Any]:
                           "steps": [asdict(s) for s in steps_]}
         done(f"partnner {name}")
     return {"model": p.model, "fps": p.fps, "car_speed": p.car_speed, "cloud_speed": p.cloud_speed,
-            "latency": p.latency, "segments": [asdict(s) for s in p.segments], "variants": variants}
+            "latency": p.latency, "segments": [asdict(s) for s in p.segments], "variants": variants,
+            "rules": rules(p)}
 
 
 def _region(cfg: DrivingConfig, done: Tick, points: list[dict[str, Any]]) -> list[dict[str, Any]]:

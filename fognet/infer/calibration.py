@@ -17,8 +17,17 @@ feeds its subtask timings in:
 Each figure is a `calibrate.Estimate` (robust EWMA: one outlier is ignored until a second
 confirms it), seeded with the configured value as one sample. Pure: no clock, no I/O.
 
+A figure only frames measure goes stale once the plan stops using it: a link the source
+left because it dropped is never measured again, so without more the source would never
+see it recover (PArtNNer's setting in `fognet experiment driving`: fognet stayed on the
+car after a tunnel, 0.54x of cloud-only). So a link, or a peer's speed, that no frame has
+measured for `forget_after` frames is forgotten: the link returns to its configured
+figure (whose plan, if better, the next re-plan takes, and whose frames then measure the
+link again), the speed to the one the peer advertises. Counting frames, not seconds,
+bounds what exploring costs when the link is still bad: one frame in `forget_after`.
+
 API
-    Calibration(source)
+    Calibration(source, forget_after=DEFAULT_FORGET_AFTER)
         .observe(timings)                            SubtaskTimings of one frame
         .apply(state) -> ClusterState                the state with calibrated speeds and links
         .speed(peer) -> float | None; .link(peer) -> LinkState | None
@@ -41,12 +50,16 @@ from fognet.partition.calibrate import Estimate, bandwidth_sample, speed_sample
 from fognet.partition.cost import ClusterState, LinkState
 
 MIN_COMPUTE_S = 1e-4  # shorter runs say more about timer noise than about speed
+DEFAULT_FORGET_AFTER = 20  # frames without a sample before a figure is forgotten (module doc)
 
 
 class Calibration:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, forget_after: int = DEFAULT_FORGET_AFTER) -> None:
         self.source = source
+        self.forget_after = forget_after
         self.samples = 0
+        self.frames = 0  # observe() calls: the clock staleness is counted on
+        self._last: dict[tuple[str, str], int] = {}  # ("link" | "speed", peer) -> frame of its last sample
         self._speeds: dict[str, Estimate] = {}
         self._bandwidth: dict[str, Estimate] = {}
         self._latency: dict[str, Estimate] = {}
@@ -59,14 +72,22 @@ class Calibration:
             if peer == self.source or link is None or peer in self._seeds:
                 continue
             self._seeds[peer] = link
-            self._bandwidth[peer] = Estimate(link.bandwidth, samples=1)
-            self._latency[peer] = Estimate(link.latency, samples=1)
+            self._reset_link(peer, samples=1)
+
+    def _reset_link(self, peer: str, samples: int) -> None:
+        """The configured figure, counted as `samples` (0 once forgotten: the next
+        measurement is taken outright, there being no estimate left to guard)."""
+        link = self._seeds[peer]
+        self._bandwidth[peer] = Estimate(link.bandwidth, samples=samples)
+        self._latency[peer] = Estimate(link.latency, samples=samples)
+        self._last[("link", peer)] = self.frames
 
     def observe(self, timings: Iterable[SubtaskTiming]) -> None:
         """One frame's subtasks. A peer's speed sample is its total work over its total
         compute in the frame: per subtask, the reference times' error differs from stage to
         stage (a FLOP estimate errs more on some layers), and alternating samples from a
         small and a big stage would keep the estimate from settling."""
+        self.frames += 1
         work: dict[str, float] = {}
         compute: dict[str, float] = {}
         for t in timings:
@@ -82,9 +103,22 @@ class Calibration:
             if compute[peer] > MIN_COMPUTE_S:
                 est = self._speeds.get(peer, Estimate(0.0))
                 self._speeds[peer] = est.update(speed_sample(w, compute[peer]))
+                self._last[("speed", peer)] = self.frames
+        self._forget()
+
+    def _forget(self) -> None:
+        """Figures no frame measured for `forget_after` frames (module doc)."""
+        for (kind, peer), last in list(self._last.items()):
+            if self.frames - last < self.forget_after:
+                continue
+            if kind == "speed":
+                del self._speeds[peer], self._last[(kind, peer)]
+            elif self.link(peer) != self._seeds[peer]:
+                self._reset_link(peer, samples=0)
 
     def _observe_link(self, t: SubtaskTiming) -> None:
         bw, lat = self._bandwidth[t.peer], self._latency[t.peer]
+        self._last[("link", t.peer)] = self.frames
         nbytes = t.in_bytes + t.out_bytes
         byte_time = nbytes / bw.value
         if byte_time >= 2 * lat.value:

@@ -44,6 +44,7 @@ from fognet.errors import PlanError
 from fognet.partition.cost import ClusterState, Slice
 from fognet.partition.cost import stage_latency as stage_latency_of
 from fognet.partition.plan import PlannerConfig
+from fognet.partition.replan import known_plans
 from fognet.partition.stages import Plan, Stage
 from fognet.partition.vertical import balanced_positions
 from fognet.placement.policies import REFERENCES, make_plan
@@ -65,6 +66,12 @@ class Placement:
     async def match(self, peer, costs: ModelCosts, state: ClusterState, plan: Plan) -> Plan:
         """The plan the frames run on (`peer` is the source's `fognet.peer.node.Peer`)."""
         return plan
+
+    def revisit(self, history: Sequence[Plan], current: Plan) -> list[Plan]:
+        """Plans a re-price may switch back to between DP runs (`infer.replanning`). None
+        here: a fixed plan or a baseline must stay what it is, and a game's matching is not
+        left unilaterally; placements that plan alone override it."""
+        return []
 
 
 def stage_latency(
@@ -106,6 +113,9 @@ class GreedyPlacement(Placement):
     def __init__(self, parts: int | None = None, use_source: bool = True) -> None:
         self.parts = parts
         self.use_source = use_source
+
+    def revisit(self, history: Sequence[Plan], current: Plan) -> list[Plan]:
+        return known_plans(history, current, alone=self.use_source)
 
     def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         if source not in state.peers:
@@ -169,6 +179,9 @@ class PlannerPlacement(Placement):
     def __init__(self, spatial: bool = True, use_source: bool = True) -> None:
         self.spatial = spatial
         self.use_source = use_source
+
+    def revisit(self, history: Sequence[Plan], current: Plan) -> list[Plan]:
+        return known_plans(history, current, alone=self.use_source)
 
     def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         if not self.use_source:

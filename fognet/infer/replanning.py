@@ -4,7 +4,11 @@ The plan a frame takes is the one current when it starts. When a peer joins or l
 a speed, backlog or bandwidth moves by more than `replan_threshold`, the source re-plans
 off the event loop (at most every `replan_interval_s` unless a peer of the plan left; the
 current plan is re-priced in between) and switches only if the new plan is predicted
-better by `replan_margin` (`fognet.partition.replan`). When a peer of the current plan is
+better by `replan_margin` (`fognet.partition.replan`). A re-price also weighs the plans the
+source ran before, and running alone, when its placement allows (`Placement.revisit`;
+cheap to price): the interval holds the DP back, but must not hold the source on a plan its
+frames just found clearly worse than one it already knows (it tried a forgotten link again, `calibration`, and the link is still bad: it goes
+back at once rather than a DP interval later). When a peer of the current plan is
 gone (left, dead, or banned after a fault), the re-plan runs in the background and frames
 meanwhile take the plan with that peer's subtasks on survivors (`replay.stopgap`): a
 re-plan (the DP, a round of the game) takes seconds on a small machine. Every placement is priced on the
@@ -13,6 +17,10 @@ session's one `ModelCosts`; a placement that plays the game settles its plan in 
     Plans(session, placement)      await plans() -> Plan  (a requester's PlanSource)
         .history, .basis, .replans;  await .recalibrate();  await .settle()
     Replan(reason, switched, current_s, candidate_s)
+    next_step(planned, priced, state, since_planned_s, threshold, interval_s) -> ("replan"|"reprice", why) | None
+    choose(current, candidates, margin) -> Plan
+These two and `replan.known_plans` are the rule itself, pure, so a replay (`fognet.experiment.partnner`)
+runs the same rule frame by frame.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,6 +43,25 @@ if TYPE_CHECKING:
     from fognet.infer.session import Session
 
 log = logging.getLogger(__name__)
+
+
+def next_step(planned: ClusterState | None, priced: ClusterState | None, state: ClusterState,
+              since_planned_s: float, threshold: float, interval_s: float) -> tuple[str, str] | None:
+    """What the state calls for: a DP re-plan when it moved past `threshold` since the last
+    one and `interval_s` has passed, else a re-price when it moved since the current plan was
+    priced, else nothing (with why)."""
+    change = state_change(planned, state, threshold) if planned is not None else None
+    if change is not None and since_planned_s >= interval_s:
+        return "replan", str(change)
+    moved = state_change(priced, state, threshold) if priced is not None else None
+    return ("reprice", str(moved)) if moved is not None else None
+
+
+def choose(current: Plan | None, candidates: Sequence[Plan], margin: float) -> Plan:
+    """All priced under one state: the best candidate if it beats `current` by `margin`
+    (`replan.should_switch`), else `current` (the best candidate if there is none)."""
+    best = min(candidates, key=lambda p: p.predicted_s)
+    return best if current is None or should_switch(current, best, margin) else current
 
 
 @dataclass(frozen=True)
@@ -75,12 +103,13 @@ class Plans:
         if self._task is None or self._task.done():
             # Frames go on with the current plan meanwhile; new frames take the new one.
             options = self.session.options
-            change = state_change(self._planned, state, options.replan_threshold)
-            due = asyncio.get_running_loop().time() - self._planned_at >= options.replan_interval_s
-            if change is not None and due:
-                self._start(self._replan_quietly(state, str(change)))
-            elif (moved := state_change(self._priced, state, options.replan_threshold)) is not None:
-                self._start(self._reprice(state, str(moved)))
+            since = asyncio.get_running_loop().time() - self._planned_at
+            step = next_step(self._planned, self._priced, state, since, options.replan_threshold,
+                             options.replan_interval_s)
+            if step is not None and step[0] == "replan":
+                self._start(self._replan_quietly(state, step[1]))
+            elif step is not None:
+                self._start(self._reprice(state, step[1]))
         return self.history[-1]
 
     def _stopgap(self, state: ClusterState) -> Plan | None:
@@ -97,17 +126,34 @@ class Plans:
         self._task.add_done_callback(_log_failure)
 
     async def _reprice(self, state: ClusterState, reason: str) -> None:
-        """Between DP runs: the current plan's prediction under the newer state (cheap)."""
+        """Between DP runs: the current plan's prediction under the newer state (cheap), and
+        the plans run before it, one of which is taken if clearly better (module doc)."""
         s = self.session
         current = self.history[-1]
         try:
             plan = await asyncio.to_thread(reprice, s.costs, state, s.peer.name, current)
         except PlanError:
             return  # a peer of the plan left: the next frame re-plans
-        if self.history[-1] is current:  # no re-plan replaced it meanwhile
-            self.history[-1], self._priced = plan, state
+        known = []
+        for old in self.placement.revisit(self.history[:-1], current):
+            try:
+                known.append(await asyncio.to_thread(reprice, s.costs, state, s.peer.name, old))
+            except PlanError:
+                continue  # one of its peers is gone
+        if self.history[-1] is not current:  # a re-plan replaced it meanwhile
+            return
+        taken = choose(plan, known, s.options.replan_margin) if known else plan
+        self._priced = state
+        if taken is plan:
+            self.history[-1] = plan
             log.info("re-priced the current plan (%s): %.1f ms -> %.1f ms", reason,
                      current.predicted_s * 1e3, plan.predicted_s * 1e3)
+            return
+        self.replans.append(Replan(f"re-priced ({reason})", True, plan.predicted_s, taken.predicted_s))
+        self.history.append(taken)
+        self.basis.append("calibrated" if s.calibration.samples else "configured")
+        log.info("re-priced (%s): back to an earlier plan, predicted %.1f ms -> %.1f ms; %s", reason,
+                 plan.predicted_s * 1e3, taken.predicted_s * 1e3, _stages(taken))
 
     def _reason(self, state: ClusterState) -> str | None:
         return None if self._planned is None else str(state_change(self._planned, state, 0.0) or "")
@@ -147,7 +193,7 @@ class Plans:
                 current = reprice(s.costs, state, s.peer.name, self.history[-1])
             except PlanError:
                 current = None  # it uses a peer that is gone
-        switched = current is None or should_switch(current, plan, s.options.replan_margin)
+        switched = choose(current, [plan], s.options.replan_margin) is plan
         self._planned = self._priced = state
         self._planned_at = asyncio.get_running_loop().time()
         if not self.history:

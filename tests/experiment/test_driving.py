@@ -67,6 +67,10 @@ def test_report_builder_draws_every_figure_and_links_them(tiny_config, tmp_path)
     assert f"{results['machine']['cores']} cores" in text
     assert "**Seeds**: 1, 2" in text
     assert "DINA" in text and "PArtNNer" in text and "Feltin" in text
+    # the replay's rule and the second segment's row, figures from the run's results
+    assert "a DP at most every 5 s" in text and "forgotten" in text
+    second = results["partnner"]["variants"]["as-is"]["convergence"][0]
+    assert f"| 2: 1e+05 B/s, load 0 | {second['fognet_s'] * 1e3:.0f} |" in text
     assert all(c["simulated_speedup"] > 0 for c in results["region"])
     for name in ("points.csv", "frames.csv", "partnner.csv", "region.csv"):
         assert len((out / name).read_text().splitlines()) > 1, name

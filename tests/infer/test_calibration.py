@@ -139,3 +139,52 @@ async def test_a_bandwidth_drop_mid_stream_moves_new_frames_off_the_link(tmp_pat
     assert report.plans[0].peers == {"w1"} and report.plans[-1].peers == {"w2"}
     assert any(r.switched for r in report.replans)
     assert report.results[-1].timings[0].peer == "w2"  # frames after the switch take the new plan
+
+
+def _on_w2(cal: Calibration, frames: int) -> None:
+    """`frames` frames that ran on w2 only (at its configured rate): w1 is not measured."""
+    for _ in range(frames):
+        cal.observe([_transfer("w2", 1e7)])
+
+
+def test_a_link_the_plan_left_is_forgotten_after_forget_after_frames_and_the_plan_tries_it_again() -> None:
+    cal = Calibration("car", forget_after=5)
+    cal.apply(_state())
+    for _ in range(2):
+        cal.observe([_transfer("w1", 2e5)])  # w1 dropped: the plan moves to w2
+    dropped = cal.apply(_state())
+    assert dropped.link("car", "w1").bandwidth == pytest.approx(2e5)
+    assert _plan(dropped).peers == {"w2"}
+    _on_w2(cal, 4)
+    assert cal.apply(_state()).link("car", "w1") == dropped.link("car", "w1")  # not stale yet
+    _on_w2(cal, 1)
+    forgotten = cal.apply(_state())
+    assert forgotten.link("car", "w1") == LinkState(2e7, LATENCY)  # the configured figure again
+    assert "bandwidth car-w1" in str(state_change(dropped, forgotten))
+    assert _plan(forgotten).peers == {"w1"}
+    # One frame that finds w1 still slow is believed outright (no estimate left to guard),
+    # so exploring a still-bad link costs one frame in forget_after.
+    cal.observe([_transfer("w1", 2e5)])
+    assert cal.apply(_state()).link("car", "w1").bandwidth == pytest.approx(2e5)
+
+
+def test_a_link_in_use_and_an_unmeasured_configured_one_are_never_reset() -> None:
+    cal = Calibration("car", forget_after=3)
+    cal.apply(_state())
+    for _ in range(10):
+        cal.observe([_transfer("w2", 5e6)])  # w2 really gives 5 MB/s, measured every frame
+    state = cal.apply(_state())
+    assert state.link("car", "w2").bandwidth == pytest.approx(5e6, rel=0.05)  # not reset to 1e7
+    assert state.link("car", "w1") == LinkState(2e7, LATENCY)
+
+
+def test_a_speed_no_frame_measured_for_forget_after_frames_gives_way_to_the_advertised_one() -> None:
+    cal = Calibration("car", forget_after=3)
+    cal.apply(_state())
+    cal.observe([SubtaskTiming(0, "w1", 0.01, 0.0, 0.04, 0, 0, True, 0.01)])  # w1 ran at 0.25
+    assert cal.apply(_state()).peers["w1"].speed == pytest.approx(0.25)
+    _on_w2(cal, 2)
+    assert cal.apply(_state()).peers["w1"].speed == pytest.approx(0.25)
+    _on_w2(cal, 1)
+    assert cal.speed("w1") is None
+    assert cal.apply(_state()).peers["w1"].speed == 1.0  # what w1 advertises

@@ -43,3 +43,14 @@ def test_switch_only_for_a_clear_gain() -> None:
     assert not should_switch(_plan(0.100), _plan(0.097))  # within the 5% margin
     assert not should_switch(_plan(0.100), _plan(0.120))
     assert should_switch(_plan(0.100), _plan(0.097), margin=0.0)
+
+
+def _latency(seconds: float) -> ClusterState:
+    return ClusterState.of([PeerState("car", 0.25), PeerState("w1", 1.0)], {("car", "w1"): LinkState(1e7, seconds)})
+
+
+def test_a_link_latency_move_is_a_reason_but_lan_jitter_is_not() -> None:
+    # A small frame's slow transfer shows as latency (calibration): 30 ms -> 645 ms re-plans.
+    assert str(state_change(_latency(0.03), _latency(0.645))) == "latency car-w1 moved 30 -> 645 ms"
+    assert state_change(_latency(0.0002), _latency(0.0009)) is None  # 0.7 ms on a 10 ms floor
+    assert state_change(_latency(0.03), _latency(0.034)) is None  # within 20%
