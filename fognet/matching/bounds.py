@@ -20,7 +20,7 @@ home (its load after is at least its load now plus the subtask's).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -220,6 +220,15 @@ class StepBounds:
             if key != (s.source, s.stage):
                 gain += self.inst.local_of(key[0]).rate * max(0.0, now[key] - f)
         return gain
+
+    def credit(self, changes: Sequence[Change]) -> float:
+        """At least what the step can lower the other sources' part of J by: what the pieces
+        left behind gain as its movers leave (arrivals only slow the others down), as of
+        the last `hopeful` (no step is applied between it and its candidates' pricing)."""
+        total = 0.0
+        for c in changes:
+            total += self.relief[self.index[c.subtask.id]]
+        return total
 
     # --- the bound ------------------------------------------------------------------------
 
