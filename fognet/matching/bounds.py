@@ -34,6 +34,7 @@ from fognet.matching.cost import (
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
+from fognet.matching.site_table import SiteTable
 from fognet.matching.steps import Ledger
 
 TOLERANCE = 1e-7  # the bound's own rounding must never hide an approvable step
@@ -82,6 +83,12 @@ class StepBounds:
         wspeed = np.array([w.speed for w in inst.workers])
         self.adds = self.rate[:, None] * self.work[:, None] / wspeed[None, :]  # load i brings to j
         self._seen: dict[PeerId, int] = {}
+        # each worker's pieces now, padded (service, load, (source, stage) code), so a
+        # subtask's wait on every worker is Cobham's (or P-K's) formula at once
+        self.kcode = {k: c for c, k in enumerate(sorted({(s.source, s.stage) for s in self.subs}))}
+        self.key = np.array([self.kcode[(s.source, s.stage)] for s in self.subs], dtype=np.int64)
+        self.table = SiteTable(inst, self.kcode, self.scol)
+        self.pcol = np.zeros(n, dtype=np.int64)  # the column of its piece on its worker
 
     def _worker_bounds(self) -> np.ndarray:
         """lb[i, j]: subtask i alone on worker j, transfers and service only (inf: no link)."""
@@ -137,6 +144,9 @@ class StepBounds:
                     self.pshare[self.index[s.id]] = self.inst.local_of(s.source).rate * x * x
                 self.count[j] = len(hosted)
                 self._moments(j, hosted)
+                self.table.row(j, ledger, self.second[j], self.second_of[j])
+                for s in hosted:
+                    self.pcol[self.index[s.id]] = self.table.cols[(j, self.kcode[(s.source, s.stage)])]
         for src in sources:  # a source's stages may change with any site's
             self._stage_floors(src)
 
@@ -155,6 +165,10 @@ class StepBounds:
                 t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, p.in_bytes)
                 speed = (inst.worker(site) if is_worker(inst, site) else inst.local_of(site)).speed
                 floors[site] = t_in + t_out + p.work / speed
+            lats = ledger.piece_latencies(source)[k]
+            for site in sites:
+                if site in self.col:
+                    self.table.stage(self.col[site], (source, k), lats[site], stages[k])
             for site, subs in sites.items():
                 rest = max((f for q, f in floors.items() if q != site), default=0.0)
                 for s in subs:
@@ -176,6 +190,13 @@ class StepBounds:
         for src, v in by.items():
             self.second_of[j, self.scol[src]] = v
 
+    def _wait(self, r: np.ndarray, room: np.ndarray, merges: np.ndarray,
+              load: np.ndarray) -> np.ndarray:
+        """r over the room (a hair less, for rounding); the old floor where it merges."""
+        with np.errstate(divide="ignore"):
+            exact = np.where(room > 0, r / np.maximum(room, 1e-300) * (1 - 1e-9), INF)
+        return np.where(merges, self._over_room(r, load), exact)
+
     def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
                     leaving: np.ndarray | None) -> np.ndarray:
         """A floor on subtask i's wait on each worker in `cols` once it joins (subtask
@@ -193,7 +214,10 @@ class StepBounds:
         if leaving is not None:
             other = self.scode[leaving] != self.scol[src]
             r = r - np.where(other | self.poisson, self.pshare[leaving], 0.0)
-        return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
+        ii = np.full(len(cols), i)
+        room, merges = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols,
+                                       None if leaving is None else self.pcol[leaving])
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[i, cols])
 
     def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int) -> np.ndarray:
         """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it."""
@@ -204,7 +228,10 @@ class StepBounds:
             r = self.second[j] - self.second_of[j, self.scode[ys]]
             other = self.scode[ys] != self.scode[leaving]
             r = r - np.where(other, self.pshare[leaving], 0.0)
-        return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
+        cols = np.full(len(ys), j)
+        room, merges = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols,
+                                       np.full(len(ys), self.pcol[leaving]))
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[ys, j])
 
     @staticmethod
     def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:
@@ -237,6 +264,26 @@ class StepBounds:
         after = load + self.rate[i] * self.xhome[i]
         return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
 
+    def _harmed(self, i: int, ca: int, y: np.ndarray, cy: np.ndarray, swap: np.ndarray,
+                disp: np.ndarray, swap_lb: np.ndarray, disp_lb: np.ndarray) -> tuple:
+        """The swaps and displacements of subtask i with each y still hopeful once the harm
+        to the other pieces on y's worker (i arrives, y leaves) and, for a swap, on i's
+        (y arrives, i leaves) is added to their bounds."""
+        t, on_w = self.table, cy >= 0
+        wy = np.maximum(cy, 0)
+        ii = np.full(len(y), i)
+        at_b = t.harm(self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], wy,
+                      self.pcol[y], self.scode[y], self.pshare[y], np.full(len(y), ca))
+        at_b = np.where(on_w, at_b, 0.0)
+        at_a = np.zeros(len(y))
+        if ca >= 0:
+            at_a = t.harm(self.work[y], self.rate[y], self.key[y], self.scode[y],
+                          np.full(len(y), ca), np.full(len(y), self.pcol[i]), self.scode[ii],
+                          self.pshare[ii], np.where(on_w, cy, -1))
+        with np.errstate(invalid="ignore"):
+            return (swap & (swap_lb + at_b + at_a < TOLERANCE),
+                    disp & (disp_lb + at_b < TOLERANCE))
+
     def hopeful(self, me: PeerId) -> Iterator[tuple[str, tuple[Change, ...]]]:
         """The steps `steps.candidates` lists for `me` that may be approved, in its order."""
         self._refresh()
@@ -259,9 +306,13 @@ class StepBounds:
         allw = np.arange(len(self.workers))
         lbw = self.lbw[i] + self._wait_floor(i, x.source, allw, None) if len(allw) else self.lbw[i]
         moves = r * (np.maximum(lbw, rest) - L) - rel
-        for j in np.nonzero((moves < TOLERANCE) & room)[0]:
-            if j != ca:
-                out.append(("move", (Change(x, a, self.workers[j]),)))
+        js = np.nonzero((moves < TOLERANCE) & room & (allw != ca))[0]
+        if len(js):
+            ii = np.full(len(js), i)
+            moves[js] += self.table.harm(self.work[ii], self.rate[ii], self.key[ii], self.scode[ii],
+                                         js, None, None, None, np.full(len(js), ca))
+        for j in js[moves[js] < TOLERANCE]:
+            out.append(("move", (Change(x, a, self.workers[j]),)))
         if a != me and r * (max(self._penalised_home(i), rest) - L) - rel < TOLERANCE:
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
@@ -294,6 +345,10 @@ class StepBounds:
             swap = fits_a & fits_b & (paired(lby_a) < TOLERANCE)
             disp = (cy >= 0) & fits_b & ~(y_mine & (ca < 0)) & (
                 paired(self._penalised_home(y)) < TOLERANCE)
+        ks = np.nonzero(swap | disp)[0]
+        if len(ks):
+            swap[ks], disp[ks] = self._harmed(i, ca, y[ks], cy[ks], swap[ks], disp[ks],
+                                               paired(lby_a)[ks], paired(self._penalised_home(y))[ks])
         for k in np.nonzero(swap | disp)[0]:
             t = self.subs[y[k]]
             b = self.site[y[k]]
