@@ -89,6 +89,7 @@ class StepBounds:
         self.key = np.array([self.kcode[(s.source, s.stage)] for s in self.subs], dtype=np.int64)
         self.table = SiteTable(inst, self.kcode, self.scol)
         self.pcol = np.zeros(n, dtype=np.int64)  # the column of its piece on its worker
+        self.alone = np.zeros(n, bool)  # its piece on its worker is it alone
 
     def _worker_bounds(self) -> np.ndarray:
         """lb[i, j]: subtask i alone on worker j, transfers and service only (inf: no link)."""
@@ -145,8 +146,11 @@ class StepBounds:
                 self.count[j] = len(hosted)
                 self._moments(j, hosted)
                 self.table.row(j, ledger, self.second[j], self.second_of[j])
+                groups = ledger.groups(p)
                 for s in hosted:
-                    self.pcol[self.index[s.id]] = self.table.cols[(j, self.kcode[(s.source, s.stage)])]
+                    key = (s.source, s.stage)
+                    self.pcol[self.index[s.id]] = self.table.cols[(j, self.kcode[key])]
+                    self.alone[self.index[s.id]] = len(groups[key]) == 1
         for src in sources:  # a source's stages may change with any site's
             self._stage_floors(src)
 
@@ -273,13 +277,14 @@ class StepBounds:
         wy = np.maximum(cy, 0)
         ii = np.full(len(y), i)
         at_b = t.harm(self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], wy,
-                      self.pcol[y], self.scode[y], self.pshare[y], np.full(len(y), ca))
+                      self.pcol[y], self.scode[y], self.pshare[y], np.full(len(y), ca),
+                      self.alone[y])
         at_b = np.where(on_w, at_b, 0.0)
         at_a = np.zeros(len(y))
         if ca >= 0:
             at_a = t.harm(self.work[y], self.rate[y], self.key[y], self.scode[y],
                           np.full(len(y), ca), np.full(len(y), self.pcol[i]), self.scode[ii],
-                          self.pshare[ii], np.where(on_w, cy, -1))
+                          self.pshare[ii], np.where(on_w, cy, -1), self.alone[ii])
         with np.errstate(invalid="ignore"):
             return (swap & (swap_lb + at_b + at_a < TOLERANCE),
                     disp & (disp_lb + at_b < TOLERANCE))

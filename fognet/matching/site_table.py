@@ -103,7 +103,8 @@ class SiteTable:
 
     def harm(self, work: np.ndarray, rate: np.ndarray, key: np.ndarray, src: np.ndarray,
              cols: np.ndarray, leave: np.ndarray | None, leave_src: np.ndarray | None,
-             leave_share: np.ndarray | None, elsewhere: np.ndarray | None) -> np.ndarray:
+             leave_share: np.ndarray | None, elsewhere: np.ndarray | None,
+             alone: np.ndarray | None = None) -> np.ndarray:
         """At least how much J rises on worker `cols[k]` from the pieces of other sources
         already there when subtask k (work, rate, piece code, source code) arrives and the
         piece in column `leave[k]` (of source `leave_src[k]`, its share of the second
@@ -111,14 +112,19 @@ class SiteTable:
         the piece's new latency (its new wait: the residual and load it would see over
         its new room). Pieces of the movers' sources, of a stage that also has a piece on
         worker `elsewhere[k]` (the other touched worker, or -1), and arrivals that merge
-        count nothing (the bound's other terms cover them)."""
+        count nothing (the bound's other terms cover them).
+
+        Where the leaving piece is its subtask alone (`alone[k]`), what the bound's credit
+        (`StepBounds.relief`) gave each counted piece for the leaving is taken back and
+        its stage's change is bounded both ways instead (it may get faster, but by no
+        more than its piece): a swap of near twins then prices as the near-nothing it is."""
         m = len(cols)
         kx, psrc, xs = self.kx[cols], self.src[cols], self.xs[cols]
         x = work / self.speed[cols]
         lam = rate * x
         d_res = lam * x / 2
-        d_lt = np.where(x[:, None] < xs, lam[:, None], 0.0)
-        d_le = np.where(x[:, None] <= xs, lam[:, None], 0.0)
+        d_lt = self._ahead(x, xs, lam, True)
+        d_le = self._ahead(x, xs, lam, False)
         keep = (kx >= 0) & (psrc != src[:, None])
         gone = np.zeros((m, self.width), bool)
         if leave is not None:
@@ -126,8 +132,8 @@ class SiteTable:
             gone[rows, leave] = True
             y_x, y_l = xs[rows, leave], self.lx[cols, leave]
             d_res = d_res - leave_share / 2
-            d_lt = d_lt - np.where(y_x[:, None] < xs, y_l[:, None], 0.0)
-            d_le = d_le - np.where(y_x[:, None] <= xs, y_l[:, None], 0.0)
+            d_lt = d_lt - self._ahead(y_x, xs, y_l, True)
+            d_le = d_le - self._ahead(y_x, xs, y_l, False)
             keep &= ~gone & (psrc != leave_src[:, None])
         merges = ((kx == key[:, None]) & ~gone).any(axis=1)
         keep &= ~merges[:, None]
@@ -135,13 +141,35 @@ class SiteTable:
             there = self.kx[np.maximum(elsewhere, 0)]
             shared = (kx[:, :, None] == there[:, None, :]).any(axis=2) & (elsewhere >= 0)[:, None]
             keep &= ~shared
-        if self.fifo:  # there lt = le = the site's load
-            gain = lam if leave is None else lam - self.lx[cols, leave]
-            room = 1 - np.minimum(self.le[cols] + gain[:, None], 1.0)
-        else:
-            room = (1 - np.minimum(self.lt[cols] + d_lt, 1.0)) * (1 - np.minimum(self.le[cols] + d_le, 1.0))
+        lt, le, res, now = self.lt[cols], self.le[cols], self.res[cols], self.wait[cols]
+        room = self._room(lt + d_lt, le + d_le)
         with np.errstate(divide="ignore", invalid="ignore"):
-            wait = np.where(room > 0, (self.res[cols] + d_res[:, None]) / np.maximum(room, 1e-300), INF)
-            later = self.f[cols] + wait * SLACK - self.wait[cols] - self.stage_l[cols]
-            rise = np.where(keep, self.rate[cols] * np.maximum(0.0, later), 0.0)
+            wait = np.where(room > 0, (res + d_res[:, None]) / np.maximum(room, 1e-300), INF)
+            later = self.f[cols] + wait * SLACK - now - self.stage_l[cols]
+            rate = self.rate[cols]
+            rise = rate * np.maximum(0.0, later)
+            if leave is not None and alone is not None:
+                y_x, y_l = xs[np.arange(m), leave], self.lx[cols, leave]
+                without = self._room(lt - self._ahead(y_x, xs, y_l, True),
+                                     le - self._ahead(y_x, xs, y_l, False))
+                w_minus = (res - leave_share[:, None] / 2) / np.maximum(without, 1e-300)
+                credit = rate * np.maximum(0.0, now - w_minus * (1 + 1e-9))
+                both = rate * np.maximum(later, np.minimum(0.0, wait * SLACK - now)) + credit
+                rise = np.where(alone[:, None], both, rise)
+            rise = np.where(keep, rise, 0.0)
         return rise.sum(axis=1)
+
+    def _ahead(self, x: np.ndarray, xs: np.ndarray, load: np.ndarray, strict: bool) -> np.ndarray:
+        """The load a piece of service x[k] adds to what each piece on row k waits behind:
+        under SJF to the pieces of more work (`strict`: its lt; else its le), under FIFO
+        to every piece."""
+        if self.fifo:
+            return np.broadcast_to(load[:, None], xs.shape)
+        return np.where((x[:, None] < xs) if strict else (x[:, None] <= xs), load[:, None], 0.0)
+
+    def _room(self, lt: np.ndarray, le: np.ndarray) -> np.ndarray:
+        """The denominator of a piece's wait from the loads below and up to its work (on a
+        FIFO site both are the site's load)."""
+        if self.fifo:
+            return 1 - np.minimum(le, 1.0)
+        return (1 - np.minimum(lt, 1.0)) * (1 - np.minimum(le, 1.0))
