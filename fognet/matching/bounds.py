@@ -202,12 +202,13 @@ class StepBounds:
         return np.where(merges, self._over_room(r, load), exact)
 
     def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
-                    leaving: np.ndarray | None) -> np.ndarray:
+                    leaving: np.ndarray | None, exact: bool = True) -> np.ndarray:
         """A floor on subtask i's wait on each worker in `cols` once it joins (subtask
         `leaving[k]` leaving worker `cols[k]`, if given): the residual R of Cobham's and
         P-K's formulas less the most the leaving piece takes from it, over the most their
         denominators can be: 1 less i's own load there (its class and the whole site
-        carry at least that)."""
+        carry at least that); or, `exact`, the formula itself on the site's pieces as they
+        would be (`SiteTable.room`), where i would not merge into a piece there."""
         cols = np.maximum(cols, 0)
         if self.poisson:
             x = self.work[i] / self.wspeed[cols]
@@ -218,12 +219,15 @@ class StepBounds:
         if leaving is not None:
             other = self.scode[leaving] != self.scol[src]
             r = r - np.where(other | self.poisson, self.pshare[leaving], 0.0)
+        if not exact:
+            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
         ii = np.full(len(cols), i)
         room, merges = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols,
                                        None if leaving is None else self.pcol[leaving])
         return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[i, cols])
 
-    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int) -> np.ndarray:
+    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int,
+                        exact: bool = True) -> np.ndarray:
         """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it."""
         if self.poisson:
             x = self.work[ys] / self.wspeed[j]
@@ -232,6 +236,8 @@ class StepBounds:
             r = self.second[j] - self.second_of[j, self.scode[ys]]
             other = self.scode[ys] != self.scode[leaving]
             r = r - np.where(other, self.pshare[leaving], 0.0)
+        if not exact:
+            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
         cols = np.full(len(ys), j)
         room, merges = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols,
                                        np.full(len(ys), self.pcol[leaving]))
@@ -309,13 +315,16 @@ class StepBounds:
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
         rest = self.rest[i]
         allw = np.arange(len(self.workers))
-        lbw = self.lbw[i] + self._wait_floor(i, x.source, allw, None) if len(allw) else self.lbw[i]
-        moves = r * (np.maximum(lbw, rest) - L) - rel
+        # each filter below only raises the bound, so the cheap ones go first
+        moves = r * (np.maximum(self.lbw[i] + self._wait_floor(i, x.source, allw, None, False),
+                                rest) - L) - rel
         js = np.nonzero((moves < TOLERANCE) & room & (allw != ca))[0]
         if len(js):
             ii = np.full(len(js), i)
-            moves[js] += self.table.harm(self.work[ii], self.rate[ii], self.key[ii], self.scode[ii],
-                                         js, None, None, None, np.full(len(js), ca))
+            lbw = self.lbw[i, js] + self._wait_floor(i, x.source, js, None)
+            moves[js] = r * (np.maximum(lbw, rest) - L) - rel + self.table.harm(
+                self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], js, None, None, None,
+                np.full(len(js), ca))
         for j in js[moves[js] < TOLERANCE]:
             out.append(("move", (Change(x, a, self.workers[j]),)))
         if a != me and r * (max(self._penalised_home(i), rest) - L) - rel < TOLERANCE:
@@ -326,34 +335,47 @@ class StepBounds:
         if not len(y):
             return out
         cy = self.code[y]
-        y_mine = self.scode[y] == self.scol[me]
-        at_b = self.lbw[i, np.maximum(cy, 0)] + self._wait_floor(i, x.source, cy, y)
-        lbx_b = np.where(cy >= 0, at_b, np.where(y_mine, self.lbhome[i], INF))
-        if ca >= 0:
-            lby_a = self.lbw[y, ca] + self._wait_floors_at(ca, y, i)
-        else:
-            lby_a = np.where(y_mine, self.lbhome[y], INF)
-        same = y_mine & (self.stage[y] == x.stage)
-        ry, Ly = self.rate[y], self.L[y]
-
-        def paired(lby: np.ndarray) -> np.ndarray:
-            apart = r * (np.maximum(lbx_b, rest) - L) + ry * (np.maximum(lby, self.rest[y]) - Ly)
-            return np.where(same, r * (np.maximum(lbx_b, lby) - L), apart) - rel - self.relief[y]
-
         wy = np.maximum(cy, 0)
+        y_mine = self.scode[y] == self.scol[me]
+        same = y_mine & (self.stage[y] == x.stage)
+        ry, Ly, rest_y, rel_y = self.rate[y], self.L[y], self.rest[y], self.relief[y]
+        home_y = self._penalised_home(y)
+
+        def paired(k: np.ndarray, lbx: np.ndarray, lby: np.ndarray) -> np.ndarray:
+            apart = r * (np.maximum(lbx, rest) - L) + ry[k] * (np.maximum(lby, rest_y[k]) - Ly[k])
+            return np.where(same[k], r * (np.maximum(lbx, lby) - L), apart) - rel - rel_y[k]
+
+        def at_b(k: np.ndarray, exact: bool) -> np.ndarray:
+            floor = self.lbw[i, wy[k]] + self._wait_floor(i, x.source, cy[k], y[k], exact)
+            return np.where(cy[k] >= 0, floor, np.where(y_mine[k], self.lbhome[i], INF))
+
+        def at_a(k: np.ndarray, exact: bool) -> np.ndarray:
+            if ca >= 0:
+                return self.lbw[y[k], ca] + self._wait_floors_at(ca, y[k], i, exact)
+            return np.where(y_mine[k], self.lbhome[y[k]], INF)
+
         fits_b = (cy < 0) | (self.load[wy] - self.adds[y, wy] + self.adds[i, wy] < self.cap[wy] + ROOM)
         if ca >= 0:
             fits_a = self.load[ca] - self.adds[i, ca] + self.adds[y, ca] < self.cap[ca] + ROOM
         else:
             fits_a = np.ones(len(y), bool)
-        with np.errstate(invalid="ignore"):
-            swap = fits_a & fits_b & (paired(lby_a) < TOLERANCE)
-            disp = (cy >= 0) & fits_b & ~(y_mine & (ca < 0)) & (
-                paired(self._penalised_home(y)) < TOLERANCE)
-        ks = np.nonzero(swap | disp)[0]
+        ks = np.arange(len(y))
+        swap = fits_a & fits_b
+        disp = (cy >= 0) & fits_b & ~(y_mine & (ca < 0))
+        for exact in (False, True):
+            ks = ks[swap[ks] | disp[ks]]
+            if not len(ks):
+                return out
+            lbx = at_b(ks, exact)
+            with np.errstate(invalid="ignore"):
+                swap_lb, disp_lb = paired(ks, lbx, at_a(ks, exact)), paired(ks, lbx, home_y[ks])
+                swap[ks] &= swap_lb < TOLERANCE
+                disp[ks] &= disp_lb < TOLERANCE
+        keep = swap[ks] | disp[ks]
+        ks, swap_lb, disp_lb = ks[keep], swap_lb[keep], disp_lb[keep]
         if len(ks):
             swap[ks], disp[ks] = self._harmed(i, ca, y[ks], cy[ks], swap[ks], disp[ks],
-                                               paired(lby_a)[ks], paired(self._penalised_home(y))[ks])
+                                               swap_lb, disp_lb)
         for k in np.nonzero(swap | disp)[0]:
             t = self.subs[y[k]]
             b = self.site[y[k]]
