@@ -68,6 +68,10 @@ class StepBounds:
         self.L = np.zeros(n)  # latency of each subtask's stage now
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
         self.rest = np.zeros(n)  # least latency of its stage's pieces on other sites
+        # the two slowest of its stage's pieces on other sites, as they are now (and the
+        # worker column of the slowest): what a step touching neither site leaves them
+        self.top1, self.top2 = np.zeros(n), np.zeros(n)
+        self.top1_at = np.full(n, -2)
         self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
         self.home_load = np.zeros(len(self.scol))  # each source's own device's load now
         nw = len(self.workers)
@@ -178,6 +182,10 @@ class StepBounds:
                 for s in subs:
                     i = self.index[s.id]
                     self.L[i], self.rest[i] = stages[k], rest
+                    others = sorted(((v, q) for q, v in lats.items() if q != site), reverse=True)
+                    self.top1[i] = others[0][0] if others else 0.0
+                    self.top1_at[i] = self.col.get(others[0][1], -2) if others else -2
+                    self.top2[i] = others[1][0] if len(others) > 1 else 0.0
 
     def _moments(self, j: int, hosted: list[Subtask]) -> None:
         w = self.inst.workers[j]
@@ -274,6 +282,18 @@ class StepBounds:
         after = load + self.rate[i] * self.xhome[i]
         return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
 
+    def _rest_on(self, i: int | np.ndarray, a: int | np.ndarray, b: np.ndarray) -> np.ndarray:
+        """A floor on the latency of subtask i's stage's other pieces once i goes from
+        worker a to worker b (each b[k]; with a[k] if a is an array): where i is its piece
+        alone and joins none there, the stage's remote pieces are the same, so its pieces
+        on the sites neither end touches keep their latency; else their floors (`rest`)."""
+        i = np.broadcast_to(i, b.shape)
+        a = np.broadcast_to(a, b.shape)
+        now = np.where(self.top1_at[i] == b, self.top2[i], self.top1[i])
+        joins = (self.table.kx[np.maximum(b, 0)] == self.key[i][:, None]).any(axis=1)
+        ok = self.alone[i] & (a >= 0) & (b >= 0) & ~joins
+        return np.where(ok, np.maximum(self.rest[i], now), self.rest[i])
+
     def _harmed(self, i: int, ca: int, y: np.ndarray, cy: np.ndarray, swap: np.ndarray,
                 disp: np.ndarray, swap_lb: np.ndarray, disp_lb: np.ndarray) -> tuple:
         """The swaps and displacements of subtask i with each y still hopeful once the harm
@@ -322,7 +342,7 @@ class StepBounds:
         if len(js):
             ii = np.full(len(js), i)
             lbw = self.lbw[i, js] + self._wait_floor(i, x.source, js, None)
-            moves[js] = r * (np.maximum(lbw, rest) - L) - rel + self.table.harm(
+            moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel + self.table.harm(
                 self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], js, None, None, None,
                 np.full(len(js), ca))
         for j in js[moves[js] < TOLERANCE]:
@@ -341,8 +361,15 @@ class StepBounds:
         ry, Ly, rest_y, rel_y = self.rate[y], self.L[y], self.rest[y], self.relief[y]
         home_y = self._penalised_home(y)
 
-        def paired(k: np.ndarray, lbx: np.ndarray, lby: np.ndarray) -> np.ndarray:
-            apart = r * (np.maximum(lbx, rest) - L) + ry[k] * (np.maximum(lby, rest_y[k]) - Ly[k])
+        def paired(k: np.ndarray, lbx: np.ndarray, lby: np.ndarray, exact: bool,
+                   home: bool) -> np.ndarray:
+            rest_x, rest_yk = rest, rest_y[k]
+            if exact:  # both stay on workers: the pieces of their stages elsewhere stay put
+                rest_x = np.where(same[k], rest, self._rest_on(i, ca, cy[k]))
+                if not home and ca >= 0:
+                    rest_yk = np.where(same[k] | (cy[k] < 0), rest_yk,
+                                       self._rest_on(y[k], cy[k], np.full(len(k), ca)))
+            apart = r * (np.maximum(lbx, rest_x) - L) + ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
             return np.where(same[k], r * (np.maximum(lbx, lby) - L), apart) - rel - rel_y[k]
 
         def at_b(k: np.ndarray, exact: bool) -> np.ndarray:
@@ -368,7 +395,8 @@ class StepBounds:
                 return out
             lbx = at_b(ks, exact)
             with np.errstate(invalid="ignore"):
-                swap_lb, disp_lb = paired(ks, lbx, at_a(ks, exact)), paired(ks, lbx, home_y[ks])
+                swap_lb = paired(ks, lbx, at_a(ks, exact), exact, False)
+                disp_lb = paired(ks, lbx, home_y[ks], exact, True)
                 swap[ks] &= swap_lb < TOLERANCE
                 disp[ks] &= disp_lb < TOLERANCE
         keep = swap[ks] | disp[ks]
