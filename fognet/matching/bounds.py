@@ -13,9 +13,18 @@ The bound adds, for each source's stage a step touches:
   than its piece there gains when that subtask leaves (arrivals only slow pieces down).
   So a subtask leaving a site is credited what every other piece there gains (`relief`).
 Both are also floored by the stage's pieces on other sites (`rest`: their transfers and
-service alone, which no step lowers), except when two slices of one stage trade places.
-A source's own device is also priced with its overload penalty for a move or displacement
-home (its load after is at least its load now plus the subtask's).
+service alone, which no step lowers; for a step between workers where the slice is its
+piece alone, their latency now, which a step touching neither site keeps), except when
+two slices of one stage trade places. A source's own device is also priced with its
+overload penalty for a move or displacement home (its load after is at least its load
+now plus the subtask's).
+
+The filters run cheapest first, each only on what the one before kept: the wait floor
+`R / (1 - own load)`; then the wait by the site's own formula on its pieces as they would
+be (`site_table.SiteTable.room`); then the harm an arrival does to the other sources'
+pieces already there (`SiteTable.harm`: their waits rise), which for a leaving slice
+alone in its piece replaces that piece's relief credit by its exact two-sided change.
+`credit(changes)` hands `game.price` the relief alone, for its own early refusal.
 """
 
 from __future__ import annotations
@@ -34,10 +43,13 @@ from fognet.matching.cost import (
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
-from fognet.matching.site_table import SiteTable
+from fognet.matching.site_table import SiteTable, worker_floors
 from fognet.matching.steps import Ledger
 
 TOLERANCE = 1e-7  # the bound's own rounding must never hide an approvable step
+# the finer filters cost a few dozen array operations: run them only on this many steps
+# or more (fewer are priced sooner as they are); only the speed depends on it
+REFINE = 2
 ROOM = 1e-9  # a worker is only ruled out when its load is past its cap by more than this
 
 
@@ -57,7 +69,7 @@ class StepBounds:
         self.scol = {src: k for k, src in enumerate(inst.sources)}
         self.scode = np.array([self.scol[s.source] for s in self.subs], dtype=np.int64)
         self.stage = np.array([s.stage for s in self.subs])
-        self.lbw = self._worker_bounds()
+        self.lbw = worker_floors(inst, self.subs)
         self.xhome = self.work / self.home_speed  # service on its own device
         # ... plus the least wait there: the backlog's share of the residual, which every
         # piece on that device waits behind (the formulas' denominators are at most 1)
@@ -94,32 +106,6 @@ class StepBounds:
         self.table = SiteTable(inst, self.kcode, self.scol)
         self.pcol = np.zeros(n, dtype=np.int64)  # the column of its piece on its worker
         self.alone = np.zeros(n, bool)  # its piece on its worker is it alone
-
-    def _worker_bounds(self) -> np.ndarray:
-        """lb[i, j]: subtask i alone on worker j, transfers and service only (inf: no link)."""
-        inst = self.inst
-        n, nw = len(self.subs), len(self.workers)
-        lat, bw = np.full((n, nw), INF), np.full((n, nw), INF)
-        pairs: dict[tuple[PeerId, PeerId], tuple[float, float]] = {}
-        for i, s in enumerate(self.subs):
-            for j, w in enumerate(self.workers):
-                key = (s.source, w)
-                if key not in pairs:
-                    link = inst.link(s.source, w)
-                    pairs[key] = (INF, INF) if link is None else (link.latency, link.bandwidth)
-                lat[i, j], bw[i, j] = pairs[key]
-        inb = np.array([float(s.in_bytes) for s in self.subs])[:, None]
-        outb = np.array([float(s.out_bytes) for s in self.subs])[:, None]
-        with np.errstate(invalid="ignore"):
-            t_in = lat + inb / bw
-            t_out = lat + outb / bw
-        nic_src = np.array([inst.local_of(s.source).nic or INF for s in self.subs])[:, None]
-        nic_w = np.array([w.nic or INF for w in inst.workers])[None, :]
-        t_in = np.maximum(t_in, np.maximum(lat + inb / nic_src, inb / nic_w))
-        t_out = np.maximum(t_out, np.maximum(outb / nic_src, outb / nic_w))
-        speed = np.array([w.speed for w in inst.workers])[None, :]
-        out = t_in + t_out + self.work[:, None] / speed
-        return np.where(np.isfinite(lat), out, INF)
 
     # --- keeping the per-subtask arrays current ----------------------------------------
 
@@ -316,16 +302,15 @@ class StepBounds:
                     disp & (disp_lb + at_b < TOLERANCE))
 
     def hopeful(self, me: PeerId) -> Iterator[tuple[str, tuple[Change, ...]]]:
-        """The steps `steps.candidates` lists for `me` that may be approved, in its order."""
+        """The steps `steps.candidates` lists for `me` that may be approved, in its order,
+        listed one subtask at a time as they are read (the reader stops at the first one
+        approved, and applies no step before it stops reading)."""
         self._refresh()
         ledger = self.ledger
         own = sorted(ledger.mine.get(me, {}).values(), key=lambda s: s.id)
         # on a worker, or on my own device (a subtask off the workers is on its own)
         placed = np.nonzero((self.code >= 0) | (self.scode == self.scol[me]))[0]
-        out: list[tuple[str, tuple[Change, ...]]] = []
-        for x in own:
-            out.extend(self._for(me, x, placed))
-        return iter(out)
+        return (step for x in own for step in self._for(me, x, placed))
 
     def _for(self, me: PeerId, x: Subtask, placed: np.ndarray) -> list:
         i = self.index[x.id]
@@ -339,7 +324,7 @@ class StepBounds:
         moves = r * (np.maximum(self.lbw[i] + self._wait_floor(i, x.source, allw, None, False),
                                 rest) - L) - rel
         js = np.nonzero((moves < TOLERANCE) & room & (allw != ca))[0]
-        if len(js):
+        if len(js) >= REFINE:
             ii = np.full(len(js), i)
             lbw = self.lbw[i, js] + self._wait_floor(i, x.source, js, None)
             moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel + self.table.harm(
@@ -361,14 +346,8 @@ class StepBounds:
         ry, Ly, rest_y, rel_y = self.rate[y], self.L[y], self.rest[y], self.relief[y]
         home_y = self._penalised_home(y)
 
-        def paired(k: np.ndarray, lbx: np.ndarray, lby: np.ndarray, exact: bool,
-                   home: bool) -> np.ndarray:
-            rest_x, rest_yk = rest, rest_y[k]
-            if exact:  # both stay on workers: the pieces of their stages elsewhere stay put
-                rest_x = np.where(same[k], rest, self._rest_on(i, ca, cy[k]))
-                if not home and ca >= 0:
-                    rest_yk = np.where(same[k] | (cy[k] < 0), rest_yk,
-                                       self._rest_on(y[k], cy[k], np.full(len(k), ca)))
+        def paired(k: np.ndarray, lbx: np.ndarray, lby: np.ndarray, rest_x: np.ndarray | float,
+                   rest_yk: np.ndarray) -> np.ndarray:
             apart = r * (np.maximum(lbx, rest_x) - L) + ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
             return np.where(same[k], r * (np.maximum(lbx, lby) - L), apart) - rel - rel_y[k]
 
@@ -393,17 +372,26 @@ class StepBounds:
             ks = ks[swap[ks] | disp[ks]]
             if not len(ks):
                 return out
+            if exact and len(ks) < REFINE:
+                break
             lbx = at_b(ks, exact)
+            rest_x, rest_yk = rest, rest_y[ks]
+            if exact:  # both stay on workers: the pieces of their stages elsewhere stay put
+                rest_x = np.where(same[ks], rest, self._rest_on(i, ca, cy[ks]))
             with np.errstate(invalid="ignore"):
-                swap_lb = paired(ks, lbx, at_a(ks, exact), exact, False)
-                disp_lb = paired(ks, lbx, home_y[ks], exact, True)
+                disp_lb = paired(ks, lbx, home_y[ks], rest_x, rest_yk)
+                if exact and ca >= 0:
+                    rest_yk = np.where(same[ks] | (cy[ks] < 0), rest_yk,
+                                       self._rest_on(y[ks], cy[ks], np.full(len(ks), ca)))
+                swap_lb = paired(ks, lbx, at_a(ks, exact), rest_x, rest_yk)
                 swap[ks] &= swap_lb < TOLERANCE
                 disp[ks] &= disp_lb < TOLERANCE
-        keep = swap[ks] | disp[ks]
-        ks, swap_lb, disp_lb = ks[keep], swap_lb[keep], disp_lb[keep]
-        if len(ks):
-            swap[ks], disp[ks] = self._harmed(i, ca, y[ks], cy[ks], swap[ks], disp[ks],
-                                               swap_lb, disp_lb)
+        else:
+            keep = swap[ks] | disp[ks]
+            ks, swap_lb, disp_lb = ks[keep], swap_lb[keep], disp_lb[keep]
+            if len(ks):
+                swap[ks], disp[ks] = self._harmed(i, ca, y[ks], cy[ks], swap[ks], disp[ks],
+                                                   swap_lb, disp_lb)
         for k in np.nonzero(swap | disp)[0]:
             t = self.subs[y[k]]
             b = self.site[y[k]]

@@ -12,13 +12,42 @@ infinite service and no load.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from fognet.matching.cost import INF
-from fognet.matching.instance import Instance, PeerId
+from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.steps import Ledger
 
 SLACK = 1 - 1e-9  # waits are shaded by this much: the table's rounding must never overshoot
+
+
+def worker_floors(inst: Instance, subs: Sequence[Subtask]) -> np.ndarray:
+    """lb[i, j]: subtask i alone on worker j, transfers and service only (inf: no link):
+    what no wait, no NIC sharing and no merge can lower."""
+    n, nw = len(subs), len(inst.workers)
+    lat, bw = np.full((n, nw), INF), np.full((n, nw), INF)
+    pairs: dict[tuple[PeerId, PeerId], tuple[float, float]] = {}
+    for i, s in enumerate(subs):
+        for j, wid in enumerate(w.id for w in inst.workers):
+            key = (s.source, wid)
+            if key not in pairs:
+                link = inst.link(s.source, wid)
+                pairs[key] = (INF, INF) if link is None else (link.latency, link.bandwidth)
+            lat[i, j], bw[i, j] = pairs[key]
+    inb = np.array([float(s.in_bytes) for s in subs])[:, None]
+    outb = np.array([float(s.out_bytes) for s in subs])[:, None]
+    with np.errstate(invalid="ignore"):
+        t_in = lat + inb / bw
+        t_out = lat + outb / bw
+    nic_src = np.array([inst.local_of(s.source).nic or INF for s in subs])[:, None]
+    nic_w = np.array([w.nic or INF for w in inst.workers])[None, :]
+    t_in = np.maximum(t_in, np.maximum(lat + inb / nic_src, inb / nic_w))
+    t_out = np.maximum(t_out, np.maximum(outb / nic_src, outb / nic_w))
+    speed = np.array([w.speed for w in inst.workers])[None, :]
+    out = t_in + t_out + np.array([s.work for s in subs])[:, None] / speed
+    return np.where(np.isfinite(lat), out, INF)
 
 
 class SiteTable:
