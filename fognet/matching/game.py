@@ -18,6 +18,10 @@ parties price it (the touched workers' `worker_refuses`, each affected source's
 A cheap lower bound on each candidate's change of J (`bounds.StepBounds`) skips the
 candidates that cannot be approved before they are priced; it never skips one that could
 be, so it changes only the speed (`steps.candidates` is the plain list the agents use).
+Two more shortcuts change only the speed: a step whose movers' exact part already exceeds
+what the others can gain (the bound's `credit`) is refused before the others are priced,
+and a refused step is not priced again while nothing its price reads has changed
+(`Refused`: its sites' versions, its sources' epochs).
 """
 
 from __future__ import annotations
