@@ -4,6 +4,7 @@ instance         the instance format of DESIGN.md (version 2), parsed and valida
 cost             the stream cost model: piece waits, transfers, stage/task latency, J
 steps            the game's rules shared by play and the agents (hold, candidates, votes)
 bounds           a lower bound on a step's change of J, so play prices only hopeful steps
+site_table       every worker's pieces as arrays: a subtask's wait there, the harm it does
 game             deferred acceptance, then the agents' Turn protocol played centrally
 check            independent exchange-stability checker (enumerates; shares no search code)
 exact            exact optimum of J for small instances (branch and bound)

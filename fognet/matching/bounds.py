@@ -13,14 +13,23 @@ The bound adds, for each source's stage a step touches:
   than its piece there gains when that subtask leaves (arrivals only slow pieces down).
   So a subtask leaving a site is credited what every other piece there gains (`relief`).
 Both are also floored by the stage's pieces on other sites (`rest`: their transfers and
-service alone, which no step lowers), except when two slices of one stage trade places.
-A source's own device is also priced with its overload penalty for a move or displacement
-home (its load after is at least its load now plus the subtask's).
+service alone, which no step lowers; for a step between workers where the slice is its
+piece alone, their latency now, which a step touching neither site keeps), except when
+two slices of one stage trade places. A source's own device is also priced with its
+overload penalty for a move or displacement home (its load after is at least its load
+now plus the subtask's).
+
+The filters run cheapest first, each only on what the one before kept: the wait floor
+`R / (1 - own load)`; then the wait by the site's own formula on its pieces as they would
+be (`site_table.SiteTable.room`); then the harm an arrival does to the other sources'
+pieces already there (`SiteTable.harm`: their waits rise), which for a leaving slice
+alone in its piece replaces that piece's relief credit by its exact two-sided change.
+`credit(changes)` hands `game.price` the relief alone, for its own early refusal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -34,9 +43,13 @@ from fognet.matching.cost import (
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
+from fognet.matching.site_table import SiteTable, worker_floors
 from fognet.matching.steps import Ledger
 
 TOLERANCE = 1e-7  # the bound's own rounding must never hide an approvable step
+# the finer filters cost a few dozen array operations: run them only on this many steps
+# or more (fewer are priced sooner as they are); only the speed depends on it
+REFINE = 2
 ROOM = 1e-9  # a worker is only ruled out when its load is past its cap by more than this
 
 
@@ -56,7 +69,7 @@ class StepBounds:
         self.scol = {src: k for k, src in enumerate(inst.sources)}
         self.scode = np.array([self.scol[s.source] for s in self.subs], dtype=np.int64)
         self.stage = np.array([s.stage for s in self.subs])
-        self.lbw = self._worker_bounds()
+        self.lbw = worker_floors(inst, self.subs)
         self.xhome = self.work / self.home_speed  # service on its own device
         # ... plus the least wait there: the backlog's share of the residual, which every
         # piece on that device waits behind (the formulas' denominators are at most 1)
@@ -67,6 +80,10 @@ class StepBounds:
         self.L = np.zeros(n)  # latency of each subtask's stage now
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
         self.rest = np.zeros(n)  # least latency of its stage's pieces on other sites
+        # the two slowest of its stage's pieces on other sites, as they are now (and the
+        # worker column of the slowest): what a step touching neither site leaves them
+        self.top1, self.top2 = np.zeros(n), np.zeros(n)
+        self.top1_at = np.full(n, -2)
         self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
         self.home_load = np.zeros(len(self.scol))  # each source's own device's load now
         nw = len(self.workers)
@@ -82,32 +99,13 @@ class StepBounds:
         wspeed = np.array([w.speed for w in inst.workers])
         self.adds = self.rate[:, None] * self.work[:, None] / wspeed[None, :]  # load i brings to j
         self._seen: dict[PeerId, int] = {}
-
-    def _worker_bounds(self) -> np.ndarray:
-        """lb[i, j]: subtask i alone on worker j, transfers and service only (inf: no link)."""
-        inst = self.inst
-        n, nw = len(self.subs), len(self.workers)
-        lat, bw = np.full((n, nw), INF), np.full((n, nw), INF)
-        pairs: dict[tuple[PeerId, PeerId], tuple[float, float]] = {}
-        for i, s in enumerate(self.subs):
-            for j, w in enumerate(self.workers):
-                key = (s.source, w)
-                if key not in pairs:
-                    link = inst.link(s.source, w)
-                    pairs[key] = (INF, INF) if link is None else (link.latency, link.bandwidth)
-                lat[i, j], bw[i, j] = pairs[key]
-        inb = np.array([float(s.in_bytes) for s in self.subs])[:, None]
-        outb = np.array([float(s.out_bytes) for s in self.subs])[:, None]
-        with np.errstate(invalid="ignore"):
-            t_in = lat + inb / bw
-            t_out = lat + outb / bw
-        nic_src = np.array([inst.local_of(s.source).nic or INF for s in self.subs])[:, None]
-        nic_w = np.array([w.nic or INF for w in inst.workers])[None, :]
-        t_in = np.maximum(t_in, np.maximum(lat + inb / nic_src, inb / nic_w))
-        t_out = np.maximum(t_out, np.maximum(outb / nic_src, outb / nic_w))
-        speed = np.array([w.speed for w in inst.workers])[None, :]
-        out = t_in + t_out + self.work[:, None] / speed
-        return np.where(np.isfinite(lat), out, INF)
+        # each worker's pieces now, padded (service, load, (source, stage) code), so a
+        # subtask's wait on every worker is Cobham's (or P-K's) formula at once
+        self.kcode = {k: c for c, k in enumerate(sorted({(s.source, s.stage) for s in self.subs}))}
+        self.key = np.array([self.kcode[(s.source, s.stage)] for s in self.subs], dtype=np.int64)
+        self.table = SiteTable(inst, self.kcode, self.scol)
+        self.pcol = np.zeros(n, dtype=np.int64)  # the column of its piece on its worker
+        self.alone = np.zeros(n, bool)  # its piece on its worker is it alone
 
     # --- keeping the per-subtask arrays current ----------------------------------------
 
@@ -137,6 +135,12 @@ class StepBounds:
                     self.pshare[self.index[s.id]] = self.inst.local_of(s.source).rate * x * x
                 self.count[j] = len(hosted)
                 self._moments(j, hosted)
+                self.table.row(j, ledger, self.second[j], self.second_of[j])
+                groups = ledger.groups(p)
+                for s in hosted:
+                    key = (s.source, s.stage)
+                    self.pcol[self.index[s.id]] = self.table.cols[(j, self.kcode[key])]
+                    self.alone[self.index[s.id]] = len(groups[key]) == 1
         for src in sources:  # a source's stages may change with any site's
             self._stage_floors(src)
 
@@ -155,11 +159,19 @@ class StepBounds:
                 t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, p.in_bytes)
                 speed = (inst.worker(site) if is_worker(inst, site) else inst.local_of(site)).speed
                 floors[site] = t_in + t_out + p.work / speed
+            lats = ledger.piece_latencies(source)[k]
+            for site in sites:
+                if site in self.col:
+                    self.table.stage(self.col[site], (source, k), lats[site], stages[k])
             for site, subs in sites.items():
                 rest = max((f for q, f in floors.items() if q != site), default=0.0)
                 for s in subs:
                     i = self.index[s.id]
                     self.L[i], self.rest[i] = stages[k], rest
+                    others = sorted(((v, q) for q, v in lats.items() if q != site), reverse=True)
+                    self.top1[i] = others[0][0] if others else 0.0
+                    self.top1_at[i] = self.col.get(others[0][1], -2) if others else -2
+                    self.top2[i] = others[1][0] if len(others) > 1 else 0.0
 
     def _moments(self, j: int, hosted: list[Subtask]) -> None:
         w = self.inst.workers[j]
@@ -176,13 +188,21 @@ class StepBounds:
         for src, v in by.items():
             self.second_of[j, self.scol[src]] = v
 
+    def _wait(self, r: np.ndarray, room: np.ndarray, merges: np.ndarray,
+              load: np.ndarray) -> np.ndarray:
+        """r over the room (a hair less, for rounding); the old floor where it merges."""
+        with np.errstate(divide="ignore"):
+            exact = np.where(room > 0, r / np.maximum(room, 1e-300) * (1 - 1e-9), INF)
+        return np.where(merges, self._over_room(r, load), exact)
+
     def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
-                    leaving: np.ndarray | None) -> np.ndarray:
+                    leaving: np.ndarray | None, exact: bool = True) -> np.ndarray:
         """A floor on subtask i's wait on each worker in `cols` once it joins (subtask
         `leaving[k]` leaving worker `cols[k]`, if given): the residual R of Cobham's and
         P-K's formulas less the most the leaving piece takes from it, over the most their
         denominators can be: 1 less i's own load there (its class and the whole site
-        carry at least that)."""
+        carry at least that); or, `exact`, the formula itself on the site's pieces as they
+        would be (`SiteTable.room`), where i would not merge into a piece there."""
         cols = np.maximum(cols, 0)
         if self.poisson:
             x = self.work[i] / self.wspeed[cols]
@@ -193,9 +213,15 @@ class StepBounds:
         if leaving is not None:
             other = self.scode[leaving] != self.scol[src]
             r = r - np.where(other | self.poisson, self.pshare[leaving], 0.0)
-        return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
+        if not exact:
+            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
+        ii = np.full(len(cols), i)
+        room, merges = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols,
+                                       None if leaving is None else self.pcol[leaving])
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[i, cols])
 
-    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int) -> np.ndarray:
+    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int,
+                        exact: bool = True) -> np.ndarray:
         """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it."""
         if self.poisson:
             x = self.work[ys] / self.wspeed[j]
@@ -204,7 +230,12 @@ class StepBounds:
             r = self.second[j] - self.second_of[j, self.scode[ys]]
             other = self.scode[ys] != self.scode[leaving]
             r = r - np.where(other, self.pshare[leaving], 0.0)
-        return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
+        if not exact:
+            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
+        cols = np.full(len(ys), j)
+        room, merges = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols,
+                                       np.full(len(ys), self.pcol[leaving]))
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[ys, j])
 
     @staticmethod
     def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:
@@ -221,6 +252,15 @@ class StepBounds:
                 gain += self.inst.local_of(key[0]).rate * max(0.0, now[key] - f)
         return gain
 
+    def credit(self, changes: Sequence[Change]) -> float:
+        """At least what the step can lower the other sources' part of J by: what the pieces
+        left behind gain as its movers leave (arrivals only slow the others down), as of
+        the last `hopeful` (no step is applied between it and its candidates' pricing)."""
+        total = 0.0
+        for c in changes:
+            total += self.relief[self.index[c.subtask.id]]
+        return total
+
     # --- the bound ------------------------------------------------------------------------
 
     def _penalised_home(self, i: int | np.ndarray) -> np.ndarray:
@@ -228,17 +268,49 @@ class StepBounds:
         after = load + self.rate[i] * self.xhome[i]
         return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
 
+    def _rest_on(self, i: int | np.ndarray, a: int | np.ndarray, b: np.ndarray) -> np.ndarray:
+        """A floor on the latency of subtask i's stage's other pieces once i goes from
+        worker a to worker b (each b[k]; with a[k] if a is an array): where i is its piece
+        alone and joins none there, the stage's remote pieces are the same, so its pieces
+        on the sites neither end touches keep their latency; else their floors (`rest`)."""
+        i = np.broadcast_to(i, b.shape)
+        a = np.broadcast_to(a, b.shape)
+        now = np.where(self.top1_at[i] == b, self.top2[i], self.top1[i])
+        joins = (self.table.kx[np.maximum(b, 0)] == self.key[i][:, None]).any(axis=1)
+        ok = self.alone[i] & (a >= 0) & (b >= 0) & ~joins
+        return np.where(ok, np.maximum(self.rest[i], now), self.rest[i])
+
+    def _harmed(self, i: int, ca: int, y: np.ndarray, cy: np.ndarray, swap: np.ndarray,
+                disp: np.ndarray, swap_lb: np.ndarray, disp_lb: np.ndarray) -> tuple:
+        """The swaps and displacements of subtask i with each y still hopeful once the harm
+        to the other pieces on y's worker (i arrives, y leaves) and, for a swap, on i's
+        (y arrives, i leaves) is added to their bounds."""
+        t, on_w = self.table, cy >= 0
+        wy = np.maximum(cy, 0)
+        ii = np.full(len(y), i)
+        at_b = t.harm(self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], wy,
+                      self.pcol[y], self.scode[y], self.pshare[y], np.full(len(y), ca),
+                      self.alone[y])
+        at_b = np.where(on_w, at_b, 0.0)
+        at_a = np.zeros(len(y))
+        if ca >= 0:
+            at_a = t.harm(self.work[y], self.rate[y], self.key[y], self.scode[y],
+                          np.full(len(y), ca), np.full(len(y), self.pcol[i]), self.scode[ii],
+                          self.pshare[ii], np.where(on_w, cy, -1), self.alone[ii])
+        with np.errstate(invalid="ignore"):
+            return (swap & (swap_lb + at_b + at_a < TOLERANCE),
+                    disp & (disp_lb + at_b < TOLERANCE))
+
     def hopeful(self, me: PeerId) -> Iterator[tuple[str, tuple[Change, ...]]]:
-        """The steps `steps.candidates` lists for `me` that may be approved, in its order."""
+        """The steps `steps.candidates` lists for `me` that may be approved, in its order,
+        listed one subtask at a time as they are read (the reader stops at the first one
+        approved, and applies no step before it stops reading)."""
         self._refresh()
         ledger = self.ledger
         own = sorted(ledger.mine.get(me, {}).values(), key=lambda s: s.id)
         # on a worker, or on my own device (a subtask off the workers is on its own)
         placed = np.nonzero((self.code >= 0) | (self.scode == self.scol[me]))[0]
-        out: list[tuple[str, tuple[Change, ...]]] = []
-        for x in own:
-            out.extend(self._for(me, x, placed))
-        return iter(out)
+        return (step for x in own for step in self._for(me, x, placed))
 
     def _for(self, me: PeerId, x: Subtask, placed: np.ndarray) -> list:
         i = self.index[x.id]
@@ -248,11 +320,18 @@ class StepBounds:
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
         rest = self.rest[i]
         allw = np.arange(len(self.workers))
-        lbw = self.lbw[i] + self._wait_floor(i, x.source, allw, None) if len(allw) else self.lbw[i]
-        moves = r * (np.maximum(lbw, rest) - L) - rel
-        for j in np.nonzero((moves < TOLERANCE) & room)[0]:
-            if j != ca:
-                out.append(("move", (Change(x, a, self.workers[j]),)))
+        # each filter below only raises the bound, so the cheap ones go first
+        moves = r * (np.maximum(self.lbw[i] + self._wait_floor(i, x.source, allw, None, False),
+                                rest) - L) - rel
+        js = np.nonzero((moves < TOLERANCE) & room & (allw != ca))[0]
+        if len(js) >= REFINE:
+            ii = np.full(len(js), i)
+            lbw = self.lbw[i, js] + self._wait_floor(i, x.source, js, None)
+            moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel + self.table.harm(
+                self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], js, None, None, None,
+                np.full(len(js), ca))
+        for j in js[moves[js] < TOLERANCE]:
+            out.append(("move", (Change(x, a, self.workers[j]),)))
         if a != me and r * (max(self._penalised_home(i), rest) - L) - rel < TOLERANCE:
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
@@ -261,30 +340,58 @@ class StepBounds:
         if not len(y):
             return out
         cy = self.code[y]
-        y_mine = self.scode[y] == self.scol[me]
-        at_b = self.lbw[i, np.maximum(cy, 0)] + self._wait_floor(i, x.source, cy, y)
-        lbx_b = np.where(cy >= 0, at_b, np.where(y_mine, self.lbhome[i], INF))
-        if ca >= 0:
-            lby_a = self.lbw[y, ca] + self._wait_floors_at(ca, y, i)
-        else:
-            lby_a = np.where(y_mine, self.lbhome[y], INF)
-        same = y_mine & (self.stage[y] == x.stage)
-        ry, Ly = self.rate[y], self.L[y]
-
-        def paired(lby: np.ndarray) -> np.ndarray:
-            apart = r * (np.maximum(lbx_b, rest) - L) + ry * (np.maximum(lby, self.rest[y]) - Ly)
-            return np.where(same, r * (np.maximum(lbx_b, lby) - L), apart) - rel - self.relief[y]
-
         wy = np.maximum(cy, 0)
+        y_mine = self.scode[y] == self.scol[me]
+        same = y_mine & (self.stage[y] == x.stage)
+        ry, Ly, rest_y, rel_y = self.rate[y], self.L[y], self.rest[y], self.relief[y]
+        home_y = self._penalised_home(y)
+
+        def paired(k: np.ndarray, lbx: np.ndarray, lby: np.ndarray, rest_x: np.ndarray | float,
+                   rest_yk: np.ndarray) -> np.ndarray:
+            apart = r * (np.maximum(lbx, rest_x) - L) + ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
+            return np.where(same[k], r * (np.maximum(lbx, lby) - L), apart) - rel - rel_y[k]
+
+        def at_b(k: np.ndarray, exact: bool) -> np.ndarray:
+            floor = self.lbw[i, wy[k]] + self._wait_floor(i, x.source, cy[k], y[k], exact)
+            return np.where(cy[k] >= 0, floor, np.where(y_mine[k], self.lbhome[i], INF))
+
+        def at_a(k: np.ndarray, exact: bool) -> np.ndarray:
+            if ca >= 0:
+                return self.lbw[y[k], ca] + self._wait_floors_at(ca, y[k], i, exact)
+            return np.where(y_mine[k], self.lbhome[y[k]], INF)
+
         fits_b = (cy < 0) | (self.load[wy] - self.adds[y, wy] + self.adds[i, wy] < self.cap[wy] + ROOM)
         if ca >= 0:
             fits_a = self.load[ca] - self.adds[i, ca] + self.adds[y, ca] < self.cap[ca] + ROOM
         else:
             fits_a = np.ones(len(y), bool)
-        with np.errstate(invalid="ignore"):
-            swap = fits_a & fits_b & (paired(lby_a) < TOLERANCE)
-            disp = (cy >= 0) & fits_b & ~(y_mine & (ca < 0)) & (
-                paired(self._penalised_home(y)) < TOLERANCE)
+        ks = np.arange(len(y))
+        swap = fits_a & fits_b
+        disp = (cy >= 0) & fits_b & ~(y_mine & (ca < 0))
+        for exact in (False, True):
+            ks = ks[swap[ks] | disp[ks]]
+            if not len(ks):
+                return out
+            if exact and len(ks) < REFINE:
+                break
+            lbx = at_b(ks, exact)
+            rest_x, rest_yk = rest, rest_y[ks]
+            if exact:  # both stay on workers: the pieces of their stages elsewhere stay put
+                rest_x = np.where(same[ks], rest, self._rest_on(i, ca, cy[ks]))
+            with np.errstate(invalid="ignore"):
+                disp_lb = paired(ks, lbx, home_y[ks], rest_x, rest_yk)
+                if exact and ca >= 0:
+                    rest_yk = np.where(same[ks] | (cy[ks] < 0), rest_yk,
+                                       self._rest_on(y[ks], cy[ks], np.full(len(ks), ca)))
+                swap_lb = paired(ks, lbx, at_a(ks, exact), rest_x, rest_yk)
+                swap[ks] &= swap_lb < TOLERANCE
+                disp[ks] &= disp_lb < TOLERANCE
+        else:
+            keep = swap[ks] | disp[ks]
+            ks, swap_lb, disp_lb = ks[keep], swap_lb[keep], disp_lb[keep]
+            if len(ks):
+                swap[ks], disp[ks] = self._harmed(i, ca, y[ks], cy[ks], swap[ks], disp[ks],
+                                                   swap_lb, disp_lb)
         for k in np.nonzero(swap | disp)[0]:
             t = self.subs[y[k]]
             b = self.site[y[k]]

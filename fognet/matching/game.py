@@ -18,6 +18,10 @@ parties price it (the touched workers' `worker_refuses`, each affected source's
 A cheap lower bound on each candidate's change of J (`bounds.StepBounds`) skips the
 candidates that cannot be approved before they are priced; it never skips one that could
 be, so it changes only the speed (`steps.candidates` is the plain list the agents use).
+Two more shortcuts change only the speed: a step whose movers' exact part already exceeds
+what the others can gain (the bound's `credit`) is refused before the others are priced,
+and a refused step is not priced again while nothing its price reads has changed
+(`Refused`: its sites' versions, its sources' epochs).
 """
 
 from __future__ import annotations
@@ -137,12 +141,15 @@ def deferred_acceptance(instance: Instance) -> Matching:
 # --- phase 2 ---------------------------------------------------------------------------
 
 
-def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str) -> bool:
+def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str,
+          credit: float | None = None) -> bool:
     """Would the parties approve this step? (each touched worker, each affected source)
 
-    The movers' deltas come first; then the others' part is estimated from their cached
-    piece latencies (`_estimate`), and a step that cannot fall below -EPS even then is
-    refused before their deltas are priced (the same decision they would reach, sooner)."""
+    The movers' deltas come first; `credit`, if given, is at least what the others' part
+    can fall by (`StepBounds.credit`), and a step whose movers' part exceeds it is refused
+    at once. Then the others' part is estimated from their cached piece latencies
+    (`_estimate`), and a step that cannot fall below -EPS even then is refused before their
+    deltas are priced. Both are the decision the parties would reach, sooner."""
     after = ledger.after(changes)
     for p, a in after.items():  # each touched worker's `worker_refuses`, on its pieces
         if is_worker(inst, p) and (
@@ -153,6 +160,8 @@ def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str) 
     movers = sorted({c.subtask.source for c in changes})
     deltas = [(u, ledger.delta(u, changes, after, finish_after)) for u in movers]
     if rule == "fair" and any(d > EPS for _, d in deltas):
+        return False
+    if credit is not None and sum(d for _, d in deltas) - credit > TOLERANCE:
         return False
     others = [u for u in affected(inst, ledger, changes) if u not in movers]
     if others:
@@ -183,12 +192,47 @@ def _estimate(inst: Instance, ledger: Ledger, movers: Sequence[PeerId],
     return total
 
 
+class Refused:
+    """The steps priced and refused, each with what its price read: the touched sites'
+    versions and the epochs of the sources it affects (`steps.affected`, fixed by those
+    sites' contents). While they are unchanged the step would be refused again, so it is
+    not priced again: only the speed changes, never a decision."""
+
+    def __init__(self, inst: Instance, ledger: Ledger) -> None:
+        self.inst, self.ledger = inst, ledger
+        self._seen: dict[tuple, tuple[tuple[int, ...], tuple[tuple[PeerId, int], ...]]] = {}
+
+    @staticmethod
+    def _key(changes: Sequence[Change]) -> tuple:
+        return tuple((c.subtask.id, c.frm, c.to) for c in changes)
+
+    def _versions(self, changes: Sequence[Change]) -> tuple[int, ...]:
+        version = self.ledger.version
+        return tuple(version.get(p, 0) for p in sorted({c.frm for c in changes} | {c.to for c in changes}))
+
+    def known(self, changes: Sequence[Change]) -> bool:
+        """Was this step refused with everything its price reads as it is now?"""
+        hit = self._seen.get(self._key(changes))
+        if hit is None or hit[0] != self._versions(changes):
+            return False
+        epoch = self.ledger.epoch
+        return all(epoch.get(u, 0) == e for u, e in hit[1])
+
+    def note(self, changes: Sequence[Change]) -> None:
+        epoch = self.ledger.epoch
+        sources = tuple((u, epoch.get(u, 0)) for u in affected(self.inst, self.ledger, changes))
+        self._seen[self._key(changes)] = (self._versions(changes), sources)
+
+
 def _first_approved(inst: Instance, ledger: Ledger, me: PeerId, rule: str, bounds: StepBounds,
-                    priced: list[int]) -> tuple[str, tuple[Change, ...]] | None:
+                    refused: Refused, priced: list[int]) -> tuple[str, tuple[Change, ...]] | None:
     for kind, changes in bounds.hopeful(me):
+        if refused.known(changes):
+            continue
         priced[0] += 1
-        if price(inst, ledger, changes, rule):
+        if price(inst, ledger, changes, rule, bounds.credit(changes)):
             return kind, changes
+        refused.note(changes)
     return None
 
 
@@ -199,13 +243,14 @@ def _phase2(inst: Instance, ledger: Ledger, rule: str, max_steps: int) -> dict[s
     counts = {"moves": 0, "swaps": 0, "displacements": 0, "passes": 0}
     ring = inst.sources
     bounds = StepBounds(inst, ledger)
+    refused = Refused(inst, ledger)
     priced = [0]
     idle = k = steps = 0
     while ring and idle < len(ring):
         me = ring[k]
         counts["passes"] += 1
         changed = False
-        while (step := _first_approved(inst, ledger, me, rule, bounds, priced)) is not None:
+        while (step := _first_approved(inst, ledger, me, rule, bounds, refused, priced)) is not None:
             kind, changes = step
             ledger.apply(changes)
             counts[_COUNTER[kind]] += 1

@@ -119,6 +119,8 @@ class Ledger:
         self._piece_lats: dict[PeerId, dict[int, dict[PeerId, float]]] = {}
         self._after: dict[tuple, list] = {}  # SiteAfter.key -> [it, its finish times or None]
         self.version: dict[PeerId, int] = {}  # bumped whenever a site's subtasks change
+        # bumped whenever a source's stage latencies may change (its cached prices dropped)
+        self.epoch: dict[PeerId, int] = {}
 
     def rebase(self, inst: Instance) -> None:
         """Price on a new view from now on (a worker left): drop every cached price."""
@@ -127,6 +129,8 @@ class Ledger:
         self._part.clear()
         self._stages.clear()
         self._after.clear()
+        for source in self.epoch:
+            self.epoch[source] += 1
 
     def place(self, s: Subtask, site: PeerId) -> None:
         old = self.site_of.get(s.id)
@@ -154,6 +158,7 @@ class Ledger:
     def _drop_part(self, source: PeerId) -> None:
         self._part.pop(source, None)
         self._stages.pop(source, None)
+        self.epoch[source] = self.epoch.get(source, 0) + 1
 
     def _dirty(self, site: PeerId) -> None:
         self._finish.pop(site, None)

@@ -1,0 +1,204 @@
+"""Every worker's pieces as padded arrays, so `bounds.StepBounds` can price one subtask's
+arrival on many workers at once: its own wait there (Cobham's or Pollaczek-Khinchine's
+formula on the site's pieces as they would be) and the harm it does to the pieces
+already there (their waits rise). Only bounds are read from it, never a decision: every
+value it gives is at most the exact one (a leaving piece is left out whole, which only
+lowers the load; a merge into a piece of the same stage is not priced, the caller falls
+back to a looser floor).
+
+Row j, column c: the c-th piece (in (source, stage) order) on worker j; a padded column has
+infinite service and no load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from fognet.matching.cost import INF
+from fognet.matching.instance import Instance, PeerId, Subtask
+from fognet.matching.steps import Ledger
+
+SLACK = 1 - 1e-9  # waits are shaded by this much: the table's rounding must never overshoot
+
+
+def worker_floors(inst: Instance, subs: Sequence[Subtask]) -> np.ndarray:
+    """lb[i, j]: subtask i alone on worker j, transfers and service only (inf: no link):
+    what no wait, no NIC sharing and no merge can lower."""
+    n, nw = len(subs), len(inst.workers)
+    lat, bw = np.full((n, nw), INF), np.full((n, nw), INF)
+    pairs: dict[tuple[PeerId, PeerId], tuple[float, float]] = {}
+    for i, s in enumerate(subs):
+        for j, wid in enumerate(w.id for w in inst.workers):
+            key = (s.source, wid)
+            if key not in pairs:
+                link = inst.link(s.source, wid)
+                pairs[key] = (INF, INF) if link is None else (link.latency, link.bandwidth)
+            lat[i, j], bw[i, j] = pairs[key]
+    inb = np.array([float(s.in_bytes) for s in subs])[:, None]
+    outb = np.array([float(s.out_bytes) for s in subs])[:, None]
+    with np.errstate(invalid="ignore"):
+        t_in = lat + inb / bw
+        t_out = lat + outb / bw
+    nic_src = np.array([inst.local_of(s.source).nic or INF for s in subs])[:, None]
+    nic_w = np.array([w.nic or INF for w in inst.workers])[None, :]
+    t_in = np.maximum(t_in, np.maximum(lat + inb / nic_src, inb / nic_w))
+    t_out = np.maximum(t_out, np.maximum(outb / nic_src, outb / nic_w))
+    speed = np.array([w.speed for w in inst.workers])[None, :]
+    out = t_in + t_out + np.array([s.work for s in subs])[:, None] / speed
+    return np.where(np.isfinite(lat), out, INF)
+
+
+class SiteTable:
+    def __init__(self, inst: Instance, kcode: dict[tuple[PeerId, int], int],
+                 scol: dict[PeerId, int]) -> None:
+        self.inst, self.kcode, self.scol = inst, kcode, scol
+        self.workers = [w.id for w in inst.workers]
+        self.speed = np.array([w.speed for w in inst.workers])
+        self.pb = np.array([w.backlog / w.speed for w in inst.workers])  # the phantom's service
+        self.pl = 1.0 / inst.round_s * self.pb  # and its load
+        self.fifo, self.poisson = inst.queue == "fifo", inst.arrival == "poisson"
+        self.width = 0
+        self.cols: dict[tuple[int, int], int] = {}  # (worker, piece code) -> column
+        self._grow(4)
+
+    def _grow(self, width: int) -> None:
+        nw, old = len(self.workers), self.width
+        pad = {"xs": INF, "lx": 0.0, "kx": -1, "src": -1, "rate": 0.0, "wait": 0.0, "res": 0.0,
+               "lt": 0.0, "le": 0.0, "f": 0.0, "stage_l": INF}
+        for name, fill in pad.items():
+            dtype = np.int64 if name in ("kx", "src") else float
+            new = np.full((nw, width), fill, dtype=dtype)
+            if old:
+                new[:, :old] = getattr(self, name)
+            setattr(self, name, new)
+        self.width = width
+
+    def row(self, j: int, ledger: Ledger, second: float, second_of: np.ndarray) -> None:
+        """Worker j's pieces as they are now (`second`, `second_of`: its second moment,
+        whole and by source). Their latencies and stages' latencies come from `stage`."""
+        site = self.workers[j]
+        ps = ledger.site_pieces(site)
+        if len(ps) > self.width:
+            self._grow(len(ps) + 4)
+        for name in ("xs", "lx", "kx", "src", "rate", "wait", "res", "lt", "le", "f", "stage_l"):
+            getattr(self, name)[j] = {"xs": INF, "kx": -1, "src": -1, "stage_l": INF}.get(name, 0.0)
+        finish = ledger.finish(site)
+        for c, (key, p) in enumerate(ps.items()):
+            x = p.work / self.speed[j]
+            rate = self.inst.local_of(p.source).rate
+            self.xs[j, c], self.lx[j, c], self.rate[j, c] = x, rate * x, rate
+            self.kx[j, c], self.src[j, c] = self.kcode[key], self.scol[p.source]
+            self.wait[j, c] = finish[key] - x
+            self.cols[(j, self.kcode[key])] = c
+            mine = 0.0 if self.poisson else second_of[self.scol[p.source]]
+            self.res[j, c] = max(0.0, second - mine) / 2
+        n = len(ps)
+        xs, lx = self.xs[j, :n], self.lx[j, :n]
+        if self.fifo:
+            self.lt[j, :n] = self.le[j, :n] = self.pl[j] + lx.sum()
+        else:
+            below = np.where(self.pb[j] < xs, self.pl[j], 0.0)
+            self.lt[j, :n] = below + (lx[None, :] * (xs[None, :] < xs[:, None])).sum(axis=1)
+            upto = np.where(self.pb[j] <= xs, self.pl[j], 0.0)
+            self.le[j, :n] = upto + (lx[None, :] * (xs[None, :] <= xs[:, None])).sum(axis=1)
+
+    def stage(self, j: int, key: tuple[PeerId, int], latency: float, stage_latency: float) -> None:
+        """The latency of the piece `key` on worker j, and of its stage, now."""
+        c = self.cols[(j, self.kcode[key])]
+        self.f[j, c], self.stage_l[j, c] = latency, stage_latency
+
+    def room(self, work: np.ndarray, rate: np.ndarray, key: np.ndarray, cols: np.ndarray,
+             leave: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(room, merges) of subtasks (work, rate, piece code) each joining worker `cols`
+        (the piece in column `leave` of each leaving it, if given): the denominator of its
+        wait there, and whether it would merge with a piece of its stage already there
+        (then its wait is not this formula's, and the caller falls back)."""
+        xs, lx, kx = self.xs[cols], self.lx[cols], self.kx[cols]
+        x = work / self.speed[cols]
+        if leave is not None:
+            gone = np.arange(self.width)[None, :] == leave[:, None]
+            lx = np.where(gone, 0.0, lx)
+            kx = np.where(gone, -1, kx)
+        merges = (kx == key[:, None]).any(axis=1)
+        mine = rate * x
+        if self.fifo:
+            return 1 - np.minimum(self.pl[cols] + lx.sum(axis=1) + mine, 1.0), merges
+        pb, pl = self.pb[cols], self.pl[cols]
+        lt = np.where(pb < x, pl, 0.0) + (lx * (xs < x[:, None])).sum(axis=1)
+        le = np.where(pb <= x, pl, 0.0) + (lx * (xs <= x[:, None])).sum(axis=1) + mine
+        return (1 - np.minimum(lt, 1.0)) * (1 - np.minimum(le, 1.0)), merges
+
+    def harm(self, work: np.ndarray, rate: np.ndarray, key: np.ndarray, src: np.ndarray,
+             cols: np.ndarray, leave: np.ndarray | None, leave_src: np.ndarray | None,
+             leave_share: np.ndarray | None, elsewhere: np.ndarray | None,
+             alone: np.ndarray | None = None) -> np.ndarray:
+        """At least how much J rises on worker `cols[k]` from the pieces of other sources
+        already there when subtask k (work, rate, piece code, source code) arrives and the
+        piece in column `leave[k]` (of source `leave_src[k]`, its share of the second
+        moment `leave_share[k]`) leaves: each such piece's stage gets at least as slow as
+        the piece's new latency (its new wait: the residual and load it would see over
+        its new room). Pieces of the movers' sources, of a stage that also has a piece on
+        worker `elsewhere[k]` (the other touched worker, or -1), and arrivals that merge
+        count nothing (the bound's other terms cover them).
+
+        Where the leaving piece is its subtask alone (`alone[k]`), what the bound's credit
+        (`StepBounds.relief`) gave each counted piece for the leaving is taken back and
+        its stage's change is bounded both ways instead (it may get faster, but by no
+        more than its piece): a swap of near twins then prices as the near-nothing it is."""
+        m = len(cols)
+        kx, psrc, xs = self.kx[cols], self.src[cols], self.xs[cols]
+        x = work / self.speed[cols]
+        lam = rate * x
+        d_res = lam * x / 2
+        d_lt = self._ahead(x, xs, lam, True)
+        d_le = self._ahead(x, xs, lam, False)
+        keep = (kx >= 0) & (psrc != src[:, None])
+        gone = np.zeros((m, self.width), bool)
+        if leave is not None:
+            rows = np.arange(m)
+            gone[rows, leave] = True
+            y_x, y_l = xs[rows, leave], self.lx[cols, leave]
+            d_res = d_res - leave_share / 2
+            d_lt = d_lt - self._ahead(y_x, xs, y_l, True)
+            d_le = d_le - self._ahead(y_x, xs, y_l, False)
+            keep &= ~gone & (psrc != leave_src[:, None])
+        merges = ((kx == key[:, None]) & ~gone).any(axis=1)
+        keep &= ~merges[:, None]
+        if elsewhere is not None:
+            there = self.kx[np.maximum(elsewhere, 0)]
+            shared = (kx[:, :, None] == there[:, None, :]).any(axis=2) & (elsewhere >= 0)[:, None]
+            keep &= ~shared
+        lt, le, res, now = self.lt[cols], self.le[cols], self.res[cols], self.wait[cols]
+        room = self._room(lt + d_lt, le + d_le)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wait = np.where(room > 0, (res + d_res[:, None]) / np.maximum(room, 1e-300), INF)
+            later = self.f[cols] + wait * SLACK - now - self.stage_l[cols]
+            rate = self.rate[cols]
+            rise = rate * np.maximum(0.0, later)
+            if leave is not None and alone is not None:
+                y_x, y_l = xs[np.arange(m), leave], self.lx[cols, leave]
+                without = self._room(lt - self._ahead(y_x, xs, y_l, True),
+                                     le - self._ahead(y_x, xs, y_l, False))
+                w_minus = (res - leave_share[:, None] / 2) / np.maximum(without, 1e-300)
+                credit = rate * np.maximum(0.0, now - w_minus * (1 + 1e-9))
+                both = rate * np.maximum(later, np.minimum(0.0, wait * SLACK - now)) + credit
+                rise = np.where(alone[:, None], both, rise)
+            rise = np.where(keep, rise, 0.0)
+        return rise.sum(axis=1)
+
+    def _ahead(self, x: np.ndarray, xs: np.ndarray, load: np.ndarray, strict: bool) -> np.ndarray:
+        """The load a piece of service x[k] adds to what each piece on row k waits behind:
+        under SJF to the pieces of more work (`strict`: its lt; else its le), under FIFO
+        to every piece."""
+        if self.fifo:
+            return np.broadcast_to(load[:, None], xs.shape)
+        return np.where((x[:, None] < xs) if strict else (x[:, None] <= xs), load[:, None], 0.0)
+
+    def _room(self, lt: np.ndarray, le: np.ndarray) -> np.ndarray:
+        """The denominator of a piece's wait from the loads below and up to its work (on a
+        FIFO site both are the site's load)."""
+        if self.fifo:
+            return 1 - np.minimum(le, 1.0)
+        return (1 - np.minimum(lt, 1.0)) * (1 - np.minimum(le, 1.0))
