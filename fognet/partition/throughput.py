@@ -257,8 +257,10 @@ def bottleneck_chain(problem: ChainProblem) -> ChainPlan:
     finals = np.maximum(best[:, m - 1, :], home[None, :])
     s, p = np.unravel_index(int(np.argmin(finals)), finals.shape)
     if not math.isfinite(finals[s, p]):
-        greedy = greedy_chain(problem)  # the DP's labels all ran into used peers: start from greedy
-        plan = improve(problem, _route_of(problem, greedy)) if greedy is not None else None
+        # the DP's labels all ran into used peers: start from greedy, else from any chain that fits
+        greedy = greedy_chain(problem)
+        route = _route_of(problem, greedy) if greedy is not None else _feasible_route(problem)
+        plan = improve(problem, route) if route is not None else None
         if plan is None or not math.isfinite(plan.period):
             raise PlanError(_no_chain_message(problem))
         return plan
@@ -331,6 +333,34 @@ def _hot_stages(problem: ChainProblem, route: list[tuple[int, int, int]], plan: 
         if link.seconds >= plan.period:
             hot.update(k for k, name in enumerate(names) if name in (link.sender, link.receiver))
     return sorted(hot) or list(range(len(route)))
+
+
+def _feasible_route(problem: ChainProblem, budget: int = 100_000) -> list[tuple[int, int, int]] | None:
+    """Any route whose stages fit their distinct peers and whose links are in reach, by a
+    depth-first search with dead ends remembered (at most `budget` expansions), so a chain
+    that exists is not reported as fitting nowhere when the DP's labels and greedy miss it."""
+    m, src = len(problem.positions), problem.src
+    reach = problem.rate > 0
+    dead: set[tuple[int, int, frozenset]] = set()
+    left = [budget]
+
+    def search(k: int, q: int, used: frozenset) -> list | None:
+        if k == m - 1:
+            return [] if q == src or reach[q, src] else None
+        if (k, q, used) in dead or left[0] <= 0:
+            return None
+        left[0] -= 1
+        for b in range(m - 1, k, -1):  # long stages first: fewer peers needed
+            for p in range(len(problem.peers)):
+                if p in used or problem.need[k, b] > problem.memory[p] or not (p == q or reach[q, p]):
+                    continue
+                rest = search(b, p, used | {p})
+                if rest is not None:
+                    return [(k, b, p), *rest]
+        dead.add((k, q, used))
+        return None
+
+    return search(0, src, frozenset())
 
 
 def _no_chain_message(problem: ChainProblem) -> str:
