@@ -5,6 +5,7 @@ options          click options shared by several commands
 peer             `fognet peer` (one peer until interrupted) and `fognet cluster` (a cluster file's peers)
 keys             `fognet keys new/show`: the CURVE key pairs that close a cluster
 infer            `fognet infer`: frames through a cluster, latency, the split and who ran what
+infer_chain      `fognet infer --flow chain`: the throughput mode's live run and its report
 demo             `fognet demo`: the main job on built-in defaults, end to end
 demo_cars        `fognet demo --sources N`: several cars contending for a few fog nodes, three ways
 plan             `fognet plan`: DINA-P's plan beside the reference plans

@@ -72,6 +72,24 @@ def _run(loaded, graph, images, placement, options, identity, total: int):
         return asyncio.run(run_session(loaded, images, placement, options, identity, on_result, graph))
 
 
+def _go(flow, loaded, graph, images, chosen, options, identity, total):
+    if flow == "chain":
+        from fognet.cli.infer_chain import run_pipelined_frames
+
+        return run_pipelined_frames(loaded, graph, images, options, identity)
+    return _run(loaded, graph, images, chosen, options, identity, total)
+
+
+def _chain_outcome(report, graph, console, verify: bool) -> None:
+    from fognet.cli.infer_chain import print_chain_report
+
+    print_chain_report(report, graph, console)
+    if verify:
+        console.print(f"verified: {report.matched}/{report.frames} outputs match local inference (numpy.allclose)")
+        if report.matched != report.frames:
+            raise SystemExit(1)
+
+
 def _shape(plan) -> tuple:
     return tuple((st.start, st.stop, st.peers, st.rows) for st in plan.stages)
 
@@ -161,6 +179,10 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
                    "sheds stale frames; default: never skip).")
 @click.option("--join-timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster's peers.")
 @click.option("--local", "local_only", is_flag=True, help="Run the whole model on the source (the baseline).")
+@click.option("--flow", type=click.Choice(["star", "chain"]), default="star", show_default=True,
+              help="star: the source sends each stage its input (latency mode); chain: frames pipelined worker "
+                   "to worker through the chain plan of least period, measured against the best single device "
+                   "(throughput mode).")
 @click.option("--placement", type=click.Choice(["match", "greedy", "planner"]), default="match", show_default=True,
               help="match: the DP's stages, peers decided by a round of the matching game (slices re-fitted); "
                    "baselines: greedy (balanced vertical stages, each to its cheapest peer), planner (the DP alone).")
@@ -182,7 +204,7 @@ def _write_csv(path: Path, report, model: str, mode: str) -> None:
 @input_shape_option
 @encoding_option
 def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, timeout, max_lag, join_timeout,
-          local_only, placement, profile_path, parts, emulate, csv_path, seed, warmup, replan_threshold,
+          local_only, flow, placement, profile_path, parts, emulate, csv_path, seed, warmup, replan_threshold,
           open_cluster, keys_file, allow_file, input_shapes, encoding) -> None:
     """Send frames through the cluster and report latency (p50/p95/p99, split into transfer,
     wait and compute), throughput, and which peers ran which stages."""
@@ -208,6 +230,8 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         raise click.UsageError("--max-lag goes with --fps: a frame is late only against the camera's clock")
     if warmup < 0 or replan_threshold < 0:
         raise click.BadParameter("must be >= 0", param_hint="--warmup / --replan-threshold")
+    if flow == "chain" and (local_only or placement != "match" or parts is not None):
+        raise click.UsageError("--flow chain plans its own chain: no --local, --placement or --parts")
     console = Console()
     loaded = load_model(model, input_shapes, seed=seed)
     graph = analyse(loaded.model)
@@ -229,7 +253,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         session = SessionOptions(via=tuple(parse_bootstrap(list(via))), **options)
         console.print(f"joining via {', '.join(via)} as a requester (its own links are loopback, not emulated)")
         chosen = _placement(placement, local_only, parts, False)
-        report = _run(loaded, graph, images, chosen, session, identity, total)
+        report = _go(flow, loaded, graph, images, chosen, session, identity, total)
     else:
         cluster, identity, others, workers = _cluster_identity(cluster_file, emulate)
         console.print(f"cluster {cluster.name}: playing source {identity.config.name}; starting {', '.join(others) or 'no other peer'}")
@@ -240,7 +264,10 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
             identity = replace(identity, config=replace(identity.config, keys=keys))
             session = SessionOptions(via=(local.via,) if others else (), expect_workers=workers, **options)
             chosen = _placement(placement, local_only, parts, True)
-            report = _run(loaded, graph, images, chosen, session, identity, total)
+            report = _go(flow, loaded, graph, images, chosen, session, identity, total)
+    if flow == "chain":
+        _chain_outcome(report, graph, console, verify)
+        return
     _print_report(report, graph, console)
     from fognet.infer.fidelity import describe
     from fognet.infer.matched import round_lines

@@ -5,6 +5,7 @@ replanning   the current plan, re-planned when the state moves, switched only fo
 requester    frames through a plan in a star, several in flight, results in order
 replay       surviving faults and overload: bans, adaptive deadlines, retries, the window
 chain        the chain data flow, source side: frames pipelined through a chain of peers
+pipeline     `fognet infer --flow chain`: the chain plan live, against the best single device
 wirebytes    frames that travel as uint8 pixels: what the requester sends and checks
 fidelity     how far a run's outputs are from the whole model run here (lossy encodings)
 placement    who runs which stage: greedy, single peer, the DP planner, the reference policies
