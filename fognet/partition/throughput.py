@@ -367,6 +367,11 @@ def _no_chain_message(problem: ChainProblem) -> str:
     m = len(problem.positions)
     singles = [float(problem.need[k, k + 1]) for k in range(m - 1)]
     k = int(np.argmax(singles))
+    if singles[k] <= max(problem.memory):  # every piece fits somewhere: the links or distinct peers are short
+        return (
+            f"no chain reaches: every partition fits some peer's memory, but no route of distinct peers from "
+            f"{problem.source} and back to it has links in reach that hold them all (check the links and memories)"
+        )
     return (
         f"no chain fits: the smallest partition holding nodes [{problem.positions[k]}, {problem.positions[k + 1]}) "
         f"needs {singles[k] / 1e6:.3g} MB and the largest peer memory is {max(problem.memory) / 1e6:.3g} MB"

@@ -178,3 +178,11 @@ def test_a_chain_the_dp_and_greedy_miss_is_still_found() -> None:
     assert greedy_chain(problem) is None
     plan = bottleneck_chain(problem)
     assert plan.period == pytest.approx(optimal_chain(problem).period) == pytest.approx(_enumerate(problem))
+
+
+def test_a_chain_out_of_reach_is_not_blamed_on_memory() -> None:
+    # both peers hold the whole model, but no link leaves the source
+    problem = _problem([0, 1, 2], [1, 1, 1], [1, 1], [[0, 0], [100, 0]], memory=[0.5, 10],
+                       need=[[0, 1, 2], [0, 0, 1], [0, 0, 0]], source=0)
+    with pytest.raises(PlanError, match="no chain reaches"):
+        bottleneck_chain(problem)
