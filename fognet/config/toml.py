@@ -21,6 +21,7 @@ API
     choice(raw, key, where, choices, default=REQUIRED) -> str
     table(raw, key, where) -> Mapping        absent -> {}
     tables(raw, key, where) -> list[Mapping] an array of tables ([[key]]); absent -> []
+    array(raw, key, where, kind, default=REQUIRED) -> list   of `kind` (float takes integers)
 """
 
 from __future__ import annotations
@@ -159,3 +160,14 @@ def tables(raw: Mapping[str, Any], key: str, where: Where) -> list[Mapping[str, 
     if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
         raise where.key(key).error(f"must be an array of tables ([[{key}]])")
     return value
+
+
+def array(raw: Mapping[str, Any], key: str, where: Where, kind: type, default: Any = REQUIRED) -> list:
+    """A list whose every item is a `kind` (a float field takes integers; no booleans)."""
+    present, value = _given(raw, key, where, default)
+    ok = isinstance(value, list) and all(
+        not isinstance(v, bool) and (isinstance(v, kind) or (kind is float and isinstance(v, int))) for v in value
+    )
+    if present and not ok:
+        raise where.key(key).error(f"must be a list of {kind.__name__}s, not {value!r}")
+    return [kind(v) for v in value]

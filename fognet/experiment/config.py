@@ -15,19 +15,15 @@ Every problem is one ConfigError naming the file and the key.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fognet.config import toml
+from fognet.config.toml import Where
 from fognet.errors import ConfigError
 from fognet.sim.scenario import Scenario, find_profiles_dir, parse
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 TOP_KEYS = {"name", "description", "seeds", "approaches", "sweeps", "scenario", "partnner", "region", "live"}
 
@@ -89,130 +85,80 @@ class DrivingConfig:
 
 def load_config(path: str | Path) -> DrivingConfig:
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read experiment config {path}: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    where = str(path)
-    unknown = sorted(set(raw) - TOP_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
+    raw = toml.read(path)
+    where = Where(str(path))
+    toml.check_keys(raw, TOP_KEYS, where)
     if not isinstance(raw.get("scenario"), Mapping):
         raise ConfigError(f"{where}: needs a [scenario] table (a scenario as in experiments/scenarios/)")
     scenario = parse(raw["scenario"], path, find_profiles_dir(path))
-    seeds = _list(raw, "seeds", where, int, [scenario.seed])
+    seeds = toml.array(raw, "seeds", where, int, [scenario.seed])
     if not seeds or any(s < 0 for s in seeds):
-        raise ConfigError(f"{where}: `seeds` must be a non-empty list of integers >= 0")
+        raise where.key("seeds").error("must be a non-empty list of integers >= 0")
     approaches = raw.get("approaches", "all")
     if approaches != "all":
-        approaches = tuple(_list(raw, "approaches", where, str, []))
+        approaches = tuple(toml.array(raw, "approaches", where, str))
     return DrivingConfig(
         path=path,
-        name=str(raw.get("name", path.stem)),
+        name=toml.string(raw, "name", where, path.stem),
         description=str(raw.get("description", "")),
         scenario=scenario,
         seeds=tuple(seeds),
         approaches=approaches,
-        sweeps=tuple(path.parent / s for s in _list(raw, "sweeps", where, str, [])),
-        partnner=_partnner(_table(raw, "partnner", where), f"{where} [partnner]"),
-        region=_region(_table(raw, "region", where), f"{where} [region]"),
-        live=_live(_table(raw, "live", where), f"{where} [live]", path.parent),
+        sweeps=tuple(path.parent / s for s in toml.array(raw, "sweeps", where, str, [])),
+        partnner=_partnner(toml.table(raw, "partnner", where), where.key("partnner")),
+        region=_region(toml.table(raw, "region", where), where.key("region")),
+        live=_live(toml.table(raw, "live", where), where.key("live"), path.parent),
     )
 
 
-def _partnner(raw: Mapping[str, Any], where: str) -> PartnnerConfig:
-    _known(raw, where, {"model", "fps", "car_speed", "cloud_speed", "latency", "threshold", "probe_s", "segments"})
-    segments = raw.get("segments", [])
-    if not segments or not isinstance(segments, list) or not all(isinstance(s, Mapping) for s in segments):
-        raise ConfigError(f"{where}: `segments` must be a non-empty array of tables ([[partnner.segments]])")
+def _partnner(raw: Mapping[str, Any], where: Where) -> PartnnerConfig:
+    toml.check_keys(raw, {"model", "fps", "car_speed", "cloud_speed", "latency", "threshold", "probe_s", "segments"},
+                    where)
+    segments = toml.tables(raw, "segments", where)
+    if not segments:
+        raise where.key("segments").error("must be a non-empty array of tables ([[partnner.segments]])")
     parsed = []
     for i, s in enumerate(segments):
-        here = f"{where} segment #{i + 1}"
-        _known(s, here, {"seconds", "bandwidth", "load"})
-        parsed.append(Segment(_num(s, "seconds", here), _num(s, "bandwidth", here), _num(s, "load", here, 0.0, zero=True)))
+        here = where.key("segments").item(i)
+        toml.check_keys(s, {"seconds", "bandwidth", "load"}, here)
+        parsed.append(Segment(toml.number(s, "seconds", here), toml.number(s, "bandwidth", here),
+                              toml.number(s, "load", here, 0.0, positive=False)))
     d = PartnnerConfig()
     return PartnnerConfig(
-        model=str(raw.get("model", d.model)),
-        fps=_num(raw, "fps", where, d.fps),
-        car_speed=_num(raw, "car_speed", where, d.car_speed),
-        cloud_speed=_num(raw, "cloud_speed", where, d.cloud_speed),
-        latency=_num(raw, "latency", where, d.latency, zero=True),
-        threshold=_num(raw, "threshold", where, d.threshold, zero=True),
-        probe_s=_num(raw, "probe_s", where, d.probe_s, zero=True),
+        model=toml.string(raw, "model", where, d.model),
+        fps=toml.number(raw, "fps", where, d.fps),
+        car_speed=toml.number(raw, "car_speed", where, d.car_speed),
+        cloud_speed=toml.number(raw, "cloud_speed", where, d.cloud_speed),
+        latency=toml.number(raw, "latency", where, d.latency, positive=False),
+        threshold=toml.number(raw, "threshold", where, d.threshold, positive=False),
+        probe_s=toml.number(raw, "probe_s", where, d.probe_s, positive=False),
         segments=tuple(parsed),
     )
 
 
-def _region(raw: Mapping[str, Any], where: str) -> RegionConfig:
-    _known(raw, where, {"models", "bandwidths", "ratios", "latency", "simulate", "fps", "rounds"})
+def _region(raw: Mapping[str, Any], where: Where) -> RegionConfig:
+    toml.check_keys(raw, {"models", "bandwidths", "ratios", "latency", "simulate", "fps", "rounds"}, where)
     d = RegionConfig()
-    bandwidths = _list(raw, "bandwidths", where, float, list(d.bandwidths))
-    ratios = _list(raw, "ratios", where, float, list(d.ratios))
+    bandwidths = toml.array(raw, "bandwidths", where, float, list(d.bandwidths))
+    ratios = toml.array(raw, "ratios", where, float, list(d.ratios))
     if any(v <= 0 for v in (*bandwidths, *ratios)):
-        raise ConfigError(f"{where}: `bandwidths` and `ratios` must be positive")
+        raise where.error("`bandwidths` and `ratios` must be positive")
     return RegionConfig(
-        models=tuple(_list(raw, "models", where, str, list(d.models))),
+        models=tuple(toml.array(raw, "models", where, str, list(d.models))),
         bandwidths=tuple(bandwidths), ratios=tuple(ratios),
-        latency=_num(raw, "latency", where, d.latency, zero=True),
-        simulate=_flag(raw, "simulate", where, d.simulate),
-        fps=_num(raw, "fps", where, d.fps),
-        rounds=int(_num(raw, "rounds", where, d.rounds)),
+        latency=toml.number(raw, "latency", where, d.latency, positive=False),
+        simulate=toml.flag(raw, "simulate", where, d.simulate),
+        fps=toml.number(raw, "fps", where, d.fps),
+        rounds=toml.integer(raw, "rounds", where, d.rounds, minimum=1),
     )
 
 
-def _flag(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: `{key}` must be true or false, not {value!r}")
-    return value
-
-
-def _live(raw: Mapping[str, Any], where: str, base: Path) -> LiveConfig:
-    _known(raw, where, {"models", "frames", "cluster"})
+def _live(raw: Mapping[str, Any], where: Where, base: Path) -> LiveConfig:
+    toml.check_keys(raw, {"models", "frames", "cluster"}, where)
     d = LiveConfig()
-    frames = raw.get("frames", d.frames)
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-        raise ConfigError(f"{where}: `frames` must be an integer >= 1, not {frames!r}")
     cluster = raw.get("cluster")
     return LiveConfig(
-        models=tuple(_list(raw, "models", where, str, list(d.models))),
-        frames=frames,
-        cluster=None if cluster is None else Path(os.path.normpath(base / str(cluster))),
+        models=tuple(toml.array(raw, "models", where, str, list(d.models))),
+        frames=toml.integer(raw, "frames", where, d.frames, minimum=1),
+        cluster=None if cluster is None else Path(os.path.normpath(base / toml.string(raw, "cluster", where))),
     )
-
-
-# -- field readers -------------------------------------------------------------------
-def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = raw.get(key, {})
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: [{key}] must be a table")
-    return value
-
-
-def _known(raw: Mapping[str, Any], where: str, keys: set[str]) -> None:
-    unknown = sorted(set(raw) - keys)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(keys))})")
-
-
-def _list(raw: Mapping[str, Any], key: str, where: str, kind: type, default: list) -> list:
-    value = raw.get(key, default)
-    ok = isinstance(value, list) and all(
-        isinstance(v, kind) or (kind is float and isinstance(v, int)) for v in value
-    ) and not any(isinstance(v, bool) for v in value)
-    if not ok:
-        raise ConfigError(f"{where}: `{key}` must be a list of {kind.__name__}s, not {value!r}")
-    return [kind(v) for v in value]
-
-
-def _num(raw: Mapping[str, Any], key: str, where: str, default: float | None = None, zero: bool = False) -> float:
-    if key not in raw:
-        if default is None:
-            raise ConfigError(f"{where}: `{key}` is required")
-        return default
-    value = raw[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (not zero and value == 0):
-        raise ConfigError(f"{where}: `{key}` must be a {'non-negative' if zero else 'positive'} number, not {value!r}")
-    return float(value)

@@ -85,7 +85,7 @@ def test_dataset_rate_sets_every_car(tiny_config):
 
 @pytest.mark.parametrize("text, error", [
     ("name = 'x'\n", r"needs a \[scenario\] table"),
-    ("bogus = 1\n[scenario]\n", "unknown key 'bogus'"),
+    ("bogus = 1\n[scenario]\n", "unknown field 'bogus'"),
 ])
 def test_bad_config_is_one_config_error(tmp_path, text, error):
     path = tmp_path / "bad.toml"
