@@ -8,7 +8,8 @@ the zeros a ReLU makes). An exact encoding reports 0 and 0.
 
 API
     Fidelity(frames, matched, max_abs, max_rel)      frozen
-    compare_outputs(graph, feeds, results) -> Fidelity
+    compare_outputs(graph, feeds, results) -> Fidelity   the successful frames of a run
+    compare(graph, feeds, outputs) -> Fidelity           outputs given as dicts (the chain flow)
     describe(fidelity, encoding_name, lossy) -> str   the report line
 """
 
@@ -39,17 +40,23 @@ def compare_outputs(
     graph: ModelGraph, feeds: Sequence[Mapping[str, object]], results: Sequence[FrameResult]
 ) -> Fidelity:
     """Each successful frame's outputs against whole-model inference on its feeds."""
+    done = [(frame, r.outputs) for frame, r in zip(feeds, results, strict=False) if r.ok]
+    return compare(graph, [f for f, _ in done], [o for _, o in done])
+
+
+def compare(
+    graph: ModelGraph, feeds: Sequence[Mapping[str, object]], outputs: Sequence[Mapping[str, object]]
+) -> Fidelity:
+    """Each frame's `outputs` against whole-model inference on its feeds."""
     session = make_session(graph.model)
     frames = matched = 0
     max_abs = max_rel = 0.0
-    for frame, result in zip(feeds, results, strict=False):
-        if not result.ok:
-            continue
+    for frame, got_all in zip(feeds, outputs, strict=True):
         expected = run(session, frames_normalised(frame))
         frames += 1
         ok = True
         for name, want in expected.items():
-            got = np.asarray(result.outputs[name], dtype=np.float64)
+            got = np.asarray(got_all[name], dtype=np.float64)
             want = np.asarray(want, dtype=np.float64)
             diff = float(np.max(np.abs(got - want))) if want.size else 0.0
             scale = float(np.max(np.abs(want))) if want.size else 0.0

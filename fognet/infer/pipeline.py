@@ -14,14 +14,12 @@ API
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-
-import numpy as np
 
 from fognet.data.source import Frame
 from fognet.infer.chain import ChainRun, chain_hops, run_chain
-from fognet.infer.fidelity import ATOL, RTOL
+from fognet.infer.fidelity import compare
 from fognet.infer.session import (
     WARMUP_TIMEOUT_S,
     Identity,
@@ -31,10 +29,8 @@ from fognet.infer.session import (
 )
 from fognet.model.graph import ModelGraph
 from fognet.model.load import LoadedModel
-from fognet.model.runtime import make_session, run
 from fognet.partition.cost import ClusterState
 from fognet.partition.throughput import ChainPlan, ChainProblem, bottleneck_chain, single_device
-from fognet.peer.executor import frames_normalised
 
 NO_STAGE_MEMORY = 1.0  # bytes: what the source lends chain stages (none fits), it only sends frames
 
@@ -60,16 +56,6 @@ def _workers_only(state: ClusterState, source: str) -> ClusterState:
     return ClusterState(peers, state.links, state.default_link)
 
 
-def _matched(graph: ModelGraph, feeds: Sequence[Mapping[str, object]],
-             outputs: Sequence[Mapping[str, np.ndarray]]) -> int:
-    session = make_session(graph.model)
-    count = 0
-    for frame, got in zip(feeds, outputs, strict=True):
-        want = run(session, frames_normalised(frame))
-        count += all(np.allclose(got[k], v, rtol=RTOL, atol=ATOL) for k, v in want.items())
-    return count
-
-
 async def run_pipelined(
     loaded: LoadedModel, frames: Iterable[Frame], options: SessionOptions,
     identity: Identity, graph: ModelGraph | None = None,
@@ -90,5 +76,5 @@ async def run_pipelined(
             measured.append(await run_chain(session.peer, hops, sha, feeds, window=window,
                                             timeout=max(options.timeout_s, 10.0)))
     chained, alone = measured[0], (measured[1] if single is not None else None)
-    matched = _matched(session.graph, feeds, chained.outputs) if options.verify else None
+    matched = compare(session.graph, feeds, chained.outputs).matched if options.verify else None
     return ChainReport(plan, single, chained, alone, matched, len(feeds))

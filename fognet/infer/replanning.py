@@ -95,7 +95,7 @@ class Plans:
         lost = bool(self.history) and any(p not in state.peers for p in self.history[-1].peers)
         if lost and (patched := self._stopgap(state)) is not None:
             return patched
-        if not self.history or any(p not in state.peers for p in self.history[-1].peers):
+        if not self.history or lost:
             async with self._lock:  # frames starting together share one re-plan
                 if not self.history or any(p not in state.peers for p in self.history[-1].peers):
                     await self._replan(state, self._reason(state) or "no plan yet")

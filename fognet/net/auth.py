@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 import zmq
@@ -33,6 +32,7 @@ from zmq.utils import z85
 
 from fognet.errors import Refused
 from fognet.net.keys import AllowList, KeyPair, fingerprint
+from fognet.net.ratelog import RateLimitedLog
 from fognet.net.wire import Header, Reason
 
 log = logging.getLogger(__name__)
@@ -41,34 +41,9 @@ ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 DOMAIN = "fognet"
 
 
-class RateLimited:
-    """Log one line per key at most every `interval_s`; the next line says how many were
-    held back, so a flood of bad input costs a few lines, not one per message."""
-
-    def __init__(self, logger: logging.Logger, level: int, interval_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._log, self._level, self._interval, self._clock = logger, level, interval_s, clock
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def __call__(self, key: str, message: str, *args: object) -> bool:
-        """Log `message % args` unless `key` was logged within the interval; True if logged."""
-        now = self._clock()
-        last = self._last.get(key)
-        if last is not None and now - last < self._interval:
-            self._held[key] = self._held.get(key, 0) + 1
-            return False
-        if len(self._last) > 4096:  # bounded whatever keys a flood makes up
-            self._last.clear()
-        self._last[key] = now
-        held = self._held.pop(key, 0)
-        suffix = f" ({held} more like it in the last {self._interval:.0f} s)" if held else ""
-        self._log.log(self._level, message + suffix, *args)
-        return True
-
-
-_refusals = RateLimited(log, logging.WARNING)
-_spoofs = RateLimited(log, logging.ERROR)
+# one line per key a minute: a flood of bad connections costs a few lines, not one each
+_refusals = RateLimitedLog(log, burst=1, per_s=60.0)
+_spoofs = RateLimitedLog(log, burst=1, per_s=60.0)
 
 
 class ZapHandler(Authenticator):
@@ -92,7 +67,7 @@ class ZapHandler(Authenticator):
             self.allowed += 1
             return True
         self.refused += 1
-        _refusals(
+        _refusals.warning(
             self._address, "%s refused a connection from %s: key %s is not on the allow-list %s",
             self.where, self._address or "?", fingerprint(public), self.allow.path or "",
         )
@@ -162,7 +137,7 @@ def check_reply(header: Header, expected: str) -> bool:
     `expected`; a lying one is logged (rate-limited) and must be dropped."""
     if header.sender == expected:
         return True
-    _spoofs(f"{expected}>{header.sender}", "dropped a %s reply from %r claiming to be %r",
+    _spoofs.error(f"{expected}>{header.sender}", "dropped a %s reply from %r claiming to be %r",
             header.type.value, expected, header.sender)
     return False
 
@@ -172,7 +147,7 @@ def check_sender(header: Header, user_id: str) -> None:
     connection authenticated as; one rate-limited ERROR line per claimed pair."""
     if header.sender == user_id:
         return
-    _spoofs(
+    _spoofs.error(
         f"{user_id}>{header.sender}", "refused %s from %r claiming to be %r: the sender is who its key says",
         header.type.value, user_id, header.sender,
     )

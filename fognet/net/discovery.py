@@ -234,6 +234,7 @@ class BootstrapDiscovery:
         self._hello, self._on_hello, self._learn = hello, on_hello, learn
         self._seen = _Seen(transport.node_id, found)
         self._pending = self._addresses(parse_bootstrap(addresses)) - {transport.address}
+        self._task: asyncio.Task | None = None
 
     def _addresses(self, entries: Iterable[str]) -> set[str]:
         """The addresses of bootstrap or gossip entries, telling `learn` the names they give."""
@@ -246,7 +247,6 @@ class BootstrapDiscovery:
                 self._learn(addr, name)
             out.add(addr)
         return out
-        self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._probe())

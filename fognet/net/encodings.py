@@ -133,11 +133,6 @@ def describe(value) -> tuple[np.ndarray | None, str | None, tuple[int, ...], dic
     return np.asarray(value), None, (), None, None
 
 
-def decoded_bytes(dtype: np.dtype, shape: tuple[int, ...]) -> int:
-    """Bytes the receiver will hold for a tensor: what the codec caps before decoding."""
-    return dtype.itemsize * math.prod(shape)
-
-
 def check_encoding(where: str, dtype: str, encoding) -> dict:
     """The encoding map of a descriptor, validated; WireError naming the bad part."""
     if not isinstance(encoding, dict):

@@ -32,6 +32,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import zmq
@@ -78,11 +79,12 @@ class AllowList:
     def key_of(self, name: str) -> str | None:
         return self.keys.get(name)
 
+    @cached_property
+    def _names(self) -> dict[str, str]:  # ZAP asks who a key is at every handshake
+        return {key: name for name, key in self.keys.items()}
+
     def name_of(self, public: str) -> str | None:
-        for name, key in self.keys.items():
-            if key == public:
-                return name
-        return None
+        return self._names.get(public)
 
     def fingerprint_of(self, name: str) -> str | None:
         key = self.keys.get(name)

@@ -78,9 +78,7 @@ class PeerState:
     def wait(self) -> float:
         """Seconds until this peer's backlog is cleared (and the others' streams' wait for a
         piece that adds no load of its own)."""
-        if self.cap < 1.0 and self.load >= self.cap:
-            return math.inf
-        return self.backlog / self.speed + self.residual / max(1.0 - self.load, 1e-3)
+        return self.stream_wait(0.0, 0.0)
 
     def stream_wait(self, service, rate: float):
         """The wait of a piece of `service` s (a number or numpy array) at `rate` frames/s
