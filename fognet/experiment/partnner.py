@@ -46,6 +46,7 @@ from fognet.partition.cost import ClusterState, LinkState, PeerState, subtask_la
 from fognet.partition.replan import DEFAULT_MARGIN, known_plans
 from fognet.partition.stages import Plan, Stage
 from fognet.placement.pricing import ModelCosts
+from fognet.placement.subtasks import stage_pieces
 
 CAR, CLOUD = "car", "cloud"
 LIVE = SessionOptions()  # the live source's re-planning figures
@@ -114,27 +115,15 @@ def _label(plan: Plan) -> str:
     return "|".join(f"{s.start}-{s.stop}@{'+'.join(s.peers)}" for s in plan.stages)
 
 
-def _slices(costs: ModelCosts, work, stage: Stage) -> list[tuple[str, float, float, float]]:
-    """(peer, reference work, bytes in, bytes out) of each subtask of `stage`."""
-    total = float(work[stage.stop] - work[stage.start])
-    if stage.rows is None:
-        return [(stage.peer, total, float(costs.bytes.inputs[stage.start, stage.stop]),
-                 float(costs.bytes.outputs[stage.start, stage.stop]))]
-    out = []
-    for peer, rows in zip(stage.peers, stage.rows, strict=True):
-        in_b, out_b = costs.spatial.slice_bytes(stage.start, stage.stop, rows)
-        out.append((peer, float(costs.spatial.slice_work(stage.start, stage.stop, rows, total)), float(in_b), float(out_b)))
-    return out
-
-
-def run_frame(costs: ModelCosts, work, plan: Plan, trace: Trace, t: float) -> tuple[float, list[SubtaskTiming]]:
+def run_frame(costs: ModelCosts, plan: Plan, trace: Trace, t: float) -> tuple[float, list[SubtaskTiming]]:
     """One frame of `plan` started at `t` through the trace: its latency and the timings the
     requester would report. Under a trace of one segment it is the planner's `price`."""
     now = t
     timings = []
     for k, stage in enumerate(plan.stages):
         ends = []
-        for peer, w, in_b, out_b in _slices(costs, work, stage):
+        for piece in stage_pieces(costs, stage):
+            peer, w, in_b, out_b = piece.peer, piece.work, piece.in_bytes, piece.out_bytes
             sent = trace.send(now, in_b) if peer != CAR else 0.0
             at = trace.state(now + sent)  # the peer's load when the input arrives
             part = subtask_latency(at, CAR, peer, w, 0.0, 0.0)
@@ -151,7 +140,6 @@ def replay(costs: ModelCosts, cfg: PartnnerConfig, forget_after: int | None = No
     """Every frame of the segments in turn; the car starts configured with the first
     segment's figures (module doc)."""
     trace = Trace(cfg)
-    work = planner_for(costs, trace.state(0.0), CAR).work
     cloud_only = Plan("", CAR, (Stage(0, len(costs.graph), (CLOUD,)),))
     truths = [planner_for(costs, _state(cfg, s.bandwidth, s.load), CAR) for s in cfg.segments]
     references = [(t.all_local(), t.plan()) for t in truths]
@@ -179,14 +167,14 @@ def replay(costs: ModelCosts, cfg: PartnnerConfig, forget_after: int | None = No
             if _label(taken) != _label(current):
                 history.append(taken)
             current, priced = taken, state
-        fognet_s, timings = run_frame(costs, work, current, trace, t)
+        fognet_s, timings = run_frame(costs, current, trace, t)
         if not timings and _probe_due(frame, cfg):
-            timings = [replace(run_frame(costs, work, cloud_only, trace, t)[1][0], compute_s=0.0, wait_s=0.0, work_s=0.0)]
+            timings = [replace(run_frame(costs, cloud_only, trace, t)[1][0], compute_s=0.0, wait_s=0.0, work_s=0.0)]
         cal.observe(timings)
         k = trace.segment(t)
         seg = cfg.segments[k]
-        edge, oracle = (run_frame(costs, work, p, trace, t)[0] for p in references[k])
-        steps.append(Step(frame, t, k, seg.bandwidth, seg.load, edge, run_frame(costs, work, cloud_only, trace, t)[0],
+        edge, oracle = (run_frame(costs, p, trace, t)[0] for p in references[k])
+        steps.append(Step(frame, t, k, seg.bandwidth, seg.load, edge, run_frame(costs, cloud_only, trace, t)[0],
                           fognet_s, oracle, _label(current)))
     return steps, convergence(steps, cfg.fps)
 

@@ -44,8 +44,7 @@ class RegionCell:
 
 def planner_for(costs: ModelCosts, state: ClusterState, source: str, max_peers: int = 2) -> Planner:
     """DINA-P's planner on `costs` (the simulator's model costs) under `state`."""
-    return Planner(costs.graph, costs.times, state, source, costs.spatial,
-                   PlannerConfig(max_spatial_peers=max_peers), costs.bytes)
+    return costs.planner(state, source, PlannerConfig(max_spatial_peers=max_peers))
 
 
 def cell(costs: ModelCosts, model: str, bandwidth: float, ratio: float, latency: float) -> RegionCell:

@@ -42,10 +42,10 @@ def test_a_frame_under_one_segment_costs_what_the_planner_prices(resnet34) -> No
     plans = [truth.all_local(), truth.plan(), Plan("", CAR, (Stage(0, n, (CLOUD,)),)),
              Plan("", CAR, (Stage(0, 40, (CAR,)), Stage(40, n, (CLOUD,))))]
     for plan in plans:
-        seconds, timings = run_frame(resnet34, truth.work, plan, trace, 1.0)
+        seconds, timings = run_frame(resnet34, plan, trace, 1.0)
         assert seconds == pytest.approx(truth.price(plan).predicted_s, rel=1e-9)
         assert len(timings) == sum(CLOUD in s.peers for s in plan.stages)
-    _, (cloud,) = run_frame(resnet34, truth.work, plans[2], trace, 1.0)
+    _, (cloud,) = run_frame(resnet34, plans[2], trace, 1.0)
     assert cloud.wait_s == pytest.approx(0.5 / cfg.cloud_speed)  # the load it met
     assert cloud.in_bytes == resnet34.bytes.inputs[0, n] and cloud.transfer_s > 2 * cfg.latency
 
