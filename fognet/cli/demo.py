@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -105,7 +104,7 @@ def demo(model: str | None, frames: int | None, cluster_file: Path | None, seed:
     console.print(cluster.emulated().describe(), soft_wrap=True)
     rows = []
     with LocalCluster(cluster_file, names=others, closed=not open_cluster) as local:
-        identity = replace(identity, config=replace(identity.config, keys=local.keys_for(identity.config.name)))
+        identity = local.identity_for(identity)
         console.print(f"  {local.security()}", soft_wrap=True, markup=False)
         for label, placement in (("local", SinglePeer()), ("fognet", MatchedPlacement(use_source=True))):
             session = SessionOptions(

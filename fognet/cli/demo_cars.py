@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -78,8 +77,7 @@ def cars_demo(model: str, frames: int, cluster_file: Path, seed: int, n: int,
     t0 = time.perf_counter()
     with LocalCluster(cluster_file, names=others, closed=closed) as local:
         console.print(f"  {local.security()}", soft_wrap=True, markup=False)
-        identities = {car: replace(ident, config=replace(ident.config, keys=local.keys_for(car)))
-                      for car, ident in identities.items()}
+        identities = {car: local.identity_for(ident) for car, ident in identities.items()}
         extra = {} if encoding is None else {"encoding": encoding}
         session = SessionOptions(via=(local.via,), expect_workers=workers,
                                  window=1, verify=True, **extra)

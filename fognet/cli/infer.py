@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -260,8 +259,7 @@ def infer(model, n_frames, fps, via, cluster_file, verify, source_dir, window, t
         console.print(cluster.emulated(emulate).describe(), soft_wrap=True)
         with LocalCluster(cluster_file, names=others, emulate=emulate, closed=not open_cluster) as local:
             console.print(local.security(), soft_wrap=True, markup=False)
-            keys = local.keys_for(identity.config.name)
-            identity = replace(identity, config=replace(identity.config, keys=keys))
+            identity = local.identity_for(identity)
             session = SessionOptions(via=(local.via,) if others else (), expect_workers=workers, **options)
             chosen = _placement(placement, local_only, parts, True)
             report = _go(flow, loaded, graph, images, chosen, session, identity, total)

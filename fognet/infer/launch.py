@@ -23,7 +23,7 @@ API
         .start() -> list[Launched]      PeerError if a peer exits or stays silent
         .stop(timeout_s=5.0) -> None
         .cluster -> Cluster             the parsed file (ConfigError when malformed)
-        .keys_dir, .keys_for(name) -> ClusterKeys | None, .via -> "name@host:port" (closed)
+        .keys_dir, .keys_for(name) -> ClusterKeys | None, .identity_for(identity), .via -> "name@host:port" (closed)
         .security() -> str              one line: closed (how many keys) or open
     source_identity(cluster, emulate=None) -> Identity   the file's first source, played here
 """
@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fognet.config.cluster import Cluster, load_cluster
@@ -136,6 +136,10 @@ class LocalCluster:
     def keys_for(self, name: str) -> ClusterKeys | None:
         """The keys `name` runs with (None: the cluster is open)."""
         return self._keys.get(name)
+
+    def identity_for(self, identity):
+        """`identity` (a session's `Identity`) with the keys its peer runs with here."""
+        return replace(identity, config=replace(identity.config, keys=self.keys_for(identity.config.name)))
 
     @property
     def via(self) -> str:
