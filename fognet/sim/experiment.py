@@ -115,7 +115,7 @@ def lower_bound(scenario: Scenario, costs: Mapping[str, ModelCosts]) -> float:
     that source alone on its planned sites. A floor no placement of those plans beats."""
     topology = build_topology(replace(scenario, workers=tuple(replace(w, backlog=0.0) for w in scenario.workers)))
     planning = Planning(topology, costs, PlannerConfig(**scenario.planner), hysteresis=False,
-                        stream=Stream(scenario.round_s, scenario.arrival, scenario.queue))
+                        stream=Stream.of(scenario))
     planning.begin_round({})
     total = weight = 0.0
     priced: dict[tuple, float] = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from fognet.partition.cost import ClusterState, LinkState
 from fognet.partition.plan import Planner, PlannerConfig
@@ -34,6 +35,9 @@ from fognet.placement.refit import refit
 from fognet.placement.state import link_state, peer_state
 from fognet.sim.cluster import Topology
 
+if TYPE_CHECKING:
+    from fognet.sim.scenario import Scenario
+
 
 @dataclass(frozen=True)
 class Stream:
@@ -42,6 +46,11 @@ class Stream:
     round_s: float = 1.0
     arrival: str = "fixed"  # "fixed" (a random phase per source) or "poisson"
     queue: str = "sjf"  # "sjf" or "fifo"
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Stream:
+        """A scenario's stream model (its round, arrivals and queue discipline)."""
+        return cls(scenario.round_s, scenario.arrival, scenario.queue)
 
 
 def _shape(plan: Plan) -> tuple:

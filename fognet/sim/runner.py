@@ -66,7 +66,7 @@ class Simulation:
             self.network.add_interface(pid, peer.nic)
             self.queues[pid] = ComputeQueue(self.engine, pid, peer.speed, scenario.queue, peer.backlog)
         self.planning = Planning(self.topology, costs, PlannerConfig(**scenario.planner),
-                                 stream=Stream(scenario.round_s, scenario.arrival, scenario.queue))
+                                 stream=Stream.of(scenario))
         self.arrivals = arrivals(scenario, self.topology)
         self.records: list[FrameRecord] = []
         self._compiled: dict[tuple, tuple[tuple[Piece, ...], ...]] = {}
