@@ -85,7 +85,10 @@ class DrivingConfig:
 
 def load_config(path: str | Path) -> DrivingConfig:
     path = Path(path)
-    raw = toml.read(path)
+    try:
+        raw = toml.read(path)
+    except ConfigError as exc:  # say which file it was meant to be
+        raise ConfigError(f"cannot read experiment config {exc}") from exc
     where = Where(str(path))
     toml.check_keys(raw, TOP_KEYS, where)
     if not isinstance(raw.get("scenario"), Mapping):
