@@ -27,7 +27,9 @@ from fognet.placement.instance import (
 )
 from fognet.testing.live_match import live_peers, play_round
 
-TIMING = Timing(ask_timeout_s=0.3, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
+# asks time out after the protocol's default 1 s: a slow answer on a loaded CI machine would make a
+# peer dead for the round, and a round with a death is not play's
+TIMING = Timing(ask_timeout_s=1.0, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
 DEADLINE_S = 10.0
 
 
