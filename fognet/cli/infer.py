@@ -89,16 +89,12 @@ def _chain_outcome(report, graph, console, verify: bool) -> None:
             raise SystemExit(1)
 
 
-def _shape(plan) -> tuple:
-    return tuple((st.start, st.stop, st.peers, st.rows) for st in plan.stages)
-
-
 def _measured_stages(report, plan) -> dict[int, float]:
     """Mean measured seconds per stage (its slowest slice), over the frames that ran `plan`'s
     stages and succeeded."""
     per_stage: dict[int, list[float]] = {}
     for r in report.results:
-        if not r.ok or r.plan is None or _shape(r.plan) != _shape(plan):
+        if not r.ok or r.plan is None or r.plan.placement() != plan.placement():
             continue
         slowest: dict[int, float] = {}
         for t in r.timings:

@@ -76,14 +76,11 @@ def known_plans(history: Sequence[Plan], current: Plan, alone: bool) -> list[Pla
     """Plans a source may go back to between DP runs without planning: the last few
     distinct ones before `current` (by stages), newest first, then (if `alone`) the whole
     model on the source, which a device can always fall back on."""
-    def stages(plan: Plan) -> tuple:
-        return tuple((s.start, s.stop, s.peers, s.rows) for s in plan.stages)
-
     own = Plan(current.model_sha256, current.source, (Stage(0, current.stages[-1].stop, (current.source,)),),
                input_shapes=current.input_shapes)
-    seen, out = {stages(current)}, []
+    seen, out = {current.placement()}, []
     for plan in reversed(history[-4 * KNOWN_PLANS:]):
-        if stages(plan) not in seen and len(out) < KNOWN_PLANS:
-            seen.add(stages(plan))
+        if plan.placement() not in seen and len(out) < KNOWN_PLANS:
+            seen.add(plan.placement())
             out.append(plan)
-    return [*out, own] if alone and stages(own) not in seen else out
+    return [*out, own] if alone and own.placement() not in seen else out

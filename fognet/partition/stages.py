@@ -66,6 +66,18 @@ class Plan:
     def peers(self) -> set[str]:
         return {p for stage in self.stages for p in stage.peers}
 
+    def placement(self, *, anonymous: bool = False) -> tuple:
+        """Where each stage runs, without the predictions, as a hashable key: two plans that
+        run alike compare equal. `anonymous` writes the source as "", so that sources of
+        one kind facing the same cluster share a cache entry."""
+        def who(peers: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple("" if p == self.source else p for p in peers) if anonymous else peers
+        return tuple((s.start, s.stop, who(s.peers), s.rows) for s in self.stages)
+
+    def cuts(self) -> tuple:
+        """The model's pieces (node ranges and slice rows), wherever they run."""
+        return tuple((s.start, s.stop, s.rows) for s in self.stages)
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["input_shapes"] = {k: list(v) for k, v in self.input_shapes.items()}

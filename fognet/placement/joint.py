@@ -85,10 +85,6 @@ Match = Callable[[Instance], tuple[Mapping[str, str], Mapping[str, float] | None
 Replan = Callable[[str, Plan, Mapping[str, SiteLoad]], Plan]  # (source, current, loads) -> plan
 
 
-def _shape(plan: Plan) -> tuple:
-    return tuple((s.start, s.stop, s.peers, s.rows) for s in plan.stages)
-
-
 def plan_jointly(
     plans: Mapping[str, Plan], build: Build, match: Match, replan: Replan, max_iterations: int = MAX_ITERATIONS
 ) -> JointRound:
@@ -102,7 +98,7 @@ def plan_jointly(
     iterations = 1
     for _ in range(max_iterations):
         proposed = {s: replan(s, current[s], site_loads(instance, assignment, s)) for s in sorted(current)}
-        if all(_shape(proposed[s]) == _shape(current[s]) for s in current):
+        if all(proposed[s].placement() == current[s].placement() for s in current):
             break
         new_instance, new_ids = build(proposed)
         new_assignment, new_latency = match(new_instance)
@@ -112,5 +108,5 @@ def plan_jointly(
             break
         current, instance, ids = proposed, new_instance, new_ids
         assignment, latency, objective = new_assignment, new_latency, new_objective
-    replans = sum(1 for s in current if _shape(current[s]) != _shape(start[s]))
+    replans = sum(1 for s in current if current[s].placement() != start[s].placement())
     return JointRound(current, instance, ids, assignment, latency, objective, iterations, replans)

@@ -53,10 +53,6 @@ class Stream:
         return cls(scenario.round_s, scenario.arrival, scenario.queue)
 
 
-def _shape(plan: Plan) -> tuple:
-    return tuple((s.start, s.stop, s.rows) for s in plan.stages)
-
-
 def rename_source(plan: Plan, source: str) -> Plan:
     """A plan made for one source, used by another with the same state signature."""
     if plan.source == source:
@@ -144,8 +140,7 @@ class Planning:
         current plan and the loads rounded to 1e-4, since sources of one group facing the
         same loads answer alike."""
         peer = self.topology.peers[source]
-        anonymous = tuple((s.start, s.stop, tuple("" if p == source else p for p in s.peers), s.rows)
-                          for s in current.stages)
+        anonymous = current.placement(anonymous=True)
         key = ("respond", self.signature(source), anonymous, tuple(sorted(
             (w, round(v.load, 4), round(v.residual, 7)) for w, v in loads.items())))
         plan = self._cache.get(key)
@@ -176,7 +171,7 @@ class Planning:
     def refit(self, source: str, kind: str, plan: Plan, peers: list[list[str]]) -> Plan:
         """`plan` run on `peers` (per stage, one per piece), cached like plans are."""
         anonymous = tuple(tuple("" if p == source else p for p in stage) for stage in peers)
-        key = ("refit", kind, self.signature(source), _shape(plan), anonymous)
+        key = ("refit", kind, self.signature(source), plan.cuts(), anonymous)
         fitted = self._cache.get(key)
         if fitted is None:
             planner = self.planner(source, sliced=kind == "modnn")
@@ -201,8 +196,7 @@ class Planning:
         return plan
 
     def _reprice(self, source: str, kind: str, signature: tuple, plan: Plan) -> Plan:
-        anonymous = tuple((s.start, s.stop, tuple("" if p == source else p for p in s.peers), s.rows)
-                          for s in plan.stages)
+        anonymous = plan.placement(anonymous=True)
         key = ("price", kind, signature, anonymous)
         priced = self._cache.get(key)
         if priced is None:

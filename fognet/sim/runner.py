@@ -101,7 +101,7 @@ class Simulation:
 
     def _compile(self, source: str, plan: Plan, predicted: float | None) -> _Compiled:
         model = self.topology.peers[source].model
-        key = (model, tuple((s.start, s.stop, s.rows) for s in plan.stages))
+        key = (model, plan.cuts())
         pieces = self._compiled.get(key)
         if pieces is None:
             pieces = self._compiled[key] = plan_pieces(self.costs[model], plan)
