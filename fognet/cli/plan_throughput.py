@@ -56,44 +56,15 @@ def show_throughput(graph, times, state: ClusterState, source: str, title: str, 
     console.print(f"bytes priced as sent with encoding {encoding.name}", soft_wrap=True)
 
 
-def _alone(state: ClusterState, source: str, workers: set[str]) -> ClusterState:
-    """The cluster as `source` sees it planning alone: itself and the workers."""
-    keep = {source} | workers
-    links = {pair: link for pair, link in state.links.items() if set(pair) <= keep}
-    return ClusterState({p: s for p, s in state.peers.items() if p in keep}, links, state.default_link)
-
-
-def shared_instance(graph, times, state: ClusterState, sources: list[str], workers: set[str], encoding: Encoding):
-    """Each source's chain cut where its own best chain alone cuts it, priced on the whole
-    cluster for the period game (every source at one frame/s; workers shared, a car hosts
-    only its own stages). Returns the instance, each source's plan alone as a placement,
-    and each source's cuts (node indices: every node boundary is a candidate position)."""
-    from fognet.placement.chains import bounds_of, period_instance, route_of
-
-    positions = range(1, len(graph))
-    problems, bounds, apart = [], [], []
-    for source in sources:
-        full = ChainProblem.from_graph(graph, times, state, source, positions=positions, encoding=encoding)
-        mine = ChainProblem.from_graph(graph, times, _alone(state, source, workers), source,
-                                       positions=positions, encoding=encoding)
-        plan = bottleneck_chain(mine)
-        problems.append(full)
-        bounds.append(bounds_of(mine, plan))
-        apart.append(tuple(full.peers.index(mine.peers[p]) for p in route_of(mine, plan)))
-    peers = problems[0].peers
-    cap = [state.peers[p].cap for p in peers]
-    inst = period_instance(problems, bounds, cap=cap, shared=[p in workers for p in peers])
-    return inst, tuple(apart), [[full.positions[b] for b in bs] for full, bs in zip(problems, bounds, strict=True)]
-
-
 def show_shared(graph, times, state: ClusterState, sources: list[str], workers: set[str], title: str,
                 as_json: bool, encoding: Encoding) -> None:
     """Plan several sources' chains together on the shared peers by the period game and print
     them beside the same chains planned apart (each source as if alone)."""
     from fognet.matching.period import evaluate, problems
     from fognet.matching.period_game import play
+    from fognet.placement.chains import shared_chains
 
-    inst, apart, cuts = shared_instance(graph, times, state, sources, workers, encoding)
+    inst, apart, cuts = shared_chains(graph, times, state, sources, workers, encoding)
     result = play(inst)
     alone = evaluate(inst, apart)
     over = problems(inst, apart)

@@ -8,6 +8,7 @@ API
     chain_job(problem, bounds, rate=1.0) -> PeriodJob
     period_instance(problems, bounds, rates=None, cap=None, shared=None) -> PeriodInstance
     bounds_of(problem, plan), route_of(problem, plan): a ChainPlan's cuts and peers
+    shared_chains(graph, times, state, sources, workers, encoding) -> (instance, chains apart, cuts)
     random_period_instance(sources, workers, positions, seed, ...) -> PeriodInstance
 """
 
@@ -19,8 +20,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from fognet.errors import PlanError
-from fognet.matching.period import PeriodInstance, PeriodJob
-from fognet.partition.throughput import ChainPlan, ChainProblem
+from fognet.matching.period import PeriodInstance, PeriodJob, Placement
+from fognet.model.graph import ModelGraph
+from fognet.partition.cost import ClusterState
+from fognet.partition.encoding import DEFAULT_ENCODING, Encoding
+from fognet.partition.throughput import ChainPlan, ChainProblem, bottleneck_chain
 
 
 def chain_job(problem: ChainProblem, bounds: Sequence[int], rate: float = 1.0) -> PeriodJob:
@@ -63,6 +67,39 @@ def bounds_of(problem: ChainProblem, plan: ChainPlan) -> tuple[int, ...]:
 def route_of(problem: ChainProblem, plan: ChainPlan) -> tuple[int, ...]:
     """The peer index of each of `plan`'s stages."""
     return tuple(problem.peers.index(s.peer) for s in plan.stages)
+
+
+def _alone(state: ClusterState, source: str, workers: set[str]) -> ClusterState:
+    """The cluster as `source` sees it planning alone: itself and the workers."""
+    keep = {source} | workers
+    links = {pair: link for pair, link in state.links.items() if set(pair) <= keep}
+    return ClusterState({p: s for p, s in state.peers.items() if p in keep}, links, state.default_link)
+
+
+def shared_chains(graph: ModelGraph, times: Sequence[float], state: ClusterState, sources: Sequence[str],
+                  workers: set[str], encoding: Encoding = DEFAULT_ENCODING,
+                  rates: Sequence[float] | None = None) -> tuple[PeriodInstance, Placement, list[list[int]]]:
+    """Each source's chain of `graph`, cut where its own best chain alone (itself and the
+    workers, `throughput.bottleneck_chain`) cuts it, priced on the whole cluster for the
+    period game: workers shared, a source's device hosting only its own stages, caps from
+    the state, every source at `rates` (default 1 frame/s). Returns the instance, the
+    chains as each source planned them alone (a placement), and each source's cuts as
+    node indices (every node boundary is a candidate position)."""
+    positions = range(1, len(graph))
+    problems, bounds, apart = [], [], []
+    for source in sources:
+        full = ChainProblem.from_graph(graph, times, state, source, positions=positions, encoding=encoding)
+        mine = ChainProblem.from_graph(graph, times, _alone(state, source, workers), source,
+                                       positions=positions, encoding=encoding)
+        plan = bottleneck_chain(mine)
+        problems.append(full)
+        bounds.append(bounds_of(mine, plan))
+        apart.append(tuple(full.peers.index(mine.peers[p]) for p in route_of(mine, plan)))
+    peers = problems[0].peers
+    inst = period_instance(problems, bounds, rates, cap=[state.peers[p].cap for p in peers],
+                           shared=[p in workers for p in peers])
+    cuts = [[full.positions[b] for b in bs] for full, bs in zip(problems, bounds, strict=True)]
+    return inst, tuple(apart), cuts
 
 
 def _need(weights: np.ndarray, acts: np.ndarray) -> np.ndarray:

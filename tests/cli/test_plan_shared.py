@@ -9,11 +9,11 @@ from click.testing import CliRunner
 
 from fognet.cli import main
 from fognet.cli.plan import node_times
-from fognet.cli.plan_throughput import shared_instance
 from fognet.config.cluster import load_cluster
 from fognet.matching.period_check import check
 from fognet.model.load import load_model
 from fognet.partition.encoding import Encoding
+from fognet.placement.chains import shared_chains
 from fognet.placement.state import cluster_state
 
 LOCAL_CARS = str(Path(__file__).resolve().parents[2] / "peers" / "local-cars.toml")
@@ -47,7 +47,7 @@ def test_shared_chains_fit_every_memory_and_no_step_improves_them(tmp_path) -> N
     # rebuild the same instance and check the printed placement independently
     cluster = load_cluster(file)
     graph, times, _ = node_times(load_model("squeezenet"), None, True)
-    inst, _, _ = shared_instance(graph, times, cluster_state(cluster), ["car1", "car2"],
+    inst, _, _ = shared_chains(graph, times, cluster_state(cluster), ["car1", "car2"],
                                  {p.name for p in cluster.workers}, Encoding())
     where = tuple(tuple(inst.peers.index(stages[inst.stage_name(j, k)]) for k in range(job.n_stages))
                   for j, job in enumerate(inst.jobs))
