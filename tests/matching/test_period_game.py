@@ -107,17 +107,18 @@ def test_optimum_equals_enumeration_and_bounds_the_game() -> None:
     assert found >= 30
 
 
-def test_hold_keeps_the_least_load_run_that_fits() -> None:
-    inst = random_period_instance(2, 2, 4, seed=1, memory=1e9)
-    stages = inst.stages()
-    p = len(inst.peers) - 1
+def test_hold_keeps_the_largest_first_run_that_fits() -> None:
+    inst = random_period_instance(3, 2, 5, seed=0, memory=6e7)
+    p = len(inst.peers) - 1  # a shared worker; stages propose only where they fit alone
+    stages = [s for s in inst.stages() if inst.need(*s) <= inst.memory[p]]
     loads = {s: float(inst.compute(*s)[p]) for s in stages}
-    order = sorted(stages, key=lambda s: (loads[s], inst.need(*s), s))
+    order = sorted(stages, key=lambda s: (-inst.need(*s), loads[s], s))
     held, rejected = hold(inst, p, stages[::-1])
     assert held + rejected == order  # the prefix rule, whatever the offer order
+    assert held and rejected
     assert sum(inst.need(*s) for s in held) <= inst.memory[p]
-    if rejected:
-        assert sum(inst.need(*s) for s in held) + inst.need(*rejected[0]) > inst.memory[p]
+    assert sum(inst.need(*s) for s in held) + inst.need(*rejected[0]) > inst.memory[p]
+    assert hold(inst, p, stages) == (held, rejected)
 
 
 def test_the_game_beats_planning_apart_and_random_on_average() -> None:
