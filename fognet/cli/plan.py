@@ -47,6 +47,17 @@ def default_source(cluster, source: str | None) -> str:
     return cluster.sources[0].name
 
 
+def shared_sources(cluster, text: str) -> list[str]:
+    """The sources `--sources` names ('all': every source of the file), each checked."""
+    names = [s.name for s in cluster.sources] if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    known = {s.name for s in cluster.sources}
+    bad = [n for n in names if n not in known]
+    if bad or not names:
+        raise click.UsageError(f"--sources: {', '.join(bad) or 'no name'} is no source of {cluster.name} "
+                               f"(its sources: {', '.join(sorted(known)) or 'none'})")
+    return names
+
+
 @click.command()
 @model_argument
 @click.option("--cluster", "cluster_path", type=click.Path(path_type=Path), required=True, help="Cluster TOML file (peers and links).")
@@ -60,10 +71,12 @@ def default_source(cluster, source: str | None) -> str:
               help="Price in the emulated time `fognet infer` runs in (default: as the file says).")
 @click.option("--mode", "mode_name", type=click.Choice(["latency", "throughput"]), default="latency", show_default=True,
               help="latency: DINA-P's star plan; throughput: a chain plan scored by its period.")
+@click.option("--sources", "sources_text", default=None,
+              help="Throughput mode: plan these sources' chains together on the shared peers (comma-separated, or 'all').")
 @input_shape_option
 @encoding_option
 def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatial, seed, emulate, mode_name,
-         input_shapes, encoding) -> None:
+         sources_text, input_shapes, encoding) -> None:
     """Plan MODEL for CLUSTER: stages, peers and predicted latency, beside reference plans.
 
     Priced as `fognet infer` prices the same file: with emulation on, in its slowed time."""
@@ -72,8 +85,11 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
     from fognet.placement.policies import make_plan
     from fognet.placement.state import cluster_state
 
+    if sources_text is not None and (mode_name != "throughput" or source is not None):
+        raise click.UsageError("--sources plans several chains: it needs --mode throughput and no --source")
     cluster = load_cluster(cluster_path)
-    source = default_source(cluster, source)
+    sources = None if sources_text is None else shared_sources(cluster, sources_text)
+    source = default_source(cluster, source if sources is None else sources[0])
     mode = cluster.emulated(emulate)
     loaded = load_model(model, input_shapes, seed=seed)
     graph, times, basis = node_times(loaded, profile_path, estimate)
@@ -84,6 +100,13 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
         title = f"{loaded.name} on {cluster.name} from {source} (node times: {basis})"
         if not as_json:
             Console().print(mode.describe(), soft_wrap=True)
+        if sources is not None:
+            from fognet.cli.plan_throughput import show_shared
+
+            workers = {p.name for p in cluster.workers}
+            show_shared(graph, times, cluster_state(cluster, mode.link_scale), sources, workers,
+                        f"{loaded.name} on {cluster.name} (node times: {basis})", as_json, encoding)
+            return
         show_throughput(graph, times, cluster_state(cluster, mode.link_scale), source, title, as_json, encoding)
         return
     planner = make_planner(graph, times, cluster_state(cluster, mode.link_scale), source, spatial=not no_spatial,

@@ -13,4 +13,9 @@ messages         the matching protocol's messages, one frozen value each
 agent            the game as per-party sans-I/O state machines (messages in, messages out)
 local_driver     runs agents over in-memory queues, deterministically
 round_rules      the live round's rules as pure functions (who plays, when phase 1 ends, the Turn)
+period           throughput mode: several sources' chains on shared sites, the bottleneck utilisation U
+period_game      the game on U: deferred acceptance, then moves / swaps / displacements (lexicographic)
+period_check     independent stability checker for the period game (enumerates every step)
+period_exact     the exact least U for small instances (branch and bound)
+period_baselines  solo (each source alone), greedy and random placements of the same chains
 """

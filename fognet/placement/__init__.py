@@ -8,4 +8,5 @@ joint      planning with the game: best response between DINA-P and DINA-O (DINA
 refit      matching -> plan: stages on the peers they got, rows re-fitted, neighbours merged
 policies   the placement policies by name: DINA-P and the baselines (local, best node,
            Neurosurgeon, MoDNN), and the matchers (the game, greedy = phase 1, random)
+chains     chain plans priced as the period game's instance (throughput mode, several sources)
 """
