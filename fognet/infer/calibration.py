@@ -32,16 +32,13 @@ API
         .apply(state) -> ClusterState                the state with calibrated speeds and links
         .speed(peer) -> float | None; .link(peer) -> LinkState | None
         .samples -> int                              timings taken in so far
-    OwnWork(keep=512)                                this source's subtasks at each peer over time
-        .begin(peer, work_s, now) -> token; .end(token, now)
-        .at(peer, when) -> float                     its reference work outstanding there then
-    backlog_of_others(advertised, own_then) -> float
+
+A peer's backlog is not calibrated here: STATE says which part of it is this source's own
+work, and the one rule that takes it out is `placement.instance.backlog_without`.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -148,35 +145,3 @@ class Calibration:
             if link is not None and link != state.link(self.source, pid):
                 links[(min(self.source, pid), max(self.source, pid))] = link
         return ClusterState(peers, links, state.default_link)
-
-
-class OwnWork:
-    """This source's own subtasks at each peer over time.
-
-    A peer's STATE advertises all the work it holds, this source's frames included; a
-    frame that starts after those finished does not wait for them. Knowing when its own
-    subtasks were out (sent, not yet answered), the source can take its own share out of
-    a backlog heard at a given moment and plan with the others' work only.
-    """
-
-    def __init__(self, keep: int = 512) -> None:
-        self._spans: deque[tuple[str, float, float, float]] = deque(maxlen=keep)  # peer, start, end, work
-        self._open: dict[int, tuple[str, float, float]] = {}
-        self._ids = itertools.count()
-
-    def begin(self, peer: str, work_s: float, now: float) -> int:
-        token = next(self._ids)
-        self._open[token] = (peer, now, work_s)
-        return token
-
-    def end(self, token: int, now: float) -> None:
-        peer, start, work = self._open.pop(token)
-        self._spans.append((peer, start, now, work))
-
-    def at(self, peer: str, when: float) -> float:
-        closed = sum(w for p, a, b, w in self._spans if p == peer and a <= when <= b)
-        return closed + sum(w for p, a, w in self._open.values() if p == peer and a <= when)
-
-
-def backlog_of_others(advertised: float, own_then: float) -> float:
-    return max(0.0, advertised - own_then)

@@ -22,7 +22,11 @@ sessions' pages and sat at ~3.7x the bound instead of ~2x the bytes held.
 Jobs queue for ONE worker thread (a device runs one subtask at a time; its intra-op
 threads come from its profile), so `wait_s` in a result is the time the job sat behind
 others, and `compute_s` the time it ran. `backlog_s` is the predicted reference-seconds
-of work queued or running, which the peer advertises in STATE (the `q_p` of DESIGN.md).
+of work queued or running, which the peer advertises in STATE (the `q_p` of DESIGN.md),
+and `backlog()` the same split by the source each job came from (`Job.source`: the EXEC's
+authenticated sender, or this peer for its own stages). A round's sources price their own
+frames by their rates, so their queued work must not count again as backlog there: the
+split lets every peer take it out (`placement.instance.backlog_without`).
 
 Admission (`fognet.peer.admission`): the worker thread's busy spans feed a `Load`;
 `refusal()` says why a new subtask from another peer should be answered BUSY (past the
@@ -44,7 +48,8 @@ would need to run faster than measured runs at measured speed, with a warning.
 
 API
     TaskKey(sha256, start, stop, input_shapes=(), rows=None)   frozen, hashable; rows: a spatial slice's output rows
-    Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray | data.source.Pixels}
+    Job(key, tensors, work_s=0.0, source="")                    tensors: {name: ndarray | data.source.Pixels}
+    Backlog(total_ref_s, by_source)                             frozen: by_source ((source, ref_s), ...) sorted
     JobResult(outputs, wait_s, compute_s, in_wire_bytes=-1, out_wire_bytes=-1)
     frames_normalised(tensors) -> {name: ndarray}   uint8 frames normalised where they run
     Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0,
@@ -53,6 +58,7 @@ API
         await .run(job) -> JobResult       raises ModelError / WireError for a bad job
         .sessions, .models -> CacheStats   what the two caches hold
         .backlog_s -> float                reference-seconds queued or running
+        .backlog() -> Backlog              the same, and its split by source
         .refusal() -> str | None           why to answer BUSY now (fognet.peer.admission), or None
         .speed -> float                    calibrated reference-seconds per second
         .speed_samples -> int              runs that calibrated it
@@ -120,6 +126,15 @@ class Job:
     key: TaskKey
     tensors: Mapping[str, np.ndarray]
     work_s: float = 0.0  # predicted reference-seconds, if the sender knows; else learned
+    source: str = ""  # the peer whose frame this is ("": not said); splits the backlog
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The work a peer holds (reference-seconds) and the part of it each source sent."""
+
+    total_ref_s: float = 0.0
+    by_source: tuple[tuple[str, float], ...] = ()  # (source, reference-seconds), by name; "" unsaid
 
 
 @dataclass(frozen=True)
@@ -159,7 +174,7 @@ Expected = dict[str, tuple[tuple[int, ...], str]]  # input name -> (shape, numpy
 class _Queue:
     """Predicted work of the jobs accepted and not yet finished."""
 
-    pending: dict[int, float] = field(default_factory=dict)
+    pending: dict[int, tuple[str, float]] = field(default_factory=dict)  # ticket -> (source, work)
     ids: itertools.count = field(default_factory=itertools.count)
 
 
@@ -203,7 +218,14 @@ class Executor:
 
     @property
     def backlog_s(self) -> float:
-        return sum(self._queue.pending.values())
+        return self.backlog().total_ref_s
+
+    def backlog(self) -> Backlog:
+        """The work queued or running, and its split by source (one snapshot of both)."""
+        parts: dict[str, float] = {}
+        for source, work in list(self._queue.pending.values()):
+            parts[source] = parts.get(source, 0.0) + work
+        return Backlog(sum(parts.values()), tuple(sorted(parts.items())))
 
     def refusal(self) -> str | None:
         """Why one more subtask from another peer should be answered BUSY, or None."""
@@ -232,7 +254,7 @@ class Executor:
         known = self._built.peek(job.key)
         estimate = job.work_s or (known.work_s if known else 0.0)
         ticket = next(self._queue.ids)
-        self._queue.pending[ticket] = estimate
+        self._queue.pending[ticket] = (job.source, estimate)
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._pool, self._run_sync, job, time.perf_counter())

@@ -9,7 +9,7 @@ import contextlib
 import pytest
 
 from fognet.data.driving import DrivingStream
-from fognet.infer.calibration import Calibration, OwnWork
+from fognet.infer.calibration import Calibration
 from fognet.infer.placement import PlannerPlacement, reprice
 from fognet.infer.requester import SubtaskTiming
 from fognet.infer.session import Identity, SessionOptions, run_session
@@ -86,14 +86,6 @@ def test_speed_samples_and_slices_sent_behind_others_are_not_link_samples() -> N
     assert cal.link("w2") == LinkState(1e7, LATENCY)
     assert cal.speed("w2") == pytest.approx(2.0)  # 0.01 reference-s in 0.005 s
     assert cal.speed("w1") is None
-
-
-def test_own_work_is_counted_while_out() -> None:
-    own = OwnWork()
-    token = own.begin("w1", 0.3, now=10.0)
-    assert own.at("w1", 10.5) == 0.3 and own.at("w1", 9.0) == 0.0 and own.at("w2", 10.5) == 0.0
-    own.end(token, now=11.0)
-    assert own.at("w1", 10.5) == 0.3 and own.at("w1", 11.5) == 0.0
 
 
 def _wide_model():

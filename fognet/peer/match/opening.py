@@ -248,6 +248,8 @@ def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figure
         round=number, budget_s=budget_s,
         roster=tuple(roster), addresses=tuple(roster.values()), rule=f.rule,
         quota=f.quota, speed=f.speed, backlog_ref_s=f.backlog_ref_s,
+        backlog_sources=tuple(s for s, _ in f.backlog_by_source),
+        backlog_source_ref_s=tuple(w for _, w in f.backlog_by_source),
         source=source, local_speed=f.local_speed,
         local_backlog_ref_s=f.local_backlog_ref_s,
         link_peers=tuple(lk.peer for lk in f.links),
