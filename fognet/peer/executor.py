@@ -40,7 +40,12 @@ speed. The peer advertises it in STATE, so every source plans with what runs rea
 
 Emulation: with `emulate=True`, a job's elapsed compute is stretched to
 `measured * time_scale / speed` by sleeping in the worker thread after the run, so the
-emulated device is busy for that long and later jobs wait behind it. `time_scale` (>= 1)
+emulated device is busy for that long and later jobs wait behind it. `measured` is the
+run's CPU time when it is all in the worker thread (one intra-op thread, as in every
+shipped profile), else its wall time: emulated peers share this machine's cores, and a run
+that waited for one had the wait stretched too and calibrated its device down (a 1.0
+device's speed swung 0.33-1.84, issue 11). A run the host could not fit in the device's
+time (the fastest has no slack) reports the time it took; the speed stays the device's. `time_scale` (>= 1)
 slows the whole emulated cluster down so that devices faster than this machine can be
 emulated too: with the scale set to the fastest speed, that device runs at measured speed
 and every other one proportionally slower (`fognet.config.emulation`). A device that
@@ -275,26 +280,36 @@ class Executor:
 
     def _run_job(self, job: Job, queued_at: float) -> JobResult:
         built, feeds = self._get(job.key, frames_normalised(job.tensors))
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         try:
             values = built.session.run(list(built.outputs), feeds)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"onnxruntime failed on [{job.key.start}, {job.key.stop}): {str(exc).splitlines()[0]}") from exc
-        measured = time.perf_counter() - t0
-        compute = measured
-        if self.emulate and self.stretch > 1.0:
-            compute = measured * self.stretch
-            time.sleep(compute - measured)
+        wall = time.perf_counter() - t0
+        measured = self._measured(wall, time.thread_time() - cpu0)
+        compute = wall
+        if self.emulate:
+            device = measured * max(1.0, self.stretch)  # what the emulated device takes
+            if device > wall:
+                time.sleep(device - wall)
+            compute = max(wall, device)  # the host may not manage the device's time: as it was
         reference = measured * self.time_scale if self.emulate else measured * self.configured_speed
-        if job.work_s > 0 and compute > 0:
+        sample = measured * max(1.0, self.stretch) if self.emulate else compute
+        if job.work_s > 0 and sample > 0:
             with self._lock:
-                self._speed = self._speed.update(speed_sample(job.work_s, compute))
+                self._speed = self._speed.update(speed_sample(job.work_s, sample))
         built.work_s = reference if not built.work_s else 0.7 * built.work_s + 0.3 * reference
         outputs = dict(zip(built.outputs, values, strict=True))
         if built.slice is not None:  # only rows equal to the unsplit run's travel back
             outputs = {k: np.ascontiguousarray(v) for k, v in crop_outputs(outputs, built.slice).items()}
         # Session building on first use counts as waiting, not as the subtask's compute.
         return JobResult(outputs, t0 - queued_at, compute)
+
+    def _measured(self, wall: float, cpu: float) -> float:
+        """Seconds of this machine a run took: emulated with one intra-op thread (all of it
+        in this thread), its CPU time, so sharing the cores neither stretches it nor slows
+        the device it stands for (module docstring); otherwise its wall time."""
+        return cpu if self.emulate and self.threads == 1 and cpu > 0 else wall
 
     def _get(self, key: TaskKey, tensors: Mapping[str, np.ndarray]) -> tuple[_Built, dict[str, np.ndarray]]:
         """The session for `key` and its feeds; the request is checked before anything is built."""
