@@ -101,7 +101,8 @@ def figures_from_cluster(name: str, cluster: ClusterState, rule: str = "welfare"
                          rate: float = 1.0) -> Figures:
     """A node's figures from its cluster state: its own speed, backlog, quota and NIC (as a
     worker and as its own device), its links to every other peer that takes work, and the
-    frame rate it streams at as a source."""
+    frame rate it streams at as a source (its state's, when set as the planning source's;
+    else `rate`)."""
     me = cluster.peer(PeerId(name))
     links = []
     for pid, peer in sorted(cluster.peers.items()):
@@ -109,7 +110,7 @@ def figures_from_cluster(name: str, cluster: ClusterState, rule: str = "welfare"
         if pid != name and peer.quota > 0 and link is not None:
             links.append(LinkFigure(pid, link.bandwidth, link.latency))
     return Figures(me.quota, me.speed, me.backlog, me.speed, me.backlog, tuple(links), rule,
-                   rate=rate, nic=me.nic or 0.0)
+                   rate=me.rate or rate, nic=me.nic or 0.0)
 
 
 def game_instance(

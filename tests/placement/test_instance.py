@@ -43,6 +43,10 @@ def test_figures_from_a_nodes_cluster_state() -> None:
     assert (f.quota, f.local_speed, f.local_backlog_ref_s) == (0, 0.5, 0.01)
     assert f.links == (LinkFigure("w1", 1e7, 0.002), LinkFigure("w2", 5e6, 0.004))
     assert figures_from_cluster("w1", cluster).quota == 3
+    assert f.rate == 1.0 and figures_from_cluster("car1", cluster, rate=4.0).rate == 4.0
+    streaming = cost.ClusterState({**cluster.peers, "car1": cost.PeerState("car1", 0.5, rate=12.5)},
+                                  cluster.links, cluster.default_link)
+    assert figures_from_cluster("car1", streaming).rate == 12.5  # the rate the source measured
 
 
 def test_a_peer_in_both_roles_plays_as_its_source_and_its_worker_id() -> None:
