@@ -301,6 +301,7 @@ class RoundOpen(Body):
     sources: tuple[str, ...] = ()  # the round's sources as far as the sender knows
     frozen: bool = False  # the sender settled who plays: adopt its roster and sources
     hold_s: float = 0.0  # keep the round open at least this long (s from sending): gathering
+    latest: int = 0  # the highest round number the sender has heard of (a late source starts past it)
 
     def __post_init__(self) -> None:
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)

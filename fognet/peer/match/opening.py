@@ -34,6 +34,7 @@ A round frozen before it heard of the other is not merged (both are played, each
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -261,7 +262,10 @@ def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figure
 
 
 def round_over_body(number: int, me: str, my_address: str, figures: Figures, peer: str,
-                    address: str) -> wire.RoundOpen:
+                    address: str, latest: int = 0) -> wire.RoundOpen:
     """The answer to a ROUND_OPEN for a round already over here: frozen, without the
-    sender among its sources, so the sender's subtasks go to the next round."""
-    return open_body(number, 0.0, {me: my_address, peer: address}, figures, False, (), True)
+    sender among its sources, so the sender's subtasks go to the next round, after
+    `latest` (the highest I have heard of: a source new to the cluster would otherwise try
+    the rounds it missed one by one)."""
+    body = open_body(number, 0.0, {me: my_address, peer: address}, figures, False, (), True)
+    return dataclasses.replace(body, latest=latest)
