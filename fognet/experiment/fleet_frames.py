@@ -9,7 +9,15 @@ at once, every output verified, with their DINA-P plans placed by
             node grants its quota once per car, nobody prices the others)
     greedy  one joint round, phase 1 only (`MatchedPlacement(steps=False)`)
 
-    play_arms(frames, model, seed) -> rows    one per arm and car, and one per arm ("all")
+    play_arms(frames, model, seed, runs=1) -> rows   one per run, arm and car, and one per run
+                                                      and arm (car "all")
+    arm_means(rows) -> {arm: mean ms over runs}
+
+Every run plays the arms in another order (run k starts with the k-th arm): on a shared
+machine the load moves in minutes, and the arm played first used to be the joint one every
+time. Each row says where the time went (transfer, wait, compute per subtask), so a run
+the host slowed shows as compute on the fog server, whose emulated time has no slack
+(it runs at this machine's speed, `config.emulation`).
 """
 
 from __future__ import annotations
@@ -94,8 +102,9 @@ def _arms() -> dict:
     }
 
 
-def play_arms(frames: int, model: str, seed: int) -> list[dict]:
-    """(d) Every arm on the same frames; one row per arm and car, and one per arm (car "all")."""
+def play_arms(frames: int, model: str, seed: int, runs: int = 1) -> list[dict]:
+    """(d) Every arm on the same frames, `runs` times on one cluster, each run in another
+    order; one row per run, arm and car, and one per run and arm (car "all")."""
     import asyncio
     import tempfile
     from dataclasses import replace
@@ -127,23 +136,38 @@ def play_arms(frames: int, model: str, seed: int) -> list[dict]:
                                     options, identities[car]) for k, car in enumerate(cars)]
                 return placements, dict(zip(cars, await asyncio.gather(*runs), strict=True))
 
-            for arm, arm_maker in _arms().items():
-                placements, reports = asyncio.run(together(arm_maker()))
-                rows += _frame_rows(arm, placements, reports)
+            arms = list(_arms().items())
+            for run in range(runs):
+                for order, (arm, arm_maker) in enumerate(arms[run % len(arms):] + arms[:run % len(arms)]):
+                    placements, reports = asyncio.run(together(arm_maker()))
+                    rows += [{"run": run + 1, "order": order + 1, **r}
+                             for r in _frame_rows(arm, placements, reports)]
     return rows
 
 
+def arm_means(rows: list[dict]) -> dict[str, float]:
+    """Each arm's mean frame latency (ms) over the runs' "all" rows."""
+    every: dict[str, list[float]] = {}
+    for r in rows:
+        if r["car"] == "all" and r["mean_ms"] != "":
+            every.setdefault(r["arm"], []).append(r["mean_ms"])
+    return {arm: round(statistics.fmean(v), 2) for arm, v in every.items()}
+
+
 def _frame_rows(arm: str, placements: dict, reports: dict) -> list[dict]:
-    rows, every = [], []
+    rows, every, parts = [], [], []
     for car, report in reports.items():
         lat = [r.latency_s for r in report.results if r.ok]
+        timings = [t for r in report.results if r.ok for t in r.timings]
         every += lat
+        parts += timings
         rounds = placements[car].rounds
         rows.append({
             "arm": arm, "car": car, "frames": len(report.results), "ok": len(lat),
             "verified": report.verified,
             "mean_ms": round(1e3 * statistics.fmean(lat), 2) if lat else "",
             "p50_ms": round(1e3 * report.summary.p50_s, 2),
+            **_where(timings),
             "rounds": len(rounds),
             "played_with": " ".join("+".join(r.sources) for r in rounds),
             "stages_on": " | ".join("+".join(v) for v in report.summary.stage_peers.values()),
@@ -154,5 +178,13 @@ def _frame_rows(arm: str, placements: dict, reports: dict) -> list[dict]:
                  "ok": len(every), "verified": sum(r["verified"] or 0 for r in rows),
                  "mean_ms": round(1e3 * statistics.fmean(every), 2) if every else "",
                  "p50_ms": round(1e3 * statistics.median(every), 2) if every else "",
+                 **_where(parts),
                  "rounds": sum(r["rounds"] for r in rows), "played_with": "", "stages_on": ""})
     return rows
+
+
+def _where(timings: list) -> dict:
+    """Mean ms per subtask in transfer, queue wait and compute (as the workers report them)."""
+    def mean(kind: str) -> float | str:
+        return round(1e3 * statistics.fmean(getattr(t, kind) for t in timings), 2) if timings else ""
+    return {"transfer_ms": mean("transfer_s"), "wait_ms": mean("wait_s"), "compute_ms": mean("compute_s")}

@@ -32,17 +32,16 @@ API
         .apply(state) -> ClusterState                the state with calibrated speeds and links
         .speed(peer) -> float | None; .link(peer) -> LinkState | None
         .samples -> int                              timings taken in so far
-    OwnWork(keep=512)                                this source's subtasks at each peer over time
-        .begin(peer, work_s, now) -> token; .end(token, now)
-        .at(peer, when) -> float                     its reference work outstanding there then
-    backlog_of_others(advertised, own_then) -> float
+    stream_rate(ends) -> float | None                frames/s from the times frames ended
+
+A peer's backlog is not calibrated here: STATE says which part of it is this source's own
+work, and the one rule that takes it out is `placement.instance.backlog_without`.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from fognet.infer.requester import SubtaskTiming
@@ -150,33 +149,14 @@ class Calibration:
         return ClusterState(peers, links, state.default_link)
 
 
-class OwnWork:
-    """This source's own subtasks at each peer over time.
-
-    A peer's STATE advertises all the work it holds, this source's frames included; a
-    frame that starts after those finished does not wait for them. Knowing when its own
-    subtasks were out (sent, not yet answered), the source can take its own share out of
-    a backlog heard at a given moment and plan with the others' work only.
-    """
-
-    def __init__(self, keep: int = 512) -> None:
-        self._spans: deque[tuple[str, float, float, float]] = deque(maxlen=keep)  # peer, start, end, work
-        self._open: dict[int, tuple[str, float, float]] = {}
-        self._ids = itertools.count()
-
-    def begin(self, peer: str, work_s: float, now: float) -> int:
-        token = next(self._ids)
-        self._open[token] = (peer, now, work_s)
-        return token
-
-    def end(self, token: int, now: float) -> None:
-        peer, start, work = self._open.pop(token)
-        self._spans.append((peer, start, now, work))
-
-    def at(self, peer: str, when: float) -> float:
-        closed = sum(w for p, a, b, w in self._spans if p == peer and a <= when <= b)
-        return closed + sum(w for p, a, w in self._open.values() if p == peer and a <= when)
-
-
-def backlog_of_others(advertised: float, own_then: float) -> float:
-    return max(0.0, advertised - own_then)
+def stream_rate(ends: Sequence[float]) -> float | None:
+    """The frames/s a source streams at: one over the median gap between the times (s, one
+    clock) its last frames ended (the median: a re-plan's pause is no frame gap); None from
+    fewer than two. A round prices every source's frames at its rate: a stream sent as fast
+    as its window frees (a benchmark, `fognet infer` unpaced) runs far above the 1 frame/s
+    a round assumed, and at that rate three cars on one laptop looked like 9% of it
+    (issue 11) when their frames really needed all of it."""
+    gaps = sorted(b - a for a, b in itertools.pairwise(ends))
+    if not gaps or gaps[len(gaps) // 2] <= 0:
+        return None
+    return 1.0 / gaps[len(gaps) // 2]

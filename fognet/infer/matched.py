@@ -12,7 +12,10 @@ they were matched to (finish-together rows; slices on one peer merge, all on one
 a whole stage there), consecutive whole stages on one peer merge into one stage (one round
 trip instead of several), and every stage is re-priced. The source session
 (`fognet.infer.session`) plays a round whenever it would re-plan; frames keep the plan they
-started with.
+started with. The plan a round made is taken as it is (`Placement.binding`): kept on the
+current plan because that plan, priced alone, looked better, a source would run where the
+round did not put it, past a quota the round granted to another (issue 11: a car matched
+to the laptop kept its frames on the fog server, three cars on a server of quota 2).
 
 A round cut by its deadline keeps the last valid matching (the Matchmaker's result); a
 round that reached no matching at all (no worker answered, or phase 1 never ended) falls
@@ -111,6 +114,8 @@ def round_lines(placement: Placement) -> list[str]:
 
 class MatchedPlacement(Placement):
     """See the module docstring."""
+
+    binding = True  # a round's matching holds for every frame of the round (DESIGN.md, Round)
 
     def __init__(self, use_source: bool = True, spatial: bool = True,
                  expect: Placement | None = None, deadline_s: float | None = None,

@@ -59,6 +59,9 @@ class Placement:
     plan on the peers a round matched (`fognet.infer.matched`); other placements keep it."""
 
     rounds: Sequence = ()  # the matching rounds this placement played (`matched.RoundRecord`)
+    # its plans are settled with other sources (a round's matching): taken as they come,
+    # never weighed against the current plan priced alone (`infer.replanning`)
+    binding: bool = False
 
     def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         raise NotImplementedError

@@ -154,7 +154,6 @@ class Requester:
         self._outputs = tuple(t.name for t in graph.outputs)
         self._slicer = Slicer(graph)
         self.on_frame: Callable[[FrameResult], None] | None = None  # each frame that succeeds, as it ends
-        self.own_work = None  # a calibration.OwnWork told of every remote subtask, if set
 
     async def run(
         self,
@@ -293,7 +292,6 @@ class Requester:
         key = job.key
         what = f"stage {number} nodes [{key.start}, {key.stop})" + (f" rows {key.rows}" if key.rows else "")
         timeout = self.faults.deadlines.timeout(peer, key, self.timeout)
-        token = self.own_work.begin(peer, job.work_s, time.monotonic()) if self.own_work is not None else None
         try:
             result = await asyncio.wait_for(self.run_subtask(peer, job, timeout), timeout + DEADLINE_GRACE_S)
         except TimeoutError:
@@ -313,9 +311,6 @@ class Requester:
             # forgotten); without this the frame would vanish instead of failing.
             raise SubtaskFailed(f"{what} on {peer}: the peer went away after "
                                 f"{time.perf_counter() - t0:.2f} s (connection closed)", peer) from None
-        finally:
-            if token is not None:
-                self.own_work.end(token, time.monotonic())
         rtt = time.perf_counter() - t0
         self.faults.succeeded(peer, key, rtt)
         transfer = max(0.0, rtt - result.wait_s - result.compute_s)

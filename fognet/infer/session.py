@@ -67,13 +67,14 @@ import itertools
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fognet.errors import ConfigError, ModelError, PeerUnreachable
-from fognet.infer.calibration import Calibration, OwnWork, backlog_of_others
+from fognet.infer.calibration import Calibration, stream_rate
 from fognet.infer.fidelity import Fidelity, compare_outputs
 from fognet.infer.placement import GreedyPlacement, Placement
 from fognet.infer.replanning import Plans, Replan
@@ -90,6 +91,7 @@ from fognet.partition.stages import Plan
 from fognet.peer.membership import MemberEvent
 from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
 from fognet.peer.store import ModelStore
+from fognet.placement.instance import backlog_without
 from fognet.placement.pricing import model_costs
 
 if TYPE_CHECKING:
@@ -98,6 +100,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WARMUP_TIMEOUT_S = 300.0  # the first frame fetches the model to every peer of the plan
+RATE_FRAMES = 8  # the last frames whose ends measure the source's frame rate
 
 
 def frames_for(
@@ -225,7 +228,7 @@ class Session:
         self.costs = model_costs(graph, times, loaded.sha256, encoding=options.encoding)
         self.options, self.identity, self.workers = options, identity, workers
         self.calibration = Calibration(peer.name)
-        self.own_work = OwnWork()
+        self.ends: deque[float] = deque(maxlen=RATE_FRAMES)  # when its last frames ended (monotonic s)
         self.plans: Plans | None = None
         self.feeds_seen: list[Mapping[str, object]] = []
         # Faults (fognet.infer.replay): a subtask is late after a few of its peer's usual
@@ -234,15 +237,18 @@ class Session:
 
     def state(self) -> ClusterState:
         """What the source plans with: membership's view, the NICs its identity knows, its own
-        work taken out of the backlogs peers advertised, then its calibrated speeds and links."""
+        work taken out of the backlogs peers advertised (the part their STATE says is mine:
+        `backlog_without`, the rule a round applies to all its sources), then its calibrated
+        speeds and links."""
         state = self.peer.cluster_state(self.identity.links, self.identity.default_link)
         peers = {pid: replace(p, nic=self.identity.nics.get(pid, p.nic)) for pid, p in state.peers.items()}
         me = self.peer.name
         for pid, p in peers.items():
             member = self.peer.membership.table.get(pid)
             if pid != me and member is not None:
-                own = self.own_work.at(pid, member.last_seen)
-                peers[pid] = replace(p, backlog=backlog_of_others(p.backlog, own))
+                peers[pid] = replace(p, backlog=backlog_without(p.backlog, member.backlog_by_source, (me,)))
+        if (rate := stream_rate(self.ends)) is not None:  # as the planning source: its frame rate
+            peers[me] = replace(peers[me], rate=rate)
         workers = self.faults.bans.usable((p for p in peers if p != me), time.monotonic())
         peers = {pid: p for pid, p in peers.items() if pid == me or pid in workers}  # bans left out
         state = ClusterState(peers, state.links, state.default_link)
@@ -251,10 +257,16 @@ class Session:
     def requester(self, timeout_s: float, calibrate: bool = True) -> Requester:
         requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, costs=self.costs,
                               faults=self.faults)
-        requester.own_work = self.own_work
-        if calibrate and self.options.calibrate:
-            requester.on_frame = lambda result: self.calibration.observe(result.timings)
+        if calibrate:
+            requester.on_frame = self._observe
         return requester
+
+    def _observe(self, result: FrameResult) -> None:
+        """A frame that ran (not the first warm-up frame, which fetched and built): its end
+        times the stream's rate, its timings calibrate."""
+        self.ends.append(time.monotonic())
+        if self.options.calibrate:
+            self.calibration.observe(result.timings)
 
     async def use(self, placement: Placement) -> Plan:
         """Place with `placement` from now on (under the current, calibrated state)."""

@@ -168,6 +168,14 @@ class Hello(Body):
     heartbeat_s: float = 0.0  # the sender's STATE interval; it is dead after 3 of these (0: unknown)
     key: str = ""  # a closed peer's public-key fingerprint (fognet.net.keys); "" when open
     memory_bytes: float = 0.0  # memory the peer lends to partitions (weights + activations); 0: not said
+    # backlog_ref_s split by the source whose frames it is (their EXECs' senders; the peer's
+    # own stages under its name): a round takes its own sources' part out (`backlog_split`)
+    backlog_sources: tuple[str, ...] = ()
+    backlog_source_ref_s: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        _same_length("backlog split", backlog_sources=self.backlog_sources,
+                     backlog_source_ref_s=self.backlog_source_ref_s)
 
 
 @body(MsgType.STATE)
@@ -256,6 +264,16 @@ def _same_length(name: str, **columns: tuple) -> None:
         raise WireError(f"{name}: parallel fields differ in length ({detail})")
 
 
+def backlog_split(sources: tuple[str, ...], ref_s: tuple[float, ...]) -> tuple[tuple[str, float], ...]:
+    """A HELLO/STATE's or ROUND_OPEN's backlog split as (source, reference-seconds) pairs,
+    refused unless each source is named once with a finite part >= 0."""
+    if len(set(sources)) != len(sources):
+        raise WireError("backlog_sources: a source is listed twice")
+    if not all(math.isfinite(w) and w >= 0 for w in ref_s):
+        raise WireError("backlog_source_ref_s: every part must be a finite number >= 0")
+    return tuple(zip(sources, ref_s, strict=True))
+
+
 @body(MsgType.ROUND_OPEN)
 class RoundOpen(Body):
     """Sent by every peer of the roster when a round opens and again whenever what it knows
@@ -269,6 +287,8 @@ class RoundOpen(Body):
     quota: int = 0  # as a worker: subtasks accepted this round (0: not a worker)
     speed: float = 1.0  # as a worker: reference-seconds per second
     backlog_ref_s: float = 0.0  # as a worker
+    backlog_sources: tuple[str, ...] = ()  # both backlogs split by source, as in HELLO
+    backlog_source_ref_s: tuple[float, ...] = ()
     source: bool = False  # has subtasks this round
     local_speed: float = 1.0  # as a source: its own device
     local_backlog_ref_s: float = 0.0
@@ -281,11 +301,14 @@ class RoundOpen(Body):
     sources: tuple[str, ...] = ()  # the round's sources as far as the sender knows
     frozen: bool = False  # the sender settled who plays: adopt its roster and sources
     hold_s: float = 0.0  # keep the round open at least this long (s from sending): gathering
+    latest: int = 0  # the highest round number the sender has heard of (a late source starts past it)
 
     def __post_init__(self) -> None:
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)
         _same_length("ROUND_OPEN links", link_peers=self.link_peers, link_Bps=self.link_Bps,
                      link_latency_s=self.link_latency_s)
+        _same_length("ROUND_OPEN backlog split", backlog_sources=self.backlog_sources,
+                     backlog_source_ref_s=self.backlog_source_ref_s)
 
 
 @body(MsgType.PROPOSE)

@@ -22,7 +22,11 @@ sessions' pages and sat at ~3.7x the bound instead of ~2x the bytes held.
 Jobs queue for ONE worker thread (a device runs one subtask at a time; its intra-op
 threads come from its profile), so `wait_s` in a result is the time the job sat behind
 others, and `compute_s` the time it ran. `backlog_s` is the predicted reference-seconds
-of work queued or running, which the peer advertises in STATE (the `q_p` of DESIGN.md).
+of work queued or running, which the peer advertises in STATE (the `q_p` of DESIGN.md),
+and `backlog()` the same split by the source each job came from (`Job.source`: the EXEC's
+authenticated sender, or this peer for its own stages). A round's sources price their own
+frames by their rates, so their queued work must not count again as backlog there: the
+split lets every peer take it out (`placement.instance.backlog_without`).
 
 Admission (`fognet.peer.admission`): the worker thread's busy spans feed a `Load`;
 `refusal()` says why a new subtask from another peer should be answered BUSY (past the
@@ -36,7 +40,12 @@ speed. The peer advertises it in STATE, so every source plans with what runs rea
 
 Emulation: with `emulate=True`, a job's elapsed compute is stretched to
 `measured * time_scale / speed` by sleeping in the worker thread after the run, so the
-emulated device is busy for that long and later jobs wait behind it. `time_scale` (>= 1)
+emulated device is busy for that long and later jobs wait behind it. `measured` is the
+run's CPU time when it is all in the worker thread (one intra-op thread, as in every
+shipped profile), else its wall time: emulated peers share this machine's cores, and a run
+that waited for one had the wait stretched too and calibrated its device down (a 1.0
+device's speed swung 0.33-1.84, issue 11). A run the host could not fit in the device's
+time (the fastest has no slack) reports the time it took; the speed stays the device's. `time_scale` (>= 1)
 slows the whole emulated cluster down so that devices faster than this machine can be
 emulated too: with the scale set to the fastest speed, that device runs at measured speed
 and every other one proportionally slower (`fognet.config.emulation`). A device that
@@ -44,7 +53,8 @@ would need to run faster than measured runs at measured speed, with a warning.
 
 API
     TaskKey(sha256, start, stop, input_shapes=(), rows=None)   frozen, hashable; rows: a spatial slice's output rows
-    Job(key, tensors, work_s=0.0)                               tensors: {name: ndarray | data.source.Pixels}
+    Job(key, tensors, work_s=0.0, source="")                    tensors: {name: ndarray | data.source.Pixels}
+    Backlog(total_ref_s, by_source)                             frozen: by_source ((source, ref_s), ...) sorted
     JobResult(outputs, wait_s, compute_s, in_wire_bytes=-1, out_wire_bytes=-1)
     frames_normalised(tensors) -> {name: ndarray}   uint8 frames normalised where they run
     Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0,
@@ -53,6 +63,7 @@ API
         await .run(job) -> JobResult       raises ModelError / WireError for a bad job
         .sessions, .models -> CacheStats   what the two caches hold
         .backlog_s -> float                reference-seconds queued or running
+        .backlog() -> Backlog              the same, and its split by source
         .refusal() -> str | None           why to answer BUSY now (fognet.peer.admission), or None
         .speed -> float                    calibrated reference-seconds per second
         .speed_samples -> int              runs that calibrated it
@@ -120,6 +131,15 @@ class Job:
     key: TaskKey
     tensors: Mapping[str, np.ndarray]
     work_s: float = 0.0  # predicted reference-seconds, if the sender knows; else learned
+    source: str = ""  # the peer whose frame this is ("": not said); splits the backlog
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The work a peer holds (reference-seconds) and the part of it each source sent."""
+
+    total_ref_s: float = 0.0
+    by_source: tuple[tuple[str, float], ...] = ()  # (source, reference-seconds), by name; "" unsaid
 
 
 @dataclass(frozen=True)
@@ -159,7 +179,7 @@ Expected = dict[str, tuple[tuple[int, ...], str]]  # input name -> (shape, numpy
 class _Queue:
     """Predicted work of the jobs accepted and not yet finished."""
 
-    pending: dict[int, float] = field(default_factory=dict)
+    pending: dict[int, tuple[str, float]] = field(default_factory=dict)  # ticket -> (source, work)
     ids: itertools.count = field(default_factory=itertools.count)
 
 
@@ -203,7 +223,14 @@ class Executor:
 
     @property
     def backlog_s(self) -> float:
-        return sum(self._queue.pending.values())
+        return self.backlog().total_ref_s
+
+    def backlog(self) -> Backlog:
+        """The work queued or running, and its split by source (one snapshot of both)."""
+        parts: dict[str, float] = {}
+        for source, work in list(self._queue.pending.values()):
+            parts[source] = parts.get(source, 0.0) + work
+        return Backlog(sum(parts.values()), tuple(sorted(parts.items())))
 
     def refusal(self) -> str | None:
         """Why one more subtask from another peer should be answered BUSY, or None."""
@@ -232,7 +259,7 @@ class Executor:
         known = self._built.peek(job.key)
         estimate = job.work_s or (known.work_s if known else 0.0)
         ticket = next(self._queue.ids)
-        self._queue.pending[ticket] = estimate
+        self._queue.pending[ticket] = (job.source, estimate)
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._pool, self._run_sync, job, time.perf_counter())
@@ -253,26 +280,36 @@ class Executor:
 
     def _run_job(self, job: Job, queued_at: float) -> JobResult:
         built, feeds = self._get(job.key, frames_normalised(job.tensors))
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         try:
             values = built.session.run(list(built.outputs), feeds)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"onnxruntime failed on [{job.key.start}, {job.key.stop}): {str(exc).splitlines()[0]}") from exc
-        measured = time.perf_counter() - t0
-        compute = measured
-        if self.emulate and self.stretch > 1.0:
-            compute = measured * self.stretch
-            time.sleep(compute - measured)
+        wall = time.perf_counter() - t0
+        measured = self._measured(wall, time.thread_time() - cpu0)
+        compute = wall
+        if self.emulate:
+            device = measured * max(1.0, self.stretch)  # what the emulated device takes
+            if device > wall:
+                time.sleep(device - wall)
+            compute = max(wall, device)  # the host may not manage the device's time: as it was
         reference = measured * self.time_scale if self.emulate else measured * self.configured_speed
-        if job.work_s > 0 and compute > 0:
+        sample = measured * max(1.0, self.stretch) if self.emulate else compute
+        if job.work_s > 0 and sample > 0:
             with self._lock:
-                self._speed = self._speed.update(speed_sample(job.work_s, compute))
+                self._speed = self._speed.update(speed_sample(job.work_s, sample))
         built.work_s = reference if not built.work_s else 0.7 * built.work_s + 0.3 * reference
         outputs = dict(zip(built.outputs, values, strict=True))
         if built.slice is not None:  # only rows equal to the unsplit run's travel back
             outputs = {k: np.ascontiguousarray(v) for k, v in crop_outputs(outputs, built.slice).items()}
         # Session building on first use counts as waiting, not as the subtask's compute.
         return JobResult(outputs, t0 - queued_at, compute)
+
+    def _measured(self, wall: float, cpu: float) -> float:
+        """Seconds of this machine a run took: emulated with one intra-op thread (all of it
+        in this thread), its CPU time, so sharing the cores neither stretches it nor slows
+        the device it stands for (module docstring); otherwise its wall time."""
+        return cpu if self.emulate and self.threads == 1 and cpu > 0 else wall
 
     def _get(self, key: TaskKey, tensors: Mapping[str, np.ndarray]) -> tuple[_Built, dict[str, np.ndarray]]:
         """The session for `key` and its feeds; the request is checked before anything is built."""

@@ -59,7 +59,16 @@ from fognet.net.base import Transport
 from fognet.net.bounded import BoundedDict
 from fognet.net.discovery import named, parse_bootstrap
 from fognet.net.ratelog import RateLimitedLog
-from fognet.net.wire import PROTOCOL_VERSION, Bye, Header, Hello, Reason, State, new_node_id
+from fognet.net.wire import (
+    PROTOCOL_VERSION,
+    Bye,
+    Header,
+    Hello,
+    Reason,
+    State,
+    backlog_split,
+    new_node_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +92,7 @@ class Member:
     instance: str = ""  # random per run of the peer
     heartbeat_s: float = 0.0  # its announced STATE interval (0: unknown, judged by ours)
     memory_bytes: float = 0.0  # advertised memory for partitions; 0: not said (no limit)
+    backlog_by_source: tuple[tuple[str, float], ...] = ()  # backlog_ref_s split by source
 
 
 MAX_HEARTBEAT_S = 60.0  # an announced interval above this counts as this: no peer lingers for ever
@@ -229,6 +239,7 @@ def _check_hello(hello: Hello) -> None:
         raise WireError(f"quota: {hello.quota} is negative")
     if not (math.isfinite(hello.memory_bytes) and hello.memory_bytes >= 0):
         raise WireError(f"memory_bytes: {hello.memory_bytes!r} is not a finite number >= 0")
+    backlog_split(hello.backlog_sources, hello.backlog_source_ref_s)
 
 
 def _member(header: Header, now: float) -> Member:
@@ -238,7 +249,7 @@ def _member(header: Header, now: float) -> Member:
         speed=b.speed, backlog_ref_s=b.backlog_ref_s, quota=b.quota, models=b.models,
         protocol=PROTOCOL_VERSION,  # the codec refuses any other version
         last_seen=now, instance=b.instance, heartbeat_s=_interval(b.heartbeat_s),
-        memory_bytes=b.memory_bytes,
+        memory_bytes=b.memory_bytes, backlog_by_source=backlog_split(b.backlog_sources, b.backlog_source_ref_s),
     )
 
 

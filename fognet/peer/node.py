@@ -60,7 +60,7 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +90,7 @@ from fognet.peer.fetch import ModelFetcher
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
 from fognet.peer.membership import DEFAULT_MAX_MEMBERS, EventKind, MemberEvent, Membership
 from fognet.peer.store import CHUNK_BYTES, MAX_MODEL_BYTES, ModelStore, check_sha
-from fognet.placement.instance import figures_from_cluster
+from fognet.placement.instance import Figures, figures_from_cluster
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +178,7 @@ class Peer:
         # source plays rounds); its figures come from `matching_state`, which a source
         # session may point at the state it plans with.
         self.matching_state: Callable[[], ClusterState] = self.cluster_state
-        self.matchmaker = Matchmaker(
-            self.name, self.transport, lambda: figures_from_cluster(self.name, self.matching_state())
-        )
+        self.matchmaker = Matchmaker(self.name, self.transport, self._round_figures)
         self._handlers |= dict.fromkeys(MATCH_TYPES, self._on_match)
 
     # --- lifecycle -------------------------------------------------------------------
@@ -219,12 +217,23 @@ class Peer:
     # --- handlers --------------------------------------------------------------------
 
     def _describe(self) -> wire.Hello:
+        held = self.executor.backlog()  # split by source, as rounds read it
         return wire.Hello(
             address=self.address, name=self.name, profile=self.config.profile,
-            speed=self.executor.speed, backlog_ref_s=self.executor.backlog_s, quota=self.config.quota,
+            speed=self.executor.speed, backlog_ref_s=held.total_ref_s, quota=self.config.quota,
             models=self.store.shas(), key=trust.fingerprint_of(self.config.keys),
             memory_bytes=self.config.memory or 0.0,
+            backlog_sources=tuple(s for s, _ in held.by_source),
+            backlog_source_ref_s=tuple(w for _, w in held.by_source),
         )
+
+    def _round_figures(self) -> Figures:
+        """Figures from `matching_state`, my backlog as held now and split by source (a
+        round leaves its own sources' part out: `placement.instance.backlog_without`)."""
+        held = self.executor.backlog()
+        return replace(figures_from_cluster(self.name, self.matching_state()),
+                       backlog_ref_s=held.total_ref_s, local_backlog_ref_s=held.total_ref_s,
+                       backlog_by_source=held.by_source)
 
     async def _report_events(self) -> None:
         while True:
@@ -300,7 +309,7 @@ class Peer:
             await self.ensure_model(sha, header.sender)
             rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
             key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
-            result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s)))
+            result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s), header.sender))
         except ModelError as exc:  # one line here and one ERROR there; never a traceback
             self._warn.warning("refused-exec", "%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
             raise
@@ -333,8 +342,8 @@ class Peer:
 
     async def run_subtask(self, peer: str, job: Job, timeout: float) -> JobResult:
         """Run `job` on `peer` (this peer's own executor when it is itself)."""
-        if peer == self.name:
-            return await self.executor.run(job)
+        if peer == self.name:  # my own frame's stage: my share of my backlog
+            return await self.executor.run(replace(job, source=job.source or self.name))
         addr = self.address_of(peer)
         if addr is None:
             raise PeerUnreachable(f"peer {peer} is not a live member of the cluster")

@@ -12,7 +12,8 @@ Peer names must not contain "#". `peer_of` maps either id back to the peer name.
 
     LinkFigure(peer, bandwidth_Bps, latency_s)
     Figures(quota, speed, backlog_ref_s, local_speed, local_backlog_ref_s, links, rule, cap, rate, nic,
-            counted=True)               counted=False: a worker whose only limit is its cap
+            counted=True, backlog_by_source=())   counted=False: a worker whose only limit is its cap
+    backlog_without(total_ref_s, by_source, sources) -> float   q_p while `sources` re-plan
     PeerState(name, figures, subtasks)          one peer's private state for a round
     figures_from_cluster(name, cluster, rule) -> Figures   what a node tells, from its state
     game_instance(figures, subtasks, sources=None, rule=None, default_link=None,
@@ -72,6 +73,19 @@ class Figures:
     rate: float = 1.0  # as a source: frames/s
     nic: float = 0.0  # bytes/s of the peer's interface (both roles); 0: no limit
     counted: bool = True  # as a worker: `quota` is a count limit (False: it only marks a worker)
+    # the part of the backlog (both roles: one device) each source sent: (source, ref-s), by name
+    backlog_by_source: tuple[tuple[str, float], ...] = ()
+
+
+def backlog_without(total_ref_s: float, by_source: Iterable[tuple[str, float]],
+                    sources: Iterable[str]) -> float:
+    """A peer's backlog `q_p` while `sources` re-plan: the work it holds that they did not
+    send. Their queued frames are their streams' frames, which the round (or the planner)
+    already prices at their rates; counted again as the phantom backlog job they made a
+    server that all of them had just queued at look overloaded (issue 11). Work from
+    sources not re-planning stays: nothing else prices it."""
+    playing = set(sources)
+    return max(0.0, total_ref_s - sum(w for s, w in by_source if s in playing))
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,8 @@ def figures_from_cluster(name: str, cluster: ClusterState, rule: str = "welfare"
                          rate: float = 1.0) -> Figures:
     """A node's figures from its cluster state: its own speed, backlog, quota and NIC (as a
     worker and as its own device), its links to every other peer that takes work, and the
-    frame rate it streams at as a source."""
+    frame rate it streams at as a source (its state's, when set as the planning source's;
+    else `rate`)."""
     me = cluster.peer(PeerId(name))
     links = []
     for pid, peer in sorted(cluster.peers.items()):
@@ -95,7 +110,7 @@ def figures_from_cluster(name: str, cluster: ClusterState, rule: str = "welfare"
         if pid != name and peer.quota > 0 and link is not None:
             links.append(LinkFigure(pid, link.bandwidth, link.latency))
     return Figures(me.quota, me.speed, me.backlog, me.speed, me.backlog, tuple(links), rule,
-                   rate=rate, nic=me.nic or 0.0)
+                   rate=me.rate or rate, nic=me.nic or 0.0)
 
 
 def game_instance(
@@ -114,14 +129,16 @@ def game_instance(
     the peers that own a subtask; a source's links count only to workers in the round; a
     pair not listed takes `default_link` (None: out of reach). `rule` defaults to the
     first source's. `round_s`, `arrival` and `queue` are the round's stream model (DESIGN.md):
-    the length of a round, how frames arrive and how workers order their queues."""
+    the length of a round, how frames arrive and how workers order their queues. Every
+    backlog is `backlog_without` the round's sources."""
     subtasks = tuple(subtasks)
     names = sorted(set(sources) if sources is not None else {s.source for s in subtasks})
     workers = sorted(n for n, f in figures.items() if f.quota > 0)
     taking = set(workers)
     return Instance(
         workers=tuple(
-            Worker(worker_id(n), figures[n].speed, figures[n].backlog_ref_s,
+            Worker(worker_id(n), figures[n].speed,
+                   backlog_without(figures[n].backlog_ref_s, figures[n].backlog_by_source, names),
                    figures[n].quota if figures[n].counted else None,
                    cap=figures[n].cap, nic=figures[n].nic or None)
             for n in workers
@@ -132,7 +149,8 @@ def game_instance(
         ),
         subtasks=subtasks,
         local=tuple(
-            LocalDevice(PeerId(n), figures[n].local_speed, figures[n].local_backlog_ref_s,
+            LocalDevice(PeerId(n), figures[n].local_speed,
+                        backlog_without(figures[n].local_backlog_ref_s, figures[n].backlog_by_source, names),
                         rate=figures[n].rate, nic=figures[n].nic or None)
             for n in names
         ),

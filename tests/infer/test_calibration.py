@@ -9,7 +9,7 @@ import contextlib
 import pytest
 
 from fognet.data.driving import DrivingStream
-from fognet.infer.calibration import Calibration, OwnWork
+from fognet.infer.calibration import Calibration, stream_rate
 from fognet.infer.placement import PlannerPlacement, reprice
 from fognet.infer.requester import SubtaskTiming
 from fognet.infer.session import Identity, SessionOptions, run_session
@@ -86,14 +86,6 @@ def test_speed_samples_and_slices_sent_behind_others_are_not_link_samples() -> N
     assert cal.link("w2") == LinkState(1e7, LATENCY)
     assert cal.speed("w2") == pytest.approx(2.0)  # 0.01 reference-s in 0.005 s
     assert cal.speed("w1") is None
-
-
-def test_own_work_is_counted_while_out() -> None:
-    own = OwnWork()
-    token = own.begin("w1", 0.3, now=10.0)
-    assert own.at("w1", 10.5) == 0.3 and own.at("w1", 9.0) == 0.0 and own.at("w2", 10.5) == 0.0
-    own.end(token, now=11.0)
-    assert own.at("w1", 10.5) == 0.3 and own.at("w1", 11.5) == 0.0
 
 
 def _wide_model():
@@ -188,3 +180,9 @@ def test_a_speed_no_frame_measured_for_forget_after_frames_gives_way_to_the_adve
     _on_w2(cal, 1)
     assert cal.speed("w1") is None
     assert cal.apply(_state()).peers["w1"].speed == 1.0  # what w1 advertises
+
+
+def test_the_stream_rate_is_one_over_the_median_gap_between_frame_ends() -> None:
+    assert stream_rate([]) is None and stream_rate([3.0]) is None and stream_rate([2.0, 2.0]) is None
+    assert stream_rate([0.0, 0.1, 0.2, 1.5, 1.6, 1.7]) == pytest.approx(10.0)  # a 1.3 s re-plan is no gap
+    assert stream_rate([5.0, 5.5]) == pytest.approx(2.0)

@@ -10,7 +10,7 @@ from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.model.runtime import make_session, random_feeds, run
 from fognet.partition.extract import extract
-from fognet.peer.executor import SESSION_BYTES_PER_MODEL_BYTE, Executor, Job, TaskKey
+from fognet.peer.executor import SESSION_BYTES_PER_MODEL_BYTE, Backlog, Executor, Job, TaskKey
 from fognet.peer.slicing import Slicer
 from fognet.peer.store import ModelStore
 from tests import graphs
@@ -49,6 +49,19 @@ async def test_queued_jobs_report_waiting_and_backlog(executor) -> None:
     results = await asyncio.gather(*jobs)
     assert ex.backlog_s == 0
     assert all(np.allclose(r.outputs["y"], results[0].outputs["y"]) for r in results)
+
+
+async def test_the_backlog_is_split_by_the_source_each_job_came_from(executor) -> None:
+    ex, path, sha = executor
+    graph = analyse(load_model(path).model)
+    feeds = random_feeds(graph.inputs, seed=2)
+    key = TaskKey(sha, 0, len(graph))
+    jobs = [asyncio.ensure_future(ex.run(Job(key, feeds, work_s=w, source=s)))
+            for s, w in (("car2", 0.25), ("car1", 0.5), ("car2", 0.25), ("", 0.125))]
+    await asyncio.sleep(0)
+    assert ex.backlog() == Backlog(1.125, (("", 0.125), ("car1", 0.5), ("car2", 0.5)))
+    await asyncio.gather(*jobs)
+    assert ex.backlog() == Backlog()
 
 
 async def test_bad_jobs_raise_and_executor_keeps_serving(executor) -> None:

@@ -101,7 +101,8 @@ def figures_of(body: wire.RoundOpen) -> tuple[Figures, bool]:
     if not (math.isfinite(body.nic_Bps) and body.nic_Bps >= 0):
         raise WireError(f"ROUND_OPEN nic_Bps: must be >= 0 and finite, got {body.nic_Bps!r}")
     figures = Figures(body.quota, body.speed, body.backlog_ref_s, body.local_speed,
-                      body.local_backlog_ref_s, links, body.rule, body.cap, body.rate, body.nic_Bps)
+                      body.local_backlog_ref_s, links, body.rule, body.cap, body.rate, body.nic_Bps,
+                      backlog_by_source=wire.backlog_split(body.backlog_sources, body.backlog_source_ref_s))
     return figures, body.source
 
 

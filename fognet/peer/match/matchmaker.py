@@ -226,7 +226,7 @@ class Matchmaker:
             raise Refused(f"{header.type.value} is not a matching message", Reason.UNSUPPORTED)
         live = self._rounds.get(body.round)
         if isinstance(body, wire.RoundOpen):
-            self._seen = max(self._seen, body.round)
+            self._seen = max(self._seen, body.round, body.latest)
             if not body.frozen and body.round in self._merged:
                 self._redirect(header.sender, body)
                 return None
@@ -282,7 +282,7 @@ class Matchmaker:
         if sender not in addresses:
             return
         reply = round_over_body(body.round, self.name, self.transport.address, self._figures(),
-                                sender, addresses[sender])
+                                sender, addresses[sender], self._seen)
         task = asyncio.ensure_future(self.transport.send(addresses[sender], Header(reply),
                                                          timeout_s=self.timing.ask_timeout_s))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # best effort

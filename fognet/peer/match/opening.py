@@ -34,6 +34,7 @@ A round frozen before it heard of the other is not merged (both are played, each
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -248,6 +249,8 @@ def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figure
         round=number, budget_s=budget_s,
         roster=tuple(roster), addresses=tuple(roster.values()), rule=f.rule,
         quota=f.quota, speed=f.speed, backlog_ref_s=f.backlog_ref_s,
+        backlog_sources=tuple(s for s, _ in f.backlog_by_source),
+        backlog_source_ref_s=tuple(w for _, w in f.backlog_by_source),
         source=source, local_speed=f.local_speed,
         local_backlog_ref_s=f.local_backlog_ref_s,
         link_peers=tuple(lk.peer for lk in f.links),
@@ -259,7 +262,10 @@ def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figure
 
 
 def round_over_body(number: int, me: str, my_address: str, figures: Figures, peer: str,
-                    address: str) -> wire.RoundOpen:
+                    address: str, latest: int = 0) -> wire.RoundOpen:
     """The answer to a ROUND_OPEN for a round already over here: frozen, without the
-    sender among its sources, so the sender's subtasks go to the next round."""
-    return open_body(number, 0.0, {me: my_address, peer: address}, figures, False, (), True)
+    sender among its sources, so the sender's subtasks go to the next round, after
+    `latest` (the highest I have heard of: a source new to the cluster would otherwise try
+    the rounds it missed one by one)."""
+    body = open_body(number, 0.0, {me: my_address, peer: address}, figures, False, (), True)
+    return dataclasses.replace(body, latest=latest)

@@ -101,6 +101,23 @@ async def test_a_source_arriving_once_the_round_is_settled_plays_the_next() -> N
         assert out.assignment == dict(play(sub).assignment)
 
 
+async def test_a_source_new_to_a_cluster_that_played_many_rounds_plays_the_next_at_once() -> None:
+    from fognet.peer.match.matchmaker import KEEP_RESULTS
+
+    inst = random_instance(2, 2, 2, seed=5)
+    states = list(split_instance(inst).values())
+    async with asyncio.timeout(60), live_peers(states, transports("memory"), TIMING) as peers:
+        alone = {"car1": [p.name for p in states if p.name != "car2"]}  # car2 hears of none
+        for _ in range(KEEP_RESULTS):
+            await play_open(peers, ["car1"], DEADLINE_S, alone)
+        assert peers["car2"].matchmaker.result(1) is None  # it never heard of them
+        late = await play_open(peers, ["car2"], DEADLINE_S)
+    # told which rounds the workers have played (the over-reply's `latest`), car2 plays
+    # the next one, not each it missed in turn (then, past KEEP_RESULTS of them, none)
+    assert late["car2"].round == KEEP_RESULTS + 1 and not late["car2"].left_out
+    assert late["car2"].sources == ("car2",) and late["car2"].completed
+
+
 async def test_a_round_opened_with_a_gather_window_takes_sources_replanning_within_it() -> None:
     inst = random_instance(2, 3, 2, seed=31)
     states = list(split_instance(inst).values())
