@@ -53,7 +53,7 @@ class MsgType(str, Enum):
     ERROR = "ERROR"  # the reply to any request I could not or would not serve, with a Reason
     # the live matching round (fognet/peer/match/); ids of a peer in the game: its name as a
     # source, "name#w" as a worker
-    ROUND_OPEN = "ROUND_OPEN"  # one-way, peer -> roster: round r is on; my figures as worker/source
+    ROUND_OPEN = "ROUND_OPEN"  # one-way, peer <-> round leader: round r is on; my figures (frozen: all)
     PROPOSE = "PROPOSE"  # source -> worker: hold my subtask this round? -> ACCEPT or REJECT
     ACCEPT = "ACCEPT"  # worker -> source: I hold your subtask (a lighter one may still bump it)
     REJECT = "REJECT"  # worker -> source: I do not hold your subtask, for this reason (the
@@ -258,8 +258,11 @@ def _same_length(name: str, **columns: tuple) -> None:
 
 @body(MsgType.ROUND_OPEN)
 class RoundOpen(Body):
-    """Sent by every peer of the roster when a round opens and again whenever what it knows
-    of the round grows; a peer it reaches joins the round (fognet/peer/match/opening.py)."""
+    """Who plays a round, agreed through its leader (fognet/peer/match/opening.py): a peer
+    tells the leader its figures and what it knows of the round (again whenever that
+    grows); the leader calls every roster peer with it (a peer it reaches joins the round),
+    and once it froze the round sends every player the frozen roster with every player's
+    figures (the `p_` columns, one entry per roster peer; links flattened, `p_links` each)."""
 
     round: int
     budget_s: float  # seconds left until the round's deadline, at the sender, when sent
@@ -281,11 +284,44 @@ class RoundOpen(Body):
     sources: tuple[str, ...] = ()  # the round's sources as far as the sender knows
     frozen: bool = False  # the sender settled who plays: adopt its roster and sources
     hold_s: float = 0.0  # keep the round open at least this long (s from sending): gathering
+    # frozen by the leader: every player's figures, in roster order (empty otherwise)
+    p_rule: tuple[str, ...] = ()
+    p_quota: tuple[int, ...] = ()
+    p_speed: tuple[float, ...] = ()
+    p_backlog_ref_s: tuple[float, ...] = ()
+    p_source: tuple[bool, ...] = ()
+    p_local_speed: tuple[float, ...] = ()
+    p_local_backlog_ref_s: tuple[float, ...] = ()
+    p_cap: tuple[float, ...] = ()
+    p_rate: tuple[float, ...] = ()
+    p_nic_Bps: tuple[float, ...] = ()
+    p_links: tuple[int, ...] = ()  # how many of the flattened links below are each player's
+    p_link_peers: tuple[str, ...] = ()
+    p_link_Bps: tuple[float, ...] = ()
+    p_link_latency_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)
         _same_length("ROUND_OPEN links", link_peers=self.link_peers, link_Bps=self.link_Bps,
                      link_latency_s=self.link_latency_s)
+        if not self.players:
+            return
+        _same_length("ROUND_OPEN players", roster=self.roster, **{
+            k: getattr(self, k) for k in PLAYER_COLUMNS})
+        _same_length("ROUND_OPEN players' links", p_link_peers=self.p_link_peers,
+                     p_link_Bps=self.p_link_Bps, p_link_latency_s=self.p_link_latency_s)
+        if any(n < 0 for n in self.p_links) or sum(self.p_links) != len(self.p_link_peers):
+            raise WireError(f"ROUND_OPEN p_links: counts must be >= 0 and add up to the "
+                            f"{len(self.p_link_peers)} links listed")
+
+    @property
+    def players(self) -> bool:
+        """It carries every player's figures (a frozen roster from the leader)."""
+        return any(getattr(self, k) for k in PLAYER_COLUMNS)
+
+
+PLAYER_COLUMNS = ("p_rule", "p_quota", "p_speed", "p_backlog_ref_s", "p_source", "p_local_speed",
+                  "p_local_backlog_ref_s", "p_cap", "p_rate", "p_nic_Bps", "p_links")
 
 
 @body(MsgType.PROPOSE)

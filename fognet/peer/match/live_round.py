@@ -91,6 +91,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._woken_at = -math.inf
         self._news = -math.inf  # when an announcement last told me something (opening.py)
         self._unsent: set[str] = set()  # peers my last ROUND_OPEN could not be handed to
+        self._called: set[str] = set()  # as the leader: peers my ROUND_OPEN went to
         self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
@@ -213,6 +214,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self.dead.add(peer)
         self._drops += 1
         self._changed.set()
+        if not self.frozen and peer == min(self.roster.keys() - self.dead | {peer}):
+            self._announce_soon()  # my leader died: I tell the next one (or lead)
         if tell:
             for other in sorted(self.roster.keys() - self.dead - {self.name}):
                 task = self._spawn(self.courier.send(other, wire.PeerGone(self.number, peer)))

@@ -34,6 +34,7 @@ A round frozen before it heard of the other is not merged (both are played, each
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,7 +43,7 @@ from fognet.errors import FognetError
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import PeerId, Subtask
 from fognet.net import wire
-from fognet.peer.match.courier import figures_of
+from fognet.peer.match.courier import figures_of, player_columns, players_of
 from fognet.placement.instance import Figures, game_instance, worker_id
 
 log = logging.getLogger(__name__)
@@ -79,11 +80,20 @@ class OpeningPhase:
             return False  # merged before it started here: nothing to announce
         self._hold_until = max(self._hold_until, self._loop.time() + self.gather_s)
         self._announce_all()
-        while not await self._until(self._agreed, min(self._open_end(),
-                                                      self._loop.time() + RESEND_S)):
-            if self._loop.time() >= self._open_end():
+        while True:
+            while not await self._until(self._agreed, min(self._open_end(),
+                                                          self._loop.time() + RESEND_S)):
+                if self._loop.time() >= self._open_end():
+                    break
+                self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
+            if self._agreed() or self.leader() == self.name or self.merged_into is not None:
                 break
-            self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
+            # `open_s` without news and without the frozen roster: my leader is dead for
+            # the round (PEER_GONE tells the others), the next one takes over
+            log.info("%s: round %d's leader %s is silent", self.name, self.number, self.leader())
+            self.drop(self.leader())
+            self._news = self._loop.time()
+            self._announce_all()
         if self.merged_into is not None:
             return False  # it goes on as round `merged_into` (my subtasks moved there)
         if not self._agreed():
@@ -93,6 +103,8 @@ class OpeningPhase:
         self.dead |= self.roster.keys() - self.announced.keys()
         self.frozen = True
         self.known_sources -= self.dead
+        if not self._adopted:  # I lead: every player gets the frozen roster and figures
+            self._announce_all()
         if self.subtasks and self.name not in self.known_sources:
             log.info("%s: round %d froze without my subtasks: they go to the next round",
                      self.name, self.number)
@@ -152,11 +164,23 @@ class OpeningPhase:
         if self._loop.time() < self._hold_until:
             self._wake_at(self._hold_until)
             return False
-        mine = self.knowledge()
-        others = [p for p in self.roster if p != self.name and p not in self.dead]
         if self._adopted:
-            return all(p in self.announced for p in others)
-        return all(self._theirs.get(p) == mine for p in others)
+            return True
+        if self.leader() != self.name:
+            return False  # the leader settles it: I wait for its frozen roster
+        return all(self._covered(p) for p in self.roster if p != self.name and p not in self.dead)
+
+    def leader(self) -> str:
+        """Who settles the round: the first live roster peer by name (every peer applies
+        the same rule to the roster, which only grows, so it knows whom to tell)."""
+        return min((p for p in self.roster if p not in self.dead), default=self.name)
+
+    def _covered(self, peer: str) -> bool:
+        """`peer` told me its figures, and I know all it knows of the round."""
+        theirs = self._theirs.get(peer)
+        mine = self.knowledge()
+        return (peer in self.announced and theirs is not None
+                and theirs[0] <= mine[0] and theirs[1] <= mine[1])
 
     def on_round_open(self, peer: str, body: wire.RoundOpen) -> None:
         """An announcement: learn from it, or (frozen) answer it with my knowledge. One
@@ -181,12 +205,23 @@ class OpeningPhase:
             self._adopt(body)
         elif self._learn(dict(zip(body.roster, body.addresses, strict=True)), body.sources):
             self._announce_soon()
-        elif repeat and self._loop.time() - self._answered.get(peer, -math.inf) >= RESEND_S:
+        elif self._loop.time() - self._answered.get(peer, -math.inf) >= RESEND_S and (
+                (repeat and self.leader() == self.name)
+                or (peer != self.leader() and not self._covers(theirs))):
+            # a peer announcing again to me, its leader, has not heard me (or waits for the
+            # frozen roster: my answer says I am alive); one that is not my leader and
+            # knows less than I do (it may think it leads) learns what I know
             self._answered[peer] = self._loop.time()  # at most once a resend period: my
             self._spawn(self.courier.send(peer, self._open_body()))  # answer is a repeat too
+        if peer == self.leader():
+            self._news = self._loop.time()  # my leader is alive: I wait for it
         # a peer's knowledge only grows, and its announcements may overtake each other
         self._theirs[peer] = (old_roster or frozenset()) | theirs[0], (old_sources or frozenset()) | theirs[1]
         self._changed.set()
+
+    def _covers(self, theirs: Knowledge) -> bool:
+        mine = self.knowledge()
+        return mine[0] <= theirs[0] and mine[1] <= theirs[1]
 
     def _learn(self, roster: Mapping[str, str], sources: Sequence[str]) -> bool:
         """Add what an announcement knows to mine; True if mine grew."""
@@ -200,6 +235,8 @@ class OpeningPhase:
     def _adopt(self, body: wire.RoundOpen) -> None:
         """A peer froze the round: its knowledge is the round's."""
         roster = dict(zip(body.roster, body.addresses, strict=True))
+        if body.players:  # the leader's: every player's figures (else a round over there)
+            self.announced.update(players_of(body))
         self.roster = {p: self.roster.get(p, a) for p, a in roster.items()}
         self.courier.addresses = self.roster
         self.known_sources = set(body.sources) & set(self.roster)
@@ -218,14 +255,23 @@ class OpeningPhase:
             self._announce_all()
 
     def _announce_all(self, lagging: bool = False) -> None:
-        """ROUND_OPEN to every live roster peer (`lagging`: only to those whose last
-        announcement did not carry my knowledge and my last send to which failed: one
-        handed over reaches it, and a peer whose own send to me failed sends again)."""
-        body, mine = self._open_body(), self.knowledge()
-        for p in self.roster:
-            if p != self.name and p not in self.dead:
-                if not lagging or (self._theirs.get(p) != mine and p in self._unsent):
-                    self._spawn(self._announce_to(p, body))
+        """ROUND_OPEN to the leader; as the leader, to every live roster peer not yet
+        called (frozen: to every player). `lagging`: again, to those my last send to
+        which failed and that have not answered what I know (one handed over reaches
+        it, and a peer whose own send to me failed sends again)."""
+        body, leading = self._open_body(frozen=self.frozen), False
+        if self.frozen:
+            targets = [p for p in self.roster if p != self.name and p not in self.dead]
+        elif self.leader() != self.name:  # (again and again while I wait: it answers)
+            targets = [self.leader()]
+        else:
+            leading = True
+            targets = [p for p in self.roster if p != self.name and p not in self.dead
+                       and (p in self._unsent and not self._covered(p) if lagging
+                            else p not in self._called)]
+        for p in targets:
+            if self._spawn(self._announce_to(p, body)) is not None and leading:
+                self._called.add(p)  # (none before my round has started: `_open` calls)
 
     async def _announce_to(self, peer: str, body: wire.RoundOpen) -> None:
         if await self.courier.send(peer, body):
@@ -235,9 +281,15 @@ class OpeningPhase:
 
     def _open_body(self, frozen: bool = False) -> wire.RoundOpen:
         now = self._loop.time()
-        return open_body(self.number, max(0.0, self.deadline - now), self.roster,
-                         self.figures, bool(self.subtasks), self.known_sources, frozen,
-                         0.0 if frozen else max(0.0, self._hold_until - now))
+        if not frozen:
+            return open_body(self.number, max(0.0, self.deadline - now), self.roster,
+                             self.figures, bool(self.subtasks), self.known_sources, frozen,
+                             max(0.0, self._hold_until - now))
+        players = {p: self.announced[p] for p in self.roster if p not in self.dead}
+        body = open_body(self.number, max(0.0, self.deadline - now),
+                         {p: self.roster[p] for p in players}, self.figures,
+                         bool(self.subtasks), self.known_sources & players.keys(), True)
+        return dataclasses.replace(body, **player_columns(players))
 
 
 def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figures,
