@@ -115,7 +115,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._homes: set[str] = set()  # sources whose subtasks at home my ledger has
         self._early_homes: dict[str, m.RoundDone] = {}  # those that came before I reconciled
         self._bounds = None  # the game's step bounds on my ledger, once it holds everything
-        self._hopeful_set: set = set()
+        self._hopeful_set = None  # phase2.InOrder: the hopeful steps of my current list
         self._hopeful_at: tuple = ()
         self._turn_count = 0
         self.cut = asyncio.Event()  # my worker role ended phase 1

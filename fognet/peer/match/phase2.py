@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from fognet.errors import FognetError, RemoteError
 from fognet.matching import messages as m
@@ -33,6 +33,34 @@ from fognet.peer.match.phase1 import DRIVER
 from fognet.placement.instance import peer_of
 
 log = logging.getLogger(__name__)
+
+class InOrder:
+    """The hopeful steps of one candidate list, read only as far as they are asked about.
+
+    `bounds.StepBounds.hopeful` lists the steps of `steps.candidates` that may be
+    approved, in its order, and my agent asks about its candidates in that order: a
+    candidate is hopeful exactly when it is the next hopeful step not yet matched (or one
+    matched already: the Turn holder asks again about the step it is about to send). So
+    the bounds are priced up to the step the turn stops at, as `play` prices them, not
+    for every subtask after every commit."""
+
+    def __init__(self, steps: Iterator[tuple[str, tuple]]) -> None:
+        self._steps, self._next, self._taken = steps, None, set()
+
+    def __contains__(self, step: object) -> bool:
+        if step in self._taken:
+            return True
+        if self._next is None:
+            self._next = next(self._steps, _END)
+        if self._next != step:
+            return False
+        self._taken.add(step)
+        self._next = None
+        return True
+
+
+_END = ("", ())  # no step is named so
+
 
 class StepPhase:
     """Phase-2 methods of `LiveRound` (mixed in; see the module docstring)."""
@@ -71,21 +99,23 @@ class StepPhase:
         site my view has dropped), so I price only what `hopeless` needs."""
         return not self.dead and all(p in self._homes for p in self.source.ring if p != self.name)
 
-    def _hopeful(self) -> set | None:
-        """The steps the game's bounds leave me on the matching as it is now (None until
-        my ledger holds every subtask: see `_everyone_known`). Within my turn only my own
-        commits change the matching: computed again after each."""
-        if not self._everyone_known():
-            return None
+    def _hopeful(self) -> InOrder | None:
+        """The steps the game's bounds leave me on the matching as it is now, read as my
+        agent reads its list (None until my ledger holds every subtask: see
+        `_everyone_known`; and for the rest of a list begun without it). Within my turn
+        only my own commits change the matching: each commit, and each Turn, starts a new
+        list (the key below), so the bounds are read again from its start."""
         key = (self._turn_count, self.source.commits)
         if self._hopeful_at != key:
-            if self._bounds is None:
-                every = tuple(s for subs in self.source.ledger.mine.values() for s in subs.values())
-                self._bounds = StepBounds(dataclasses.replace(self.view, subtasks=every),
-                                          self.source.ledger)
-            self._hopeful_set = set(self._bounds.hopeful(self.source.id))
-            self._hopeful_at = key
-        return self._hopeful_set
+            self._hopeful_at, self._hopeful_set = key, None
+            if self._everyone_known():
+                if self._bounds is None:
+                    every = tuple(s for subs in self.source.ledger.mine.values()
+                                  for s in subs.values())
+                    self._bounds = StepBounds(dataclasses.replace(self.view, subtasks=every),
+                                              self.source.ledger)
+                self._hopeful_set = InOrder(self._bounds.hopeful(self.source.id))
+        return self._hopeful_set if self._everyone_known() else None
 
     def _not_hopeful(self, kind: str, changes: tuple) -> bool:
         """My agent's filter: a step the bounds rule out is not even priced."""
