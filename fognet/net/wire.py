@@ -63,10 +63,10 @@ class MsgType(str, Enum):
     TURN = "TURN"  # source -> next source: your turn to try phase-2 steps -> MATCH_ACK
     STEP_ASK = "STEP_ASK"  # initiator -> party: what would this step do to your sites? -> STEP_VOTE
     STEP_VOTE = "STEP_VOTE"  # party -> initiator: my latency change (by source), or no and why
-    STEP_COMMIT = "STEP_COMMIT"  # initiator -> everyone: the step is approved, apply it -> MATCH_ACK
+    STEP_COMMIT = "STEP_COMMIT"  # one-way, initiator -> every source + touched workers: apply it
     STEP_ABORT = "STEP_ABORT"  # one-way, initiator -> the parties it locked: the step is off, unlock
     ROUND_DONE = "ROUND_DONE"  # one-way, the source that sees a full idle cycle -> all: game over
-    MATCH_ACK = "MATCH_ACK"  # the TURN or STEP_COMMIT was applied, or the bump's REJECT re-proposed
+    MATCH_ACK = "MATCH_ACK"  # the TURN was taken, or the bump's REJECT re-proposed
     PEER_GONE = "PEER_GONE"  # one-way, peer -> round: this peer did not answer in time, forget it
 
 
@@ -376,6 +376,7 @@ class Hosted(Body):
 class Turn(Body):
     round: int
     idle: int  # sources in a row that found no approvable step
+    commits: int = 0  # STEP_COMMITs of the game so far: the new holder applies them all first
 
 
 @body(MsgType.STEP_ASK)
@@ -394,6 +395,7 @@ class StepAsk(Body):
     frm: tuple[str, ...]
     to: tuple[str, ...]
     stages: tuple[int, ...] = ()
+    commits: int = 0  # STEP_COMMITs sent to the party's role so far: it votes once it has them
 
     def __post_init__(self) -> None:
         _same_length("STEP_ASK", subtasks=self.subtasks, sources=self.sources,
@@ -445,6 +447,8 @@ class StepAbort(Body):
 @body(MsgType.ROUND_DONE)
 class RoundDone(Body):
     round: int
+    commits: int = 0  # STEP_COMMITs of the game (a source's), and those to the peer's worker:
+    worker_commits: int = 0  # the game ends here once they are applied
 
 
 @body(MsgType.MATCH_ACK)

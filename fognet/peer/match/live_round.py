@@ -46,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 
 from fognet.errors import Refused
@@ -122,7 +122,10 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._settled = False  # my source role reconciled phase 1
         self._p1_end = math.inf
         self._last_propose = 0.0
-        self._turns: deque[m.Turn] = deque()
+        self._turns: deque[tuple[m.Turn, int]] = deque()  # with the commits made before it
+        self._commits = 0  # STEP_COMMITs my source applied (every one of the game)
+        self._touched: Counter[str] = Counter()  # of those, the ones touching each site
+        self._worker_commits = 0  # STEP_COMMITs my worker applied (those touching it)
         self._holder = name  # who holds the Turn, as far as phase-2 traffic tells
         self._drops = self._drops_at_turn = 0  # peers dropped: in all, as of my last turn
         self._last_activity = 0.0
@@ -277,8 +280,14 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         if isinstance(msg, m.SwapAsk | m.SwapCommit | m.SwapAbort | m.Turn):
             self._seen_holder(self.name if isinstance(msg, m.Turn) else peer)
         if isinstance(body, wire.StepAsk):
-            reply = wire_bodies.to_wire(self.number, await self._ask_me(body.party, msg))
+            vote = await self._ask_me(body.party, msg, body.commits)
+            reply = wire_bodies.to_wire(self.number, vote)
+        elif isinstance(body, wire.Turn):
+            reply = self._turn_in(msg, body.commits)
         else:
+            if isinstance(body, wire.RoundDone):  # the game's commits are applied first
+                await self._until(lambda: self._caught_up(body.commits, body.worker_commits),
+                                  self._loop.time() + self.timing.ask_timeout_s)
             reply = await self._answer(peer, msg)
         if reply is not None:
             self.courier.count(reply)
@@ -309,12 +318,6 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             self.ended = True
             self.over.set()
             self._changed.set()
-        elif isinstance(msg, m.Turn):
-            if self.source is None:
-                raise Refused(f"{self.name} has no subtasks in round {n}", Reason.NOT_FOUND)
-            self._turns.append(msg)
-            self._changed.set()
-            return wire.MatchAck(n)
         elif isinstance(msg, m.SwapCommit):
             if any(c.subtask.source == self.name and c.subtask.id not in mine
                    for c in msg.changes):
@@ -323,23 +326,48 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             await self._wait(self.phase2)
             for agent in self._agents():
                 agent.handle(msg)
-            return wire.MatchAck(n)
+            self._count_commit(msg.changes)
         elif isinstance(msg, m.SwapAbort):  # one-way; it never waits, so it is handled
             for agent in self._agents():    # before the next message from its sender
                 agent.handle(msg)
         return None
 
-    async def _ask_me(self, party: str, ask: m.SwapAsk) -> m.SwapVote:
+    def _turn_in(self, turn: m.Turn, commits: int) -> wire.MatchAck:
+        if self.source is None:
+            raise Refused(f"{self.name} has no subtasks in round {self.number}",
+                          Reason.NOT_FOUND)
+        self._turns.append((turn, commits))
+        self._changed.set()
+        return wire.MatchAck(self.number)
+
+    async def _ask_me(self, party: str, ask: m.SwapAsk, commits: int) -> m.SwapVote:
         if party == self.name and self.source is not None:
-            ready = self.phase2
+            ready, applied = self.phase2, lambda: self._commits
         elif party == worker_id(self.name) and self.worker is not None:
-            ready = self.cut
+            ready, applied = self.cut, lambda: self._worker_commits
         else:
             raise Refused(f"{self.name} does not play {party!r} in round {self.number}",
                           Reason.NOT_FOUND)
-        if not await self._wait(ready):
+        late = self._loop.time() + self.timing.ask_timeout_s / 2
+        if not (await self._wait(ready) and await self._until(lambda: applied() >= commits, late)):
             return m.SwapVote(PeerId(party), ask.step, False, reason=m.Reason.BUSY)
         return self._vote(party, ask)
+
+    def _count_commit(self, changes) -> None:
+        """A STEP_COMMIT applied here: counted per role (commits are one-way, so a party
+        asked, a new Turn holder and the game's end wait until their count is reached:
+        a commit sent earlier by another initiator may still be on its way)."""
+        touched = {c.frm for c in changes} | {c.to for c in changes}
+        if self.source is not None:
+            self._commits += 1
+            self._touched.update(touched)
+        if self.worker is not None and self.worker.id in touched:
+            self._worker_commits += 1
+        self._changed.set()
+
+    def _caught_up(self, commits: int, worker_commits: int) -> bool:
+        return ((self.source is None or self._commits >= commits)
+                and (self.worker is None or self._worker_commits >= worker_commits))
 
     async def _wait(self, event: asyncio.Event) -> bool:
         return await wait_event(event, self.timing.ask_timeout_s / 2)

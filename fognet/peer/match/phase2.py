@@ -30,7 +30,7 @@ from fognet.net.wire import Header
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import still_wanted, wait_event
 from fognet.peer.match.phase1 import DRIVER
-from fognet.placement.instance import peer_of
+from fognet.placement.instance import peer_of, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,11 @@ class StepPhase:
             still_wanted()
             if self._turns:
                 self._holder = self.name
+                turn, commits = self._turns.popleft()
                 await self._homes_in()
-                await self._drive(self._take_turn(self._turns.popleft()))
+                await self._until(lambda n=commits: self._commits >= n,  # (one-way: see
+                                  self._loop.time() + self.timing.ask_timeout_s)  # _count_commit)
+                await self._drive(self._take_turn(turn))
                 continue
             self._changed.clear()
             if not self._turns and not self.over.is_set():
@@ -163,7 +166,7 @@ class StepPhase:
         self._holder = successor
         if successor == self.name:
             log.info("%s: Turn holder %s is gone; taking the Turn", self.name, holder)
-            self._turns.append(m.Turn(DRIVER, 0))
+            self._turns.append((m.Turn(DRIVER, 0), 0))
 
     # --- phase 2, as the Turn holder ------------------------------------------------------
 
@@ -214,8 +217,10 @@ class StepPhase:
             return refusal
         if peer == self.name:
             return self._vote(party, ask)
+        body = wire_bodies.to_wire(self.number, ask, party)
+        commits = self._commits if party in self.view.sources else self._touched[party]
         try:
-            body = await self.courier.request(peer, wire_bodies.to_wire(self.number, ask, party))
+            body = await self.courier.request(peer, dataclasses.replace(body, commits=commits))
             if not isinstance(body, wire.StepVote) or body.step != ask.step:
                 return refusal
             return wire_bodies.vote_from_wire(party, body)
@@ -241,25 +246,24 @@ class StepPhase:
         local = [t for t in targets if peer_of(t) == self.name]
         for agent in self._agents(local):
             agent.handle(msg)
+        if isinstance(msg, m.SwapCommit):  # my source applied it already (its agent did)
+            self._count_commit(msg.changes)
         peers = sorted({peer_of(t) for t in targets} - self.dead - {self.name})
         body = wire_bodies.to_wire(self.number, msg)
-        if isinstance(msg, m.SwapAbort):
-            await asyncio.gather(*(self.courier.send(p, body) for p in peers))
-            return
-        results = await asyncio.gather(*(self.courier.request(p, body) for p in peers),
-                                       return_exceptions=True)
-        for peer, result in zip(peers, results, strict=True):
-            if isinstance(result, FognetError) and not isinstance(result, RemoteError):
-                self.drop(peer)
-            elif isinstance(result, BaseException) and not isinstance(result, FognetError):
-                raise result
+        handed = await asyncio.gather(*(self.courier.send(p, body) for p in peers))
+        if isinstance(msg, m.SwapCommit):
+            for peer, ok in zip(peers, handed, strict=True):
+                if not ok:  # it would vote and price without this commit
+                    self.drop(peer)
 
     async def _pass_turn(self, to: PeerId, turn: m.Turn) -> list[m.Outgoing]:
         while True:
             if to == self.name:
                 return self._take_turn(m.Turn(PeerId(self.name), turn.idle))
             try:
-                await self.courier.request(to, wire_bodies.to_wire(self.number, turn))
+                body = dataclasses.replace(wire_bodies.to_wire(self.number, turn),
+                                           commits=self._commits)
+                await self.courier.request(to, body)
                 self._seen_holder(to)
                 return []
             except FognetError as exc:
@@ -272,9 +276,9 @@ class StepPhase:
         self.ended = True
         self.over.set()
         self._changed.set()
-        body = wire.RoundDone(self.number)
         others = [p for p in self.roster if p != self.name and p not in self.dead]
-        await asyncio.gather(*(self.courier.send(p, body) for p in others))
+        await asyncio.gather(*(self.courier.send(p, wire.RoundDone(
+            self.number, self._commits, self._touched[worker_id(p)])) for p in others))
 
     # --- phase 2, as a party ----------------------------------------------------------------
 
