@@ -431,11 +431,20 @@ class StepCommit(Body):
     frm: tuple[str, ...]
     to: tuple[str, ...]
     stages: tuple[int, ...] = ()
+    # a batch (`sizes` given): several steps' commits in the order made, commit k the next
+    # sizes[k] changes, of step steps[k] and kind kinds[k] (`step` and `kind`: the last's)
+    steps: tuple[int, ...] = ()
+    kinds: tuple[str, ...] = ()
+    sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _same_length("STEP_COMMIT", subtasks=self.subtasks, sources=self.sources,
                      work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
                      out_bytes=self.out_bytes, frm=self.frm, to=self.to, stages=self.stages)
+        _same_length("STEP_COMMIT batch", steps=self.steps, kinds=self.kinds, sizes=self.sizes)
+        if self.sizes and (min(self.sizes) < 1 or sum(self.sizes) != len(self.subtasks)):
+            raise WireError(f"STEP_COMMIT sizes: each >= 1, adding up to the "
+                            f"{len(self.subtasks)} changes listed")
 
 
 @body(MsgType.STEP_ABORT)

@@ -126,6 +126,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._commits = 0  # STEP_COMMITs my source applied (every one of the game)
         self._touched: Counter[str] = Counter()  # of those, the ones touching each site
         self._worker_commits = 0  # STEP_COMMITs my worker applied (those touching it)
+        self._later: dict[str, list[m.SwapCommit]] = {}  # commits for sources not party to
+        # them, sent together before I next ask that source or pass the Turn (phase2.py)
         self._holder = name  # who holds the Turn, as far as phase-2 traffic tells
         self._drops = self._drops_at_turn = 0  # peers dropped: in all, as of my last turn
         self._last_activity = 0.0
@@ -215,6 +217,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             return
         log.info("%s: round %d goes on without %s", self.name, self.number, peer)
         self.dead.add(peer)
+        self._later.pop(peer, None)
         self._drops += 1
         self._changed.set()
         if not self.frozen and peer == min(self.roster.keys() - self.dead | {peer}):
@@ -276,8 +279,13 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         if isinstance(body, wire.ProposalsDone):
             self.on_proposals_done(peer)
             return None
+        if isinstance(body, wire.StepCommit):  # one-way: nothing to reply
+            self._seen_holder(peer)
+            for commit in wire_bodies.commits_from_wire(peer, body):
+                await self._answer(peer, commit)
+            return None
         msg = wire_bodies.from_wire(peer, body)
-        if isinstance(msg, m.SwapAsk | m.SwapCommit | m.SwapAbort | m.Turn):
+        if isinstance(msg, m.SwapAsk | m.SwapAbort | m.Turn):
             self._seen_holder(self.name if isinstance(msg, m.Turn) else peer)
         if isinstance(body, wire.StepAsk):
             vote = await self._ask_me(body.party, msg, body.commits)

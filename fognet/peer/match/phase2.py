@@ -219,6 +219,7 @@ class StepPhase:
             return self._vote(party, ask)
         body = wire_bodies.to_wire(self.number, ask, party)
         commits = self._commits if party in self.view.sources else self._touched[party]
+        await self._flush([peer])
         try:
             body = await self.courier.request(peer, dataclasses.replace(body, commits=commits))
             if not isinstance(body, wire.StepVote) or body.step != ask.step:
@@ -246,17 +247,33 @@ class StepPhase:
         local = [t for t in targets if peer_of(t) == self.name]
         for agent in self._agents(local):
             agent.handle(msg)
-        if isinstance(msg, m.SwapCommit):  # my source applied it already (its agent did)
-            self._count_commit(msg.changes)
         peers = sorted({peer_of(t) for t in targets} - self.dead - {self.name})
-        body = wire_bodies.to_wire(self.number, msg)
-        handed = await asyncio.gather(*(self.courier.send(p, body) for p in peers))
-        if isinstance(msg, m.SwapCommit):
-            for peer, ok in zip(peers, handed, strict=True):
-                if not ok:  # it would vote and price without this commit
-                    self.drop(peer)
+        if isinstance(msg, m.SwapAbort):
+            body = wire_bodies.to_wire(self.number, msg)
+            await asyncio.gather(*(self.courier.send(p, body) for p in peers))
+            return
+        self._count_commit(msg.changes)  # my source applied it already (its agent did)
+        now = {peer_of(t) for t in targets if t in touched or t in locked}  # its parties
+        for p in peers:
+            self._later.setdefault(p, []).append(msg)
+        await self._flush(sorted(now & set(peers)))
+
+    async def _flush(self, peers: Sequence[str] | None = None) -> None:
+        """Send the commits waiting for these peers (all: None), each peer's in one
+        STEP_COMMIT. A source a step does not concern gets its commits only before I ask
+        it or pass the Turn: it needs them only to price (STEP_ASK and TURN say how many).
+        One that cannot be handed over drops its peer: it would price without them."""
+        peers = sorted(self._later) if peers is None else peers
+        batches = [(p, self._later.pop(p)) for p in peers if self._later.get(p)]
+        handed = await asyncio.gather(*(
+            self.courier.send(p, wire_bodies.commits_to_wire(self.number, commits))
+            for p, commits in batches))
+        for (peer, _), ok in zip(batches, handed, strict=True):
+            if not ok:
+                self.drop(peer)
 
     async def _pass_turn(self, to: PeerId, turn: m.Turn) -> list[m.Outgoing]:
+        await self._flush()
         while True:
             if to == self.name:
                 return self._take_turn(m.Turn(PeerId(self.name), turn.idle))
@@ -273,6 +290,7 @@ class StepPhase:
             to = ring[(ring.index(PeerId(self.name)) + 1) % len(ring)]
 
     async def _announce_over(self) -> None:
+        await self._flush()
         self.ended = True
         self.over.set()
         self._changed.set()

@@ -5,6 +5,7 @@ non-negative work and bytes, a known step kind, game ids that name a peer) and r
 a `WireError` (MALFORMED), which the transport turns into an ERROR reply.
 
     to_wire(round, message, party="") -> Body      party: the game id a STEP_ASK asks
+    commits_to_wire(round, commits) / commits_from_wire(sender, body)   a STEP_COMMIT batch
     from_wire(sender_peer, body) -> Message        sender ids rebuilt from the peer name
     vote_from_wire(party, body) -> SwapVote
 
@@ -77,9 +78,10 @@ def _subtasks(body) -> list[Subtask]:
     ]
 
 
-def _changes(body) -> tuple[m.Change, ...]:
-    if body.kind not in KINDS:
-        raise WireError(f"kind: {body.kind!r} is not one of {', '.join(KINDS)}")
+def _changes(body, kinds: tuple[str, ...] = ()) -> tuple[m.Change, ...]:
+    for kind in (body.kind, *kinds):
+        if kind not in KINDS:
+            raise WireError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
     if not body.subtasks:
         raise WireError(f"{body.TYPE.value}: a step moves at least one subtask")
     return tuple(
@@ -163,6 +165,29 @@ def from_wire(sender: str, body: wire.Body) -> m.Message:
     if isinstance(body, wire.RoundDone):
         return m.RoundDone(src, 2, (), body.round)
     raise WireError(f"{body.TYPE.value} is not a matching game message")
+
+
+def commits_to_wire(rnd: int, commits: list[m.SwapCommit]) -> wire.StepCommit:
+    """One STEP_COMMIT carrying these commits in order (a batch if more than one)."""
+    if len(commits) == 1:
+        return to_wire(rnd, commits[0])
+    cols = _change_columns(tuple(c for commit in commits for c in commit.changes))
+    return wire.StepCommit(rnd, commits[-1].step, commits[-1].kind, **cols,
+                           steps=tuple(c.step for c in commits),
+                           kinds=tuple(c.kind for c in commits),
+                           sizes=tuple(len(c.changes) for c in commits))
+
+
+def commits_from_wire(sender: str, body: wire.StepCommit) -> list[m.SwapCommit]:
+    """The commits a STEP_COMMIT carries, in order."""
+    if not body.sizes:
+        return [from_wire(sender, body)]
+    changes, out, start = _changes(body, body.kinds), [], 0
+    for step, kind, size in zip(body.steps, body.kinds, body.sizes, strict=True):
+        out.append(m.SwapCommit(PeerId(sender), step, kind, changes[start:start + size],
+                                body.round))
+        start += size
+    return out
 
 
 def vote_from_wire(party: str, body: wire.StepVote) -> m.SwapVote:
