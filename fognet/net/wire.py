@@ -364,12 +364,15 @@ class Hosted(Body):
     in_bytes: tuple[int, ...] = ()
     out_bytes: tuple[int, ...] = ()
     stages: tuple[int, ...] = ()
-    home: bool = False  # from a source to the others: its subtasks on its own device after phase 1
+    home: bool = False  # from a source to the others: its subtasks after phase 1, each at
+    sites: tuple[str, ...] = ()  # sites[i] (its own name, or a worker's game id; none: home)
 
     def __post_init__(self) -> None:
         _same_length("HOSTED", subtasks=self.subtasks, sources=self.sources,
                      work_ref_s=self.work_ref_s, in_bytes=self.in_bytes, out_bytes=self.out_bytes,
                      stages=self.stages)
+        if self.sites:
+            _same_length("HOSTED sites", subtasks=self.subtasks, sites=self.sites)
 
 
 @body(MsgType.TURN)

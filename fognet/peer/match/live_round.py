@@ -113,7 +113,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._done_sources: set[str] = set()
         self._hosted: dict[str, m.RoundDone] = {}
         self._homes: set[str] = set()  # sources whose subtasks at home my ledger has
-        self._early_homes: dict[str, m.RoundDone] = {}  # those that came before I reconciled
+        self._early_homes: dict[str, list[m.RoundDone]] = {}  # those before I reconciled
+        self._proposed_to: set[str] = set()  # workers my source proposed to (their HOSTED)
+        self._proposers: set[str] = set()  # sources that proposed to my worker (my HOSTED)
         self._bounds = None  # the game's step bounds on my ledger, once it holds everything
         self._hopeful_set = None  # phase2.InOrder: the hopeful steps of my current list
         self._hopeful_at: tuple = ()
@@ -169,7 +171,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             self._maybe_proposals_done()
             await self._until(self._all_hosted, self._p1_end + self.timing.ask_timeout_s)
             for w in self._live_workers():
-                if peer_of(w) not in self._hosted:
+                if peer_of(w) in self._proposed_to and peer_of(w) not in self._hosted:
                     self.drop(peer_of(w))
             self._reconcile()
         if cut is not None:
@@ -279,6 +281,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         if isinstance(body, wire.ProposalsDone):
             self.on_proposals_done(peer)
             return None
+        if isinstance(body, wire.Hosted) and body.home:  # a source's placement
+            self.on_home(peer, wire_bodies.placement_from_wire(peer, body))
+            return None
         if isinstance(body, wire.StepCommit):  # one-way: nothing to reply
             self._seen_holder(peer)
             for commit in wire_bodies.commits_from_wire(peer, body):
@@ -316,8 +321,6 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
                               Reason.NOT_FOUND)
             await self.on_bumped(msg)
             return wire.MatchAck(n)
-        elif isinstance(msg, m.RoundDone) and msg.phase == 1 and msg.sender == peer:
-            self.on_home(peer, msg)  # a source's subtasks at home
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
             self.on_hosted(peer, msg)
         elif isinstance(msg, m.RoundDone):

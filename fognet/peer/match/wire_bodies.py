@@ -6,6 +6,7 @@ a `WireError` (MALFORMED), which the transport turns into an ERROR reply.
 
     to_wire(round, message, party="") -> Body      party: the game id a STEP_ASK asks
     commits_to_wire(round, commits) / commits_from_wire(sender, body)   a STEP_COMMIT batch
+    placement_to_wire / placement_from_wire    a source's HOSTED home: its subtasks' sites
     from_wire(sender_peer, body) -> Message        sender ids rebuilt from the peer name
     vote_from_wire(party, body) -> SwapVote
 
@@ -17,6 +18,7 @@ its own device, sent to the other sources), ROUND_DONE (RoundDone(phase=2): game
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from fognet.errors import WireError
 from fognet.matching import messages as m
@@ -188,6 +190,25 @@ def commits_from_wire(sender: str, body: wire.StepCommit) -> list[m.SwapCommit]:
                                 body.round))
         start += size
     return out
+
+
+def placement_to_wire(rnd: int, me: str, subtasks, sites: Mapping[str, str]) -> wire.Hosted:
+    """A source's HOSTED home: every subtask of mine and its site after phase 1."""
+    subtasks = list(subtasks)
+    return wire.Hosted(rnd, **_columns(subtasks), home=True,
+                       sites=tuple(sites[s.id] for s in subtasks))
+
+
+def placement_from_wire(sender: str, body: wire.Hosted) -> list[m.RoundDone]:
+    """A source's HOSTED home as one RoundDone(phase 1) per site (its own device, each
+    worker): what a source agent reads to place another source's subtasks."""
+    by_site: dict[str, list[Subtask]] = {}
+    for s, site in zip(from_wire(sender, body).hosted, body.sites or (sender,) * len(body.subtasks),
+                       strict=True):
+        if site != sender and worker_id(peer_of(site)) != site:
+            raise WireError(f"HOSTED home from {sender!r}: {site!r} is not a site of the game")
+        by_site.setdefault(site, []).append(s)
+    return [m.RoundDone(PeerId(site), 1, tuple(subs), body.round) for site, subs in by_site.items()]
 
 
 def vote_from_wire(party: str, body: wire.StepVote) -> m.SwapVote:
