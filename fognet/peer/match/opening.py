@@ -204,7 +204,8 @@ class OpeningPhase:
         if body.frozen:
             self._adopt(body)
         elif self._learn(dict(zip(body.roster, body.addresses, strict=True)), body.sources):
-            self._announce_soon()
+            if peer != self.leader() or not self._covers(theirs):
+                self._announce_soon()  # (my leader knows all it told me, and all I know)
         elif self._loop.time() - self._answered.get(peer, -math.inf) >= RESEND_S and (
                 (repeat and self.leader() == self.name)
                 or (peer != self.leader() and not self._covers(theirs))):
