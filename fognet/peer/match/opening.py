@@ -191,7 +191,10 @@ class OpeningPhase:
         old_roster, old_sources = self._theirs.get(peer, (None, None))
         repeat = old_roster is not None and theirs[0] <= old_roster and theirs[1] <= old_sources
         if self.frozen:  # my knowledge back: it adopts it (and, if left out, plays the next)
-            if (theirs != self.knowledge() or repeat) and not body.frozen and peer not in self.dead:
+            # a peer I called as the leader gets the frozen roster anyway; one announcing
+            # again has not got it
+            behind = theirs != self.knowledge() and peer not in self._called
+            if (behind or repeat) and not body.frozen and peer not in self.dead:
                 address = dict(zip(body.roster, body.addresses, strict=True))[peer]
                 self._spawn(self.courier.send(peer, self._open_body(frozen=True), address))
             return
@@ -208,7 +211,7 @@ class OpeningPhase:
                 self._announce_soon()  # (my leader knows all it told me, and all I know)
         elif self._loop.time() - self._answered.get(peer, -math.inf) >= RESEND_S and (
                 (repeat and self.leader() == self.name)
-                or (peer != self.leader() and not self._covers(theirs))):
+                or (self.name != self.leader() != peer and not self._covers(theirs))):
             # a peer announcing again to me, its leader, has not heard me (or waits for the
             # frozen roster: my answer says I am alive); one that is not my leader and
             # knows less than I do (it may think it leads) learns what I know
