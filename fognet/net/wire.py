@@ -59,11 +59,13 @@ class MsgType(str, Enum):
     REJECT = "REJECT"  # worker -> source: I do not hold your subtask, for this reason (the
     # reply to PROPOSE, or a request -> MATCH_ACK when a lighter proposal bumps a held subtask)
     PROPOSALS_DONE = "PROPOSALS_DONE"  # one-way, source -> workers: no proposal of mine is unanswered
-    HOSTED = "HOSTED"  # one-way, worker -> sources: phase 1 is over for me; the subtasks I hold
+    HOSTED = "HOSTED"  # one-way, worker -> sources that proposed: phase 1 is over; what I hold
+    # (with `home`, source -> sources: my subtasks and their sites after phase 1)
     TURN = "TURN"  # source -> next source: your turn to try phase-2 steps -> MATCH_ACK
     STEP_ASK = "STEP_ASK"  # initiator -> party: what would this step do to your sites? -> STEP_VOTE
     STEP_VOTE = "STEP_VOTE"  # party -> initiator: my latency change (by source), or no and why
-    STEP_COMMIT = "STEP_COMMIT"  # one-way, initiator -> every source + touched workers: apply it
+    STEP_COMMIT = "STEP_COMMIT"  # one-way, initiator -> every source + touched workers: apply
+    # it (the step's parties at once, the other sources batched: several steps in order)
     STEP_ABORT = "STEP_ABORT"  # one-way, initiator -> the parties it locked: the step is off, unlock
     ROUND_DONE = "ROUND_DONE"  # one-way, the source that sees a full idle cycle -> all: game over
     MATCH_ACK = "MATCH_ACK"  # the TURN was taken, or the bump's REJECT re-proposed

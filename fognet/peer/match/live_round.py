@@ -3,30 +3,35 @@
 The agents (`fognet.matching.agent`) decide; this module only carries their messages,
 keeps time and handles failures. A round on one peer:
 
-  open     send ROUND_OPEN (my figures as worker and/or source, what I know of the roster
-           and the sources) to the roster; agree on who plays (`opening.py`: knowledge
-           only grows until everyone announced the same, then it is frozen; up to
-           `open_s`, the silent are dead). My view = every announced figure + only my own
-           subtasks (no peer holds the global instance).
+  open     agree on who plays through the round's leader, the first live roster peer by
+           name (`opening.py`): every peer sends it ROUND_OPEN (my figures as worker
+           and/or source, what I know of the roster and the sources), it calls every
+           roster peer once, freezes once it knows all any live peer knows (up to
+           `open_s`; the silent are dead) and sends every player the frozen roster with
+           every player's figures. My view = those figures + only my own subtasks (no
+           peer holds the global instance).
   phase 1  a source proposes each subtask down its list: PROPOSE is a request answered
            ACCEPT/REJECT; a bumped subtask's REJECT is a request to its source, acknowledged
            once it proposed further, and the PROPOSE that bumped it is answered after
            that. A source with no proposal unanswered sends PROPOSALS_DONE to the workers
            (again after each bump). A worker ends phase 1 once every live source is done
-           (after a death, also `settle_s` without a PROPOSE), or at `phase1_s`; then it sends HOSTED (what it holds) to every source and refuses later
-           PROPOSEs (STALE_ROUND). A source waits for every live worker's HOSTED and keeps
-           a subtask on a worker only if that worker lists it (else it goes home), so a
-           cut that raced a message still leaves a valid matching.
-  phase 2  each source sends the others the list of its subtasks at home (HOSTED, home),
-           so every source's ledger holds the whole matching; the first source of the
-           ring takes the TURN. The Turn holder drops unasked a step it can tell the
-           parties would refuse (`matching.round_rules.refused_unasked`: the game's own
-           price, so it asks only the steps that will be approved) and asks the parties
-           of the others at once (STEP_ASK -> STEP_VOTE; one initiator at a time, so no
-           lock is contended); it then sends STEP_COMMIT to every source and the workers
-           it touches, as a request acknowledged by MATCH_ACK (the next step starts on
-           applied state), or STEP_ABORT one-way to the parties it locked. TURN goes to
-           the next live source (acknowledged at once). ROUND_DONE ends the game.
+           (after a death, also `settle_s` without a PROPOSE), or at `phase1_s`; then it
+           sends HOSTED (what it holds) to every source that proposed to it and refuses
+           later PROPOSEs (STALE_ROUND). A source waits for the HOSTED of every live worker
+           it proposed to and keeps a subtask on a worker only if that worker lists it
+           (else it goes home), so a cut that raced a message still leaves a valid matching.
+  phase 2  each source sends the others its placement (HOSTED home: every subtask of
+           mine and its site), so every source's ledger holds the whole matching; the
+           first source of the ring takes the TURN. The Turn holder drops unasked a step
+           it can tell the parties would refuse (`matching.round_rules.refused_unasked`:
+           the game's own price, so it asks only the steps that will be approved) and asks
+           the parties of the others at once (STEP_ASK -> STEP_VOTE; one initiator at a
+           time, so no lock is contended); it then sends STEP_COMMIT one-way to the
+           step's parties at once and to the other sources in one batch before it next
+           asks them or passes the Turn, or STEP_ABORT one-way to the parties it locked.
+           Commits are counted: STEP_ASK, TURN and ROUND_DONE say how many the receiver
+           must have applied first (one from an earlier holder may still be on its way).
+           TURN goes to the next live source (acknowledged at once). ROUND_DONE ends it.
   end      on ROUND_DONE, or at the deadline: then each source keeps its placement as of
            its last applied step (phase 1 not finished: every subtask at home), which is
            always a valid matching.

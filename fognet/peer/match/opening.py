@@ -1,25 +1,32 @@
 """A live round's opening, as methods of `LiveRound`: who plays, agreed without a coordinator.
 
-Every peer of a round announces ROUND_OPEN (its figures) with what it knows of the round:
-the roster (names and addresses) and the sources. Knowledge only grows: an announcement
-adds its roster and sources to mine, and whenever mine grows I announce again to everyone
-in it. So a second source that re-plans while the round is open (`add`), or a peer that
-opened the same round number at the same moment with another roster, ends in the one
-round: the union of what everyone brought.
+The round's leader is the first live peer of the roster by name (`leader`: every peer
+applies the same rule to what it knows, so it knows whom to tell; no peer is a
+coordinator beyond its round's opening). Every peer sends the leader ROUND_OPEN (its
+figures) with what it knows of the round: the roster (names and addresses) and the
+sources; the leader calls each roster peer once with its own (a peer it reaches joins
+the round), and a peer sends again when what it knows grows. Knowledge only grows: a
+second source that re-plans while the round is open (`add`), or a peer that opened the
+same round number at the same moment with another roster, ends in the one round: the
+union of what everyone brought. A non-leader that hears from a peer that knows less than
+it does (one that may think it leads) tells it what it knows. So the opening costs
+messages linear in the peers (every peer announcing to every other was n(n-1)).
 
 A source opening a round may hold it open for `gather_s` (`hold_s` in its ROUND_OPEN,
-which every peer honours, capped at `open_s`), so that sources re-planning within it join.
-A peer freezes the round (builds its view, starts phase 1) once the hold is over and every live roster peer's
-announcements carry exactly my knowledge (their union: they may overtake each other). Once frozen it never changes: an
-announcement with other knowledge gets my frozen one back (`frozen=True`), which its
-receiver adopts as it is. Two peers cannot freeze different knowledge: each froze only
-after everyone announced its knowledge, and knowledge only grows until a freeze, so each
-saw the other's. A source that the frozen knowledge does not list is `left_out`: its
-subtasks go to the next round (`Matchmaker.play`). Announcements are sent again every `RESEND_S` to the peers whose knowledge
-differs and my last send to which failed (a send can fail while a connection is set up;
-one handed over arrives). A peer silent for `open_s` after the last news (a first
-announcement, or one knowing more) is dead for the round (each peer decides that alone; a round whose peers disagree on a death still
-ends valid, as after any death).
+which the leader honours, capped at `open_s`), so that sources re-planning within it join.
+The leader freezes the round (builds its view, starts phase 1) once the hold is over and
+every live roster peer's announcement is within its own knowledge, and sends every player
+the frozen roster with every player's figures (`frozen=True`, the `p_` columns), which
+its receiver adopts as it is. Once frozen a peer never changes: an announcement it does
+not expect gets the frozen roster back. A source that the frozen knowledge does not list
+is `left_out`: its subtasks go to the next round (`Matchmaker.play`). A peer waiting for
+the frozen roster resends to the leader every `RESEND_S` (a live leader answers); a
+leader silent for `open_s` is dead for the round (PEER_GONE tells the others) and the
+next peer by name leads. The leader resends its call to the peers my send to which
+failed and that have not answered (one handed over arrives). A roster peer silent for
+`open_s` after the last news (a first announcement, or one knowing more) is dead for the
+round (each peer decides that alone; a round whose peers disagree on a death still ends
+valid, as after any death).
 
 Two rounds with different numbers open at once (sources whose views of the round count
 disagree) end in one: a peer that has both open merges the lower into the higher

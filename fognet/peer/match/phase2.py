@@ -3,10 +3,12 @@
 The Turn holder drives its agent's messages: a step it can tell the parties would refuse
 (`matching.round_rules.refused_unasked`: priced as the game prices it, once every source
 sent the list of its subtasks at home after phase 1; until then, or after a death,
-`hopeless`) it drops unasked; it asks the other steps' parties at once; commits go to
-every source and the workers they touch as requests acknowledged by MATCH_ACK, so the
-next step starts on applied state; aborts go one-way to the parties it locked; the TURN
-goes to the next live source. A party votes with its agent and releases a lock after
+`hopeless`) it drops unasked; it asks the other steps' parties at once; commits go
+one-way, at once to the step's parties (the workers it touches, the sources asked) and
+batched to the other sources before it next asks them, passes the TURN or ends the game;
+STEP_ASK, TURN and ROUND_DONE carry the count of commits their receiver must have applied
+(`LiveRound._count_commit`), so every step is priced on applied state; aborts go one-way
+to the parties it locked; the TURN goes to the next live source. A party votes with its agent and releases a lock after
 `lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source PINGs the Turn
 holder; if it is dead, its successor in the ring takes the Turn.
 """
