@@ -296,7 +296,8 @@ class OpeningPhase:
             return open_body(self.number, max(0.0, self.deadline - now), self.roster,
                              self.figures, bool(self.subtasks), self.known_sources, frozen,
                              max(0.0, self._hold_until - now))
-        players = {p: self.announced[p] for p in self.roster if p not in self.dead}
+        players = {p: self.announced[p] for p in self.roster
+                   if p not in self.dead and p in self.announced}  # (all, once frozen)
         body = open_body(self.number, max(0.0, self.deadline - now),
                          {p: self.roster[p] for p in players}, self.figures,
                          bool(self.subtasks), self.known_sources & players.keys(), True)
