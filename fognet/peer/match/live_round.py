@@ -95,6 +95,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._hold_until = -math.inf  # no peer settles who plays before this (loop time)
         self._woken_at = -math.inf
         self._news = -math.inf  # when an announcement last told me something (opening.py)
+        self._leader_heard = -math.inf  # when my leader last spoke (or I began waiting on it)
         self._unsent: set[str] = set()  # peers my last ROUND_OPEN could not be handed to
         self._called: set[str] = set()  # as the leader: peers my ROUND_OPEN went to
         self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
@@ -229,6 +230,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._changed.set()
         if not self.frozen and peer == min(self.roster.keys() - self.dead | {peer}):
             self._announce_soon()  # my leader died: I tell the next one (or lead)
+            self._leader_heard = self._loop.time()
         if tell:
             for other in sorted(self.roster.keys() - self.dead - {self.name}):
                 task = self._spawn(self.courier.send(other, wire.PeerGone(self.number, peer)))

@@ -21,8 +21,8 @@ its receiver adopts as it is. Once frozen a peer never changes: an announcement 
 not expect gets the frozen roster back. A source that the frozen knowledge does not list
 is `left_out`: its subtasks go to the next round (`Matchmaker.play`). A peer waiting for
 the frozen roster resends to the leader every `RESEND_S` (a live leader answers); a
-leader silent for `open_s` is dead for the round (PEER_GONE tells the others) and the
-next peer by name leads. The leader resends its call to the peers my send to which
+leader silent for `ask_timeout_s` (as any unanswered request) is dead for the round
+(PEER_GONE tells the others) and the next peer by name leads. The leader resends its call to the peers my send to which
 failed and that have not answered (one handed over arrives). A roster peer silent for
 `open_s` after the last news (a first announcement, or one knowing more) is dead for the
 round (each peer decides that alone; a round whose peers disagree on a death still ends
@@ -86,20 +86,22 @@ class OpeningPhase:
         if self.merged_into is not None:
             return False  # merged before it started here: nothing to announce
         self._hold_until = max(self._hold_until, self._loop.time() + self.gather_s)
+        self._leader_heard = self._loop.time()
         self._announce_all()
         while True:
-            while not await self._until(self._agreed, min(self._open_end(),
-                                                          self._loop.time() + RESEND_S)):
-                if self._loop.time() >= self._open_end():
+            while not await self._until(self._agreed, min(self._open_end(), self._loop.time()
+                                                          + RESEND_S, self._leader_gone())):
+                if self._loop.time() >= min(self._open_end(), self._leader_gone()):
                     break
                 self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
             if self._agreed() or self.leader() == self.name or self.merged_into is not None:
                 break
-            # `open_s` without news and without the frozen roster: my leader is dead for
-            # the round (PEER_GONE tells the others), the next one takes over
+            # my leader answered none of my resends for `ask_timeout_s` (or `open_s` passed
+            # without news): it is dead for the round (PEER_GONE tells the others), the
+            # next peer by name leads
             log.info("%s: round %d's leader %s is silent", self.name, self.number, self.leader())
             self.drop(self.leader())
-            self._news = self._loop.time()
+            self._news = self._leader_heard = self._loop.time()
             self._announce_all()
         if self.merged_into is not None:
             return False  # it goes on as round `merged_into` (my subtasks moved there)
@@ -165,6 +167,13 @@ class OpeningPhase:
         News is finite (knowledge only grows), so the opening still ends."""
         return max(self._started, self._hold_until, self._news) + self.timing.open_s
 
+    def _leader_gone(self) -> float:
+        """When my leader counts as dead if I hear nothing more from it: it answers each
+        of my resends (every `RESEND_S`), so silence for a request's timeout is a death."""
+        if self.leader() == self.name:
+            return math.inf
+        return self._leader_heard + self.timing.ask_timeout_s
+
     def _agreed(self) -> bool:
         if self.merged_into is not None:
             return True  # nothing more to agree on here
@@ -225,7 +234,7 @@ class OpeningPhase:
             self._answered[peer] = self._loop.time()  # at most once a resend period: my
             self._spawn(self.courier.send(peer, self._open_body()))  # answer is a repeat too
         if peer == self.leader():
-            self._news = self._loop.time()  # my leader is alive: I wait for it
+            self._news = self._leader_heard = self._loop.time()  # alive: I wait for it
         # a peer's knowledge only grows, and its announcements may overtake each other
         self._theirs[peer] = (old_roster or frozenset()) | theirs[0], (old_sources or frozenset()) | theirs[1]
         self._changed.set()

@@ -20,7 +20,7 @@ from fognet.peer.match.courier import Timing, player_columns, players_of
 from fognet.peer.match.opening import open_body
 from fognet.peer.match.phase2 import InOrder
 from fognet.placement.instance import split_instance, states_instance
-from fognet.testing.live_match import live_peers, play_round
+from fognet.testing.live_match import live_peers, play_open, play_round, round_outcome
 
 TIMING = Timing(ask_timeout_s=1.0, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
 
@@ -68,3 +68,23 @@ async def test_the_opening_costs_messages_linear_in_the_peers() -> None:
     assert out.sent["ROUND_OPEN"] <= 5 * n
     assert out.sent["HOSTED"] <= out.sent["PROPOSE"] + sources * (sources - 1)
     assert out.sent.get("MATCH_ACK", 0) <= out.sent["TURN"] + out.sent.get("REJECT", 0)
+
+
+async def test_a_silent_leader_is_dropped_and_the_next_peer_by_name_leads() -> None:
+    """The first roster peer by name never answers: after `open_s` without news the
+    sources find it dead for the round, the next peer by name leads, and the round is the
+    one `play` plays without it."""
+    inst = random_instance(2, 3, 3, seed=8)
+    states = list(split_instance(inst).values())
+    timing = replace(TIMING, open_s=0.4)
+    network = MemoryNetwork()
+    async with asyncio.timeout(30), live_peers(
+            states, lambda name: MemoryTransport(network, name), timing) as peers:
+        names = sorted(inst.sources)
+        rosters = {n: ["a-ghost", *(st.name for st in states)] for n in names}
+        results = await play_open(peers, names, 10.0, rosters)
+        (number,) = {r.round for r in results.values()}
+        out = await round_outcome(peers, number, 10.0)
+    assert out.completed and set(out.results) == {st.name for st in states}
+    assert all(r.dead == ("a-ghost",) for r in out.results.values())
+    assert out.assignment == dict(play(states_instance(states)).assignment)
