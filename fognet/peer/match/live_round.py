@@ -350,14 +350,6 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
                 agent.handle(msg)
         return None
 
-    def _turn_in(self, turn: m.Turn, commits: int) -> wire.MatchAck:
-        if self.source is None:
-            raise Refused(f"{self.name} has no subtasks in round {self.number}",
-                          Reason.NOT_FOUND)
-        self._turns.append((turn, commits))
-        self._changed.set()
-        return wire.MatchAck(self.number)
-
     async def _ask_me(self, party: str, ask: m.SwapAsk, commits: int) -> m.SwapVote:
         if party == self.name and self.source is not None:
             ready, applied = self.phase2, lambda: self._commits
@@ -370,22 +362,6 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         if not (await self._wait(ready) and await self._until(lambda: applied() >= commits, late)):
             return m.SwapVote(PeerId(party), ask.step, False, reason=m.Reason.BUSY)
         return self._vote(party, ask)
-
-    def _count_commit(self, changes) -> None:
-        """A STEP_COMMIT applied here: counted per role (commits are one-way, so a party
-        asked, a new Turn holder and the game's end wait until their count is reached:
-        a commit sent earlier by another initiator may still be on its way)."""
-        touched = {c.frm for c in changes} | {c.to for c in changes}
-        if self.source is not None:
-            self._commits += 1
-            self._touched.update(touched)
-        if self.worker is not None and self.worker.id in touched:
-            self._worker_commits += 1
-        self._changed.set()
-
-    def _caught_up(self, commits: int, worker_commits: int) -> bool:
-        return ((self.source is None or self._commits >= commits)
-                and (self.worker is None or self._worker_commits >= worker_commits))
 
     async def _wait(self, event: asyncio.Event) -> bool:
         return await wait_event(event, self.timing.ask_timeout_s / 2)

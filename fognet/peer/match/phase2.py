@@ -21,14 +21,14 @@ import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-from fognet.errors import FognetError, RemoteError
+from fognet.errors import FognetError, Refused, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.bounds import StepBounds
 from fognet.matching.instance import PeerId
 from fognet.matching.round_rules import next_holder, refused_unasked, turn_idle
 from fognet.net import wire
-from fognet.net.wire import Header
+from fognet.net.wire import Header, Reason
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import still_wanted, wait_event
 from fognet.peer.match.phase1 import DRIVER
@@ -301,6 +301,30 @@ class StepPhase:
             self.number, self._commits, self._touched[worker_id(p)])) for p in others))
 
     # --- phase 2, as a party ----------------------------------------------------------------
+
+    def _turn_in(self, turn: m.Turn, commits: int) -> wire.MatchAck:
+        if self.source is None:
+            raise Refused(f"{self.name} has no subtasks in round {self.number}",
+                          Reason.NOT_FOUND)
+        self._turns.append((turn, commits))
+        self._changed.set()
+        return wire.MatchAck(self.number)
+
+    def _count_commit(self, changes) -> None:
+        """A STEP_COMMIT applied here: counted per role (commits are one-way, so a party
+        asked, a new Turn holder and the game's end wait until their count is reached:
+        a commit sent earlier by another initiator may still be on its way)."""
+        touched = {c.frm for c in changes} | {c.to for c in changes}
+        if self.source is not None:
+            self._commits += 1
+            self._touched.update(touched)
+        if self.worker is not None and self.worker.id in touched:
+            self._worker_commits += 1
+        self._changed.set()
+
+    def _caught_up(self, commits: int, worker_commits: int) -> bool:
+        return ((self.source is None or self._commits >= commits)
+                and (self.worker is None or self._worker_commits >= worker_commits))
 
     def _agents(self, ids: Sequence[str] | None = None) -> list[SourceAgent | WorkerAgent]:
         agents = [a for a in (self.source, self.worker) if a is not None]
