@@ -24,7 +24,7 @@ Time is an argument; nothing here sends, sleeps or reads a clock. The I/O shell
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Container, Mapping, Sequence
 from dataclasses import dataclass
 
 from fognet.matching.bounds import TOLERANCE
@@ -37,7 +37,7 @@ from fognet.matching.steps import Ledger, worker_refuses
 
 def refused_unasked(view: Instance, ledger: Ledger, me: PeerId, kind: str,
                     changes: tuple[Change, ...], rule: str,
-                    hopeful: Collection[tuple[str, tuple[Change, ...]]] | None) -> bool:
+                    hopeful: Container[tuple[str, tuple[Change, ...]]] | None) -> bool:
     """True if the Turn holder `me` can tell the parties would refuse this step.
 
     `hopeful`: given once my ledger holds every live source's subtasks where they are (the

@@ -284,11 +284,13 @@ def _converter(hint) -> Converter:
         convert = _converter(inner)
         return lambda name, value: None if value is None else convert(name, value)
     if origin is tuple:
-        item = args[0]
+        item, exact = args[0], {args[0]}
 
         def items(name: str, value):
             if not isinstance(value, list):
                 raise WireError(f"{name}: expected a list, got {type(value).__name__}")
+            if set(map(type, value)) <= exact:  # every item exactly its type: nothing to
+                return tuple(value)             # convert (a ROUND_OPEN has ~100 of them)
             return tuple(_check(f"{name}[{i}]", v, item) for i, v in enumerate(value))
 
         return items

@@ -53,20 +53,22 @@ class MsgType(str, Enum):
     ERROR = "ERROR"  # the reply to any request I could not or would not serve, with a Reason
     # the live matching round (fognet/peer/match/); ids of a peer in the game: its name as a
     # source, "name#w" as a worker
-    ROUND_OPEN = "ROUND_OPEN"  # one-way, peer -> roster: round r is on; my figures as worker/source
+    ROUND_OPEN = "ROUND_OPEN"  # one-way, peer <-> round leader: round r is on; my figures (frozen: all)
     PROPOSE = "PROPOSE"  # source -> worker: hold my subtask this round? -> ACCEPT or REJECT
     ACCEPT = "ACCEPT"  # worker -> source: I hold your subtask (a lighter one may still bump it)
     REJECT = "REJECT"  # worker -> source: I do not hold your subtask, for this reason (the
     # reply to PROPOSE, or a request -> MATCH_ACK when a lighter proposal bumps a held subtask)
     PROPOSALS_DONE = "PROPOSALS_DONE"  # one-way, source -> workers: no proposal of mine is unanswered
-    HOSTED = "HOSTED"  # one-way, worker -> sources: phase 1 is over for me; the subtasks I hold
+    HOSTED = "HOSTED"  # one-way, worker -> sources that proposed: phase 1 is over; what I hold
+    # (with `home`, source -> sources: my subtasks and their sites after phase 1)
     TURN = "TURN"  # source -> next source: your turn to try phase-2 steps -> MATCH_ACK
     STEP_ASK = "STEP_ASK"  # initiator -> party: what would this step do to your sites? -> STEP_VOTE
     STEP_VOTE = "STEP_VOTE"  # party -> initiator: my latency change (by source), or no and why
-    STEP_COMMIT = "STEP_COMMIT"  # initiator -> everyone: the step is approved, apply it -> MATCH_ACK
+    STEP_COMMIT = "STEP_COMMIT"  # one-way, initiator -> every source + touched workers: apply
+    # it (the step's parties at once, the other sources batched: several steps in order)
     STEP_ABORT = "STEP_ABORT"  # one-way, initiator -> the parties it locked: the step is off, unlock
     ROUND_DONE = "ROUND_DONE"  # one-way, the source that sees a full idle cycle -> all: game over
-    MATCH_ACK = "MATCH_ACK"  # the TURN or STEP_COMMIT was applied, or the bump's REJECT re-proposed
+    MATCH_ACK = "MATCH_ACK"  # the TURN was taken, or the bump's REJECT re-proposed
     PEER_GONE = "PEER_GONE"  # one-way, peer -> round: this peer did not answer in time, forget it
 
 
@@ -276,8 +278,11 @@ def backlog_split(sources: tuple[str, ...], ref_s: tuple[float, ...]) -> tuple[t
 
 @body(MsgType.ROUND_OPEN)
 class RoundOpen(Body):
-    """Sent by every peer of the roster when a round opens and again whenever what it knows
-    of the round grows; a peer it reaches joins the round (fognet/peer/match/opening.py)."""
+    """Who plays a round, agreed through its leader (fognet/peer/match/opening.py): a peer
+    tells the leader its figures and what it knows of the round (again whenever that
+    grows); the leader calls every roster peer with it (a peer it reaches joins the round),
+    and once it froze the round sends every player the frozen roster with every player's
+    figures (the `p_` columns, one entry per roster peer; links flattened, `p_links` each)."""
 
     round: int
     budget_s: float  # seconds left until the round's deadline, at the sender, when sent
@@ -302,6 +307,24 @@ class RoundOpen(Body):
     frozen: bool = False  # the sender settled who plays: adopt its roster and sources
     hold_s: float = 0.0  # keep the round open at least this long (s from sending): gathering
     latest: int = 0  # the highest round number the sender has heard of (a late source starts past it)
+    # frozen by the leader: every player's figures, in roster order (empty otherwise)
+    p_rule: tuple[str, ...] = ()
+    p_quota: tuple[int, ...] = ()
+    p_speed: tuple[float, ...] = ()
+    p_backlog_ref_s: tuple[float, ...] = ()
+    p_source: tuple[bool, ...] = ()
+    p_local_speed: tuple[float, ...] = ()
+    p_local_backlog_ref_s: tuple[float, ...] = ()
+    p_cap: tuple[float, ...] = ()
+    p_rate: tuple[float, ...] = ()
+    p_nic_Bps: tuple[float, ...] = ()
+    p_links: tuple[int, ...] = ()  # how many of the flattened links below are each player's
+    p_link_peers: tuple[str, ...] = ()
+    p_link_Bps: tuple[float, ...] = ()
+    p_link_latency_s: tuple[float, ...] = ()
+    p_splits: tuple[int, ...] = ()  # how many of the flattened backlog split entries are each player's
+    p_split_sources: tuple[str, ...] = ()
+    p_split_ref_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)
@@ -309,6 +332,29 @@ class RoundOpen(Body):
                      link_latency_s=self.link_latency_s)
         _same_length("ROUND_OPEN backlog split", backlog_sources=self.backlog_sources,
                      backlog_source_ref_s=self.backlog_source_ref_s)
+        if not self.players:
+            return
+        _same_length("ROUND_OPEN players", roster=self.roster, **{
+            k: getattr(self, k) for k in PLAYER_COLUMNS})
+        _same_length("ROUND_OPEN players' links", p_link_peers=self.p_link_peers,
+                     p_link_Bps=self.p_link_Bps, p_link_latency_s=self.p_link_latency_s)
+        if any(n < 0 for n in self.p_links) or sum(self.p_links) != len(self.p_link_peers):
+            raise WireError(f"ROUND_OPEN p_links: counts must be >= 0 and add up to the "
+                            f"{len(self.p_link_peers)} links listed")
+        _same_length("ROUND_OPEN players' backlog splits", p_split_sources=self.p_split_sources,
+                     p_split_ref_s=self.p_split_ref_s)
+        if any(n < 0 for n in self.p_splits) or sum(self.p_splits) != len(self.p_split_sources):
+            raise WireError(f"ROUND_OPEN p_splits: counts must be >= 0 and add up to the "
+                            f"{len(self.p_split_sources)} backlog split entries listed")
+
+    @property
+    def players(self) -> bool:
+        """It carries every player's figures (a frozen roster from the leader)."""
+        return any(getattr(self, k) for k in PLAYER_COLUMNS)
+
+
+PLAYER_COLUMNS = ("p_rule", "p_quota", "p_speed", "p_backlog_ref_s", "p_source", "p_local_speed",
+                  "p_local_backlog_ref_s", "p_cap", "p_rate", "p_nic_Bps", "p_links", "p_splits")
 
 
 @body(MsgType.PROPOSE)
@@ -351,18 +397,22 @@ class Hosted(Body):
     in_bytes: tuple[int, ...] = ()
     out_bytes: tuple[int, ...] = ()
     stages: tuple[int, ...] = ()
-    home: bool = False  # from a source to the others: its subtasks on its own device after phase 1
+    home: bool = False  # from a source to the others: its subtasks after phase 1, each at
+    sites: tuple[str, ...] = ()  # sites[i] (its own name, or a worker's game id; none: home)
 
     def __post_init__(self) -> None:
         _same_length("HOSTED", subtasks=self.subtasks, sources=self.sources,
                      work_ref_s=self.work_ref_s, in_bytes=self.in_bytes, out_bytes=self.out_bytes,
                      stages=self.stages)
+        if self.sites:
+            _same_length("HOSTED sites", subtasks=self.subtasks, sites=self.sites)
 
 
 @body(MsgType.TURN)
 class Turn(Body):
     round: int
     idle: int  # sources in a row that found no approvable step
+    commits: int = 0  # STEP_COMMITs of the game so far: the new holder applies them all first
 
 
 @body(MsgType.STEP_ASK)
@@ -381,6 +431,7 @@ class StepAsk(Body):
     frm: tuple[str, ...]
     to: tuple[str, ...]
     stages: tuple[int, ...] = ()
+    commits: int = 0  # STEP_COMMITs sent to the party's role so far: it votes once it has them
 
     def __post_init__(self) -> None:
         _same_length("STEP_ASK", subtasks=self.subtasks, sources=self.sources,
@@ -416,11 +467,20 @@ class StepCommit(Body):
     frm: tuple[str, ...]
     to: tuple[str, ...]
     stages: tuple[int, ...] = ()
+    # a batch (`sizes` given): several steps' commits in the order made, commit k the next
+    # sizes[k] changes, of step steps[k] and kind kinds[k] (`step` and `kind`: the last's)
+    steps: tuple[int, ...] = ()
+    kinds: tuple[str, ...] = ()
+    sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _same_length("STEP_COMMIT", subtasks=self.subtasks, sources=self.sources,
                      work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
                      out_bytes=self.out_bytes, frm=self.frm, to=self.to, stages=self.stages)
+        _same_length("STEP_COMMIT batch", steps=self.steps, kinds=self.kinds, sizes=self.sizes)
+        if self.sizes and (min(self.sizes) < 1 or sum(self.sizes) != len(self.subtasks)):
+            raise WireError(f"STEP_COMMIT sizes: each >= 1, adding up to the "
+                            f"{len(self.subtasks)} changes listed")
 
 
 @body(MsgType.STEP_ABORT)
@@ -432,6 +492,8 @@ class StepAbort(Body):
 @body(MsgType.ROUND_DONE)
 class RoundDone(Body):
     round: int
+    commits: int = 0  # STEP_COMMITs of the game (a source's), and those to the peer's worker:
+    worker_commits: int = 0  # the game ends here once they are applied
 
 
 @body(MsgType.MATCH_ACK)

@@ -91,7 +91,7 @@ async def test_match_runs_frames_on_the_matched_peers_and_the_matching_is_stable
     assert report.summary.failed == 0 and report.verified == 5  # = whole-model inference
     assert [r.index for r in report.results] == list(range(5))  # in order
     first = placement.rounds[0]
-    assert first.status == "done" and first.sent["ROUND_OPEN"] == 3 and first.sent["PROPOSE"] >= 1
+    assert first.status == "done" and first.sent["ROUND_OPEN"] >= 1 and first.sent["PROPOSE"] >= 1
     # the frames' first plan is the round's: its peers are exactly the matched sites
     assert _shape(report.plans[0].stages) == _shape(first.plan.stages)  # (a kept plan is re-priced)
     assert plan_sites(first.plan) == {peer_of(site) for site in first.final.values()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import msgpack
 import pytest
 
@@ -63,8 +65,8 @@ def test_step_ids_are_ints_in_every_step_message() -> None:
         codec.decode(_raw("STEP_ABORT", round=1, step="4"))
 
 
-def _raw(kind: str, **fields) -> list[bytes]:
-    return [msgpack.packb({"v": 1, "type": kind, "id": 1, "from": "x", "tensors": [], **fields})]
+def _raw(msg_type: str, /, **fields) -> list[bytes]:
+    return [msgpack.packb({"v": 1, "type": msg_type, "id": 1, "from": "x", "tensors": [], **fields})]
 
 
 @pytest.mark.parametrize("frames", [
@@ -91,3 +93,54 @@ def test_bad_figures_are_refused_after_decoding() -> None:
         wire_bodies.from_wire("car1", wire.Propose(1, "a", "car1", 0.1, 1, 1, -1))
     with pytest.raises(WireError, match="PROPOSE from"):
         wire_bodies.from_wire("car2", wire.Propose(1, "a", "car1", 0.1, 1, 1))
+
+
+def _decoded(body: wire.Body) -> wire.Body:
+    return codec.decode(codec.encode(Header(body, sender="x")))[0].body
+
+
+def test_a_batch_of_commits_crosses_the_wire_in_order() -> None:
+    commits = [m.SwapCommit("car1", 4, "displace", STEP),
+               m.SwapCommit("car1", 6, "move", (m.Change(S2, "car2", "w2#w"),))]
+    body = _decoded(wire_bodies.commits_to_wire(3, commits))
+    assert (body.steps, body.kinds, body.sizes) == ((4, 6), ("displace", "move"), (2, 1))
+    assert wire_bodies.commits_from_wire("car1", body) == [
+        m.SwapCommit("car1", c.step, c.kind, c.changes, 3) for c in commits]
+    one = _decoded(wire_bodies.commits_to_wire(3, commits[:1]))  # one commit: no batch
+    assert one.sizes == () and wire_bodies.commits_from_wire("car1", one) == [
+        m.SwapCommit("car1", 4, "displace", STEP, 3)]
+
+
+@pytest.mark.parametrize("frames", [
+    _raw("STEP_COMMIT", round=1, step=1, kind="move", subtasks=["a", "b"], sources=["c", "c"],
+         work_ref_s=[0.1, 0.1], in_bytes=[1, 1], out_bytes=[1, 1], frm=["c", "c"],
+         to=["w#w", "w#w"], stages=[0, 0], steps=[1, 2], kinds=["move", "move"], sizes=[1, 2]),
+    _raw("STEP_COMMIT", round=1, step=1, kind="move", subtasks=["a"], sources=["c"],
+         work_ref_s=[0.1], in_bytes=[1], out_bytes=[1], frm=["c"], to=["w#w"], stages=[0],
+         steps=[1, 2], kinds=["move", "move"], sizes=[1, 0]),
+    _raw("HOSTED", round=1, subtasks=["a"], sources=["c"], work_ref_s=[0.1], in_bytes=[1],
+         out_bytes=[1], stages=[0], home=True, sites=["c", "w#w"]),
+    _raw("ROUND_OPEN", round=1, budget_s=1.0, roster=["a", "b"], addresses=["h:1", "h:2"],
+         p_speed=[1.0]),
+])
+def test_malformed_batches_placements_and_players_are_wire_errors(frames) -> None:
+    with pytest.raises(WireError):
+        codec.decode(frames)
+
+
+def test_a_batch_naming_an_unknown_kind_is_refused() -> None:
+    body = wire_bodies.commits_to_wire(3, [m.SwapCommit("car1", 4, "displace", STEP)] * 2)
+    with pytest.raises(WireError, match="kind"):
+        wire_bodies.commits_from_wire("car1", replace(body, kinds=("displace", "teleport")))
+
+
+def test_a_placement_gives_each_subtask_its_site() -> None:
+    s3 = Subtask("car1.t2", "car1", 0.02, 10, 10)
+    body = _decoded(wire_bodies.placement_to_wire(3, "car1", [S1, s3],
+                                                  {S1.id: "w1#w", s3.id: "car1"}))
+    placed = wire_bodies.placement_from_wire("car1", body)
+    assert {(r.sender, r.hosted) for r in placed} == {("w1#w", (S1,)), ("car1", (s3,))}
+    with pytest.raises(WireError, match="not a site"):
+        wire_bodies.placement_from_wire("car1", replace(body, sites=("w1", "car1")))
+    with pytest.raises(WireError, match="another source"):
+        wire_bodies.placement_from_wire("car2", body)

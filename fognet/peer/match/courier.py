@@ -3,6 +3,7 @@
     Timing                       a round's timeouts (seconds)
     Courier(transport, addresses, timeout_s)   request/send by peer name, counted by type
     figures_of(ROUND_OPEN body) -> (Figures, is_source)   refused (MALFORMED) if unusable
+    players_of(frozen ROUND_OPEN) -> {name: (Figures, is_source)}; player_columns: the reverse
     without_worker(view, wid) -> Instance       the view once a worker is dead
     wait_event(event, timeout_s) -> bool        a wait that never swallows a cancellation
     still_wanted()                              raise CancelledError if a wait swallowed one
@@ -104,6 +105,50 @@ def figures_of(body: wire.RoundOpen) -> tuple[Figures, bool]:
                       body.local_backlog_ref_s, links, body.rule, body.cap, body.rate, body.nic_Bps,
                       backlog_by_source=wire.backlog_split(body.backlog_sources, body.backlog_source_ref_s))
     return figures, body.source
+
+
+def players_of(body: wire.RoundOpen) -> dict[str, tuple[Figures, bool]]:
+    """A frozen ROUND_OPEN's figures of every player, each checked as `figures_of` checks
+    a peer's own (one MALFORMED player refuses the whole message)."""
+    players, start, split = {}, 0, 0
+    for k, (name, address) in enumerate(zip(body.roster, body.addresses, strict=True)):
+        end, split_end = start + body.p_links[k], split + body.p_splits[k]
+        one = wire.RoundOpen(
+            round=body.round, budget_s=0.0, roster=(name,), addresses=(address,),
+            rule=body.p_rule[k], quota=body.p_quota[k], speed=body.p_speed[k],
+            backlog_ref_s=body.p_backlog_ref_s[k], source=body.p_source[k],
+            local_speed=body.p_local_speed[k], local_backlog_ref_s=body.p_local_backlog_ref_s[k],
+            link_peers=body.p_link_peers[start:end], link_Bps=body.p_link_Bps[start:end],
+            link_latency_s=body.p_link_latency_s[start:end], cap=body.p_cap[k],
+            rate=body.p_rate[k], nic_Bps=body.p_nic_Bps[k],
+            backlog_sources=body.p_split_sources[split:split_end],
+            backlog_source_ref_s=body.p_split_ref_s[split:split_end])
+        players[name], start, split = figures_of(one), end, split_end
+    return players
+
+
+def player_columns(players: Mapping[str, tuple[Figures, bool]]) -> dict[str, tuple]:
+    """The `p_` fields of a frozen ROUND_OPEN for these players (in their order)."""
+    rows = [(f, src) for f, src in players.values()]
+    links = [lk for f, _ in rows for lk in f.links]
+    splits = [part for f, _ in rows for part in f.backlog_by_source]
+    return {
+        "p_rule": tuple(f.rule for f, _ in rows), "p_quota": tuple(f.quota for f, _ in rows),
+        "p_speed": tuple(f.speed for f, _ in rows),
+        "p_backlog_ref_s": tuple(f.backlog_ref_s for f, _ in rows),
+        "p_source": tuple(src for _, src in rows),
+        "p_local_speed": tuple(f.local_speed for f, _ in rows),
+        "p_local_backlog_ref_s": tuple(f.local_backlog_ref_s for f, _ in rows),
+        "p_cap": tuple(f.cap for f, _ in rows), "p_rate": tuple(f.rate for f, _ in rows),
+        "p_nic_Bps": tuple(f.nic for f, _ in rows),
+        "p_links": tuple(len(f.links) for f, _ in rows),
+        "p_link_peers": tuple(lk.peer for lk in links),
+        "p_link_Bps": tuple(lk.bandwidth_Bps for lk in links),
+        "p_link_latency_s": tuple(lk.latency_s for lk in links),
+        "p_splits": tuple(len(f.backlog_by_source) for f, _ in rows),
+        "p_split_sources": tuple(source for source, _ in splits),
+        "p_split_ref_s": tuple(ref_s for _, ref_s in splits),
+    }
 
 
 def still_wanted() -> None:

@@ -3,30 +3,35 @@
 The agents (`fognet.matching.agent`) decide; this module only carries their messages,
 keeps time and handles failures. A round on one peer:
 
-  open     send ROUND_OPEN (my figures as worker and/or source, what I know of the roster
-           and the sources) to the roster; agree on who plays (`opening.py`: knowledge
-           only grows until everyone announced the same, then it is frozen; up to
-           `open_s`, the silent are dead). My view = every announced figure + only my own
-           subtasks (no peer holds the global instance).
+  open     agree on who plays through the round's leader, the first live roster peer by
+           name (`opening.py`): every peer sends it ROUND_OPEN (my figures as worker
+           and/or source, what I know of the roster and the sources), it calls every
+           roster peer once, freezes once it knows all any live peer knows (up to
+           `open_s`; the silent are dead) and sends every player the frozen roster with
+           every player's figures. My view = those figures + only my own subtasks (no
+           peer holds the global instance).
   phase 1  a source proposes each subtask down its list: PROPOSE is a request answered
            ACCEPT/REJECT; a bumped subtask's REJECT is a request to its source, acknowledged
            once it proposed further, and the PROPOSE that bumped it is answered after
            that. A source with no proposal unanswered sends PROPOSALS_DONE to the workers
            (again after each bump). A worker ends phase 1 once every live source is done
-           (after a death, also `settle_s` without a PROPOSE), or at `phase1_s`; then it sends HOSTED (what it holds) to every source and refuses later
-           PROPOSEs (STALE_ROUND). A source waits for every live worker's HOSTED and keeps
-           a subtask on a worker only if that worker lists it (else it goes home), so a
-           cut that raced a message still leaves a valid matching.
-  phase 2  each source sends the others the list of its subtasks at home (HOSTED, home),
-           so every source's ledger holds the whole matching; the first source of the
-           ring takes the TURN. The Turn holder drops unasked a step it can tell the
-           parties would refuse (`matching.round_rules.refused_unasked`: the game's own
-           price, so it asks only the steps that will be approved) and asks the parties
-           of the others at once (STEP_ASK -> STEP_VOTE; one initiator at a time, so no
-           lock is contended); it then sends STEP_COMMIT to every source and the workers
-           it touches, as a request acknowledged by MATCH_ACK (the next step starts on
-           applied state), or STEP_ABORT one-way to the parties it locked. TURN goes to
-           the next live source (acknowledged at once). ROUND_DONE ends the game.
+           (after a death, also `settle_s` without a PROPOSE), or at `phase1_s`; then it
+           sends HOSTED (what it holds) to every source that proposed to it and refuses
+           later PROPOSEs (STALE_ROUND). A source waits for the HOSTED of every live worker
+           it proposed to and keeps a subtask on a worker only if that worker lists it
+           (else it goes home), so a cut that raced a message still leaves a valid matching.
+  phase 2  each source sends the others its placement (HOSTED home: every subtask of
+           mine and its site), so every source's ledger holds the whole matching; the
+           first source of the ring takes the TURN. The Turn holder drops unasked a step
+           it can tell the parties would refuse (`matching.round_rules.refused_unasked`:
+           the game's own price, so it asks only the steps that will be approved) and asks
+           the parties of the others at once (STEP_ASK -> STEP_VOTE; one initiator at a
+           time, so no lock is contended); it then sends STEP_COMMIT one-way to the
+           step's parties at once and to the other sources in one batch before it next
+           asks them or passes the Turn, or STEP_ABORT one-way to the parties it locked.
+           Commits are counted: STEP_ASK, TURN and ROUND_DONE say how many the receiver
+           must have applied first (one from an earlier holder may still be on its way).
+           TURN goes to the next live source (acknowledged at once). ROUND_DONE ends it.
   end      on ROUND_DONE, or at the deadline: then each source keeps its placement as of
            its last applied step (phase 1 not finished: every subtask at home), which is
            always a valid matching.
@@ -46,7 +51,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 
 from fognet.errors import Refused
@@ -90,7 +95,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._hold_until = -math.inf  # no peer settles who plays before this (loop time)
         self._woken_at = -math.inf
         self._news = -math.inf  # when an announcement last told me something (opening.py)
+        self._leader_heard = -math.inf  # when my leader last spoke (or I began waiting on it)
         self._unsent: set[str] = set()  # peers my last ROUND_OPEN could not be handed to
+        self._called: set[str] = set()  # as the leader: peers my ROUND_OPEN went to
         self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
@@ -112,16 +119,23 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._done_sources: set[str] = set()
         self._hosted: dict[str, m.RoundDone] = {}
         self._homes: set[str] = set()  # sources whose subtasks at home my ledger has
-        self._early_homes: dict[str, m.RoundDone] = {}  # those that came before I reconciled
+        self._early_homes: dict[str, list[m.RoundDone]] = {}  # those before I reconciled
+        self._proposed_to: set[str] = set()  # workers my source proposed to (their HOSTED)
+        self._proposers: set[str] = set()  # sources that proposed to my worker (my HOSTED)
         self._bounds = None  # the game's step bounds on my ledger, once it holds everything
-        self._hopeful_set: set = set()
+        self._hopeful_set = None  # phase2.InOrder: the hopeful steps of my current list
         self._hopeful_at: tuple = ()
         self._turn_count = 0
         self.cut = asyncio.Event()  # my worker role ended phase 1
         self._settled = False  # my source role reconciled phase 1
         self._p1_end = math.inf
         self._last_propose = 0.0
-        self._turns: deque[m.Turn] = deque()
+        self._turns: deque[tuple[m.Turn, int]] = deque()  # with the commits made before it
+        self._commits = 0  # STEP_COMMITs my source applied (every one of the game)
+        self._touched: Counter[str] = Counter()  # of those, the ones touching each site
+        self._worker_commits = 0  # STEP_COMMITs my worker applied (those touching it)
+        self._later: dict[str, list[m.SwapCommit]] = {}  # commits for sources not party to
+        # them, sent together before I next ask that source or pass the Turn (phase2.py)
         self._holder = name  # who holds the Turn, as far as phase-2 traffic tells
         self._drops = self._drops_at_turn = 0  # peers dropped: in all, as of my last turn
         self._last_activity = 0.0
@@ -163,7 +177,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             self._maybe_proposals_done()
             await self._until(self._all_hosted, self._p1_end + self.timing.ask_timeout_s)
             for w in self._live_workers():
-                if peer_of(w) not in self._hosted:
+                if peer_of(w) in self._proposed_to and peer_of(w) not in self._hosted:
                     self.drop(peer_of(w))
             self._reconcile()
         if cut is not None:
@@ -211,8 +225,12 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             return
         log.info("%s: round %d goes on without %s", self.name, self.number, peer)
         self.dead.add(peer)
+        self._later.pop(peer, None)
         self._drops += 1
         self._changed.set()
+        if not self.frozen and peer == min(self.roster.keys() - self.dead | {peer}):
+            self._announce_soon()  # my leader died: I tell the next one (or lead)
+            self._leader_heard = self._loop.time()
         if tell:
             for other in sorted(self.roster.keys() - self.dead - {self.name}):
                 task = self._spawn(self.courier.send(other, wire.PeerGone(self.number, peer)))
@@ -270,12 +288,26 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         if isinstance(body, wire.ProposalsDone):
             self.on_proposals_done(peer)
             return None
+        if isinstance(body, wire.Hosted) and body.home:  # a source's placement
+            self.on_home(peer, wire_bodies.placement_from_wire(peer, body))
+            return None
+        if isinstance(body, wire.StepCommit):  # one-way: nothing to reply
+            self._seen_holder(peer)
+            for commit in wire_bodies.commits_from_wire(peer, body):
+                await self._answer(peer, commit)
+            return None
         msg = wire_bodies.from_wire(peer, body)
-        if isinstance(msg, m.SwapAsk | m.SwapCommit | m.SwapAbort | m.Turn):
+        if isinstance(msg, m.SwapAsk | m.SwapAbort | m.Turn):
             self._seen_holder(self.name if isinstance(msg, m.Turn) else peer)
         if isinstance(body, wire.StepAsk):
-            reply = wire_bodies.to_wire(self.number, await self._ask_me(body.party, msg))
+            vote = await self._ask_me(body.party, msg, body.commits)
+            reply = wire_bodies.to_wire(self.number, vote)
+        elif isinstance(body, wire.Turn):
+            reply = self._turn_in(msg, body.commits)
         else:
+            if isinstance(body, wire.RoundDone):  # the game's commits are applied first
+                await self._until(lambda: self._caught_up(body.commits, body.worker_commits),
+                                  self._loop.time() + self.timing.ask_timeout_s)
             reply = await self._answer(peer, msg)
         if reply is not None:
             self.courier.count(reply)
@@ -296,8 +328,6 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
                               Reason.NOT_FOUND)
             await self.on_bumped(msg)
             return wire.MatchAck(n)
-        elif isinstance(msg, m.RoundDone) and msg.phase == 1 and msg.sender == peer:
-            self.on_home(peer, msg)  # a source's subtasks at home
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
             self.on_hosted(peer, msg)
         elif isinstance(msg, m.RoundDone):
@@ -306,12 +336,6 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             self.ended = True
             self.over.set()
             self._changed.set()
-        elif isinstance(msg, m.Turn):
-            if self.source is None:
-                raise Refused(f"{self.name} has no subtasks in round {n}", Reason.NOT_FOUND)
-            self._turns.append(msg)
-            self._changed.set()
-            return wire.MatchAck(n)
         elif isinstance(msg, m.SwapCommit):
             if any(c.subtask.source == self.name and c.subtask.id not in mine
                    for c in msg.changes):
@@ -320,21 +344,22 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             await self._wait(self.phase2)
             for agent in self._agents():
                 agent.handle(msg)
-            return wire.MatchAck(n)
+            self._count_commit(msg.changes)
         elif isinstance(msg, m.SwapAbort):  # one-way; it never waits, so it is handled
             for agent in self._agents():    # before the next message from its sender
                 agent.handle(msg)
         return None
 
-    async def _ask_me(self, party: str, ask: m.SwapAsk) -> m.SwapVote:
+    async def _ask_me(self, party: str, ask: m.SwapAsk, commits: int) -> m.SwapVote:
         if party == self.name and self.source is not None:
-            ready = self.phase2
+            ready, applied = self.phase2, lambda: self._commits
         elif party == worker_id(self.name) and self.worker is not None:
-            ready = self.cut
+            ready, applied = self.cut, lambda: self._worker_commits
         else:
             raise Refused(f"{self.name} does not play {party!r} in round {self.number}",
                           Reason.NOT_FOUND)
-        if not await self._wait(ready):
+        late = self._loop.time() + self.timing.ask_timeout_s / 2
+        if not (await self._wait(ready) and await self._until(lambda: applied() >= commits, late)):
             return m.SwapVote(PeerId(party), ask.step, False, reason=m.Reason.BUSY)
         return self._vote(party, ask)
 

@@ -72,7 +72,7 @@ MATCH_TYPES = frozenset({
 })
 _ONE_WAY = frozenset({
     MsgType.ROUND_OPEN, MsgType.PROPOSALS_DONE, MsgType.HOSTED,
-    MsgType.STEP_ABORT, MsgType.ROUND_DONE, MsgType.PEER_GONE,
+    MsgType.STEP_COMMIT, MsgType.STEP_ABORT, MsgType.ROUND_DONE, MsgType.PEER_GONE,
 })
 MAX_BUDGET_S = 3600.0
 KEEP_RESULTS = 16

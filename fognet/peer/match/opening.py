@@ -1,25 +1,32 @@
 """A live round's opening, as methods of `LiveRound`: who plays, agreed without a coordinator.
 
-Every peer of a round announces ROUND_OPEN (its figures) with what it knows of the round:
-the roster (names and addresses) and the sources. Knowledge only grows: an announcement
-adds its roster and sources to mine, and whenever mine grows I announce again to everyone
-in it. So a second source that re-plans while the round is open (`add`), or a peer that
-opened the same round number at the same moment with another roster, ends in the one
-round: the union of what everyone brought.
+The round's leader is the first live peer of the roster by name (`leader`: every peer
+applies the same rule to what it knows, so it knows whom to tell; no peer is a
+coordinator beyond its round's opening). Every peer sends the leader ROUND_OPEN (its
+figures) with what it knows of the round: the roster (names and addresses) and the
+sources; the leader calls each roster peer once with its own (a peer it reaches joins
+the round), and a peer sends again when what it knows grows. Knowledge only grows: a
+second source that re-plans while the round is open (`add`), or a peer that opened the
+same round number at the same moment with another roster, ends in the one round: the
+union of what everyone brought. A non-leader that hears from a peer that knows less than
+it does (one that may think it leads) tells it what it knows. So the opening costs
+messages linear in the peers (every peer announcing to every other was n(n-1)).
 
 A source opening a round may hold it open for `gather_s` (`hold_s` in its ROUND_OPEN,
-which every peer honours, capped at `open_s`), so that sources re-planning within it join.
-A peer freezes the round (builds its view, starts phase 1) once the hold is over and every live roster peer's
-announcements carry exactly my knowledge (their union: they may overtake each other). Once frozen it never changes: an
-announcement with other knowledge gets my frozen one back (`frozen=True`), which its
-receiver adopts as it is. Two peers cannot freeze different knowledge: each froze only
-after everyone announced its knowledge, and knowledge only grows until a freeze, so each
-saw the other's. A source that the frozen knowledge does not list is `left_out`: its
-subtasks go to the next round (`Matchmaker.play`). Announcements are sent again every `RESEND_S` to the peers whose knowledge
-differs and my last send to which failed (a send can fail while a connection is set up;
-one handed over arrives). A peer silent for `open_s` after the last news (a first
-announcement, or one knowing more) is dead for the round (each peer decides that alone; a round whose peers disagree on a death still
-ends valid, as after any death).
+which the leader honours, capped at `open_s`), so that sources re-planning within it join.
+The leader freezes the round (builds its view, starts phase 1) once the hold is over and
+every live roster peer's announcement is within its own knowledge, and sends every player
+the frozen roster with every player's figures (`frozen=True`, the `p_` columns), which
+its receiver adopts as it is. Once frozen a peer never changes: an announcement it does
+not expect gets the frozen roster back. A source that the frozen knowledge does not list
+is `left_out`: its subtasks go to the next round (`Matchmaker.play`). A peer waiting for
+the frozen roster resends to the leader every `RESEND_S` (a live leader answers); a
+leader silent for `ask_timeout_s` (as any unanswered request) is dead for the round
+(PEER_GONE tells the others) and the next peer by name leads. The leader resends its call to the peers my send to which
+failed and that have not answered (one handed over arrives). A roster peer silent for
+`open_s` after the last news (a first announcement, or one knowing more) is dead for the
+round (each peer decides that alone; a round whose peers disagree on a death still ends
+valid, as after any death).
 
 Two rounds with different numbers open at once (sources whose views of the round count
 disagree) end in one: a peer that has both open merges the lower into the higher
@@ -43,7 +50,7 @@ from fognet.errors import FognetError
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import PeerId, Subtask
 from fognet.net import wire
-from fognet.peer.match.courier import figures_of
+from fognet.peer.match.courier import figures_of, player_columns, players_of
 from fognet.placement.instance import Figures, game_instance, worker_id
 
 log = logging.getLogger(__name__)
@@ -79,12 +86,23 @@ class OpeningPhase:
         if self.merged_into is not None:
             return False  # merged before it started here: nothing to announce
         self._hold_until = max(self._hold_until, self._loop.time() + self.gather_s)
+        self._leader_heard = self._loop.time()
         self._announce_all()
-        while not await self._until(self._agreed, min(self._open_end(),
-                                                      self._loop.time() + RESEND_S)):
-            if self._loop.time() >= self._open_end():
+        while True:
+            while not await self._until(self._agreed, min(self._open_end(), self._loop.time()
+                                                          + RESEND_S, self._leader_gone())):
+                if self._loop.time() >= min(self._open_end(), self._leader_gone()):
+                    break
+                self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
+            if self._agreed() or self.leader() == self.name or self.merged_into is not None:
                 break
-            self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
+            # my leader answered none of my resends for `ask_timeout_s` (or `open_s` passed
+            # without news): it is dead for the round (PEER_GONE tells the others), the
+            # next peer by name leads
+            log.info("%s: round %d's leader %s is silent", self.name, self.number, self.leader())
+            self.drop(self.leader())
+            self._news = self._leader_heard = self._loop.time()
+            self._announce_all()
         if self.merged_into is not None:
             return False  # it goes on as round `merged_into` (my subtasks moved there)
         if not self._agreed():
@@ -94,6 +112,8 @@ class OpeningPhase:
         self.dead |= self.roster.keys() - self.announced.keys()
         self.frozen = True
         self.known_sources -= self.dead
+        if not self._adopted:  # I lead: every player gets the frozen roster and figures
+            self._announce_all()
         if self.subtasks and self.name not in self.known_sources:
             log.info("%s: round %d froze without my subtasks: they go to the next round",
                      self.name, self.number)
@@ -147,17 +167,36 @@ class OpeningPhase:
         News is finite (knowledge only grows), so the opening still ends."""
         return max(self._started, self._hold_until, self._news) + self.timing.open_s
 
+    def _leader_gone(self) -> float:
+        """When my leader counts as dead if I hear nothing more from it: it answers each
+        of my resends (every `RESEND_S`), so silence for a request's timeout is a death."""
+        if self.leader() == self.name:
+            return math.inf
+        return self._leader_heard + self.timing.ask_timeout_s
+
     def _agreed(self) -> bool:
         if self.merged_into is not None:
             return True  # nothing more to agree on here
         if self._loop.time() < self._hold_until:
             self._wake_at(self._hold_until)
             return False
-        mine = self.knowledge()
-        others = [p for p in self.roster if p != self.name and p not in self.dead]
         if self._adopted:
-            return all(p in self.announced for p in others)
-        return all(self._theirs.get(p) == mine for p in others)
+            return True
+        if self.leader() != self.name:
+            return False  # the leader settles it: I wait for its frozen roster
+        return all(self._covered(p) for p in self.roster if p != self.name and p not in self.dead)
+
+    def leader(self) -> str:
+        """Who settles the round: the first live roster peer by name (every peer applies
+        the same rule to the roster, which only grows, so it knows whom to tell)."""
+        return min((p for p in self.roster if p not in self.dead), default=self.name)
+
+    def _covered(self, peer: str) -> bool:
+        """`peer` told me its figures, and I know all it knows of the round."""
+        theirs = self._theirs.get(peer)
+        mine = self.knowledge()
+        return (peer in self.announced and theirs is not None
+                and theirs[0] <= mine[0] and theirs[1] <= mine[1])
 
     def on_round_open(self, peer: str, body: wire.RoundOpen) -> None:
         """An announcement: learn from it, or (frozen) answer it with my knowledge. One
@@ -168,7 +207,10 @@ class OpeningPhase:
         old_roster, old_sources = self._theirs.get(peer, (None, None))
         repeat = old_roster is not None and theirs[0] <= old_roster and theirs[1] <= old_sources
         if self.frozen:  # my knowledge back: it adopts it (and, if left out, plays the next)
-            if (theirs != self.knowledge() or repeat) and not body.frozen and peer not in self.dead:
+            # a peer I called as the leader gets the frozen roster anyway; one announcing
+            # again has not got it
+            behind = theirs != self.knowledge() and peer not in self._called
+            if (behind or repeat) and not body.frozen and peer not in self.dead:
                 address = dict(zip(body.roster, body.addresses, strict=True))[peer]
                 self._spawn(self.courier.send(peer, self._open_body(frozen=True), address))
             return
@@ -181,13 +223,25 @@ class OpeningPhase:
         if body.frozen:
             self._adopt(body)
         elif self._learn(dict(zip(body.roster, body.addresses, strict=True)), body.sources):
-            self._announce_soon()
-        elif repeat and self._loop.time() - self._answered.get(peer, -math.inf) >= RESEND_S:
+            if peer != self.leader() or not self._covers(theirs):
+                self._announce_soon()  # (my leader knows all it told me, and all I know)
+        elif self._loop.time() - self._answered.get(peer, -math.inf) >= RESEND_S and (
+                (repeat and self.leader() == self.name)
+                or (self.name != self.leader() != peer and not self._covers(theirs))):
+            # a peer announcing again to me, its leader, has not heard me (or waits for the
+            # frozen roster: my answer says I am alive); one that is not my leader and
+            # knows less than I do (it may think it leads) learns what I know
             self._answered[peer] = self._loop.time()  # at most once a resend period: my
             self._spawn(self.courier.send(peer, self._open_body()))  # answer is a repeat too
+        if peer == self.leader():
+            self._news = self._leader_heard = self._loop.time()  # alive: I wait for it
         # a peer's knowledge only grows, and its announcements may overtake each other
         self._theirs[peer] = (old_roster or frozenset()) | theirs[0], (old_sources or frozenset()) | theirs[1]
         self._changed.set()
+
+    def _covers(self, theirs: Knowledge) -> bool:
+        mine = self.knowledge()
+        return mine[0] <= theirs[0] and mine[1] <= theirs[1]
 
     def _learn(self, roster: Mapping[str, str], sources: Sequence[str]) -> bool:
         """Add what an announcement knows to mine; True if mine grew."""
@@ -201,6 +255,8 @@ class OpeningPhase:
     def _adopt(self, body: wire.RoundOpen) -> None:
         """A peer froze the round: its knowledge is the round's."""
         roster = dict(zip(body.roster, body.addresses, strict=True))
+        if body.players:  # the leader's: every player's figures (else a round over there)
+            self.announced.update(players_of(body))
         self.roster = {p: self.roster.get(p, a) for p, a in roster.items()}
         self.courier.addresses = self.roster
         self.known_sources = set(body.sources) & set(self.roster)
@@ -219,14 +275,23 @@ class OpeningPhase:
             self._announce_all()
 
     def _announce_all(self, lagging: bool = False) -> None:
-        """ROUND_OPEN to every live roster peer (`lagging`: only to those whose last
-        announcement did not carry my knowledge and my last send to which failed: one
-        handed over reaches it, and a peer whose own send to me failed sends again)."""
-        body, mine = self._open_body(), self.knowledge()
-        for p in self.roster:
-            if p != self.name and p not in self.dead:
-                if not lagging or (self._theirs.get(p) != mine and p in self._unsent):
-                    self._spawn(self._announce_to(p, body))
+        """ROUND_OPEN to the leader; as the leader, to every live roster peer not yet
+        called (frozen: to every player). `lagging`: again, to those my last send to
+        which failed and that have not answered what I know (one handed over reaches
+        it, and a peer whose own send to me failed sends again)."""
+        body, leading = self._open_body(frozen=self.frozen), False
+        if self.frozen:
+            targets = [p for p in self.roster if p != self.name and p not in self.dead]
+        elif self.leader() != self.name:  # (again and again while I wait: it answers)
+            targets = [self.leader()]
+        else:
+            leading = True
+            targets = [p for p in self.roster if p != self.name and p not in self.dead
+                       and (p in self._unsent and not self._covered(p) if lagging
+                            else p not in self._called)]
+        for p in targets:
+            if self._spawn(self._announce_to(p, body)) is not None and leading:
+                self._called.add(p)  # (none before my round has started: `_open` calls)
 
     async def _announce_to(self, peer: str, body: wire.RoundOpen) -> None:
         if await self.courier.send(peer, body):
@@ -236,9 +301,16 @@ class OpeningPhase:
 
     def _open_body(self, frozen: bool = False) -> wire.RoundOpen:
         now = self._loop.time()
-        return open_body(self.number, max(0.0, self.deadline - now), self.roster,
-                         self.figures, bool(self.subtasks), self.known_sources, frozen,
-                         0.0 if frozen else max(0.0, self._hold_until - now))
+        if not frozen:
+            return open_body(self.number, max(0.0, self.deadline - now), self.roster,
+                             self.figures, bool(self.subtasks), self.known_sources, frozen,
+                             max(0.0, self._hold_until - now))
+        players = {p: self.announced[p] for p in self.roster
+                   if p not in self.dead and p in self.announced}  # (all, once frozen)
+        body = open_body(self.number, max(0.0, self.deadline - now),
+                         {p: self.roster[p] for p in players}, self.figures,
+                         bool(self.subtasks), self.known_sources & players.keys(), True)
+        return dataclasses.replace(body, **player_columns(players))
 
 
 def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figures,

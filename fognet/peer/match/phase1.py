@@ -41,6 +41,7 @@ class ProposalPhase:
     # --- phase 1, as a source -----------------------------------------------------------
 
     def _spawn_chain(self, out: m.Outgoing) -> None:
+        self._proposed_to.add(peer_of(out.to))
         task = self._spawn(self._chain(out))
         if task is not None:
             self._pending += 1
@@ -79,6 +80,7 @@ class ProposalPhase:
 
     async def _propose(self, wid: PeerId, msg: m.Propose) -> m.Accept | m.Reject:
         sid, peer = msg.subtask.id, peer_of(wid)
+        self._proposed_to.add(peer)  # (before any wait: I expect its HOSTED)
         refusal = m.Reject(wid, sid, m.Reason.OUT_OF_REACH)
         if peer in self.dead:
             return refusal
@@ -125,23 +127,27 @@ class ProposalPhase:
             self._hosted[peer] = msg
             self._changed.set()
 
-    def on_home(self, peer: str, msg: m.RoundDone) -> None:
-        """Another source's subtasks at home after phase 1: my ledger then knows every
-        subtask of the round (only those it does not know of yet: a commit may have moved
-        one already)."""
-        if self.source is None or peer in self.dead or peer in self._homes:
+    def on_home(self, peer: str, placed: list[m.RoundDone]) -> None:
+        """Another source's subtasks and their sites after phase 1 (one RoundDone per
+        site): my ledger then knows every subtask of the round (only those it does not
+        know of yet: a commit may have moved one already)."""
+        if peer in self.dead or peer in self._homes:
             return
-        if not self._reconciled():  # placed once my ledger holds the workers' HOSTED
-            self._early_homes[peer] = msg
-            return
+        if self.source is None or not self._reconciled():  # placed once my ledger holds
+            self._early_homes[peer] = placed  # the workers' HOSTED (a source that proposed
+            return  # to none sends it at once: my view may not even be built yet)
         known = self.source.ledger.site_of
-        self.source.handle(m.RoundDone(msg.sender, 1,
-                                       tuple(s for s in msg.hosted if s.id not in known)))
+        for msg in placed:
+            self.source.handle(m.RoundDone(msg.sender, 1,
+                                           tuple(s for s in msg.hosted if s.id not in known)))
         self._homes.add(peer)
         self._changed.set()
 
     def _all_hosted(self) -> bool:
-        return all(peer_of(w) in self._hosted for w in self._live_workers())
+        """Every live worker I proposed to has sent its HOSTED (no other can hold mine;
+        the other sources' subtasks elsewhere come in their placements, `on_home`)."""
+        return all(peer_of(w) in self._hosted for w in self._live_workers()
+                   if peer_of(w) in self._proposed_to)
 
     def _reconciled(self) -> bool:
         return self._settled
@@ -159,8 +165,7 @@ class ProposalPhase:
                 self.source.handle(msg)
         self.phase1 = self.source.placement()
         self._settled = True
-        home = m.RoundDone(me, 1, tuple(s for s in self.source.own if self.phase1[s.id] == me))
-        body = wire_bodies.to_wire(self.number, home)
+        body = wire_bodies.placement_to_wire(self.number, self.name, self.source.own, self.phase1)
         for peer in self.source.ring:
             if peer != self.name and peer not in self.dead:
                 self._spawn(self.courier.send(peer, body))
@@ -181,6 +186,7 @@ class ProposalPhase:
         if self.cut.is_set() or msg.sender in self.dead:
             return m.Reject(self.worker.id, sid, m.Reason.STALE_ROUND)
         self._done_sources.discard(msg.sender)
+        self._proposers.add(msg.sender)
         self._last_propose = self._loop.time()
         reply, bumps = None, []
         for out in self.worker.handle(msg):
@@ -222,6 +228,8 @@ class ProposalPhase:
         self.cut.set()
         for out in self.worker.handle(m.RoundDone(DRIVER, 1)):
             peer = peer_of(out.to)
+            if peer not in self._proposers:
+                continue  # it waits only for the workers it proposed to (`_all_hosted`)
             if peer == self.name:
                 self.on_hosted(peer, out.message)
             elif peer not in self.dead:

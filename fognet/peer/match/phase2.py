@@ -3,10 +3,12 @@
 The Turn holder drives its agent's messages: a step it can tell the parties would refuse
 (`matching.round_rules.refused_unasked`: priced as the game prices it, once every source
 sent the list of its subtasks at home after phase 1; until then, or after a death,
-`hopeless`) it drops unasked; it asks the other steps' parties at once; commits go to
-every source and the workers they touch as requests acknowledged by MATCH_ACK, so the
-next step starts on applied state; aborts go one-way to the parties it locked; the TURN
-goes to the next live source. A party votes with its agent and releases a lock after
+`hopeless`) it drops unasked; it asks the other steps' parties at once; commits go
+one-way, at once to the step's parties (the workers it touches, the sources asked) and
+batched to the other sources before it next asks them, passes the TURN or ends the game;
+STEP_ASK, TURN and ROUND_DONE carry the count of commits their receiver must have applied
+(`LiveRound._count_commit`), so every step is priced on applied state; aborts go one-way
+to the parties it locked; the TURN goes to the next live source. A party votes with its agent and releases a lock after
 `lock_timeout_s`. If phase 2 goes quiet for `turn_probe_s`, a source PINGs the Turn
 holder; if it is dead, its successor in the ring takes the Turn.
 """
@@ -17,22 +19,50 @@ import asyncio
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from fognet.errors import FognetError, RemoteError
+from fognet.errors import FognetError, Refused, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.bounds import StepBounds
 from fognet.matching.instance import PeerId
 from fognet.matching.round_rules import next_holder, refused_unasked, turn_idle
 from fognet.net import wire
-from fognet.net.wire import Header
+from fognet.net.wire import Header, Reason
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import still_wanted, wait_event
 from fognet.peer.match.phase1 import DRIVER
-from fognet.placement.instance import peer_of
+from fognet.placement.instance import peer_of, worker_id
 
 log = logging.getLogger(__name__)
+
+class InOrder:
+    """The hopeful steps of one candidate list, read only as far as they are asked about.
+
+    `bounds.StepBounds.hopeful` lists the steps of `steps.candidates` that may be
+    approved, in its order, and my agent asks about its candidates in that order: a
+    candidate is hopeful exactly when it is the next hopeful step not yet matched (or one
+    matched already: the Turn holder asks again about the step it is about to send). So
+    the bounds are priced up to the step the turn stops at, as `play` prices them, not
+    for every subtask after every commit."""
+
+    def __init__(self, steps: Iterator[tuple[str, tuple]]) -> None:
+        self._steps, self._next, self._taken = steps, None, set()
+
+    def __contains__(self, step: object) -> bool:
+        if step in self._taken:
+            return True
+        if self._next is None:
+            self._next = next(self._steps, _END)
+        if self._next != step:
+            return False
+        self._taken.add(step)
+        self._next = None
+        return True
+
+
+_END = ("", ())  # no step is named so
+
 
 class StepPhase:
     """Phase-2 methods of `LiveRound` (mixed in; see the module docstring)."""
@@ -50,8 +80,11 @@ class StepPhase:
             still_wanted()
             if self._turns:
                 self._holder = self.name
+                turn, commits = self._turns.popleft()
                 await self._homes_in()
-                await self._drive(self._take_turn(self._turns.popleft()))
+                await self._until(lambda n=commits: self._commits >= n,  # (one-way: see
+                                  self._loop.time() + self.timing.ask_timeout_s)  # _count_commit)
+                await self._drive(self._take_turn(turn))
                 continue
             self._changed.clear()
             if not self._turns and not self.over.is_set():
@@ -71,21 +104,23 @@ class StepPhase:
         site my view has dropped), so I price only what `hopeless` needs."""
         return not self.dead and all(p in self._homes for p in self.source.ring if p != self.name)
 
-    def _hopeful(self) -> set | None:
-        """The steps the game's bounds leave me on the matching as it is now (None until
-        my ledger holds every subtask: see `_everyone_known`). Within my turn only my own
-        commits change the matching: computed again after each."""
-        if not self._everyone_known():
-            return None
+    def _hopeful(self) -> InOrder | None:
+        """The steps the game's bounds leave me on the matching as it is now, read as my
+        agent reads its list (None until my ledger holds every subtask: see
+        `_everyone_known`; and for the rest of a list begun without it). Within my turn
+        only my own commits change the matching: each commit, and each Turn, starts a new
+        list (the key below), so the bounds are read again from its start."""
         key = (self._turn_count, self.source.commits)
         if self._hopeful_at != key:
-            if self._bounds is None:
-                every = tuple(s for subs in self.source.ledger.mine.values() for s in subs.values())
-                self._bounds = StepBounds(dataclasses.replace(self.view, subtasks=every),
-                                          self.source.ledger)
-            self._hopeful_set = set(self._bounds.hopeful(self.source.id))
-            self._hopeful_at = key
-        return self._hopeful_set
+            self._hopeful_at, self._hopeful_set = key, None
+            if self._everyone_known():
+                if self._bounds is None:
+                    every = tuple(s for subs in self.source.ledger.mine.values()
+                                  for s in subs.values())
+                    self._bounds = StepBounds(dataclasses.replace(self.view, subtasks=every),
+                                              self.source.ledger)
+                self._hopeful_set = InOrder(self._bounds.hopeful(self.source.id))
+        return self._hopeful_set if self._everyone_known() else None
 
     def _not_hopeful(self, kind: str, changes: tuple) -> bool:
         """My agent's filter: a step the bounds rule out is not even priced."""
@@ -133,7 +168,7 @@ class StepPhase:
         self._holder = successor
         if successor == self.name:
             log.info("%s: Turn holder %s is gone; taking the Turn", self.name, holder)
-            self._turns.append(m.Turn(DRIVER, 0))
+            self._turns.append((m.Turn(DRIVER, 0), 0))
 
     # --- phase 2, as the Turn holder ------------------------------------------------------
 
@@ -184,8 +219,11 @@ class StepPhase:
             return refusal
         if peer == self.name:
             return self._vote(party, ask)
+        body = wire_bodies.to_wire(self.number, ask, party)
+        commits = self._commits if party in self.view.sources else self._touched[party]
+        await self._flush([peer])
         try:
-            body = await self.courier.request(peer, wire_bodies.to_wire(self.number, ask, party))
+            body = await self.courier.request(peer, dataclasses.replace(body, commits=commits))
             if not isinstance(body, wire.StepVote) or body.step != ask.step:
                 return refusal
             return wire_bodies.vote_from_wire(party, body)
@@ -212,24 +250,39 @@ class StepPhase:
         for agent in self._agents(local):
             agent.handle(msg)
         peers = sorted({peer_of(t) for t in targets} - self.dead - {self.name})
-        body = wire_bodies.to_wire(self.number, msg)
         if isinstance(msg, m.SwapAbort):
+            body = wire_bodies.to_wire(self.number, msg)
             await asyncio.gather(*(self.courier.send(p, body) for p in peers))
             return
-        results = await asyncio.gather(*(self.courier.request(p, body) for p in peers),
-                                       return_exceptions=True)
-        for peer, result in zip(peers, results, strict=True):
-            if isinstance(result, FognetError) and not isinstance(result, RemoteError):
+        self._count_commit(msg.changes)  # my source applied it already (its agent did)
+        now = {peer_of(t) for t in targets if t in touched or t in locked}  # its parties
+        for p in peers:
+            self._later.setdefault(p, []).append(msg)
+        await self._flush(sorted(now & set(peers)))
+
+    async def _flush(self, peers: Sequence[str] | None = None) -> None:
+        """Send the commits waiting for these peers (all: None), each peer's in one
+        STEP_COMMIT. A source a step does not concern gets its commits only before I ask
+        it or pass the Turn: it needs them only to price (STEP_ASK and TURN say how many).
+        One that cannot be handed over drops its peer: it would price without them."""
+        peers = sorted(self._later) if peers is None else peers
+        batches = [(p, self._later.pop(p)) for p in peers if self._later.get(p)]
+        handed = await asyncio.gather(*(
+            self.courier.send(p, wire_bodies.commits_to_wire(self.number, commits))
+            for p, commits in batches))
+        for (peer, _), ok in zip(batches, handed, strict=True):
+            if not ok:
                 self.drop(peer)
-            elif isinstance(result, BaseException) and not isinstance(result, FognetError):
-                raise result
 
     async def _pass_turn(self, to: PeerId, turn: m.Turn) -> list[m.Outgoing]:
+        await self._flush()
         while True:
             if to == self.name:
                 return self._take_turn(m.Turn(PeerId(self.name), turn.idle))
             try:
-                await self.courier.request(to, wire_bodies.to_wire(self.number, turn))
+                body = dataclasses.replace(wire_bodies.to_wire(self.number, turn),
+                                           commits=self._commits)
+                await self.courier.request(to, body)
                 self._seen_holder(to)
                 return []
             except FognetError as exc:
@@ -239,14 +292,39 @@ class StepPhase:
             to = ring[(ring.index(PeerId(self.name)) + 1) % len(ring)]
 
     async def _announce_over(self) -> None:
+        await self._flush()
         self.ended = True
         self.over.set()
         self._changed.set()
-        body = wire.RoundDone(self.number)
         others = [p for p in self.roster if p != self.name and p not in self.dead]
-        await asyncio.gather(*(self.courier.send(p, body) for p in others))
+        await asyncio.gather(*(self.courier.send(p, wire.RoundDone(
+            self.number, self._commits, self._touched[worker_id(p)])) for p in others))
 
     # --- phase 2, as a party ----------------------------------------------------------------
+
+    def _turn_in(self, turn: m.Turn, commits: int) -> wire.MatchAck:
+        if self.source is None:
+            raise Refused(f"{self.name} has no subtasks in round {self.number}",
+                          Reason.NOT_FOUND)
+        self._turns.append((turn, commits))
+        self._changed.set()
+        return wire.MatchAck(self.number)
+
+    def _count_commit(self, changes) -> None:
+        """A STEP_COMMIT applied here: counted per role (commits are one-way, so a party
+        asked, a new Turn holder and the game's end wait until their count is reached:
+        a commit sent earlier by another initiator may still be on its way)."""
+        touched = {c.frm for c in changes} | {c.to for c in changes}
+        if self.source is not None:
+            self._commits += 1
+            self._touched.update(touched)
+        if self.worker is not None and self.worker.id in touched:
+            self._worker_commits += 1
+        self._changed.set()
+
+    def _caught_up(self, commits: int, worker_commits: int) -> bool:
+        return ((self.source is None or self._commits >= commits)
+                and (self.worker is None or self._worker_commits >= worker_commits))
 
     def _agents(self, ids: Sequence[str] | None = None) -> list[SourceAgent | WorkerAgent]:
         agents = [a for a in (self.source, self.worker) if a is not None]

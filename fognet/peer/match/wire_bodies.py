@@ -5,6 +5,8 @@ non-negative work and bytes, a known step kind, game ids that name a peer) and r
 a `WireError` (MALFORMED), which the transport turns into an ERROR reply.
 
     to_wire(round, message, party="") -> Body      party: the game id a STEP_ASK asks
+    commits_to_wire(round, commits) / commits_from_wire(sender, body)   a STEP_COMMIT batch
+    placement_to_wire / placement_from_wire    a source's HOSTED home: its subtasks' sites
     from_wire(sender_peer, body) -> Message        sender ids rebuilt from the peer name
     vote_from_wire(party, body) -> SwapVote
 
@@ -16,6 +18,7 @@ its own device, sent to the other sources), ROUND_DONE (RoundDone(phase=2): game
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from fognet.errors import WireError
 from fognet.matching import messages as m
@@ -77,9 +80,10 @@ def _subtasks(body) -> list[Subtask]:
     ]
 
 
-def _changes(body) -> tuple[m.Change, ...]:
-    if body.kind not in KINDS:
-        raise WireError(f"kind: {body.kind!r} is not one of {', '.join(KINDS)}")
+def _changes(body, kinds: tuple[str, ...] = ()) -> tuple[m.Change, ...]:
+    for kind in (body.kind, *kinds):
+        if kind not in KINDS:
+            raise WireError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
     if not body.subtasks:
         raise WireError(f"{body.TYPE.value}: a step moves at least one subtask")
     return tuple(
@@ -163,6 +167,48 @@ def from_wire(sender: str, body: wire.Body) -> m.Message:
     if isinstance(body, wire.RoundDone):
         return m.RoundDone(src, 2, (), body.round)
     raise WireError(f"{body.TYPE.value} is not a matching game message")
+
+
+def commits_to_wire(rnd: int, commits: list[m.SwapCommit]) -> wire.StepCommit:
+    """One STEP_COMMIT carrying these commits in order (a batch if more than one)."""
+    if len(commits) == 1:
+        return to_wire(rnd, commits[0])
+    cols = _change_columns(tuple(c for commit in commits for c in commit.changes))
+    return wire.StepCommit(rnd, commits[-1].step, commits[-1].kind, **cols,
+                           steps=tuple(c.step for c in commits),
+                           kinds=tuple(c.kind for c in commits),
+                           sizes=tuple(len(c.changes) for c in commits))
+
+
+def commits_from_wire(sender: str, body: wire.StepCommit) -> list[m.SwapCommit]:
+    """The commits a STEP_COMMIT carries, in order."""
+    if not body.sizes:
+        return [from_wire(sender, body)]
+    changes, out, start = _changes(body, body.kinds), [], 0
+    for step, kind, size in zip(body.steps, body.kinds, body.sizes, strict=True):
+        out.append(m.SwapCommit(PeerId(sender), step, kind, changes[start:start + size],
+                                body.round))
+        start += size
+    return out
+
+
+def placement_to_wire(rnd: int, me: str, subtasks, sites: Mapping[str, str]) -> wire.Hosted:
+    """A source's HOSTED home: every subtask of mine and its site after phase 1."""
+    subtasks = list(subtasks)
+    return wire.Hosted(rnd, **_columns(subtasks), home=True,
+                       sites=tuple(sites[s.id] for s in subtasks))
+
+
+def placement_from_wire(sender: str, body: wire.Hosted) -> list[m.RoundDone]:
+    """A source's HOSTED home as one RoundDone(phase 1) per site (its own device, each
+    worker): what a source agent reads to place another source's subtasks."""
+    by_site: dict[str, list[Subtask]] = {}
+    for s, site in zip(from_wire(sender, body).hosted, body.sites or (sender,) * len(body.subtasks),
+                       strict=True):
+        if site != sender and worker_id(peer_of(site)) != site:
+            raise WireError(f"HOSTED home from {sender!r}: {site!r} is not a site of the game")
+        by_site.setdefault(site, []).append(s)
+    return [m.RoundDone(PeerId(site), 1, tuple(subs), body.round) for site, subs in by_site.items()]
 
 
 def vote_from_wire(party: str, body: wire.StepVote) -> m.SwapVote:
