@@ -97,10 +97,9 @@ class PeriodInstance:
 
     def __post_init__(self) -> None:
         _validate(self)
-        cap = np.ones(len(self.peers)) if self.cap is None else np.array(self.cap, dtype=float)
         object.__setattr__(self, "memory", np.asarray(self.memory, dtype=float))
-        object.__setattr__(self, "_comp", tuple(tuple(job.rate * np.asarray(c, dtype=float) / cap for c in job.compute)
-                                                for job in self.jobs))
+        object.__setattr__(self, "_comp", tuple(tuple(self.site_scale(j) * np.asarray(c, dtype=float) for c in job.compute)
+                                                for j, job in enumerate(self.jobs)))
         object.__setattr__(self, "_hop", tuple(tuple(job.rate * np.asarray(h, dtype=float) for h in job.hop)
                                                for job in self.jobs))
 
@@ -120,6 +119,11 @@ class PeriodInstance:
         """May peer p host job j's stages? (shared, or j's own source device)"""
         return p == self.jobs[j].source or self.shared is None or bool(self.shared[p])
 
+    def site_scale(self, j: int) -> np.ndarray:
+        """Utilisation per second of job j's compute on each peer: rate_j / cap_p (module doc)."""
+        cap = np.ones(len(self.peers)) if self.cap is None else np.array(self.cap, dtype=float)
+        return self.jobs[j].rate / cap
+
     def compute(self, j: int, k: int) -> np.ndarray:
         """Utilisation stage k of job j brings to each peer (rate x seconds / cap)."""
         return self._comp[j][k]
@@ -133,6 +137,12 @@ class PeriodInstance:
 
     def stage_name(self, j: int, k: int) -> str:
         return f"{self.peers[self.jobs[j].source]}/{k}"
+
+
+def with_job(inst: PeriodInstance, j: int, job: PeriodJob) -> PeriodInstance:
+    """The same cluster with job j's chain replaced (re-cut by its source); the others' kept as priced."""
+    jobs = (*inst.jobs[:j], job, *inst.jobs[j + 1:])
+    return PeriodInstance(inst.peers, inst.memory, jobs, inst.cap, inst.shared)
 
 
 def _validate(inst: PeriodInstance) -> None:
@@ -162,10 +172,13 @@ def _validate(inst: PeriodInstance) -> None:
 # --- the objective ---------------------------------------------------------------------
 
 
-def loads(inst: PeriodInstance, where: Placement) -> dict[Resource, float]:
-    """Utilisation of every resource the placement uses (module doc), summed in canonical order."""
+def loads(inst: PeriodInstance, where: Placement, skip: int | None = None) -> dict[Resource, float]:
+    """Utilisation of every resource the placement uses (module doc), summed in canonical
+    order; `skip`: leave job `skip` out (the load the others put on each resource)."""
     parts: dict[Resource, list[float]] = {}
     for j, job in enumerate(inst.jobs):
+        if j == skip:
+            continue
         route = where[j]
         prev = inst.src(j)
         for k in range(job.n_stages):
@@ -197,11 +210,12 @@ def improves(new: Sequence[float], old: Sequence[float]) -> bool:
     return False
 
 
-def memory_used(inst: PeriodInstance, where: Placement) -> np.ndarray:
-    """Bytes each peer holds: the sum of its stages' needs (module doc)."""
+def memory_used(inst: PeriodInstance, where: Placement, skip: int | None = None) -> np.ndarray:
+    """Bytes each peer holds: the sum of its stages' needs (module doc); `skip` as in `loads`."""
     used = np.zeros(len(inst.peers))
     for j, k in inst.stages():
-        used[where[j][k]] += inst.need(j, k)
+        if j != skip:
+            used[where[j][k]] += inst.need(j, k)
     return used
 
 

@@ -41,6 +41,7 @@ from fognet.matching.period import (
     evaluate,
     improves,
     key,
+    problems,
     site_fits,
 )
 
@@ -211,9 +212,19 @@ def _first_improving(inst: PeriodInstance, where: Placement, now: tuple[float, .
     return None
 
 
-def play(inst: PeriodInstance, max_steps: int = 100_000) -> PeriodResult:
-    """Phase 1, then phase 2 until a full cycle of sources finds no step (module doc)."""
-    where, c1 = deferred_acceptance(inst)
+def play(inst: PeriodInstance, max_steps: int = 100_000, start: Placement | None = None) -> PeriodResult:
+    """Phase 1, then phase 2 until a full cycle of sources finds no step (module doc).
+
+    `start`: a valid placement to play phase 2 from instead of phase 1's (joint planning's
+    warm start, `placement.chain_joint`): the game then ends no worse than it (`phase1`
+    is its value)."""
+    if start is not None:
+        found = problems(inst, start)
+        if found:
+            raise PlanError(f"the period game cannot start from an invalid placement: {found[0]}")
+        where, c1 = start, PeriodCounts()
+    else:
+        where, c1 = deferred_acceptance(inst)
     phase1 = evaluate(inst, where)
     now = key(inst, where)
     ring = sorted(range(len(inst.jobs)), key=lambda j: inst.jobs[j].source)

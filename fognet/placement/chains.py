@@ -8,14 +8,18 @@ API
     chain_job(problem, bounds, rate=1.0) -> PeriodJob
     period_instance(problems, bounds, rates=None, cap=None, shared=None) -> PeriodInstance
     bounds_of(problem, plan), route_of(problem, plan): a ChainPlan's cuts and peers
-    shared_chains(graph, times, state, sources, workers, encoding) -> (instance, chains apart, cuts)
-    random_period_instance(sources, workers, positions, seed, ...) -> PeriodInstance
+    ChainSetup(problems, bounds, apart, rates, cap, shared)   .instance(bounds=None), .cuts(bounds=None)
+    solo_chains(graph, times, state, sources, workers, encoding, rates, cap) -> ChainSetup (solo cuts)
+    alone(problem, keep), solo_chain(problem, keep), with_solo_cuts(setup): a source's chain planned alone
+    shared_chains(...) -> (instance, chains apart, cuts)      solo_chains' parts
+    random_chain_setup(sources, workers, positions, seed, ...) -> ChainSetup; random_period_instance: its instance
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -69,37 +73,79 @@ def route_of(problem: ChainProblem, plan: ChainPlan) -> tuple[int, ...]:
     return tuple(problem.peers.index(s.peer) for s in plan.stages)
 
 
-def _alone(state: ClusterState, source: str, workers: set[str]) -> ClusterState:
-    """The cluster as `source` sees it planning alone: itself and the workers."""
-    keep = {source} | workers
-    links = {pair: link for pair, link in state.links.items() if set(pair) <= keep}
-    return ClusterState({p: s for p, s in state.peers.items() if p in keep}, links, state.default_link)
+def alone(problem: ChainProblem, keep: Sequence[bool]) -> ChainProblem:
+    """The problem as its source sees it planning alone: only the peers `keep` marks (itself
+    and the workers), every figure the full problem's."""
+    idx = np.array([p for p, k in enumerate(keep) if k or p == problem.src])
+    return replace(problem, peers=tuple(problem.peers[p] for p in idx), speed=problem.speed[idx],
+                   memory=problem.memory[idx], rate=problem.rate[np.ix_(idx, idx)])
+
+
+def solo_chain(problem: ChainProblem, keep: Sequence[bool]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(cuts, peers): the source's own best chain alone (`throughput.bottleneck_chain` on
+    `alone`), its peers as indices of the full problem."""
+    mine = alone(problem, keep)
+    plan = bottleneck_chain(mine)
+    return bounds_of(mine, plan), tuple(problem.peers.index(mine.peers[p]) for p in route_of(mine, plan))
+
+
+@dataclass(frozen=True)
+class ChainSetup:
+    """Several sources' chains on one cluster before the game: each source's `ChainProblem`
+    (priced on the whole cluster), the cuts it starts from (`bounds`, position indices),
+    the chains as each planned alone (`apart`, a placement; None for random cuts), the sources' frame `rates`,
+    every peer's `cap` and whether it is `shared` (a worker)."""
+
+    problems: tuple[ChainProblem, ...]
+    bounds: tuple[tuple[int, ...], ...]
+    apart: Placement | None
+    rates: tuple[float, ...]
+    cap: tuple[float, ...]
+    shared: tuple[bool, ...]
+
+    def instance(self, bounds: Sequence[Sequence[int]] | None = None) -> PeriodInstance:
+        """The period game's instance on `bounds` (default: the cuts the sources start from)."""
+        return period_instance(self.problems, self.bounds if bounds is None else bounds, self.rates,
+                               self.cap, self.shared)
+
+    def cuts(self, bounds: Sequence[Sequence[int]] | None = None) -> list[list[int]]:
+        """Each source's cuts as node indices (positions)."""
+        chosen = self.bounds if bounds is None else bounds
+        return [[p.positions[b] for b in bs] for p, bs in zip(self.problems, chosen, strict=True)]
+
+
+def solo_chains(graph: ModelGraph, times: Sequence[float], state: ClusterState, sources: Sequence[str],
+                workers: set[str], encoding: Encoding = DEFAULT_ENCODING, rates: Sequence[float] | None = None,
+                cap: Mapping[str, float] | None = None) -> ChainSetup:
+    """Each source's chain of `graph`, cut where its own best chain alone (itself and the
+    workers, `throughput.bottleneck_chain`) cuts it, priced on the whole cluster for the
+    period game: workers shared, a source's device hosting only its own stages, caps from
+    `cap` (by peer name; default the state's), every source at `rates` (default 1 frame/s).
+    Every node boundary is a candidate position."""
+    positions = range(1, len(graph))
+    problems = tuple(ChainProblem.from_graph(graph, times, state, source, positions=positions, encoding=encoding)
+                     for source in sources)
+    peers = problems[0].peers
+    caps = {p: s.cap for p, s in state.peers.items()} | dict(cap or {})
+    setup = ChainSetup(problems, (), None, tuple([1.0] * len(problems) if rates is None else rates),
+                       tuple(caps[p] for p in peers), tuple(p in workers for p in peers))
+    return with_solo_cuts(setup)
+
+
+def with_solo_cuts(setup: ChainSetup) -> ChainSetup:
+    """`setup` with every source cut (and its chain apart placed) where its own best chain
+    alone, on itself and the shared peers, puts it (`solo_chain`)."""
+    solo = [solo_chain(p, setup.shared) for p in setup.problems]
+    return replace(setup, bounds=tuple(b for b, _ in solo), apart=tuple(r for _, r in solo))
 
 
 def shared_chains(graph: ModelGraph, times: Sequence[float], state: ClusterState, sources: Sequence[str],
                   workers: set[str], encoding: Encoding = DEFAULT_ENCODING,
                   rates: Sequence[float] | None = None) -> tuple[PeriodInstance, Placement, list[list[int]]]:
-    """Each source's chain of `graph`, cut where its own best chain alone (itself and the
-    workers, `throughput.bottleneck_chain`) cuts it, priced on the whole cluster for the
-    period game: workers shared, a source's device hosting only its own stages, caps from
-    the state, every source at `rates` (default 1 frame/s). Returns the instance, the
-    chains as each source planned them alone (a placement), and each source's cuts as
-    node indices (every node boundary is a candidate position)."""
-    positions = range(1, len(graph))
-    problems, bounds, apart = [], [], []
-    for source in sources:
-        full = ChainProblem.from_graph(graph, times, state, source, positions=positions, encoding=encoding)
-        mine = ChainProblem.from_graph(graph, times, _alone(state, source, workers), source,
-                                       positions=positions, encoding=encoding)
-        plan = bottleneck_chain(mine)
-        problems.append(full)
-        bounds.append(bounds_of(mine, plan))
-        apart.append(tuple(full.peers.index(mine.peers[p]) for p in route_of(mine, plan)))
-    peers = problems[0].peers
-    inst = period_instance(problems, bounds, rates, cap=[state.peers[p].cap for p in peers],
-                           shared=[p in workers for p in peers])
-    cuts = [[full.positions[b] for b in bs] for full, bs in zip(problems, bounds, strict=True)]
-    return inst, tuple(apart), cuts
+    """`solo_chains` as (the instance on the solo cuts, the chains planned apart, the cuts as node indices)."""
+    setup = solo_chains(graph, times, state, sources, workers, encoding, rates)
+    assert setup.apart is not None  # solo_chains plans every chain apart
+    return setup.instance(), setup.apart, setup.cuts()
 
 
 def _need(weights: np.ndarray, acts: np.ndarray) -> np.ndarray:
@@ -113,6 +159,12 @@ def _need(weights: np.ndarray, acts: np.ndarray) -> np.ndarray:
 
 def random_period_instance(sources: int, workers: int, positions: int, seed: int, max_stages: int = 3,
                            memory: float | None = None) -> PeriodInstance:
+    """`random_chain_setup`'s instance on its random cuts."""
+    return random_chain_setup(sources, workers, positions, seed, max_stages, memory).instance()
+
+
+def random_chain_setup(sources: int, workers: int, positions: int, seed: int, max_stages: int = 3,
+                       memory: float | None = None) -> ChainSetup:
     """Seeded random cars' chains on shared fog workers, for tests and benchmarks.
 
     Peers: `sources` cars (car1.., speed 0.1..0.5, hosting only their own stages) and
@@ -146,4 +198,5 @@ def random_period_instance(sources: int, workers: int, positions: int, seed: int
         bounds.append((0, *cuts, positions - 1))
         rates.append(float(rng.uniform(0.5, 5.0)))
     cap = [1.0] * sources + rng.uniform(0.6, 1.0, workers).tolist()
-    return period_instance(problems, bounds, rates, cap, [False] * sources + [True] * workers)
+    return ChainSetup(tuple(problems), tuple(bounds), None, tuple(rates), tuple(cap),
+                      tuple([False] * sources + [True] * workers))
