@@ -129,3 +129,24 @@ def test_the_game_beats_planning_apart_and_random_on_average() -> None:
         draw = random_placement(inst, rng)
         ratios_random.append(evaluate(inst, draw).bottleneck / result.value.bottleneck)
     assert np.mean(ratios_solo) > 1.0 and np.mean(ratios_random) > 1.5
+
+
+def test_a_warm_start_plays_phase_2_from_it_and_ends_stable_no_worse() -> None:
+    rng = np.random.default_rng(3)
+    started = 0
+    for seed in range(30):
+        inst = random_period_instance(3, 4, 5, seed)
+        where = random_placement(inst, rng)
+        if where is None:
+            continue
+        started += 1
+        result = play(inst, start=where)
+        assert result.phase1.key == evaluate(inst, where).key
+        assert not improves(evaluate(inst, where).key, result.value.key)
+        assert check(inst, result.placement).stable
+    assert started >= 20
+    inst = random_period_instance(3, 4, 5, 0)
+    home = tuple(tuple(inst.src(j) + 1 if j == 0 else inst.src(j) for _ in range(job.n_stages))
+                 for j, job in enumerate(inst.jobs))  # car1's stages on car2's device
+    with pytest.raises(PlanError, match="cannot start from an invalid placement"):
+        play(inst, start=home)
