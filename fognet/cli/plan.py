@@ -73,10 +73,13 @@ def shared_sources(cluster, text: str) -> list[str]:
               help="latency: DINA-P's star plan; throughput: a chain plan scored by its period.")
 @click.option("--sources", "sources_text", default=None,
               help="Throughput mode: plan these sources' chains together on the shared peers (comma-separated, or 'all').")
+@click.option("--rate", "rate_text", default=None,
+              help="With --sources: frames/s, one number for every source or car1=R1,car2=R2 "
+                   "(default: each source's profile `rate`, else 1).")
 @input_shape_option
 @encoding_option
 def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatial, seed, emulate, mode_name,
-         sources_text, input_shapes, encoding) -> None:
+         sources_text, rate_text, input_shapes, encoding) -> None:
     """Plan MODEL for CLUSTER: stages, peers and predicted latency, beside reference plans.
 
     Priced as `fognet infer` prices the same file: with emulation on, in its slowed time."""
@@ -87,6 +90,8 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
 
     if sources_text is not None and (mode_name != "throughput" or source is not None):
         raise click.UsageError("--sources plans several chains: it needs --mode throughput and no --source")
+    if rate_text is not None and sources_text is None:
+        raise click.UsageError("--rate is the sources' frame rates: it needs --mode throughput --sources")
     cluster = load_cluster(cluster_path)
     sources = None if sources_text is None else shared_sources(cluster, sources_text)
     source = default_source(cluster, source if sources is None else sources[0])
@@ -101,11 +106,12 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
         if not as_json:
             Console().print(mode.describe(), soft_wrap=True)
         if sources is not None:
-            from fognet.cli.plan_throughput import show_shared
+            from fognet.cli.plan_throughput import show_shared, source_rates, worker_caps
 
             workers = {p.name for p in cluster.workers}
             show_shared(graph, times, cluster_state(cluster, mode.link_scale), sources, workers,
-                        f"{loaded.name} on {cluster.name} (node times: {basis})", as_json, encoding)
+                        f"{loaded.name} on {cluster.name} (node times: {basis})", as_json, encoding,
+                        source_rates(cluster, sources, rate_text), worker_caps(cluster))
             return
         show_throughput(graph, times, cluster_state(cluster, mode.link_scale), source, title, as_json, encoding)
         return

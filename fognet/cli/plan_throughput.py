@@ -8,6 +8,7 @@ against the best single device, and Feltin's acceleration-region verdict.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 
 import click
@@ -56,41 +57,100 @@ def show_throughput(graph, times, state: ClusterState, source: str, title: str, 
     console.print(f"bytes priced as sent with encoding {encoding.name}", soft_wrap=True)
 
 
-def show_shared(graph, times, state: ClusterState, sources: list[str], workers: set[str], title: str,
-                as_json: bool, encoding: Encoding) -> None:
-    """Plan several sources' chains together on the shared peers by the period game and print
-    them beside the same chains planned apart (each source as if alone)."""
-    from fognet.matching.period import evaluate, problems
-    from fognet.matching.period_game import play
-    from fognet.placement.chains import shared_chains
+def source_rates(cluster, sources: list[str], text: str | None) -> list[float]:
+    """Each source's frames/s: `--rate R` (every source) or `--rate car1=R1,car2=R2`; a source
+    the option does not name streams at its profile's `rate`, else 1 frame/s. Bad input is a
+    click.UsageError (one line, exit 2)."""
+    given: dict[str, str] = {}
+    if text is not None:
+        parts = [t.strip() for t in text.split(",") if t.strip()]
+        if len(parts) == 1 and "=" not in parts[0]:
+            given = dict.fromkeys(sources, parts[0])
+        else:
+            for part in parts:
+                name, eq, value = part.partition("=")
+                if not eq or name.strip() not in sources:
+                    raise click.UsageError(f"--rate: {part!r} is not SOURCE=FRAMES_PER_S for one of "
+                                           f"{', '.join(sources)} (or give one number for all)")
+                given[name.strip()] = value
+            if not parts:
+                raise click.UsageError("--rate: give frames/s, one number or SOURCE=R pairs")
+    rates = []
+    for name in sources:
+        if name in given:
+            try:
+                rate = float(given[name])
+            except ValueError:
+                rate = math.nan
+            if not (math.isfinite(rate) and rate > 0):
+                raise click.UsageError(f"--rate: {name}'s rate must be a positive number of frames/s, "
+                                       f"not {given[name]!r}")
+        else:
+            rate = cluster.peer(name).profile.rate or 1.0
+        rates.append(rate)
+    return rates
 
-    inst, apart, cuts = shared_chains(graph, times, state, sources, workers, encoding)
-    result = play(inst)
-    alone = evaluate(inst, apart)
-    over = problems(inst, apart)
+
+def worker_caps(cluster) -> dict[str, float]:
+    """The share of its time each peer lends: a worker's profile `cap` (default 0.9), 1 for a
+    pure source (its own device never refuses its own stages)."""
+    return {p.name: p.profile.cap if p.is_worker else 1.0 for p in cluster.peers}
+
+
+def _fps(sources: list[str], rates, scale: float = 1.0) -> str:
+    return ", ".join(f"{s} {r * scale:.3g}" for s, r in zip(sources, rates, strict=True))
+
+
+def show_shared(graph, times, state: ClusterState, sources: list[str], workers: set[str], title: str,
+                as_json: bool, encoding: Encoding, rates: list[float] | None = None,
+                caps: dict[str, float] | None = None) -> None:
+    """Plan several sources' chains together on the shared peers: joint planning (cuts re-planned
+    with the period game, `placement.chain_joint`) beside the game on each source's solo cuts
+    and the chains planned apart; print them (or their JSON)."""
+    from fognet.matching.period import evaluate, problems
+    from fognet.placement.chain_joint import plan_chains_jointly
+    from fognet.placement.chains import solo_chains
+
+    setup = solo_chains(graph, times, state, sources, workers, encoding, rates, caps)
+    joint = plan_chains_jointly(setup)
+    inst, result = joint.instance, joint.result
+    alone = evaluate(setup.instance(), setup.apart)
+    over = problems(setup.instance(), setup.apart)
+    cuts, solo_cuts = setup.cuts(joint.bounds), setup.cuts()
+    u, fixed = result.value.bottleneck, joint.fixed.value.bottleneck
+    scale = 1 / u if u > 0 else math.inf
     if as_json:
         data = result.to_json(inst) | {
-            "sources": sources, "encoding": encoding.name, "rate_fps": 1.0,
+            "sources": sources, "encoding": encoding.name, "rates_fps": dict(zip(sources, setup.rates, strict=True)),
+            "caps": dict(zip(inst.peers, setup.cap, strict=True)), "scale": scale,
+            "cuts": dict(zip(sources, cuts, strict=True)), "solo_cuts": dict(zip(sources, solo_cuts, strict=True)),
+            "fixed_cuts_bottleneck": fixed, "joint_gain": joint.gain, "joint_iterations": joint.iterations,
+            "recut_sources": joint.recut,
             "apart_bottleneck": alone.bottleneck, "apart_busiest": alone.busiest, "apart_problems": over,
-            "apart_assignment": {inst.stage_name(j, k): inst.peers[apart[j][k]] for j, k in inst.stages()},
+            "apart_assignment": {inst.stage_name(j, k): inst.peers[p]
+                                 for j, route in enumerate(setup.apart) for k, p in enumerate(route)},
         }
         click.echo(json.dumps(data, indent=2, default=float))
         return
     console = Console()
-    table = Table(title=f"{title}: {len(sources)} chains on shared peers (the period game)")
-    for col in ("stage", "nodes", "peer", "planned apart", "utilisation", "memory MB"):
+    table = Table(title=f"{title}: {len(sources)} chains on shared peers (cuts planned with the period game)")
+    for col in ("stage", "nodes", "peer", "utilisation", "memory MB"):
         table.add_column(col)
     for j, k in inst.stages():
         p = result.placement[j][k]
-        table.add_row(inst.stage_name(j, k), f"{cuts[j][k]}..{cuts[j][k + 1] - 1}", inst.peers[p], inst.peers[apart[j][k]],
+        table.add_row(inst.stage_name(j, k), f"{cuts[j][k]}..{cuts[j][k + 1] - 1}", inst.peers[p],
                       f"{float(inst.compute(j, k)[p]):.3f}", f"{inst.need(j, k) / 1e6:.1f}")
     console.print(table)
-    u = result.value.bottleneck
-    console.print(f"joint period U = {u * 1e3:.2f} ms at 1 frame/s each (busiest: {result.value.busiest}): "
-                  f"every source can stream {1 / u:.2f} frames/s at once" if u > 0 else "nothing to run",
+    console.print(f"rates (frames/s): {_fps(sources, setup.rates)}; worker caps: "
+                  + ", ".join(f"{p} {c:g}" for p, c, w in zip(inst.peers, setup.cap, setup.shared, strict=True) if w),
                   soft_wrap=True)
+    if u > 0:
+        console.print(f"joint U = {u:.3f} (busiest: {result.value.busiest}): the rates can be scaled by "
+                      f"{scale:.2f}x at most, to {_fps(sources, setup.rates, scale)} frames/s", soft_wrap=True)
+    recut = ", ".join(f"{s} {c}" for s, c, c0 in zip(sources, cuts, solo_cuts, strict=True) if c != c0) or "none"
+    console.print(f"fixed solo cuts (each source's own best chain alone): U = {fixed:.3f}; joint planning "
+                  f"gains {joint.gain:.3f}x (re-cut: {recut}; {joint.iterations} re-plays)", soft_wrap=True)
     note = f"; over memory: {over[0]}" if over else ""
-    console.print(f"planned apart (each source's own best chain): U = {alone.bottleneck * 1e3:.2f} ms "
-                  f"(busiest: {alone.busiest}){note}; phase 1 U = {result.phase1.bottleneck * 1e3:.2f} ms",
-                  soft_wrap=True)
+    console.print(f"planned apart (each source's own best chain, peers too): U = {alone.bottleneck:.3f} "
+                  f"(busiest: {alone.busiest}){note}", soft_wrap=True)
     console.print(f"bytes priced as sent with encoding {encoding.name}", soft_wrap=True)

@@ -9,6 +9,7 @@ A **profile** (`peers/profiles/<name>.toml`) describes a kind of device:
     nic = 1.0e8          # optional: interface bandwidth shared by concurrent sends (bytes/s)
     memory = 4.0e9       # optional: bytes available for models and activations
     threads = 1          # optional (default 1): onnxruntime intra-op threads
+    rate = 10.0          # optional: frames/s a source streams (`fognet plan --mode throughput --sources`)
     description = "..."  # optional
 
 Where a profile named by `profile = "NAME"` is looked for, first match wins (so an
@@ -25,7 +26,7 @@ cluster file (or to the current directory for `load_profile`). Simulator scenari
 first in the nearest `peers/profiles` above the scenario, then in 3-5.
 
 API
-    Profile(name, speed, quota, role, nic=None, memory=None, threads=1, description="", cap=0.9)
+    Profile(name, speed, quota, role, nic=None, memory=None, threads=1, description="", cap=0.9, rate=None)
     read_cap(raw, where) -> float                        a worker's utilisation cap (profiles, scenarios)
     parse_profile(name, raw, where) -> Profile
     load_profile(name_or_path, search=None) -> Profile
@@ -47,7 +48,7 @@ from fognet.config.toml import Where
 from fognet.errors import ConfigError
 
 ROLES = ("source", "worker", "both")
-PROFILE_KEYS = ("speed", "quota", "role", "nic", "memory", "threads", "description", "cap")
+PROFILE_KEYS = ("speed", "quota", "role", "nic", "memory", "threads", "description", "cap", "rate")
 DEFAULT_CAP = 0.9  # DESIGN.md: the share of its time a worker lends, unless it says
 MAX_CAP = 0.999
 REPO_PROFILES = Path(__file__).resolve().parents[2] / "peers" / "profiles"
@@ -66,6 +67,7 @@ class Profile:
     threads: int = 1  # intra-op threads
     description: str = ""
     cap: float = DEFAULT_CAP  # utilisation a worker lends at most: past it, it refuses work
+    rate: float | None = None  # frames/s a source streams, if the profile says (throughput planning)
 
 
 def read_cap(raw: Mapping[str, Any], where: Where, default: float = DEFAULT_CAP) -> float:
@@ -107,6 +109,7 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: Where) -> Profile:
         threads=toml.integer(raw, "threads", where, 1, minimum=1),
         description=toml.string(raw, "description", where, ""),
         cap=read_cap(raw, where),
+        rate=toml.optional_number(raw, "rate", where),
     )
 
 
