@@ -9,4 +9,5 @@ refit      matching -> plan: stages on the peers they got, rows re-fitted, neigh
 policies   the placement policies by name: DINA-P and the baselines (local, best node,
            Neurosurgeon, MoDNN), and the matchers (the game, greedy = phase 1, random)
 chains     chain plans priced as the period game's instance (throughput mode, several sources)
+chain_joint  chain cuts planned with the period game: best responses against the others' load
 """
