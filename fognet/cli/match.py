@@ -57,7 +57,7 @@ def _random(sources, workers, per_source, seed, rule, out) -> None:
 
 @click.command()
 @click.option("--instance", "instance_path", type=click.Path(path_type=Path), default=None,
-              help="Instance JSON (DESIGN.md's format, version 2).")
+              help="Instance JSON (DESIGN.md's format, version 2; \"objective\": \"period\": chains, README).")
 @click.option("--json", "as_json", is_flag=True, help="Print the output JSON instead of a table.")
 @click.option("--rule", type=click.Choice(["welfare", "fair"]), default=None,
               help="Approval rule (default: the instance's, else welfare).")
@@ -83,9 +83,18 @@ def match(instance_path, as_json, rule, check_path, optimal, random_, sources, w
         return
     if instance_path is None:
         raise click.UsageError("give --instance FILE (or --random-instance)")
-    from fognet.matching.instance import load_instance
+    from fognet.matching.instance import parse_instance, read_json
+    from fognet.placement.period_file import objective_of
 
-    inst = load_instance(instance_path)
+    data = read_json(instance_path)
+    if objective_of(data) == "period":
+        from fognet.cli.match_period import match_period
+
+        if rule is not None:
+            raise click.UsageError("--rule is the latency game's approval rule; a period instance has none")
+        match_period(data, as_json, check_path, optimal)
+        return
+    inst = parse_instance(data)
     if check_path is not None:
         _check(inst, check_path, rule)
         return
