@@ -12,6 +12,7 @@ plan             `fognet plan`: DINA-P's plan beside the reference plans
 plan_throughput  `fognet plan --mode throughput`: the chain plan of least period
 split            `fognet split` and `fognet cuts`: vertical partitions, and where a model can be cut
 match            `fognet match`: play, check or solve a matching instance
+match_period     `fognet match` on a chain instance ("objective": "period"): the period game
 models           `fognet models`: the built-in models, their shapes, sizes and costs
 profile          `fognet profile`: per-node reference times measured on this machine
 simulate         `fognet simulate`: every approach on a scenario or sweep

@@ -10,4 +10,5 @@ policies   the placement policies by name: DINA-P and the baselines (local, best
            Neurosurgeon, MoDNN), and the matchers (the game, greedy = phase 1, random)
 chains     chain plans priced as the period game's instance (throughput mode, several sources)
 chain_joint  chain cuts planned with the period game: best responses against the others' load
+period_file  chain instances as JSON (`fognet match`'s "objective": "period")
 """
