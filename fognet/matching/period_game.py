@@ -19,7 +19,9 @@ The same shape as `game` (DESIGN.md, DINA-O), on `period`'s order instead of J:
   that `period.improves` approves (memory fits on every touched peer), re-listing after
   each commit; the game ends when as many sources in a row as there are find nothing.
   Every commit lowers the placement's key in a total order, so the game ends, and then
-  no move, swap or displacement improves it (what `period_check` verifies).
+  no move, swap or displacement improves it (what `period_check` verifies). `play(...,
+  start=placement)` plays phase 2 from a given valid placement instead (joint planning's
+  warm start after a source re-cuts, `placement.chain_joint`): it ends no worse than it.
 
 Pure and deterministic.
 """

@@ -11,7 +11,6 @@ API
     ChainSetup(problems, bounds, apart, rates, cap, shared)   .instance(bounds=None), .cuts(bounds=None)
     solo_chains(graph, times, state, sources, workers, encoding, rates, cap) -> ChainSetup (solo cuts)
     alone(problem, keep), solo_chain(problem, keep), with_solo_cuts(setup): a source's chain planned alone
-    shared_chains(...) -> (instance, chains apart, cuts)      solo_chains' parts
     random_chain_setup(sources, workers, positions, seed, ...) -> ChainSetup; random_period_instance: its instance
 """
 
@@ -137,15 +136,6 @@ def with_solo_cuts(setup: ChainSetup) -> ChainSetup:
     alone, on itself and the shared peers, puts it (`solo_chain`)."""
     solo = [solo_chain(p, setup.shared) for p in setup.problems]
     return replace(setup, bounds=tuple(b for b, _ in solo), apart=tuple(r for _, r in solo))
-
-
-def shared_chains(graph: ModelGraph, times: Sequence[float], state: ClusterState, sources: Sequence[str],
-                  workers: set[str], encoding: Encoding = DEFAULT_ENCODING,
-                  rates: Sequence[float] | None = None) -> tuple[PeriodInstance, Placement, list[list[int]]]:
-    """`solo_chains` as (the instance on the solo cuts, the chains planned apart, the cuts as node indices)."""
-    setup = solo_chains(graph, times, state, sources, workers, encoding, rates)
-    assert setup.apart is not None  # solo_chains plans every chain apart
-    return setup.instance(), setup.apart, setup.cuts()
 
 
 def _need(weights: np.ndarray, acts: np.ndarray) -> np.ndarray:
