@@ -39,11 +39,11 @@ from fognet.matching.cost import (
     PENALTY,
     is_worker,
     load_of,
-    transfer,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
 from fognet.matching.site_table import SiteTable, worker_floors
+from fognet.matching.stage_floors import HOME, NOTHING, StageFloors
 from fognet.matching.steps import Ledger
 
 TOLERANCE = 1e-7  # the bound's own rounding must never hide an approvable step
@@ -77,13 +77,11 @@ class StepBounds:
         self.lbhome = self.xhome + np.maximum(0.0, b * b / inst.round_s / 2 - 1e-12)
         self.site = [PeerId("")] * n
         self.code = np.full(n, -1)  # worker column, or -1 on a source's own device
-        self.L = np.zeros(n)  # latency of each subtask's stage now
+        # its stage's latency now and floors on its other pieces (`stage_floors`)
+        self.floors = StageFloors(inst, ledger, self.index, self.col)
+        f = self.floors
+        self.L, self.rest, self.top1, self.top2, self.top1_at = f.L, f.rest, f.top1, f.top2, f.top1_at
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
-        self.rest = np.zeros(n)  # least latency of its stage's pieces on other sites
-        # the two slowest of its stage's pieces on other sites, as they are now (and the
-        # worker column of the slowest): what a step touching neither site leaves them
-        self.top1, self.top2 = np.zeros(n), np.zeros(n)
-        self.top1_at = np.full(n, -2)
         self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
         self.home_load = np.zeros(len(self.scol))  # each source's own device's load now
         nw = len(self.workers)
@@ -145,33 +143,14 @@ class StepBounds:
             self._stage_floors(src)
 
     def _stage_floors(self, source: PeerId) -> None:
-        """L and rest of each of the source's subtasks. A piece's floor is its transfer and
-        service alone, with no wait: nothing the step does to other sites goes below it."""
-        ledger, inst = self.ledger, self.inst
-        stages = ledger.stage_latencies(source)
-        placed: dict[int, dict[PeerId, list[Subtask]]] = {}
-        for s in ledger.mine.get(source, {}).values():
-            placed.setdefault(s.stage, {}).setdefault(ledger.site_of[s.id], []).append(s)
-        for k, sites in placed.items():
-            floors = {}
-            for site in sites:
-                p = ledger.site_pieces(site)[(source, k)]
-                t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, p.in_bytes)
-                speed = (inst.worker(site) if is_worker(inst, site) else inst.local_of(site)).speed
-                floors[site] = t_in + t_out + p.work / speed
-            lats = ledger.piece_latencies(source)[k]
-            for site in sites:
+        """The source's subtasks' stage floors (`StageFloors.update`), and its pieces'
+        latencies on the workers into the site table."""
+        lats = self.floors.update(source)
+        stages = self.ledger.stage_latencies(source)
+        for k, by_site in lats.items():
+            for site, lat in by_site.items():
                 if site in self.col:
-                    self.table.stage(self.col[site], (source, k), lats[site], stages[k])
-            for site, subs in sites.items():
-                rest = max((f for q, f in floors.items() if q != site), default=0.0)
-                for s in subs:
-                    i = self.index[s.id]
-                    self.L[i], self.rest[i] = stages[k], rest
-                    others = sorted(((v, q) for q, v in lats.items() if q != site), reverse=True)
-                    self.top1[i] = others[0][0] if others else 0.0
-                    self.top1_at[i] = self.col.get(others[0][1], -2) if others else -2
-                    self.top2[i] = others[1][0] if len(others) > 1 else 0.0
+                    self.table.stage(self.col[site], (source, k), lat, stages[k])
 
     def _moments(self, j: int, hosted: list[Subtask]) -> None:
         w = self.inst.workers[j]
@@ -268,6 +247,19 @@ class StepBounds:
         after = load + self.rate[i] * self.xhome[i]
         return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
 
+    def _home_held(self, i: int | np.ndarray, stage_of: int | np.ndarray,
+                   merges: bool | np.ndarray) -> np.ndarray:
+        """A floor on subtask `stage_of`'s stage's piece on its source's device once subtask
+        i (of that source) arrives there: its latency now plus the overload penalty's rise
+        (the wait only grows with an arrival), plus i's service where i merges into it (of
+        the same stage); 0 where the stage has no piece there."""
+        load = self.home_load[self.scode[i]]
+        rise = PENALTY * (np.maximum(0.0, load + self.rate[i] * self.xhome[i] - OWN_CAP)
+                          - np.maximum(0.0, load - OWN_CAP))
+        rise = rise + np.where(merges, self.xhome[i], 0.0)
+        now = self.floors.home[stage_of]
+        return np.where(now > 0, (now + rise) * (1 - 1e-12), 0.0)
+
     def _rest_on(self, i: int | np.ndarray, a: int | np.ndarray, b: np.ndarray) -> np.ndarray:
         """A floor on the latency of subtask i's stage's other pieces once i goes from
         worker a to worker b (each b[k]; with a[k] if a is an array): where i is its piece
@@ -318,7 +310,8 @@ class StepBounds:
         r, L, rel = self.rate[i], self.L[i], self.relief[i]
         out: list[tuple[str, tuple[Change, ...]]] = []
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
-        rest = self.rest[i]
+        # a move leaves only x's site: its stage's other pieces hold (`StageFloors`)
+        rest = max(self.rest[i], float(self.floors.held_except(i, NOTHING)))
         allw = np.arange(len(self.workers))
         # each filter below only raises the bound, so the cheap ones go first
         moves = r * (np.maximum(self.lbw[i] + self._wait_floor(i, x.source, allw, None, False),
@@ -327,12 +320,14 @@ class StepBounds:
         if len(js) >= REFINE:
             ii = np.full(len(js), i)
             lbw = self.lbw[i, js] + self._wait_floor(i, x.source, js, None)
+            lbw = np.maximum(lbw, rest)
             moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel + self.table.harm(
                 self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], js, None, None, None,
                 np.full(len(js), ca))
         for j in js[moves[js] < TOLERANCE]:
             out.append(("move", (Change(x, a, self.workers[j]),)))
-        if a != me and r * (max(self._penalised_home(i), rest) - L) - rel < TOLERANCE:
+        home = max(self._penalised_home(i), rest, float(self._home_held(i, i, True)))
+        if a != me and r * (home - L) - rel < TOLERANCE:
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
         cy = self.code[y]
@@ -343,13 +338,28 @@ class StepBounds:
         wy = np.maximum(cy, 0)
         y_mine = self.scode[y] == self.scol[me]
         same = y_mine & (self.stage[y] == x.stage)
-        ry, Ly, rest_y, rel_y = self.rate[y], self.L[y], self.rest[y], self.relief[y]
+        ry, Ly, rel_y = self.rate[y], self.L[y], self.relief[y]
         home_y = self._penalised_home(y)
+        # displaced, y lands on its source's device: its stage's piece there (and, if y is
+        # mine, x's stage's piece there) gets at least the penalty's rise
+        home_rise_y = self._home_held(y, y, True)
+        home_rise_x = np.where(y_mine, self._home_held(y, np.full(len(y), i), same), 0.0)
+        # a swap or displacement leaves x's site and y's: what their stages keep elsewhere
+        # (arrivals only slow a piece down, so only the sites left are excluded)
+        held_x = self.floors.held_except(i, cy)
+        rest_y = np.maximum(self.rest[y], self.floors.held_except(
+            y, ca if ca >= 0 else np.where(y_mine, HOME, NOTHING)))
 
         def paired(k: np.ndarray, lbx: np.ndarray, lby: np.ndarray, rest_x: np.ndarray | float,
-                   rest_yk: np.ndarray) -> np.ndarray:
+                   rest_yk: np.ndarray, home: bool = False) -> np.ndarray:
+            rest_x = np.maximum(rest_x, held_x[k])
+            if home:  # a displacement
+                rest_x = np.maximum(rest_x, home_rise_x[k])
+                rest_yk = np.maximum(rest_yk, home_rise_y[k])
             apart = r * (np.maximum(lbx, rest_x) - L) + ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
-            return np.where(same[k], r * (np.maximum(lbx, lby) - L), apart) - rel - rel_y[k]
+            kept = np.maximum(held_x[k], home_rise_x[k]) if home else held_x[k]
+            both = r * (np.maximum(np.maximum(lbx, lby), kept) - L)
+            return np.where(same[k], both, apart) - rel - rel_y[k]
 
         def at_b(k: np.ndarray, exact: bool) -> np.ndarray:
             floor = self.lbw[i, wy[k]] + self._wait_floor(i, x.source, cy[k], y[k], exact)
@@ -375,11 +385,11 @@ class StepBounds:
             if exact and len(ks) < REFINE:
                 break
             lbx = at_b(ks, exact)
-            rest_x, rest_yk = rest, rest_y[ks]
+            rest_x, rest_yk = self.rest[i], rest_y[ks]
             if exact:  # both stay on workers: the pieces of their stages elsewhere stay put
-                rest_x = np.where(same[ks], rest, self._rest_on(i, ca, cy[ks]))
+                rest_x = np.where(same[ks], self.rest[i], self._rest_on(i, ca, cy[ks]))
             with np.errstate(invalid="ignore"):
-                disp_lb = paired(ks, lbx, home_y[ks], rest_x, rest_yk)
+                disp_lb = paired(ks, lbx, home_y[ks], rest_x, rest_yk, True)
                 if exact and ca >= 0:
                     rest_yk = np.where(same[ks] | (cy[ks] < 0), rest_yk,
                                        self._rest_on(y[ks], cy[ks], np.full(len(ks), ca)))
