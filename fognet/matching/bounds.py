@@ -29,7 +29,7 @@ alone in its piece replaces that piece's relief credit by its exact two-sided ch
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import numpy as np
 
@@ -253,11 +253,13 @@ class StepBounds:
         i (of that source) arrives there: its latency now plus the overload penalty's rise
         (the wait only grows with an arrival), plus i's service where i merges into it (of
         the same stage); 0 where the stage has no piece there."""
+        now = self.floors.home[stage_of]
+        if not now.any():
+            return np.zeros(np.shape(now))
         load = self.home_load[self.scode[i]]
         rise = PENALTY * (np.maximum(0.0, load + self.rate[i] * self.xhome[i] - OWN_CAP)
                           - np.maximum(0.0, load - OWN_CAP))
         rise = rise + np.where(merges, self.xhome[i], 0.0)
-        now = self.floors.home[stage_of]
         return np.where(now > 0, (now + rise) * (1 - 1e-12), 0.0)
 
     def _rest_on(self, i: int | np.ndarray, a: int | np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -293,23 +295,41 @@ class StepBounds:
             return (swap & (swap_lb + at_b + at_a < TOLERANCE),
                     disp & (disp_lb + at_b < TOLERANCE))
 
-    def hopeful(self, me: PeerId) -> Iterator[tuple[str, tuple[Change, ...]]]:
+    def hopeful(self, me: PeerId, sites: Collection[PeerId] | None = None,
+                ) -> Iterator[tuple[str, tuple[Change, ...]]]:
         """The steps `steps.candidates` lists for `me` that may be approved, in its order,
         listed one subtask at a time as they are read (the reader stops at the first one
-        approved, and applies no step before it stops reading)."""
+        approved, and applies no step before it stops reading). With `sites`, only those
+        that touch one of them (the caller knows the others are refused as things stand)."""
         self._refresh()
         ledger = self.ledger
         own = sorted(ledger.mine.get(me, {}).values(), key=lambda s: s.id)
         # on a worker, or on my own device (a subtask off the workers is on its own)
         placed = np.nonzero((self.code >= 0) | (self.scode == self.scol[me]))[0]
-        return (step for x in own for step in self._for(me, x, placed))
+        scope = None
+        if sites is not None:
+            scope = (np.zeros(len(self.workers), bool), np.zeros(len(self.scol), bool))
+            for p in sites:
+                if p in self.col:
+                    scope[0][self.col[p]] = True
+                elif p in self.scol:
+                    scope[1][self.scol[p]] = True
+        return (step for x in own for step in self._for(me, x, placed, scope))
 
-    def _for(self, me: PeerId, x: Subtask, placed: np.ndarray) -> list:
+    def _for(self, me: PeerId, x: Subtask, placed: np.ndarray,
+             scope: tuple[np.ndarray, np.ndarray] | None) -> list:
         i = self.index[x.id]
         a, ca = self.site[i], int(self.code[i])
         r, L, rel = self.rate[i], self.L[i], self.relief[i]
         out: list[tuple[str, tuple[Change, ...]]] = []
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
+        mine = self.scol[me]
+        if scope is not None and (scope[0][ca] if ca >= 0 else scope[1][mine]):
+            scope = None  # x's own site is in scope: every step of x touches it
+        if scope is not None:  # only the steps touching a site in scope: x's are not
+            room &= scope[0]
+            placed = placed[np.where(self.code[placed] >= 0, scope[0][np.maximum(self.code[placed], 0)],
+                                     scope[1][mine]) | scope[1][self.scode[placed]]]
         # a move leaves only x's site: its stage's other pieces hold (`StageFloors`)
         rest = max(self.rest[i], float(self.floors.held_except(i, NOTHING)))
         allw = np.arange(len(self.workers))
@@ -327,7 +347,7 @@ class StepBounds:
         for j in js[moves[js] < TOLERANCE]:
             out.append(("move", (Change(x, a, self.workers[j]),)))
         home = max(self._penalised_home(i), rest, float(self._home_held(i, i, True)))
-        if a != me and r * (home - L) - rel < TOLERANCE:
+        if a != me and (scope is None or scope[1][mine]) and r * (home - L) - rel < TOLERANCE:
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
         cy = self.code[y]

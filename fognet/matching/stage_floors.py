@@ -88,6 +88,8 @@ class StageFloors:
         """The highest held floor of subtask i's stage's pieces on sites other than its
         own, `ex1` and `ex2` (site codes; NOTHING excludes none): a floor on the stage's
         latency after a step that touches only those sites."""
+        if not self.held[i, 0].any():  # no other piece: nothing held (the common case)
+            return np.zeros(np.broadcast_shapes(np.shape(i), np.shape(ex1), np.shape(ex2)))
         ex1, ex2 = np.asarray(ex1), np.asarray(ex2)
         shape = np.broadcast_shapes(np.shape(i), ex1.shape, ex2.shape)
         i = np.broadcast_to(i, shape)
