@@ -15,9 +15,12 @@ The bound adds, for each source's stage a step touches:
 Both are also floored by the stage's pieces on other sites (`rest`: their transfers and
 service alone, which no step lowers; for a step between workers where the slice is its
 piece alone, their latency now, which a step touching neither site keeps), except when
-two slices of one stage trade places. A source's own device is also priced with its
-overload penalty for a move or displacement home (its load after is at least its load
-now plus the subtask's).
+two slices of one stage trade places; and by their *held* floors (`stage_floors`: a piece
+on a site the step does not leave keeps at least its finish time now, with its transfers
+alone). A source's own device is also priced with its overload penalty for a move or
+displacement home (its load after is at least its load now plus the subtask's), and its
+piece of the arriving slice's stage gets at least the penalty's rise and, merged, the
+slice's service.
 
 The filters run cheapest first, each only on what the one before kept: the wait floor
 `R / (1 - own load)`; then the wait by the site's own formula on its pieces as they would
@@ -45,6 +48,7 @@ from fognet.matching.messages import Change
 from fognet.matching.site_table import SiteTable, worker_floors
 from fognet.matching.stage_floors import HOME, NOTHING, StageFloors
 from fognet.matching.steps import Ledger
+from fognet.matching.wait_floors import WaitFloors
 
 TOLERANCE = 1e-7  # the bound's own rounding must never hide an approvable step
 # the finer filters cost a few dozen array operations: run them only on this many steps
@@ -53,7 +57,7 @@ REFINE = 2
 ROOM = 1e-9  # a worker is only ruled out when its load is past its cap by more than this
 
 
-class StepBounds:
+class StepBounds(WaitFloors):
     def __init__(self, inst: Instance, ledger: Ledger) -> None:
         self.inst, self.ledger = inst, ledger
         self.subs = sorted(inst.subtasks, key=lambda s: (s.source, s.id))
@@ -166,60 +170,6 @@ class StepBounds:
         self.second_of[j] = 0.0
         for src, v in by.items():
             self.second_of[j, self.scol[src]] = v
-
-    def _wait(self, r: np.ndarray, room: np.ndarray, merges: np.ndarray,
-              load: np.ndarray) -> np.ndarray:
-        """r over the room (a hair less, for rounding); the old floor where it merges."""
-        with np.errstate(divide="ignore"):
-            exact = np.where(room > 0, r / np.maximum(room, 1e-300) * (1 - 1e-9), INF)
-        return np.where(merges, self._over_room(r, load), exact)
-
-    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
-                    leaving: np.ndarray | None, exact: bool = True) -> np.ndarray:
-        """A floor on subtask i's wait on each worker in `cols` once it joins (subtask
-        `leaving[k]` leaving worker `cols[k]`, if given): the residual R of Cobham's and
-        P-K's formulas less the most the leaving piece takes from it, over the most their
-        denominators can be: 1 less i's own load there (its class and the whole site
-        carry at least that); or, `exact`, the formula itself on the site's pieces as they
-        would be (`SiteTable.room`), where i would not merge into a piece there."""
-        cols = np.maximum(cols, 0)
-        if self.poisson:
-            x = self.work[i] / self.wspeed[cols]
-            r = self.second[cols] + self.rate[i] * x * x
-        else:
-            own = self.second_of[cols, self.scol[src]]
-            r = self.second[cols] - own
-        if leaving is not None:
-            other = self.scode[leaving] != self.scol[src]
-            r = r - np.where(other | self.poisson, self.pshare[leaving], 0.0)
-        if not exact:
-            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
-        ii = np.full(len(cols), i)
-        room, merges = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols,
-                                       None if leaving is None else self.pcol[leaving])
-        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[i, cols])
-
-    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int,
-                        exact: bool = True) -> np.ndarray:
-        """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it."""
-        if self.poisson:
-            x = self.work[ys] / self.wspeed[j]
-            r = self.second[j] + self.rate[ys] * x * x - self.pshare[leaving]
-        else:
-            r = self.second[j] - self.second_of[j, self.scode[ys]]
-            other = self.scode[ys] != self.scode[leaving]
-            r = r - np.where(other, self.pshare[leaving], 0.0)
-        if not exact:
-            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
-        cols = np.full(len(ys), j)
-        room, merges = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols,
-                                       np.full(len(ys), self.pcol[leaving]))
-        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[ys, j])
-
-    @staticmethod
-    def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            return np.where(load < 1.0, r / np.maximum(1.0 - load, 1e-300), r)
 
     def _relief(self, site: PeerId, hosted: list[Subtask], s: Subtask) -> float:
         """How much the other pieces on the site gain, rate-weighted, when s leaves it."""

@@ -21,7 +21,9 @@ be, so it changes only the speed (`steps.candidates` is the plain list the agent
 Two more shortcuts change only the speed: a step whose movers' exact part already exceeds
 what the others can gain (the bound's `credit`) is refused before the others are priced,
 and a refused step is not priced again while nothing its price reads has changed
-(`Refused`: its sites' versions, its sources' epochs).
+(`Refused`: its sites' versions, its sources' epochs). For the same reason a source whose
+last Turn found nothing lists, at its next, only the steps touching a site the commits
+since have reached (`_reach`): every other one of its steps is refused still.
 """
 
 from __future__ import annotations

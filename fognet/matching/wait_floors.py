@@ -1,0 +1,92 @@
+"""Floors on the wait a subtask meets where a step lands it, for `bounds.StepBounds` (a
+mixin: it reads the bounds' per-worker moments and per-subtask arrays, which
+`StepBounds._refresh` keeps current).
+
+The residual R of Cobham's and Pollaczek-Khinchine's formulas (less what a leaving piece
+takes from it) over their denominator: either the most it can be (1 less the subtask's
+own load there), or the site's own formula on its pieces as they would be
+(`site_table.SiteTable.room`). Every value is shaded a hair low: a floor, never above the
+exact wait.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fognet.matching.cost import INF
+from fognet.matching.instance import PeerId
+
+if TYPE_CHECKING:
+    from fognet.matching.site_table import SiteTable
+
+
+class WaitFloors:
+    poisson: bool
+    work: np.ndarray
+    rate: np.ndarray
+    wspeed: np.ndarray
+    second: np.ndarray
+    second_of: np.ndarray
+    scol: dict[PeerId, int]
+    scode: np.ndarray
+    pshare: np.ndarray
+    adds: np.ndarray
+    key: np.ndarray
+    pcol: np.ndarray
+    table: SiteTable
+
+    def _wait(self, r: np.ndarray, room: np.ndarray, merges: np.ndarray,
+              load: np.ndarray) -> np.ndarray:
+        """r over the room (a hair less, for rounding); the old floor where it merges."""
+        with np.errstate(divide="ignore"):
+            exact = np.where(room > 0, r / np.maximum(room, 1e-300) * (1 - 1e-9), INF)
+        return np.where(merges, self._over_room(r, load), exact)
+
+    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
+                    leaving: np.ndarray | None, exact: bool = True) -> np.ndarray:
+        """A floor on subtask i's wait on each worker in `cols` once it joins (subtask
+        `leaving[k]` leaving worker `cols[k]`, if given): the residual R of Cobham's and
+        P-K's formulas less the most the leaving piece takes from it, over the most their
+        denominators can be: 1 less i's own load there (its class and the whole site
+        carry at least that); or, `exact`, the formula itself on the site's pieces as they
+        would be (`SiteTable.room`), where i would not merge into a piece there."""
+        cols = np.maximum(cols, 0)
+        if self.poisson:
+            x = self.work[i] / self.wspeed[cols]
+            r = self.second[cols] + self.rate[i] * x * x
+        else:
+            own = self.second_of[cols, self.scol[src]]
+            r = self.second[cols] - own
+        if leaving is not None:
+            other = self.scode[leaving] != self.scol[src]
+            r = r - np.where(other | self.poisson, self.pshare[leaving], 0.0)
+        if not exact:
+            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
+        ii = np.full(len(cols), i)
+        room, merges = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols,
+                                       None if leaving is None else self.pcol[leaving])
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[i, cols])
+
+    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int,
+                        exact: bool = True) -> np.ndarray:
+        """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it."""
+        if self.poisson:
+            x = self.work[ys] / self.wspeed[j]
+            r = self.second[j] + self.rate[ys] * x * x - self.pshare[leaving]
+        else:
+            r = self.second[j] - self.second_of[j, self.scode[ys]]
+            other = self.scode[ys] != self.scode[leaving]
+            r = r - np.where(other, self.pshare[leaving], 0.0)
+        if not exact:
+            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
+        cols = np.full(len(ys), j)
+        room, merges = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols,
+                                       np.full(len(ys), self.pcol[leaving]))
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[ys, j])
+
+    @staticmethod
+    def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.where(load < 1.0, r / np.maximum(1.0 - load, 1e-300), r)
