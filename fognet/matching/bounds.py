@@ -124,9 +124,10 @@ class StepBounds(WaitFloors):
                 i = self.index[s.id]
                 self.site[i] = p
                 self.code[i] = self.col.get(p, -1)
-                self.relief[i] = self._relief(p, hosted, s)
                 sources.add(s.source)
             if not is_worker(self.inst, p):
+                for s in hosted:
+                    self.relief[self.index[s.id]] = self._relief(p, s)
                 self.home_load[self.scol[p]] = load_of(self.inst, p, ledger.site_pieces(p).values())
             else:
                 j = self.col[p]
@@ -139,10 +140,16 @@ class StepBounds(WaitFloors):
                 self._moments(j, hosted)
                 self.table.row(j, ledger, self.second[j], self.second_of[j])
                 groups = ledger.groups(p)
-                for s in hosted:
+                left = np.zeros(len(hosted))  # each one's piece's service once it leaves
+                for k, s in enumerate(hosted):
                     key = (s.source, s.stage)
                     self.pcol[self.index[s.id]] = self.table.cols[(j, self.kcode[key])]
                     self.alone[self.index[s.id]] = len(groups[key]) == 1
+                    if len(groups[key]) > 1:
+                        left[k] = (ps[key].work - s.work) / speed
+                if hosted:
+                    rows = np.array([self.index[s.id] for s in hosted])
+                    self.relief[rows] = self.table.relief(j, self.pcol[rows], left)
         for src in sources:  # a source's stages may change with any site's
             self._stage_floors(src)
 
@@ -171,8 +178,9 @@ class StepBounds(WaitFloors):
         for src, v in by.items():
             self.second_of[j, self.scol[src]] = v
 
-    def _relief(self, site: PeerId, hosted: list[Subtask], s: Subtask) -> float:
-        """How much the other pieces on the site gain, rate-weighted, when s leaves it."""
+    def _relief(self, site: PeerId, s: Subtask) -> float:
+        """How much the other pieces on the site gain, rate-weighted, when s leaves it (on a
+        worker, `SiteTable.relief` gives a bound on it at once for all its subtasks)."""
         now = self.ledger.finish(site)
         without = self.ledger.finish_after(self.ledger.site_after(site, [s], []))
         gain = 0.0

@@ -66,7 +66,7 @@ class SiteTable:
     def _grow(self, width: int) -> None:
         nw, old = len(self.workers), self.width
         pad = {"xs": INF, "lx": 0.0, "kx": -1, "src": -1, "rate": 0.0, "wait": 0.0, "res": 0.0,
-               "lt": 0.0, "le": 0.0, "f": 0.0, "stage_l": INF}
+               "raw": 0.0, "lt": 0.0, "le": 0.0, "f": 0.0, "stage_l": INF}
         for name, fill in pad.items():
             dtype = np.int64 if name in ("kx", "src") else float
             new = np.full((nw, width), fill, dtype=dtype)
@@ -82,7 +82,8 @@ class SiteTable:
         ps = ledger.site_pieces(site)
         if len(ps) > self.width:
             self._grow(len(ps) + 4)
-        for name in ("xs", "lx", "kx", "src", "rate", "wait", "res", "lt", "le", "f", "stage_l"):
+        for name in ("xs", "lx", "kx", "src", "rate", "wait", "res", "raw", "lt", "le", "f",
+                     "stage_l"):
             getattr(self, name)[j] = {"xs": INF, "kx": -1, "src": -1, "stage_l": INF}.get(name, 0.0)
         finish = ledger.finish(site)
         for c, (key, p) in enumerate(ps.items()):
@@ -93,6 +94,7 @@ class SiteTable:
             self.wait[j, c] = finish[key] - x
             self.cols[(j, self.kcode[key])] = c
             mine = 0.0 if self.poisson else second_of[self.scol[p.source]]
+            self.raw[j, c] = second - mine
             self.res[j, c] = max(0.0, second - mine) / 2
         n = len(ps)
         xs, lx = self.xs[j, :n], self.lx[j, :n]
@@ -187,6 +189,29 @@ class SiteTable:
                 rise = np.where(alone[:, None], both, rise)
             rise = np.where(keep, rise, 0.0)
         return rise.sum(axis=1)
+
+    def relief(self, j: int, cols: np.ndarray, x_after: np.ndarray) -> np.ndarray:
+        """At least how much the other pieces on worker j gain, rate-weighted, when a
+        subtask leaves the piece in column `cols[k]`, which then serves `x_after[k]` (0: the
+        piece goes): `bounds.StepBounds`' relief credit, by the site's formula with that one
+        piece changed (the new waits shaded low, so the gain is never short of the exact)."""
+        m = len(cols)
+        xs = np.broadcast_to(self.xs[j], (m, self.width))
+        xd, ld = self.xs[j, cols], self.lx[j, cols]
+        ld2 = self.rate[j, cols] * x_after
+        lt = self.lt[j] - self._ahead(xd, xs, ld, True) + self._ahead(x_after, xs, ld2, True)
+        le = self.le[j] - self._ahead(xd, xs, ld, False) + self._ahead(x_after, xs, ld2, False)
+        fall = ld * xd - ld2 * x_after  # what the second moment loses
+        # a fixed-rate piece of the leaving one's source does not wait for its own frames
+        counted = self.poisson | (self.src[j][None, :] != self.src[j, cols][:, None])
+        res = np.maximum(0.0, self.raw[j] - np.where(counted, fall[:, None], 0.0)) / 2
+        room = self._room(lt, le)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wait = np.where(room > 0, res / np.maximum(room, 1e-300), INF) * SLACK
+            gain = self.rate[j] * (self.wait[j] - wait)
+        others = (self.kx[j] >= 0) & (np.arange(self.width)[None, :] != cols[:, None])
+        gain = np.where(others & (gain > 0), gain, 0.0)  # nan (inf - inf): no gain
+        return gain.sum(axis=1)
 
     def _ahead(self, x: np.ndarray, xs: np.ndarray, load: np.ndarray, strict: bool) -> np.ndarray:
         """The load a piece of service x[k] adds to what each piece on row k waits behind:

@@ -43,3 +43,31 @@ def test_a_joining_subtask_waits_what_the_cost_model_says(queue: str, arrival: s
                 assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (seed, w.id, s.id)
                 compared += 1
     assert compared > 50
+
+
+@pytest.mark.parametrize("queue", ["sjf", "fifo"])
+@pytest.mark.parametrize("arrival", ["fixed", "poisson"])
+def test_the_relief_credit_is_the_cost_models_gain_never_less(queue: str, arrival: str) -> None:
+    """`SiteTable.relief` (a subtask leaving a worker: what the other pieces there gain) is
+    the gain `cost.finish_pieces` gives, shaded up a hair, for a leaving slice alone in its
+    piece and for one that leaves a smaller piece behind."""
+    compared = shrunk = gained = 0
+    for seed in range(6):
+        inst = random_instance(10, 3, 3, 170 + seed, arrival=arrival, queue=queue)
+        where, _ = _deferred_acceptance(inst)
+        ledger = _ledger(inst, where)
+        bounds = StepBounds(inst, ledger)
+        list(bounds.hopeful(inst.sources[0]))  # brings the table up to date
+        for w in inst.workers:
+            for s in ledger.hosted(w.id):
+                now = ledger.finish(w.id)
+                after = ledger.finish_after(ledger.site_after(w.id, [s], []))
+                want = sum(inst.local_of(key[0]).rate * max(0.0, now[key] - f)
+                           for key, f in after.items() if key != (s.source, s.stage))
+                got = bounds.relief[bounds.index[s.id]]
+                assert got >= want, (seed, w.id, s.id)
+                assert got == pytest.approx(want, rel=1e-6, abs=1e-12), (seed, w.id, s.id)
+                compared += 1
+                shrunk += (s.source, s.stage) in after
+                gained += want > 0
+    assert compared > 40 and shrunk > 5 and gained > compared // 2
