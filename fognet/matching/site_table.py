@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fognet.matching.cost import INF
+from fognet.matching.cost import INF, transfer
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.steps import Ledger
 
@@ -66,7 +66,7 @@ class SiteTable:
     def _grow(self, width: int) -> None:
         nw, old = len(self.workers), self.width
         pad = {"xs": INF, "lx": 0.0, "kx": -1, "src": -1, "rate": 0.0, "wait": 0.0, "res": 0.0,
-               "raw": 0.0, "lt": 0.0, "le": 0.0, "f": 0.0, "stage_l": INF}
+               "raw": 0.0, "lt": 0.0, "le": 0.0, "f": 0.0, "stage_l": INF, "fl": 0.0}
         for name, fill in pad.items():
             dtype = np.int64 if name in ("kx", "src") else float
             new = np.full((nw, width), fill, dtype=dtype)
@@ -83,7 +83,7 @@ class SiteTable:
         if len(ps) > self.width:
             self._grow(len(ps) + 4)
         for name in ("xs", "lx", "kx", "src", "rate", "wait", "res", "raw", "lt", "le", "f",
-                     "stage_l"):
+                     "stage_l", "fl"):
             getattr(self, name)[j] = {"xs": INF, "kx": -1, "src": -1, "stage_l": INF}.get(name, 0.0)
         finish = ledger.finish(site)
         for c, (key, p) in enumerate(ps.items()):
@@ -92,6 +92,8 @@ class SiteTable:
             self.xs[j, c], self.lx[j, c], self.rate[j, c] = x, rate * x, rate
             self.kx[j, c], self.src[j, c] = self.kcode[key], self.scol[p.source]
             self.wait[j, c] = finish[key] - x
+            t_in, t_out = transfer(self.inst, p.source, site, p.in_bytes, p.out_bytes, p.in_bytes)
+            self.fl[j, c] = t_in + t_out + x  # its transfers alone and service: its floor
             self.cols[(j, self.kcode[key])] = c
             mine = 0.0 if self.poisson else second_of[self.scol[p.source]]
             self.raw[j, c] = second - mine
@@ -189,6 +191,21 @@ class SiteTable:
                 rise = np.where(alone[:, None], both, rise)
             rise = np.where(keep, rise, 0.0)
         return rise.sum(axis=1)
+
+    def merged(self, key: np.ndarray, cols: np.ndarray, x: np.ndarray, alone: np.ndarray,
+               leave: np.ndarray | None) -> np.ndarray:
+        """At least what subtasks (piece code key[k], service x[k] and floor `alone[k]`:
+        transfers alone and service on worker cols[k]) add to that floor by merging into
+        their stage's piece there (not the one in column leave[k]): the merged piece serves
+        both, and its transfers carry both's bytes, so it takes at least the piece's service
+        more, and at least the piece's own floor plus x[k]. 0 where they merge with none."""
+        hit = self.kx[cols] == key[:, None]
+        if leave is not None:
+            hit &= np.arange(self.width)[None, :] != leave[:, None]
+        c = np.argmax(hit, axis=1)
+        with np.errstate(invalid="ignore"):
+            extra = np.maximum(self.xs[cols, c], self.fl[cols, c] + x - alone) * SLACK
+        return np.where(hit.any(axis=1), extra, 0.0)
 
     def relief(self, j: int, cols: np.ndarray, x_after: np.ndarray) -> np.ndarray:
         """At least how much the other pieces on worker j gain, rate-weighted, when a

@@ -5,8 +5,9 @@ mixin: it reads the bounds' per-worker moments and per-subtask arrays, which
 The residual R of Cobham's and Pollaczek-Khinchine's formulas (less what a leaving piece
 takes from it) over their denominator: either the most it can be (1 less the subtask's
 own load there), or the site's own formula on its pieces as they would be
-(`site_table.SiteTable.room`). Every value is shaded a hair low: a floor, never above the
-exact wait.
+(`site_table.SiteTable.room`); plus, where the subtask would merge into its stage's piece
+there, what the merged piece takes more than the subtask alone (`SiteTable.merged`). Every
+value is shaded a hair low: a floor, never above the exact one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class WaitFloors:
     adds: np.ndarray
     key: np.ndarray
     pcol: np.ndarray
+    lbw: np.ndarray
     table: SiteTable
 
     def _wait(self, r: np.ndarray, room: np.ndarray, merges: np.ndarray,
@@ -65,9 +67,11 @@ class WaitFloors:
         if not exact:
             return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
         ii = np.full(len(cols), i)
-        room, merges = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols,
-                                       None if leaving is None else self.pcol[leaving])
-        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[i, cols])
+        leave = None if leaving is None else self.pcol[leaving]
+        room, merges = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols, leave)
+        extra = self.table.merged(self.key[ii], cols, self.work[i] / self.wspeed[cols],
+                                  self.lbw[i, cols], leave)
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[i, cols]) + extra
 
     def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int,
                         exact: bool = True) -> np.ndarray:
@@ -82,9 +86,11 @@ class WaitFloors:
         if not exact:
             return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
         cols = np.full(len(ys), j)
-        room, merges = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols,
-                                       np.full(len(ys), self.pcol[leaving]))
-        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[ys, j])
+        leave = np.full(len(ys), self.pcol[leaving])
+        room, merges = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols, leave)
+        extra = self.table.merged(self.key[ys], cols, self.work[ys] / self.wspeed[j],
+                                  self.lbw[ys, j], leave)
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[ys, j]) + extra
 
     @staticmethod
     def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:
