@@ -118,14 +118,18 @@ class SiteTable:
         """(room, merges) of subtasks (work, rate, piece code) each joining worker `cols`
         (the piece in column `leave` of each leaving it, if given): the denominator of its
         wait there, and whether it would merge with a piece of its stage already there
-        (then its wait is not this formula's, and the caller falls back)."""
+        (then the merged piece's: it serves both, in the class of their summed service,
+        shaded a hair low so that a tie of classes never counts against it)."""
         xs, lx, kx = self.xs[cols], self.lx[cols], self.kx[cols]
         x = work / self.speed[cols]
         if leave is not None:
             gone = np.arange(self.width)[None, :] == leave[:, None]
             lx = np.where(gone, 0.0, lx)
             kx = np.where(gone, -1, kx)
-        merges = (kx == key[:, None]).any(axis=1)
+        hit = kx == key[:, None]
+        merges = hit.any(axis=1)
+        x = np.where(merges, (x + np.where(hit, xs, 0.0).sum(axis=1)) * (1 - 1e-12), x)
+        lx = np.where(hit, 0.0, lx)  # the piece it merges into is the merged one now
         mine = rate * x
         if self.fifo:
             return 1 - np.minimum(self.pl[cols] + lx.sum(axis=1) + mine, 1.0), merges

@@ -39,12 +39,12 @@ class WaitFloors:
     lbw: np.ndarray
     table: SiteTable
 
-    def _wait(self, r: np.ndarray, room: np.ndarray, merges: np.ndarray,
-              load: np.ndarray) -> np.ndarray:
-        """r over the room (a hair less, for rounding); the old floor where it merges."""
+    @staticmethod
+    def _wait(r: np.ndarray, room: np.ndarray) -> np.ndarray:
+        """r over the room (a hair less, for rounding), the room being the merged piece's
+        where it merges (`SiteTable.room`)."""
         with np.errstate(divide="ignore"):
-            exact = np.where(room > 0, r / np.maximum(room, 1e-300) * (1 - 1e-9), INF)
-        return np.where(merges, self._over_room(r, load), exact)
+            return np.where(room > 0, r / np.maximum(room, 1e-300) * (1 - 1e-9), INF)
 
     def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
                     leaving: np.ndarray | None, exact: bool = True) -> np.ndarray:
@@ -68,10 +68,10 @@ class WaitFloors:
             return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
         ii = np.full(len(cols), i)
         leave = None if leaving is None else self.pcol[leaving]
-        room, merges = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols, leave)
+        room, _ = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols, leave)
         extra = self.table.merged(self.key[ii], cols, self.work[i] / self.wspeed[cols],
                                   self.lbw[i, cols], leave)
-        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[i, cols]) + extra
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room) + extra
 
     def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int,
                         exact: bool = True) -> np.ndarray:
@@ -87,10 +87,10 @@ class WaitFloors:
             return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
         cols = np.full(len(ys), j)
         leave = np.full(len(ys), self.pcol[leaving])
-        room, merges = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols, leave)
+        room, _ = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols, leave)
         extra = self.table.merged(self.key[ys], cols, self.work[ys] / self.wspeed[j],
                                   self.lbw[ys, j], leave)
-        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[ys, j]) + extra
+        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room) + extra
 
     @staticmethod
     def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:

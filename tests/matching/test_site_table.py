@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fognet.matching.bounds import StepBounds
+from fognet.matching.cost import transfer
 from fognet.matching.game import _deferred_acceptance, _ledger
 from fognet.matching.random_instance import random_instance
 
@@ -71,3 +72,46 @@ def test_the_relief_credit_is_the_cost_models_gain_never_less(queue: str, arriva
                 shrunk += (s.source, s.stage) in after
                 gained += want > 0
     assert compared > 40 and shrunk > 5 and gained > compared // 2
+
+
+@pytest.mark.parametrize("queue", ["sjf", "fifo"])
+@pytest.mark.parametrize("arrival", ["fixed", "poisson"])
+def test_a_merging_subtask_waits_the_merged_pieces_wait(queue: str, arrival: str) -> None:
+    """A subtask joining a worker where its stage has a piece merges into it: the table's
+    room is the merged piece's, so r over it is the cost model's wait for that piece (a
+    fixed-rate stream's residual leaves out its own source, merged or not; Poisson's
+    residual as the table takes it is a floor), and the floor on its latency there is
+    never above the merged piece's latency with the least NIC share."""
+    compared = 0
+    for seed in range(8):
+        inst = random_instance(6, 3, 4, 270 + seed, arrival=arrival, queue=queue)
+        where, _ = _deferred_acceptance(inst)
+        ledger = _ledger(inst, where)
+        bounds = StepBounds(inst, ledger)
+        list(bounds.hopeful(inst.sources[0]))  # brings the table up to date
+        for w in inst.workers:
+            j = bounds.col[w.id]
+            for s in inst.subtasks:
+                key = (s.source, s.stage)
+                if ledger.site_of[s.id] == w.id or key not in ledger.site_pieces(w.id):
+                    continue
+                i = bounds.index[s.id]
+                room, merges = bounds.table.room(bounds.work[[i]], bounds.rate[[i]],
+                                                 bounds.key[[i]], np.array([j]), None)
+                assert merges[0]
+                p = ledger.site_after(w.id, [], [s]).pieces[key]
+                finish = ledger.finish_after(ledger.site_after(w.id, [], [s]))[key]
+                want = finish - p.work / w.speed
+                x = s.work / w.speed
+                second, mine = bounds.second[j], bounds.second_of[j, bounds.scol[s.source]]
+                r = (second + inst.local_of(s.source).rate * x * x) / 2 if arrival == "poisson" \
+                    else max(0.0, second - mine) / 2
+                got = r / room[0] if room[0] > 0 else math.inf
+                assert got <= want * (1 + 1e-12), (seed, w.id, s.id)
+                if arrival == "fixed":
+                    assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (seed, w.id, s.id)
+                t_in, t_out = transfer(inst, s.source, w.id, p.in_bytes, p.out_bytes, p.in_bytes)
+                floor = bounds.lbw[i, j] + bounds._wait_floor(i, s.source, np.array([j]), None)[0]
+                assert floor <= t_in + finish + t_out, (seed, w.id, s.id)
+                compared += 1
+    assert compared > 10
