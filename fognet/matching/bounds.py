@@ -45,7 +45,7 @@ from fognet.matching.cost import (
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
-from fognet.matching.site_table import SiteTable, worker_floors
+from fognet.matching.site_table import SiteTable, worker_links
 from fognet.matching.stage_floors import HOME, NOTHING, StageFloors
 from fognet.matching.steps import Ledger
 from fognet.matching.wait_floors import WaitFloors
@@ -75,7 +75,9 @@ class StepBounds(WaitFloors):
         self.scol = {src: k for k, src in enumerate(inst.sources)}
         self.scode = np.array([self.scol[s.source] for s in self.subs], dtype=np.int64)
         self.stage = np.array([s.stage for s in self.subs])
-        self.lbw = worker_floors(inst, self.subs)
+        self.lbw, self.lat_w, self.tail_w = worker_links(inst, self.subs)
+        self.inb = np.array([float(s.in_bytes) for s in self.subs])
+        self.nic = np.array([local[s.source].nic or INF for s in self.subs])
         self.xhome = self.work / self.home_speed  # service on its own device
         # ... plus the least wait there: the backlog's share of the residual, which every
         # piece on that device waits behind (the formulas' denominators are at most 1)
@@ -294,12 +296,14 @@ class StepBounds(WaitFloors):
         rest = max(self.rest[i], float(self.floors.held_except(i, NOTHING)))
         allw = np.arange(len(self.workers))
         # each filter below only raises the bound, so the cheap ones go first
-        moves = r * (np.maximum(self.lbw[i] + self._wait_floor(i, x.source, allw, None, False),
+        moves = r * (np.maximum(self._alone(i, allw, allw)
+                                + self._wait_floor(i, x.source, allw, None, False),
                                 rest) - L) - rel
         js = np.nonzero((moves < TOLERANCE) & room & (allw != ca))[0]
         if len(js) >= REFINE:
             ii = np.full(len(js), i)
-            lbw = self.lbw[i, js] + self._wait_floor(i, x.source, js, None)
+            base = self._alone(i, js, js)
+            lbw = base + self._wait_floor(i, x.source, js, None, base=base)
             lbw = np.maximum(lbw, rest)
             moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel + self.table.harm(
                 self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], js, None, None, None,
@@ -342,12 +346,15 @@ class StepBounds(WaitFloors):
             return np.where(same[k], both, apart) - rel - rel_y[k]
 
         def at_b(k: np.ndarray, exact: bool) -> np.ndarray:
-            floor = self.lbw[i, wy[k]] + self._wait_floor(i, x.source, cy[k], y[k], exact)
+            base = self._alone(i, wy[k], cy[k])
+            floor = base + self._wait_floor(i, x.source, cy[k], y[k], exact, base)
             return np.where(cy[k] >= 0, floor, np.where(y_mine[k], self.lbhome[i], INF))
 
         def at_a(k: np.ndarray, exact: bool) -> np.ndarray:
             if ca >= 0:
-                return self.lbw[y[k], ca] + self._wait_floors_at(ca, y[k], i, exact)
+                at = np.full(len(k), ca)
+                base = self._alone(y[k], at, at)
+                return base + self._wait_floors_at(ca, y[k], i, exact, base)
             return np.where(y_mine[k], self.lbhome[y[k]], INF)
 
         fits_b = (cy < 0) | (self.load[wy] - self.adds[y, wy] + self.adds[i, wy] < self.cap[wy] + ROOM)

@@ -23,9 +23,12 @@ from fognet.matching.steps import Ledger
 SLACK = 1 - 1e-9  # waits are shaded by this much: the table's rounding must never overshoot
 
 
-def worker_floors(inst: Instance, subs: Sequence[Subtask]) -> np.ndarray:
-    """lb[i, j]: subtask i alone on worker j, transfers and service only (inf: no link):
-    what no wait, no NIC sharing and no merge can lower."""
+def worker_links(inst: Instance, subs: Sequence[Subtask]) -> tuple[np.ndarray, np.ndarray,
+                                                                    np.ndarray]:
+    """(lb, lat, tail)[i, j]: subtask i alone on worker j, transfers and service only (inf:
+    no link), what no wait, no NIC sharing and no merge can lower; the link's latency; and
+    t_out plus service, what `lat + PS / nic_src` adds up to when the input's share of the
+    source's NIC (PS) is more than its own bytes."""
     n, nw = len(subs), len(inst.workers)
     lat, bw = np.full((n, nw), INF), np.full((n, nw), INF)
     pairs: dict[tuple[PeerId, PeerId], tuple[float, float]] = {}
@@ -46,8 +49,8 @@ def worker_floors(inst: Instance, subs: Sequence[Subtask]) -> np.ndarray:
     t_in = np.maximum(t_in, np.maximum(lat + inb / nic_src, inb / nic_w))
     t_out = np.maximum(t_out, np.maximum(outb / nic_src, outb / nic_w))
     speed = np.array([w.speed for w in inst.workers])[None, :]
-    out = t_in + t_out + np.array([s.work for s in subs])[:, None] / speed
-    return np.where(np.isfinite(lat), out, INF)
+    tail = t_out + np.array([s.work for s in subs])[:, None] / speed
+    return np.where(np.isfinite(lat), t_in + tail, INF), lat, tail
 
 
 class SiteTable:

@@ -46,6 +46,12 @@ class StageFloors:
         # the latency now of its stage's piece on its source's own device (0: none, or it
         # is that piece): an arrival there only adds to it, at least the penalty's rise
         self.home = np.zeros(n)
+        # its input's least share of the source's NIC from its stage's remote pieces on
+        # other sites (each adds min(its bytes, mine) to PS), by site, for `shared_except`
+        self.ps = np.zeros(n)
+        self.ps_of = np.zeros((n, 3))
+        self.ps_at = np.full((n, 3), NONE)
+        self.ps_over = np.zeros(n)  # with more than 3 such sites: the largest, held back
 
     def update(self, source: PeerId) -> dict[int, dict[PeerId, float]]:
         """Refresh the floors of the source's subtasks; its piece latencies by stage and
@@ -77,11 +83,32 @@ class StageFloors:
                     self.top2[i] = others[1][0] if len(others) > 1 else 0.0
                     self.held[i] = 0.0
                     self.home[i] = lats[source] if source in lats and site != source else 0.0
+                    self._shares(i, s, source, k, site, sites)
                     self.held_at[i] = NONE
                     for c, (v, q) in enumerate(kept):
                         self.held[i, c] = v
                         self.held_at[i, c] = HOME if q == source else self.col[q]
         return all_lats
+
+    def _shares(self, i: int, s: Subtask, source: PeerId, k: int, site: PeerId,
+                sites: dict[PeerId, list[Subtask]]) -> None:
+        pieces = self.ledger.site_pieces
+        share = sorted(((min(pieces(q)[(source, k)].in_bytes, float(s.in_bytes)), q)
+                        for q in sites if q not in (site, source)), reverse=True)
+        self.ps[i] = sum(v for v, _ in share)
+        self.ps_of[i], self.ps_at[i], self.ps_over[i] = 0.0, NONE, 0.0
+        if len(share) > 3:
+            self.ps_over[i] = share[0][0]
+        else:
+            for c, (v, q) in enumerate(share):
+                self.ps_of[i, c], self.ps_at[i, c] = v, self.col[q]
+
+    def shared_except(self, i: int | np.ndarray, ex: np.ndarray) -> np.ndarray:
+        """At least what subtask i's stage's remote pieces on sites other than its own and
+        `ex` (a worker column each) add to its input's PS on the source's NIC."""
+        i = np.broadcast_to(i, ex.shape)
+        there = np.where(self.ps_at[i] == ex[..., None], self.ps_of[i], 0.0).sum(axis=-1)
+        return np.maximum(0.0, self.ps[i] - there - self.ps_over[i])
 
     def held_except(self, i: int | np.ndarray, ex1: int | np.ndarray,
                     ex2: int | np.ndarray = NOTHING) -> np.ndarray:

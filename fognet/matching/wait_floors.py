@@ -6,8 +6,10 @@ The residual R of Cobham's and Pollaczek-Khinchine's formulas (less what a leavi
 takes from it) over their denominator: either the most it can be (1 less the subtask's
 own load there), or the site's own formula on its pieces as they would be
 (`site_table.SiteTable.room`); plus, where the subtask would merge into its stage's piece
-there, what the merged piece takes more than the subtask alone (`SiteTable.merged`). Every
-value is shaded a hair low: a floor, never above the exact one.
+there, what the merged piece takes more than the subtask alone (`SiteTable.merged`). And
+what it takes there besides its wait (`_alone`): its transfers and service, its input
+sharing the source's NIC with its stage's other remote pieces. Every value is shaded a
+hair low: a floor, never above the exact one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fognet.matching.instance import PeerId
 
 if TYPE_CHECKING:
     from fognet.matching.site_table import SiteTable
+    from fognet.matching.stage_floors import StageFloors
 
 
 class WaitFloors:
@@ -37,6 +40,11 @@ class WaitFloors:
     key: np.ndarray
     pcol: np.ndarray
     lbw: np.ndarray
+    lat_w: np.ndarray
+    tail_w: np.ndarray
+    inb: np.ndarray
+    nic: np.ndarray
+    floors: StageFloors
     table: SiteTable
 
     @staticmethod
@@ -46,8 +54,8 @@ class WaitFloors:
         with np.errstate(divide="ignore"):
             return np.where(room > 0, r / np.maximum(room, 1e-300) * (1 - 1e-9), INF)
 
-    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
-                    leaving: np.ndarray | None, exact: bool = True) -> np.ndarray:
+    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray, leaving: np.ndarray | None,
+                    exact: bool = True, base: np.ndarray | None = None) -> np.ndarray:
         """A floor on subtask i's wait on each worker in `cols` once it joins (subtask
         `leaving[k]` leaving worker `cols[k]`, if given): the residual R of Cobham's and
         P-K's formulas less the most the leaving piece takes from it, over the most their
@@ -70,12 +78,13 @@ class WaitFloors:
         leave = None if leaving is None else self.pcol[leaving]
         room, _ = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols, leave)
         extra = self.table.merged(self.key[ii], cols, self.work[i] / self.wspeed[cols],
-                                  self.lbw[i, cols], leave)
+                                  self.lbw[i, cols] if base is None else base, leave)
         return self._wait(np.maximum(0.0, r / 2 - 1e-12), room) + extra
 
-    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int,
-                        exact: bool = True) -> np.ndarray:
-        """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it."""
+    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int, exact: bool = True,
+                        base: np.ndarray | None = None) -> np.ndarray:
+        """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it
+        (`base`, if given: the floor it adds to, for the merged piece's share of it)."""
         if self.poisson:
             x = self.work[ys] / self.wspeed[j]
             r = self.second[j] + self.rate[ys] * x * x - self.pshare[leaving]
@@ -89,10 +98,21 @@ class WaitFloors:
         leave = np.full(len(ys), self.pcol[leaving])
         room, _ = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols, leave)
         extra = self.table.merged(self.key[ys], cols, self.work[ys] / self.wspeed[j],
-                                  self.lbw[ys, j], leave)
+                                  self.lbw[ys, j] if base is None else base, leave)
         return self._wait(np.maximum(0.0, r / 2 - 1e-12), room) + extra
 
     @staticmethod
     def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
             return np.where(load < 1.0, r / np.maximum(1.0 - load, 1e-300), r)
+
+    def _alone(self, i: int | np.ndarray, cols: np.ndarray, ex: np.ndarray) -> np.ndarray:
+        """A floor on subtask i's latency on worker cols[k] less its wait: `lbw`, or, its
+        input sharing the source's NIC with its stage's remote pieces on the sites the step
+        leaves alone (all but its own and ex[k]), `lat + PS / nic_src` plus t_out and
+        service (shaded low)."""
+        if not self.floors.ps[i].any():
+            return self.lbw[i, cols]
+        ps = self.inb[i] + self.floors.shared_except(i, ex)
+        shared = (self.lat_w[i, cols] + ps / self.nic[i] + self.tail_w[i, cols]) * (1 - 1e-12)
+        return np.maximum(self.lbw[i, cols], shared)
