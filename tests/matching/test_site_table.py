@@ -11,6 +11,7 @@ import pytest
 from fognet.matching.bounds import StepBounds
 from fognet.matching.cost import transfer
 from fognet.matching.game import _deferred_acceptance, _ledger
+from fognet.matching.messages import Change
 from fognet.matching.random_instance import random_instance
 
 
@@ -115,3 +116,43 @@ def test_a_merging_subtask_waits_the_merged_pieces_wait(queue: str, arrival: str
                 assert floor <= t_in + finish + t_out, (seed, w.id, s.id)
                 compared += 1
     assert compared > 10
+
+
+def test_the_floor_without_the_wait_counts_the_nic_share_and_never_overshoots() -> None:
+    """`WaitFloors._alone`: a slice moved to a worker takes there at least its transfers
+    (its input sharing the source's NIC with its stage's other remote pieces) and service,
+    the merged piece's wait aside; on split stages the NIC share lifts it above `lbw`."""
+    compared = lifted = 0
+    for seed in range(10):
+        inst = random_instance(6, 4, 5, 370 + seed)
+        where, _ = _deferred_acceptance(inst)
+        ledger = _ledger(inst, where)
+        bounds = StepBounds(inst, ledger)
+        list(bounds.hopeful(inst.sources[0]))  # brings the floors up to date
+        for s in inst.subtasks:
+            a = ledger.site_of[s.id]
+            for w in inst.workers:
+                if w.id == a or inst.link(s.source, w.id) is None:
+                    continue
+                i, j = bounds.index[s.id], bounds.col[w.id]
+                floor = bounds._alone(i, np.array([j]), np.array([j]))[0]
+                step = [Change(s, a, w.id)]
+                after = ledger.after(step)
+                fa = {p: ledger.finish_after(x) for p, x in after.items()}
+                sites = {w.id if t.id == s.id else ledger.site_of[t.id]
+                         for t in ledger.mine[s.source].values() if t.stage == s.stage}
+                def pieces_of(q, after=after, ledger=ledger):
+                    return after[q].pieces if q in after else ledger.site_pieces(q)
+
+                def finish_of(q, fa=fa, ledger=ledger):
+                    return fa[q] if q in fa else ledger.finish(q)
+
+                lat = ledger._lats(s.source, s.stage, sites, pieces_of, finish_of)[w.id]
+                p = after[w.id].pieces[(s.source, s.stage)]
+                wait = fa[w.id][(s.source, s.stage)] - p.work / w.speed
+                if not math.isfinite(wait):
+                    continue  # past its cap: the worker would refuse it
+                assert floor <= lat - wait + 1e-12, (seed, s.id, w.id)
+                compared += 1
+                lifted += floor > bounds.lbw[i, j] * (1 + 1e-9)
+    assert compared > 200 and lifted > 10
