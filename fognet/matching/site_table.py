@@ -64,6 +64,7 @@ class SiteTable:
         self.fifo, self.poisson = inst.queue == "fifo", inst.arrival == "poisson"
         self.width = 0
         self.cols: dict[tuple[int, int], int] = {}  # (worker, piece code) -> column
+        self.has = np.zeros((len(self.workers), len(kcode) + 1), bool)  # [j, code]: a piece there
         self._grow(4)
 
     def _grow(self, width: int) -> None:
@@ -88,6 +89,7 @@ class SiteTable:
         for name in ("xs", "lx", "kx", "src", "rate", "wait", "res", "raw", "lt", "le", "f",
                      "stage_l", "fl"):
             getattr(self, name)[j] = {"xs": INF, "kx": -1, "src": -1, "stage_l": INF}.get(name, 0.0)
+        self.has[j] = False
         finish = ledger.finish(site)
         for c, (key, p) in enumerate(ps.items()):
             x = p.work / self.speed[j]
@@ -98,6 +100,7 @@ class SiteTable:
             t_in, t_out = transfer(self.inst, p.source, site, p.in_bytes, p.out_bytes, p.in_bytes)
             self.fl[j, c] = t_in + t_out + x  # its transfers alone and service: its floor
             self.cols[(j, self.kcode[key])] = c
+            self.has[j, self.kcode[key]] = True
             mine = 0.0 if self.poisson else second_of[self.scol[p.source]]
             self.raw[j, c] = second - mine
             self.res[j, c] = max(0.0, second - mine) / 2
@@ -178,8 +181,7 @@ class SiteTable:
         merges = ((kx == key[:, None]) & ~gone).any(axis=1)
         keep &= ~merges[:, None]
         if elsewhere is not None:
-            there = self.kx[np.maximum(elsewhere, 0)]
-            shared = (kx[:, :, None] == there[:, None, :]).any(axis=2) & (elsewhere >= 0)[:, None]
+            shared = self.has[np.maximum(elsewhere, 0)[:, None], kx] & (elsewhere >= 0)[:, None]
             keep &= ~shared
         lt, le, res, now = self.lt[cols], self.le[cols], self.res[cols], self.wait[cols]
         room = self._room(lt + d_lt, le + d_le)
