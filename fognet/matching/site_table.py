@@ -134,8 +134,9 @@ class SiteTable:
             kx = np.where(gone, -1, kx)
         hit = kx == key[:, None]
         merges = hit.any(axis=1)
-        x = np.where(merges, (x + np.where(hit, xs, 0.0).sum(axis=1)) * (1 - 1e-12), x)
-        lx = np.where(hit, 0.0, lx)  # the piece it merges into is the merged one now
+        if merges.any():
+            x = np.where(merges, (x + np.where(hit, xs, 0.0).sum(axis=1)) * (1 - 1e-12), x)
+            lx = np.where(hit, 0.0, lx)  # the piece it merges into is the merged one now
         mine = rate * x
         if self.fifo:
             return 1 - np.minimum(self.pl[cols] + lx.sum(axis=1) + mine, 1.0), merges
@@ -211,6 +212,8 @@ class SiteTable:
         hit = self.kx[cols] == key[:, None]
         if leave is not None:
             hit &= np.arange(self.width)[None, :] != leave[:, None]
+        if not hit.any():  # the common case: nothing of its stage there
+            return np.zeros(len(cols))
         c = np.argmax(hit, axis=1)
         with np.errstate(invalid="ignore"):
             extra = np.maximum(self.xs[cols, c], self.fl[cols, c] + x - alone) * SLACK
