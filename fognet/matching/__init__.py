@@ -5,6 +5,8 @@ cost             the stream cost model: piece waits, transfers, stage/task laten
 steps            the game's rules shared by play and the agents (hold, candidates, votes)
 bounds           a lower bound on a step's change of J, so play prices only hopeful steps
 site_table       every worker's pieces as arrays: a subtask's wait there, the harm it does
+stage_floors     what a step leaves of each subtask's stage: its latency now, its other pieces' floors
+wait_floors      floors on the wait a subtask meets where a step lands it (the bounds' mixin)
 game             deferred acceptance, then the agents' Turn protocol played centrally
 check            independent exchange-stability checker (enumerates; shares no search code)
 exact            exact optimum of J for small instances (branch and bound)

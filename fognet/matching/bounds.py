@@ -15,9 +15,12 @@ The bound adds, for each source's stage a step touches:
 Both are also floored by the stage's pieces on other sites (`rest`: their transfers and
 service alone, which no step lowers; for a step between workers where the slice is its
 piece alone, their latency now, which a step touching neither site keeps), except when
-two slices of one stage trade places. A source's own device is also priced with its
-overload penalty for a move or displacement home (its load after is at least its load
-now plus the subtask's).
+two slices of one stage trade places; and by their *held* floors (`stage_floors`: a piece
+on a site the step does not leave keeps at least its finish time now, with its transfers
+alone). A source's own device is also priced with its overload penalty for a move or
+displacement home (its load after is at least its load now plus the subtask's), and its
+piece of the arriving slice's stage gets at least the penalty's rise and, merged, the
+slice's service.
 
 The filters run cheapest first, each only on what the one before kept: the wait floor
 `R / (1 - own load)`; then the wait by the site's own formula on its pieces as they would
@@ -29,7 +32,7 @@ alone in its piece replaces that piece's relief credit by its exact two-sided ch
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import numpy as np
 
@@ -39,21 +42,24 @@ from fognet.matching.cost import (
     PENALTY,
     is_worker,
     load_of,
-    transfer,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
-from fognet.matching.site_table import SiteTable, worker_floors
+from fognet.matching.site_table import SiteTable, worker_links
+from fognet.matching.stage_floors import HOME, NOTHING, StageFloors
 from fognet.matching.steps import Ledger
+from fognet.matching.wait_floors import WaitFloors
 
 TOLERANCE = 1e-7  # the bound's own rounding must never hide an approvable step
 # the finer filters cost a few dozen array operations: run them only on this many steps
-# or more (fewer are priced sooner as they are); only the speed depends on it
-REFINE = 2
+# or more (fewer are priced sooner as they are); only the speed depends on it. Since a
+# Turn lists only the steps its reach leaves open, a step often survives alone, and the
+# filters are cheaper than its price: 1 (500x50x1: 1.8k prices instead of 2.2k)
+REFINE = 1
 ROOM = 1e-9  # a worker is only ruled out when its load is past its cap by more than this
 
 
-class StepBounds:
+class StepBounds(WaitFloors):
     def __init__(self, inst: Instance, ledger: Ledger) -> None:
         self.inst, self.ledger = inst, ledger
         self.subs = sorted(inst.subtasks, key=lambda s: (s.source, s.id))
@@ -69,7 +75,9 @@ class StepBounds:
         self.scol = {src: k for k, src in enumerate(inst.sources)}
         self.scode = np.array([self.scol[s.source] for s in self.subs], dtype=np.int64)
         self.stage = np.array([s.stage for s in self.subs])
-        self.lbw = worker_floors(inst, self.subs)
+        self.lbw, self.lat_w, self.tail_w = worker_links(inst, self.subs)
+        self.inb = np.array([float(s.in_bytes) for s in self.subs])
+        self.nic = np.array([local[s.source].nic or INF for s in self.subs])
         self.xhome = self.work / self.home_speed  # service on its own device
         # ... plus the least wait there: the backlog's share of the residual, which every
         # piece on that device waits behind (the formulas' denominators are at most 1)
@@ -77,13 +85,11 @@ class StepBounds:
         self.lbhome = self.xhome + np.maximum(0.0, b * b / inst.round_s / 2 - 1e-12)
         self.site = [PeerId("")] * n
         self.code = np.full(n, -1)  # worker column, or -1 on a source's own device
-        self.L = np.zeros(n)  # latency of each subtask's stage now
+        # its stage's latency now and floors on its other pieces (`stage_floors`)
+        self.floors = StageFloors(inst, ledger, self.index, self.col)
+        f = self.floors
+        self.L, self.rest, self.top1, self.top2, self.top1_at = f.L, f.rest, f.top1, f.top2, f.top1_at
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
-        self.rest = np.zeros(n)  # least latency of its stage's pieces on other sites
-        # the two slowest of its stage's pieces on other sites, as they are now (and the
-        # worker column of the slowest): what a step touching neither site leaves them
-        self.top1, self.top2 = np.zeros(n), np.zeros(n)
-        self.top1_at = np.full(n, -2)
         self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
         self.home_load = np.zeros(len(self.scol))  # each source's own device's load now
         nw = len(self.workers)
@@ -122,9 +128,10 @@ class StepBounds:
                 i = self.index[s.id]
                 self.site[i] = p
                 self.code[i] = self.col.get(p, -1)
-                self.relief[i] = self._relief(p, hosted, s)
                 sources.add(s.source)
             if not is_worker(self.inst, p):
+                for s in hosted:
+                    self.relief[self.index[s.id]] = self._relief(p, s)
                 self.home_load[self.scol[p]] = load_of(self.inst, p, ledger.site_pieces(p).values())
             else:
                 j = self.col[p]
@@ -137,41 +144,28 @@ class StepBounds:
                 self._moments(j, hosted)
                 self.table.row(j, ledger, self.second[j], self.second_of[j])
                 groups = ledger.groups(p)
-                for s in hosted:
+                left = np.zeros(len(hosted))  # each one's piece's service once it leaves
+                for k, s in enumerate(hosted):
                     key = (s.source, s.stage)
                     self.pcol[self.index[s.id]] = self.table.cols[(j, self.kcode[key])]
                     self.alone[self.index[s.id]] = len(groups[key]) == 1
+                    if len(groups[key]) > 1:
+                        left[k] = (ps[key].work - s.work) / speed
+                if hosted:
+                    rows = np.array([self.index[s.id] for s in hosted])
+                    self.relief[rows] = self.table.relief(j, self.pcol[rows], left)
         for src in sources:  # a source's stages may change with any site's
             self._stage_floors(src)
 
     def _stage_floors(self, source: PeerId) -> None:
-        """L and rest of each of the source's subtasks. A piece's floor is its transfer and
-        service alone, with no wait: nothing the step does to other sites goes below it."""
-        ledger, inst = self.ledger, self.inst
-        stages = ledger.stage_latencies(source)
-        placed: dict[int, dict[PeerId, list[Subtask]]] = {}
-        for s in ledger.mine.get(source, {}).values():
-            placed.setdefault(s.stage, {}).setdefault(ledger.site_of[s.id], []).append(s)
-        for k, sites in placed.items():
-            floors = {}
-            for site in sites:
-                p = ledger.site_pieces(site)[(source, k)]
-                t_in, t_out = transfer(inst, source, site, p.in_bytes, p.out_bytes, p.in_bytes)
-                speed = (inst.worker(site) if is_worker(inst, site) else inst.local_of(site)).speed
-                floors[site] = t_in + t_out + p.work / speed
-            lats = ledger.piece_latencies(source)[k]
-            for site in sites:
+        """The source's subtasks' stage floors (`StageFloors.update`), and its pieces'
+        latencies on the workers into the site table."""
+        lats = self.floors.update(source)
+        stages = self.ledger.stage_latencies(source)
+        for k, by_site in lats.items():
+            for site, lat in by_site.items():
                 if site in self.col:
-                    self.table.stage(self.col[site], (source, k), lats[site], stages[k])
-            for site, subs in sites.items():
-                rest = max((f for q, f in floors.items() if q != site), default=0.0)
-                for s in subs:
-                    i = self.index[s.id]
-                    self.L[i], self.rest[i] = stages[k], rest
-                    others = sorted(((v, q) for q, v in lats.items() if q != site), reverse=True)
-                    self.top1[i] = others[0][0] if others else 0.0
-                    self.top1_at[i] = self.col.get(others[0][1], -2) if others else -2
-                    self.top2[i] = others[1][0] if len(others) > 1 else 0.0
+                    self.table.stage(self.col[site], (source, k), lat, stages[k])
 
     def _moments(self, j: int, hosted: list[Subtask]) -> None:
         w = self.inst.workers[j]
@@ -188,62 +182,9 @@ class StepBounds:
         for src, v in by.items():
             self.second_of[j, self.scol[src]] = v
 
-    def _wait(self, r: np.ndarray, room: np.ndarray, merges: np.ndarray,
-              load: np.ndarray) -> np.ndarray:
-        """r over the room (a hair less, for rounding); the old floor where it merges."""
-        with np.errstate(divide="ignore"):
-            exact = np.where(room > 0, r / np.maximum(room, 1e-300) * (1 - 1e-9), INF)
-        return np.where(merges, self._over_room(r, load), exact)
-
-    def _wait_floor(self, i: int, src: PeerId, cols: np.ndarray,
-                    leaving: np.ndarray | None, exact: bool = True) -> np.ndarray:
-        """A floor on subtask i's wait on each worker in `cols` once it joins (subtask
-        `leaving[k]` leaving worker `cols[k]`, if given): the residual R of Cobham's and
-        P-K's formulas less the most the leaving piece takes from it, over the most their
-        denominators can be: 1 less i's own load there (its class and the whole site
-        carry at least that); or, `exact`, the formula itself on the site's pieces as they
-        would be (`SiteTable.room`), where i would not merge into a piece there."""
-        cols = np.maximum(cols, 0)
-        if self.poisson:
-            x = self.work[i] / self.wspeed[cols]
-            r = self.second[cols] + self.rate[i] * x * x
-        else:
-            own = self.second_of[cols, self.scol[src]]
-            r = self.second[cols] - own
-        if leaving is not None:
-            other = self.scode[leaving] != self.scol[src]
-            r = r - np.where(other | self.poisson, self.pshare[leaving], 0.0)
-        if not exact:
-            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[i, cols])
-        ii = np.full(len(cols), i)
-        room, merges = self.table.room(self.work[ii], self.rate[ii], self.key[ii], cols,
-                                       None if leaving is None else self.pcol[leaving])
-        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[i, cols])
-
-    def _wait_floors_at(self, j: int, ys: np.ndarray, leaving: int,
-                        exact: bool = True) -> np.ndarray:
-        """`_wait_floor` of each subtask in `ys` on worker j, subtask `leaving` leaving it."""
-        if self.poisson:
-            x = self.work[ys] / self.wspeed[j]
-            r = self.second[j] + self.rate[ys] * x * x - self.pshare[leaving]
-        else:
-            r = self.second[j] - self.second_of[j, self.scode[ys]]
-            other = self.scode[ys] != self.scode[leaving]
-            r = r - np.where(other, self.pshare[leaving], 0.0)
-        if not exact:
-            return self._over_room(np.maximum(0.0, r / 2 - 1e-12), self.adds[ys, j])
-        cols = np.full(len(ys), j)
-        room, merges = self.table.room(self.work[ys], self.rate[ys], self.key[ys], cols,
-                                       np.full(len(ys), self.pcol[leaving]))
-        return self._wait(np.maximum(0.0, r / 2 - 1e-12), room, merges, self.adds[ys, j])
-
-    @staticmethod
-    def _over_room(r: np.ndarray, load: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            return np.where(load < 1.0, r / np.maximum(1.0 - load, 1e-300), r)
-
-    def _relief(self, site: PeerId, hosted: list[Subtask], s: Subtask) -> float:
-        """How much the other pieces on the site gain, rate-weighted, when s leaves it."""
+    def _relief(self, site: PeerId, s: Subtask) -> float:
+        """How much the other pieces on the site gain, rate-weighted, when s leaves it (on a
+        worker, `SiteTable.relief` gives a bound on it at once for all its subtasks)."""
         now = self.ledger.finish(site)
         without = self.ledger.finish_after(self.ledger.site_after(site, [s], []))
         gain = 0.0
@@ -267,6 +208,21 @@ class StepBounds:
         load = self.home_load[self.scode[i]]
         after = load + self.rate[i] * self.xhome[i]
         return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
+
+    def _home_held(self, i: int | np.ndarray, stage_of: int | np.ndarray,
+                   merges: bool | np.ndarray) -> np.ndarray:
+        """A floor on subtask `stage_of`'s stage's piece on its source's device once subtask
+        i (of that source) arrives there: its latency now plus the overload penalty's rise
+        (the wait only grows with an arrival), plus i's service where i merges into it (of
+        the same stage); 0 where the stage has no piece there."""
+        now = self.floors.home[stage_of]
+        if not now.any():
+            return np.zeros(np.shape(now))
+        load = self.home_load[self.scode[i]]
+        rise = PENALTY * (np.maximum(0.0, load + self.rate[i] * self.xhome[i] - OWN_CAP)
+                          - np.maximum(0.0, load - OWN_CAP))
+        rise = rise + np.where(merges, self.xhome[i], 0.0)
+        return np.where(now > 0, (now + rise) * (1 - 1e-12), 0.0)
 
     def _rest_on(self, i: int | np.ndarray, a: int | np.ndarray, b: np.ndarray) -> np.ndarray:
         """A floor on the latency of subtask i's stage's other pieces once i goes from
@@ -301,38 +257,61 @@ class StepBounds:
             return (swap & (swap_lb + at_b + at_a < TOLERANCE),
                     disp & (disp_lb + at_b < TOLERANCE))
 
-    def hopeful(self, me: PeerId) -> Iterator[tuple[str, tuple[Change, ...]]]:
+    def hopeful(self, me: PeerId, sites: Collection[PeerId] | None = None,
+                ) -> Iterator[tuple[str, tuple[Change, ...]]]:
         """The steps `steps.candidates` lists for `me` that may be approved, in its order,
         listed one subtask at a time as they are read (the reader stops at the first one
-        approved, and applies no step before it stops reading)."""
+        approved, and applies no step before it stops reading). With `sites`, only those
+        that touch one of them (the caller knows the others are refused as things stand)."""
         self._refresh()
         ledger = self.ledger
         own = sorted(ledger.mine.get(me, {}).values(), key=lambda s: s.id)
         # on a worker, or on my own device (a subtask off the workers is on its own)
         placed = np.nonzero((self.code >= 0) | (self.scode == self.scol[me]))[0]
-        return (step for x in own for step in self._for(me, x, placed))
+        scope = None
+        if sites is not None:
+            scope = (np.zeros(len(self.workers), bool), np.zeros(len(self.scol), bool))
+            for p in sites:
+                if p in self.col:
+                    scope[0][self.col[p]] = True
+                elif p in self.scol:
+                    scope[1][self.scol[p]] = True
+        return (step for x in own for step in self._for(me, x, placed, scope))
 
-    def _for(self, me: PeerId, x: Subtask, placed: np.ndarray) -> list:
+    def _for(self, me: PeerId, x: Subtask, placed: np.ndarray,
+             scope: tuple[np.ndarray, np.ndarray] | None) -> list:
         i = self.index[x.id]
         a, ca = self.site[i], int(self.code[i])
         r, L, rel = self.rate[i], self.L[i], self.relief[i]
         out: list[tuple[str, tuple[Change, ...]]] = []
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
-        rest = self.rest[i]
+        mine = self.scol[me]
+        if scope is not None and (scope[0][ca] if ca >= 0 else scope[1][mine]):
+            scope = None  # x's own site is in scope: every step of x touches it
+        if scope is not None:  # only the steps touching a site in scope: x's are not
+            room &= scope[0]
+            placed = placed[np.where(self.code[placed] >= 0, scope[0][np.maximum(self.code[placed], 0)],
+                                     scope[1][mine]) | scope[1][self.scode[placed]]]
+        # a move leaves only x's site: its stage's other pieces hold (`StageFloors`)
+        rest = max(self.rest[i], float(self.floors.held_except(i, NOTHING)))
         allw = np.arange(len(self.workers))
         # each filter below only raises the bound, so the cheap ones go first
-        moves = r * (np.maximum(self.lbw[i] + self._wait_floor(i, x.source, allw, None, False),
+        moves = r * (np.maximum(self._alone(i, allw, allw)
+                                + self._wait_floor(i, x.source, allw, None, False),
                                 rest) - L) - rel
         js = np.nonzero((moves < TOLERANCE) & room & (allw != ca))[0]
         if len(js) >= REFINE:
             ii = np.full(len(js), i)
-            lbw = self.lbw[i, js] + self._wait_floor(i, x.source, js, None)
+            base = self._alone(i, js, js)
+            lbw = base + self._wait_floor(i, x.source, js, None, base=base)
+            lbw = np.maximum(lbw, rest)
             moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel + self.table.harm(
                 self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], js, None, None, None,
                 np.full(len(js), ca))
         for j in js[moves[js] < TOLERANCE]:
             out.append(("move", (Change(x, a, self.workers[j]),)))
-        if a != me and r * (max(self._penalised_home(i), rest) - L) - rel < TOLERANCE:
+        home = max(self._penalised_home(i), rest, float(self._home_held(i, i, True)))
+        if a != me and (scope is None or scope[1][mine]) and r * (home - L) - rel < TOLERANCE:
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
         cy = self.code[y]
@@ -343,21 +322,39 @@ class StepBounds:
         wy = np.maximum(cy, 0)
         y_mine = self.scode[y] == self.scol[me]
         same = y_mine & (self.stage[y] == x.stage)
-        ry, Ly, rest_y, rel_y = self.rate[y], self.L[y], self.rest[y], self.relief[y]
+        ry, Ly, rel_y = self.rate[y], self.L[y], self.relief[y]
         home_y = self._penalised_home(y)
+        # displaced, y lands on its source's device: its stage's piece there (and, if y is
+        # mine, x's stage's piece there) gets at least the penalty's rise
+        home_rise_y = self._home_held(y, y, True)
+        home_rise_x = np.where(y_mine, self._home_held(y, np.full(len(y), i), same), 0.0)
+        # a swap or displacement leaves x's site and y's: what their stages keep elsewhere
+        # (arrivals only slow a piece down, so only the sites left are excluded)
+        held_x = self.floors.held_except(i, cy)
+        rest_y = np.maximum(self.rest[y], self.floors.held_except(
+            y, ca if ca >= 0 else np.where(y_mine, HOME, NOTHING)))
 
         def paired(k: np.ndarray, lbx: np.ndarray, lby: np.ndarray, rest_x: np.ndarray | float,
-                   rest_yk: np.ndarray) -> np.ndarray:
+                   rest_yk: np.ndarray, home: bool = False) -> np.ndarray:
+            rest_x = np.maximum(rest_x, held_x[k])
+            if home:  # a displacement
+                rest_x = np.maximum(rest_x, home_rise_x[k])
+                rest_yk = np.maximum(rest_yk, home_rise_y[k])
             apart = r * (np.maximum(lbx, rest_x) - L) + ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
-            return np.where(same[k], r * (np.maximum(lbx, lby) - L), apart) - rel - rel_y[k]
+            kept = np.maximum(held_x[k], home_rise_x[k]) if home else held_x[k]
+            both = r * (np.maximum(np.maximum(lbx, lby), kept) - L)
+            return np.where(same[k], both, apart) - rel - rel_y[k]
 
         def at_b(k: np.ndarray, exact: bool) -> np.ndarray:
-            floor = self.lbw[i, wy[k]] + self._wait_floor(i, x.source, cy[k], y[k], exact)
+            base = self._alone(i, wy[k], cy[k])
+            floor = base + self._wait_floor(i, x.source, cy[k], y[k], exact, base)
             return np.where(cy[k] >= 0, floor, np.where(y_mine[k], self.lbhome[i], INF))
 
         def at_a(k: np.ndarray, exact: bool) -> np.ndarray:
             if ca >= 0:
-                return self.lbw[y[k], ca] + self._wait_floors_at(ca, y[k], i, exact)
+                at = np.full(len(k), ca)
+                base = self._alone(y[k], at, at)
+                return base + self._wait_floors_at(ca, y[k], i, exact, base)
             return np.where(y_mine[k], self.lbhome[y[k]], INF)
 
         fits_b = (cy < 0) | (self.load[wy] - self.adds[y, wy] + self.adds[i, wy] < self.cap[wy] + ROOM)
@@ -375,11 +372,11 @@ class StepBounds:
             if exact and len(ks) < REFINE:
                 break
             lbx = at_b(ks, exact)
-            rest_x, rest_yk = rest, rest_y[ks]
+            rest_x, rest_yk = self.rest[i], rest_y[ks]
             if exact:  # both stay on workers: the pieces of their stages elsewhere stay put
-                rest_x = np.where(same[ks], rest, self._rest_on(i, ca, cy[ks]))
+                rest_x = np.where(same[ks], self.rest[i], self._rest_on(i, ca, cy[ks]))
             with np.errstate(invalid="ignore"):
-                disp_lb = paired(ks, lbx, home_y[ks], rest_x, rest_yk)
+                disp_lb = paired(ks, lbx, home_y[ks], rest_x, rest_yk, True)
                 if exact and ca >= 0:
                     rest_yk = np.where(same[ks] | (cy[ks] < 0), rest_yk,
                                        self._rest_on(y[ks], cy[ks], np.full(len(ks), ca)))

@@ -21,7 +21,9 @@ be, so it changes only the speed (`steps.candidates` is the plain list the agent
 Two more shortcuts change only the speed: a step whose movers' exact part already exceeds
 what the others can gain (the bound's `credit`) is refused before the others are priced,
 and a refused step is not priced again while nothing its price reads has changed
-(`Refused`: its sites' versions, its sources' epochs).
+(`Refused`: its sites' versions, its sources' epochs). For the same reason a source whose
+last Turn found nothing lists, at its next, only the steps touching a site the commits
+since have reached (`_reach`): every other one of its steps is refused still.
 """
 
 from __future__ import annotations
@@ -225,8 +227,9 @@ class Refused:
 
 
 def _first_approved(inst: Instance, ledger: Ledger, me: PeerId, rule: str, bounds: StepBounds,
-                    refused: Refused, priced: list[int]) -> tuple[str, tuple[Change, ...]] | None:
-    for kind, changes in bounds.hopeful(me):
+                    refused: Refused, priced: list[int], sites: set[PeerId] | None = None,
+                    ) -> tuple[str, tuple[Change, ...]] | None:
+    for kind, changes in bounds.hopeful(me, sites):
         if refused.known(changes):
             continue
         priced[0] += 1
@@ -245,22 +248,40 @@ def _phase2(inst: Instance, ledger: Ledger, rule: str, max_steps: int) -> dict[s
     bounds = StepBounds(inst, ledger)
     refused = Refused(inst, ledger)
     priced = [0]
+    reach: list[set[PeerId]] = []  # per commit, the sites whose steps it may have changed
+    settled: dict[PeerId, int] = {}  # len(reach) when a source's Turn last found nothing
     idle = k = steps = 0
     while ring and idle < len(ring):
         me = ring[k]
         counts["passes"] += 1
         changed = False
-        while (step := _first_approved(inst, ledger, me, rule, bounds, refused, priced)) is not None:
+        # every step of mine was refused when my last Turn ended; since then only the steps
+        # touching a site the commits reached can have changed (`_reach`)
+        sites = set().union(*reach[settled[me]:]) if me in settled else None
+        while (sites is None or sites) and (step := _first_approved(
+                inst, ledger, me, rule, bounds, refused, priced, sites)) is not None:
+            sites = None
             kind, changes = step
             ledger.apply(changes)
+            reach.append(_reach(ledger, changes))
             counts[_COUNTER[kind]] += 1
             changed = True
             steps += 1
             if steps > max_steps:
                 raise InstanceError(f"phase 2 did not settle within {max_steps} steps")
+        settled[me] = len(reach)
         idle = 1 if changed else idle + 1
         k = (k + 1) % len(ring)
     return counts | {"priced": priced[0]}
+
+
+def _reach(ledger: Ledger, changes: Sequence[Change]) -> set[PeerId]:
+    """The sites whose steps a committed step may have changed: a step's price reads only
+    the sites it touches and the sources with subtasks there (`Refused`), so the touched
+    sites and every site of a source with a subtask on one of them."""
+    touched = {c.frm for c in changes} | {c.to for c in changes}
+    sources = {s.source for p in touched for s in ledger.on.get(p, {}).values()}
+    return touched | {ledger.site_of[sid] for u in sources for sid in ledger.mine.get(u, {})}
 
 
 def _ledger(inst: Instance, where: Mapping[SubtaskId, PeerId]) -> Ledger:

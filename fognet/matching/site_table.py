@@ -16,16 +16,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fognet.matching.cost import INF
+from fognet.matching.cost import INF, transfer
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.steps import Ledger
 
 SLACK = 1 - 1e-9  # waits are shaded by this much: the table's rounding must never overshoot
 
 
-def worker_floors(inst: Instance, subs: Sequence[Subtask]) -> np.ndarray:
-    """lb[i, j]: subtask i alone on worker j, transfers and service only (inf: no link):
-    what no wait, no NIC sharing and no merge can lower."""
+def worker_links(inst: Instance, subs: Sequence[Subtask]) -> tuple[np.ndarray, np.ndarray,
+                                                                    np.ndarray]:
+    """(lb, lat, tail)[i, j]: subtask i alone on worker j, transfers and service only (inf:
+    no link), what no wait, no NIC sharing and no merge can lower; the link's latency; and
+    t_out plus service, what `lat + PS / nic_src` adds up to when the input's share of the
+    source's NIC (PS) is more than its own bytes."""
     n, nw = len(subs), len(inst.workers)
     lat, bw = np.full((n, nw), INF), np.full((n, nw), INF)
     pairs: dict[tuple[PeerId, PeerId], tuple[float, float]] = {}
@@ -46,8 +49,8 @@ def worker_floors(inst: Instance, subs: Sequence[Subtask]) -> np.ndarray:
     t_in = np.maximum(t_in, np.maximum(lat + inb / nic_src, inb / nic_w))
     t_out = np.maximum(t_out, np.maximum(outb / nic_src, outb / nic_w))
     speed = np.array([w.speed for w in inst.workers])[None, :]
-    out = t_in + t_out + np.array([s.work for s in subs])[:, None] / speed
-    return np.where(np.isfinite(lat), out, INF)
+    tail = t_out + np.array([s.work for s in subs])[:, None] / speed
+    return np.where(np.isfinite(lat), t_in + tail, INF), lat, tail
 
 
 class SiteTable:
@@ -61,12 +64,13 @@ class SiteTable:
         self.fifo, self.poisson = inst.queue == "fifo", inst.arrival == "poisson"
         self.width = 0
         self.cols: dict[tuple[int, int], int] = {}  # (worker, piece code) -> column
+        self.has = np.zeros((len(self.workers), len(kcode) + 1), bool)  # [j, code]: a piece there
         self._grow(4)
 
     def _grow(self, width: int) -> None:
         nw, old = len(self.workers), self.width
         pad = {"xs": INF, "lx": 0.0, "kx": -1, "src": -1, "rate": 0.0, "wait": 0.0, "res": 0.0,
-               "lt": 0.0, "le": 0.0, "f": 0.0, "stage_l": INF}
+               "raw": 0.0, "lt": 0.0, "le": 0.0, "f": 0.0, "stage_l": INF, "fl": 0.0}
         for name, fill in pad.items():
             dtype = np.int64 if name in ("kx", "src") else float
             new = np.full((nw, width), fill, dtype=dtype)
@@ -82,8 +86,10 @@ class SiteTable:
         ps = ledger.site_pieces(site)
         if len(ps) > self.width:
             self._grow(len(ps) + 4)
-        for name in ("xs", "lx", "kx", "src", "rate", "wait", "res", "lt", "le", "f", "stage_l"):
+        for name in ("xs", "lx", "kx", "src", "rate", "wait", "res", "raw", "lt", "le", "f",
+                     "stage_l", "fl"):
             getattr(self, name)[j] = {"xs": INF, "kx": -1, "src": -1, "stage_l": INF}.get(name, 0.0)
+        self.has[j] = False
         finish = ledger.finish(site)
         for c, (key, p) in enumerate(ps.items()):
             x = p.work / self.speed[j]
@@ -91,8 +97,12 @@ class SiteTable:
             self.xs[j, c], self.lx[j, c], self.rate[j, c] = x, rate * x, rate
             self.kx[j, c], self.src[j, c] = self.kcode[key], self.scol[p.source]
             self.wait[j, c] = finish[key] - x
+            t_in, t_out = transfer(self.inst, p.source, site, p.in_bytes, p.out_bytes, p.in_bytes)
+            self.fl[j, c] = t_in + t_out + x  # its transfers alone and service: its floor
             self.cols[(j, self.kcode[key])] = c
+            self.has[j, self.kcode[key]] = True
             mine = 0.0 if self.poisson else second_of[self.scol[p.source]]
+            self.raw[j, c] = second - mine
             self.res[j, c] = max(0.0, second - mine) / 2
         n = len(ps)
         xs, lx = self.xs[j, :n], self.lx[j, :n]
@@ -114,14 +124,19 @@ class SiteTable:
         """(room, merges) of subtasks (work, rate, piece code) each joining worker `cols`
         (the piece in column `leave` of each leaving it, if given): the denominator of its
         wait there, and whether it would merge with a piece of its stage already there
-        (then its wait is not this formula's, and the caller falls back)."""
+        (then the merged piece's: it serves both, in the class of their summed service,
+        shaded a hair low so that a tie of classes never counts against it)."""
         xs, lx, kx = self.xs[cols], self.lx[cols], self.kx[cols]
         x = work / self.speed[cols]
         if leave is not None:
             gone = np.arange(self.width)[None, :] == leave[:, None]
             lx = np.where(gone, 0.0, lx)
             kx = np.where(gone, -1, kx)
-        merges = (kx == key[:, None]).any(axis=1)
+        hit = kx == key[:, None]
+        merges = hit.any(axis=1)
+        if merges.any():
+            x = np.where(merges, (x + np.where(hit, xs, 0.0).sum(axis=1)) * (1 - 1e-12), x)
+            lx = np.where(hit, 0.0, lx)  # the piece it merges into is the merged one now
         mine = rate * x
         if self.fifo:
             return 1 - np.minimum(self.pl[cols] + lx.sum(axis=1) + mine, 1.0), merges
@@ -167,8 +182,7 @@ class SiteTable:
         merges = ((kx == key[:, None]) & ~gone).any(axis=1)
         keep &= ~merges[:, None]
         if elsewhere is not None:
-            there = self.kx[np.maximum(elsewhere, 0)]
-            shared = (kx[:, :, None] == there[:, None, :]).any(axis=2) & (elsewhere >= 0)[:, None]
+            shared = self.has[np.maximum(elsewhere, 0)[:, None], kx] & (elsewhere >= 0)[:, None]
             keep &= ~shared
         lt, le, res, now = self.lt[cols], self.le[cols], self.res[cols], self.wait[cols]
         room = self._room(lt + d_lt, le + d_le)
@@ -187,6 +201,46 @@ class SiteTable:
                 rise = np.where(alone[:, None], both, rise)
             rise = np.where(keep, rise, 0.0)
         return rise.sum(axis=1)
+
+    def merged(self, key: np.ndarray, cols: np.ndarray, x: np.ndarray, alone: np.ndarray,
+               leave: np.ndarray | None) -> np.ndarray:
+        """At least what subtasks (piece code key[k], service x[k] and floor `alone[k]`:
+        transfers alone and service on worker cols[k]) add to that floor by merging into
+        their stage's piece there (not the one in column leave[k]): the merged piece serves
+        both, and its transfers carry both's bytes, so it takes at least the piece's service
+        more, and at least the piece's own floor plus x[k]. 0 where they merge with none."""
+        hit = self.kx[cols] == key[:, None]
+        if leave is not None:
+            hit &= np.arange(self.width)[None, :] != leave[:, None]
+        if not hit.any():  # the common case: nothing of its stage there
+            return np.zeros(len(cols))
+        c = np.argmax(hit, axis=1)
+        with np.errstate(invalid="ignore"):
+            extra = np.maximum(self.xs[cols, c], self.fl[cols, c] + x - alone) * SLACK
+        return np.where(hit.any(axis=1), extra, 0.0)
+
+    def relief(self, j: int, cols: np.ndarray, x_after: np.ndarray) -> np.ndarray:
+        """At least how much the other pieces on worker j gain, rate-weighted, when a
+        subtask leaves the piece in column `cols[k]`, which then serves `x_after[k]` (0: the
+        piece goes): `bounds.StepBounds`' relief credit, by the site's formula with that one
+        piece changed (the new waits shaded low, so the gain is never short of the exact)."""
+        m = len(cols)
+        xs = np.broadcast_to(self.xs[j], (m, self.width))
+        xd, ld = self.xs[j, cols], self.lx[j, cols]
+        ld2 = self.rate[j, cols] * x_after
+        lt = self.lt[j] - self._ahead(xd, xs, ld, True) + self._ahead(x_after, xs, ld2, True)
+        le = self.le[j] - self._ahead(xd, xs, ld, False) + self._ahead(x_after, xs, ld2, False)
+        fall = ld * xd - ld2 * x_after  # what the second moment loses
+        # a fixed-rate piece of the leaving one's source does not wait for its own frames
+        counted = self.poisson | (self.src[j][None, :] != self.src[j, cols][:, None])
+        res = np.maximum(0.0, self.raw[j] - np.where(counted, fall[:, None], 0.0)) / 2
+        room = self._room(lt, le)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wait = np.where(room > 0, res / np.maximum(room, 1e-300), INF) * SLACK
+            gain = self.rate[j] * (self.wait[j] - wait)
+        others = (self.kx[j] >= 0) & (np.arange(self.width)[None, :] != cols[:, None])
+        gain = np.where(others & (gain > 0), gain, 0.0)  # nan (inf - inf): no gain
+        return gain.sum(axis=1)
 
     def _ahead(self, x: np.ndarray, xs: np.ndarray, load: np.ndarray, strict: bool) -> np.ndarray:
         """The load a piece of service x[k] adds to what each piece on row k waits behind:
