@@ -123,8 +123,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._proposed_to: set[str] = set()  # workers my source proposed to (their HOSTED)
         self._proposers: set[str] = set()  # sources that proposed to my worker (my HOSTED)
         self._bounds = None  # the game's step bounds on my ledger, once it holds everything
-        self._hopeful_set = None  # phase2.InOrder: the hopeful steps of my current list
-        self._hopeful_at: tuple = ()
+        self._refused_steps = None  # game.Refused on my ledger, with `_bounds`
+        self._listed_hopeful = False  # my agent's current list is `_bounds.hopeful`
         self._turn_count = 0
         self.cut = asyncio.Event()  # my worker role ended phase 1
         self._settled = False  # my source role reconciled phase 1
