@@ -384,6 +384,7 @@ class Reject(Body):
 @body(MsgType.PROPOSALS_DONE)
 class ProposalsDone(Body):
     round: int
+    everyone: bool = False  # from the round's leader: every live source is done (else: the sender)
 
 
 @body(MsgType.HOSTED)

@@ -63,8 +63,9 @@ async def test_the_turn_holders_ask_only_the_steps_play_commits(seed: int) -> No
 async def test_the_opening_costs_messages_linear_in_the_peers() -> None:
     """Through the leader: each peer's figures once to it, its call and the frozen roster
     once to each peer (every peer announcing to every other was n(n-1) = 240 here). Phase
-    1 ends with a HOSTED per worker and source that proposed to it, and one placement per
-    pair of sources (it was one HOSTED per worker and source)."""
+    1 ends with each source's PROPOSALS_DONE to the leader and the leader's to each worker
+    (it was one per source and worker), a HOSTED per worker and source that proposed to it,
+    and one placement per pair of sources (it was one HOSTED per worker and source)."""
     inst = random_instance(4, 12, 4, seed=516)
     states = split_instance(inst).values()
     network = MemoryNetwork()
@@ -74,6 +75,7 @@ async def test_the_opening_costs_messages_linear_in_the_peers() -> None:
     n, sources = len(peers), len(inst.sources)
     assert out.completed and out.assignment == dict(play(states_instance(states)).assignment)
     assert out.sent["ROUND_OPEN"] <= 5 * n
+    assert out.sent["PROPOSALS_DONE"] <= 2 * (n - 1)  # 48 when each source told each worker
     assert out.sent["HOSTED"] <= out.sent["PROPOSE"] + sources * (sources - 1)
     assert out.sent.get("MATCH_ACK", 0) <= out.sent["TURN"] + out.sent.get("REJECT", 0)
 
