@@ -125,7 +125,13 @@ class ProposalPhase:
         if leader == self.name:
             self.on_proposals_done(self.name)
         else:
-            self._spawn(self.courier.send(leader, wire.ProposalsDone(self.number)))
+            self._spawn(self._tell_done(leader))
+
+    async def _tell_done(self, leader: str) -> None:
+        """A leader that cannot take my PROPOSALS_DONE is dead for the round: the next one
+        hears it (`drop`), and no worker waits for the one gone until `phase1_s`."""
+        if not await self.courier.send(leader, wire.ProposalsDone(self.number)):
+            self.drop(leader)
 
     def on_hosted(self, peer: str, msg: m.RoundDone) -> None:
         if self.source is not None and not self._reconciled():
