@@ -32,12 +32,16 @@ safe, only slower.
 
 Every Turn holder tries every step that moves one of its subtasks (`steps.candidates`),
 re-listing after each commit; the game ends when a full cycle of sources found none, so
-the result is exchange-stable by construction.
+the result is exchange-stable by construction. A driver whose agent knows every subtask
+(the live shell) may hand it a shorter list (`lister`: the steps the game's bounds leave,
+`bounds.StepBounds.hopeful`, in the same order) and a filter of the steps it can tell
+will be refused (`skip`); every step either drops would have been refused, so the same
+steps are approved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fognet.matching.instance import Instance, PeerId, Subtask
@@ -179,13 +183,17 @@ class SourceAgent:
         self.steps = 0
         self.commits = 0
         self.lock: tuple[PeerId, int] | None = None
-        self._todo: list[tuple[str, tuple[Change, ...]]] = []
+        self._todo: Iterator[tuple[str, tuple[Change, ...]]] = iter(())
         self._open: _Open | None = None
         self._idle_in = 0
         self._changed = False
         # a driver that can tell a step will be refused (it knows every subtask: the live
         # shell) skips it before my own share is priced; the same steps are approved
         self.skip: Callable[[str, tuple[Change, ...]], bool] | None = None
+        # ... and may list the steps itself, read lazily (None from it: every candidate):
+        # only those `candidates` lists that the game's bounds leave, in its order, so
+        # the Turn holder walks what `play` walks instead of listing every candidate
+        self.lister: Callable[[], Iterable[tuple[str, tuple[Change, ...]]] | None] | None = None
 
     @property
     def view(self) -> Instance:
@@ -310,16 +318,15 @@ class SourceAgent:
         return self._ask_next()
 
     def _relist(self) -> None:
-        self._todo = candidates(self.view, self.id, self.ledger)
-        self._todo.reverse()  # popped from the end
+        listed = self.lister() if self.lister is not None else None
+        self._todo = iter(candidates(self.view, self.id, self.ledger) if listed is None else listed)
 
     def _parties(self, changes: tuple[Change, ...]) -> list[PeerId]:
         workers = {p for c in changes for p in (c.frm, c.to) if p in self.view._workers}
         return sorted(workers | set(affected(self.view, self.ledger, changes)))
 
     def _ask_next(self) -> list[Outgoing]:
-        while self._todo:
-            kind, changes = self._todo.pop()
+        for kind, changes in self._todo:
             if self.skip is not None and self.skip(kind, changes):
                 continue
             mine = self._my_vote(changes)

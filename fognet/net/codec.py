@@ -6,7 +6,9 @@
 `encode` does not copy tensor data: each frame is a flat uint8 view of a C-contiguous array
 (a non-contiguous array is made contiguous first, the only copy). Send the frames with
 `copy=False`. `decode` wraps each frame buffer with `np.frombuffer`, so the arrays it
-returns are read-only views of the received frames (copy them to write).
+returns are read-only views of the received frames (copy them to write). A body field
+equal to its default (and of its type) is not sent: `decode` gives a missing optional
+field its default, so the receiver gets the same body from a smaller header.
 
 `decode` raises `WireError` naming the bad field for: a frame count that does not match
 the header, an unknown version or type, a missing/extra/mistyped body field, a dtype
@@ -78,8 +80,13 @@ def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memor
         "from": header.sender,
         "tensors": descs,
     }
-    for name, convert, _ in _schema(type(header.body)):
-        value = _to_wire(getattr(header.body, name))
+    body = header.body
+    for name, convert, default in _sent(type(body)):
+        value = getattr(body, name)
+        if type(value) is type(default) and value == default:
+            continue  # left out: `decode` gives a missing optional field its default
+        if isinstance(value, Enum):
+            value = value.value
         convert(name, value)  # the sender learns of a bad field first
         head[name] = value
     try:
@@ -249,20 +256,54 @@ def _array(desc: TensorDesc, buf: memoryview):
 
 def _body(msg_type: MsgType, values: dict) -> Body:
     cls = BODIES[msg_type]
-    schema = _schema(cls)
-    if len(values) > len(schema) or not values.keys() <= {name for name, _, _ in schema}:
-        extra = sorted(set(values) - {name for name, _, _ in schema})
-        raise WireError(f"{extra[0]}: unknown field for {msg_type.value}")
+    converters, required = _fields(cls)
     kwargs = {}
-    for name, convert, required in schema:
-        if name in values:
-            kwargs[name] = convert(name, values[name])
-        elif required:
-            raise WireError(f"{name}: missing from {msg_type.value}")
+    try:  # the fields sent, each checked (most bodies carry a few of their fields)
+        for name, value in values.items():
+            kwargs[name] = converters[name](name, value)
+    except (KeyError, WireError):
+        kwargs = None
+    if kwargs is None or not required <= kwargs.keys():
+        _refuse_body(msg_type, values)
     return cls(**kwargs)
 
 
+def _refuse_body(msg_type: MsgType, values: dict) -> typing.NoReturn:
+    """The WireError for a body that breaks its schema, naming the field as a check in
+    schema order finds it: an unknown field first, then a bad or missing one."""
+    schema = _schema(BODIES[msg_type])
+    extra = sorted(set(values) - {name for name, _, _ in schema})
+    if extra:
+        raise WireError(f"{extra[0]}: unknown field for {msg_type.value}")
+    for name, convert, required in schema:
+        if name in values:
+            convert(name, values[name])
+        elif required:
+            raise WireError(f"{name}: missing from {msg_type.value}")
+    raise AssertionError("unreachable: the body was refused for no reason")  # pragma: no cover
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[dict[str, Converter], frozenset[str]]:
+    """A body class's checks by field name, and its required fields."""
+    schema = _schema(cls)
+    return ({name: convert for name, convert, _ in schema},
+            frozenset(name for name, _, required in schema if required))
+
+
 Converter = typing.Callable[[str, typing.Any], typing.Any]
+_NO_DEFAULT = object()  # of no type a field's value has
+
+
+@functools.cache
+def _sent(cls: type) -> tuple[tuple[str, Converter, typing.Any], ...]:
+    """(field name, check, default) for each field of a body class, as `encode` sends
+    them: a value equal to its field's default (and of its type) is not sent, so a
+    message carries only what differs (most columns of most bodies are empty)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)
+                if f.default is not dataclasses.MISSING}
+    return tuple((name, convert, defaults.get(name, _NO_DEFAULT))
+                 for name, convert, _ in _schema(cls))
 
 
 @functools.cache
@@ -286,8 +327,8 @@ def _converter(hint) -> Converter:
     if origin is tuple:
         item, exact = args[0], {args[0]}
 
-        def items(name: str, value):
-            if not isinstance(value, list):
+        def items(name: str, value):  # a list from the wire, a tuple from `encode`
+            if not isinstance(value, list | tuple):
                 raise WireError(f"{name}: expected a list, got {type(value).__name__}")
             if set(map(type, value)) <= exact:  # every item exactly its type: nothing to
                 return tuple(value)             # convert (a ROUND_OPEN has ~100 of them)
@@ -304,11 +345,3 @@ def _converter(hint) -> Converter:
 
         return member
     return lambda name, value: _check(name, value, hint)
-
-
-def _to_wire(value):
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, tuple):
-        return list(value)
-    return value

@@ -58,7 +58,7 @@ class MsgType(str, Enum):
     ACCEPT = "ACCEPT"  # worker -> source: I hold your subtask (a lighter one may still bump it)
     REJECT = "REJECT"  # worker -> source: I do not hold your subtask, for this reason (the
     # reply to PROPOSE, or a request -> MATCH_ACK when a lighter proposal bumps a held subtask)
-    PROPOSALS_DONE = "PROPOSALS_DONE"  # one-way, source -> workers: no proposal of mine is unanswered
+    PROPOSALS_DONE = "PROPOSALS_DONE"  # one-way, source -> leader: none of mine unanswered; leader -> workers (everyone): none at all
     HOSTED = "HOSTED"  # one-way, worker -> sources that proposed: phase 1 is over; what I hold
     # (with `home`, source -> sources: my subtasks and their sites after phase 1)
     TURN = "TURN"  # source -> next source: your turn to try phase-2 steps -> MATCH_ACK
@@ -384,6 +384,7 @@ class Reject(Body):
 @body(MsgType.PROPOSALS_DONE)
 class ProposalsDone(Body):
     round: int
+    everyone: bool = False  # from the round's leader: every live source is done (else: the sender)
 
 
 @body(MsgType.HOSTED)

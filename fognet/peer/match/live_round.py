@@ -13,8 +13,9 @@ keeps time and handles failures. A round on one peer:
   phase 1  a source proposes each subtask down its list: PROPOSE is a request answered
            ACCEPT/REJECT; a bumped subtask's REJECT is a request to its source, acknowledged
            once it proposed further, and the PROPOSE that bumped it is answered after
-           that. A source with no proposal unanswered sends PROPOSALS_DONE to the workers
-           (again after each bump). A worker ends phase 1 once every live source is done
+           that. A source with no proposal unanswered sends PROPOSALS_DONE to the leader
+           (again after each bump), which tells every worker once every live source is
+           (PROPOSALS_DONE `everyone`). A worker ends phase 1 once every live source is done
            (after a death, also `settle_s` without a PROPOSE), or at `phase1_s`; then it
            sends HOSTED (what it holds) to every source that proposed to it and refuses
            later PROPOSEs (STALE_ROUND). A source waits for the HOSTED of every live worker
@@ -116,15 +117,17 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._tg: asyncio.TaskGroup | None = None
         self._pending = 0  # my proposals awaiting an answer
         self._chains: set[asyncio.Task] = set()
-        self._done_sources: set[str] = set()
+        self._reported_done: set[str] = set()  # as the leader: sources that said they are
+        self._everyone_done = False  # as a worker: the leader said every source is done
+        self._told_done: str | None = None  # the leader my source last said it is done to
         self._hosted: dict[str, m.RoundDone] = {}
         self._homes: set[str] = set()  # sources whose subtasks at home my ledger has
         self._early_homes: dict[str, list[m.RoundDone]] = {}  # those before I reconciled
         self._proposed_to: set[str] = set()  # workers my source proposed to (their HOSTED)
         self._proposers: set[str] = set()  # sources that proposed to my worker (my HOSTED)
         self._bounds = None  # the game's step bounds on my ledger, once it holds everything
-        self._hopeful_set = None  # phase2.InOrder: the hopeful steps of my current list
-        self._hopeful_at: tuple = ()
+        self._refused_steps = None  # game.Refused on my ledger, with `_bounds`
+        self._listed_hopeful = False  # my agent's current list is `_bounds.hopeful`
         self._turn_count = 0
         self.cut = asyncio.Event()  # my worker role ended phase 1
         self._settled = False  # my source role reconciled phase 1
@@ -175,6 +178,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             for out in self.source.start():
                 self._spawn_chain(out)
             self._maybe_proposals_done()
+        self._maybe_everyone_done()  # (what came before my view was built)
+        if self.source is not None:
             await self._until(self._all_hosted, self._p1_end + self.timing.ask_timeout_s)
             for w in self._live_workers():
                 if peer_of(w) in self._proposed_to and peer_of(w) not in self._hosted:
@@ -249,6 +254,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
                 agent.lock = None
         if self.worker is not None:
             self.worker.hosted = [s for s in self.worker.hosted if s.source != peer]
+        if self._told_done == peer:  # my leader died: its successor hears I am done
+            self._maybe_proposals_done()
+        self._maybe_everyone_done()  # as the leader: a source gone may leave all done
 
     def _drop_worker(self, wid: PeerId) -> None:
         self.view = without_worker(self.view, wid)
@@ -286,7 +294,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         if peer in self.dead:
             raise Refused(f"{peer} was dropped from round {self.number}", Reason.STALE_ROUND)
         if isinstance(body, wire.ProposalsDone):
-            self.on_proposals_done(peer)
+            self.on_proposals_done(peer, body.everyone)
             return None
         if isinstance(body, wire.Hosted) and body.home:  # a source's placement
             self.on_home(peer, wire_bodies.placement_from_wire(peer, body))

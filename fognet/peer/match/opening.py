@@ -128,7 +128,7 @@ class OpeningPhase:
             return False
         if self.subtasks:
             self.source = SourceAgent(self.view, PeerId(self.name), self.view.sources)
-            self.source.skip = self._not_hopeful  # phase2.py
+            self.source.skip, self.source.lister = self._refused, self._steps  # phase2.py
         if self.figures.quota > 0:
             self.worker = WorkerAgent(self.view, worker_id(self.name))
         return True

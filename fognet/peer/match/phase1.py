@@ -5,9 +5,11 @@ REJECT). A bump is a request: the worker sends the bumped subtask's REJECT to it
 and answers the PROPOSE that caused it only once that source acknowledged (MATCH_ACK),
 which it does once its re-proposals are answered. So a proposal's answer covers every
 proposal it set off, and when a source has nothing unanswered (it then sends
-PROPOSALS_DONE) nothing it caused is still in flight: a worker that has PROPOSALS_DONE
-from every live source knows phase 1 is over everywhere (deferred acceptance then has
-reached its one outcome, the same as `play`'s) and sends HOSTED at once. Once reconciled,
+PROPOSALS_DONE to the round's leader) nothing it caused is still in flight: once every
+live source said so, every proposal's tree of bumps is answered, and the leader tells
+every worker (PROPOSALS_DONE `everyone`), which knows phase 1 is over everywhere
+(deferred acceptance then has reached its one outcome, the same as `play`'s) and sends
+HOSTED at once. A source tells a new leader again if its leader dies. Once reconciled,
 a source sends the other sources the list of its subtasks at home (HOSTED with `home`), so
 every Turn holder knows the whole matching (phase2.py). `settle_s` of quiet
 is waited only once a peer died (its subtasks are re-proposed outside any chain), and
@@ -114,13 +116,22 @@ class ProposalPhase:
         self._maybe_proposals_done()
 
     def _maybe_proposals_done(self) -> None:
+        """My source has nothing unanswered: the round's leader hears it (and tells every
+        worker once every live source is done: sources + workers messages, not sources x
+        workers)."""
         if self._pending or self.source is None or self._reconciled() or self._tg is None:
             return
-        for w in self._live_workers():
-            if peer_of(w) == self.name:
-                self.on_proposals_done(self.name)
-            else:
-                self._spawn(self.courier.send(peer_of(w), wire.ProposalsDone(self.number)))
+        self._told_done = leader = self.leader()
+        if leader == self.name:
+            self.on_proposals_done(self.name)
+        else:
+            self._spawn(self._tell_done(leader))
+
+    async def _tell_done(self, leader: str) -> None:
+        """A leader that cannot take my PROPOSALS_DONE is dead for the round: the next one
+        hears it (`drop`), and no worker waits for the one gone until `phase1_s`."""
+        if not await self.courier.send(leader, wire.ProposalsDone(self.number)):
+            self.drop(leader)
 
     def on_hosted(self, peer: str, msg: m.RoundDone) -> None:
         if self.source is not None and not self._reconciled():
@@ -185,7 +196,7 @@ class ProposalPhase:
             return m.Reject(worker_id(self.name), sid, m.Reason.OUT_OF_REACH)
         if self.cut.is_set() or msg.sender in self.dead:
             return m.Reject(self.worker.id, sid, m.Reason.STALE_ROUND)
-        self._done_sources.discard(msg.sender)
+        self._everyone_done = False  # (only after a death: see `_maybe_everyone_done`)
         self._proposers.add(msg.sender)
         self._last_propose = self._loop.time()
         reply, bumps = None, []
@@ -193,7 +204,7 @@ class ProposalPhase:
             if out.message.subtask == sid:
                 reply = out.message
             else:  # bumped: its source proposes further, so it is not done
-                self._done_sources.discard(out.to)
+                self._everyone_done = False
                 bumps.append(self._bump(out))
         self._changed.set()
         await asyncio.gather(*bumps)
@@ -212,12 +223,33 @@ class ProposalPhase:
                 log.info("%s: %s did not acknowledge REJECT: %s", self.name, peer, exc)
                 self.drop(peer)
 
-    def on_proposals_done(self, peer: str) -> None:
-        self._done_sources.add(peer)
-        self._changed.set()
+    def on_proposals_done(self, peer: str, everyone: bool = False) -> None:
+        """PROPOSALS_DONE from a source (to me as the round's leader: it has nothing
+        unanswered), or from the leader (`everyone`: every live source is done, so my
+        worker's phase 1 is over: see the module docstring)."""
+        if not everyone:
+            self._reported_done.add(peer)
+            self._maybe_everyone_done()
+        elif peer == self.leader():  # (my view may not be built yet: `_phase1_state`)
+            self._everyone_done = True
+            self._changed.set()
+
+    def _maybe_everyone_done(self) -> None:
+        """As the leader: once every live source said it is done, every live worker hears
+        it (again after a later one: a re-proposal after a death made a worker wait for it)."""
+        if self.view is None or self.leader() != self.name or self._tg is None:
+            return
+        if not {p for p in self.view.sources if p not in self.dead} <= self._reported_done:
+            return
+        for w in self._live_workers():
+            if peer_of(w) == self.name:
+                self.on_proposals_done(self.name, everyone=True)
+            else:
+                self._spawn(self.courier.send(peer_of(w), wire.ProposalsDone(self.number, True)))
 
     def _phase1_state(self) -> Phase1:
-        return Phase1(frozenset(self.view.sources) - self.dead, frozenset(self._done_sources),
+        live = frozenset(self.view.sources) - self.dead
+        return Phase1(live, live if self._everyone_done else frozenset(),
                       self._p1_end, self._last_propose, self.timing.settle_s, len(self.dead))
 
     async def _worker_cut(self) -> None:

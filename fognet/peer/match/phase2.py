@@ -1,9 +1,11 @@
 """Phase 2 of a live round (approved steps), as methods of `LiveRound`.
 
-The Turn holder drives its agent's messages: a step it can tell the parties would refuse
-(`matching.round_rules.refused_unasked`: priced as the game prices it, once every source
-sent the list of its subtasks at home after phase 1; until then, or after a death,
-`hopeless`) it drops unasked; it asks the other steps' parties at once; commits go
+The Turn holder drives its agent's messages. Once every source sent the list of its
+subtasks at home after phase 1, its agent walks only the steps the game's bounds leave
+(`bounds.StepBounds.hopeful`, as `play` walks them) and drops unasked a step it can tell
+the parties would refuse (`matching.round_rules.refused_unasked`: priced as the game
+prices it); until then, or after a death, it walks every candidate and drops what
+`hopeless` rules out. It asks the other steps' parties at once; commits go
 one-way, at once to the step's parties (the workers it touches, the sources asked) and
 batched to the other sources before it next asks them, passes the TURN or ends the game;
 STEP_ASK, TURN and ROUND_DONE carry the count of commits their receiver must have applied
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -25,6 +28,7 @@ from fognet.errors import FognetError, Refused, RemoteError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.bounds import StepBounds
+from fognet.matching.game import Refused as RefusedSteps
 from fognet.matching.instance import PeerId
 from fognet.matching.round_rules import next_holder, refused_unasked, turn_idle
 from fognet.net import wire
@@ -35,34 +39,6 @@ from fognet.peer.match.phase1 import DRIVER
 from fognet.placement.instance import peer_of, worker_id
 
 log = logging.getLogger(__name__)
-
-class InOrder:
-    """The hopeful steps of one candidate list, read only as far as they are asked about.
-
-    `bounds.StepBounds.hopeful` lists the steps of `steps.candidates` that may be
-    approved, in its order, and my agent asks about its candidates in that order: a
-    candidate is hopeful exactly when it is the next hopeful step not yet matched (or one
-    matched already: the Turn holder asks again about the step it is about to send). So
-    the bounds are priced up to the step the turn stops at, as `play` prices them, not
-    for every subtask after every commit."""
-
-    def __init__(self, steps: Iterator[tuple[str, tuple]]) -> None:
-        self._steps, self._next, self._taken = steps, None, set()
-
-    def __contains__(self, step: object) -> bool:
-        if step in self._taken:
-            return True
-        if self._next is None:
-            self._next = next(self._steps, _END)
-        if self._next != step:
-            return False
-        self._taken.add(step)
-        self._next = None
-        return True
-
-
-_END = ("", ())  # no step is named so
-
 
 class StepPhase:
     """Phase-2 methods of `LiveRound` (mixed in; see the module docstring)."""
@@ -104,28 +80,37 @@ class StepPhase:
         site my view has dropped), so I price only what `hopeless` needs."""
         return not self.dead and all(p in self._homes for p in self.source.ring if p != self.name)
 
-    def _hopeful(self) -> InOrder | None:
-        """The steps the game's bounds leave me on the matching as it is now, read as my
-        agent reads its list (None until my ledger holds every subtask: see
-        `_everyone_known`; and for the rest of a list begun without it). Within my turn
-        only my own commits change the matching: each commit, and each Turn, starts a new
-        list (the key below), so the bounds are read again from its start."""
-        key = (self._turn_count, self.source.commits)
-        if self._hopeful_at != key:
-            self._hopeful_at, self._hopeful_set = key, None
-            if self._everyone_known():
-                if self._bounds is None:
-                    every = tuple(s for subs in self.source.ledger.mine.values()
-                                  for s in subs.values())
-                    self._bounds = StepBounds(dataclasses.replace(self.view, subtasks=every),
-                                              self.source.ledger)
-                self._hopeful_set = InOrder(self._bounds.hopeful(self.source.id))
-        return self._hopeful_set if self._everyone_known() else None
+    def _steps(self) -> Iterator[tuple[str, tuple]] | None:
+        """My agent's list: once my ledger holds every subtask (`_everyone_known`), the
+        steps the game's bounds leave me on the matching as it is now, read lazily as
+        `play` reads them (`bounds.StepBounds.hopeful`); cut short if a peer dies while
+        my agent walks it (my ledger then lacks its subtasks: the Turn is taken again on
+        the matching without it). None until then: my agent lists every candidate."""
+        self._listed_hopeful = self._everyone_known()
+        if not self._listed_hopeful:
+            return None
+        if self._bounds is None:
+            every = tuple(s for subs in self.source.ledger.mine.values() for s in subs.values())
+            inst = dataclasses.replace(self.view, subtasks=every)
+            self._bounds = StepBounds(inst, self.source.ledger)
+            self._refused_steps = RefusedSteps(inst, self.source.ledger)
+        return itertools.takewhile(lambda _: self._everyone_known(),
+                                   self._bounds.hopeful(self.source.id))
 
-    def _not_hopeful(self, kind: str, changes: tuple) -> bool:
-        """My agent's filter: a step the bounds rule out is not even priced."""
-        hopeful = self._hopeful()
-        return hopeful is not None and (kind, changes) not in hopeful
+    def _refused(self, kind: str, changes: tuple) -> bool:
+        """My agent's filter: a step I can tell the parties would refuse is not asked
+        (`round_rules.refused_unasked`; a hopeful step priced as the game prices it, and
+        not priced again while nothing its price reads has changed, as in `play`)."""
+        if not self._listed_hopeful:
+            return refused_unasked(self.view, self.source.ledger, self.source.id, kind,
+                                   changes, self.source.rule, None)
+        if self._refused_steps.known(changes):
+            return True
+        if refused_unasked(self.view, self.source.ledger, self.source.id, kind, changes,
+                           self.source.rule, ((kind, changes),)):  # listed: hopeful
+            self._refused_steps.note(changes)
+            return True
+        return False
 
     def _take_turn(self, turn: m.Turn) -> list[m.Outgoing]:
         """My agent's turn. A peer that died since my last turn changed the matching (its
@@ -187,10 +172,6 @@ class StepPhase:
                 # a peer died during my turn: my agent listed its steps before that, so it
                 # looks again at the matching without it before passing the Turn on
                 queue.extend(self._take_turn(m.Turn(PeerId(self.name), 0)))
-            elif isinstance(msg, m.SwapAsk) and refused_unasked(
-                    self.view, self.source.ledger, self.source.id, msg.kind, msg.changes,
-                    self.source.rule, self._hopeful()):
-                queue.extend(self.source.expire())  # refused unasked: no party locked
             elif isinstance(msg, m.SwapAsk):
                 queue.extend(await self._ask_all(msg, targets))
             elif isinstance(msg, m.SwapCommit | m.SwapAbort):

@@ -1,4 +1,4 @@
-"""The live round's small parts: the frozen roster's figures, the lazy hopeful steps, and
+"""The live round's small parts: the frozen roster's figures, the hopeful steps asked, and
 how many messages the leader's opening and phase 1's end cost."""
 
 from __future__ import annotations
@@ -9,16 +9,13 @@ from dataclasses import replace
 import pytest
 
 from fognet.errors import WireError
-from fognet.matching.bounds import StepBounds
-from fognet.matching.game import deferred_acceptance, play
+from fognet.matching.game import play
 from fognet.matching.random_instance import random_instance
-from fognet.matching.steps import Ledger, candidates
 from fognet.net import codec
 from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.wire import Header
 from fognet.peer.match.courier import Timing, player_columns, players_of
 from fognet.peer.match.opening import open_body
-from fognet.peer.match.phase2 import InOrder
 from fognet.placement.instance import split_instance, states_instance
 from fognet.testing.live_match import live_peers, play_open, play_round, round_outcome
 
@@ -42,25 +39,33 @@ def test_a_frozen_roster_carries_every_players_figures_across_the_wire() -> None
         players_of(bad)
 
 
-def test_hopeful_steps_are_read_in_the_candidates_order_as_far_as_asked() -> None:
-    inst = random_instance(3, 4, 3, seed=9)
-    ledger, where = Ledger(inst), deferred_acceptance(inst).assignment
-    for s in inst.subtasks:
-        ledger.place(s, where[s.id])
-    me = inst.sources[0]
-    every = set(StepBounds(inst, ledger).hopeful(me))
-    assert every  # after phase 1 some step may help
-    lazy = InOrder(StepBounds(inst, ledger).hopeful(me))
-    listed = candidates(inst, me, ledger)
-    assert [step in lazy for step in listed] == [step in every for step in listed]
-    assert all(step in lazy for step in every)  # asked again: still hopeful
+@pytest.mark.parametrize("seed", [516, 9])
+async def test_the_turn_holders_ask_only_the_steps_play_commits(seed: int) -> None:
+    """Once every source's list of its subtasks at home is in, a Turn holder's agent walks
+    the game's hopeful steps and drops unasked those the parties would refuse: every step
+    asked is committed (no STEP_ABORT), and they are the steps `play` commits."""
+    inst = random_instance(4, 12, 4, seed=seed)
+    states = split_instance(inst).values()
+    network = MemoryNetwork()
+    async with asyncio.timeout(30), live_peers(
+            states, lambda name: MemoryTransport(network, name), TIMING) as peers:
+        out = await play_round(peers, 1, 10.0)
+    played = play(states_instance(states))
+    c = played.counts
+    sources = [r for name, r in out.results.items() if name in r.sources]
+    assert out.completed and out.assignment == dict(played.assignment)
+    assert c.moves + c.swaps + c.displacements > 0  # phase 2 had steps to take
+    assert sum(r.steps for r in sources) == sum(r.commits for r in sources)
+    assert sum(r.commits for r in sources) == c.moves + c.swaps + c.displacements
+    assert "STEP_ABORT" not in out.sent
 
 
 async def test_the_opening_costs_messages_linear_in_the_peers() -> None:
     """Through the leader: each peer's figures once to it, its call and the frozen roster
     once to each peer (every peer announcing to every other was n(n-1) = 240 here). Phase
-    1 ends with a HOSTED per worker and source that proposed to it, and one placement per
-    pair of sources (it was one HOSTED per worker and source)."""
+    1 ends with each source's PROPOSALS_DONE to the leader and the leader's to each worker
+    (it was one per source and worker), a HOSTED per worker and source that proposed to it,
+    and one placement per pair of sources (it was one HOSTED per worker and source)."""
     inst = random_instance(4, 12, 4, seed=516)
     states = split_instance(inst).values()
     network = MemoryNetwork()
@@ -70,6 +75,7 @@ async def test_the_opening_costs_messages_linear_in_the_peers() -> None:
     n, sources = len(peers), len(inst.sources)
     assert out.completed and out.assignment == dict(play(states_instance(states)).assignment)
     assert out.sent["ROUND_OPEN"] <= 5 * n
+    assert out.sent["PROPOSALS_DONE"] <= 2 * (n - 1)  # 48 when each source told each worker
     assert out.sent["HOSTED"] <= out.sent["PROPOSE"] + sources * (sources - 1)
     assert out.sent.get("MATCH_ACK", 0) <= out.sent["TURN"] + out.sent.get("REJECT", 0)
 
