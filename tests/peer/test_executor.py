@@ -89,15 +89,16 @@ async def test_emulated_slow_peer_stretches_compute(residual_file, tmp_path) -> 
     key = TaskKey(sha, 0, 4)
     try:
         await slow.run(Job(key, feeds))  # first runs build sessions: that time counts as waiting
-        a = await fast.run(Job(key, feeds))
+        runs = [await fast.run(Job(key, feeds)) for _ in range(5)]
         b = await slow.run(Job(key, feeds))
     finally:
         fast.close()
         slow.close()
     assert slow.stretch == pytest.approx(20.0) and fast.stretch == 1.0
-    assert np.array_equal(a.outputs["y"], b.outputs["y"])
-    # the stretched time (20x the measured run) is reported as compute
-    assert b.compute_s > a.compute_s
+    assert all(np.array_equal(a.outputs["y"], b.outputs["y"]) for a in runs)
+    # the stretched time (20x the measured run) is reported as compute; against the
+    # fastest of five plain runs, so one run the shared machine preempted cannot pass for it
+    assert b.compute_s > min(a.compute_s for a in runs)
 
 
 def feeds_for(graph, start: int, stop: int, seed: int) -> dict[str, np.ndarray]:
