@@ -7,7 +7,7 @@ draws progress and prints the report. A session:
    (quota 0, computes nothing), or, given a `PeerConfig`, a device of a cluster file (its
    speed, emulated compute, pacer and links), which then also runs its own stages; and
    waits until the workers it expects are live (or, without an expected count, until
-   at least one is and the count has held for two heartbeats);
+   at least one is and the count has held for two heartbeats: `fognet.infer.joining`);
 2. places the model with the `Placement` given (greedy by default) under the cluster
    state: membership's view, the NICs its identity knows (a cluster file's, priced as
    `fognet plan` prices them), peers' backlogs without the source's
@@ -32,7 +32,7 @@ draws progress and prints the report. A session:
    it always does, and reports the output error (`fognet.infer.fidelity`).
 
 Models travel by hash (EXEC names no input shapes), so a model with symbolic input
-dimensions is shared in its normalised, static-shape form (`_shareable`).
+dimensions is shared in its normalised, static-shape form (`joining.shareable`).
 
 API
     frames_for(graph, frames, encoding=uint8 frames) -> Iterator[Timed]   frames: `data.source.Frame`s
@@ -62,10 +62,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -73,9 +71,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fognet.errors import ConfigError, ModelError, PeerUnreachable
+from fognet.errors import ModelError
 from fognet.infer.calibration import Calibration, stream_rate
 from fognet.infer.fidelity import Fidelity, compare_outputs
+from fognet.infer.joining import estimated_times, requester_config, shareable, wait_for_workers
 from fognet.infer.placement import GreedyPlacement, Placement
 from fognet.infer.replanning import Plans, Replan
 from fognet.infer.replay import Bans, Deadlines, Faults
@@ -90,7 +89,6 @@ from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from fognet.partition.stages import Plan
 from fognet.peer.membership import MemberEvent
 from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
-from fognet.peer.store import ModelStore
 from fognet.placement.instance import backlog_without
 from fognet.placement.pricing import model_costs
 
@@ -194,28 +192,6 @@ class Report:
     replayed: int = 0  # frames resumed or restarted on other peers after a fault (replay.Faults)
     busy: int = 0  # BUSY answers the frames waited out or routed around
     fidelity: Fidelity | None = None  # outputs vs the whole model (with --verify or a lossy encoding)
-
-
-async def _join(peer: Peer, options: SessionOptions) -> dict[str, str]:
-    """Wait for the expected workers, or for a worker count that holds for two heartbeats."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + options.join_timeout_s
-    stable_since, count = loop.time(), -1
-    while True:
-        workers = peer.workers()
-        if len(workers) != count:
-            stable_since, count = loop.time(), len(workers)
-        if options.expect_workers is not None and count >= options.expect_workers:
-            return workers
-        if options.expect_workers is None and count > 0 and loop.time() - stable_since > 2 * options.heartbeat_s:
-            return workers
-        if loop.time() > deadline:
-            via = ", ".join(options.via) or "nobody (no --via)"
-            raise PeerUnreachable(
-                f"only {count} worker(s) answered via {via} within {options.join_timeout_s:.0f} s"
-                + (f"; expected {options.expect_workers}" if options.expect_workers else "")
-            )
-        await asyncio.sleep(0.05)
 
 
 class Session:
@@ -325,14 +301,6 @@ class Session:
         )
 
 
-def requester_config(keys: ClusterKeys | None) -> PeerConfig:
-    """A requester that is not a device; closed, it is named as the allow-list names its key."""
-    name = keys.allow.name_of(keys.pair.public) if keys is not None else None
-    if keys is not None and name is None:
-        raise ConfigError(f"{keys.allow.path}: this requester's key {keys.pair.fingerprint} is not on it")
-    return PeerConfig(name or f"infer-{os.getpid()}", quota=0, profile="requester", keys=keys)
-
-
 @contextlib.asynccontextmanager
 async def open_session(
     loaded: LoadedModel, options: SessionOptions = SessionOptions(), identity: Identity = Identity(),
@@ -342,7 +310,7 @@ async def open_session(
     one already); the session lasts the block."""
     graph = graph or analyse(loaded.model)
     image_input(graph)
-    times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
+    times = list(options.times) if options.times is not None else estimated_times(loaded, graph)
     base = identity.config or requester_config(identity.keys)
     times = [t * base.time_scale for t in times]  # reference work in emulated time
     config = replace(
@@ -350,9 +318,9 @@ async def open_session(
         activations=options.encoding.activations,
     )
     peer = Peer(config, pacer=identity.pacer, on_event=identity.on_event)
-    loaded = _shareable(loaded, peer.store)
+    loaded = shareable(loaded, peer.store)
     async with peer.running():
-        workers = await _join(peer, options)
+        workers = await wait_for_workers(peer, options)
         session = Session(peer, loaded, graph, times, options, identity, workers)
         try:
             yield session
@@ -390,27 +358,3 @@ async def _warm_up(requester: Requester, graph: ModelGraph, frame: Frame, plans,
     failed = [r for r in warm if not r.ok]
     if failed:
         log.warning("warm-up frame failed: %s", failed[0].error)
-
-
-def _shareable(loaded: LoadedModel, store: ModelStore) -> LoadedModel:
-    """The model as workers can load it alone, registered in the store under its hash.
-
-    EXEC names a model by hash only, so a file with symbolic input dimensions (made
-    concrete here by --input-shape) cannot be loaded by a worker as it is. Such a model is
-    shared as its normalised form instead: static shapes, same node names and order, so
-    node positions agree on every peer. Otherwise the file itself is shared.
-    """
-    if loaded.file_static:
-        store.register(loaded.path, loaded.sha256)
-        return loaded
-    data = loaded.model.SerializeToString()
-    sha = hashlib.sha256(data).hexdigest()
-    path = store.put(data, sha)
-    log.info("sharing %s with static input shapes as %s...", loaded.name, sha[:12])
-    return replace(loaded, path=path, sha256=sha)
-
-
-def _estimated_times(loaded: LoadedModel, graph: ModelGraph) -> list[float]:
-    from fognet.model.profile import estimate_profile
-
-    return estimate_profile(loaded).times_for(graph)
