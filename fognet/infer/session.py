@@ -213,22 +213,31 @@ class Session:
 
     def state(self) -> ClusterState:
         """What the source plans with: membership's view, the NICs its identity knows, its own
-        work taken out of the backlogs peers advertised (the part their STATE says is mine:
-        `backlog_without`, the rule a round applies to all its sources), then its calibrated
-        speeds and links."""
+        work taken out of every backlog, its own device's included (the part each split says
+        is mine: `backlog_without`, the rule a round applies to all its sources' devices and
+        workers), then its calibrated speeds and links."""
         state = self.peer.cluster_state(self.identity.links, self.identity.default_link)
         peers = {pid: replace(p, nic=self.identity.nics.get(pid, p.nic)) for pid, p in state.peers.items()}
         me = self.peer.name
         for pid, p in peers.items():
-            member = self.peer.membership.table.get(pid)
-            if pid != me and member is not None:
-                peers[pid] = replace(p, backlog=backlog_without(p.backlog, member.backlog_by_source, (me,)))
+            if (held := self._held(pid)) is not None:
+                peers[pid] = replace(p, backlog=backlog_without(*held, (me,)))
         if (rate := stream_rate(self.ends)) is not None:  # as the planning source: its frame rate
             peers[me] = replace(peers[me], rate=rate)
         workers = self.faults.bans.usable((p for p in peers if p != me), time.monotonic())
         peers = {pid: p for pid, p in peers.items() if pid == me or pid in workers}  # bans left out
         state = ClusterState(peers, state.links, state.default_link)
         return self.calibration.apply(state) if self.options.calibrate else state
+
+    def _held(self, pid: str) -> tuple[float, tuple[tuple[str, float], ...]] | None:
+        """A peer's backlog and its split by source: my own device's as my executor holds
+        it now (a round takes my frames out of my own device's backlog as well), another's
+        as its STATE said; None for a peer membership no longer lists."""
+        if pid == self.peer.name:
+            held = self.peer.executor.backlog()
+            return held.total_ref_s, held.by_source
+        member = self.peer.membership.table.get(pid)
+        return None if member is None else (member.backlog_ref_s, member.backlog_by_source)
 
     def requester(self, timeout_s: float, calibrate: bool = True) -> Requester:
         requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, costs=self.costs,
