@@ -72,7 +72,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fognet.errors import ModelError
-from fognet.infer.calibration import Calibration, stream_rate
+from fognet.infer.calibration import Calibration, source_rate
 from fognet.infer.fidelity import Fidelity, compare_outputs
 from fognet.infer.joining import estimated_times, requester_config, shareable, wait_for_workers
 from fognet.infer.placement import GreedyPlacement, Placement
@@ -98,7 +98,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WARMUP_TIMEOUT_S = 300.0  # the first frame fetches the model to every peer of the plan
-RATE_FRAMES = 8  # the last frames whose ends measure the source's frame rate
+RATE_FRAMES = 8  # the last frames whose arrivals or ends measure the source's frame rate
 
 
 def frames_for(
@@ -205,6 +205,7 @@ class Session:
         self.options, self.identity, self.workers = options, identity, workers
         self.calibration = Calibration(peer.name)
         self.ends: deque[float] = deque(maxlen=RATE_FRAMES)  # when its last frames ended (monotonic s)
+        self.arrivals: deque[float] = deque(maxlen=RATE_FRAMES)  # its last streamed frames' stream times
         self.plans: Plans | None = None
         self.feeds_seen: list[Mapping[str, object]] = []
         # Faults (fognet.infer.replay): a subtask is late after a few of its peer's usual
@@ -222,7 +223,7 @@ class Session:
         for pid, p in peers.items():
             if (held := self._held(pid)) is not None:
                 peers[pid] = replace(p, backlog=backlog_without(*held, (me,)))
-        if (rate := stream_rate(self.ends)) is not None:  # as the planning source: its frame rate
+        if (rate := source_rate(self.arrivals, self.ends, self.options.paced)) is not None:  # what it offers
             peers[me] = replace(peers[me], rate=rate)
         workers = self.faults.bans.usable((p for p in peers if p != me), time.monotonic())
         peers = {pid: p for pid, p in peers.items() if pid == me or pid in workers}  # bans left out
@@ -284,6 +285,7 @@ class Session:
 
         def feeds() -> Iterator[Timed]:
             for timed in frames_for(self.graph, frames, self.options.encoding):
+                self.arrivals.append(timed.timestamp)  # offered, whether it then runs or is skipped
                 if compare:
                     self.feeds_seen.append(timed.feeds)
                 yield timed
