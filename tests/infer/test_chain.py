@@ -82,9 +82,8 @@ async def test_a_chain_hop_credits_its_queued_frames_to_the_frames_source(tmp_pa
         hops = ((f1.address, 0, 2), (f2.address, 2, n))
         await run_chain(car, hops, sha, frames[:1], timeout=20.0)  # fetch, build, learn the work
         running = asyncio.ensure_future(run_chain(car, hops, sha, frames[1:], window=3, timeout=20.0))
-        while len(f2.executor._pending) < 2:
+        while (held := f2.executor.backlog()).total_ref_s <= 0:  # a frame waits at f2
             await asyncio.sleep(0.002)
-        held = f2.executor.backlog()
         await running
         table = f2.membership.table
 
