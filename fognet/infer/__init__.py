@@ -1,6 +1,7 @@
 """What `fognet infer` runs: a source session that joins a cluster, places its model and streams frames.
 
 session      join as a source peer, place, stream, verify
+joining      joining as a source: its requester identity, waiting for workers, the model shared by hash
 replanning   the current plan, re-planned when the state moves, switched only for a gain
 requester    frames through a plan in a star, several in flight, results in order
 replay       surviving faults and overload: bans, adaptive deadlines, retries, the window

@@ -32,7 +32,8 @@ API
         .apply(state) -> ClusterState                the state with calibrated speeds and links
         .speed(peer) -> float | None; .link(peer) -> LinkState | None
         .samples -> int                              timings taken in so far
-    stream_rate(ends) -> float | None                frames/s from the times frames ended
+    stream_rate(times) -> float | None               frames/s: one over the median gap of `times`
+    source_rate(arrivals, ends, paced) -> float | None   the rate a round prices the source at
 
 A peer's backlog is not calibrated here: STATE says which part of it is this source's own
 work, and the one rule that takes it out is `placement.instance.backlog_without`.
@@ -50,6 +51,9 @@ from fognet.partition.cost import ClusterState, LinkState
 
 MIN_COMPUTE_S = 1e-4  # shorter runs say more about timer noise than about speed
 DEFAULT_FORGET_AFTER = 20  # frames without a sample before a figure is forgotten (module doc)
+# An unpaced stream is priced at this share of the rate its plan delivered (`source_rate`):
+# below the default utilisation cap (0.9), so the placement that delivered it stays feasible.
+UNPACED_SHARE = 0.8
 
 
 class Calibration:
@@ -149,14 +153,36 @@ class Calibration:
         return ClusterState(peers, links, state.default_link)
 
 
-def stream_rate(ends: Sequence[float]) -> float | None:
-    """The frames/s a source streams at: one over the median gap between the times (s, one
-    clock) its last frames ended (the median: a re-plan's pause is no frame gap); None from
-    fewer than two. A round prices every source's frames at its rate: a stream sent as fast
-    as its window frees (a benchmark, `fognet infer` unpaced) runs far above the 1 frame/s
-    a round assumed, and at that rate three cars on one laptop looked like 9% of it
-    (issue 11) when their frames really needed all of it."""
-    gaps = sorted(b - a for a, b in itertools.pairwise(ends))
+def stream_rate(times: Sequence[float]) -> float | None:
+    """Frames/s from the times (s, one clock) of a stream's last frames: one over their
+    median gap (the median: a re-plan's pause is no frame gap); None from fewer than two,
+    or when most gaps are 0 (copies of one frame, as warm-up sends)."""
+    gaps = sorted(b - a for a, b in itertools.pairwise(times))
     if not gaps or gaps[len(gaps) // 2] <= 0:
         return None
     return 1.0 / gaps[len(gaps) // 2]
+
+
+def source_rate(arrivals: Sequence[float], ends: Sequence[float], paced: bool) -> float | None:
+    """The frames/s a round prices this source's stream at: the rate it OFFERS, never the
+    rate its current plan happens to serve, which a round would turn against that plan.
+
+    Paced (a camera), the offer is the frames' own rate, from the stream times of the
+    frames as they arrive (`arrivals`; skipped and late frames count: they were offered).
+    Unpaced (a benchmark, `fognet infer` without --fps), a frame is sent as soon as the
+    window frees, so the gap between frame ends IS the current plan's bottleneck service
+    time (its latency with a window of 1): priced at that rate the bottleneck site sits at
+    rho ~ 1 >= its cap, the round refuses the very placement that made the rate, the next
+    rate is another plan's, and placements flip round to round (issue 11). Such a stream
+    offers no rate of its own (it takes whatever frees), so it is priced at UNPACED_SHARE
+    of what its plan delivered (`ends`): below the cap, so that placement stays feasible,
+    yet at the stream's real order of magnitude (~10 frames/s, not the 1 a round assumed:
+    three cars on one laptop then looked like 9% of it when they needed all of it). Not
+    the window over the latency: the latency is the plan's too (the same feedback), and a
+    window of 4 over a one-stage plan would price 4x what any site serves. Not the frames'
+    timestamps: an unpaced run ignores them (a benchmark streams a 10 fps drive at 40).
+    None until two frames tell."""
+    if paced and (offered := stream_rate(arrivals)) is not None:
+        return offered
+    delivered = stream_rate(ends)
+    return None if delivered is None else UNPACED_SHARE * delivered

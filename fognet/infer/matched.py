@@ -12,14 +12,15 @@ they were matched to (finish-together rows; slices on one peer merge, all on one
 a whole stage there), consecutive whole stages on one peer merge into one stage (one round
 trip instead of several), and every stage is re-priced. The source session
 (`fognet.infer.session`) plays a round whenever it would re-plan; frames keep the plan they
-started with. The plan a round made is taken as it is (`Placement.binding`): kept on the
-current plan because that plan, priced alone, looked better, a source would run where the
-round did not put it, past a quota the round granted to another (issue 11: a car matched
-to the laptop kept its frames on the fog server, three cars on a server of quota 2).
+started with. The plan a round made is taken as it is (`placement.Matched.settled`): kept
+on the current plan because that plan, priced alone, looked better, a source would run
+where the round did not put it, past a quota the round granted to another (issue 11: a car
+matched to the laptop kept its frames on the fog server, three cars on a server of quota 2).
 
 A round cut by its deadline keeps the last valid matching (the Matchmaker's result); a
 round that reached no matching at all (no worker answered, or phase 1 never ended) falls
-back to the expected plan, logged and recorded as "failed".
+back to the expected plan, logged and recorded as "failed". No round made that plan, so it
+does not bind: the source weighs it against its current plan with the usual margin.
 
 The game prices each subtask alone (DESIGN.md: a subtask's latency on its site, the total
 summed), so it does not value the parallel finish a spatial stage was planned for: slices
@@ -36,7 +37,7 @@ API
         gather_s: a round it opens waits this long for other sources to re-plan into it
         steps=False: phase 1 only (greedy deferred acceptance, a baseline; see Matchmaker.play)
         .place(costs, state, source, input_shapes) -> Plan       the plan it expects
-        await .match(peer, costs, state, plan) -> Plan           the plan on the matched peers
+        await .match(peer, costs, state, plan) -> Matched        the plan on the matched peers
         .rounds -> list[RoundRecord]                              every round played, in order
     RoundRecord(index, number, status, sent, expected, phase1, final, subtasks, figures,
                 plan, elapsed_s, dead, sources)     .line() -> str  one line for a report
@@ -55,6 +56,7 @@ from dataclasses import dataclass
 from fognet.errors import FognetError
 from fognet.infer.placement import (
     InputShapes,
+    Matched,
     Placement,
     PlannerPlacement,
     as_requester,
@@ -115,8 +117,6 @@ def round_lines(placement: Placement) -> list[str]:
 class MatchedPlacement(Placement):
     """See the module docstring."""
 
-    binding = True  # a round's matching holds for every frame of the round (DESIGN.md, Round)
-
     def __init__(self, use_source: bool = True, spatial: bool = True,
                  expect: Placement | None = None, deadline_s: float | None = None,
                  gather_s: float = 0.0, steps: bool = True) -> None:
@@ -129,9 +129,10 @@ class MatchedPlacement(Placement):
         """The plan the source expects (the game then decides its peers)."""
         return self.expect.place(costs, state, source, input_shapes)
 
-    async def match(self, peer, costs: ModelCosts, state: ClusterState, plan: Plan) -> Plan:
+    async def match(self, peer, costs: ModelCosts, state: ClusterState, plan: Plan) -> Matched:
         """Play a round for `plan`'s subtasks on `peer` (a `fognet.peer.node.Peer`); the plan
-        on the matched peers."""
+        on the matched peers, settled (a round's matching holds for every frame of the round,
+        DESIGN.md), or the expected plan, unsettled, when the round failed."""
         planner = self._planner(costs, state, plan)
         subtasks = await asyncio.to_thread(_subtasks, costs, plan, f"r{len(self.rounds) + 1}")
         game_state = planner.state
@@ -146,22 +147,22 @@ class MatchedPlacement(Placement):
                                                 self.gather_s, steps=self.steps)
         except FognetError as exc:
             log.warning("round %d could not be played (%s): running the expected plan", number, exc)
-            return self._record(number, FAILED, subtasks, figures, plan, plan, {}, {}, {},
-                                time.perf_counter() - t0, ())
+            return Matched(self._record(number, FAILED, subtasks, figures, plan, plan, {}, {}, {},
+                                        time.perf_counter() - t0, ()))
         finally:
             peer.matching_state = live_state
         number, sources = result.round, result.sources
         if not result.phase1 or (roster and set(roster) <= set(result.dead)):
             log.warning("round %d reached no matching (no worker answered): running the "
                         "expected plan", number)
-            return self._record(number, FAILED, subtasks, figures, plan, plan, result.sent,
-                                result.phase1, result.assignment, result.elapsed_s, result.dead,
-                                sources)
+            return Matched(self._record(number, FAILED, subtasks, figures, plan, plan, result.sent,
+                                        result.phase1, result.assignment, result.elapsed_s,
+                                        result.dead, sources))
         matched = await asyncio.to_thread(fit_to_matching, planner, plan, subtasks, result.assignment)
         status = DONE if result.completed else CUT
-        return self._record(number, status, subtasks, figures, plan, matched, result.sent,
-                            result.phase1, result.assignment, result.elapsed_s, result.dead,
-                            sources)
+        made = self._record(number, status, subtasks, figures, plan, matched, result.sent,
+                            result.phase1, result.assignment, result.elapsed_s, result.dead, sources)
+        return Matched(made, settled=True)
 
     def _record(self, number, status, subtasks, figures, expected: Plan, plan: Plan, sent,
                 phase1, final, elapsed_s, dead, sources=()) -> Plan:

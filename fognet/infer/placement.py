@@ -22,8 +22,9 @@ Pure (no I/O), so the simulator can use it too.
 
 API
     Placement: place(costs, state, source, input_shapes) -> Plan
-               await match(peer, costs, state, plan) -> Plan   (the plan itself but for the game)
+               await match(peer, costs, state, plan) -> Matched   (the plan, unsettled, but for the game)
                rounds                                          the game's rounds (none here)
+    Matched(plan, settled=False)      frozen: the plan frames run on; settled: a round made it
     GreedyPlacement(parts: int | None = None, use_source: bool = True)
     SinglePeer(peer)                  everything on one peer (e.g. the source: "local only")
     PlannerPlacement(spatial=True, use_source=True)    the DP planner, spatial stages included
@@ -38,7 +39,7 @@ API
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from fognet.errors import PlanError
 from fognet.partition.cost import ClusterState, Slice
@@ -54,21 +55,31 @@ InputShapes = Mapping[str, tuple[int, ...]]
 NEGLIGIBLE_SPEED = 1e-9  # a source that must not compute, as the planner sees it
 
 
+@dataclass(frozen=True)
+class Matched:
+    """What `Placement.match` gives: the plan frames run on, and whether a round of the game
+    made it (done, or cut by its deadline with a valid matching). A settled plan binds: it
+    is taken as it comes, never weighed against the current plan priced alone, which would
+    put frames where the round did not (`infer.replanning`). A plan no round made (a
+    baseline's, or the expected plan a failed round falls back to) is the source's alone,
+    and switches only for a gain, like any other."""
+
+    plan: Plan
+    settled: bool = False
+
+
 class Placement:
     """How a source's plan is made. `place` plans; `match` is where the game settles the
     plan on the peers a round matched (`fognet.infer.matched`); other placements keep it."""
 
     rounds: Sequence = ()  # the matching rounds this placement played (`matched.RoundRecord`)
-    # its plans are settled with other sources (a round's matching): taken as they come,
-    # never weighed against the current plan priced alone (`infer.replanning`)
-    binding: bool = False
 
     def place(self, costs: ModelCosts, state: ClusterState, source: str, input_shapes: InputShapes) -> Plan:
         raise NotImplementedError
 
-    async def match(self, peer, costs: ModelCosts, state: ClusterState, plan: Plan) -> Plan:
+    async def match(self, peer, costs: ModelCosts, state: ClusterState, plan: Plan) -> Matched:
         """The plan the frames run on (`peer` is the source's `fognet.peer.node.Peer`)."""
-        return plan
+        return Matched(plan)
 
     def revisit(self, history: Sequence[Plan], current: Plan) -> list[Plan]:
         """Plans a re-price may switch back to between DP runs (`infer.replanning`). None

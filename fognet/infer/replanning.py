@@ -4,8 +4,9 @@ The plan a frame takes is the one current when it starts. When a peer joins or l
 a speed, backlog or bandwidth moves by more than `replan_threshold`, the source re-plans
 off the event loop (at most every `replan_interval_s` unless a peer of the plan left; the
 current plan is re-priced in between) and switches only if the new plan is predicted
-better by `replan_margin` (`fognet.partition.replan`), or at once if its placement is
-`binding` (a round's matching, settled with the other sources). A re-price also weighs the plans the
+better by `replan_margin` (`fognet.partition.replan`), or at once if a round of the game
+made it (`placement.Matched.settled`: settled with the other sources; a failed round's
+fallback is not, and takes the margin like any plan). A re-price also weighs the plans the
 source ran before, and running alone, when its placement allows (`Placement.revisit`;
 cheap to price): the interval holds the DP back, but must not hold the source on a plan its
 frames just found clearly worse than one it already knows (it tried a forgotten link again, `calibration`, and the link is still bad: it goes
@@ -186,7 +187,8 @@ class Plans:
         shapes = {t.name: t.shape for t in s.graph.inputs}
         # Planning can take a while on a big model; heartbeats must go on meanwhile.
         plan = await asyncio.to_thread(self.placement.place, s.costs, state, s.peer.name, shapes)
-        plan = await self.placement.match(s.peer, s.costs, state, plan)  # the game's round, if it plays one
+        outcome = await self.placement.match(s.peer, s.costs, state, plan)  # the game's round, if it plays one
+        plan = outcome.plan
         basis = "calibrated" if s.calibration.samples else "configured"
         current = None
         if self.history:
@@ -194,8 +196,8 @@ class Plans:
                 current = reprice(s.costs, state, s.peer.name, self.history[-1])
             except PlanError:
                 current = None  # it uses a peer that is gone
-        # a round's matching is not left unilaterally (`Placement.binding`)
-        switched = self.placement.binding or choose(current, [plan], s.options.replan_margin) is plan
+        # a plan a round made is not left unilaterally (`Matched.settled`)
+        switched = outcome.settled or choose(current, [plan], s.options.replan_margin) is plan
         self._planned = self._priced = state
         self._planned_at = asyncio.get_running_loop().time()
         if not self.history:

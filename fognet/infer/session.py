@@ -7,7 +7,7 @@ draws progress and prints the report. A session:
    (quota 0, computes nothing), or, given a `PeerConfig`, a device of a cluster file (its
    speed, emulated compute, pacer and links), which then also runs its own stages; and
    waits until the workers it expects are live (or, without an expected count, until
-   at least one is and the count has held for two heartbeats);
+   at least one is and the count has held for two heartbeats: `fognet.infer.joining`);
 2. places the model with the `Placement` given (greedy by default) under the cluster
    state: membership's view, the NICs its identity knows (a cluster file's, priced as
    `fognet plan` prices them), peers' backlogs without the source's
@@ -32,7 +32,7 @@ draws progress and prints the report. A session:
    it always does, and reports the output error (`fognet.infer.fidelity`).
 
 Models travel by hash (EXEC names no input shapes), so a model with symbolic input
-dimensions is shared in its normalised, static-shape form (`_shareable`).
+dimensions is shared in its normalised, static-shape form (`joining.shareable`).
 
 API
     frames_for(graph, frames, encoding=uint8 frames) -> Iterator[Timed]   frames: `data.source.Frame`s
@@ -62,10 +62,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -73,9 +71,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fognet.errors import ConfigError, ModelError, PeerUnreachable
-from fognet.infer.calibration import Calibration, stream_rate
+from fognet.errors import ModelError
+from fognet.infer.calibration import Calibration, source_rate
 from fognet.infer.fidelity import Fidelity, compare_outputs
+from fognet.infer.joining import estimated_times, requester_config, shareable, wait_for_workers
 from fognet.infer.placement import GreedyPlacement, Placement
 from fognet.infer.replanning import Plans, Replan
 from fognet.infer.replay import Bans, Deadlines, Faults
@@ -90,7 +89,6 @@ from fognet.partition.replan import DEFAULT_MARGIN, DEFAULT_THRESHOLD
 from fognet.partition.stages import Plan
 from fognet.peer.membership import MemberEvent
 from fognet.peer.node import LOOPBACK_LINK, Peer, PeerConfig
-from fognet.peer.store import ModelStore
 from fognet.placement.instance import backlog_without
 from fognet.placement.pricing import model_costs
 
@@ -100,7 +98,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WARMUP_TIMEOUT_S = 300.0  # the first frame fetches the model to every peer of the plan
-RATE_FRAMES = 8  # the last frames whose ends measure the source's frame rate
+RATE_FRAMES = 8  # the last frames whose arrivals or ends measure the source's frame rate
 
 
 def frames_for(
@@ -196,28 +194,6 @@ class Report:
     fidelity: Fidelity | None = None  # outputs vs the whole model (with --verify or a lossy encoding)
 
 
-async def _join(peer: Peer, options: SessionOptions) -> dict[str, str]:
-    """Wait for the expected workers, or for a worker count that holds for two heartbeats."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + options.join_timeout_s
-    stable_since, count = loop.time(), -1
-    while True:
-        workers = peer.workers()
-        if len(workers) != count:
-            stable_since, count = loop.time(), len(workers)
-        if options.expect_workers is not None and count >= options.expect_workers:
-            return workers
-        if options.expect_workers is None and count > 0 and loop.time() - stable_since > 2 * options.heartbeat_s:
-            return workers
-        if loop.time() > deadline:
-            via = ", ".join(options.via) or "nobody (no --via)"
-            raise PeerUnreachable(
-                f"only {count} worker(s) answered via {via} within {options.join_timeout_s:.0f} s"
-                + (f"; expected {options.expect_workers}" if options.expect_workers else "")
-            )
-        await asyncio.sleep(0.05)
-
-
 class Session:
     """A joined source: its peer, the model, calibration, and the current placement."""
 
@@ -229,6 +205,7 @@ class Session:
         self.options, self.identity, self.workers = options, identity, workers
         self.calibration = Calibration(peer.name)
         self.ends: deque[float] = deque(maxlen=RATE_FRAMES)  # when its last frames ended (monotonic s)
+        self.arrivals: deque[float] = deque(maxlen=RATE_FRAMES)  # its last streamed frames' stream times
         self.plans: Plans | None = None
         self.feeds_seen: list[Mapping[str, object]] = []
         # Faults (fognet.infer.replay): a subtask is late after a few of its peer's usual
@@ -237,22 +214,31 @@ class Session:
 
     def state(self) -> ClusterState:
         """What the source plans with: membership's view, the NICs its identity knows, its own
-        work taken out of the backlogs peers advertised (the part their STATE says is mine:
-        `backlog_without`, the rule a round applies to all its sources), then its calibrated
-        speeds and links."""
+        work taken out of every backlog, its own device's included (the part each split says
+        is mine: `backlog_without`, the rule a round applies to all its sources' devices and
+        workers), then its calibrated speeds and links."""
         state = self.peer.cluster_state(self.identity.links, self.identity.default_link)
         peers = {pid: replace(p, nic=self.identity.nics.get(pid, p.nic)) for pid, p in state.peers.items()}
         me = self.peer.name
         for pid, p in peers.items():
-            member = self.peer.membership.table.get(pid)
-            if pid != me and member is not None:
-                peers[pid] = replace(p, backlog=backlog_without(p.backlog, member.backlog_by_source, (me,)))
-        if (rate := stream_rate(self.ends)) is not None:  # as the planning source: its frame rate
+            if (held := self._held(pid)) is not None:
+                peers[pid] = replace(p, backlog=backlog_without(*held, (me,)))
+        if (rate := source_rate(self.arrivals, self.ends, self.options.paced)) is not None:  # what it offers
             peers[me] = replace(peers[me], rate=rate)
         workers = self.faults.bans.usable((p for p in peers if p != me), time.monotonic())
         peers = {pid: p for pid, p in peers.items() if pid == me or pid in workers}  # bans left out
         state = ClusterState(peers, state.links, state.default_link)
         return self.calibration.apply(state) if self.options.calibrate else state
+
+    def _held(self, pid: str) -> tuple[float, tuple[tuple[str, float], ...]] | None:
+        """A peer's backlog and its split by source: my own device's as my executor holds
+        it now (a round takes my frames out of my own device's backlog as well), another's
+        as its STATE said; None for a peer membership no longer lists."""
+        if pid == self.peer.name:
+            held = self.peer.executor.backlog()
+            return held.total_ref_s, held.by_source
+        member = self.peer.membership.table.get(pid)
+        return None if member is None else (member.backlog_ref_s, member.backlog_by_source)
 
     def requester(self, timeout_s: float, calibrate: bool = True) -> Requester:
         requester = Requester(self.peer.run_subtask, self.graph, timeout=timeout_s, costs=self.costs,
@@ -299,6 +285,7 @@ class Session:
 
         def feeds() -> Iterator[Timed]:
             for timed in frames_for(self.graph, frames, self.options.encoding):
+                self.arrivals.append(timed.timestamp)  # offered, whether it then runs or is skipped
                 if compare:
                     self.feeds_seen.append(timed.feeds)
                 yield timed
@@ -325,14 +312,6 @@ class Session:
         )
 
 
-def requester_config(keys: ClusterKeys | None) -> PeerConfig:
-    """A requester that is not a device; closed, it is named as the allow-list names its key."""
-    name = keys.allow.name_of(keys.pair.public) if keys is not None else None
-    if keys is not None and name is None:
-        raise ConfigError(f"{keys.allow.path}: this requester's key {keys.pair.fingerprint} is not on it")
-    return PeerConfig(name or f"infer-{os.getpid()}", quota=0, profile="requester", keys=keys)
-
-
 @contextlib.asynccontextmanager
 async def open_session(
     loaded: LoadedModel, options: SessionOptions = SessionOptions(), identity: Identity = Identity(),
@@ -342,7 +321,7 @@ async def open_session(
     one already); the session lasts the block."""
     graph = graph or analyse(loaded.model)
     image_input(graph)
-    times = list(options.times) if options.times is not None else _estimated_times(loaded, graph)
+    times = list(options.times) if options.times is not None else estimated_times(loaded, graph)
     base = identity.config or requester_config(identity.keys)
     times = [t * base.time_scale for t in times]  # reference work in emulated time
     config = replace(
@@ -350,9 +329,9 @@ async def open_session(
         activations=options.encoding.activations,
     )
     peer = Peer(config, pacer=identity.pacer, on_event=identity.on_event)
-    loaded = _shareable(loaded, peer.store)
+    loaded = shareable(loaded, peer.store)
     async with peer.running():
-        workers = await _join(peer, options)
+        workers = await wait_for_workers(peer, options)
         session = Session(peer, loaded, graph, times, options, identity, workers)
         try:
             yield session
@@ -390,27 +369,3 @@ async def _warm_up(requester: Requester, graph: ModelGraph, frame: Frame, plans,
     failed = [r for r in warm if not r.ok]
     if failed:
         log.warning("warm-up frame failed: %s", failed[0].error)
-
-
-def _shareable(loaded: LoadedModel, store: ModelStore) -> LoadedModel:
-    """The model as workers can load it alone, registered in the store under its hash.
-
-    EXEC names a model by hash only, so a file with symbolic input dimensions (made
-    concrete here by --input-shape) cannot be loaded by a worker as it is. Such a model is
-    shared as its normalised form instead: static shapes, same node names and order, so
-    node positions agree on every peer. Otherwise the file itself is shared.
-    """
-    if loaded.file_static:
-        store.register(loaded.path, loaded.sha256)
-        return loaded
-    data = loaded.model.SerializeToString()
-    sha = hashlib.sha256(data).hexdigest()
-    path = store.put(data, sha)
-    log.info("sharing %s with static input shapes as %s...", loaded.name, sha[:12])
-    return replace(loaded, path=path, sha256=sha)
-
-
-def _estimated_times(loaded: LoadedModel, graph: ModelGraph) -> list[float]:
-    from fognet.model.profile import estimate_profile
-
-    return estimate_profile(loaded).times_for(graph)

@@ -216,6 +216,9 @@ class Exec(Body):
     activations: str = "raw"  # how to send the outputs back: one of ACTIVATIONS
 
     forward: tuple[str, ...] = ()  # chain flow: "host:port/start/stop" of each later stage (peer/chain.py)
+    # chain flow: the source whose frame this is, as the first hop saw its sender ("": the
+    # sender's own frame); credits its backlog, if the receiver believes it (peer/chain.py)
+    frame_source: str = ""
 
     def __post_init__(self) -> None:
         if self.activations not in ACTIVATIONS:  # refused before the subtask runs

@@ -21,12 +21,8 @@ sessions' pages and sat at ~3.7x the bound instead of ~2x the bytes held.
 
 Jobs queue for ONE worker thread (a device runs one subtask at a time; its intra-op
 threads come from its profile), so `wait_s` in a result is the time the job sat behind
-others, and `compute_s` the time it ran. `backlog_s` is the predicted reference-seconds
-of work queued or running, which the peer advertises in STATE (the `q_p` of DESIGN.md),
-and `backlog()` the same split by the source each job came from (`Job.source`: the EXEC's
-authenticated sender, or this peer for its own stages). A round's sources price their own
-frames by their rates, so their queued work must not count again as backlog there: the
-split lets every peer take it out (`placement.instance.backlog_without`).
+others, and `compute_s` the time it ran. `backlog()` is the predicted reference-seconds
+of work queued or running, split by the source each job is for (`fognet.peer.backlog`).
 
 Admission (`fognet.peer.admission`): the worker thread's busy spans feed a `Load`;
 `refusal()` says why a new subtask from another peer should be answered BUSY (past the
@@ -54,7 +50,6 @@ would need to run faster than measured runs at measured speed, with a warning.
 API
     TaskKey(sha256, start, stop, input_shapes=(), rows=None)   frozen, hashable; rows: a spatial slice's output rows
     Job(key, tensors, work_s=0.0, source="")                    tensors: {name: ndarray | data.source.Pixels}
-    Backlog(total_ref_s, by_source)                             frozen: by_source ((source, ref_s), ...) sorted
     JobResult(outputs, wait_s, compute_s, in_wire_bytes=-1, out_wire_bytes=-1)
     frames_normalised(tensors) -> {name: ndarray}   uint8 frames normalised where they run
     Executor(store, *, threads=1, speed=1.0, emulate=False, time_scale=1.0,
@@ -63,7 +58,7 @@ API
         await .run(job) -> JobResult       raises ModelError / WireError for a bad job
         .sessions, .models -> CacheStats   what the two caches hold
         .backlog_s -> float                reference-seconds queued or running
-        .backlog() -> Backlog              the same, and its split by source
+        .backlog() -> backlog.Backlog      the same, and its split by source
         .refusal() -> str | None           why to answer BUSY now (fognet.peer.admission), or None
         .speed -> float                    calibrated reference-seconds per second
         .speed_samples -> int              runs that calibrated it
@@ -75,13 +70,12 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
-import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -96,6 +90,7 @@ from fognet.partition.calibrate import Estimate, speed_sample
 from fognet.partition.extract import extract
 from fognet.partition.spatial_slices import SliceSpec, crop_outputs
 from fognet.peer.admission import Admission, Load, refusal
+from fognet.peer.backlog import Backlog, Pending
 from fognet.peer.lru import ByteLRU, CacheStats
 from fognet.peer.slicing import Slicer
 from fognet.peer.store import ModelStore
@@ -135,14 +130,6 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Backlog:
-    """The work a peer holds (reference-seconds) and the part of it each source sent."""
-
-    total_ref_s: float = 0.0
-    by_source: tuple[tuple[str, float], ...] = ()  # (source, reference-seconds), by name; "" unsaid
-
-
-@dataclass(frozen=True)
 class JobResult:
     outputs: dict[str, np.ndarray]
     wait_s: float
@@ -175,14 +162,6 @@ class _Model:
 Expected = dict[str, tuple[tuple[int, ...], str]]  # input name -> (shape, numpy dtype name)
 
 
-@dataclass
-class _Queue:
-    """Predicted work of the jobs accepted and not yet finished."""
-
-    pending: dict[int, tuple[str, float]] = field(default_factory=dict)  # ticket -> (source, work)
-    ids: itertools.count = field(default_factory=itertools.count)
-
-
 class Executor:
     """Sessions built lazily and cached; jobs run one at a time in a worker thread."""
 
@@ -211,7 +190,7 @@ class Executor:
         self._lock = threading.Lock()
         self._models: ByteLRU[tuple[str, Shapes], _Model] = ByteLRU(model_cache_bytes)
         self._built: ByteLRU[TaskKey, _Built] = ByteLRU(session_cache_bytes)
-        self._queue = _Queue()
+        self._pending = Pending()
         self.admission = admission = admission or Admission()
         self._load = Load(admission.window_s)
         self._load_lock = threading.Lock()  # the worker thread writes it, the loop reads it
@@ -227,15 +206,12 @@ class Executor:
 
     def backlog(self) -> Backlog:
         """The work queued or running, and its split by source (one snapshot of both)."""
-        parts: dict[str, float] = {}
-        for source, work in list(self._queue.pending.values()):
-            parts[source] = parts.get(source, 0.0) + work
-        return Backlog(sum(parts.values()), tuple(sorted(parts.items())))
+        return self._pending.backlog()
 
     def refusal(self) -> str | None:
         """Why one more subtask from another peer should be answered BUSY, or None."""
         with self._load_lock:
-            waiting = len(self._queue.pending) - (1 if self._load.running else 0)
+            waiting = len(self._pending) - (1 if self._load.running else 0)
             return refusal(self.admission, self._load, waiting, time.monotonic())
 
     @property
@@ -258,13 +234,12 @@ class Executor:
         """Queue `job`, run it in the worker thread, return outputs and its wait/compute."""
         known = self._built.peek(job.key)
         estimate = job.work_s or (known.work_s if known else 0.0)
-        ticket = next(self._queue.ids)
-        self._queue.pending[ticket] = (job.source, estimate)
+        ticket = self._pending.add(job.source, estimate)
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._pool, self._run_sync, job, time.perf_counter())
         finally:
-            del self._queue.pending[ticket]
+            self._pending.done(ticket)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

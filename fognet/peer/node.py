@@ -309,12 +309,13 @@ class Peer:
             await self.ensure_model(sha, header.sender)
             rows = None if body.row_start < 0 else (body.row_start, body.row_stop)
             key = TaskKey(sha, body.node_start, body.node_stop, (), rows)
-            result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s), header.sender))
+            source = chain.credited_source(body, header.sender, self.membership.table)  # whose frame
+            result = await self.executor.run(Job(key, tensors, max(0.0, body.work_ref_s), source))
         except ModelError as exc:  # one line here and one ERROR there; never a traceback
             self._warn.warning("refused-exec", "%s refused EXEC %s from %s: %s", self.name, body.subtask[:40], header.sender[:40], exc)
             raise
         if body.forward:  # the chain flow: my outputs go on to the next stage, its answer comes back
-            return await chain.forward(self.transport, body, result.outputs)
+            return await chain.forward(self.transport, body, result.outputs, source)
         outputs, sent = pack_tensors(result.outputs, body.activations)
         reply = wire.Result(body.task, body.subtask, compute_s=result.compute_s, wait_s=result.wait_s,
                             out_wire_bytes=sent.total)

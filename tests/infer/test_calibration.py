@@ -9,10 +9,12 @@ import contextlib
 import pytest
 
 from fognet.data.driving import DrivingStream
-from fognet.infer.calibration import Calibration, stream_rate
+from fognet.infer.calibration import UNPACED_SHARE, Calibration, source_rate, stream_rate
 from fognet.infer.placement import PlannerPlacement, reprice
 from fognet.infer.requester import SubtaskTiming
 from fognet.infer.session import Identity, SessionOptions, run_session
+from fognet.matching.cost import fits
+from fognet.matching.instance import PeerId, Subtask, SubtaskId
 from fognet.model.graph import analyse
 from fognet.model.load import load_model
 from fognet.net.emulation import Link, Pacer
@@ -20,6 +22,7 @@ from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.encoding import Encoding
 from fognet.partition.replan import should_switch, state_change
 from fognet.peer.node import Peer, PeerConfig
+from fognet.placement.instance import Figures, LinkFigure, game_instance, worker_id
 from fognet.placement.pricing import model_costs
 from tests import graphs
 from tests.graphs import save
@@ -186,3 +189,33 @@ def test_the_stream_rate_is_one_over_the_median_gap_between_frame_ends() -> None
     assert stream_rate([]) is None and stream_rate([3.0]) is None and stream_rate([2.0, 2.0]) is None
     assert stream_rate([0.0, 0.1, 0.2, 1.5, 1.6, 1.7]) == pytest.approx(10.0)  # a 1.3 s re-plan is no gap
     assert stream_rate([5.0, 5.5]) == pytest.approx(2.0)
+
+
+def _fog_takes_the_whole_frame(rate: float, service_s: float) -> bool:
+    """Would a round let the fog server (speed 1, cap 0.9) run car's whole frame, of
+    `service_s` reference-seconds, with car streaming at `rate`?"""
+    figures = {"fog": Figures(quota=4, speed=1.0, cap=0.9),
+               "car": Figures(rate=rate, links=(LinkFigure("fog", 1e8, 0.0),))}
+    frame = Subtask(SubtaskId("car.r1.s0"), PeerId("car"), service_s, 1000, 10)
+    return fits(game_instance(figures, [frame], sources=["car"]), worker_id("fog"), [frame])
+
+
+def test_an_unpaced_stream_is_priced_so_the_plan_that_set_its_rate_stays_feasible() -> None:
+    """Unpaced, frames end one fog service time apart (0.1 s): priced at that rate (10/s)
+    the fog server would sit at rho = 1 and refuse the frame it is serving (issue 11)."""
+    ends = [0.1 * k for k in range(8)]
+    rate = source_rate([0.0] * 8, ends, paced=False)
+    assert rate == pytest.approx(UNPACED_SHARE * 10.0)
+    assert _fog_takes_the_whole_frame(rate, 0.1)
+    assert not _fog_takes_the_whole_frame(stream_rate(ends), 0.1)  # the measured rate itself
+    assert source_rate([0.0, 0.5, 1.0], ends, paced=False) == rate  # unpaced: its timestamps are ignored
+    assert source_rate([], [1.0], paced=False) is None
+
+
+def test_a_paced_stream_is_priced_at_the_rate_its_frames_arrive_not_at_what_its_plan_served() -> None:
+    arrivals = [0.1 * k for k in range(8)]  # a 10 fps camera
+    ends = [0.25 * k for k in range(8)]  # a plan that keeps up with 4 of them a second
+    assert source_rate(arrivals, ends, paced=True) == pytest.approx(10.0)
+    assert not _fog_takes_the_whole_frame(10.0, 0.1)  # so a round sees the overload and moves
+    # before two frames arrived (warm-up's copies of one frame): what the plan delivered
+    assert source_rate([3.0, 3.0], ends, paced=True) == pytest.approx(UNPACED_SHARE * 4.0)

@@ -102,3 +102,28 @@ async def test_a_sources_planner_takes_only_its_own_work_out_of_a_workers_state(
             await t
     assert heard["car1"].peers["fog"].backlog == pytest.approx(0.2)  # car2's frame only
     assert heard["car2"].peers["fog"].backlog == pytest.approx(0.6)  # car1's two
+
+
+async def test_a_device_source_takes_its_own_work_out_of_its_own_backlog_too(residual_file, tmp_path) -> None:
+    """The rule a round applies to every backlog (`game_instance`: workers and the sources'
+    own devices alike) is the planner's too: fog, planning as a source, sees on its own
+    device the two cars' queued work and not its own frame's."""
+    path, sha = residual_file
+    loaded = load_model(path)
+    graph = analyse(loaded.model)
+    async with asyncio.timeout(TIMEOUT), fleet(tmp_path) as (fog, cars):
+        tasks = await _queue_at_fog(fog, cars, path, sha)
+        key = TaskKey(sha, 0, len(graph))
+        own = asyncio.ensure_future(fog.run_subtask("fog", Job(key, random_feeds(graph.inputs, seed=2), 0.5), TIMEOUT))
+        while fog.executor.backlog().total_ref_s < 1.3 - 1e-9:
+            await asyncio.sleep(0.005)
+        session = Session(fog, loaded, graph, [0.01] * len(graph), SessionOptions(calibrate=False),
+                          Identity(config=fog.config), {c.name: c.address for c in cars})
+        state = session.state()
+        figures = fog._round_figures()
+        for t in (*tasks, own):
+            await t
+    assert state.peers["fog"].backlog == pytest.approx(0.8)  # car1's two and car2's one
+    announced = {"fog": figures, **{c: Figures() for c in WORK}}
+    inst = game_instance(announced, [Subtask(SubtaskId("fog.r1.s0"), PeerId("fog"), 0.1, 100, 10)], sources=["fog"])
+    assert inst.local_of(PeerId("fog")).backlog == pytest.approx(state.peers["fog"].backlog)  # one rule
