@@ -100,6 +100,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._leader_heard = -math.inf  # when my leader last spoke (or I began waiting on it)
         self._unsent: set[str] = set()  # peers my last ROUND_OPEN could not be handed to
         self._called: set[str] = set()  # as the leader: peers my ROUND_OPEN went to
+        self._late: dict[str, str] = {}  # peers told the round froze without them: address
         self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
@@ -364,6 +365,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         elif isinstance(msg, m.RoundDone):
             for agent in self._agents():
                 agent.handle(msg)
+            self.release_late()
             self.ended = True
             self.over.set()
             self._changed.set()

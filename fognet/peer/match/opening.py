@@ -133,6 +133,15 @@ class OpeningPhase:
             self.worker = WorkerAgent(self.view, worker_id(self.name))
         return True
 
+    def release_late(self) -> None:
+        """The game is over: the peers that came once it was frozen (left out, not in its
+        roster) hear ROUND_DONE, so they open the next round now, not at their deadline,
+        and never while this one is still in play (a worker would grant its capacity
+        twice)."""
+        for peer, address in sorted(self._late.items()):
+            self._spawn(self.courier.send(peer, wire.RoundDone(self.number), address))
+        self._late.clear()
+
     def merge_into(self, other: OpeningPhase) -> bool:
         """This round, open here, ends in `other` (open, higher): its roster joins
         `other`'s knowledge and my subtasks move there. False if both hold my subtasks."""
@@ -213,6 +222,8 @@ class OpeningPhase:
             if (behind or repeat) and not body.frozen and peer not in self.dead:
                 address = dict(zip(body.roster, body.addresses, strict=True))[peer]
                 self._spawn(self.courier.send(peer, self._open_body(frozen=True), address))
+                if peer not in self.roster:  # a late source: it waits for this round's end
+                    self._late[peer] = address  # (`release_late`), then plays the next
             return
         if peer not in self.announced or not repeat:
             self._news = self._loop.time()
@@ -337,7 +348,9 @@ def round_over_body(number: int, me: str, my_address: str, figures: Figures, pee
                     address: str, latest: int = 0) -> wire.RoundOpen:
     """The answer to a ROUND_OPEN for a round already over here: frozen, without the
     sender among its sources, so the sender's subtasks go to the next round, after
-    `latest` (the highest I have heard of: a source new to the cluster would otherwise try
-    the rounds it missed one by one)."""
+    `latest` (the highest played to its end here: a source new to the cluster would
+    otherwise try the rounds it missed one by one; not one still in play, which the sender
+    then asks to join: it takes the sender if still open, else answers it frozen and the
+    sender waits for its end, `release_late`, as rounds must not overlap)."""
     body = open_body(number, 0.0, {me: my_address, peer: address}, figures, False, (), True)
     return dataclasses.replace(body, latest=latest)

@@ -301,6 +301,7 @@ class StepPhase:
 
     async def _announce_over(self) -> None:
         await self._flush()
+        self.release_late()
         self.ended = True
         self.over.set()
         self._changed.set()

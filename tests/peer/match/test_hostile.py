@@ -4,6 +4,7 @@ have (a site, a round number far ahead), and against a leader that is slow, not 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -16,9 +17,10 @@ from fognet.net import wire
 from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.wire import Header
 from fognet.peer.match.courier import Timing
+from fognet.peer.match.opening import open_body
 from fognet.peer.match.wire_bodies import placement_to_wire, to_wire
 from fognet.placement.instance import split_instance, states_instance
-from fognet.testing.live_match import live_peers, play_round
+from fognet.testing.live_match import live_peers, play_open, play_round, round_outcome
 
 TIMING = Timing(ask_timeout_s=1.0, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
 
@@ -61,3 +63,60 @@ async def test_a_message_naming_a_site_outside_the_round_is_malformed_and_the_ro
         out = await playing
     assert out.completed and all(r.dead == () for r in out.results.values())
     assert out.assignment == dict(play(states_instance(states)).assignment)
+
+
+async def test_a_round_number_far_ahead_or_with_bad_figures_is_refused_before_it_counts() -> None:
+    """`latest` = 2**64 - 1 decoded, numbered the next round 2**64, which cannot be encoded:
+    the peer never opened a round again (and its over-replies spread the number)."""
+    inst = random_instance(1, 2, 2, seed=3)
+    states = list(split_instance(inst).values())
+    async with asyncio.timeout(30), live_peers(states, memory(), TIMING) as peers:
+        await play_round(peers, 1, 10.0)
+        roster = {n: p.transport.address for n, p in peers.items()}
+        good = open_body(1, 1.0, roster, peers["car1"].state.figures, True, ["car1"])
+        for bad in (replace(good, latest=2**40), replace(good, round=2**40),
+                    replace(good, latest=1000, speed=-1.0)):
+            with pytest.raises(WireError):
+                await peers["w1"].matchmaker.handle(Header(bad, sender="car1"))
+        again = await play_open(peers, ["car1"], 10.0)
+        out = await round_outcome(peers, again["car1"].round, 10.0)
+    assert again["car1"].round == 2 and out.completed
+    assert all(r.round == 2 for r in out.results.values())
+
+
+async def test_a_late_source_waits_for_the_round_in_play_and_rounds_never_overlap() -> None:
+    """Told the highest round heard of (one still in play), a source new to the cluster
+    opened the next at once, and the workers played both together, granting their capacity
+    twice. Told the highest finished, it asks to join the one in play, is answered frozen,
+    and plays the next once that one is over."""
+    inst = random_instance(2, 3, 3, seed=6)
+    states = list(split_instance(inst).values())
+    workers = [st.name for st in states if st.figures.quota > 0]
+    overlaps: list[tuple[str, list[int]]] = []
+
+    async def watch(peers) -> None:
+        while True:
+            for w in workers:
+                playing = [n for n in (4, 5) if peers[w].matchmaker.in_play(n) is not None]
+                if len(playing) > 1:
+                    overlaps.append((w, playing))
+            await asyncio.sleep(0)
+
+    async with asyncio.timeout(60), live_peers(states, memory(), TIMING) as peers:
+        alone = {"car1": [st.name for st in states if st.name != "car2"]}  # car2 hears of none
+        for _ in range(3):
+            await play_open(peers, ["car1"], 10.0, alone)
+        fourth = asyncio.ensure_future(play_open(peers, ["car1"], 10.0, alone))
+        while (live := peers["car1"].matchmaker.in_play(4)) is None or not live.frozen:
+            await asyncio.sleep(0.001)
+        watching = asyncio.ensure_future(watch(peers))
+        late = await play_open(peers, ["car2"], 10.0)
+        watching.cancel()
+        assert (await fourth)["car1"].round == 4
+        out = await round_outcome(peers, late["car2"].round, 10.0)
+    assert overlaps == []
+    assert late["car2"].round == 5 and not late["car2"].left_out and out.completed
+    assert late["car2"].elapsed_s < TIMING.deadline_s  # it did not wait out a deadline
+    whole = states_instance(states)
+    sub = replace(whole, subtasks=tuple(s for s in whole.subtasks if s.source == "car2"))
+    assert out.assignment == dict(play(sub).assignment)
