@@ -101,6 +101,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._unsent: set[str] = set()  # peers my last ROUND_OPEN could not be handed to
         self._called: set[str] = set()  # as the leader: peers my ROUND_OPEN went to
         self._late: dict[str, str] = {}  # peers told the round froze without them: address
+        self._callers: set[str] = set()  # peers calling me as leaders (not mine): unanswered
         self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks

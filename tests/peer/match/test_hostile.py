@@ -20,7 +20,13 @@ from fognet.peer.match.courier import Timing
 from fognet.peer.match.opening import open_body
 from fognet.peer.match.wire_bodies import placement_to_wire, to_wire
 from fognet.placement.instance import split_instance, states_instance
-from fognet.testing.live_match import live_peers, play_open, play_round, round_outcome
+from fognet.testing.live_match import (
+    live_peers,
+    play_open,
+    play_round,
+    round_outcome,
+    serve_matching,
+)
 
 TIMING = Timing(ask_timeout_s=1.0, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
 
@@ -120,3 +126,32 @@ async def test_a_late_source_waits_for_the_round_in_play_and_rounds_never_overla
     whole = states_instance(states)
     sub = replace(whole, subtasks=tuple(s for s in whole.subtasks if s.source == "car2"))
     assert out.assignment == dict(play(sub).assignment)
+
+
+async def test_a_leader_slow_to_hear_of_the_round_is_waited_for_not_dropped() -> None:
+    """The first peer by name handles nothing for 1.2 s (a cold or busy peer, longer than
+    a request's timeout): the others wait for it (it leads), and the round is play's with
+    every peer in it. It was dropped after `ask_timeout_s`, and PEER_GONE told the rest."""
+    inst = random_instance(2, 3, 3, seed=8)
+    states = list(split_instance(inst).values())
+    async with asyncio.timeout(30), live_peers(states, memory(), TIMING) as peers:
+        leader = min(peers)
+        serving = peers[leader].tasks[0]
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        busy_until = loop.time() + 1.2
+        handler = serve_matching(peers[leader].matchmaker)
+
+        async def slow(header, tensors):
+            await asyncio.sleep(busy_until - loop.time())
+            return await handler(header, tensors)
+
+        peers[leader].tasks[0] = asyncio.ensure_future(peers[leader].transport.serve(slow))
+        results = await play_open(peers, sorted(inst.sources), 10.0)
+        (number,) = {r.round for r in results.values()}
+        out = await round_outcome(peers, number, 10.0)
+    assert all(r.dead == () for r in out.results.values()), {
+        n: r.dead for n, r in out.results.items()}
+    assert out.completed and set(out.results) == set(peers)
+    assert out.assignment == dict(play(states_instance(states)).assignment)
