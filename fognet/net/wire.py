@@ -279,6 +279,9 @@ def backlog_split(sources: tuple[str, ...], ref_s: tuple[float, ...]) -> tuple[t
     return tuple(zip(sources, ref_s, strict=True))
 
 
+MAX_ROUND = 2**62  # round numbers (and one past them) always fit the wire's int64
+
+
 @body(MsgType.ROUND_OPEN)
 class RoundOpen(Body):
     """Who plays a round, agreed through its leader (fognet/peer/match/opening.py): a peer
@@ -309,7 +312,7 @@ class RoundOpen(Body):
     sources: tuple[str, ...] = ()  # the round's sources as far as the sender knows
     frozen: bool = False  # the sender settled who plays: adopt its roster and sources
     hold_s: float = 0.0  # keep the round open at least this long (s from sending): gathering
-    latest: int = 0  # the highest round number the sender has heard of (a late source starts past it)
+    latest: int = 0  # the highest round played to its end at the sender (a late source starts past it)
     # frozen by the leader: every player's figures, in roster order (empty otherwise)
     p_rule: tuple[str, ...] = ()
     p_quota: tuple[int, ...] = ()
@@ -330,6 +333,9 @@ class RoundOpen(Body):
     p_split_ref_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        for name, n in (("round", self.round), ("latest", self.latest)):
+            if not 0 <= n <= MAX_ROUND:
+                raise WireError(f"ROUND_OPEN {name}: {n} is not in [0, {MAX_ROUND}]")
         _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)
         _same_length("ROUND_OPEN links", link_peers=self.link_peers, link_Bps=self.link_Bps,
                      link_latency_s=self.link_latency_s)

@@ -74,6 +74,9 @@ def _raw(msg_type: str, /, **fields) -> list[bytes]:
          out_bytes=[1]),
     _raw("STEP_VOTE", round=1, step=1, ok=True, by_source=["car1"], by_source_delta_s=[]),
     _raw("ROUND_OPEN", round=1, budget_s=1.0, roster=["a", "b"], addresses=["h:1"]),
+    _raw("ROUND_OPEN", round=1, budget_s=1.0, roster=["a"], addresses=["h:1"], latest=2**64 - 1),
+    _raw("ROUND_OPEN", round=2**63, budget_s=1.0, roster=["a"], addresses=["h:1"]),
+    _raw("ROUND_OPEN", round=-1, budget_s=1.0, roster=["a"], addresses=["h:1"]),
     _raw("TURN", round=1, idle="0"),
 ])
 def test_malformed_bodies_are_wire_errors(frames) -> None:

@@ -61,6 +61,7 @@ from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.net import wire
 from fognet.net.base import Transport
+from fognet.net.ratelog import RateLimitedLog
 from fognet.net.wire import Header, Reason
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import Courier, Timing, figures_of, wait_event, without_worker
@@ -71,6 +72,7 @@ from fognet.peer.match.round_values import RoundResult
 from fognet.placement.instance import Figures, peer_of, worker_id
 
 log = logging.getLogger(__name__)
+warn = RateLimitedLog(log)  # lines that what arrives can cause
 
 __all__ = ["DRIVER", "LiveRound", "Timing", "figures_of", "without_worker"]
 
@@ -99,6 +101,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._leader_heard = -math.inf  # when my leader last spoke (or I began waiting on it)
         self._unsent: set[str] = set()  # peers my last ROUND_OPEN could not be handed to
         self._called: set[str] = set()  # as the leader: peers my ROUND_OPEN went to
+        self._late: dict[str, str] = {}  # peers told the round froze without them: address
+        self._callers: set[str] = set()  # peers calling me as leaders (not mine): unanswered
         self._answered: dict[str, float] = {}  # when I last answered a peer's repeat
         self.frozen = False  # who plays is settled (my view is built or being built)
         self.left_out = False  # the round froze without my subtasks
@@ -135,6 +139,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._last_propose = 0.0
         self._turns: deque[tuple[m.Turn, int]] = deque()  # with the commits made before it
         self._commits = 0  # STEP_COMMITs my source applied (every one of the game)
+        self._inbox: deque[tuple[str, m.SwapCommit]] = deque()  # arrived, not yet applied
+        self._ids: tuple[frozenset[str], frozenset[str]] | None = None  # (sites, sources)
+        self._unsure = False  # a count of commits was not reached in time (phase2.py)
         self._touched: Counter[str] = Counter()  # of those, the ones touching each site
         self._worker_commits = 0  # STEP_COMMITs my worker applied (those touching it)
         self._later: dict[str, list[m.SwapCommit]] = {}  # commits for sources not party to
@@ -162,6 +169,10 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
                     self._tg = None  # no new tasks while the group winds down
         except TimeoutError:
             log.info("%s: round %d cut by its deadline", self.name, self.number)
+        except Exception:  # noqa: BLE001 - a bug or a message no check caught: this round
+            # ends with its last matching (as at its deadline); the peer goes on
+            warn.error("round-failed", "%s: round %d failed; it keeps its last matching",
+                       self.name, self.number, exc_info=True)
         finally:
             for timer in self._timers:
                 timer.cancel()
@@ -170,6 +181,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         return self._result()
 
     async def _phase1(self) -> None:
+        self._ids = (frozenset(w.id for w in self.view.workers) | frozenset(self.view.sources),
+                     frozenset(self.view.sources))
         self._p1_end = self._loop.time() + self.timing.phase1_s
         self._last_propose = self._loop.time()
         self.ready.set()
@@ -187,7 +200,19 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             self._reconcile()
         if cut is not None:
             await cut
+        self._phase2_on()
+
+    def _phase2_on(self) -> None:
+        """Phase 1 is over here: phase 2's commits can be applied (those that came early
+        first, in the order they came)."""
         self.phase2.set()
+        self._apply_commits()
+
+    def _check(self, msg: m.Message | list[m.RoundDone]) -> None:
+        """Refuse (MALFORMED) a message naming an id that does not play the round; before my
+        view is built, the message is checked where it is used."""
+        if self._ids is not None:
+            wire_bodies.check_ids(msg, *self._ids)
 
     def _spawn(self, coro) -> asyncio.Task | None:
         """A task owned by the round's group; none once the round is winding down."""
@@ -297,14 +322,21 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             self.on_proposals_done(peer, body.everyone)
             return None
         if isinstance(body, wire.Hosted) and body.home:  # a source's placement
-            self.on_home(peer, wire_bodies.placement_from_wire(peer, body))
+            placed = wire_bodies.placement_from_wire(peer, body)
+            self._check(placed)
+            self.on_home(peer, placed)
             return None
         if isinstance(body, wire.StepCommit):  # one-way: nothing to reply
             self._seen_holder(peer)
-            for commit in wire_bodies.commits_from_wire(peer, body):
-                await self._answer(peer, commit)
+            commits = wire_bodies.commits_from_wire(peer, body)
+            for commit in commits:
+                self._check(commit)
+                self._owned(commit)
+            self._inbox.extend((peer, commit) for commit in commits)
+            self._apply_commits()
             return None
         msg = wire_bodies.from_wire(peer, body)
+        self._check(msg)
         if isinstance(msg, m.SwapAsk | m.SwapAbort | m.Turn):
             self._seen_holder(self.name if isinstance(msg, m.Turn) else peer)
         if isinstance(body, wire.StepAsk):
@@ -328,6 +360,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             if self.view is None:  # BUSY: still opening (ask again); STALE: not playing
                 why = m.Reason.STALE_ROUND if self.frozen else m.Reason.BUSY
                 return wire_bodies.to_wire(n, m.Reject(worker_id(self.name), msg.subtask.id, why))
+            self._check(msg)
             return wire_bodies.to_wire(n, await self.on_propose(msg))
         mine = {s.id for s in self.subtasks}
         if isinstance(msg, m.Reject):
@@ -341,18 +374,10 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         elif isinstance(msg, m.RoundDone):
             for agent in self._agents():
                 agent.handle(msg)
+            self.release_late()
             self.ended = True
             self.over.set()
             self._changed.set()
-        elif isinstance(msg, m.SwapCommit):
-            if any(c.subtask.source == self.name and c.subtask.id not in mine
-                   for c in msg.changes):
-                raise Refused(f"STEP_COMMIT moves a subtask {self.name} does not have",
-                              Reason.NOT_FOUND)
-            await self._wait(self.phase2)
-            for agent in self._agents():
-                agent.handle(msg)
-            self._count_commit(msg.changes)
         elif isinstance(msg, m.SwapAbort):  # one-way; it never waits, so it is handled
             for agent in self._agents():    # before the next message from its sender
                 agent.handle(msg)

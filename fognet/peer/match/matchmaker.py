@@ -78,6 +78,9 @@ MAX_BUDGET_S = 3600.0
 KEEP_RESULTS = 16
 MAX_ROUNDS_IN_PLAY = 8  # rounds others drew this peer into, at once: a ROUND_OPEN flood is bounded
 MAX_ROSTER = 256  # peers in one round (each costs a connection and messages)
+# how far past the rounds this peer has seen a message may number one (a century of 1 s
+# rounds: a peer new to an old cluster still learns its count; wire.MAX_ROUND caps it all)
+MAX_ROUNDS_AHEAD = 2**32
 
 
 class Matchmaker:
@@ -95,6 +98,7 @@ class Matchmaker:
         self._queued_into: int | None = None  # the round that took the queued subtasks
         self._steps = True  # my source plays phase 2 (False: greedy, see `play`)
         self._seen = 0  # the highest round number this peer has heard of
+        self._finished = 0  # the highest round number played to its end here
         self._rounds: dict[int, LiveRound] = {}
         self._merged: dict[int, int] = {}  # round -> the higher round it ended in here
         self._results: dict[int, RoundResult] = {}
@@ -224,8 +228,10 @@ class Matchmaker:
         body = header.body
         if header.type not in MATCH_TYPES:
             raise Refused(f"{header.type.value} is not a matching message", Reason.UNSUPPORTED)
+        self._check_round(body)
         live = self._rounds.get(body.round)
         if isinstance(body, wire.RoundOpen):
+            figures_of(body)  # refuse a malformed opening before it counts for anything
             self._seen = max(self._seen, body.round, body.latest)
             if not body.frozen and body.round in self._merged:
                 self._redirect(header.sender, body)
@@ -245,6 +251,16 @@ class Matchmaker:
         if isinstance(body, wire.RoundOpen):
             self._merge_open()
         return None if reply is None else Header(reply)
+
+    def _check_round(self, body: wire.Body) -> None:
+        """Round numbers from the wire: at most `MAX_ROUNDS_AHEAD` past what I have seen
+        (one message must not push the cluster's count to where it cannot be encoded)."""
+        top = self._seen + MAX_ROUNDS_AHEAD
+        for field in ("round", "latest"):
+            n = getattr(body, field, 0)
+            if not 0 <= n <= top:
+                raise WireError(f"{field}: round {n} is not in [0, {top}] (rounds seen here: "
+                                f"{self._seen})")
 
     def _merge_open(self) -> None:
         """Rounds open here at once end in the highest (opening.py: every peer that sees
@@ -282,7 +298,7 @@ class Matchmaker:
         if sender not in addresses:
             return
         reply = round_over_body(body.round, self.name, self.transport.address, self._figures(),
-                                sender, addresses[sender], self._seen)
+                                sender, addresses[sender], self._finished)
         task = asyncio.ensure_future(self.transport.send(addresses[sender], Header(reply),
                                                          timeout_s=self.timing.ask_timeout_s))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # best effort
@@ -326,6 +342,7 @@ class Matchmaker:
             self._rounds.pop(live.number, None)
         if live.left_out and not self._queued:  # they play in the next round
             self.submit(live.spare)
+        self._finished = max(self._finished, live.number)  # (a late source starts past it)
         self._results[live.number] = result
         self._done[live.number].set()
         for old in sorted(self._results)[:-KEEP_RESULTS]:

@@ -21,8 +21,10 @@ its receiver adopts as it is. Once frozen a peer never changes: an announcement 
 not expect gets the frozen roster back. A source that the frozen knowledge does not list
 is `left_out`: its subtasks go to the next round (`Matchmaker.play`). A peer waiting for
 the frozen roster resends to the leader every `RESEND_S` (a live leader answers); a
-leader silent for `ask_timeout_s` (as any unanswered request) is dead for the round
-(PEER_GONE tells the others) and the next peer by name leads. The leader resends its call to the peers my send to which
+leader silent for `ask_timeout_s` (as any unanswered request; and not before
+`COLD_LEADER * open_s` from the round's start: a cold cluster's leader may be late, not
+dead) is dead for the round, decided by each peer alone (no PEER_GONE: it may be only
+slow), and the next peer by name leads. The leader resends its call to the peers my send to which
 failed and that have not answered (one handed over arrives). A roster peer silent for
 `open_s` after the last news (a first announcement, or one knowing more) is dead for the
 round (each peer decides that alone; a round whose peers disagree on a death still ends
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 
 COALESCE_S = 0.002  # growths within this long are announced once
 RESEND_S = 0.25  # announce again to the peers not yet agreeing this often (lost sends)
+COLD_LEADER = 0.75  # a leader may be late this share of `open_s` from the round's start
 Knowledge = tuple[frozenset[str], frozenset[str]]  # (roster, sources)
 
 
@@ -96,11 +99,12 @@ class OpeningPhase:
                 self._announce_all(lagging=True)  # a send may fail (a peer still connecting)
             if self._agreed() or self.leader() == self.name or self.merged_into is not None:
                 break
-            # my leader answered none of my resends for `ask_timeout_s` (or `open_s` passed
-            # without news): it is dead for the round (PEER_GONE tells the others), the
-            # next peer by name leads
+            # my leader answered none of my resends (`_leader_gone`), or `open_s` passed
+            # without news: it is dead for this round here, the next peer by name leads.
+            # Mine alone (no PEER_GONE): it may only be slow, and the peers that heard it
+            # should not drop it on my word
             log.info("%s: round %d's leader %s is silent", self.name, self.number, self.leader())
-            self.drop(self.leader())
+            self.drop(self.leader(), tell=False)
             self._news = self._leader_heard = self._loop.time()
             self._announce_all()
         if self.merged_into is not None:
@@ -132,6 +136,15 @@ class OpeningPhase:
         if self.figures.quota > 0:
             self.worker = WorkerAgent(self.view, worker_id(self.name))
         return True
+
+    def release_late(self) -> None:
+        """The game is over: the peers that came once it was frozen (left out, not in its
+        roster) hear ROUND_DONE, so they open the next round now, not at their deadline,
+        and never while this one is still in play (a worker would grant its capacity
+        twice)."""
+        for peer, address in sorted(self._late.items()):
+            self._spawn(self.courier.send(peer, wire.RoundDone(self.number), address))
+        self._late.clear()
 
     def merge_into(self, other: OpeningPhase) -> bool:
         """This round, open here, ends in `other` (open, higher): its roster joins
@@ -169,10 +182,15 @@ class OpeningPhase:
 
     def _leader_gone(self) -> float:
         """When my leader counts as dead if I hear nothing more from it: it answers each
-        of my resends (every `RESEND_S`), so silence for a request's timeout is a death."""
+        of my resends (every `RESEND_S`), so silence for a request's timeout is a death;
+        but not before `COLD_LEADER * open_s` from the round's start, as on a cold cluster
+        (connections still being set up) a live leader can hear of a round a second late.
+        A second leader waited for has warm connections: a timeout then (two silent peers
+        first by name still fit a 3 s round)."""
         if self.leader() == self.name:
             return math.inf
-        return self._leader_heard + self.timing.ask_timeout_s
+        return max(self._leader_heard + self.timing.ask_timeout_s,
+                   self._started + COLD_LEADER * self.timing.open_s)
 
     def _agreed(self) -> bool:
         if self.merged_into is not None:
@@ -213,9 +231,14 @@ class OpeningPhase:
             if (behind or repeat) and not body.frozen and peer not in self.dead:
                 address = dict(zip(body.roster, body.addresses, strict=True))[peer]
                 self._spawn(self.courier.send(peer, self._open_body(frozen=True), address))
+                if peer not in self.roster:  # a late source: it waits for this round's end
+                    self._late[peer] = address  # (`release_late`), then plays the next
             return
         if peer not in self.announced or not repeat:
             self._news = self._loop.time()
+        if self.name != self.leader() != peer and peer not in self._answered:
+            self._callers.add(peer)  # it calls me as a leader, having judged mine dead
+            self._announce_soon()  # (each peer judges alone): it gets my figures once
         self.announced[peer] = figures
         if body.hold_s > 0 and math.isfinite(body.hold_s):
             self._hold_until = max(self._hold_until,
@@ -283,15 +306,20 @@ class OpeningPhase:
         if self.frozen:
             targets = [p for p in self.roster if p != self.name and p not in self.dead]
         elif self.leader() != self.name:  # (again and again while I wait: it answers)
-            targets = [self.leader()]
+            targets = [self.leader(), *sorted(self._callers - self.dead - {self.leader()})]
         else:
             leading = True
             targets = [p for p in self.roster if p != self.name and p not in self.dead
                        and (p in self._unsent and not self._covered(p) if lagging
                             else p not in self._called)]
         for p in targets:
-            if self._spawn(self._announce_to(p, body)) is not None and leading:
-                self._called.add(p)  # (none before my round has started: `_open` calls)
+            if self._spawn(self._announce_to(p, body)) is None:
+                continue  # (none before my round has started: `_open` calls)
+            if leading:
+                self._called.add(p)
+            elif p in self._callers:
+                self._callers.discard(p)
+                self._answered[p] = self._loop.time()
 
     async def _announce_to(self, peer: str, body: wire.RoundOpen) -> None:
         if await self.courier.send(peer, body):
@@ -337,7 +365,9 @@ def round_over_body(number: int, me: str, my_address: str, figures: Figures, pee
                     address: str, latest: int = 0) -> wire.RoundOpen:
     """The answer to a ROUND_OPEN for a round already over here: frozen, without the
     sender among its sources, so the sender's subtasks go to the next round, after
-    `latest` (the highest I have heard of: a source new to the cluster would otherwise try
-    the rounds it missed one by one)."""
+    `latest` (the highest played to its end here: a source new to the cluster would
+    otherwise try the rounds it missed one by one; not one still in play, which the sender
+    then asks to join: it takes the sender if still open, else answers it frozen and the
+    sender waits for its end, `release_late`, as rounds must not overlap)."""
     body = open_body(number, 0.0, {me: my_address, peer: address}, figures, False, (), True)
     return dataclasses.replace(body, latest=latest)

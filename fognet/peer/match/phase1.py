@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fognet.errors import FognetError, RemoteError
+from fognet.errors import FognetError, RemoteError, WireError
 from fognet.matching import messages as m
 from fognet.matching.instance import PeerId
 from fognet.matching.round_rules import Phase1, phase1_over, reconcile
 from fognet.net import wire
+from fognet.net.ratelog import RateLimitedLog
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import wait_event
 from fognet.placement.instance import peer_of, worker_id
@@ -36,6 +37,7 @@ PROPOSE_RETRY_S = 0.01  # a worker still opening the round answers BUSY: ask aga
 DRIVER = PeerId("round")  # sender of the phase signals a peer gives its own agents
 
 log = logging.getLogger(__name__)
+warn = RateLimitedLog(log)  # lines that what arrives can cause
 
 class ProposalPhase:
     """Phase-1 methods of `LiveRound` (mixed in; see the module docstring)."""
@@ -147,6 +149,11 @@ class ProposalPhase:
         if self.source is None or not self._reconciled():  # placed once my ledger holds
             self._early_homes[peer] = placed  # the workers' HOSTED (a source that proposed
             return  # to none sends it at once: my view may not even be built yet)
+        try:
+            self._check(placed)  # (one that came before my view was built is checked here)
+        except WireError as exc:
+            warn.warning("bad-home", "%s: HOSTED home from %s dropped: %s", self.name, peer, exc)
+            return
         known = self.source.ledger.site_of
         for msg in placed:
             self.source.handle(m.RoundDone(msg.sender, 1,
@@ -184,7 +191,7 @@ class ProposalPhase:
             self.on_home(peer, msg)
         for task in list(self._chains):
             task.cancel()
-        self.phase2.set()
+        self._phase2_on()
 
     # --- phase 1, as a worker -----------------------------------------------------------
 

@@ -24,7 +24,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-from fognet.errors import FognetError, Refused, RemoteError
+from fognet.errors import FognetError, Refused, RemoteError, WireError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.bounds import StepBounds
@@ -32,6 +32,7 @@ from fognet.matching.game import Refused as RefusedSteps
 from fognet.matching.instance import PeerId
 from fognet.matching.round_rules import next_holder, refused_unasked, turn_idle
 from fognet.net import wire
+from fognet.net.ratelog import RateLimitedLog
 from fognet.net.wire import Header, Reason
 from fognet.peer.match import wire_bodies
 from fognet.peer.match.courier import still_wanted, wait_event
@@ -39,6 +40,7 @@ from fognet.peer.match.phase1 import DRIVER
 from fognet.placement.instance import peer_of, worker_id
 
 log = logging.getLogger(__name__)
+warn = RateLimitedLog(log)  # lines that what arrives can cause
 
 class StepPhase:
     """Phase-2 methods of `LiveRound` (mixed in; see the module docstring)."""
@@ -58,8 +60,10 @@ class StepPhase:
                 self._holder = self.name
                 turn, commits = self._turns.popleft()
                 await self._homes_in()
-                await self._until(lambda n=commits: self._commits >= n,  # (one-way: see
-                                  self._loop.time() + self.timing.ask_timeout_s)  # _count_commit)
+                if not await self._until(lambda n=commits: self._commits >= n,  # (one-way:
+                                         self._loop.time() + self.timing.ask_timeout_s):
+                    self._unsure = True  # a commit is missing here: `hopeless` only, and
+                    # the parties vote on their own applied state (see _count_commit)
                 await self._drive(self._take_turn(turn))
                 continue
             self._changed.clear()
@@ -77,8 +81,10 @@ class StepPhase:
     def _everyone_known(self) -> bool:
         """My ledger holds every subtask of the round where it is. Not after a death: peers
         may disagree on who is dead (a commit from a peer that does not know may name a
-        site my view has dropped), so I price only what `hopeless` needs."""
-        return not self.dead and all(p in self._homes for p in self.source.ring if p != self.name)
+        site my view has dropped), so I price only what `hopeless` needs; nor once a
+        Turn came before the commits it counts (my ledger may lack one)."""
+        return not self.dead and not self._unsure and all(
+            p in self._homes for p in self.source.ring if p != self.name)
 
     def _steps(self) -> Iterator[tuple[str, tuple]] | None:
         """My agent's list: once my ledger holds every subtask (`_everyone_known`), the
@@ -217,9 +223,11 @@ class StepPhase:
             return refusal
 
     async def _tell_all(self, msg: m.SwapCommit | m.SwapAbort, targets: list[PeerId]) -> None:
-        """A commit goes to every source and the workers it touches, acknowledged (the
-        next step, maybe by another initiator, must find it applied). An abort goes one-way to the parties it locked:
-        the next message from this initiator to them comes after it on the same connection
+        """A commit goes one-way, at once to the workers it touches and the parties it
+        locked, batched to the other sources (`_flush`); it is counted, and whoever next
+        asks, passes the Turn or ends the game says how many the receiver must have
+        applied (`_count_commit`). An abort goes one-way to the parties it locked: the
+        next message from this initiator to them comes after it on the same connection
         and is handled after it."""
         locked = self._asked.pop(msg.step, [])
         if isinstance(msg, m.SwapAbort):
@@ -274,6 +282,7 @@ class StepPhase:
 
     async def _announce_over(self) -> None:
         await self._flush()
+        self.release_late()
         self.ended = True
         self.over.set()
         self._changed.set()
@@ -302,6 +311,29 @@ class StepPhase:
         if self.worker is not None and self.worker.id in touched:
             self._worker_commits += 1
         self._changed.set()
+
+    def _owned(self, commit: m.SwapCommit) -> None:
+        mine = {s.id for s in self.subtasks}
+        if any(c.subtask.source == self.name and c.subtask.id not in mine
+               for c in commit.changes):
+            raise Refused(f"STEP_COMMIT moves a subtask {self.name} does not have",
+                          Reason.NOT_FOUND)
+
+    def _apply_commits(self) -> None:
+        """Apply the commits that came, in order, once phase 2 is set up here (before, my
+        ledger is not reconciled: `_reconcile` would overwrite them). A commit that came
+        before my view and names an id outside the round is dropped (not counted)."""
+        while self._inbox and self.phase2.is_set():
+            peer, commit = self._inbox.popleft()
+            try:
+                self._check(commit)
+            except WireError as exc:
+                warn.warning("bad-commit", "%s: STEP_COMMIT from %s dropped: %s",
+                             self.name, peer, exc)
+                continue
+            for agent in self._agents():
+                agent.handle(commit)
+            self._count_commit(commit.changes)
 
     def _caught_up(self, commits: int, worker_commits: int) -> bool:
         return ((self.source is None or self._commits >= commits)

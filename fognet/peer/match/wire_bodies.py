@@ -8,6 +8,7 @@ a `WireError` (MALFORMED), which the transport turns into an ERROR reply.
     commits_to_wire(round, commits) / commits_from_wire(sender, body)   a STEP_COMMIT batch
     placement_to_wire / placement_from_wire    a source's HOSTED home: its subtasks' sites
     from_wire(sender_peer, body) -> Message        sender ids rebuilt from the peer name
+    check_ids(message, sites, sources)             every id it names plays the round (else MALFORMED)
     vote_from_wire(party, body) -> SwapVote
 
 Wire types used: PROPOSE, ACCEPT, REJECT, STEP_ASK, STEP_VOTE, STEP_COMMIT, STEP_ABORT,
@@ -209,6 +210,28 @@ def placement_from_wire(sender: str, body: wire.Hosted) -> list[m.RoundDone]:
             raise WireError(f"HOSTED home from {sender!r}: {site!r} is not a site of the game")
         by_site.setdefault(site, []).append(s)
     return [m.RoundDone(PeerId(site), 1, tuple(subs), body.round) for site, subs in by_site.items()]
+
+
+def check_ids(msg: m.Message | list[m.RoundDone], sites: frozenset[str],
+              sources: frozenset[str]) -> None:
+    """Refuse a message naming a site or source that does not play the round (`sites`:
+    every worker's and source's game id in the round's frozen view, the dead included:
+    a sender may not know of a death yet). The codec cannot know the round; an id it let
+    through would reach the ledger and the bounds, which index by the round's sites."""
+    for one in msg if isinstance(msg, list) else (msg,):
+        named: list[tuple[str, str]] = []  # (what, id)
+        if isinstance(one, m.Propose):
+            named.append(("source", one.subtask.source))
+        elif isinstance(one, m.SwapAsk | m.SwapCommit):
+            for c in one.changes:
+                named += [("source", c.subtask.source), ("site", c.frm), ("site", c.to)]
+        elif isinstance(one, m.RoundDone) and one.phase == 1:
+            named.append(("site", one.sender))
+            named += [("source", s.source) for s in one.hosted]
+        for what, name in named:
+            if name not in (sites if what == "site" else sources):
+                raise WireError(f"{type(one).__name__} round {one.round}: {name!r} is not a "
+                                f"{what} of the round")
 
 
 def vote_from_wire(party: str, body: wire.StepVote) -> m.SwapVote:
