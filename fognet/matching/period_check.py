@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fognet.matching.check import CheckReport
 from fognet.matching.period import PeriodInstance, Placement, improves, key, problems
 
 
@@ -26,22 +27,8 @@ class PeriodBlocking:
     after: float
 
 
-@dataclass(frozen=True)
-class PeriodReport:
-    problems: tuple[str, ...]
-    blocking: tuple[PeriodBlocking, ...]
-
-    @property
-    def stable(self) -> bool:
-        return not self.problems and not self.blocking
-
-    def summary(self) -> str:
-        if self.problems:
-            return f"infeasible: {self.problems[0]}"
-        if self.blocking:
-            more = f" ({len(self.blocking)} improving steps)" if len(self.blocking) > 1 else ""
-            return f"not stable: {self.blocking[0].text}{more}"
-        return "stable"
+# The verdict has the latency checker's shape (problems, then blocking steps): one report type.
+PeriodReport = CheckReport
 
 
 def _with(where: Placement, changes: list[tuple[int, int, int]]) -> Placement:

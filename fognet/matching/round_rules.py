@@ -91,7 +91,7 @@ class Phase1:
     """What a worker knows of phase 1 (times in seconds on its own clock)."""
 
     sources: frozenset[PeerId]  # the round's live sources
-    done: frozenset[PeerId]  # those whose PROPOSALS_DONE came since their last proposal
+    done: frozenset[PeerId]  # those known done since their last proposal (the leader's PROPOSALS_DONE `everyone` names them all)
     ends_at: float  # phase 1's latest end (opening + phase1_s)
     last_propose: float  # when the last PROPOSE came
     settle_s: float  # quiet time waited once a peer died
