@@ -201,7 +201,10 @@ def _validate(inst: Instance) -> None:
 # --- JSON in and out -------------------------------------------------------------------
 
 
-def _get(obj: Mapping, key: str, kind: type | tuple[type, ...], where: str, default: Any = ...):
+def json_field(obj: Any, key: str, kind: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
+    """`obj[key]` of type `kind` (`default` when absent, if given), else InstanceError naming
+    `where`: the one reader of instance files (latency and period ones). A boolean is a
+    number or an int only where `kind` asks for bool."""
     if not isinstance(obj, Mapping):
         raise InstanceError(f"{where} must be a JSON object, got {type(obj).__name__}")
     if key not in obj:
@@ -209,13 +212,13 @@ def _get(obj: Mapping, key: str, kind: type | tuple[type, ...], where: str, defa
             raise InstanceError(f"{where} has no {key!r}")
         return default
     value = obj[key]
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         raise InstanceError(f"{where} field {key!r} has the wrong type: {value!r}")
     return value
 
 
 def _list(data: Mapping, key: str, required: bool = True) -> list:
-    value = _get(data, key, list, "instance", ... if required else [])
+    value = json_field(data, key, list, "instance", ... if required else [])
     return value
 
 
@@ -223,7 +226,7 @@ _NUM = (int, float)
 
 
 def _optional(obj: Mapping, key: str, where: str) -> float | None:
-    value = _get(obj, key, _NUM, where, None)
+    value = json_field(obj, key, _NUM, where, None)
     return None if value is None else float(value)
 
 
@@ -257,41 +260,41 @@ def parse_instance(data: Any) -> Instance:
     _version_1(data)
     workers = tuple(
         Worker(
-            id=PeerId(_get(w, "id", str, f"workers[{i}]")),
-            speed=float(_get(w, "speed", _NUM, f"workers[{i}]")),
-            backlog=float(_get(w, "backlog", _NUM, f"workers[{i}]", 0.0)),
-            quota=_get(w, "quota", int, f"workers[{i}]", None),
-            cap=float(_get(w, "cap", _NUM, f"workers[{i}]", 0.9)),
+            id=PeerId(json_field(w, "id", str, f"workers[{i}]")),
+            speed=float(json_field(w, "speed", _NUM, f"workers[{i}]")),
+            backlog=float(json_field(w, "backlog", _NUM, f"workers[{i}]", 0.0)),
+            quota=json_field(w, "quota", int, f"workers[{i}]", None),
+            cap=float(json_field(w, "cap", _NUM, f"workers[{i}]", 0.9)),
             nic=_optional(w, "nic", f"workers[{i}]"),
         )
         for i, w in enumerate(_list(data, "workers"))
     )
     links = tuple(
         Link(
-            a=PeerId(_get(lk, "a", str, f"links[{i}]")),
-            b=PeerId(_get(lk, "b", str, f"links[{i}]")),
-            bandwidth=float(_get(lk, "bandwidth", _NUM, f"links[{i}]")),
-            latency=float(_get(lk, "latency", _NUM, f"links[{i}]", 0.0)),
+            a=PeerId(json_field(lk, "a", str, f"links[{i}]")),
+            b=PeerId(json_field(lk, "b", str, f"links[{i}]")),
+            bandwidth=float(json_field(lk, "bandwidth", _NUM, f"links[{i}]")),
+            latency=float(json_field(lk, "latency", _NUM, f"links[{i}]", 0.0)),
         )
         for i, lk in enumerate(_list(data, "links", required=False))
     )
     subtasks = tuple(
         Subtask(
-            id=SubtaskId(_get(s, "id", str, f"subtasks[{i}]")),
-            source=PeerId(_get(s, "source", str, f"subtasks[{i}]")),
-            work=float(_get(s, "work", _NUM, f"subtasks[{i}]")),
-            in_bytes=_get(s, "in_bytes", _NUM, f"subtasks[{i}]", 0),
-            out_bytes=_get(s, "out_bytes", _NUM, f"subtasks[{i}]", 0),
-            stage=_get(s, "stage", int, f"subtasks[{i}]"),
+            id=SubtaskId(json_field(s, "id", str, f"subtasks[{i}]")),
+            source=PeerId(json_field(s, "source", str, f"subtasks[{i}]")),
+            work=float(json_field(s, "work", _NUM, f"subtasks[{i}]")),
+            in_bytes=json_field(s, "in_bytes", _NUM, f"subtasks[{i}]", 0),
+            out_bytes=json_field(s, "out_bytes", _NUM, f"subtasks[{i}]", 0),
+            stage=json_field(s, "stage", int, f"subtasks[{i}]"),
         )
         for i, s in enumerate(_list(data, "subtasks"))
     )
     local = tuple(
         LocalDevice(
-            source=PeerId(_get(d, "source", str, f"local[{i}]")),
-            speed=float(_get(d, "speed", _NUM, f"local[{i}]")),
-            backlog=float(_get(d, "backlog", _NUM, f"local[{i}]", 0.0)),
-            rate=float(_get(d, "rate", _NUM, f"local[{i}]")),
+            source=PeerId(json_field(d, "source", str, f"local[{i}]")),
+            speed=float(json_field(d, "speed", _NUM, f"local[{i}]")),
+            backlog=float(json_field(d, "backlog", _NUM, f"local[{i}]", 0.0)),
+            rate=float(json_field(d, "rate", _NUM, f"local[{i}]")),
             nic=_optional(d, "nic", f"local[{i}]"),
         )
         for i, d in enumerate(_list(data, "local"))
@@ -300,15 +303,15 @@ def parse_instance(data: Any) -> Instance:
     default_link = None
     if default is not None:
         default_link = DefaultLink(
-            bandwidth=float(_get(default, "bandwidth", _NUM, "default_link")),
-            latency=float(_get(default, "latency", _NUM, "default_link", 0.0)),
+            bandwidth=float(json_field(default, "bandwidth", _NUM, "default_link")),
+            latency=float(json_field(default, "latency", _NUM, "default_link", 0.0)),
         )
     return Instance(
         workers, links, subtasks, local, default_link,
-        rule=_get(data, "rule", str, "instance", "welfare"),
-        round_s=float(_get(data, "round_s", _NUM, "instance", 1.0)),
-        arrival=_get(data, "arrival", str, "instance", "fixed"),
-        queue=_get(data, "queue", str, "instance", "sjf"),
+        rule=json_field(data, "rule", str, "instance", "welfare"),
+        round_s=float(json_field(data, "round_s", _NUM, "instance", 1.0)),
+        arrival=json_field(data, "arrival", str, "instance", "fixed"),
+        queue=json_field(data, "queue", str, "instance", "sjf"),
     )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from fognet.errors import InstanceError
+from fognet.matching.instance import json_field
 from fognet.matching.period import PeriodInstance, Placement
 from fognet.partition.cost import ClusterState, LinkState, PeerState
 from fognet.partition.throughput import ChainProblem, _rates
@@ -47,16 +48,9 @@ def objective_of(data: Any) -> str:
 
 
 def _field(obj: Any, key: str, where: str, kind: type | tuple = (int, float), default: Any = ...) -> Any:
-    if not isinstance(obj, Mapping):
-        raise InstanceError(f"{where} must be a JSON object, got {type(obj).__name__}")
-    if key not in obj:
-        if default is ...:
-            raise InstanceError(f"{where} has no {key!r}")
-        return default
-    value = obj[key]
-    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-        raise InstanceError(f"{where} field {key!r} has the wrong type: {value!r}")
-    if kind == (int, float) and not (math.isfinite(value) and value >= 0):
+    """matching.instance's reader; a number must also be finite and >= 0."""
+    value = json_field(obj, key, kind, where, default)
+    if kind == (int, float) and key in obj and not (math.isfinite(value) and value >= 0):
         raise InstanceError(f"{where} field {key!r} must be a finite number >= 0, not {value!r}")
     return value
 
