@@ -65,6 +65,9 @@ class Summary:
     #                          mean simulated, frame-weighted. A prediction is an expected latency;
     #                          per frame the figure above also counts how frames of one stream
     #                          scatter around their mean (queueing), this one only the model's error
+    prediction_error_per_source: float  # the same per source over the whole run: with a few frames
+    #                          per source and round, the figure above still holds their scatter
+    prediction_bias: float  # mean predicted over mean simulated, minus 1 (> 0: the model over-prices)
     game_gap: float | None  # optimum runs: the game's predicted total over the optimum's, minus 1
     planner_runs: int
     subtasks: int
@@ -106,6 +109,8 @@ def summarise(sim: Simulation, wall_s: float) -> RunResult:
         offloaded=_mean(float(r.peers != r.source) for r in records),
         prediction_error=_mean(abs(r.latency_s - r.predicted_s) / r.latency_s for r in records if r.latency_s > 0),
         prediction_error_of_mean=error_of_mean(records),
+        prediction_error_per_source=error_of_mean(records, per_round=False),
+        prediction_bias=prediction_bias(records),
         game_gap=(sim.objectives[0] / sim.objectives[1] - 1.0) if sim.objectives[1] > 0 else None,
         planner_runs=sim.planning.planner_runs,
         subtasks=sim.subtasks,
@@ -115,11 +120,12 @@ def summarise(sim: Simulation, wall_s: float) -> RunResult:
     return RunResult(summary, records)
 
 
-def error_of_mean(records: Sequence[FrameRecord]) -> float:
-    """Frame-weighted mean over (source, round) of |mean simulated - predicted| / mean simulated."""
+def error_of_mean(records: Sequence[FrameRecord], per_round: bool = True) -> float:
+    """Frame-weighted mean over (source, round), or over sources for the whole run, of
+    |mean simulated - mean predicted| / mean simulated."""
     groups: dict[tuple[str, int], list[FrameRecord]] = {}
     for r in records:
-        groups.setdefault((r.source, r.round), []).append(r)
+        groups.setdefault((r.source, r.round if per_round else 0), []).append(r)
     total = weight = 0.0
     for group in groups.values():
         simulated = sum(r.latency_s for r in group) / len(group)
@@ -128,6 +134,13 @@ def error_of_mean(records: Sequence[FrameRecord]) -> float:
             total += len(group) * abs(simulated - predicted) / simulated
             weight += len(group)
     return total / weight if weight else math.nan
+
+
+def prediction_bias(records: Sequence[FrameRecord]) -> float:
+    """Total predicted over total simulated latency, minus 1: the model's systematic error,
+    which the absolute errors above cannot tell apart from scatter."""
+    simulated = sum(r.latency_s for r in records)
+    return sum(r.predicted_s for r in records) / simulated - 1.0 if simulated > 0 else math.nan
 
 
 def _mean(values: Iterable[float]) -> float:
