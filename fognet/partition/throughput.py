@@ -146,7 +146,7 @@ class ChainProblem:
             need=table.total[np.ix_(idx, idx)].astype(float), peers=peers,
             speed=np.array([state.peers[p].speed for p in peers]),
             memory=np.array([state.peers[p].memory or math.inf for p in peers]),
-            rate=_rates(state, peers), source=source,
+            rate=send_rates(state, peers), source=source,
         )
 
     def compute(self, a: int, b: int) -> np.ndarray:
@@ -160,7 +160,11 @@ class ChainProblem:
         return self.nbytes[k] / self.rate[q, p] if self.rate[q, p] > 0 else math.inf
 
 
-def _rates(state: ClusterState, peers: tuple[str, ...]) -> np.ndarray:
+def send_rates(state: ClusterState, peers: tuple[str, ...]) -> np.ndarray:
+    """Bytes/s from each of `peers` (rows) to each (columns): the link's bandwidth capped by
+    the sender's NIC (`partition.cost.send_rate`), inf to itself, 0 out of reach. Every
+    chain problem prices its links with it, from a model (`ChainProblem.from_graph`) or from
+    an instance file (`placement.period_file`)."""
     rate = np.zeros((len(peers), len(peers)))
     for q, a in enumerate(peers):
         for p, b in enumerate(peers):

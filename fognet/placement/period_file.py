@@ -33,7 +33,7 @@ from fognet.errors import InstanceError
 from fognet.matching.instance import json_field
 from fognet.matching.period import PeriodInstance, Placement
 from fognet.partition.cost import ClusterState, LinkState, PeerState
-from fognet.partition.throughput import ChainProblem, _rates
+from fognet.partition.throughput import ChainProblem, send_rates
 from fognet.placement.chains import period_instance
 
 OBJECTIVES = ("latency", "period")
@@ -121,7 +121,7 @@ def parse_period_instance(data: Any) -> PeriodInstance:
         problems.append(ChainProblem(
             tuple(range(m)), np.concatenate([[0.0], np.cumsum(work)]), np.array(nbytes, dtype=float), need, order,
             np.array([state.peers[p].speed for p in order]),
-            np.array([state.peers[p].memory or math.inf for p in order]), _rates(state, order), source))
+            np.array([state.peers[p].memory or math.inf for p in order]), send_rates(state, order), source))
         bounds.append(tuple(range(m)))
         rates.append(float(_field(c, "rate", where, default=1.0)))
     if any(r <= 0 for r in rates):

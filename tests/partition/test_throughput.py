@@ -22,6 +22,7 @@ from fognet.partition.throughput import (
     greedy_chain,
     period_of,
     random_chain,
+    send_rates,
 )
 from fognet.partition.throughput_exact import optimal_chain
 from fognet.partition.throughput_region import acceleration
@@ -186,3 +187,15 @@ def test_a_chain_out_of_reach_is_not_blamed_on_memory() -> None:
                        need=[[0, 1, 2], [0, 0, 1], [0, 0, 0]], source=0)
     with pytest.raises(PlanError, match="no chain reaches"):
         bottleneck_chain(problem)
+
+
+def test_send_rates_cap_each_link_by_its_senders_nic() -> None:
+    state = ClusterState.of(
+        [PeerState("a", 1.0, nic=2e6), PeerState("b", 1.0), PeerState("c", 1.0)],
+        {("a", "b"): LinkState(5e6), ("b", "c"): LinkState(1e6)},
+    )
+    rate = send_rates(state, ("a", "b", "c"))
+    assert rate[0, 1] == 2e6 and rate[1, 0] == 5e6  # a's NIC caps its sends, not what it receives
+    assert rate[1, 2] == rate[2, 1] == 1e6
+    assert rate[0, 2] == rate[2, 0] == 0.0  # no link and no default: out of reach
+    assert all(rate[k, k] == math.inf for k in range(3))
