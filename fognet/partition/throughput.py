@@ -20,7 +20,7 @@ next frame enters as soon as the first stage is free. Its steady-state rate is
 positions (ITNAC cuts at articulation points; all positions are allowed too), so the
 planners are tested on hand-made problems. Planners: `bottleneck_chain` (a DP over
 positions and last peers minimising the bottleneck, each path's used peers carried
-along: a heuristic, since distinctness breaks the optimal substructure), `greedy_chain`,
+along, `throughput_dp`: a heuristic, since distinctness breaks the optimal substructure), `greedy_chain`,
 `random_chain`, and `throughput_exact.optimal_chain` (branch and bound);
 `throughput_region.acceleration` says whether partitioning pays at all, and why.
 
@@ -40,6 +40,7 @@ from fognet.model.graph import ModelGraph
 from fognet.partition.cost import ClusterState, send_rate
 from fognet.partition.encoding import DEFAULT_ENCODING, Encoding, wire_sizes
 from fognet.partition.memory import MemoryTable
+from fognet.partition.throughput_dp import chain_dp, walk
 
 CHAIN = "chain"
 
@@ -221,44 +222,22 @@ def single_device(problem: ChainProblem) -> ChainPlan | None:
 
 
 def bottleneck_chain(problem: ChainProblem) -> ChainPlan:
-    """Minimise the period by a DP over (stages so far, position, last peer), module doc;
-    PlanError if it finds no chain that fits the peers' memories.
-
-    best[s, k, p] is the least bottleneck of s stages covering positions [0, k) with the
-    last on p; each label carries its path's peers, which later stages may not reuse.
-    Keeping one label per stage count (not one per (k, p)) keeps the short paths that
-    use few peers alive beside the fast ones that use many."""
+    """Minimise the period by `throughput_dp.chain_dp` over (stages so far, position, last peer), each
+    stage at its compute and each link at its transfer (module doc), then `improve`;
+    PlanError if it finds no chain that fits the peers' memories."""
     m, n_peers, src = len(problem.positions), len(problem.peers), problem.src
-    layers = min(n_peers, m - 1)
-    best = np.full((layers + 1, m, n_peers), math.inf)
-    best[0, 0, src] = 0.0
-    used = np.zeros((layers + 1, m, n_peers, n_peers), dtype=bool)  # [s, k, p, peer on the path]
-    back = np.zeros((layers + 1, m, n_peers, 2), dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         link = problem.nbytes[:, None, None] / problem.rate[None, :, :]  # [a, q, p]
         link[:, problem.rate == 0] = math.inf
         link[:, np.arange(n_peers), np.arange(n_peers)] = 0.0
-    own = np.eye(n_peers, dtype=bool)
-    for b in range(1, m):
-        comp = (problem.work[b] - problem.work[:b])[:, None] / problem.speed[None, :]  # [a, p]
-        fit = problem.need[:b, b][:, None] <= problem.memory[None, :]  # [a, p]
-        for s in range(1, min(layers, b) + 1):
-            prev = best[s - 1, :b]  # [a, q]
-            if not np.isfinite(prev).any():
-                continue
-            cand = np.maximum(np.maximum(prev[:, :, None], comp[:, None, :]), link[:b])
-            cand[used[s - 1, :b]] = math.inf  # [a, q, p]: p is on the path to (a, q)
-            cand[np.broadcast_to(~fit[:, None, :], cand.shape)] = math.inf
-            flat = cand.reshape(b * n_peers, n_peers)
-            choice = np.argmin(flat, axis=0)
-            best[s, b] = flat[choice, np.arange(n_peers)]
-            a, q = np.divmod(choice, n_peers)
-            back[s, b, :, 0], back[s, b, :, 1] = a, q
-            used[s, b] = used[s - 1, a, q] | own
-    with np.errstate(divide="ignore"):
-        home = np.where(problem.rate[:, src] > 0, problem.nbytes[-1] / problem.rate[:, src], math.inf)
-    home[src] = 0.0
-    finals = np.maximum(best[:, m - 1, :], home[None, :])
+
+    def comp(b: int) -> np.ndarray:
+        return (problem.work[b] - problem.work[:b])[:, None] / problem.speed[None, :]  # [a, p]
+
+    def fit(b: int) -> np.ndarray:
+        return problem.need[:b, b][:, None] <= problem.memory[None, :]  # [a, p]
+
+    finals, back = chain_dp(link, src, min(n_peers, m - 1), comp, fit)
     s, p = np.unravel_index(int(np.argmin(finals)), finals.shape)
     if not math.isfinite(finals[s, p]):
         # the DP's labels all ran into used peers: start from greedy, else from any chain that fits
@@ -268,12 +247,7 @@ def bottleneck_chain(problem: ChainProblem) -> ChainPlan:
         if plan is None or not math.isfinite(plan.period):
             raise PlanError(_no_chain_message(problem))
         return plan
-    route, k = [], m - 1
-    while s > 0:
-        a, q = back[s, k, p]
-        route.append((int(a), k, int(p)))
-        k, p, s = int(a), int(q), s - 1
-    return improve(problem, route[::-1])
+    return improve(problem, walk(back, int(s), m - 1, int(p)))
 
 
 def _route_of(problem: ChainProblem, plan: ChainPlan) -> list[tuple[int, int, int]]:
