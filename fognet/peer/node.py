@@ -229,11 +229,12 @@ class Peer:
 
     def _round_figures(self) -> Figures:
         """Figures from `matching_state`, my backlog as held now and split by source (a
-        round leaves its own sources' part out: `placement.instance.backlog_without`)."""
+        round leaves its own sources' part out: `placement.instance.backlog_without`), and
+        the cap my admission refuses at, so the round never plans me past it."""
         held = self.executor.backlog()
         return replace(figures_from_cluster(self.name, self.matching_state()),
                        backlog_ref_s=held.total_ref_s, local_backlog_ref_s=held.total_ref_s,
-                       backlog_by_source=held.by_source)
+                       backlog_by_source=held.by_source, cap=self.config.cap)
 
     async def _report_events(self) -> None:
         while True:
