@@ -141,10 +141,18 @@ class ChainProblem:
         nbytes.append(sum(wire[t.name] for t in graph.outputs))
         table = table or MemoryTable.of(graph)
         idx = np.array(pos)
-        peers = tuple(sorted(state.peers))
+        return cls.on(state, source, tuple(sorted(state.peers)), pos, prefix[idx], np.array(nbytes, dtype=float),
+                      table.total[np.ix_(idx, idx)].astype(float))
+
+    @classmethod
+    def on(cls, state: ClusterState, source: str, peers: Sequence[str], positions: Sequence[int],
+           work: np.ndarray, nbytes: np.ndarray, need: np.ndarray) -> ChainProblem:
+        """A chain's figures (class doc) on `state`'s `peers`, in that order: each peer's
+        speed, memory (None: no limit) and send rates read from the state, by a model's
+        problem (`from_graph`) and an instance file's (`placement.period_file`) alike."""
+        peers = tuple(peers)
         return cls(
-            positions=pos, work=prefix[idx], nbytes=np.array(nbytes, dtype=float),
-            need=table.total[np.ix_(idx, idx)].astype(float), peers=peers,
+            positions=tuple(positions), work=work, nbytes=nbytes, need=need, peers=peers,
             speed=np.array([state.peers[p].speed for p in peers]),
             memory=np.array([state.peers[p].memory or math.inf for p in peers]),
             rate=send_rates(state, peers), source=source,
@@ -163,9 +171,8 @@ class ChainProblem:
 
 def send_rates(state: ClusterState, peers: tuple[str, ...]) -> np.ndarray:
     """Bytes/s from each of `peers` (rows) to each (columns): the link's bandwidth capped by
-    the sender's NIC (`partition.cost.send_rate`), inf to itself, 0 out of reach. Every
-    chain problem prices its links with it, from a model (`ChainProblem.from_graph`) or from
-    an instance file (`placement.period_file`)."""
+    the sender's NIC (`partition.cost.send_rate`), inf to itself, 0 out of reach: how every
+    chain problem prices its links (`ChainProblem.on`), from a model or an instance file."""
     rate = np.zeros((len(peers), len(peers)))
     for q, a in enumerate(peers):
         for p, b in enumerate(peers):

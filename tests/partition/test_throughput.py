@@ -199,3 +199,14 @@ def test_send_rates_cap_each_link_by_its_senders_nic() -> None:
     assert rate[1, 2] == rate[2, 1] == 1e6
     assert rate[0, 2] == rate[2, 0] == 0.0  # no link and no default: out of reach
     assert all(rate[k, k] == math.inf for k in range(3))
+
+
+def test_a_problem_on_a_state_reads_its_peers_in_the_order_given() -> None:
+    state = ClusterState.of([PeerState("a", 0.5, nic=2e6), PeerState("b", 2.0, memory=1e6)],
+                            {("a", "b"): LinkState(5e6)})
+    problem = ChainProblem.on(state, "a", ("b", "a"), range(2), np.array([0.0, 1.0]), np.array([10.0, 5.0]),
+                              np.zeros((2, 2)))
+    assert problem.peers == ("b", "a") and problem.src == 1 and problem.positions == (0, 1)
+    assert problem.speed.tolist() == [2.0, 0.5]
+    assert problem.memory.tolist() == [1e6, math.inf]  # no memory said: no limit
+    assert problem.rate.tolist() == send_rates(state, ("b", "a")).tolist() == [[math.inf, 5e6], [2e6, math.inf]]
