@@ -168,6 +168,14 @@ class ChainProblem:
             return 0.0
         return self.nbytes[k] / self.rate[q, p] if self.rate[q, p] > 0 else math.inf
 
+    def hops(self) -> np.ndarray:
+        """[k, q, p]: every `transfer(k, q, p)` at once (the same divisions)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            link = self.nbytes[:, None, None] / self.rate[None, :, :]
+        link[:, self.rate == 0] = math.inf
+        link[:, np.arange(len(self.peers)), np.arange(len(self.peers))] = 0.0
+        return link
+
 
 def send_rates(state: ClusterState, peers: tuple[str, ...]) -> np.ndarray:
     """Bytes/s from each of `peers` (rows) to each (columns): the link's bandwidth capped by
@@ -229,22 +237,12 @@ def single_device(problem: ChainProblem) -> ChainPlan | None:
 
 
 def bottleneck_chain(problem: ChainProblem) -> ChainPlan:
-    """Minimise the period by `throughput_dp.chain_dp` over (stages so far, position, last peer), each
-    stage at its compute and each link at its transfer (module doc), then `improve`;
-    PlanError if it finds no chain that fits the peers' memories."""
+    """Minimise the period: `throughput_dp.chain_dp`, each stage at its compute and each link
+    at its transfer, then `improve`; PlanError if no chain fits the peers' memories."""
     m, n_peers, src = len(problem.positions), len(problem.peers), problem.src
-    with np.errstate(divide="ignore", invalid="ignore"):
-        link = problem.nbytes[:, None, None] / problem.rate[None, :, :]  # [a, q, p]
-        link[:, problem.rate == 0] = math.inf
-        link[:, np.arange(n_peers), np.arange(n_peers)] = 0.0
-
-    def comp(b: int) -> np.ndarray:
-        return (problem.work[b] - problem.work[:b])[:, None] / problem.speed[None, :]  # [a, p]
-
-    def fit(b: int) -> np.ndarray:
-        return problem.need[:b, b][:, None] <= problem.memory[None, :]  # [a, p]
-
-    finals, back = chain_dp(link, src, min(n_peers, m - 1), comp, fit)
+    finals, back = chain_dp(problem.hops(), src, min(n_peers, m - 1),
+                            lambda b: (problem.work[b] - problem.work[:b])[:, None] / problem.speed[None, :],
+                            lambda b: problem.need[:b, b][:, None] <= problem.memory[None, :])
     s, p = np.unravel_index(int(np.argmin(finals)), finals.shape)
     if not math.isfinite(finals[s, p]):
         # the DP's labels all ran into used peers: start from greedy, else from any chain that fits

@@ -77,9 +77,8 @@ def _background(inst: PeriodInstance, where: Placement, j: int) -> tuple[np.ndar
 
 def _hops(problem: ChainProblem, rate: float, link_bg: np.ndarray) -> np.ndarray:
     """[a, q, p]: the cost on link q -> p of moving position a's bytes over it (0 on q == p)."""
-    n, m = len(problem.peers), len(problem.positions)
-    own = np.array([[[problem.transfer(a, q, p) for p in range(n)] for q in range(n)] for a in range(m)])
-    cost = link_bg[None, :, :] + rate * own
+    n = len(problem.peers)
+    cost = link_bg[None, :, :] + rate * problem.hops()
     cost[:, np.arange(n), np.arange(n)] = 0.0
     return cost
 

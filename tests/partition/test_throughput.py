@@ -210,3 +210,12 @@ def test_a_problem_on_a_state_reads_its_peers_in_the_order_given() -> None:
     assert problem.speed.tolist() == [2.0, 0.5]
     assert problem.memory.tolist() == [1e6, math.inf]  # no memory said: no limit
     assert problem.rate.tolist() == send_rates(state, ("b", "a")).tolist() == [[math.inf, 5e6], [2e6, math.inf]]
+
+
+def test_hops_are_every_transfer_at_once() -> None:
+    problem = _problem([0, 1, 2, 3], [100, 50, 0, 10], [1.0, 2.0, 1.0],
+                       [[0, 1e3, 0], [2e3, 0, 5e2], [1e3, 1e3, 0]])
+    hops = problem.hops()
+    for k, q, p in itertools.product(range(4), range(3), range(3)):
+        assert hops[k, q, p] == problem.transfer(k, q, p), (k, q, p)
+    assert hops[0, 0, 2] == math.inf and hops[2, 0, 1] == 0.0 and hops[1, 1, 1] == 0.0
