@@ -159,8 +159,8 @@ class ChainProblem:
         )
 
     def compute(self, a: int, b: int) -> np.ndarray:
-        """Seconds of positions [a, b) on every peer."""
-        return (self.work[b] - self.work[a]) / self.speed
+        """Seconds of positions [a, b) on every peer; with `a` an array of starts, [a, p]."""
+        return (self.work[b] - self.work[a])[..., None] / self.speed
 
     def transfer(self, k: int, q: int, p: int) -> float:
         """Seconds to move position k's crossing bytes from peer q to peer p."""
@@ -241,7 +241,7 @@ def bottleneck_chain(problem: ChainProblem) -> ChainPlan:
     at its transfer, then `improve`; PlanError if no chain fits the peers' memories."""
     m, n_peers, src = len(problem.positions), len(problem.peers), problem.src
     finals, back = chain_dp(problem.hops(), src, min(n_peers, m - 1),
-                            lambda b: (problem.work[b] - problem.work[:b])[:, None] / problem.speed[None, :],
+                            lambda b: problem.compute(np.arange(b), b),
                             lambda b: problem.need[:b, b][:, None] <= problem.memory[None, :])
     s, p = np.unravel_index(int(np.argmin(finals)), finals.shape)
     if not math.isfinite(finals[s, p]):

@@ -96,7 +96,7 @@ def respond(problem: ChainProblem, inst: PeriodInstance, where: Placement, j: in
     allowed = np.array([inst.allowed(j, p) for p in range(n)])
 
     def comp(b: int) -> np.ndarray:  # [a, p]
-        return site_bg[None, :] + scale[None, :] * np.array([problem.compute(a, b) for a in range(b)])
+        return site_bg[None, :] + scale[None, :] * problem.compute(np.arange(b), b)
 
     def fits(b: int) -> np.ndarray:  # [a, p]
         return (problem.need[:b, b][:, None] <= free[None, :]) & allowed[None, :]

@@ -219,3 +219,12 @@ def test_hops_are_every_transfer_at_once() -> None:
     for k, q, p in itertools.product(range(4), range(3), range(3)):
         assert hops[k, q, p] == problem.transfer(k, q, p), (k, q, p)
     assert hops[0, 0, 2] == math.inf and hops[2, 0, 1] == 0.0 and hops[1, 1, 1] == 0.0
+
+
+def test_compute_of_every_start_at_once_is_each_starts() -> None:
+    problem = _problem([0, 1, 3, 6], [1, 1, 1, 1], [1.0, 2.0], [[0, 1], [1, 0]])
+    table = problem.compute(np.arange(3), 3)
+    assert table.shape == (3, 2)
+    for a in range(3):
+        assert table[a].tolist() == problem.compute(a, 3).tolist()
+    assert problem.compute(1, 3).tolist() == [5.0, 2.5]
