@@ -106,12 +106,12 @@ def plan(model, cluster_path, source, as_json, profile_path, estimate, no_spatia
         if not as_json:
             Console().print(mode.describe(), soft_wrap=True)
         if sources is not None:
-            from fognet.cli.plan_throughput import show_shared, source_rates, worker_caps
+            from fognet.cli.plan_throughput import show_shared, source_rates
 
             workers = {p.name for p in cluster.workers}
             show_shared(graph, times, cluster_state(cluster, mode.link_scale), sources, workers,
                         f"{loaded.name} on {cluster.name} (node times: {basis})", as_json, encoding,
-                        source_rates(cluster, sources, rate_text), worker_caps(cluster))
+                        source_rates(cluster, sources, rate_text))
             return
         show_throughput(graph, times, cluster_state(cluster, mode.link_scale), source, title, as_json, encoding)
         return

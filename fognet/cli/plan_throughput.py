@@ -91,27 +91,21 @@ def source_rates(cluster, sources: list[str], text: str | None) -> list[float]:
     return rates
 
 
-def worker_caps(cluster) -> dict[str, float]:
-    """The share of its time each peer lends: a worker's profile `cap` (default 0.9), 1 for a
-    pure source (its own device never refuses its own stages)."""
-    return {p.name: p.profile.cap if p.is_worker else 1.0 for p in cluster.peers}
-
-
 def _fps(sources: list[str], rates, scale: float = 1.0) -> str:
     return ", ".join(f"{s} {r * scale:.3g}" for s, r in zip(sources, rates, strict=True))
 
 
 def show_shared(graph, times, state: ClusterState, sources: list[str], workers: set[str], title: str,
-                as_json: bool, encoding: Encoding, rates: list[float] | None = None,
-                caps: dict[str, float] | None = None) -> None:
-    """Plan several sources' chains together on the shared peers: joint planning (cuts re-planned
-    with the period game, `placement.chain_joint`) beside the game on each source's solo cuts
-    and the chains planned apart; print them (or their JSON)."""
+                as_json: bool, encoding: Encoding, rates: list[float] | None = None) -> None:
+    """Plan several sources' chains together on the shared peers (each lending the `cap` of
+    its PeerState): joint planning (cuts re-planned with the period game,
+    `placement.chain_joint`) beside the game on each source's solo cuts and the chains
+    planned apart; print them (or their JSON)."""
     from fognet.matching.period import evaluate, problems
     from fognet.placement.chain_joint import plan_chains_jointly
     from fognet.placement.chains import solo_chains
 
-    setup = solo_chains(graph, times, state, sources, workers, encoding, rates, caps)
+    setup = solo_chains(graph, times, state, sources, workers, encoding, rates)
     joint = plan_chains_jointly(setup)
     inst, result = joint.instance, joint.result
     alone = evaluate(setup.instance(), setup.apart)

@@ -17,11 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-import numpy as np
-
 from fognet.data.source import Pixels
 from fognet.partition.spatial_slices import SliceSpec, split_inputs
 from fognet.peer.executor import Job, JobResult
+from fognet.peer.remote import held_bytes
 
 
 def slice_inputs(tensors: Mapping[str, object], spec: SliceSpec) -> dict[str, object]:
@@ -33,9 +32,8 @@ def slice_inputs(tensors: Mapping[str, object], spec: SliceSpec) -> dict[str, ob
 
 
 def wire_bytes(job: Job, result: JobResult) -> tuple[int, int]:
-    """(in, out) bytes of a subtask on the wire when its runner says, else as held."""
-    held_in = sum(int(v.nbytes) for v in job.tensors.values())
-    held_out = sum(int(np.asarray(v).nbytes) for v in result.outputs.values())
-    sent_in = result.in_wire_bytes if result.in_wire_bytes >= 0 else held_in
-    sent_out = result.out_wire_bytes if result.out_wire_bytes >= 0 else held_out
+    """(in, out) bytes of a subtask on the wire when its runner says (`Peer.run_subtask` to
+    another peer always does), else as held (`peer.remote.held_bytes`, counted only then)."""
+    sent_in = result.in_wire_bytes if result.in_wire_bytes >= 0 else held_bytes(job.tensors)
+    sent_out = result.out_wire_bytes if result.out_wire_bytes >= 0 else held_bytes(result.outputs)
     return sent_in, sent_out

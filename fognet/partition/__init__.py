@@ -15,6 +15,7 @@ cost               the latency formulas of DESIGN.md
 plan               the dynamic program over cuts and spatial splits
 memory             a partition's memory: its weights plus its peak live activations
 throughput         chain plans scored by their period (Feltin et al.; ITNAC's placement)
+throughput_dp      the bottleneck DP over (stages, position, last peer) that chain planners share
 throughput_exact   the exact minimum period of a chain plan (branch and bound)
 throughput_region  the acceleration region as a verdict: does partitioning pay, and why
 replan             when to re-plan and when to switch (thresholds, hysteresis)

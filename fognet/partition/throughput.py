@@ -20,7 +20,7 @@ next frame enters as soon as the first stage is free. Its steady-state rate is
 positions (ITNAC cuts at articulation points; all positions are allowed too), so the
 planners are tested on hand-made problems. Planners: `bottleneck_chain` (a DP over
 positions and last peers minimising the bottleneck, each path's used peers carried
-along: a heuristic, since distinctness breaks the optimal substructure), `greedy_chain`,
+along, `throughput_dp`: a heuristic, since distinctness breaks the optimal substructure), `greedy_chain`,
 `random_chain`, and `throughput_exact.optimal_chain` (branch and bound);
 `throughput_region.acceleration` says whether partitioning pays at all, and why.
 
@@ -40,6 +40,7 @@ from fognet.model.graph import ModelGraph
 from fognet.partition.cost import ClusterState, send_rate
 from fognet.partition.encoding import DEFAULT_ENCODING, Encoding, wire_sizes
 from fognet.partition.memory import MemoryTable
+from fognet.partition.throughput_dp import chain_dp, walk
 
 CHAIN = "chain"
 
@@ -140,18 +141,26 @@ class ChainProblem:
         nbytes.append(sum(wire[t.name] for t in graph.outputs))
         table = table or MemoryTable.of(graph)
         idx = np.array(pos)
-        peers = tuple(sorted(state.peers))
+        return cls.on(state, source, tuple(sorted(state.peers)), pos, prefix[idx], np.array(nbytes, dtype=float),
+                      table.total[np.ix_(idx, idx)].astype(float))
+
+    @classmethod
+    def on(cls, state: ClusterState, source: str, peers: Sequence[str], positions: Sequence[int],
+           work: np.ndarray, nbytes: np.ndarray, need: np.ndarray) -> ChainProblem:
+        """A chain's figures (class doc) on `state`'s `peers`, in that order: each peer's
+        speed, memory (None: no limit) and send rates read from the state, by a model's
+        problem (`from_graph`) and an instance file's (`placement.period_file`) alike."""
+        peers = tuple(peers)
         return cls(
-            positions=pos, work=prefix[idx], nbytes=np.array(nbytes, dtype=float),
-            need=table.total[np.ix_(idx, idx)].astype(float), peers=peers,
+            positions=tuple(positions), work=work, nbytes=nbytes, need=need, peers=peers,
             speed=np.array([state.peers[p].speed for p in peers]),
             memory=np.array([state.peers[p].memory or math.inf for p in peers]),
-            rate=_rates(state, peers), source=source,
+            rate=send_rates(state, peers), source=source,
         )
 
     def compute(self, a: int, b: int) -> np.ndarray:
-        """Seconds of positions [a, b) on every peer."""
-        return (self.work[b] - self.work[a]) / self.speed
+        """Seconds of positions [a, b) on every peer; with `a` an array of starts, [a, p]."""
+        return (self.work[b] - self.work[a])[..., None] / self.speed
 
     def transfer(self, k: int, q: int, p: int) -> float:
         """Seconds to move position k's crossing bytes from peer q to peer p."""
@@ -159,8 +168,19 @@ class ChainProblem:
             return 0.0
         return self.nbytes[k] / self.rate[q, p] if self.rate[q, p] > 0 else math.inf
 
+    def hops(self) -> np.ndarray:
+        """[k, q, p]: every `transfer(k, q, p)` at once (the same divisions)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            link = self.nbytes[:, None, None] / self.rate[None, :, :]
+        link[:, self.rate == 0] = math.inf
+        link[:, np.arange(len(self.peers)), np.arange(len(self.peers))] = 0.0
+        return link
 
-def _rates(state: ClusterState, peers: tuple[str, ...]) -> np.ndarray:
+
+def send_rates(state: ClusterState, peers: tuple[str, ...]) -> np.ndarray:
+    """Bytes/s from each of `peers` (rows) to each (columns): the link's bandwidth capped by
+    the sender's NIC (`partition.cost.send_rate`), inf to itself, 0 out of reach: how every
+    chain problem prices its links (`ChainProblem.on`), from a model or an instance file."""
     rate = np.zeros((len(peers), len(peers)))
     for q, a in enumerate(peers):
         for p, b in enumerate(peers):
@@ -217,44 +237,12 @@ def single_device(problem: ChainProblem) -> ChainPlan | None:
 
 
 def bottleneck_chain(problem: ChainProblem) -> ChainPlan:
-    """Minimise the period by a DP over (stages so far, position, last peer), module doc;
-    PlanError if it finds no chain that fits the peers' memories.
-
-    best[s, k, p] is the least bottleneck of s stages covering positions [0, k) with the
-    last on p; each label carries its path's peers, which later stages may not reuse.
-    Keeping one label per stage count (not one per (k, p)) keeps the short paths that
-    use few peers alive beside the fast ones that use many."""
+    """Minimise the period: `throughput_dp.chain_dp`, each stage at its compute and each link
+    at its transfer, then `improve`; PlanError if no chain fits the peers' memories."""
     m, n_peers, src = len(problem.positions), len(problem.peers), problem.src
-    layers = min(n_peers, m - 1)
-    best = np.full((layers + 1, m, n_peers), math.inf)
-    best[0, 0, src] = 0.0
-    used = np.zeros((layers + 1, m, n_peers, n_peers), dtype=bool)  # [s, k, p, peer on the path]
-    back = np.zeros((layers + 1, m, n_peers, 2), dtype=np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        link = problem.nbytes[:, None, None] / problem.rate[None, :, :]  # [a, q, p]
-        link[:, problem.rate == 0] = math.inf
-        link[:, np.arange(n_peers), np.arange(n_peers)] = 0.0
-    own = np.eye(n_peers, dtype=bool)
-    for b in range(1, m):
-        comp = (problem.work[b] - problem.work[:b])[:, None] / problem.speed[None, :]  # [a, p]
-        fit = problem.need[:b, b][:, None] <= problem.memory[None, :]  # [a, p]
-        for s in range(1, min(layers, b) + 1):
-            prev = best[s - 1, :b]  # [a, q]
-            if not np.isfinite(prev).any():
-                continue
-            cand = np.maximum(np.maximum(prev[:, :, None], comp[:, None, :]), link[:b])
-            cand[used[s - 1, :b]] = math.inf  # [a, q, p]: p is on the path to (a, q)
-            cand[np.broadcast_to(~fit[:, None, :], cand.shape)] = math.inf
-            flat = cand.reshape(b * n_peers, n_peers)
-            choice = np.argmin(flat, axis=0)
-            best[s, b] = flat[choice, np.arange(n_peers)]
-            a, q = np.divmod(choice, n_peers)
-            back[s, b, :, 0], back[s, b, :, 1] = a, q
-            used[s, b] = used[s - 1, a, q] | own
-    with np.errstate(divide="ignore"):
-        home = np.where(problem.rate[:, src] > 0, problem.nbytes[-1] / problem.rate[:, src], math.inf)
-    home[src] = 0.0
-    finals = np.maximum(best[:, m - 1, :], home[None, :])
+    finals, back = chain_dp(problem.hops(), src, min(n_peers, m - 1),
+                            lambda b: problem.compute(np.arange(b), b),
+                            lambda b: problem.need[:b, b][:, None] <= problem.memory[None, :])
     s, p = np.unravel_index(int(np.argmin(finals)), finals.shape)
     if not math.isfinite(finals[s, p]):
         # the DP's labels all ran into used peers: start from greedy, else from any chain that fits
@@ -264,12 +252,7 @@ def bottleneck_chain(problem: ChainProblem) -> ChainPlan:
         if plan is None or not math.isfinite(plan.period):
             raise PlanError(_no_chain_message(problem))
         return plan
-    route, k = [], m - 1
-    while s > 0:
-        a, q = back[s, k, p]
-        route.append((int(a), k, int(p)))
-        k, p, s = int(a), int(q), s - 1
-    return improve(problem, route[::-1])
+    return improve(problem, walk(back, int(s), m - 1, int(p)))
 
 
 def _route_of(problem: ChainProblem, plan: ChainPlan) -> list[tuple[int, int, int]]:

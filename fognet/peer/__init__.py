@@ -8,6 +8,7 @@ executor     onnxruntime sessions per (model, node range, slice), one worker thr
 backlog      the work a peer holds, split by the source each job is for (STATE's q_p)
 admission    whether a worker takes one more subtask: its utilisation cap, a bounded queue (BUSY)
 chain        the chain data flow, worker side: run my stage, hand the result to the next
+remote       a source's side of EXEC: a subtask sent to another peer, and the bytes it took
 lru          the byte-bounded LRU that keeps the executor's models and sessions bounded
 slicing      the two ends of a spatial stage (split with halo, crop, merge)
 trust        a closed peer's checks at start, its open-mode warning, whom beacons may introduce

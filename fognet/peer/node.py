@@ -46,7 +46,8 @@ API
         .cluster_state(links=None, default_link=None) -> ClusterState
         .matchmaker                        DINA-O rounds (fognet.peer.match.matchmaker); MATCH_TYPES go to it
         .matching_state: () -> ClusterState   what its round figures are read from (cluster_state)
-        await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner (wire bytes in it)
+        await .run_subtask(peer, job, timeout) -> JobResult   the requester's runner (wire bytes in it;
+                                           another peer's through .remote, fognet.peer.remote)
         .wire_ratio                        wire / raw bytes of the activations it exchanged (prices LZ4)
         await .ensure_model(sha256, source) -> Path           fetch by hash if missing
         await .wait_for_peers(count, timeout) -> dict[name, address]
@@ -56,9 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,6 +88,7 @@ from fognet.peer.executor import (
 from fognet.peer.fetch import ModelFetcher
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
 from fognet.peer.membership import DEFAULT_MAX_MEMBERS, EventKind, MemberEvent, Membership
+from fognet.peer.remote import RemoteRunner
 from fognet.peer.store import CHUNK_BYTES, MAX_MODEL_BYTES, ModelStore, check_sha
 from fognet.placement.instance import Figures, figures_from_cluster
 
@@ -164,7 +164,7 @@ class Peer:
         )
         self.fetcher = ModelFetcher(self.name, self.store, self.transport, self.address_of)
         self.wire_ratio = WireRatio()  # wire bytes / raw bytes of the activations it exchanged
-        self._ids = itertools.count()
+        self.remote = RemoteRunner(self.name, self.transport, self.address_of, config.activations, self.wire_ratio)
         self._warn = RateLimitedLog(log)  # refusals are caused by what arrives: bounded
         self._handlers = {
             MsgType.EXEC: self._on_exec,
@@ -229,11 +229,12 @@ class Peer:
 
     def _round_figures(self) -> Figures:
         """Figures from `matching_state`, my backlog as held now and split by source (a
-        round leaves its own sources' part out: `placement.instance.backlog_without`)."""
+        round leaves its own sources' part out: `placement.instance.backlog_without`), and
+        the cap my admission refuses at, so the round never plans me past it."""
         held = self.executor.backlog()
         return replace(figures_from_cluster(self.name, self.matching_state()),
                        backlog_ref_s=held.total_ref_s, local_backlog_ref_s=held.total_ref_s,
-                       backlog_by_source=held.by_source)
+                       backlog_by_source=held.by_source, cap=self.config.cap)
 
     async def _report_events(self) -> None:
         while True:
@@ -342,32 +343,11 @@ class Peer:
     # --- being a source --------------------------------------------------------------
 
     async def run_subtask(self, peer: str, job: Job, timeout: float) -> JobResult:
-        """Run `job` on `peer` (this peer's own executor when it is itself)."""
+        """Run `job` on `peer`: this peer's own executor when it is itself, else EXEC
+        (`fognet.peer.remote`, which says the bytes the wire carried)."""
         if peer == self.name:  # my own frame's stage: my share of my backlog
             return await self.executor.run(replace(job, source=job.source or self.name))
-        addr = self.address_of(peer)
-        if addr is None:
-            raise PeerUnreachable(f"peer {peer} is not a live member of the cluster")
-        key = job.key
-        rows = key.rows or (-1, -1)
-        body = wire.Exec(
-            task=self.name, subtask=str(next(self._ids)), model_sha256=key.sha256,
-            node_start=key.start, node_stop=key.stop, row_start=rows[0], row_stop=rows[1],
-            work_ref_s=job.work_s, activations=self.config.activations,
-        )
-        tensors, sent = pack_tensors(job.tensors, self.config.activations)
-        started = time.monotonic()
-        try:
-            reply, outputs = await self.transport.request(addr, Header(body), tensors, timeout_s=timeout)
-        except PeerUnreachable as exc:  # as it happened: after how long, and why (timeout or gone)
-            raise PeerUnreachable(
-                f"peer {peer} ({addr}): no answer to nodes [{key.start}, {key.stop}) after "
-                f"{time.monotonic() - started:.2f} s (timeout {timeout:.3g} s; {exc})"
-            ) from exc
-        result: wire.Result = reply.body
-        self.wire_ratio.add(sent.raw, sent.wire)
-        self.wire_ratio.add(sum(int(np.asarray(v).nbytes) for v in outputs.values()), result.out_wire_bytes)
-        return JobResult(dict(outputs), result.wait_s, result.compute_s, sent.total, result.out_wire_bytes)
+        return await self.remote.run(peer, job, timeout)
 
     def address_of(self, name: str) -> str | None:
         member = self.membership.table.get(name)

@@ -16,7 +16,7 @@ while some source's cuts change and the key falls, for `MAX_ITERATIONS` rounds a
 Each adopted response and each warm-started game lowers the key, so the kept iterate is
 never above the game on the cuts it started from (the fixed-cuts game).
 
-`respond` is `partition.throughput.bottleneck_chain`'s DP over (stages so far, position,
+`respond` is `partition.throughput_dp.chain_dp`, `throughput.bottleneck_chain`'s DP over (stages so far, position,
 last peer), with each resource's cost the others' utilisation on it plus the source's
 own (its rate x the chain's seconds, by `ChainProblem.compute` / `transfer`, over the
 peer's cap, `PeriodInstance.site_scale`), a stage fitting a peer's memory left free by
@@ -46,6 +46,7 @@ from fognet.matching.period import (
 )
 from fognet.matching.period_game import PeriodResult, play
 from fognet.partition.throughput import ChainProblem
+from fognet.partition.throughput_dp import chain_dp, walk
 from fognet.placement.chains import ChainSetup, chain_job
 
 MAX_ITERATIONS = 3  # best-response rounds after the first game; DESIGN.md: "a few iterations at most"
@@ -76,9 +77,8 @@ def _background(inst: PeriodInstance, where: Placement, j: int) -> tuple[np.ndar
 
 def _hops(problem: ChainProblem, rate: float, link_bg: np.ndarray) -> np.ndarray:
     """[a, q, p]: the cost on link q -> p of moving position a's bytes over it (0 on q == p)."""
-    n, m = len(problem.peers), len(problem.positions)
-    own = np.array([[[problem.transfer(a, q, p) for p in range(n)] for q in range(n)] for a in range(m)])
-    cost = link_bg[None, :, :] + rate * own
+    n = len(problem.peers)
+    cost = link_bg[None, :, :] + rate * problem.hops()
     cost[:, np.arange(n), np.arange(n)] = 0.0
     return cost
 
@@ -94,46 +94,21 @@ def respond(problem: ChainProblem, inst: PeriodInstance, where: Placement, j: in
     link = _hops(problem, rate, link_bg)
     free = inst.memory - memory_used(inst, where, skip=j)
     allowed = np.array([inst.allowed(j, p) for p in range(n)])
+
+    def comp(b: int) -> np.ndarray:  # [a, p]
+        return site_bg[None, :] + scale[None, :] * problem.compute(np.arange(b), b)
+
+    def fits(b: int) -> np.ndarray:  # [a, p]
+        return (problem.need[:b, b][:, None] <= free[None, :]) & allowed[None, :]
+
     layers = min(int(allowed.sum()), m - 1)
-    best = np.full((layers + 1, m, n), math.inf)
-    best[0, 0, src] = 0.0
-    used = np.zeros((layers + 1, m, n, n), dtype=bool)  # [s, k, p, peer on the path]
-    back = np.zeros((layers + 1, m, n, 2), dtype=np.int64)
-    own = np.eye(n, dtype=bool)
-    for b in range(1, m):
-        comp = site_bg[None, :] + scale[None, :] * np.array([problem.compute(a, b) for a in range(b)])  # [a, p]
-        ok = (problem.need[:b, b][:, None] <= free[None, :]) & allowed[None, :]
-        for s in range(1, min(layers, b) + 1):
-            prev = best[s - 1, :b]  # [a, q]
-            if not np.isfinite(prev).any():
-                continue
-            cand = np.maximum(np.maximum(prev[:, :, None], comp[:, None, :]), link[:b])
-            cand[used[s - 1, :b]] = math.inf  # p already on the path to (a, q)
-            cand[np.broadcast_to(~ok[:, None, :], cand.shape)] = math.inf
-            flat = cand.reshape(b * n, n)
-            choice = np.argmin(flat, axis=0)
-            best[s, b] = flat[choice, np.arange(n)]
-            a, q = np.divmod(choice, n)
-            back[s, b, :, 0], back[s, b, :, 1] = a, q
-            used[s, b] = used[s - 1, a, q] | own
-    home = link[m - 1, :, src]
-    finals = np.maximum(best[:, m - 1, :], home[None, :])
+    finals, back = chain_dp(link, src, layers, comp, fits)
     options = []
     for s in range(1, layers + 1):  # each stage count's best end: the whole key decides between them
         p = int(np.argmin(finals[s]))
         if math.isfinite(finals[s, p]):
-            options.append(_response(problem, inst, where, j, _walk(back, s, m - 1, p)))
+            options.append(_response(problem, inst, where, j, [(a, q) for a, _, q in walk(back, s, m - 1, p)]))
     return min(options, key=lambda r: key(r.instance, r.placement), default=None)
-
-
-def _walk(back: np.ndarray, s: int, k: int, p: int) -> list[tuple[int, int]]:
-    """The DP's stages (start position, peer) ending at (s, k, p), first stage first."""
-    out = []
-    while s > 0:
-        a, q = back[s, k, p]
-        out.append((int(a), p))
-        k, p, s = int(a), int(q), s - 1
-    return out[::-1]
 
 
 def _response(problem: ChainProblem, inst: PeriodInstance, where: Placement, j: int,

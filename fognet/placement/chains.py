@@ -9,7 +9,7 @@ API
     period_instance(problems, bounds, rates=None, cap=None, shared=None) -> PeriodInstance
     bounds_of(problem, plan), route_of(problem, plan): a ChainPlan's cuts and peers
     ChainSetup(problems, bounds, apart, rates, cap, shared)   .instance(bounds=None), .cuts(bounds=None)
-    solo_chains(graph, times, state, sources, workers, encoding, rates, cap) -> ChainSetup (solo cuts)
+    solo_chains(graph, times, state, sources, workers, encoding, rates) -> ChainSetup (solo cuts)
     alone(problem, keep), solo_chain(problem, keep), with_solo_cuts(setup): a source's chain planned alone
     random_chain_setup(sources, workers, positions, seed, ...) -> ChainSetup; random_period_instance: its instance
 """
@@ -17,7 +17,7 @@ API
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -114,20 +114,19 @@ class ChainSetup:
 
 
 def solo_chains(graph: ModelGraph, times: Sequence[float], state: ClusterState, sources: Sequence[str],
-                workers: set[str], encoding: Encoding = DEFAULT_ENCODING, rates: Sequence[float] | None = None,
-                cap: Mapping[str, float] | None = None) -> ChainSetup:
+                workers: set[str], encoding: Encoding = DEFAULT_ENCODING,
+                rates: Sequence[float] | None = None) -> ChainSetup:
     """Each source's chain of `graph`, cut where its own best chain alone (itself and the
     workers, `throughput.bottleneck_chain`) cuts it, priced on the whole cluster for the
-    period game: workers shared, a source's device hosting only its own stages, caps from
-    `cap` (by peer name; default the state's), every source at `rates` (default 1 frame/s).
+    period game: workers shared, a source's device hosting only its own stages, each peer
+    lending its state's `cap`, every source at `rates` (default 1 frame/s).
     Every node boundary is a candidate position."""
     positions = range(1, len(graph))
     problems = tuple(ChainProblem.from_graph(graph, times, state, source, positions=positions, encoding=encoding)
                      for source in sources)
     peers = problems[0].peers
-    caps = {p: s.cap for p, s in state.peers.items()} | dict(cap or {})
     setup = ChainSetup(problems, (), None, tuple([1.0] * len(problems) if rates is None else rates),
-                       tuple(caps[p] for p in peers), tuple(p in workers for p in peers))
+                       tuple(state.peers[p].cap for p in peers), tuple(p in workers for p in peers))
     return with_solo_cuts(setup)
 
 

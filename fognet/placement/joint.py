@@ -15,7 +15,7 @@ its current plan against a background (`SiteLoad` per peer name, which the calle
 `partition.cost.PeerState.load` / `residual` / `cap`).
 
     SiteLoad(load, residual, cap)             the others' streams on one site
-    site_loads(instance, assignment, source) -> {peer name: SiteLoad}   excluding `source`
+    site_loads(instance, assignment, source) -> {peer name: SiteLoad}   `source`'s own load left out
     JointRound(plans, instance, ids, assignment, latency, objective, iterations, replans)
     plan_jointly(plans, build, match, replan, max_iterations=3) -> JointRound
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from fognet.matching.cost import EPS, evaluate, pieces
+from fognet.matching.cost import EPS, evaluate, pieces, site_moments
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.partition.stages import Plan
 from fognet.placement.instance import peer_of
@@ -45,24 +45,24 @@ class SiteLoad:
 
 
 def site_loads(instance: Instance, assignment: Mapping[str, str], source: str) -> dict[str, SiteLoad]:
-    """Per worker (by peer name), the load the matching puts on it by every source but
-    `source`, with its backlog's phantom job (DESIGN.md "The stream cost model")."""
+    """Per worker (by peer name), what the matching puts on it besides `source`'s stream,
+    with its backlog's phantom job: the load of every other source (the planner adds the
+    load of the piece it prices), and the residual R the stream model prices a piece of
+    `source` with there: half the second moment of the others' service for fixed-rate
+    streams, of everyone's, `source`'s pieces as matched included, for Poisson arrivals
+    (DESIGN.md "The stream cost model"; the sums are `matching.cost.site_moments`')."""
     on: dict[PeerId, list[Subtask]] = {w.id: [] for w in instance.workers}
     for s in instance.subtasks:
         site = assignment.get(s.id)
-        if s.source != source and site in on:
+        if site in on:
             on[PeerId(site)].append(s)
+    fixed = instance.arrival == "fixed"
     out = {}
-    T = instance.round_s
     for w in instance.workers:
-        b = w.backlog / w.speed
-        load, second = b / T, b * b / T
-        for p in pieces(on[w.id]):
-            x = p.work / w.speed
-            rate = instance.local_of(p.source).rate
-            load += rate * x
-            second += rate * x * x
-        out[peer_of(w.id)] = SiteLoad(load, second / 2, w.cap)
+        everyone = pieces(on[w.id])
+        others = site_moments(instance, w.id, [p for p in everyone if p.source != source])
+        second = others.second if fixed else site_moments(instance, w.id, everyone).second
+        out[peer_of(w.id)] = SiteLoad(others.load, second / 2, w.cap)
     return out
 
 

@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from fognet.config.profiles import DEFAULT_CAP
 from fognet.errors import InstanceError
 from fognet.matching.instance import json_field
 from fognet.matching.period import PeriodInstance, Placement
 from fognet.partition.cost import ClusterState, LinkState, PeerState
-from fognet.partition.throughput import ChainProblem, _rates
+from fognet.partition.throughput import ChainProblem
 from fognet.placement.chains import period_instance
 
 OBJECTIVES = ("latency", "period")
@@ -74,7 +75,7 @@ def _state(data: Mapping, sources: set[str]) -> tuple[ClusterState, tuple[str, .
         if not speed > 0:
             raise InstanceError(f"{where} field 'speed' must be positive, not {speed!r}")
         peers.append(PeerState(name, float(speed), nic=nic, memory=memory))
-        cap = _field(p, "cap", where, default=0.9 if worker else 1.0)
+        cap = _field(p, "cap", where, default=DEFAULT_CAP if worker else 1.0)
         if not 0 < cap <= 1:
             raise InstanceError(f"{where} field 'cap' must be in (0, 1], not {cap!r}")
         caps.append(float(cap))
@@ -118,10 +119,8 @@ def parse_period_instance(data: Any) -> PeriodInstance:
         need = np.zeros((m, m))
         for k, s in enumerate(stages):
             need[k, k + 1] = float(_field(s, "need", f"{where}.stages[{k}]", default=0.0))
-        problems.append(ChainProblem(
-            tuple(range(m)), np.concatenate([[0.0], np.cumsum(work)]), np.array(nbytes, dtype=float), need, order,
-            np.array([state.peers[p].speed for p in order]),
-            np.array([state.peers[p].memory or math.inf for p in order]), _rates(state, order), source))
+        problems.append(ChainProblem.on(state, source, order, range(m), np.concatenate([[0.0], np.cumsum(work)]),
+                                        np.array(nbytes, dtype=float), need))
         bounds.append(tuple(range(m)))
         rates.append(float(_field(c, "rate", where, default=1.0)))
     if any(r <= 0 for r in rates):

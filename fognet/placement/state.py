@@ -5,11 +5,12 @@ all turn devices and links into PeerState and LinkState here, so the same file's
 are priced the same everywhere. `scale` is the emulated time scale of the links
 (`EmulationMode.link_scale`: S when sends are paced, else 1): a link is `bandwidth / S`
 and `latency * S`, a NIC `nic / S`; speeds and quotas are the file's, since compute is
-stretched by the executor and reference times by the caller.
+stretched by the executor and reference times by the caller. A worker lends its profile's
+`cap` (a load reaching it is refused); a pure source's own device never refuses (cap 1).
 
 API
     link_state(bandwidth, latency, scale=1.0) -> LinkState
-    peer_state(name, speed, quota, nic, backlog=0.0, scale=1.0) -> PeerState
+    peer_state(name, speed, quota, nic, backlog=0.0, scale=1.0, memory=None, cap=1.0) -> PeerState
     cluster_state(cluster, scale=1.0, backlogs=None) -> ClusterState
 """
 
@@ -35,21 +36,25 @@ def link_state(bandwidth: float, latency: float, scale: float = 1.0) -> LinkStat
 
 def peer_state(
     name: str, speed: float, quota: int, nic: float | None, backlog: float = 0.0, scale: float = 1.0,
-    memory: float | None = None,
+    memory: float | None = None, cap: float = 1.0,
 ) -> PeerState:
     """A device as the planner sees it; its NIC, like its links, slowed `scale` times; its
-    memory (bytes, a limit on the partitions placed there) as the file says."""
+    memory (bytes, a limit on the partitions placed there) and `cap` (the share of its time
+    it lends) as the file says."""
     _check(scale)
-    return PeerState(name, speed, backlog, quota, None if nic is None else nic / scale, memory=memory)
+    return PeerState(name, speed, backlog, quota, None if nic is None else nic / scale, memory=memory, cap=cap)
 
 
 def cluster_state(
     cluster: Cluster, scale: float = 1.0, backlogs: Mapping[str, float] | None = None
 ) -> ClusterState:
-    """Every peer of the file (idle unless `backlogs` says), its links and default link."""
+    """Every peer of the file (idle unless `backlogs` says), its links and default link;
+    a worker's cap is its profile's, so every planner sees the refusals the worker makes."""
     backlogs = backlogs or {}
     peers = [
-        peer_state(p.name, p.speed, p.quota, p.nic, backlogs.get(p.name, 0.0), scale, p.memory) for p in cluster.peers
+        peer_state(p.name, p.speed, p.quota, p.nic, backlogs.get(p.name, 0.0), scale, p.memory,
+                   p.profile.cap if p.is_worker else 1.0)
+        for p in cluster.peers
     ]
     links = {(s.a, s.b): link_state(s.bandwidth, s.latency, scale) for s in cluster.links}
     d = cluster.default_link

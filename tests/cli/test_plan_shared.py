@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from fognet.cli import main
 from fognet.cli.plan import node_times
-from fognet.cli.plan_throughput import worker_caps
 from fognet.config.cluster import load_cluster
 from fognet.matching.period_check import check
 from fognet.model.load import load_model
@@ -56,7 +55,7 @@ def test_shared_chains_fit_every_memory_and_no_step_improves_them(tmp_path) -> N
     cluster = load_cluster(file)
     graph, times, _ = node_times(load_model("squeezenet"), None, True)
     setup = solo_chains(graph, times, cluster_state(cluster), ["car1", "car2"], {p.name for p in cluster.workers},
-                        Encoding(), [1.0, 4.0], worker_caps(cluster))
+                        Encoding(), [1.0, 4.0])
     assert [setup.cuts()[j] for j in range(2)] == [data["solo_cuts"]["car1"], data["solo_cuts"]["car2"]]
     bounds = [[p.positions.index(c) for c in data["cuts"][s]] for p, s in zip(setup.problems, ("car1", "car2"), strict=True)]
     inst = setup.instance(bounds)

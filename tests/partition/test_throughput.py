@@ -22,6 +22,7 @@ from fognet.partition.throughput import (
     greedy_chain,
     period_of,
     random_chain,
+    send_rates,
 )
 from fognet.partition.throughput_exact import optimal_chain
 from fognet.partition.throughput_region import acceleration
@@ -186,3 +187,44 @@ def test_a_chain_out_of_reach_is_not_blamed_on_memory() -> None:
                        need=[[0, 1, 2], [0, 0, 1], [0, 0, 0]], source=0)
     with pytest.raises(PlanError, match="no chain reaches"):
         bottleneck_chain(problem)
+
+
+def test_send_rates_cap_each_link_by_its_senders_nic() -> None:
+    state = ClusterState.of(
+        [PeerState("a", 1.0, nic=2e6), PeerState("b", 1.0), PeerState("c", 1.0)],
+        {("a", "b"): LinkState(5e6), ("b", "c"): LinkState(1e6)},
+    )
+    rate = send_rates(state, ("a", "b", "c"))
+    assert rate[0, 1] == 2e6 and rate[1, 0] == 5e6  # a's NIC caps its sends, not what it receives
+    assert rate[1, 2] == rate[2, 1] == 1e6
+    assert rate[0, 2] == rate[2, 0] == 0.0  # no link and no default: out of reach
+    assert all(rate[k, k] == math.inf for k in range(3))
+
+
+def test_a_problem_on_a_state_reads_its_peers_in_the_order_given() -> None:
+    state = ClusterState.of([PeerState("a", 0.5, nic=2e6), PeerState("b", 2.0, memory=1e6)],
+                            {("a", "b"): LinkState(5e6)})
+    problem = ChainProblem.on(state, "a", ("b", "a"), range(2), np.array([0.0, 1.0]), np.array([10.0, 5.0]),
+                              np.zeros((2, 2)))
+    assert problem.peers == ("b", "a") and problem.src == 1 and problem.positions == (0, 1)
+    assert problem.speed.tolist() == [2.0, 0.5]
+    assert problem.memory.tolist() == [1e6, math.inf]  # no memory said: no limit
+    assert problem.rate.tolist() == send_rates(state, ("b", "a")).tolist() == [[math.inf, 5e6], [2e6, math.inf]]
+
+
+def test_hops_are_every_transfer_at_once() -> None:
+    problem = _problem([0, 1, 2, 3], [100, 50, 0, 10], [1.0, 2.0, 1.0],
+                       [[0, 1e3, 0], [2e3, 0, 5e2], [1e3, 1e3, 0]])
+    hops = problem.hops()
+    for k, q, p in itertools.product(range(4), range(3), range(3)):
+        assert hops[k, q, p] == problem.transfer(k, q, p), (k, q, p)
+    assert hops[0, 0, 2] == math.inf and hops[2, 0, 1] == 0.0 and hops[1, 1, 1] == 0.0
+
+
+def test_compute_of_every_start_at_once_is_each_starts() -> None:
+    problem = _problem([0, 1, 3, 6], [1, 1, 1, 1], [1.0, 2.0], [[0, 1], [1, 0]])
+    table = problem.compute(np.arange(3), 3)
+    assert table.shape == (3, 2)
+    for a in range(3):
+        assert table[a].tolist() == problem.compute(a, 3).tolist()
+    assert problem.compute(1, 3).tolist() == [5.0, 2.5]

@@ -125,3 +125,9 @@ async def test_malformed_request_gets_error_and_peer_keeps_serving(residual_file
         finally:
             await client.aclose()
 
+
+
+async def test_a_worker_tells_rounds_the_cap_its_admission_refuses_at(tmp_path) -> None:
+    peer = Peer(PeerConfig("w", cache_dir=tmp_path / "w", cap=0.55))
+    async with asyncio.timeout(TIMEOUT), peer.running():
+        assert peer._round_figures().cap == 0.55 == peer.executor.admission.cap
