@@ -21,7 +21,7 @@ arguments, so the live peers and the simulator run the same planner.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
@@ -100,6 +100,11 @@ class Planner:
             raise PlanError(f"{len(times)} node times for {len(graph)} compute nodes")
         if source not in state.peers:
             raise PlanError(f"source {source!r} is not in the cluster state")
+        own = state.peers[source]
+        if own.cap < 1.0:
+            # A peer that also lends its device caps what OTHERS may load on it; its own frames
+            # are never refused there (DESIGN: a source's own device cannot refuse).
+            state = replace(state, peers={**state.peers, source: replace(own, cap=1.0)})
         self.graph = graph
         self.state = state
         self.source = source

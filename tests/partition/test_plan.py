@@ -98,3 +98,17 @@ def test_reference_plans_are_never_better_than_the_dp() -> None:
     for ref in (planner.all_local(), planner.best_single_node(), planner.neurosurgeon()):
         assert best <= ref.predicted_s + 1e-12
         assert planner.price(ref).predicted_s == pytest.approx(ref.predicted_s)
+
+
+def test_a_source_that_also_lends_its_device_never_refuses_its_own_frames() -> None:
+    """A peer that is source and worker carries a cap below 1 for others' work; its own
+    frames at a rate that loads it past that cap, with no usable worker, still get a plan
+    on it (DESIGN: a source's own device cannot refuse), priced finite."""
+    graph = analyse(conv_chain_model())
+    times = [0.01] * len(graph)
+    state = ClusterState.of([PeerState("car", 1.0, cap=0.5, rate=80.0), PeerState("w0", 1.0)],
+                            {("car", "w0"): LinkState(1.0, 1.0)})
+    planner = Planner(graph, times, state, "car")
+    plan = planner.plan()
+    assert plan.peers == {"car"}
+    assert 0 < plan.predicted_s < float("inf")
