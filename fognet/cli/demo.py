@@ -1,10 +1,12 @@
-"""`fognet demo`: the main job on built-in defaults, end to end, in about a minute.
+"""`fognet demo`: the main job on built-in defaults, end to end, in under a minute.
 
 1. The model layer: a zoo model is split into parts whose chain equals the whole model.
-2. The live cluster: `peers/local-4.toml` (one car, three fog nodes, emulated on this
-   machine) is started as separate peer processes; the car streams generated driving
-   frames first all-local, then with DINA-P's stages on the peers DINA-O's matching game chose; every output is
-   checked against whole-model inference; a table compares the two; the peers are stopped.
+2. The live cluster. By default three cars of `peers/local-cars.toml` contend for its fog
+   nodes (separate peer processes on 127.0.0.1, emulated devices): all-local vs a per-car
+   Neurosurgeon split vs one joint DINA-O round for all cars (`demo_cars`). With
+   `--sources 1`, one car on `peers/local-4.toml` streams all-local, then with DINA-P's
+   stages on the peers the game chose. Every output is checked against whole-model
+   inference; a table compares the runs; the peers are stopped.
 """
 
 from __future__ import annotations
@@ -57,23 +59,25 @@ def _session(loaded, frames: int, seed: int, placement, identity, session):
 
 
 @click.command()
-@click.option("--model", default=None, help="Zoo name or .onnx path [default: resnet18; "
-              "with --sources: squeezenet, so that several cars finish in a minute].")
+@click.option("--model", default=None, help="Zoo name or .onnx path [default: squeezenet, so that several cars finish in "
+              "a minute; with --sources 1: resnet18].")
 @click.option("--frames", default=None, type=click.IntRange(min=1),
-              help="Frames per run [default: 12; with --sources: 6 per car].")
+              help="Frames per car and run [default: 12].")
 @click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), default=None,
-              help="Cluster file (default: peers/local-4.toml).")
+              help="Cluster file (default: peers/local-cars.toml; with --sources 1: peers/local-4.toml).")
 @click.option("--seed", default=0, show_default=True)
 @encoding_option
 @click.option("--open", "open_cluster", is_flag=True, help="Run the cluster open (default: closed, CURVE keys made for it).")
-@click.option("--sources", default=1, show_default=True, type=click.IntRange(min=1),
+@click.option("--sources", default=3, show_default=True, type=click.IntRange(min=1),
               help="Cars streaming at once: 2 or more contend for the fog nodes, and the joint "
                    "game is compared with all-local and a per-car Neurosurgeon split "
-                   "(default cluster: peers/local-cars.toml).")
+                   "(default cluster: peers/local-cars.toml); 1: one car on peers/local-4.toml, "
+                   "local vs fognet.")
 def demo(model: str | None, frames: int | None, cluster_file: Path | None, seed: int,
          open_cluster: bool, encoding, sources: int) -> None:
-    """Split a model, then run a driving stream through an emulated 4-peer cluster:
-    local-only vs distributed, every output verified (--sources N: N cars at once)."""
+    """Split a model, then stream driving frames from several cars contending for a few
+    emulated fog nodes: all-local vs a per-car Neurosurgeon split vs fognet's joint game,
+    every output verified (--sources 1: one car, local vs fognet)."""
     from fognet.cli.infer import _cluster_identity
     from fognet.infer.fidelity import describe
     from fognet.infer.launch import LocalCluster
@@ -86,7 +90,9 @@ def demo(model: str | None, frames: int | None, cluster_file: Path | None, seed:
     if sources > 1:
         from fognet.cli.demo_cars import cars_demo
 
-        cars_demo(model or "squeezenet", frames or 6, cluster_file or CARS_CLUSTER, seed,
+        model = model or "squeezenet"
+        _split_check(load_model(model, seed=seed), console)
+        cars_demo(model, frames or 12, cluster_file or CARS_CLUSTER, seed,
                   sources, console, closed=not open_cluster, encoding=encoding)
         return
     model, frames = model or "resnet18", frames or 12

@@ -9,7 +9,7 @@ import sys
 
 def test_demo_runs_local_and_distributed_and_verifies_every_frame(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "fognet", "demo", "--model", "pilotnet", "--frames", "3"],
+        [sys.executable, "-m", "fognet", "demo", "--sources", "1", "--model", "pilotnet", "--frames", "3"],
         capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -21,20 +21,20 @@ def test_demo_runs_local_and_distributed_and_verifies_every_frame(tmp_path) -> N
     assert "runs OPEN" not in result.stderr
 
 
-def test_demo_with_two_cars_compares_three_runs_and_their_rounds_agree() -> None:
+def test_demo_by_default_has_three_cars_compare_three_runs_and_their_rounds_agree() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "fognet", "demo", "--sources", "2", "--model", "pilotnet",
-         "--frames", "2"],
+        [sys.executable, "-m", "fognet", "demo", "--model", "pilotnet", "--frames", "2"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    assert "chained parts equal the whole model" in out
     for run in ("local", "neurosurgeon", "fognet"):
-        assert f"{run}: done, 4/4 outputs verified" in out, out
+        assert f"{run}: done, 6/6 outputs verified" in out, out
     # each car's rounds: a round is one game for every source that played it, so every car
     # named among a round's players reports the same round with the same players
     played = re.findall(r"^\s+(car\d) round \d+ #(\d+) played by ([\w+-]+) ", out, re.M)
-    assert {car for car, _, _ in played} == {"car1", "car2"}, out
+    assert {car for car, _, _ in played} == {"car1", "car2", "car3"}, out
     rounds = {(car, number): by for car, number, by in played}
     for (car, number), by in rounds.items():
         assert car in by.split("+")
