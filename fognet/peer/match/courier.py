@@ -168,6 +168,8 @@ def still_wanted() -> None:
 async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
     """Wait for `event` up to `timeout_s`. Not `wait_for`: on Python 3.11 it can swallow a
     cancellation that races the wait, and a peer being stopped must stop."""
+    if event.is_set():  # (no timer to arm and cancel: most waits find it set)
+        return True
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout_s):
             await event.wait()
