@@ -180,7 +180,7 @@ def _handler_failed(warn: RateLimitedLog, header: Header, exc: Exception) -> Non
 
 def encode_reply(header: Header, tensors: Tensors, msg_id: int, node_id: str, counts: Counters) -> list:
     """A reply's frames; a reply that breaks the schema becomes HANDLER_FAILED instead."""
-    header = replace(header, id=msg_id, sender=node_id)
+    header = Header(header.body, msg_id, node_id)
     try:
         frames = codec.encode(header, tensors)
     except WireError as exc:

@@ -60,6 +60,7 @@ MAX_TENSORS = 256
 MAX_NDIM = 8
 MAX_DIM = (1 << 31) - 1  # one dimension of a tensor
 RESERVED = ("v", "type", "id", "from", "tensors")
+_RESERVED = frozenset(RESERVED)
 _DTYPES = {name: np.dtype(name) for name in ALLOWED_DTYPES}
 _DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 
@@ -81,13 +82,14 @@ def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memor
         "tensors": descs,
     }
     body = header.body
-    for name, convert, default in _sent(type(body)):
+    for name, convert, default, exact in _sent(type(body)):
         value = getattr(body, name)
         if type(value) is type(default) and value == default:
             continue  # left out: `decode` gives a missing optional field its default
-        if isinstance(value, Enum):
-            value = value.value
-        convert(name, value)  # the sender learns of a bad field first
+        if type(value) is not exact:  # (a scalar of exactly its field's type is valid)
+            if isinstance(value, Enum):
+                value = value.value
+            convert(name, value)  # the sender learns of a bad field first
         head[name] = value
     try:
         frames: list[bytes | memoryview] = [msgpack.packb(head, use_bin_type=True)]
@@ -142,7 +144,7 @@ def decode(frames: Sequence, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Header
     declared = sum(d.nbytes for d in descs)
     if declared > max_bytes:
         raise WireError(f"tensors: they declare {declared} bytes, over the cap of {max_bytes} bytes", Reason.TOO_LARGE)
-    body = _body(msg_type, {k: v for k, v in head.items() if k not in RESERVED})
+    body = _body(msg_type, head)
     tensors = {d.name: _array(d, buf) for d, buf in zip(descs, buffers[1:], strict=True)}
     return Header(body=body, id=msg_id, sender=sender), tensors
 
@@ -197,10 +199,13 @@ def _unpack_head(buf: memoryview) -> dict:
     return head
 
 
+_MSG_TYPES = {t.value: t for t in MsgType}  # (a dict: the Enum's own lookup costs ~1 us)
+
+
 def _msg_type(value) -> MsgType:
     try:
-        return MsgType(value)
-    except ValueError:
+        return _MSG_TYPES[value]
+    except (KeyError, TypeError):  # (TypeError: an unhashable value, e.g. a list)
         raise WireError(f"type: unknown message type {value!r}", Reason.UNSUPPORTED) from None
 
 
@@ -254,17 +259,21 @@ def _array(desc: TensorDesc, buf: memoryview):
         raise WireError(f"tensors[{desc.name!r}]: shape {list(desc.shape)} is not usable ({exc})") from exc
 
 
-def _body(msg_type: MsgType, values: dict) -> Body:
+def _body(msg_type: MsgType, head: dict) -> Body:
+    """The body from a header's fields (those not `RESERVED`), each checked."""
     cls = BODIES[msg_type]
-    converters, required = _fields(cls)
+    converters, required, exact = _fields(cls)
     kwargs = {}
     try:  # the fields sent, each checked (most bodies carry a few of their fields)
-        for name, value in values.items():
-            kwargs[name] = converters[name](name, value)
+        for name, value in head.items():
+            if type(value) is exact.get(name):  # a scalar of exactly its type: as it is
+                kwargs[name] = value
+            elif name not in _RESERVED:
+                kwargs[name] = converters[name](name, value)
     except (KeyError, WireError):
         kwargs = None
     if kwargs is None or not required <= kwargs.keys():
-        _refuse_body(msg_type, values)
+        _refuse_body(msg_type, {k: v for k, v in head.items() if k not in _RESERVED})
     return cls(**kwargs)
 
 
@@ -284,11 +293,20 @@ def _refuse_body(msg_type: MsgType, values: dict) -> typing.NoReturn:
 
 
 @functools.cache
-def _fields(cls: type) -> tuple[dict[str, Converter], frozenset[str]]:
-    """A body class's checks by field name, and its required fields."""
+def _fields(cls: type) -> tuple[dict[str, Converter], frozenset[str], dict[str, type]]:
+    """A body class's checks by field name, its required fields, and the fields whose
+    value needs no check when it is exactly of their type (a plain int, float, str or
+    bool field: `_check` would return it as it is)."""
     schema = _schema(cls)
     return ({name: convert for name, convert, _ in schema},
-            frozenset(name for name, _, required in schema if required))
+            frozenset(name for name, _, required in schema if required),
+            {name: t for name, t in _exact_types(cls).items() if name not in _RESERVED})
+
+
+def _exact_types(cls: type) -> dict[str, type]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)
+            if hints[f.name] in (int, float, str, bool)}
 
 
 Converter = typing.Callable[[str, typing.Any], typing.Any]
@@ -296,13 +314,15 @@ _NO_DEFAULT = object()  # of no type a field's value has
 
 
 @functools.cache
-def _sent(cls: type) -> tuple[tuple[str, Converter, typing.Any], ...]:
-    """(field name, check, default) for each field of a body class, as `encode` sends
-    them: a value equal to its field's default (and of its type) is not sent, so a
-    message carries only what differs (most columns of most bodies are empty)."""
+def _sent(cls: type) -> tuple[tuple[str, Converter, typing.Any, type | None], ...]:
+    """(field name, check, default, exact type) for each field of a body class, as
+    `encode` sends them: a value equal to its field's default (and of its type) is not
+    sent, so a message carries only what differs (most columns of most bodies are empty);
+    a value exactly of a plain field's type needs no check."""
     defaults = {f.name: f.default for f in dataclasses.fields(cls)
                 if f.default is not dataclasses.MISSING}
-    return tuple((name, convert, defaults.get(name, _NO_DEFAULT))
+    exact = _exact_types(cls)
+    return tuple((name, convert, defaults.get(name, _NO_DEFAULT), exact.get(name))
                  for name, convert, _ in _schema(cls))
 
 

@@ -147,7 +147,7 @@ class ZmqTransport:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         msg_id, future = self._pending.open(addr)
-        header = replace(header, id=msg_id, sender=self.node_id)
+        header = Header(header.body, msg_id, self.node_id)  # (replace() costs ~4x this)
         # a timer rather than wait_for: awaiting the future itself saves an event-loop turn
         timer = loop.call_at(deadline, _expire, future)
         try:
@@ -179,7 +179,7 @@ class ZmqTransport:
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         """Send a one-way message (no reply is expected)."""
-        header = replace(header, id=self._pending.next_id(), sender=self.node_id)
+        header = Header(header.body, self._pending.next_id(), self.node_id)
         try:
             await self._push(addr, header, tensors, asyncio.get_running_loop().time() + timeout_s)
         except asyncio.TimeoutError:

@@ -75,56 +75,62 @@ class Courier:
 
 def figures_of(body: wire.RoundOpen) -> tuple[Figures, bool]:
     """A ROUND_OPEN's figures, refused (MALFORMED) unless the game can use them."""
-    for name in ("speed", "local_speed"):
-        value = getattr(body, name)
-        if not (math.isfinite(value) and value > 0):
-            raise WireError(f"ROUND_OPEN {name}: must be positive and finite, got {value!r}")
-    for name in ("backlog_ref_s", "local_backlog_ref_s"):
-        if not (math.isfinite(getattr(body, name)) and getattr(body, name) >= 0):
-            raise WireError(f"ROUND_OPEN {name}: must be >= 0 and finite")
-    if body.quota < 0:
-        raise WireError(f"ROUND_OPEN quota: must be >= 0, got {body.quota}")
-    if body.rule not in RULES:
-        raise WireError(f"ROUND_OPEN rule: {body.rule!r} is not one of {', '.join(RULES)}")
-    if len(set(body.link_peers)) != len(body.link_peers):
-        raise WireError("ROUND_OPEN link_peers: a peer is listed twice")
-    for bw, lat in zip(body.link_Bps, body.link_latency_s, strict=True):
-        if not (math.isfinite(bw) and bw > 0 and math.isfinite(lat) and lat >= 0):
-            raise WireError("ROUND_OPEN links: bandwidth must be > 0 and latency >= 0, finite")
-    links = tuple(
-        LinkFigure(*row)
-        for row in zip(body.link_peers, body.link_Bps, body.link_latency_s, strict=True)
-    )
-    if not 0 < body.cap <= MAX_CAP:
-        raise WireError(f"ROUND_OPEN cap: must be in (0, {MAX_CAP}], got {body.cap!r}")
-    if not (math.isfinite(body.rate) and body.rate > 0):
-        raise WireError(f"ROUND_OPEN rate: must be positive and finite, got {body.rate!r}")
-    if not (math.isfinite(body.nic_Bps) and body.nic_Bps >= 0):
-        raise WireError(f"ROUND_OPEN nic_Bps: must be >= 0 and finite, got {body.nic_Bps!r}")
-    figures = Figures(body.quota, body.speed, body.backlog_ref_s, body.local_speed,
-                      body.local_backlog_ref_s, links, body.rule, body.cap, body.rate, body.nic_Bps,
-                      backlog_by_source=wire.backlog_split(body.backlog_sources, body.backlog_source_ref_s))
-    return figures, body.source
+    return _figures(
+        body.quota, body.speed, body.backlog_ref_s, body.local_speed, body.local_backlog_ref_s,
+        body.rule, body.cap, body.rate, body.nic_Bps, body.link_peers, body.link_Bps,
+        body.link_latency_s, body.backlog_sources, body.backlog_source_ref_s), body.source
 
 
 def players_of(body: wire.RoundOpen) -> dict[str, tuple[Figures, bool]]:
     """A frozen ROUND_OPEN's figures of every player, each checked as `figures_of` checks
-    a peer's own (one MALFORMED player refuses the whole message)."""
+    a peer's own (one MALFORMED player refuses the whole message). Read from the columns
+    as they are (`RoundOpen` checked that they line up): a body per player cost ~1000
+    objects a round at 32 peers."""
     players, start, split = {}, 0, 0
-    for k, (name, address) in enumerate(zip(body.roster, body.addresses, strict=True)):
+    for k, name in enumerate(body.roster):
         end, split_end = start + body.p_links[k], split + body.p_splits[k]
-        one = wire.RoundOpen(
-            round=body.round, budget_s=0.0, roster=(name,), addresses=(address,),
-            rule=body.p_rule[k], quota=body.p_quota[k], speed=body.p_speed[k],
-            backlog_ref_s=body.p_backlog_ref_s[k], source=body.p_source[k],
-            local_speed=body.p_local_speed[k], local_backlog_ref_s=body.p_local_backlog_ref_s[k],
-            link_peers=body.p_link_peers[start:end], link_Bps=body.p_link_Bps[start:end],
-            link_latency_s=body.p_link_latency_s[start:end], cap=body.p_cap[k],
-            rate=body.p_rate[k], nic_Bps=body.p_nic_Bps[k],
-            backlog_sources=body.p_split_sources[split:split_end],
-            backlog_source_ref_s=body.p_split_ref_s[split:split_end])
-        players[name], start, split = figures_of(one), end, split_end
+        figures = _figures(
+            body.p_quota[k], body.p_speed[k], body.p_backlog_ref_s[k], body.p_local_speed[k],
+            body.p_local_backlog_ref_s[k], body.p_rule[k], body.p_cap[k], body.p_rate[k],
+            body.p_nic_Bps[k], body.p_link_peers[start:end], body.p_link_Bps[start:end],
+            body.p_link_latency_s[start:end], body.p_split_sources[split:split_end],
+            body.p_split_ref_s[split:split_end])
+        players[name], start, split = (figures, body.p_source[k]), end, split_end
     return players
+
+
+def _figures(quota: int, speed: float, backlog_ref_s: float, local_speed: float,
+             local_backlog_ref_s: float, rule: str, cap: float, rate: float, nic_Bps: float,
+             link_peers: tuple[str, ...], link_Bps: tuple[float, ...],
+             link_latency_s: tuple[float, ...], split_sources: tuple[str, ...],
+             split_ref_s: tuple[float, ...]) -> Figures:
+    """One peer's figures from its ROUND_OPEN fields (the parallel tuples line up: the
+    body checked it), refused (MALFORMED, naming the field) unless the game can use them."""
+    for name, value in (("speed", speed), ("local_speed", local_speed)):
+        if not (math.isfinite(value) and value > 0):
+            raise WireError(f"ROUND_OPEN {name}: must be positive and finite, got {value!r}")
+    for name, value in (("backlog_ref_s", backlog_ref_s), ("local_backlog_ref_s", local_backlog_ref_s)):
+        if not (math.isfinite(value) and value >= 0):
+            raise WireError(f"ROUND_OPEN {name}: must be >= 0 and finite")
+    if quota < 0:
+        raise WireError(f"ROUND_OPEN quota: must be >= 0, got {quota}")
+    if rule not in RULES:
+        raise WireError(f"ROUND_OPEN rule: {rule!r} is not one of {', '.join(RULES)}")
+    if len(set(link_peers)) != len(link_peers):
+        raise WireError("ROUND_OPEN link_peers: a peer is listed twice")
+    if not all(math.isfinite(bw) and bw > 0 for bw in link_Bps) or not all(
+            math.isfinite(lat) and lat >= 0 for lat in link_latency_s):
+        raise WireError("ROUND_OPEN links: bandwidth must be > 0 and latency >= 0, finite")
+    links = tuple(map(LinkFigure, link_peers, link_Bps, link_latency_s))
+    if not 0 < cap <= MAX_CAP:
+        raise WireError(f"ROUND_OPEN cap: must be in (0, {MAX_CAP}], got {cap!r}")
+    if not (math.isfinite(rate) and rate > 0):
+        raise WireError(f"ROUND_OPEN rate: must be positive and finite, got {rate!r}")
+    if not (math.isfinite(nic_Bps) and nic_Bps >= 0):
+        raise WireError(f"ROUND_OPEN nic_Bps: must be >= 0 and finite, got {nic_Bps!r}")
+    return Figures(quota, speed, backlog_ref_s, local_speed, local_backlog_ref_s, links, rule,
+                   cap, rate, nic_Bps,
+                   backlog_by_source=wire.backlog_split(split_sources, split_ref_s))
 
 
 def player_columns(players: Mapping[str, tuple[Figures, bool]]) -> dict[str, tuple]:
@@ -162,6 +168,8 @@ def still_wanted() -> None:
 async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
     """Wait for `event` up to `timeout_s`. Not `wait_for`: on Python 3.11 it can swallow a
     cancellation that races the wait, and a peer being stopped must stop."""
+    if event.is_set():  # (no timer to arm and cancel: most waits find it set)
+        return True
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout_s):
             await event.wait()

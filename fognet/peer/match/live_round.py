@@ -154,6 +154,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._timers: list[asyncio.TimerHandle] = []
         self._loop = asyncio.get_running_loop()
         self._started = self._loop.time()
+        self._marks: dict[str, float] = {}  # RoundResult.opened_s and phase2_s, once reached
 
     # --- the round, start to end ------------------------------------------------------
 
@@ -186,6 +187,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._p1_end = self._loop.time() + self.timing.phase1_s
         self._last_propose = self._loop.time()
         self.ready.set()
+        self._marks["opened_s"] = self._loop.time() - self._started
         cut = self._spawn(self._worker_cut()) if self.worker else None
         if self.source is not None:
             for out in self.source.start():
@@ -206,6 +208,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         """Phase 1 is over here: phase 2's commits can be applied (those that came early
         first, in the order they came)."""
         self.phase2.set()
+        self._marks.setdefault("phase2_s", self._loop.time() - self._started)  # (the first)
         self._apply_commits()
 
     def _check(self, msg: m.Message | list[m.RoundDone]) -> None:
@@ -244,7 +247,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             commits=self.source.commits if self.source else 0,
             sources=() if self.merged_into is not None else
             tuple(sorted(self.known_sources - self.dead)),
-            left_out=self.left_out, merged_into=self.merged_into,
+            left_out=self.left_out, merged_into=self.merged_into, **self._marks,
         )
 
     # --- failures ----------------------------------------------------------------------------

@@ -206,11 +206,11 @@ class StepPhase:
             return refusal
         if peer == self.name:
             return self._vote(party, ask)
-        body = wire_bodies.to_wire(self.number, ask, party)
         commits = self._commits if party in self.view.sources else self._touched[party]
         await self._flush([peer])
         try:
-            body = await self.courier.request(peer, dataclasses.replace(body, commits=commits))
+            body = await self.courier.request(
+                peer, wire_bodies.ask_to_wire(self.number, ask, party, commits))
             if not isinstance(body, wire.StepVote) or body.step != ask.step:
                 return refusal
             return wire_bodies.vote_from_wire(party, body)
@@ -256,6 +256,8 @@ class StepPhase:
         One that cannot be handed over drops its peer: it would price without them."""
         peers = sorted(self._later) if peers is None else peers
         batches = [(p, self._later.pop(p)) for p in peers if self._later.get(p)]
+        if not batches:
+            return
         handed = await asyncio.gather(*(
             self.courier.send(p, wire_bodies.commits_to_wire(self.number, commits))
             for p, commits in batches))

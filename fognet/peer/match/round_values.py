@@ -31,4 +31,6 @@ class RoundResult:
     sources: tuple[str, ...] = ()  # the sources that played the round (alive at its end)
     left_out: bool = False  # my subtasks came after the round froze: they go to the next
     merged_into: int | None = None  # the round ended in this higher one, opened at once with it
+    opened_s: float = 0.0  # when my view was built (phase 1 began here), s from the round's start
+    phase2_s: float = 0.0  # when phase 2 began here (0: it never did)
     extra: dict = field(default_factory=dict)

@@ -5,6 +5,7 @@ non-negative work and bytes, a known step kind, game ids that name a peer) and r
 a `WireError` (MALFORMED), which the transport turns into an ERROR reply.
 
     to_wire(round, message, party="") -> Body      party: the game id a STEP_ASK asks
+    ask_to_wire(round, ask, party, commits)        a STEP_ASK with the commits it waits for
     commits_to_wire(round, commits) / commits_from_wire(sender, body)   a STEP_COMMIT batch
     placement_to_wire / placement_from_wire    a source's HOSTED home: its subtasks' sites
     from_wire(sender_peer, body) -> Message        sender ids rebuilt from the peer name
@@ -113,7 +114,7 @@ def to_wire(rnd: int, msg: m.Message, party: str = "") -> wire.Body:
     if isinstance(msg, m.Reject):
         return wire.Reject(rnd, msg.subtask, reason_to_wire(msg.reason))
     if isinstance(msg, m.SwapAsk):
-        return wire.StepAsk(rnd, msg.step, msg.kind, party, **_change_columns(msg.changes))
+        return ask_to_wire(rnd, msg, party)
     if isinstance(msg, m.SwapVote):
         return wire.StepVote(
             rnd, msg.step, msg.ok, msg.delta,
@@ -131,6 +132,12 @@ def to_wire(rnd: int, msg: m.Message, party: str = "") -> wire.Body:
             return wire.Hosted(rnd, **_columns(list(msg.hosted)), home=msg.sender == peer_of(msg.sender))
         return wire.RoundDone(rnd)
     raise TypeError(f"no wire form for {type(msg).__name__}")
+
+
+def ask_to_wire(rnd: int, ask: m.SwapAsk, party: str, commits: int = 0) -> wire.StepAsk:
+    """A STEP_ASK to `party`, which votes once it has applied `commits` STEP_COMMITs."""
+    return wire.StepAsk(rnd, ask.step, ask.kind, party, **_change_columns(ask.changes),
+                        commits=commits)
 
 
 def from_wire(sender: str, body: wire.Body) -> m.Message:

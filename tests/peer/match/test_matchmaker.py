@@ -62,6 +62,9 @@ async def test_two_sources_four_workers_reach_the_checked_matching(kind: str) ->
                   "ROUND_DONE"):
         assert out.sent[kind_] > 0, kind_
     assert out.sent["STEP_ASK"] == out.sent["STEP_VOTE"]
+    # where each peer's round time went: its view built, then phase 2 began, then it ended
+    for result in out.results.values():
+        assert 0 < result.opened_s <= result.phase2_s <= result.elapsed_s, result
     # what each worker says it hosts is what the sources say they placed on it
     for name, result in out.results.items():
         on_me = {sid for sid, site in out.assignment.items() if site == worker_id(name)}

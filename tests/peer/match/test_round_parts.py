@@ -37,6 +37,18 @@ def test_a_frozen_roster_carries_every_players_figures_across_the_wire() -> None
     bad = replace(decoded, p_cap=(2.0,) * len(states))  # a cap no worker can lend
     with pytest.raises(WireError, match="cap"):
         players_of(bad)
+    # a bad link of one player among the flattened columns refuses the message, as its
+    # own ROUND_OPEN's would: a source's links start at its offset in p_link_*
+    k = next(i for i, n in enumerate(decoded.p_links) if n >= 2)
+    first = sum(decoded.p_links[:k])
+    for column, at, value, why in (("p_link_Bps", first + 1, float("nan"), "links"),
+                                   ("p_link_latency_s", first + 1, -1.0, "links"),
+                                   ("p_link_peers", first + 1, decoded.p_link_peers[first],
+                                    "listed twice")):
+        cut = list(getattr(decoded, column))
+        cut[at] = value
+        with pytest.raises(WireError, match=why):
+            players_of(replace(decoded, **{column: tuple(cut)}))
 
 
 @pytest.mark.parametrize("seed", [516, 9])
