@@ -24,6 +24,7 @@ from fognet.errors import FognetError, WireError
 from fognet.matching.instance import MAX_CAP, RULES, Instance
 from fognet.net import wire
 from fognet.net.base import Transport
+from fognet.net.columns import backlog_split
 from fognet.net.wire import Header
 from fognet.placement.instance import Figures, LinkFigure
 
@@ -103,7 +104,7 @@ def figures_of(body: wire.RoundOpen) -> tuple[Figures, bool]:
         raise WireError(f"ROUND_OPEN nic_Bps: must be >= 0 and finite, got {body.nic_Bps!r}")
     figures = Figures(body.quota, body.speed, body.backlog_ref_s, body.local_speed,
                       body.local_backlog_ref_s, links, body.rule, body.cap, body.rate, body.nic_Bps,
-                      backlog_by_source=wire.backlog_split(body.backlog_sources, body.backlog_source_ref_s))
+                      backlog_by_source=backlog_split(body.backlog_sources, body.backlog_source_ref_s))
     return figures, body.source
 
 
