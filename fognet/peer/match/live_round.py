@@ -127,6 +127,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._hosted: dict[str, m.RoundDone] = {}
         self._homes: set[str] = set()  # sources whose subtasks at home my ledger has
         self._early_homes: dict[str, list[m.RoundDone]] = {}  # those before I reconciled
+        self._told: dict[PeerId, dict] = {}  # source -> its subtasks, as its HOSTED home listed them
         self._proposed_to: set[str] = set()  # workers my source proposed to (their HOSTED)
         self._proposers: set[str] = set()  # sources that proposed to my worker (my HOSTED)
         self._bounds = None  # the game's step bounds on my ledger, once it holds everything
