@@ -75,8 +75,11 @@ class StepPhase:
     async def _homes_in(self) -> None:
         """Before my turn: every other live source's list of its subtasks at home, so I
         ask only the steps that will be approved (waited for up to `ask_timeout_s`; without
-        them I ask what `hopeless` cannot rule out)."""
-        await self._until(self._everyone_known, self._loop.time() + self.timing.ask_timeout_s)
+        them I ask what `hopeless` cannot rule out). Not after a death: `_everyone_known`
+        is then False for the rest of the round (a dead leader in phase 1 cost every
+        source a second here)."""
+        await self._until(lambda: self._everyone_known() or bool(self.dead) or self._unsure,
+                          self._loop.time() + self.timing.ask_timeout_s)
 
     def _everyone_known(self) -> bool:
         """My ledger holds every subtask of the round where it is. Not after a death: peers
