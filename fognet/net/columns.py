@@ -9,6 +9,7 @@ the receiving transport turns into an ERROR MALFORMED reply.
     backlog_split(sources, ref_s)           a backlog split as (source, ref-s) pairs, checked
     PlayerColumns                           the frozen ROUND_OPEN's `p_` columns (a base of
                                             `wire.RoundOpen`): every player's figures
+    roster_bytes(players) -> int            at most the header bytes a frozen roster takes
 """
 
 from __future__ import annotations
@@ -89,3 +90,18 @@ class PlayerColumns:
 # the columns with one entry per roster peer
 PLAYER_COLUMNS = ("p_rule", "p_quota", "p_speed", "p_backlog_ref_s", "p_source", "p_local_speed",
                   "p_local_backlog_ref_s", "p_cap", "p_rate", "p_nic_Bps", "p_links", "p_splits")
+
+
+# A frozen roster's size: each player's name, address and scalar figures, and per pair of
+# players a link (a name of up to 16 characters, two float64) and a backlog split entry (a
+# name, a float64). Measured: 26 bytes per pair of 6-character names (100 players, each a
+# source linked to every other, 4 sources in each split: 268 KB).
+ROSTER_BYTES_PER_PLAYER = 512
+ROSTER_BYTES_PER_PAIR = 64
+
+
+def roster_bytes(players: int) -> int:
+    """At most the header bytes of a frozen ROUND_OPEN of `players` players (each linked to
+    every other and splitting its backlog among all): what the receiver of one must allow
+    (`fognet.net.codec.header_cap`)."""
+    return players * ROSTER_BYTES_PER_PLAYER + players * players * ROSTER_BYTES_PER_PAIR
