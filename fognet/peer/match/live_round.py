@@ -87,6 +87,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self.steps = steps  # False: my source ends the game at its first Turn (greedy)
         self.roster = dict(roster)
         self.deadline = deadline  # event-loop time
+        self._timeout: asyncio.Timeout | None = None  # play's, at `deadline` (opening.py may bring it in)
         self.figures, self.subtasks = figures, tuple(subtasks)
         self.courier = Courier(transport, self.roster, timing.ask_timeout_s)
         self.announced: dict[str, tuple[Figures, bool]] = {name: (figures, bool(subtasks))}
@@ -160,7 +161,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
 
     async def play(self) -> RoundResult:
         try:
-            async with asyncio.timeout_at(self.deadline), asyncio.TaskGroup() as tg:
+            async with asyncio.timeout_at(self.deadline) as self._timeout, asyncio.TaskGroup() as tg:
                 self._tg = tg
                 try:
                     if await self._open() and self.known_sources:  # else: nothing to play
@@ -179,6 +180,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
                 timer.cancel()
             self.over.set()
             self._tg = None
+            self.release_late()  # (none left if ROUND_DONE ended it)
         return self._result()
 
     async def _phase1(self) -> None:
