@@ -92,6 +92,29 @@ async def test_a_round_number_far_ahead_or_with_bad_figures_is_refused_before_it
     assert all(r.round == 2 for r in out.results.values())
 
 
+async def test_a_frozen_roster_past_the_round_bound_is_refused_not_adopted() -> None:
+    """A header may now carry a roster of every member (`codec.header_cap`): a frozen one
+    naming more than MAX_ROSTER peers was adopted by a peer whose round was still open, and
+    its round then had thousands of peers to call."""
+    from fognet.peer.match.matchmaker import MAX_ROSTER
+
+    inst = random_instance(1, 2, 2, seed=3)
+    states = list(split_instance(inst).values())
+    async with asyncio.timeout(30), live_peers(states, memory(), replace(TIMING, open_s=0.6)) as peers:
+        roster = {n: p.transport.address for n, p in peers.items()}
+        playing = asyncio.ensure_future(peers["car1"].matchmaker.play(
+            1, {**roster, "ghost": "127.0.0.1:9"}, peers["car1"].state.subtasks, 10.0))
+        while (live := peers["w1"].matchmaker.in_play(1)) is None:  # open: ghost is silent
+            await asyncio.sleep(0.001)
+        many = {**roster, **{f"p{k}": f"127.0.0.1:{2000 + k}" for k in range(MAX_ROSTER)}}
+        huge = open_body(1, 5.0, many, peers["car1"].state.figures, True, ["car1"], True)
+        with pytest.raises(WireError, match="roster"):
+            await peers["w1"].matchmaker.handle(Header(huge, sender="car1"))
+        assert not live.frozen and len(live.roster) <= len(roster) + 1
+        result = await playing
+    assert result.completed and result.dead == ("ghost",)
+
+
 async def test_a_late_source_waits_for_the_round_in_play_and_rounds_never_overlap() -> None:
     """Told the highest round heard of (one still in play), a source new to the cluster
     opened the next at once, and the workers played both together, granting their capacity
