@@ -191,7 +191,10 @@ async def test_the_leader_killed_in_phase_1_leaves_a_valid_round_and_later_ones_
         playing = asyncio.create_task(play_round(peers, 1, DEADLINE_S))
         while (live := peers[leader].matchmaker.in_play(1)) is None:
             await asyncio.sleep(0)
-        await live.ready.wait()  # frozen here: phase 1 starts
+        waits = [asyncio.ensure_future(e.wait()) for e in (live.ready, live.over)]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)  # frozen: phase 1 on
+        for w in waits:
+            w.cancel()
         await peers[leader].kill()
         out = await playing
         again = await play_round(peers, 2, DEADLINE_S)
