@@ -1,7 +1,8 @@
 """Bytes <-> messages: the one place that converts and validates.
 
     encode(header, tensors) -> frames        frame 0 msgpack header, frames 1.. raw buffers
-    decode(frames, max_bytes=...) -> (header, tensors)
+    decode(frames, max_bytes=..., max_header_bytes=...) -> (header, tensors)
+    header_cap(max_members) -> int           the max_header_bytes of a peer with that many members
 
 `encode` does not copy tensor data: each frame is a flat uint8 view of a C-contiguous array
 (a non-contiguous array is made contiguous first, the only copy). Send the frames with
