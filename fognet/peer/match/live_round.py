@@ -55,7 +55,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 
-from fognet.errors import Refused
+from fognet.errors import Refused, WireError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import Instance, PeerId, Subtask
@@ -373,7 +373,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             await self.on_bumped(msg)
             return wire.MatchAck(n)
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
-            self.on_hosted(peer, msg)
+            if bad := self.on_hosted(peer, msg):
+                raise WireError(f"HOSTED from {peer!r}: {bad[0].id!r} is not a subtask "
+                                f"{bad[0].source!r} has in round {n}")
         elif isinstance(msg, m.RoundDone):
             for agent in self._agents():
                 agent.handle(msg)

@@ -25,7 +25,7 @@ import logging
 
 from fognet.errors import FognetError, RemoteError, WireError
 from fognet.matching import messages as m
-from fognet.matching.instance import PeerId
+from fognet.matching.instance import PeerId, Subtask
 from fognet.matching.round_rules import Phase1, made_up, phase1_over, reconcile
 from fognet.net import wire
 from fognet.net.ratelog import RateLimitedLog
@@ -135,24 +135,23 @@ class ProposalPhase:
         if not await self.courier.send(leader, wire.ProposalsDone(self.number)):
             self.drop(leader)
 
-    def on_hosted(self, peer: str, msg: m.RoundDone) -> None:
+    def on_hosted(self, peer: str, msg: m.RoundDone) -> list[Subtask]:
         """A worker's HOSTED (what it holds once its phase 1 is over). Entries that are not
         subtasks of the round as their sources have them (`round_rules.made_up`: a worker
-        can list any subtask of any source) are left out, and the message is refused
-        (MALFORMED) once the rest is recorded: a lie costs the round nothing. An entry of a
-        source whose list has not come yet is checked when it comes (`on_home`)."""
+        can list any subtask of any source) are left out and returned (the caller refuses
+        a message with any, MALFORMED, once the rest is recorded: a lie costs the round
+        nothing). An entry of a source whose list has not come yet is checked when it
+        comes (`on_home`)."""
         bad = made_up(msg.hosted, self._lists())
         if bad:
             msg = m.RoundDone(msg.sender, 1, tuple(s for s in msg.hosted if s not in bad), msg.round)
-        if self.source is not None and not self._reconciled():
-            self._hosted[peer] = msg
-            self._changed.set()
-        if bad:
             warn.warning("made-up", "%s: round %d: HOSTED from %s lists %d subtask(s) its "
                          "sources do not have, e.g. %r of %s", self.name, self.number, peer,
                          len(bad), bad[0].id, bad[0].source)
-            raise WireError(f"HOSTED from {peer!r}: {bad[0].id!r} is not a subtask "
-                            f"{bad[0].source!r} has in round {self.number}")
+        if self.source is not None and not self._reconciled():
+            self._hosted[peer] = msg
+            self._changed.set()
+        return bad
 
     def _lists(self) -> dict[PeerId, dict]:
         """Every source's subtasks as it has them, as far as I know: mine, and those of
