@@ -179,7 +179,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             for timer in self._timers:
                 timer.cancel()
             self.over.set()
-            self._tg = None
+            self._tg = self._timeout = None
             self.release_late()  # (none left if ROUND_DONE ended it)
         return self._result()
 

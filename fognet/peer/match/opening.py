@@ -294,8 +294,9 @@ class OpeningPhase:
         """Left out of a round its sender had `budget_s` left of: it is over by then
         (ROUND_DONE, `release_late`, tells me sooner), so I wait no longer for it (if no
         one that froze it lives to tell me, my subtasks would wait out my own deadline)."""
-        if self._timeout is None or not (math.isfinite(budget_s) and budget_s >= 0):
-            return
+        if (self._timeout is None or self._timeout.expired()
+                or not (math.isfinite(budget_s) and budget_s >= 0)):
+            return  # (my round is over, or ending: nothing to bring in)
         end = self._loop.time() + budget_s + self.timing.ask_timeout_s
         if end < self.deadline:
             self.deadline = end
