@@ -13,6 +13,8 @@ Time is an argument; nothing here sends, sleeps or reads a clock. The I/O shell
         a worker ends phase 1 (sends HOSTED) now
     reconcile(placement, hosted, me) -> placement
         a source keeps a subtask on a worker only if that worker's HOSTED lists it
+    made_up(hosted, lists) -> [Subtask]
+        the entries of a worker's HOSTED that contradict what their sources said they have
     next_holder(ring, holder, dead) -> PeerId
         who takes the Turn after `holder` (the dead skipped; `holder` itself if alone)
     winning_round(open_rounds) -> int | None
@@ -24,7 +26,7 @@ Time is an argument; nothing here sends, sleeps or reads a clock. The I/O shell
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fognet.matching.bounds import TOLERANCE
@@ -114,6 +116,20 @@ def reconcile(placement: Mapping[SubtaskId, PeerId], hosted: Mapping[PeerId, Col
     held = {(s.id, w) for w, subs in hosted.items() for s in subs}
     return {sid: site if site == me or (sid, site) in held else me
             for sid, site in placement.items()}
+
+
+def made_up(hosted: Iterable[Subtask],
+            lists: Mapping[PeerId, Mapping[SubtaskId, Subtask]]) -> list[Subtask]:
+    """The entries of a worker's HOSTED that are not subtasks of the round as their sources
+    have them. `lists`: every source whose subtasks I know, as it has them (mine; another's
+    once its HOSTED home came: it lists all of its own). An entry is made up if its source's
+    list lacks it (by id, or with other figures), or if its id names another subtask of a
+    known list (ids are the round's keys). An entry of a source whose list I do not know
+    yet is checked when the list comes."""
+    by_id = {sid: s for subs in lists.values() for sid, s in subs.items()}
+    return [s for s in hosted
+            if (s.source in lists and lists[s.source].get(s.id) != s)
+            or by_id.get(s.id, s) != s]
 
 
 def next_holder(ring: Sequence[PeerId], holder: PeerId, dead: Collection[PeerId]) -> PeerId:

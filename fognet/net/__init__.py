@@ -1,6 +1,7 @@
 """Networking at the edge: wire codec, ZeroMQ transport, discovery, link emulation.
 
 wire.py       the wire schema: PROTOCOL_VERSION, MsgType, Reason, Header and one body per type
+columns.py    the parallel columns of bodies: their checks, the backlog split, the frozen roster's
 encodings.py  how one tensor travels: raw, a uint8 frame, float16 or LZ4
 codec.py      encode(header, tensors) -> frames, decode(frames) -> (header, tensors); the only validator
 base.py       the Transport interface, its counters, the serve loop and ERROR replies every transport shares

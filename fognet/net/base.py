@@ -143,14 +143,15 @@ def raise_if_error(addr: str, header: Header) -> None:
 
 
 async def answer(
-    handler: Handler, frames: Sequence, max_bytes: int, counts: Counters, where: str
+    handler: Handler, frames: Sequence, max_bytes: int, counts: Counters, where: str,
+    max_header_bytes: int = codec.MAX_HEADER_BYTES,
 ) -> tuple[Header, Tensors, int, str] | None:
     """What a peer answers a request with, the same for every transport:
     (reply header, reply tensors, the request id it answers, the requester's node id),
     or None when the handler sends no reply. A message that fails to decode gets an
     ERROR naming the bad field; a handler that raises gets an ERROR with its reason."""
     try:
-        header, tensors = codec.decode(frames, max_bytes)
+        header, tensors = codec.decode(frames, max_bytes, max_header_bytes)
     except WireError as exc:
         counts.malformed += 1
         counts.log.warning("malformed", "malformed message on %s: %s", where, exc)

@@ -1,7 +1,8 @@
 """Bytes <-> messages: the one place that converts and validates.
 
     encode(header, tensors) -> frames        frame 0 msgpack header, frames 1.. raw buffers
-    decode(frames, max_bytes=...) -> (header, tensors)
+    decode(frames, max_bytes=..., max_header_bytes=...) -> (header, tensors)
+    header_cap(max_members) -> int           the max_header_bytes of a peer with that many members
 
 `encode` does not copy tensor data: each frame is a flat uint8 view of a C-contiguous array
 (a non-contiguous array is made contiguous first, the only copy). Send the frames with
@@ -27,6 +28,13 @@ allocated from a declared shape (a frame must hold exactly dtype x shape bytes, 
 dimension at most `MAX_DIM`). The header is at most `MAX_HEADER_BYTES`, checked before
 msgpack reads it: its Python objects cost at most ~80x its bytes (1-byte empty maps are
 the worst case), so a header costs at most ~5 MB and ~15 ms to reject, however it lies.
+One message may be larger: a frozen ROUND_OPEN carries every player's figures (n players
+linked to each other: ~26 bytes per pair; 100 peers: 268 KB). A receiver allows it up to
+its `max_header_bytes` (`header_cap(max_members)`: a roster of its member table's cap),
+read only once the header's first entries, as `encode` writes them, name that type (a
+few bytes read, not the rest); that header costs at most ~80x that cap (128 members,
+the default: a 1.2 MB cap, measured 86 MB and 70 ms for a header of empty maps, freed
+once refused); every other type is still held to `MAX_HEADER_BYTES`.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ import msgpack
 import numpy as np
 
 from fognet.errors import WireError
-from fognet.net import encodings
+from fognet.net import columns, encodings
 from fognet.net.wire import (
     ALLOWED_DTYPES,
     BODIES,
@@ -56,6 +64,7 @@ from fognet.net.wire import (
 
 DEFAULT_MAX_BYTES = 256 << 20  # 256 MiB for a whole message
 MAX_HEADER_BYTES = 64 << 10  # frame 0 alone; the largest real ones (HELLO's model list) are a few KB
+LARGE = MsgType.ROUND_OPEN  # the one type whose header may exceed it (a frozen roster)
 MAX_TENSORS = 256
 MAX_NDIM = 8
 MAX_DIM = (1 << 31) - 1  # one dimension of a tensor
@@ -67,11 +76,19 @@ _DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 Tensors = Mapping[str, np.ndarray]
 
 
-def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memoryview]:
+def header_cap(max_members: int) -> int:
+    """The `max_header_bytes` of a peer that keeps at most `max_members` members: a frozen
+    ROUND_OPEN of that many players fits (`columns.roster_bytes`)."""
+    return MAX_HEADER_BYTES + columns.roster_bytes(max_members)
+
+
+def encode(header: Header, tensors: Tensors | None = None,
+           max_header_bytes: int = MAX_HEADER_BYTES) -> list[bytes | memoryview]:
     """Frames for `header` and `tensors` (in mapping order); no copy of contiguous arrays.
 
     Checks the body's fields with the same rules as `decode` (WireError naming the field),
-    so a bad value fails at the sender rather than as an ERROR from the receiver.
+    so a bad value fails at the sender rather than as an ERROR from the receiver; and the
+    header's size, as `decode` with the same `max_header_bytes` does.
     """
     descs, buffers = _outgoing(tensors or {})
     head: dict[str, typing.Any] = {
@@ -95,8 +112,9 @@ def encode(header: Header, tensors: Tensors | None = None) -> list[bytes | memor
         frames: list[bytes | memoryview] = [msgpack.packb(head, use_bin_type=True)]
     except (TypeError, ValueError, OverflowError) as exc:
         raise WireError(f"header of {header.type.value}: cannot be packed ({exc})") from exc
-    if len(frames[0]) > MAX_HEADER_BYTES:
-        raise WireError(f"header of {header.type.value}: {len(frames[0])} bytes exceeds {MAX_HEADER_BYTES}",
+    cap = _cap(max_header_bytes) if header.type is LARGE else MAX_HEADER_BYTES
+    if len(frames[0]) > cap:
+        raise WireError(f"header of {header.type.value}: {len(frames[0])} bytes exceeds {cap}",
                         Reason.TOO_LARGE)
     frames += buffers
     return frames
@@ -123,15 +141,18 @@ def frames_nbytes(frames: Sequence) -> int:
     return sum(as_buffer(f).nbytes for f in frames)
 
 
-def decode(frames: Sequence, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Header, dict[str, np.ndarray]]:
-    """Parse and validate a received multipart message (bytes, memoryviews or zmq.Frames)."""
+def decode(frames: Sequence, max_bytes: int = DEFAULT_MAX_BYTES,
+           max_header_bytes: int = MAX_HEADER_BYTES) -> tuple[Header, dict[str, np.ndarray]]:
+    """Parse and validate a received multipart message (bytes, memoryviews or zmq.Frames).
+    `max_header_bytes`: how large a ROUND_OPEN's header may be (any other type's: at most
+    `MAX_HEADER_BYTES`)."""
     if not frames:
         raise WireError("empty message: no header frame")
     buffers = [as_buffer(f) for f in frames]
     total = sum(b.nbytes for b in buffers)
     if total > max_bytes:
         raise WireError(f"message: {total} bytes exceeds the cap of {max_bytes} bytes", Reason.TOO_LARGE)
-    head = _unpack_head(buffers[0])
+    head = _unpack_head(buffers[0], max_header_bytes)
     version = head.get("v")
     if version != PROTOCOL_VERSION:
         raise WireError(f"v: protocol version {version!r} is not {PROTOCOL_VERSION}", Reason.VERSION)
@@ -187,9 +208,17 @@ def as_buffer(frame) -> memoryview:
         raise WireError(f"frame of type {type(frame).__name__} is not a byte buffer") from exc
 
 
-def _unpack_head(buf: memoryview) -> dict:
-    if buf.nbytes > MAX_HEADER_BYTES:
-        raise WireError(f"header: {buf.nbytes} bytes exceeds {MAX_HEADER_BYTES}")
+def _cap(max_header_bytes: int) -> int:
+    return max(max_header_bytes, MAX_HEADER_BYTES)
+
+
+def _unpack_head(buf: memoryview, max_header_bytes: int = MAX_HEADER_BYTES) -> dict:
+    cap = _cap(max_header_bytes)
+    if buf.nbytes > cap:
+        raise WireError(f"header: {buf.nbytes} bytes exceeds {cap}", Reason.TOO_LARGE)
+    if buf.nbytes > MAX_HEADER_BYTES and _leading_type(buf) is not LARGE:
+        raise WireError(f"header: {buf.nbytes} bytes exceeds {MAX_HEADER_BYTES} (only a "
+                        f"{LARGE.value} may take up to {cap})", Reason.TOO_LARGE)
     try:
         head = msgpack.unpackb(buf, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types on garbage
@@ -200,6 +229,22 @@ def _unpack_head(buf: memoryview) -> dict:
 
 
 _MSG_TYPES = {t.value: t for t in MsgType}  # (a dict: the Enum's own lookup costs ~1 us)
+
+
+def _leading_type(buf: memoryview) -> MsgType | None:
+    """The type a header names in its first two entries ({"v": .., "type": .., ...}, as
+    `encode` writes them), read from its first bytes alone; None if they do not."""
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=64)
+    unpacker.feed(buf[:64])  # a map header, "v", a version, "type", a type name: ~25 bytes
+    try:
+        if unpacker.read_map_header() < 2 or unpacker.unpack() != "v":
+            return None
+        unpacker.skip()
+        if unpacker.unpack() != "type":
+            return None
+        return MsgType(unpacker.unpack())
+    except Exception:  # noqa: BLE001 - msgpack raises several unrelated types on garbage
+        return None
 
 
 def _msg_type(value) -> MsgType:

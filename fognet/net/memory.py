@@ -54,10 +54,12 @@ class MemoryTransport:
     def __init__(
         self, network: MemoryNetwork, node_id: str | None = None, *,
         max_bytes: int = codec.DEFAULT_MAX_BYTES, hwm: int = 1000,
+        max_header_bytes: int = codec.MAX_HEADER_BYTES,
     ) -> None:
         self.node_id = node_id or new_node_id()
         self.address = network.new_address()
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes  # a frozen ROUND_OPEN's (codec.header_cap)
         self._network = network
         self._inbox: asyncio.Queue = asyncio.Queue(hwm)
         network.inboxes[self.address] = self._inbox
@@ -106,7 +108,7 @@ class MemoryTransport:
     async def _push(self, addr, header, tensors) -> None:
         if self._closed:
             raise PeerError(f"transport {self.address} is closed")
-        await self.send_frames(addr, codec.encode(header, tensors), self)
+        await self.send_frames(addr, codec.encode(header, tensors, self.max_header_bytes), self)
 
     def forget(self, addr: str) -> None:
         """No connection to close; requests still waiting on `addr` fail with PeerUnreachable."""
@@ -118,7 +120,8 @@ class MemoryTransport:
                          self._count, self.address)
 
     async def _answer(self, handler: Handler, frames: list, requester: MemoryTransport) -> None:
-        answered = await answer(handler, frames, self.max_bytes, self._count, self.address)
+        answered = await answer(handler, frames, self.max_bytes, self._count, self.address,
+                                self.max_header_bytes)
         if answered is None:
             return
         header, tensors, msg_id, _ = answered

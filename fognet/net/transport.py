@@ -99,10 +99,12 @@ class ZmqTransport:
         keys: ClusterKeys | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_inbound: int = DEFAULT_MAX_INBOUND,
+        max_header_bytes: int = codec.MAX_HEADER_BYTES,
     ) -> None:
         self.node_id = node_id or new_node_id()
         self.max_inbound = max_inbound
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes  # a frozen ROUND_OPEN's (codec.header_cap)
         self.pacer = pacer
         self._hwm = hwm
         self._max_concurrent = max_concurrent
@@ -191,7 +193,7 @@ class ZmqTransport:
     async def _push(self, addr: str, header: Header, tensors: Tensors | None, deadline: float) -> None:
         """Queue the message on the DEALER; wait (until `deadline`) only if it is at its HWM
         or not connected. No wrapper task: most sends complete at once."""
-        frames = codec.encode(header, tensors)
+        frames = codec.encode(header, tensors, self.max_header_bytes)
         sock = self._dealer(addr)
         loop = asyncio.get_running_loop()
         if self.pacer is not None:
@@ -322,7 +324,8 @@ class ZmqTransport:
             return
         if self.keys is not None:  # the name ZAP gave the connection, not the header's claim
             handler = auth.as_sender(handler, frames[1])
-        answered = await answer(handler, frames[1:], self.max_bytes, self._count, self.address)
+        answered = await answer(handler, frames[1:], self.max_bytes, self._count, self.address,
+                                self.max_header_bytes)
         if answered is not None:
             await self._reply(frames[0].bytes, *answered)
 

@@ -8,7 +8,8 @@ whose dtype and shape travel in `tensors` as `[name, dtype, shape]` (raw bytes) 
 
 Each body is a frozen dataclass whose field names carry their units (`_s` seconds,
 `_ref_s` reference-seconds of work, `_bytes`, `_Bps` bytes/s). The codec validates every
-field against the dataclass annotations, so bodies stay plain typed values.
+field against the dataclass annotations, so bodies stay plain typed values; lists of
+records travel as parallel tuples, checked in `fognet.net.columns`.
 
 Adding a message type is a local change: add a member to `MsgType`, write a body class
 decorated with `@body(MsgType.X)`, done. Adding a field: give it a default, so the codec
@@ -27,6 +28,7 @@ from typing import ClassVar
 import numpy as np
 
 from fognet.errors import WireError
+from fognet.net.columns import PlayerColumns, same_length
 
 PROTOCOL_VERSION = 1
 
@@ -176,8 +178,8 @@ class Hello(Body):
     backlog_source_ref_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        _same_length("backlog split", backlog_sources=self.backlog_sources,
-                     backlog_source_ref_s=self.backlog_source_ref_s)
+        same_length("backlog split", backlog_sources=self.backlog_sources,
+                    backlog_source_ref_s=self.backlog_source_ref_s)
 
 
 @body(MsgType.STATE)
@@ -261,34 +263,16 @@ class ModelPart(Body):
 # step, and a lock. Every STEP_* body carries the same int.
 
 
-def _same_length(name: str, **columns: tuple) -> None:
-    """Parallel tuples must line up; a WireError here becomes an ERROR MALFORMED reply."""
-    lengths = {k: len(v) for k, v in columns.items()}
-    if len(set(lengths.values())) > 1:
-        detail = ", ".join(f"{k}={n}" for k, n in lengths.items())
-        raise WireError(f"{name}: parallel fields differ in length ({detail})")
-
-
-def backlog_split(sources: tuple[str, ...], ref_s: tuple[float, ...]) -> tuple[tuple[str, float], ...]:
-    """A HELLO/STATE's or ROUND_OPEN's backlog split as (source, reference-seconds) pairs,
-    refused unless each source is named once with a finite part >= 0."""
-    if len(set(sources)) != len(sources):
-        raise WireError("backlog_sources: a source is listed twice")
-    if not all(math.isfinite(w) and w >= 0 for w in ref_s):
-        raise WireError("backlog_source_ref_s: every part must be a finite number >= 0")
-    return tuple(zip(sources, ref_s, strict=True))
-
-
 MAX_ROUND = 2**62  # round numbers (and one past them) always fit the wire's int64
 
 
 @body(MsgType.ROUND_OPEN)
-class RoundOpen(Body):
+class RoundOpen(PlayerColumns, Body):
     """Who plays a round, agreed through its leader (fognet/peer/match/opening.py): a peer
     tells the leader its figures and what it knows of the round (again whenever that
     grows); the leader calls every roster peer with it (a peer it reaches joins the round),
     and once it froze the round sends every player the frozen roster with every player's
-    figures (the `p_` columns, one entry per roster peer; links flattened, `p_links` each)."""
+    figures (the `p_` columns of `fognet.net.columns.PlayerColumns`, keyword-only)."""
 
     round: int
     budget_s: float  # seconds left until the round's deadline, at the sender, when sent
@@ -313,57 +297,17 @@ class RoundOpen(Body):
     frozen: bool = False  # the sender settled who plays: adopt its roster and sources
     hold_s: float = 0.0  # keep the round open at least this long (s from sending): gathering
     latest: int = 0  # the highest round played to its end at the sender (a late source starts past it)
-    # frozen by the leader: every player's figures, in roster order (empty otherwise)
-    p_rule: tuple[str, ...] = ()
-    p_quota: tuple[int, ...] = ()
-    p_speed: tuple[float, ...] = ()
-    p_backlog_ref_s: tuple[float, ...] = ()
-    p_source: tuple[bool, ...] = ()
-    p_local_speed: tuple[float, ...] = ()
-    p_local_backlog_ref_s: tuple[float, ...] = ()
-    p_cap: tuple[float, ...] = ()
-    p_rate: tuple[float, ...] = ()
-    p_nic_Bps: tuple[float, ...] = ()
-    p_links: tuple[int, ...] = ()  # how many of the flattened links below are each player's
-    p_link_peers: tuple[str, ...] = ()
-    p_link_Bps: tuple[float, ...] = ()
-    p_link_latency_s: tuple[float, ...] = ()
-    p_splits: tuple[int, ...] = ()  # how many of the flattened backlog split entries are each player's
-    p_split_sources: tuple[str, ...] = ()
-    p_split_ref_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name, n in (("round", self.round), ("latest", self.latest)):
             if not 0 <= n <= MAX_ROUND:
                 raise WireError(f"ROUND_OPEN {name}: {n} is not in [0, {MAX_ROUND}]")
-        _same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)
-        _same_length("ROUND_OPEN links", link_peers=self.link_peers, link_Bps=self.link_Bps,
-                     link_latency_s=self.link_latency_s)
-        _same_length("ROUND_OPEN backlog split", backlog_sources=self.backlog_sources,
-                     backlog_source_ref_s=self.backlog_source_ref_s)
-        if not self.players:
-            return
-        _same_length("ROUND_OPEN players", roster=self.roster, **{
-            k: getattr(self, k) for k in PLAYER_COLUMNS})
-        _same_length("ROUND_OPEN players' links", p_link_peers=self.p_link_peers,
-                     p_link_Bps=self.p_link_Bps, p_link_latency_s=self.p_link_latency_s)
-        if any(n < 0 for n in self.p_links) or sum(self.p_links) != len(self.p_link_peers):
-            raise WireError(f"ROUND_OPEN p_links: counts must be >= 0 and add up to the "
-                            f"{len(self.p_link_peers)} links listed")
-        _same_length("ROUND_OPEN players' backlog splits", p_split_sources=self.p_split_sources,
-                     p_split_ref_s=self.p_split_ref_s)
-        if any(n < 0 for n in self.p_splits) or sum(self.p_splits) != len(self.p_split_sources):
-            raise WireError(f"ROUND_OPEN p_splits: counts must be >= 0 and add up to the "
-                            f"{len(self.p_split_sources)} backlog split entries listed")
-
-    @property
-    def players(self) -> bool:
-        """It carries every player's figures (a frozen roster from the leader)."""
-        return any(getattr(self, k) for k in PLAYER_COLUMNS)
-
-
-PLAYER_COLUMNS = ("p_rule", "p_quota", "p_speed", "p_backlog_ref_s", "p_source", "p_local_speed",
-                  "p_local_backlog_ref_s", "p_cap", "p_rate", "p_nic_Bps", "p_links", "p_splits")
+        same_length("ROUND_OPEN roster", roster=self.roster, addresses=self.addresses)
+        same_length("ROUND_OPEN links", link_peers=self.link_peers, link_Bps=self.link_Bps,
+                    link_latency_s=self.link_latency_s)
+        same_length("ROUND_OPEN backlog split", backlog_sources=self.backlog_sources,
+                    backlog_source_ref_s=self.backlog_source_ref_s)
+        self.check_players(self.roster)
 
 
 @body(MsgType.PROPOSE)
@@ -411,11 +355,11 @@ class Hosted(Body):
     sites: tuple[str, ...] = ()  # sites[i] (its own name, or a worker's game id; none: home)
 
     def __post_init__(self) -> None:
-        _same_length("HOSTED", subtasks=self.subtasks, sources=self.sources,
-                     work_ref_s=self.work_ref_s, in_bytes=self.in_bytes, out_bytes=self.out_bytes,
-                     stages=self.stages)
+        same_length("HOSTED", subtasks=self.subtasks, sources=self.sources,
+                    work_ref_s=self.work_ref_s, in_bytes=self.in_bytes, out_bytes=self.out_bytes,
+                    stages=self.stages)
         if self.sites:
-            _same_length("HOSTED sites", subtasks=self.subtasks, sites=self.sites)
+            same_length("HOSTED sites", subtasks=self.subtasks, sites=self.sites)
 
 
 @body(MsgType.TURN)
@@ -444,9 +388,9 @@ class StepAsk(Body):
     commits: int = 0  # STEP_COMMITs sent to the party's role so far: it votes once it has them
 
     def __post_init__(self) -> None:
-        _same_length("STEP_ASK", subtasks=self.subtasks, sources=self.sources,
-                     work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
-                     out_bytes=self.out_bytes, frm=self.frm, to=self.to, stages=self.stages)
+        same_length("STEP_ASK", subtasks=self.subtasks, sources=self.sources,
+                    work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
+                    out_bytes=self.out_bytes, frm=self.frm, to=self.to, stages=self.stages)
 
 
 @body(MsgType.STEP_VOTE)
@@ -460,8 +404,8 @@ class StepVote(Body):
     reason: Reason | None = None
 
     def __post_init__(self) -> None:
-        _same_length("STEP_VOTE", by_source=self.by_source,
-                     by_source_delta_s=self.by_source_delta_s)
+        same_length("STEP_VOTE", by_source=self.by_source,
+                    by_source_delta_s=self.by_source_delta_s)
 
 
 @body(MsgType.STEP_COMMIT)
@@ -484,10 +428,10 @@ class StepCommit(Body):
     sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        _same_length("STEP_COMMIT", subtasks=self.subtasks, sources=self.sources,
-                     work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
-                     out_bytes=self.out_bytes, frm=self.frm, to=self.to, stages=self.stages)
-        _same_length("STEP_COMMIT batch", steps=self.steps, kinds=self.kinds, sizes=self.sizes)
+        same_length("STEP_COMMIT", subtasks=self.subtasks, sources=self.sources,
+                    work_ref_s=self.work_ref_s, in_bytes=self.in_bytes,
+                    out_bytes=self.out_bytes, frm=self.frm, to=self.to, stages=self.stages)
+        same_length("STEP_COMMIT batch", steps=self.steps, kinds=self.kinds, sizes=self.sizes)
         if self.sizes and (min(self.sizes) < 1 or sum(self.sizes) != len(self.subtasks)):
             raise WireError(f"STEP_COMMIT sizes: each >= 1, adding up to the "
                             f"{len(self.subtasks)} changes listed")

@@ -17,7 +17,11 @@ a stage past the frame's input (node_start > 0), sent by a worker (quota > 0, as
 are), naming another member. Anything else is credited to the sender, so a source's own
 EXEC (at node 0, or from a peer that takes no work, as cars and `fognet infer` do) cannot
 pass its frames off as another's to leave a round's q_p. A worker that forwards is trusted
-with the name as it is trusted with the activations it sends on.
+with the name as it is trusted with the activations it sends on. So a worker that is also
+a source can label its own later stages' frames as another member's: a later hop cannot
+tell them from frames it forwards (only the first hop saw who sent the frame), and no
+check of what the hop knows can; it takes the source's signature on the name. The lie
+moves only the liar's own work between two sources' parts of the hop's backlog.
 
 API
     format_hop(address, start, stop) -> str;  parse_hop(hop) -> (address, start, stop)

@@ -57,6 +57,7 @@ from enum import Enum
 from fognet.errors import ConfigError, FognetError, Refused, WireError
 from fognet.net.base import Transport
 from fognet.net.bounded import BoundedDict
+from fognet.net.columns import backlog_split
 from fognet.net.discovery import named, parse_bootstrap
 from fognet.net.ratelog import RateLimitedLog
 from fognet.net.wire import (
@@ -66,7 +67,6 @@ from fognet.net.wire import (
     Hello,
     Reason,
     State,
-    backlog_split,
     new_node_id,
 )
 

@@ -65,7 +65,7 @@ from pathlib import Path
 import numpy as np
 
 from fognet.errors import FognetError, ModelError, PeerUnreachable, Refused
-from fognet.net import wire
+from fognet.net import codec, wire
 from fognet.net.bounded import DroppingQueue
 from fognet.net.discovery import LOOPBACK_BROADCAST, BeaconDiscovery, BootstrapDiscovery, PeerSeen
 from fognet.net.emulation import Pacer
@@ -147,6 +147,7 @@ class Peer:
             keys=config.keys, advertise_host=config.advertise,
             max_connections=max(DEFAULT_MAX_CONNECTIONS, config.max_members + SPARE_CONNECTIONS),
             max_inbound=max(DEFAULT_MAX_INBOUND, config.max_members + SPARE_CONNECTIONS),
+            max_header_bytes=codec.header_cap(config.max_members),  # a round of every member
         )
         self.address = self.transport.address
         self.store = ModelStore(config.cache_dir, max_model_bytes=config.max_model_bytes)

@@ -10,6 +10,7 @@ from fognet.matching.random_instance import random_instance
 from fognet.matching.round_rules import (
     Phase1,
     hopeless,
+    made_up,
     next_holder,
     phase1_over,
     reconcile,
@@ -135,3 +136,17 @@ def test_with_everything_known_a_step_is_refused_unasked_exactly_when_the_game_r
                 refused += exact
                 asked += not exact
     assert refused > 0 and asked > 0  # both kinds of step were met
+
+
+def test_a_hosted_entry_its_source_does_not_have_is_made_up() -> None:
+    mine = Subtask("car1.0", A, 0.2, 1000, 100)
+    theirs = Subtask("car2.0", B, 0.1, 1000, 100)
+    lists = {A: {mine.id: mine}, B: {theirs.id: theirs}}
+    heavier = Subtask("car2.0", B, 9.0, 1000, 100)  # a real id, other figures
+    invented = Subtask("car2.9", B, 0.1, 1000, 100)
+    stolen = Subtask("car1.0", B, 0.2, 1000, 100)  # my subtask's id under another source
+    unknown = Subtask("car3.0", PeerId("car3"), 0.1, 1000, 100)  # no list of car3 yet
+    hosted = (mine, theirs, heavier, invented, stolen, unknown)
+    assert made_up(hosted, lists) == [heavier, invented, stolen]
+    assert made_up(hosted, {A: lists[A]}) == [stolen]  # car2's entries wait for its list
+    assert made_up((mine, theirs), lists) == []

@@ -24,6 +24,7 @@ from fognet.errors import FognetError, WireError
 from fognet.matching.instance import MAX_CAP, RULES, Instance
 from fognet.net import wire
 from fognet.net.base import Transport
+from fognet.net.columns import backlog_split
 from fognet.net.wire import Header
 from fognet.placement.instance import Figures, LinkFigure
 
@@ -130,7 +131,7 @@ def _figures(quota: int, speed: float, backlog_ref_s: float, local_speed: float,
         raise WireError(f"ROUND_OPEN nic_Bps: must be >= 0 and finite, got {nic_Bps!r}")
     return Figures(quota, speed, backlog_ref_s, local_speed, local_backlog_ref_s, links, rule,
                    cap, rate, nic_Bps,
-                   backlog_by_source=wire.backlog_split(split_sources, split_ref_s))
+                   backlog_by_source=backlog_split(split_sources, split_ref_s))
 
 
 def player_columns(players: Mapping[str, tuple[Figures, bool]]) -> dict[str, tuple]:

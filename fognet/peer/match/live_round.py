@@ -55,7 +55,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 
-from fognet.errors import Refused
+from fognet.errors import Refused, WireError
 from fognet.matching import messages as m
 from fognet.matching.agent import SourceAgent, WorkerAgent
 from fognet.matching.instance import Instance, PeerId, Subtask
@@ -87,6 +87,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self.steps = steps  # False: my source ends the game at its first Turn (greedy)
         self.roster = dict(roster)
         self.deadline = deadline  # event-loop time
+        self._timeout: asyncio.Timeout | None = None  # play's, at `deadline` (opening.py may bring it in)
         self.figures, self.subtasks = figures, tuple(subtasks)
         self.courier = Courier(transport, self.roster, timing.ask_timeout_s)
         self.announced: dict[str, tuple[Figures, bool]] = {name: (figures, bool(subtasks))}
@@ -127,6 +128,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
         self._hosted: dict[str, m.RoundDone] = {}
         self._homes: set[str] = set()  # sources whose subtasks at home my ledger has
         self._early_homes: dict[str, list[m.RoundDone]] = {}  # those before I reconciled
+        self._told: dict[PeerId, dict] = {}  # source -> its subtasks, as its HOSTED home listed them
         self._proposed_to: set[str] = set()  # workers my source proposed to (their HOSTED)
         self._proposers: set[str] = set()  # sources that proposed to my worker (my HOSTED)
         self._bounds = None  # the game's step bounds on my ledger, once it holds everything
@@ -160,7 +162,7 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
 
     async def play(self) -> RoundResult:
         try:
-            async with asyncio.timeout_at(self.deadline), asyncio.TaskGroup() as tg:
+            async with asyncio.timeout_at(self.deadline) as self._timeout, asyncio.TaskGroup() as tg:
                 self._tg = tg
                 try:
                     if await self._open() and self.known_sources:  # else: nothing to play
@@ -178,7 +180,8 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             for timer in self._timers:
                 timer.cancel()
             self.over.set()
-            self._tg = None
+            self._tg = self._timeout = None
+            self.release_late()  # (none left if ROUND_DONE ended it)
         return self._result()
 
     async def _phase1(self) -> None:
@@ -373,7 +376,9 @@ class LiveRound(OpeningPhase, ProposalPhase, StepPhase):
             await self.on_bumped(msg)
             return wire.MatchAck(n)
         elif isinstance(msg, m.RoundDone) and msg.phase == 1:
-            self.on_hosted(peer, msg)
+            if bad := self.on_hosted(peer, msg):
+                raise WireError(f"HOSTED from {peer!r}: {bad[0].id!r} is not a subtask "
+                                f"{bad[0].source!r} has in round {n}")
         elif isinstance(msg, m.RoundDone):
             for agent in self._agents():
                 agent.handle(msg)

@@ -232,6 +232,8 @@ class Matchmaker:
         live = self._rounds.get(body.round)
         if isinstance(body, wire.RoundOpen):
             figures_of(body)  # refuse a malformed opening before it counts for anything
+            if len(body.roster) > MAX_ROSTER:  # (a frozen one is adopted as it is)
+                raise WireError(f"roster: {len(body.roster)} peers, more than {MAX_ROSTER}")
             self._seen = max(self._seen, body.round, body.latest)
             if not body.frozen and body.round in self._merged:
                 self._redirect(header.sender, body)
@@ -285,8 +287,6 @@ class Matchmaker:
         if live is None or live.frozen:
             self._answer_over(sender, body)
             return
-        if len(body.roster) > MAX_ROSTER:
-            raise WireError(f"roster: {len(body.roster)} peers, more than {MAX_ROSTER}")
         roster = dict(zip(body.roster, body.addresses, strict=True))
         if sender not in roster:
             raise Refused(f"ROUND_OPEN from {sender!r}: the roster must name it",
@@ -308,11 +308,9 @@ class Matchmaker:
     # --- rounds -----------------------------------------------------------------------
 
     def _join_from(self, sender: str, body: wire.RoundOpen) -> LiveRound:
-        figures_of(body)  # refuse a malformed opening before joining anything
+        """(`handle` checked its figures and roster size.)"""
         if not (math.isfinite(body.budget_s) and 0 <= body.budget_s <= MAX_BUDGET_S):
             raise WireError(f"budget_s: {body.budget_s!r} is not in [0, {MAX_BUDGET_S}]")
-        if len(body.roster) > MAX_ROSTER:
-            raise WireError(f"roster: {len(body.roster)} peers, more than {MAX_ROSTER}")
         if len(self._rounds) >= MAX_ROUNDS_IN_PLAY:
             raise Refused(f"{self.name} already plays {len(self._rounds)} rounds", Reason.BUSY)
         roster = dict(zip(body.roster, body.addresses, strict=True))

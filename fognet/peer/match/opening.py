@@ -140,12 +140,15 @@ class OpeningPhase:
         return True
 
     def release_late(self) -> None:
-        """The game is over: the peers that came once it was frozen (left out, not in its
-        roster) hear ROUND_DONE, so they open the next round now, not at their deadline,
-        and never while this one is still in play (a worker would grant its capacity
-        twice)."""
+        """The game is over (ROUND_DONE, or here its deadline: `play`): the peers that
+        came once it was frozen (left out, not in its roster) hear ROUND_DONE, so they open
+        the next round now, not at their deadline, and never while this one is still in
+        play (a worker would grant its capacity twice)."""
         for peer, address in sorted(self._late.items()):
-            self._spawn(self.courier.send(peer, wire.RoundDone(self.number), address))
+            if self._tg is not None:
+                self._spawn(self.courier.send(peer, wire.RoundDone(self.number), address))
+            else:  # the round's tasks are gone: a send of its own, best effort
+                detach(self.courier.send(peer, wire.RoundDone(self.number), address))
         self._late.clear()
 
     def merge_into(self, other: OpeningPhase) -> bool:
@@ -286,6 +289,20 @@ class OpeningPhase:
         self.courier.addresses = self.roster
         self.known_sources = set(body.sources) & set(self.roster)
         self._adopted = True
+        if self.subtasks and self.name not in self.known_sources:
+            self._wait_at_most(body.budget_s)
+
+    def _wait_at_most(self, budget_s: float) -> None:
+        """Left out of a round its sender had `budget_s` left of: it is over by then
+        (ROUND_DONE, `release_late`, tells me sooner), so I wait no longer for it (if no
+        one that froze it lives to tell me, my subtasks would wait out my own deadline)."""
+        if (self._timeout is None or self._timeout.expired()
+                or not (math.isfinite(budget_s) and budget_s >= 0)):
+            return  # (my round is over, or ending: nothing to bring in)
+        end = self._loop.time() + budget_s + self.timing.ask_timeout_s
+        if end < self.deadline:
+            self.deadline = end
+            self._timeout.reschedule(end)
 
     def _announce_soon(self) -> None:
         """Announce my grown knowledge once what arrives with it has been read: growths
@@ -351,6 +368,16 @@ def _reaching(figures: Figures, me: str) -> Figures:
     cost is mostly its links)."""
     mine = tuple(lk for lk in figures.links if lk.peer == me)
     return figures if len(mine) == len(figures.links) else dataclasses.replace(figures, links=mine)
+
+
+_DETACHED: set[asyncio.Task] = set()  # sends that outlive their round (`release_late`)
+
+
+def detach(send) -> None:
+    """Run a best-effort send (`Courier.send`: it never raises) after its round is over."""
+    task = asyncio.ensure_future(send)
+    _DETACHED.add(task)
+    task.add_done_callback(_DETACHED.discard)
 
 
 def open_body(number: int, budget_s: float, roster: Mapping[str, str], f: Figures,

@@ -25,8 +25,8 @@ import logging
 
 from fognet.errors import FognetError, RemoteError, WireError
 from fognet.matching import messages as m
-from fognet.matching.instance import PeerId
-from fognet.matching.round_rules import Phase1, phase1_over, reconcile
+from fognet.matching.instance import PeerId, Subtask
+from fognet.matching.round_rules import Phase1, made_up, phase1_over, reconcile
 from fognet.net import wire
 from fognet.net.ratelog import RateLimitedLog
 from fognet.peer.match import wire_bodies
@@ -135,10 +135,29 @@ class ProposalPhase:
         if not await self.courier.send(leader, wire.ProposalsDone(self.number)):
             self.drop(leader)
 
-    def on_hosted(self, peer: str, msg: m.RoundDone) -> None:
+    def on_hosted(self, peer: str, msg: m.RoundDone) -> list[Subtask]:
+        """A worker's HOSTED (what it holds once its phase 1 is over). Entries that are not
+        subtasks of the round as their sources have them (`round_rules.made_up`: a worker
+        can list any subtask of any source) are left out and returned (the caller refuses
+        a message with any, MALFORMED, once the rest is recorded: a lie costs the round
+        nothing). An entry of a source whose list has not come yet is checked when it
+        comes (`on_home`)."""
+        bad = made_up(msg.hosted, self._lists())
+        if bad:
+            msg = m.RoundDone(msg.sender, 1, tuple(s for s in msg.hosted if s not in bad), msg.round)
+            warn.warning("made-up", "%s: round %d: HOSTED from %s lists %d subtask(s) its "
+                         "sources do not have, e.g. %r of %s", self.name, self.number, peer,
+                         len(bad), bad[0].id, bad[0].source)
         if self.source is not None and not self._reconciled():
             self._hosted[peer] = msg
             self._changed.set()
+        return bad
+
+    def _lists(self) -> dict[PeerId, dict]:
+        """Every source's subtasks as it has them, as far as I know: mine, and those of
+        each source whose HOSTED home came."""
+        mine = {PeerId(self.name): {s.id: s for s in self.subtasks}} if self.subtasks else {}
+        return {**self._told, **mine}
 
     def on_home(self, peer: str, placed: list[m.RoundDone]) -> None:
         """Another source's subtasks and their sites after phase 1 (one RoundDone per
@@ -146,6 +165,7 @@ class ProposalPhase:
         know of yet: a commit may have moved one already)."""
         if peer in self.dead or peer in self._homes:
             return
+        self._told.setdefault(PeerId(peer), {s.id: s for msg in placed for s in msg.hosted})
         if self.source is None or not self._reconciled():  # placed once my ledger holds
             self._early_homes[peer] = placed  # the workers' HOSTED (a source that proposed
             return  # to none sends it at once: my view may not even be built yet)
@@ -154,12 +174,26 @@ class ProposalPhase:
         except WireError as exc:
             warn.warning("bad-home", "%s: HOSTED home from %s dropped: %s", self.name, peer, exc)
             return
+        self._forget_made_up(peer)
         known = self.source.ledger.site_of
         for msg in placed:
             self.source.handle(m.RoundDone(msg.sender, 1,
                                            tuple(s for s in msg.hosted if s.id not in known)))
         self._homes.add(peer)
         self._changed.set()
+
+    def _forget_made_up(self, peer: str) -> None:
+        """Subtasks of `peer` that workers' HOSTED put in my ledger and its own list lacks
+        (made up: `on_hosted` could not tell before the list came) leave it."""
+        told, ledger = self._told[PeerId(peer)], self.source.ledger
+        lies = [(s, ledger.site_of[s.id]) for s in ledger.mine.get(PeerId(peer), {}).values()
+                if told.get(s.id) != s]
+        for s, _ in lies:
+            ledger.forget(s)
+        if lies:
+            warn.warning("made-up", "%s: round %d: workers listed %d subtask(s) %s does not "
+                         "have, e.g. %r at %s; forgotten", self.name, self.number, len(lies),
+                         peer, lies[0][0].id, lies[0][1])
 
     def _all_hosted(self) -> bool:
         """Every live worker I proposed to has sent its HOSTED (no other can hold mine;

@@ -75,16 +75,23 @@ class StepPhase:
     async def _homes_in(self) -> None:
         """Before my turn: every other live source's list of its subtasks at home, so I
         ask only the steps that will be approved (waited for up to `ask_timeout_s`; without
-        them I ask what `hopeless` cannot rule out)."""
-        await self._until(self._everyone_known, self._loop.time() + self.timing.ask_timeout_s)
+        them I ask what `hopeless` cannot rule out). After a death too: a live source's
+        subtasks on a worker I did not propose to come only in its list, and a step's
+        parties are read from my ledger. Only the live ones: waiting for `_everyone_known`,
+        which a death makes False for the rest of the round, cost every source its
+        `ask_timeout_s` after any death (a leader dead in phase 1: 2.0 s rounds)."""
+        await self._until(self._homes_known, self._loop.time() + self.timing.ask_timeout_s)
+
+    def _homes_known(self) -> bool:
+        """Every other live source's list of its subtasks at home is in my ledger."""
+        return all(p in self._homes for p in self.source.ring if p != self.name)
 
     def _everyone_known(self) -> bool:
         """My ledger holds every subtask of the round where it is. Not after a death: peers
         may disagree on who is dead (a commit from a peer that does not know may name a
         site my view has dropped), so I price only what `hopeless` needs; nor once a
         Turn came before the commits it counts (my ledger may lack one)."""
-        return not self.dead and not self._unsure and all(
-            p in self._homes for p in self.source.ring if p != self.name)
+        return not self.dead and not self._unsure and self._homes_known()
 
     def _steps(self) -> Iterator[tuple[str, tuple]] | None:
         """My agent's list: once my ledger holds every subtask (`_everyone_known`), the

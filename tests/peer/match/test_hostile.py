@@ -4,6 +4,7 @@ have (a site, a round number far ahead), and against a leader that is slow, not 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 
 import pytest
@@ -15,6 +16,7 @@ from fognet.matching.instance import PeerId
 from fognet.matching.random_instance import random_instance
 from fognet.net import wire
 from fognet.net.memory import MemoryNetwork, MemoryTransport
+from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header
 from fognet.peer.match.courier import Timing
 from fognet.peer.match.opening import open_body
@@ -90,6 +92,29 @@ async def test_a_round_number_far_ahead_or_with_bad_figures_is_refused_before_it
     assert all(r.round == 2 for r in out.results.values())
 
 
+async def test_a_frozen_roster_past_the_round_bound_is_refused_not_adopted() -> None:
+    """A header may now carry a roster of every member (`codec.header_cap`): a frozen one
+    naming more than MAX_ROSTER peers was adopted by a peer whose round was still open, and
+    its round then had thousands of peers to call."""
+    from fognet.peer.match.matchmaker import MAX_ROSTER
+
+    inst = random_instance(1, 2, 2, seed=3)
+    states = list(split_instance(inst).values())
+    async with asyncio.timeout(30), live_peers(states, memory(), replace(TIMING, open_s=0.6)) as peers:
+        roster = {n: p.transport.address for n, p in peers.items()}
+        playing = asyncio.ensure_future(peers["car1"].matchmaker.play(
+            1, {**roster, "ghost": "127.0.0.1:9"}, peers["car1"].state.subtasks, 10.0))
+        while (live := peers["w1"].matchmaker.in_play(1)) is None:  # open: ghost is silent
+            await asyncio.sleep(0.001)
+        many = {**roster, **{f"p{k}": f"127.0.0.1:{2000 + k}" for k in range(MAX_ROSTER)}}
+        huge = open_body(1, 5.0, many, peers["car1"].state.figures, True, ["car1"], True)
+        with pytest.raises(WireError, match="roster"):
+            await peers["w1"].matchmaker.handle(Header(huge, sender="car1"))
+        assert len(live.roster) <= len(roster) + 1  # (+ ghost)
+        result = await playing
+    assert result.completed and result.dead == ("ghost",)
+
+
 async def test_a_late_source_waits_for_the_round_in_play_and_rounds_never_overlap() -> None:
     """Told the highest round heard of (one still in play), a source new to the cluster
     opened the next at once, and the workers played both together, granting their capacity
@@ -155,3 +180,42 @@ async def test_a_leader_slow_to_hear_of_the_round_is_waited_for_not_dropped() ->
         n: r.dead for n, r in out.results.items()}
     assert out.completed and set(out.results) == set(peers)
     assert out.assignment == dict(play(states_instance(states)).assignment)
+
+
+def lying_hosted(transport, victim: str, subtask: str, source: str) -> None:
+    """`transport`'s worker lists one more subtask (`subtask` of `source`, heavy) in the
+    HOSTED it sends to `victim` (an address)."""
+    send = transport.send
+
+    async def forged(addr, header, tensors=None, timeout_s=1.0):
+        b = header.body
+        if isinstance(b, wire.Hosted) and not b.home and addr == victim:
+            header = replace(header, body=replace(
+                b, subtasks=(*b.subtasks, subtask), sources=(*b.sources, source),
+                work_ref_s=(*b.work_ref_s, 5.0), in_bytes=(*b.in_bytes, 0),
+                out_bytes=(*b.out_bytes, 0), stages=(*b.stages, 0)))
+        return await send(addr, header, tensors, timeout_s)
+
+    transport.send = forged
+
+
+@pytest.mark.parametrize("whose", ["car2", "car1"])
+async def test_a_worker_listing_a_made_up_subtask_in_its_hosted_changes_nothing(whose, caplog):
+    """w1's HOSTED to car1 lists a subtask no source has. Of car1 itself: refused at once
+    (one ERROR reply to w1). Of car2, whose list car1 learns only from car2's HOSTED home:
+    it went into car1's ledger, whose prices then moved car1's subtasks elsewhere than
+    `play`; now it leaves the ledger when car2's list comes. Either way the round is
+    `play`'s, with every peer in it."""
+    inst = random_instance(2, 3, 3, seed=2)
+    states = list(split_instance(inst).values())
+    caplog.set_level(logging.WARNING, logger="fognet.peer.match")
+    zmq = lambda name: ZmqTransport(name, host="127.0.0.1")  # noqa: E731
+    async with asyncio.timeout(30), live_peers(states, zmq, TIMING) as peers:
+        car1 = peers["car1"].transport
+        lying_hosted(peers["w1"].transport, car1.address, f"{whose}/made-up", whose)
+        out = await play_round(peers, 1, 10.0)
+        errors = car1.stats().errors_sent
+    assert out.completed and all(r.dead == () for r in out.results.values())
+    assert out.assignment == dict(play(states_instance(states)).assignment)
+    assert errors == (1 if whose == "car1" else 0)
+    assert any(f"{whose}/made-up" in r.getMessage() for r in caplog.records)  # one line

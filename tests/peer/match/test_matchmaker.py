@@ -171,6 +171,47 @@ async def test_the_turn_holder_killed_its_successor_takes_over(kind: str) -> Non
         assert result.dead == ("car1",)
 
 
+def renamed(states, old: str, new: str) -> list[PeerState]:
+    """The same peers with `old` called `new` (its links too)."""
+    out = []
+    for st in states:
+        links = tuple(replace(lk, peer=new) if lk.peer == old else lk for lk in st.figures.links)
+        out.append(replace(st, name=new if st.name == old else st.name,
+                           figures=replace(st.figures, links=links)))
+    return out
+
+
+@pytest.mark.parametrize(("kind", "leader"), [("zmq", "car1"), ("zmq", "a1"), ("memory", "a1")])
+async def test_the_leader_killed_in_phase_1_leaves_a_valid_round_and_later_ones_play(kind, leader):
+    """The round's leader (the first peer by name: a source, or a worker renamed to lead)
+    dies once it froze the round: the next peer by name leads, the round ends valid on
+    the survivors, every peer returns, and the next round is the survivors' game."""
+    states = renamed(split_instance(random_instance(2, 3, 3, seed=3)).values(), "w1", "a1")
+    async with asyncio.timeout(30), live_peers(states, transports(kind), TIMING) as peers:
+        assert min(peers) == "a1"
+        if leader == "car1":  # a source leads: the worker that would is gone before the round
+            await peers["a1"].kill()
+        playing = asyncio.create_task(play_round(peers, 1, DEADLINE_S))
+        while (live := peers[leader].matchmaker.in_play(1)) is None:
+            await asyncio.sleep(0)
+        waits = [asyncio.ensure_future(e.wait()) for e in (live.ready, live.over)]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)  # frozen: phase 1 on
+        for w in waits:
+            w.cancel()
+        await peers[leader].kill()
+        out = await playing
+        again = await play_round(peers, 2, DEADLINE_S)
+    alive = states_instance(p.state for p in peers.values() if p.alive)
+    assert set(out.results) == {n for n, p in peers.items() if p.alive}  # every peer returned
+    assert all(r.dead == (leader,) for r in out.results.values())
+    assert all(r.elapsed_s < DEADLINE_S for r in out.results.values())  # none waited it out
+    assert set(out.assignment) == {s.id for s in alive.subtasks}
+    assert feasibility(alive, out.assignment) == []
+    assert check(alive, out.assignment).stable, check(alive, out.assignment).summary()
+    assert again.completed and all(r.dead == () for r in again.results.values())
+    assert again.assignment == dict(play(alive).assignment)
+
+
 async def test_malformed_matching_messages_get_error_and_the_peer_keeps_serving() -> None:
     states = split_instance(random_instance(1, 2, 3, seed=5)).values()
     ctx = zmq.asyncio.Context()

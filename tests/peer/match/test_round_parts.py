@@ -11,7 +11,7 @@ import pytest
 from fognet.errors import WireError
 from fognet.matching.game import play
 from fognet.matching.random_instance import random_instance
-from fognet.net import codec
+from fognet.net import codec, wire
 from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.wire import Header
 from fognet.peer.match.courier import Timing, player_columns, players_of
@@ -111,4 +111,37 @@ async def test_a_silent_leader_is_dropped_and_the_next_peer_by_name_leads() -> N
     assert out.completed and set(out.results) == {st.name for st in states}
     assert all(r.dead == ("a-ghost",) for n, r in out.results.items() if n in names)
     assert all(set(r.dead) <= {"a-ghost"} for r in out.results.values())
+    assert out.assignment == dict(play(states_instance(states)).assignment)
+
+
+def late_homes(transport, delay_s: float) -> None:
+    """`transport`'s source sends its HOSTED home (its subtasks' sites) `delay_s` late."""
+    send = transport.send
+
+    async def slow(addr, header, tensors=None, timeout_s=1.0):
+        if isinstance(header.body, wire.Hosted) and header.body.home:
+            await asyncio.sleep(delay_s)
+        return await send(addr, header, tensors, timeout_s)
+
+    transport.send = slow
+
+
+@pytest.mark.parametrize("seed", [8, 14])
+async def test_after_a_death_the_turn_holder_still_waits_for_the_live_sources_lists(seed):
+    """A silent leader is a death at every source; car2's list of where its subtasks are
+    comes 0.3 s late. car1, holding the Turn first, waits for it (up to ask_timeout_s) but
+    not for the dead: car2's subtasks on a worker car1 did not propose to are only in that
+    list, and without them a step's parties (read from car1's ledger) left car2 out."""
+    inst = random_instance(2, 5, 3, seed=seed)
+    states = list(split_instance(inst).values())
+    network = MemoryNetwork()
+    async with asyncio.timeout(30), live_peers(
+            states, lambda name: MemoryTransport(network, name), replace(TIMING, open_s=0.4)) as peers:
+        late_homes(peers["car2"].transport, 0.3)
+        names = sorted(inst.sources)
+        rosters = {n: ["a-ghost", *(st.name for st in states)] for n in names}
+        results = await play_open(peers, names, 10.0, rosters)
+        (number,) = {r.round for r in results.values()}
+        out = await round_outcome(peers, number, 10.0)
+    assert out.completed and all(out.results[n].dead == ("a-ghost",) for n in names)
     assert out.assignment == dict(play(states_instance(states)).assignment)
