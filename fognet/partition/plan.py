@@ -123,7 +123,8 @@ class Planner:
         p = self.state.peers[peer]
         i = np.arange(j)
         service = (self.work[j] - self.work[i]) / p.speed
-        compute = service + p.stream_wait(service, self.state.peers[self.source].rate)
+        own = self.state.peers[self.source]
+        compute = service + p.stream_wait(service, own.rate, own.poisson)
         if peer != self.source:
             send = send_time(self.state, self.source, peer, self.bytes.inputs[i, j])
             back = transfer_time(self.state, peer, self.source, self.bytes.outputs[i, j])
