@@ -208,13 +208,22 @@ def subtask_latency(
     in_bytes: float,
     out_bytes: float,
     extra_wait: float = 0.0,
+    streamed: bool = False,
 ) -> SubtaskTiming:
-    """`f_s(p)`: input sent src -> peer on its link alone, queue, compute, output sent back."""
+    """`f_s(p)`: input sent src -> peer on its link alone, queue, compute, output sent back.
+    `streamed`: the wait counts the source's own stream on the peer (`PeerState.stream_wait`
+    at its `rate`, `poisson`), as the planner prices a whole stage; else it is `p.wait`."""
     p = cluster.peer(peer)
+    compute = work / p.speed
+    if streamed:
+        own = cluster.peer(src)
+        wait = float(p.stream_wait(compute, own.rate, own.poisson))
+    else:
+        wait = p.wait
     return SubtaskTiming(
         transfer_in=float(transfer_time(cluster, src, peer, in_bytes)),
-        wait=p.wait + extra_wait,
-        compute=work / p.speed,
+        wait=wait + extra_wait,
+        compute=compute,
         transfer_out=float(transfer_time(cluster, peer, src, out_bytes)),
     )
 
@@ -255,8 +264,10 @@ def stage_latency(
     src: PeerId,
     placements: Sequence[tuple[PeerId, Slice]],
     extra_waits: Sequence[float] | None = None,
+    streamed: bool = False,
 ) -> StageTiming:
-    """A stage's slices on their peers, the source's NIC shared by their sends (module doc)."""
+    """A stage's slices on their peers, the source's NIC shared by their sends (module doc);
+    `streamed` as in `subtask_latency`."""
     if not placements:
         raise PlanError("a stage needs at least one slice")
     waits = list(extra_waits) if extra_waits is not None else [0.0] * len(placements)
@@ -264,7 +275,7 @@ def stage_latency(
     airtime = 0.0
     timings = []
     for (peer, s), extra in zip(placements, waits, strict=True):
-        t = subtask_latency(cluster, src, peer, s.work, s.in_bytes, s.out_bytes, extra)
+        t = subtask_latency(cluster, src, peer, s.work, s.in_bytes, s.out_bytes, extra, streamed)
         link = cluster.link(src, peer)
         if peer != src and nic and link is not None:
             airtime += s.in_bytes / send_rate(link, nic)
