@@ -10,6 +10,7 @@
     name = "car1"
     profile = "car"                  # a profile name or a path to a .toml file (config.profiles)
     speed = 0.3                      # optional: any profile field overrides the profile
+    cap = 0.5                        # (speed, quota, role, nic, memory, threads, cap)
     address = "127.0.0.1:5601"       # optional: where the peer listens
     [[links]]
     a = "car1"
@@ -22,7 +23,7 @@ Every malformed value raises ConfigError naming the file and the field, e.g.
 `peers/x.toml: peers[2].profile: unknown profile 'rpi5' (...)`.
 
 API
-    PeerSpec(name, profile, speed, quota, role, nic, memory, threads, address=None)
+    PeerSpec(name, profile, speed, quota, role, nic, memory, threads, cap=0.9, address=None)
         .is_source, .is_worker
     LinkSpec(a, b, bandwidth, latency)      .transfer_time(nbytes) -> seconds, .joins(a, b)
     Cluster(name, peers, links, default_link, emulation, path=None)
@@ -43,11 +44,18 @@ from typing import Any
 
 from fognet.config import toml
 from fognet.config.emulation import Emulation, EmulationMode, emulation_mode, parse_emulation
-from fognet.config.profiles import Profile, check_quota, find_profile, read_role
+from fognet.config.profiles import (
+    DEFAULT_CAP,
+    DEVICE_KEYS,
+    Profile,
+    device_fields,
+    find_profile,
+    read_device,
+)
 from fognet.config.toml import Where
 from fognet.errors import ConfigError
 
-PEER_KEYS = ("name", "profile", "speed", "quota", "role", "nic", "memory", "threads", "address")
+PEER_KEYS = ("name", "profile", *DEVICE_KEYS, "address")
 LINK_KEYS = ("a", "b", "bandwidth", "latency")
 CLUSTER_KEYS = ("name", "description", "emulation", "default_link", "peers", "links", "profiles")
 
@@ -64,6 +72,7 @@ class PeerSpec:
     nic: float | None
     memory: float | None
     threads: int
+    cap: float = DEFAULT_CAP  # the share of its time it lends as a worker (the profile's unless the entry says)
     address: str | None = None  # "host:port" where it listens, if the file says
 
     @property
@@ -139,29 +148,17 @@ class Cluster:
 
 
 def _peer(raw: Mapping[str, Any], where: Where, base: Path, inline: Mapping[str, Any]) -> PeerSpec:
+    """A [[peers]] entry: its profile's device fields with the entry's overrides, read by
+    the profiles' own reader (`config.profiles.read_device`)."""
     toml.check_keys(raw, PEER_KEYS, where)
     name = toml.string(raw, "name", where)
     profile = find_profile(toml.string(raw, "profile", where), base, inline, where)
-    merged: dict[str, Any] = {k: getattr(profile, k) for k in ("speed", "quota", "role", "threads")}
-    merged.update({k: getattr(profile, k) for k in ("nic", "memory") if getattr(profile, k) is not None})
-    merged.update({k: v for k, v in raw.items() if k not in ("name", "profile", "address")})
-    role = read_role(merged, where)
-    quota = toml.integer(merged, "quota", where)
-    check_quota(role, quota, where)
+    merged = {**device_fields(profile), **{k: v for k, v in raw.items() if k in DEVICE_KEYS}}
+    fields = read_device(merged, where, who=f"peer {name!r}")
     address = raw.get("address")
     if address is not None and (not isinstance(address, str) or ":" not in address):
         raise where.key("address").error(f'must be "host:port", not {address!r}')
-    return PeerSpec(
-        name=name,
-        profile=profile,
-        speed=toml.number(merged, "speed", where),
-        quota=quota,
-        role=role,
-        nic=toml.optional_number(merged, "nic", where),
-        memory=toml.optional_number(merged, "memory", where),
-        threads=toml.integer(merged, "threads", where, minimum=1),
-        address=address,
-    )
+    return PeerSpec(name=name, profile=profile, **fields, address=address)
 
 
 def _measures(raw: Mapping[str, Any], where: Where, a: str, b: str) -> LinkSpec:

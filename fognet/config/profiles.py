@@ -27,12 +27,14 @@ first in the nearest `peers/profiles` above the scenario, then in 3-5.
 
 API
     Profile(name, speed, quota, role, nic=None, memory=None, threads=1, description="", cap=0.9, rate=None)
-    read_cap(raw, where) -> float                        a worker's utilisation cap (profiles, scenarios)
+    read_cap(raw, where, who=) -> float                  a worker's utilisation cap (profiles, scenarios)
+    read_device(raw, where, who=) -> dict                the DEVICE_KEYS fields (profiles, cluster peers)
+    device_fields(profile) -> dict                       a profile's DEVICE_KEYS values, to override
     parse_profile(name, raw, where) -> Profile
     load_profile(name_or_path, search=None) -> Profile
     find_profile(ref, base, inline, where) -> Profile   a cluster file's `profile = ...`
     profile_dirs(base=None) -> list[Path]                where profile names are looked for
-    read_role(raw, where), check_quota(role, quota, where)   shared with cluster peers
+    read_role(raw, where), check_quota(role, quota, where)   shared with scenarios
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ from fognet.config.toml import Where
 from fognet.errors import ConfigError
 
 ROLES = ("source", "worker", "both")
-PROFILE_KEYS = ("speed", "quota", "role", "nic", "memory", "threads", "description", "cap", "rate")
+DEVICE_KEYS = ("speed", "quota", "role", "nic", "memory", "threads", "cap")  # a cluster file's peer overrides these
+PROFILE_KEYS = (*DEVICE_KEYS, "description", "rate")
 DEFAULT_CAP = 0.9  # DESIGN.md: the share of its time a worker lends, unless it says
 MAX_CAP = 0.999
 REPO_PROFILES = Path(__file__).resolve().parents[2] / "peers" / "profiles"
@@ -70,13 +73,15 @@ class Profile:
     rate: float | None = None  # frames/s a source streams, if the profile says (throughput planning)
 
 
-def read_cap(raw: Mapping[str, Any], where: Where, default: float = DEFAULT_CAP) -> float:
+def read_cap(raw: Mapping[str, Any], where: Where, default: float = DEFAULT_CAP, who: str = "a worker") -> float:
     """A worker's utilisation cap: capacity is how busy a worker may get (DESIGN.md "System
-    model"), in (0, 0.999]; a queue at 1 never drains, so 1 is not a cap."""
-    cap = toml.number(raw, "cap", where, default)
-    if not cap <= MAX_CAP:
-        raise where.key("cap").error(f"must be at most {MAX_CAP} (the share of its time a worker lends), not {cap}")
-    return cap
+    model"), in (0, 0.999]; a queue at 1 never drains, so 1 is not a cap. `who` names the
+    device in the error (a cluster file's peer by its name)."""
+    cap = raw.get("cap", default)
+    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not 0 < cap <= MAX_CAP:
+        raise where.key("cap").error(
+            f"must be a number above 0 and at most {MAX_CAP} (the share of its time {who} lends), not {cap!r}")
+    return float(cap)
 
 
 def read_role(raw: Mapping[str, Any], where: Where) -> str:
@@ -91,24 +96,41 @@ def check_quota(role: str, quota: int, where: Where) -> None:
         raise where.key("quota").error(f"a {role} must accept at least 1 subtask per round")
 
 
+def read_device(raw: Mapping[str, Any], where: Where, who: str = "a worker") -> dict[str, Any]:
+    """The DEVICE_KEYS fields, read and checked by one rule for a profile and for a cluster
+    file's peer (its profile's values with the entry's overrides): speed, quota (checked
+    against the role), role, nic, memory, threads (default 1) and cap (default 0.9); `who`
+    names the device in the cap's error."""
+    role = read_role(raw, where)
+    quota = toml.integer(raw, "quota", where)
+    check_quota(role, quota, where)
+    return {
+        "speed": toml.number(raw, "speed", where),
+        "quota": quota,
+        "role": role,
+        "nic": toml.optional_number(raw, "nic", where),
+        "memory": toml.optional_number(raw, "memory", where),
+        "threads": toml.integer(raw, "threads", where, 1, minimum=1),
+        "cap": read_cap(raw, where, who=who),
+    }
+
+
+def device_fields(profile: Profile) -> dict[str, Any]:
+    """A profile's DEVICE_KEYS fields as a file would give them (None ones absent), the
+    values a cluster file's peer entry overrides."""
+    values = {k: getattr(profile, k) for k in DEVICE_KEYS}
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def parse_profile(name: str, raw: Mapping[str, Any], where: Where) -> Profile:
     """A Profile from a profile file's (or inline table's) fields; `where` names them in errors."""
     if not isinstance(raw, Mapping):
         raise where.error("a profile must be a table")
     toml.check_keys(raw, PROFILE_KEYS, where)
-    role = read_role(raw, where)
-    quota = toml.integer(raw, "quota", where)
-    check_quota(role, quota, where)
     return Profile(
         name=name,
-        speed=toml.number(raw, "speed", where),
-        quota=quota,
-        role=role,
-        nic=toml.optional_number(raw, "nic", where),
-        memory=toml.optional_number(raw, "memory", where),
-        threads=toml.integer(raw, "threads", where, 1, minimum=1),
+        **read_device(raw, where),
         description=toml.string(raw, "description", where, ""),
-        cap=read_cap(raw, where),
         rate=toml.optional_number(raw, "rate", where),
     )
 

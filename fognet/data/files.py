@@ -11,12 +11,14 @@ API
     ImageSource(layout, root, entries, fps, timed, problems=())
         iter / len / [i] -> Frame;  .layout .root .entries .fps .timed .problems
     rate(pairs, default) -> fps     1 / mean step of (sequence, timestamp) pairs, gaps left out
+    sequences_source(layout, root, sequences, read, fps, timed, none) -> ImageSource
+        a dataset of timed sequences (KITTI drives, Udacity exports), each read by `read`
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -83,3 +85,22 @@ class ImageSource:
     def __iter__(self) -> Iterator[Frame]:
         for i in range(len(self.entries)):
             yield self[i]
+
+
+# A sequence's reader: (sequence, problems, clock) -> its entries; it appends one line per
+# problem, and to `clock` the (sequence name, seconds) of every frame its index lists.
+ReadSequence = Callable[[Path, list[str], list[tuple[str, float]]], list[Entry]]
+
+
+def sequences_source(
+    layout: str, root: Path, sequences: Sequence[Path], read: ReadSequence, fps: float, timed: bool, none: str
+) -> ImageSource:
+    """The frames of every sequence in order, their problems, and the rate of their clocks
+    (`rate`, `fps` without a step): how KITTI's drives and Udacity's exports open. No
+    sequence is a DatasetError, `root: none`."""
+    if not sequences:
+        raise DatasetError(f"{root}: {none}")
+    problems: list[str] = []
+    clock: list[tuple[str, float]] = []
+    entries = [e for s in sequences for e in read(s, problems, clock)]
+    return ImageSource(layout, root, entries, rate(clock, fps), timed, problems)

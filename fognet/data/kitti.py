@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import calendar
 import re
+from functools import partial
 from pathlib import Path
 
-from fognet.data.files import Entry, ImageSource, rate
+from fognet.data.files import Entry, ImageSource, sequences_source
 from fognet.data.source import Labels
 from fognet.errors import DatasetError
 
@@ -102,7 +103,7 @@ def _oxts(drive: Path, k: int, problems: list[str]) -> Labels | None:
     return None
 
 
-def _drive_entries(drive: Path, fps: float, problems: list[str], clock: list) -> list[Entry]:
+def _drive_entries(drive: Path, problems: list[str], clock: list, fps: float) -> list[Entry]:
     """The drive's frames; `clock` gets (drive, seconds) of every timestamps.txt line, so
     the rate is the camera's even where images are missing."""
     data = drive / CAMERA / "data"
@@ -124,10 +125,6 @@ def open_kitti(path: str | Path, fps: float = 10.0) -> ImageSource:
     """Every synced drive's image_02 frames under `path`, with timestamps and OXTS labels."""
     path = Path(path)
     drives = find_drives(path)
-    if not drives:
-        raise DatasetError(f"{path}: no KITTI DATE_drive_NNNN_sync/{CAMERA} folder")
-    problems: list[str] = []
-    clock: list[tuple[str, float]] = []
-    entries = [e for d in drives for e in _drive_entries(d, fps, problems, clock)]
     timed = all((d / CAMERA / "timestamps.txt").is_file() for d in drives)
-    return ImageSource("kitti", path, entries, rate(clock, fps), timed, problems)
+    return sequences_source("kitti", path, drives, partial(_drive_entries, fps=fps), fps, timed,
+                            f"no KITTI DATE_drive_NNNN_sync/{CAMERA} folder")

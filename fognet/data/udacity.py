@@ -31,7 +31,7 @@ import math
 import re
 from pathlib import Path, PureWindowsPath
 
-from fognet.data.files import Entry, ImageSource, rate
+from fognet.data.files import Entry, ImageSource, rate, sequences_source
 from fognet.data.source import Labels
 from fognet.errors import DatasetError
 
@@ -99,13 +99,8 @@ def _challenge_entries(csv_path: Path, problems: list[str], clock: list) -> list
 def open_challenge(path: str | Path, fps: float = 20.0) -> ImageSource:
     """Every challenge export's center-camera frames under `path`, with their labels."""
     path = Path(path)
-    csvs = challenge_csvs(path)
-    if not csvs:
-        raise DatasetError(f"{path}: no Udacity {CHALLENGE_CSV}")
-    problems: list[str] = []
-    clock: list[tuple[str, float]] = []
-    entries = [e for c in csvs for e in _challenge_entries(c, problems, clock)]
-    return ImageSource("udacity", path, entries, rate(clock, fps), True, problems)
+    return sequences_source("udacity", path, challenge_csvs(path), _challenge_entries, fps, True,
+                            f"no Udacity {CHALLENGE_CSV}")
 
 
 # -- the simulator's log --------------------------------------------------------------------

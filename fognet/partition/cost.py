@@ -22,12 +22,14 @@ means the same thing everywhere. Pure: state comes in as frozen values, no clock
 - A plan's latency is the sum of its stages' (the source merges between stages).
 - Joint planning (DESIGN.md, DINA-P item 4): a peer may carry the streams other sources put
   on it, as `load` (their share of its time, the backlog's phantom job included) and
-  `residual` (seconds: half their second moment of service, R). A piece of service x
-  from a source streaming at `rate` then waits `R / (1 - load - rate * x)` on it (the
-  stream model's queueing at that site, its shortest-work-first classes taken as one
-  FIFO class: the planner's estimate, the game prices the exact formula), and a worker
-  whose load would reach its `cap` refuses it (inf). Without a background every wait is
-  `backlog / speed`, as before.
+  `residual` (seconds: half their second moment of service). A piece of service x
+  from a source streaming at `rate` then waits `R / (1 - load - rate * x)` on it, with
+  `R = residual` for a fixed-rate stream (its frames do not overlap each other) and
+  `R = residual + rate * x^2 / 2` for a Poisson one (the source's `poisson`): the stream
+  model's queueing at that site, its shortest-work-first classes taken as one FIFO class
+  (the planner's estimate, the game prices the exact formula). A worker whose load would
+  reach its `cap` refuses it (inf). Without a background every wait is `backlog / speed`
+  plus, for a Poisson stream, its own term.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class PeerState:
     queued, `quota` subtasks per round, `nic` bytes/s shared by its transfers (None: unshared),
     `memory` bytes it lends to partitions (None: no limit; see partition/memory.py);
     for joint planning the others' streams on it (`load`, `residual` s, refused at `cap`), and
-    as the planning source its own frame `rate` (module doc)."""
+    as the planning source its own frame `rate` and whether its frames arrive as a Poisson
+    stream (`poisson`; module doc)."""
 
     id: PeerId
     speed: float
@@ -60,6 +63,7 @@ class PeerState:
     residual: float = 0.0
     cap: float = 1.0  # 1.0: never refuses (a source's own device)
     rate: float = 0.0  # frames/s, as the planning source; 0: the piece's own load is not counted
+    poisson: bool = False  # as the planning source: its frames arrive as a Poisson stream
     memory: float | None = None
 
     def __post_init__(self) -> None:
@@ -80,15 +84,19 @@ class PeerState:
         piece that adds no load of its own)."""
         return self.stream_wait(0.0, 0.0)
 
-    def stream_wait(self, service, rate: float):
+    def stream_wait(self, service, rate: float, poisson: bool = False):
         """The wait of a piece of `service` s (a number or numpy array) at `rate` frames/s
-        among the others' streams (module doc); inf where the load would reach the cap."""
+        among the others' streams (module doc); a `poisson` stream's frames also wait for
+        each other (its own `rate * service^2 / 2` in the residual); inf where the load
+        would reach the cap."""
         base = self.backlog / self.speed
         if self.residual <= 0 and self.load <= 0 and rate <= 0:
             return base + 0.0 * np.asarray(service) if isinstance(service, np.ndarray) else base
-        load = self.load + rate * np.asarray(service, dtype=float)
+        x = np.asarray(service, dtype=float)
+        load = self.load + rate * x
+        residual = self.residual + rate * x * x / 2 if poisson else self.residual
         room = np.maximum(1.0 - load, 1e-3)
-        wait = base + self.residual / room
+        wait = base + residual / room
         if self.cap < 1.0:
             wait = np.where(load >= self.cap, math.inf, wait)
         return wait if isinstance(service, np.ndarray) else float(wait)
@@ -200,13 +208,22 @@ def subtask_latency(
     in_bytes: float,
     out_bytes: float,
     extra_wait: float = 0.0,
+    streamed: bool = False,
 ) -> SubtaskTiming:
-    """`f_s(p)`: input sent src -> peer on its link alone, queue, compute, output sent back."""
+    """`f_s(p)`: input sent src -> peer on its link alone, queue, compute, output sent back.
+    `streamed`: the wait counts the source's own stream on the peer (`PeerState.stream_wait`
+    at its `rate`, `poisson`), as the planner prices a whole stage; else it is `p.wait`."""
     p = cluster.peer(peer)
+    compute = work / p.speed
+    if streamed:
+        own = cluster.peer(src)
+        wait = float(p.stream_wait(compute, own.rate, own.poisson))
+    else:
+        wait = p.wait
     return SubtaskTiming(
         transfer_in=float(transfer_time(cluster, src, peer, in_bytes)),
-        wait=p.wait + extra_wait,
-        compute=work / p.speed,
+        wait=wait + extra_wait,
+        compute=compute,
         transfer_out=float(transfer_time(cluster, peer, src, out_bytes)),
     )
 
@@ -247,8 +264,10 @@ def stage_latency(
     src: PeerId,
     placements: Sequence[tuple[PeerId, Slice]],
     extra_waits: Sequence[float] | None = None,
+    streamed: bool = False,
 ) -> StageTiming:
-    """A stage's slices on their peers, the source's NIC shared by their sends (module doc)."""
+    """A stage's slices on their peers, the source's NIC shared by their sends (module doc);
+    `streamed` as in `subtask_latency`."""
     if not placements:
         raise PlanError("a stage needs at least one slice")
     waits = list(extra_waits) if extra_waits is not None else [0.0] * len(placements)
@@ -256,7 +275,7 @@ def stage_latency(
     airtime = 0.0
     timings = []
     for (peer, s), extra in zip(placements, waits, strict=True):
-        t = subtask_latency(cluster, src, peer, s.work, s.in_bytes, s.out_bytes, extra)
+        t = subtask_latency(cluster, src, peer, s.work, s.in_bytes, s.out_bytes, extra, streamed)
         link = cluster.link(src, peer)
         if peer != src and nic and link is not None:
             airtime += s.in_bytes / send_rate(link, nic)

@@ -123,7 +123,8 @@ class Planner:
         p = self.state.peers[peer]
         i = np.arange(j)
         service = (self.work[j] - self.work[i]) / p.speed
-        compute = service + p.stream_wait(service, self.state.peers[self.source].rate)
+        own = self.state.peers[self.source]
+        compute = service + p.stream_wait(service, own.rate, own.poisson)
         if peer != self.source:
             send = send_time(self.state, self.source, peer, self.bytes.inputs[i, j])
             back = transfer_time(self.state, peer, self.source, self.bytes.outputs[i, j])
@@ -214,14 +215,15 @@ class Planner:
 
     def price_slices(self, i: int, j: int, peers: Sequence[str], rows: Sequence[tuple[int, int]]) -> float:
         """Predicted time of a spatial stage: `cost.stage_latency` of its slices, sent in
-        the stage's peer order (the order the requester sends them) through the source's NIC."""
+        the stage's peer order (the order the requester sends them) through the source's NIC,
+        each waiting with the source's own stream on its peer as a whole stage does."""
         assert self.spatial is not None
         work = self.work[j] - self.work[i]
         slices = []
         for peer, r in zip(peers, rows, strict=True):
             in_b, out_b = self.spatial.slice_bytes(i, j, r)
             slices.append((peer, Slice(self.spatial.slice_work(i, j, r, work), in_b, out_b)))
-        return stage_latency(self.state, self.source, slices).total
+        return stage_latency(self.state, self.source, slices, streamed=True).total
 
     def _anchors(self, start: int, stop: int) -> list[int]:
         cut_sizes = {c.position: len(c.crossing) for c in self.graph.cuts() if start < c.position < stop}

@@ -41,10 +41,10 @@ def config_from_profile(name: str, profile: Profile, **options) -> PeerConfig:
 
 
 def config_from_cluster(cluster: Cluster, name: str, emulate: bool | None = None, **options) -> PeerConfig:
-    """As `config_from_profile`, with the cluster file's overrides (its memory) applied."""
+    """As `config_from_profile`, with the cluster file's overrides (its cap, memory) applied."""
     spec = cluster.peer(name)
     mode = cluster.emulated(emulate)
-    limits = {"cap": spec.profile.cap, "memory": spec.memory, **options}
+    limits = {"cap": spec.cap, "memory": spec.memory, **options}
     return PeerConfig(
         name, speed=spec.speed, threads=spec.threads, quota=spec.quota,
         profile=spec.profile.name, emulate=mode.compute, time_scale=mode.scale, **limits,

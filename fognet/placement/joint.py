@@ -46,23 +46,21 @@ class SiteLoad:
 
 def site_loads(instance: Instance, assignment: Mapping[str, str], source: str) -> dict[str, SiteLoad]:
     """Per worker (by peer name), what the matching puts on it besides `source`'s stream,
-    with its backlog's phantom job: the load of every other source (the planner adds the
-    load of the piece it prices), and the residual R the stream model prices a piece of
-    `source` with there: half the second moment of the others' service for fixed-rate
-    streams, of everyone's, `source`'s pieces as matched included, for Poisson arrivals
-    (DESIGN.md "The stream cost model"; the sums are `matching.cost.site_moments`')."""
+    with its backlog's phantom job: the load and half the second moment of every other
+    source's service, for either arrival kind. `source`'s own pieces as matched now are
+    left out of both: the piece the planner prices replaces them, and it adds that piece's
+    load, and for Poisson arrivals its own second moment (`PeerState.stream_wait`), so
+    R = (B - B_src) / 2 or B / 2 counts the candidate at its size (DESIGN.md "The stream
+    cost model"; the sums are `matching.cost.site_moments`')."""
     on: dict[PeerId, list[Subtask]] = {w.id: [] for w in instance.workers}
     for s in instance.subtasks:
         site = assignment.get(s.id)
-        if site in on:
+        if site in on and s.source != source:
             on[PeerId(site)].append(s)
-    fixed = instance.arrival == "fixed"
     out = {}
     for w in instance.workers:
-        everyone = pieces(on[w.id])
-        others = site_moments(instance, w.id, [p for p in everyone if p.source != source])
-        second = others.second if fixed else site_moments(instance, w.id, everyone).second
-        out[peer_of(w.id)] = SiteLoad(others.load, second / 2, w.cap)
+        others = site_moments(instance, w.id, pieces(on[w.id]))
+        out[peer_of(w.id)] = SiteLoad(others.load, others.second / 2, w.cap)
     return out
 
 

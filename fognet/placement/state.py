@@ -49,11 +49,12 @@ def cluster_state(
     cluster: Cluster, scale: float = 1.0, backlogs: Mapping[str, float] | None = None
 ) -> ClusterState:
     """Every peer of the file (idle unless `backlogs` says), its links and default link;
-    a worker's cap is its profile's, so every planner sees the refusals the worker makes."""
+    a worker's cap is its entry's (its profile's unless the entry sets `cap`), so every
+    planner sees the refusals the worker makes."""
     backlogs = backlogs or {}
     peers = [
         peer_state(p.name, p.speed, p.quota, p.nic, backlogs.get(p.name, 0.0), scale, p.memory,
-                   p.profile.cap if p.is_worker else 1.0)
+                   p.cap if p.is_worker else 1.0)
         for p in cluster.peers
     ]
     links = {(s.a, s.b): link_state(s.bandwidth, s.latency, scale) for s in cluster.links}

@@ -135,7 +135,8 @@ class Planning:
         """The source's answer to the loads a matching implies (DESIGN.md, DINA-P item 4):
         DINA-P's plan against the load the other sources' matched work puts on each worker
         (`loads`, by peer name; the backlog is in it as the phantom job), its own stream at
-        its frame rate; taken only if it beats `current`, re-priced under the same loads, by
+        its frame rate and with the round's arrivals (a Poisson stream waits for itself,
+        as the game prices it); taken only if it beats `current`, re-priced under the same loads, by
         the live sources' margin (`should_switch`). Cached by the source's signature, its
         current plan and the loads rounded to 1e-4, since sources of one group facing the
         same loads answer alike."""
@@ -145,20 +146,26 @@ class Planning:
             (w, round(v.load, 4), round(v.residual, 7)) for w, v in loads.items())))
         plan = self._cache.get(key)
         if plan is None:
-            base = self.state(source)
-            peers = dict(base.peers)
-            for w, v in loads.items():
-                if w in peers and w != source:
-                    peers[w] = replace(peers[w], backlog=0.0, load=v.load, residual=v.residual, cap=v.cap)
-            peers[source] = replace(peers[source], rate=peer.fps)
-            state = ClusterState(peers=peers, links=base.links, default_link=base.default_link)
             costs = self.costs[peer.model]
-            planner = costs.planner(state, source, self.config)
+            planner = costs.planner(self.loaded(source, loads), source, self.config)
             fresh = make_plan("dina", planner, costs.sha256)
             self.planner_runs += 1
             plan = fresh if should_switch(planner.price(current), fresh, DEFAULT_MARGIN) else current
             self._cache[key] = plan
         return rename_source(plan, source)
+
+    def loaded(self, source: str, loads: Mapping[str, SiteLoad]) -> ClusterState:
+        """The state a best response plans on: the workers carrying `loads` (their backlog
+        is in them as the phantom job), the source streaming at its frame rate with the
+        round's arrivals (`Stream.arrival`, the one the game's instance is priced under)."""
+        base = self.state(source)
+        peers = dict(base.peers)
+        for w, v in loads.items():
+            if w in peers and w != source:
+                peers[w] = replace(peers[w], backlog=0.0, load=v.load, residual=v.residual, cap=v.cap)
+        fps = self.topology.peers[source].fps
+        peers[source] = replace(peers[source], rate=fps, poisson=self.stream.arrival == "poisson")
+        return ClusterState(peers=peers, links=base.links, default_link=base.default_link)
 
     def signature(self, source: str) -> tuple:
         peer = self.topology.peers[source]

@@ -149,3 +149,21 @@ def test_cluster_errors_name_file_and_field(tmp_path, text, match):
 def test_missing_cluster_file(tmp_path):
     with pytest.raises(ConfigError, match=r"missing\.toml: no such file"):
         load_cluster(tmp_path / "missing.toml")
+
+
+def test_a_peer_lends_the_cap_its_entry_sets_over_its_profiles(tmp_path):
+    """Half of a laptop: `cap` on the peer's entry, no new profile."""
+    path = _write(tmp_path, PEER_A + '[[peers]]\nname = "half"\nprofile = "laptop"\ncap = 0.5\n' + PEER_C)
+    cluster = load_cluster(path)
+    assert cluster.peer("half").cap == 0.5
+    assert cluster.peer("half").profile.cap == cluster.peer("c").cap == 0.9  # the profile's, untouched
+
+
+@pytest.mark.parametrize("cap", ["1.0", "0", "-0.2", "1.5"])
+def test_a_peers_cap_outside_what_a_worker_can_lend_names_file_peer_and_value(tmp_path, cap):
+    path = _write(tmp_path, PEER_A + f'[[peers]]\nname = "fog"\nprofile = "rpi4"\ncap = {cap}\n')
+    with pytest.raises(ConfigError) as info:
+        load_cluster(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: peers[1].cap: ") and "\n" not in message
+    assert "'fog'" in message and f"not {cap}" in message and "0.999" in message

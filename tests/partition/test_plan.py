@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -112,3 +113,36 @@ def test_a_source_that_also_lends_its_device_never_refuses_its_own_frames() -> N
     plan = planner.plan()
     assert plan.peers == {"car"}
     assert 0 < plan.predicted_s < float("inf")
+
+
+@pytest.mark.parametrize("poisson", [False, True])
+def test_a_spatial_stages_slices_wait_with_the_sources_own_stream_as_whole_stages_do(poisson: bool) -> None:
+    """Joint planning: a slice on a worker carrying others' streams waits R / (1 - load -
+    rate x) with its own load (and, for a Poisson stream, R its own rate x^2 / 2 more), and
+    on the source's own device its own term too; past the worker's cap it is refused."""
+    graph = analyse(conv_chain_model())
+    times = [0.01] * len(graph)
+    rate, load, residual = 4.0, 0.5, 0.004
+    state = ClusterState.of(
+        [PeerState("car", 0.5, rate=rate, poisson=poisson),
+         PeerState("w", 1.0, load=load, residual=residual, cap=0.9)],
+        {("car", "w"): LinkState(1e7, 0.002)})
+    planner = Planner(graph, times, state, "car", spatial=HaloPricing(graph))
+    i, j = planner.spatial_ranges()[0]
+    height = planner.spatial.out_rows(i, j)
+    rows = [(0, height // 2), (height // 2, height)]
+    work = sum(times[i:j])
+
+    def finish(peer: str, r: tuple[int, int]) -> float:
+        x = planner.spatial.slice_work(i, j, r, work) / state.peers[peer].speed
+        own = rate * x * x / 2 if poisson else 0.0
+        if peer == "car":
+            return own / (1 - rate * x) + x
+        in_b, out_b = planner.spatial.slice_bytes(i, j, r)
+        return 0.002 + in_b / 1e7 + (residual + own) / (1 - load - rate * x) + x + 0.002 + out_b / 1e7
+
+    expected = max(finish("car", rows[0]), finish("w", rows[1]))
+    assert planner.price_slices(i, j, ["car", "w"], rows) == pytest.approx(expected, rel=1e-12)
+    # 0.3 s a node: the worker's half of the first node alone loads it past 0.9 at 4 frames/s
+    busy = Planner(graph, [0.3] * len(graph), state, "car", spatial=HaloPricing(graph))
+    assert busy.price_slices(i, j, ["car", "w"], rows) == math.inf

@@ -68,3 +68,9 @@ def test_a_profile_peer_takes_the_profiles_figures() -> None:
     assert (config.name, config.speed, config.quota, config.profile, config.emulate) == ("n1", 0.4, 2, "jetson-nano", True)
     assert device.profile_pacer(load_profile("jetson-nano"), emulate=True).nic_Bps == load_profile("jetson-nano").nic
     assert device.profile_pacer(load_profile("jetson-nano"), emulate=False) is None
+
+
+def test_a_cluster_peer_lends_the_cap_its_entry_sets(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[[peers]]\nname = "car"\nprofile = "car"\n[[peers]]\nname = "half"\nprofile = "laptop"\ncap = 0.5\n')
+    assert device.config_from_cluster(load_cluster(path), "half", emulate=False).cap == 0.5

@@ -66,17 +66,19 @@ def test_a_scale_below_one_is_refused() -> None:
     assert peer_state("p", 2.0, 3, None, 0.1, 4.0) == PeerState("p", 2.0, 0.1, 3, None)
 
 
-def test_a_worker_lends_its_profiles_cap_and_a_source_never_refuses(tmp_path: Path) -> None:
+def test_a_worker_lends_its_entrys_or_profiles_cap_and_a_source_never_refuses(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[[peers]]\nname = "car"\nprofile = "car"\n'
                     '[[peers]]\nname = "w"\nprofile = "board"\n'
                     '[[peers]]\nname = "both"\nprofile = "laptop"\nrole = "both"\n'
+                    '[[peers]]\nname = "half"\nprofile = "laptop"\ncap = 0.5\n'
                     '[profiles.board]\nspeed = 1.0\nquota = 2\nrole = "worker"\ncap = 0.6\n'
                     '[default_link]\nbandwidth = 1e7\nlatency = 0.001\n')
     cluster = load_cluster(path)
     state = cluster_state(cluster, 2.0)
     assert state.peer("w").cap == 0.6
     assert state.peer("both").cap == cluster.peer("both").profile.cap < 1.0
+    assert state.peer("half").cap == 0.5  # the entry's cap, not its profile's 0.9
     assert state.peer("car").cap == 1.0
     # the planner's wait on the worker: a stream loading it to 0.65 is refused there, not queued
     assert state.peer("w").stream_wait(0.13, 5.0) == float("inf")

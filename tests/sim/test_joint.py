@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fognet.matching.cost import evaluate
-from fognet.placement.joint import plan_jointly
+from fognet.placement.joint import SiteLoad, plan_jointly
 from fognet.placement.policies import MATCHERS
 from fognet.sim.approaches import Approach, build_instance
 from fognet.sim.experiment import ModelCache
@@ -69,3 +69,23 @@ def test_the_round_ends_with_plans_better_than_the_standalone_ones(tmp_path: Pat
 
     placed = sim.approach.place(planning, 0, scenario.seed)  # the simulator's fognet runs this loop
     assert sum(5.0 * placed.predicted[s] for s in alone) == pytest.approx(joint.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("arrival", ["fixed", "poisson"])
+def test_a_best_response_plans_its_own_stream_with_the_rounds_arrivals(
+    tmp_path: Path, chain_path: Path, arrival: str
+) -> None:
+    """The state `respond` plans on: the matched loads on the workers, the source at its
+    frame rate and with the scenario's arrivals, the ones the round's game is priced under
+    (a Poisson stream waits for its own frames, a fixed-rate one does not)."""
+    text = CONTENDED.format(model=chain_path).replace("round_s = 1.0", f'round_s = 1.0\narrival = "{arrival}"')
+    scenario = load(write_scenario(tmp_path / "s.toml", text))
+    sim = Simulation(scenario, Approach("fognet"), ModelCache().for_scenario(scenario))
+    source, worker = sim.topology.sources[0], sim.topology.workers[0]
+    assert build_instance(sim.planning, {source: sim.planning.plan(source)})[0].arrival == arrival
+    state = sim.planning.loaded(source, {worker: SiteLoad(0.3, 0.002, 0.8)})
+    own, site = state.peers[source], state.peers[worker]
+    assert (own.rate, own.poisson) == (5.0, arrival == "poisson")
+    assert (site.backlog, site.load, site.residual, site.cap) == (0.0, 0.3, 0.002, 0.8)
+    own_term = 5.0 * 0.01**2 / 2 if arrival == "poisson" else 0.0
+    assert site.stream_wait(0.01, own.rate, own.poisson) == pytest.approx((0.002 + own_term) / (1 - 0.3 - 0.05))
