@@ -42,6 +42,7 @@ from fognet.matching.cost import (
     PENALTY,
     is_worker,
     load_of,
+    merge,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
@@ -90,6 +91,9 @@ class StepBounds(WaitFloors):
         f = self.floors
         self.L, self.rest, self.top1, self.top2, self.top1_at = f.L, f.rest, f.top1, f.top2, f.top1_at
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
+        self.relief1 = np.zeros(n)  # ... in a move (no other site's pieces fall)
+        # ... in a step that also lowers worker b's pieces: relief1 + extra[:, b]
+        self.extra = np.zeros((n, len(inst.workers)))
         self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
         self.home_load = np.zeros(len(self.scol))  # each source's own device's load now
         nw = len(self.workers)
@@ -105,6 +109,7 @@ class StepBounds(WaitFloors):
         wspeed = np.array([w.speed for w in inst.workers])
         self.adds = self.rate[:, None] * self.work[:, None] / wspeed[None, :]  # load i brings to j
         self._seen: dict[PeerId, int] = {}
+        self._falls: dict[int, tuple] = {}  # worker -> ((version, width), rows, its falls)
         # each worker's pieces now, padded (service, load, (source, stage) code), so a
         # subtask's wait on every worker is Cobham's (or P-K's) formula at once
         self.kcode = {k: c for c, k in enumerate(sorted({(s.source, s.stage) for s in self.subs}))}
@@ -131,7 +136,9 @@ class StepBounds(WaitFloors):
                 sources.add(s.source)
             if not is_worker(self.inst, p):
                 for s in hosted:
-                    self.relief[self.index[s.id]] = self._relief(p, s)
+                    i = self.index[s.id]
+                    self.relief[i] = self.relief1[i] = self._relief(p, s)
+                    self.extra[i] = 0.0
                 self.home_load[self.scol[p]] = load_of(self.inst, p, ledger.site_pieces(p).values())
             else:
                 j = self.col[p]
@@ -144,28 +151,62 @@ class StepBounds(WaitFloors):
                 self._moments(j, hosted)
                 self.table.row(j, ledger, self.second[j], self.second_of[j])
                 groups = ledger.groups(p)
-                left = np.zeros(len(hosted))  # each one's piece's service once it leaves
-                for k, s in enumerate(hosted):
+                for s in hosted:
                     key = (s.source, s.stage)
                     self.pcol[self.index[s.id]] = self.table.cols[(j, self.kcode[key])]
                     self.alone[self.index[s.id]] = len(groups[key]) == 1
-                    if len(groups[key]) > 1:
-                        left[k] = (ps[key].work - s.work) / speed
-                if hosted:
-                    rows = np.array([self.index[s.id] for s in hosted])
-                    self.relief[rows] = self.table.relief(j, self.pcol[rows], left)
         for src in sources:  # a source's stages may change with any site's
             self._stage_floors(src)
+        # a worker's relief reads how far its pieces' stages can fall (`SiteTable.stage`),
+        # which changes with any site of their sources: redo every worker they are on
+        redo = {self.col[p] for p in changed if p in self.col}
+        for src in sources:
+            for sid in ledger.mine.get(src, {}):
+                j = self.col.get(ledger.site_of[sid])
+                if j is not None:
+                    redo.add(j)
+        for j in sorted(redo):
+            self._worker_relief(j)
+
+    def _worker_relief(self, j: int) -> None:
+        """The relief of each subtask on worker j (`SiteTable.relief`), from the falls of
+        the other pieces there, worked out again only when the worker's pieces change."""
+        site = self.workers[j]
+        version = (self.ledger.version.get(site, 0), self.table.width)  # a grown table: redo
+        hit = self._falls.get(j)
+        if hit is None or hit[0] != version:
+            hosted = self.ledger.hosted(site)
+            speed, groups = self.inst.workers[j].speed, self.ledger.groups(site)
+            # each one's piece's service once it leaves, merged again from the slices left
+            # as the ledger merges them: the same float, so a tie of work with another
+            # piece there (one SJF class) is the tie the exact price sees
+            left = np.zeros(len(hosted))
+            for k, s in enumerate(hosted):
+                key = (s.source, s.stage)
+                if len(groups[key]) > 1:
+                    left[k] = merge(key[0], key[1], [t for t in groups[key] if t.id != s.id]).work / speed
+            rows = np.array([self.index[s.id] for s in hosted], dtype=np.int64)
+            hit = self._falls[j] = (version, rows, self.table.falls(j, self.pcol[rows], left))
+        _, rows, falls = hit
+        if len(rows):
+            self.relief[rows], self.relief1[rows], self.extra[rows] = self.table.relief(j, falls)
 
     def _stage_floors(self, source: PeerId) -> None:
         """The source's subtasks' stage floors (`StageFloors.update`), and its pieces'
-        latencies on the workers into the site table."""
+        latencies on the workers into the site table, with how far each piece's stage can
+        fall when that piece does: to the highest floor its other pieces keep after any
+        step (one other site may fall with it, to its transfers and service alone)."""
         lats = self.floors.update(source)
         stages = self.ledger.stage_latencies(source)
+        f = self.floors
         for k, by_site in lats.items():
             for site, lat in by_site.items():
                 if site in self.col:
-                    self.table.stage(self.col[site], (source, k), lat, stages[k])
+                    i = self.index[self.ledger.groups(site)[(source, k)][0].id]
+                    self.table.stage(self.col[site], (source, k), lat, stages[k],
+                                     max(0.0, stages[k] - max(f.rest[i], f.top2[i])),
+                                     max(0.0, stages[k] - max(f.rest[i], f.top1[i])),
+                                     int(f.top1_at[i]))
 
     def _moments(self, j: int, hosted: list[Subtask]) -> None:
         w = self.inst.workers[j]
@@ -197,10 +238,20 @@ class StepBounds(WaitFloors):
         """At least what the step can lower the other sources' part of J by: what the pieces
         left behind gain as its movers leave (arrivals only slow the others down), as of
         the last `hopeful` (no step is applied between it and its candidates' pricing)."""
+        if len(changes) == 1:  # a move lowers one site
+            return float(self.relief1[self.index[changes[0].subtask.id]])
         total = 0.0
         for c in changes:
-            total += self.relief[self.index[c.subtask.id]]
+            others = [d.frm for d in changes if d is not c]
+            total += float(self._pair_relief(self.index[c.subtask.id],
+                                             self.col.get(others[0], -1) if len(others) == 1 else -1))
         return total
+
+    def _pair_relief(self, i: int | np.ndarray, other: int | np.ndarray) -> np.ndarray:
+        """Subtask i's relief in a step that also lowers the pieces on worker `other` (-1:
+        a source's own device, priced as any step)."""
+        with_other = self.relief1[i] + self.extra[i, np.maximum(other, 0)]
+        return np.where(np.asarray(other) >= 0, with_other, self.relief[i])
 
     # --- the bound ------------------------------------------------------------------------
 
@@ -282,7 +333,7 @@ class StepBounds(WaitFloors):
              scope: tuple[np.ndarray, np.ndarray] | None) -> list:
         i = self.index[x.id]
         a, ca = self.site[i], int(self.code[i])
-        r, L, rel = self.rate[i], self.L[i], self.relief[i]
+        r, L, rel1 = self.rate[i], self.L[i], self.relief1[i]
         out: list[tuple[str, tuple[Change, ...]]] = []
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
         mine = self.scol[me]
@@ -298,20 +349,20 @@ class StepBounds(WaitFloors):
         # each filter below only raises the bound, so the cheap ones go first
         moves = r * (np.maximum(self._alone(i, allw, allw)
                                 + self._wait_floor(i, x.source, allw, None, False),
-                                rest) - L) - rel
+                                rest) - L) - rel1
         js = np.nonzero((moves < TOLERANCE) & room & (allw != ca))[0]
         if len(js) >= REFINE:
             ii = np.full(len(js), i)
             base = self._alone(i, js, js)
             lbw = base + self._wait_floor(i, x.source, js, None, base=base)
             lbw = np.maximum(lbw, rest)
-            moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel + self.table.harm(
+            moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel1 + self.table.harm(
                 self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], js, None, None, None,
                 np.full(len(js), ca))
         for j in js[moves[js] < TOLERANCE]:
             out.append(("move", (Change(x, a, self.workers[j]),)))
         home = max(self._penalised_home(i), rest, float(self._home_held(i, i, True)))
-        if a != me and (scope is None or scope[1][mine]) and r * (home - L) - rel < TOLERANCE:
+        if a != me and (scope is None or scope[1][mine]) and r * (home - L) - rel1 < TOLERANCE:
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
         cy = self.code[y]
@@ -322,7 +373,10 @@ class StepBounds(WaitFloors):
         wy = np.maximum(cy, 0)
         y_mine = self.scode[y] == self.scol[me]
         same = y_mine & (self.stage[y] == x.stage)
-        ry, Ly, rel_y = self.rate[y], self.L[y], self.relief[y]
+        ry, Ly = self.rate[y], self.L[y]
+        # the credits: x's relief on a with y's worker lowered too, and y's on b with a
+        rel_x = self._pair_relief(i, cy)
+        rel_y = self._pair_relief(y, np.full(len(y), ca))
         home_y = self._penalised_home(y)
         # displaced, y lands on its source's device: its stage's piece there (and, if y is
         # mine, x's stage's piece there) gets at least the penalty's rise
@@ -343,7 +397,7 @@ class StepBounds(WaitFloors):
             apart = r * (np.maximum(lbx, rest_x) - L) + ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
             kept = np.maximum(held_x[k], home_rise_x[k]) if home else held_x[k]
             both = r * (np.maximum(np.maximum(lbx, lby), kept) - L)
-            return np.where(same[k], both, apart) - rel - rel_y[k]
+            return np.where(same[k], both, apart) - rel_x[k] - rel_y[k]
 
         def at_b(k: np.ndarray, exact: bool) -> np.ndarray:
             base = self._alone(i, wy[k], cy[k])
