@@ -268,11 +268,13 @@ class SiteTable:
             gain1 = self.rate[j] * np.minimum(falls, self.drop1[j])
         gain = np.where(gain > 0, gain, 0.0)  # nan (inf - inf): no gain
         gain1 = np.where(gain1 > 0, gain1, 0.0)
-        extra = np.zeros((len(falls), len(self.workers)))
         at = self.top_at[j]
-        on = np.nonzero(at >= 0)[0]
-        for c in on.tolist():
-            extra[:, at[c]] += gain[:, c] - gain1[:, c]
+        on = at >= 0
+        if not on.any():  # no piece there has a slower one of its stage on a worker
+            return gain.sum(axis=1), gain1.sum(axis=1), np.zeros((len(falls), len(self.workers)))
+        # each piece's difference added into its slowest sibling's worker's column
+        spread = at[on][:, None] == np.arange(len(self.workers))[None, :]
+        extra = (gain[:, on] - gain1[:, on]) @ spread
         return gain.sum(axis=1), gain1.sum(axis=1), extra
 
     def _ahead(self, x: np.ndarray, xs: np.ndarray, load: np.ndarray, strict: bool) -> np.ndarray:

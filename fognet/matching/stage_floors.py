@@ -62,7 +62,19 @@ class StageFloors:
         for s in ledger.mine.get(source, {}).values():
             placed.setdefault(s.stage, {}).setdefault(ledger.site_of[s.id], []).append(s)
         all_lats = ledger.piece_latencies(source)
+        index = self.index
         for k, sites in placed.items():
+            if len(sites) == 1:  # the stage on one site: no other piece floors it (common)
+                (subs,) = sites.values()
+                for s in subs:
+                    i = index[s.id]
+                    self.L[i] = stages[k]
+                    self.rest[i] = self.top1[i] = self.top2[i] = self.home[i] = 0.0
+                    self.ps[i] = self.ps_over[i] = 0.0
+                    self.held[i] = self.ps_of[i] = 0.0
+                    self.top1_at[i] = NONE
+                    self.held_at[i] = self.ps_at[i] = NONE
+                continue
             floors, held = {}, {}
             for site in sites:
                 p = ledger.site_pieces(site)[(source, k)]
