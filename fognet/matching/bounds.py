@@ -43,6 +43,7 @@ from fognet.matching.cost import (
     is_worker,
     load_of,
     merge,
+    moments,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
@@ -102,7 +103,6 @@ class StepBounds(WaitFloors):
         self.load = np.zeros(nw)  # each worker's load now
         self.count = np.zeros(nw, dtype=np.int64)
         self.second = np.zeros(nw)  # B: each worker's second moment now (backlog included)
-        self.biggest = np.zeros(nw)  # the largest share of B one piece there has
         self.second_of = np.zeros((nw, len(self.scol)))  # B by worker and source
         self.wspeed = np.array([w.speed for w in inst.workers])
         self.poisson = inst.arrival == "poisson"
@@ -148,7 +148,7 @@ class StepBounds(WaitFloors):
                     x = ps[(s.source, s.stage)].work / speed
                     self.pshare[self.index[s.id]] = self.inst.local_of(s.source).rate * x * x
                 self.count[j] = len(hosted)
-                self._moments(j, hosted)
+                self._moments(j)
                 self.table.row(j, ledger, self.second[j], self.second_of[j])
                 groups = ledger.groups(p)
                 for s in hosted:
@@ -208,19 +208,11 @@ class StepBounds(WaitFloors):
                                      max(0.0, stages[k] - max(f.rest[i], f.top1[i])),
                                      int(f.top1_at[i]))
 
-    def _moments(self, j: int, hosted: list[Subtask]) -> None:
-        w = self.inst.workers[j]
-        b = w.backlog / w.speed
-        total, biggest, by = b * b / self.inst.round_s, 0.0, {}
-        for p in self.ledger.site_pieces(w.id).values():
-            x = p.work / w.speed
-            share = self.inst.local_of(p.source).rate * x * x
-            total += share
-            biggest = max(biggest, share)
-            by[p.source] = by.get(p.source, 0.0) + share
-        self.second[j], self.biggest[j] = total, biggest
+    def _moments(self, j: int) -> None:
+        m = moments(self.inst, self.workers[j], self.ledger.site_pieces(self.workers[j]).values())
+        self.second[j] = m.second
         self.second_of[j] = 0.0
-        for src, v in by.items():
+        for src, v in m.by_source.items():
             self.second_of[j, self.scol[src]] = v
 
     def _relief(self, site: PeerId, s: Subtask) -> float:

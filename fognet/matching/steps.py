@@ -36,6 +36,7 @@ from fognet.matching.cost import (
     is_worker,
     latencies_of,
     merge,
+    pieces,
     standalone_table,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
@@ -354,10 +355,18 @@ def worker_refuses(inst: Instance, site: PeerId, hosted: Sequence[Subtask],
     arriving = [c.subtask for c in changes if c.to == site]
     if not leaving <= ids or any(s.id in ids for s in arriving):
         return "stale"
+    after = [s for s in hosted if s.id not in leaving] + arriving
+    return refusal(inst, site, arriving, len(after), pieces(after))
+
+
+def refusal(inst: Instance, site: PeerId, arriving: Iterable[Subtask], count: int,
+            ps: Iterable[Piece]) -> str | None:
+    """`worker_refuses` once the step is known not stale: the worker is left with `count`
+    subtasks forming the pieces `ps` (in key order). One rule for the worker's own answer
+    and for `game.price`, which has the pieces merged already."""
     if any(not allowed(inst, s, site) for s in arriving):
         return "out_of_reach"
-    after = [s for s in hosted if s.id not in leaving] + arriving
-    return None if fits(inst, site, after) else "full"
+    return None if fits_pieces(inst, site, count, ps) else "full"
 
 
 def affected(inst: Instance, ledger: Ledger, changes: Sequence[Change]) -> list[PeerId]:
