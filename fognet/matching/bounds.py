@@ -125,7 +125,7 @@ class StepBounds(WaitFloors):
         changed = [p for p, v in ledger.version.items() if self._seen.get(p) != v]
         if not changed:
             return
-        sources: set[PeerId] = set()
+        sources: dict[PeerId, set[int]] = {}  # the stages with a piece on a changed site
         for p in changed:
             self._seen[p] = ledger.version[p]
             hosted = ledger.hosted(p)
@@ -133,7 +133,7 @@ class StepBounds(WaitFloors):
                 i = self.index[s.id]
                 self.site[i] = p
                 self.code[i] = self.col.get(p, -1)
-                sources.add(s.source)
+                sources.setdefault(s.source, set()).add(s.stage)
             if not is_worker(self.inst, p):
                 for s in hosted:
                     i = self.index[s.id]
@@ -155,16 +155,19 @@ class StepBounds(WaitFloors):
                     key = (s.source, s.stage)
                     self.pcol[self.index[s.id]] = self.table.cols[(j, self.kcode[key])]
                     self.alone[self.index[s.id]] = len(groups[key]) == 1
-        for src in sources:  # a source's stages may change with any site's
-            self._stage_floors(src)
+        # a stage changes only with its own sites (a slice that left a site is on a changed
+        # one now): the others' floors hold
+        for src, ks in sources.items():
+            self._stage_floors(src, ks)
         # a worker's relief reads how far its pieces' stages can fall (`SiteTable.stage`),
-        # which changes with any site of their sources: redo every worker they are on
+        # which changes with any site of their stages: redo every worker those are on
         redo = {self.col[p] for p in changed if p in self.col}
-        for src in sources:
-            for sid in ledger.mine.get(src, {}):
-                j = self.col.get(ledger.site_of[sid])
-                if j is not None:
-                    redo.add(j)
+        for src, ks in sources.items():
+            for s in ledger.mine.get(src, {}).values():
+                if s.stage in ks:
+                    j = self.col.get(ledger.site_of[s.id])
+                    if j is not None:
+                        redo.add(j)
         for j in sorted(redo):
             self._worker_relief(j)
 
@@ -191,16 +194,17 @@ class StepBounds(WaitFloors):
         if len(rows):
             self.relief[rows], self.relief1[rows], self.extra[rows] = self.table.relief(j, falls)
 
-    def _stage_floors(self, source: PeerId) -> None:
-        """The source's subtasks' stage floors (`StageFloors.update`), and its pieces'
-        latencies on the workers into the site table, with how far each piece's stage can
-        fall when that piece does: to the highest floor its other pieces keep after any
-        step (one other site may fall with it, to its transfers and service alone)."""
-        lats = self.floors.update(source)
+    def _stage_floors(self, source: PeerId, ks: Collection[int]) -> None:
+        """The stage floors of the source's subtasks in stages `ks` (`StageFloors.update`),
+        and those stages' piece latencies on the workers into the site table, with how far
+        each piece's stage can fall when that piece does: to the highest floor its other
+        pieces keep after any step (one other site may fall with it, to its transfers and
+        service alone)."""
+        lats = self.floors.update(source, ks)
         stages = self.ledger.stage_latencies(source)
         f = self.floors
-        for k, by_site in lats.items():
-            for site, lat in by_site.items():
+        for k in ks:
+            for site, lat in lats.get(k, {}).items():
                 if site in self.col:
                     i = self.index[self.ledger.groups(site)[(source, k)][0].id]
                     self.table.stage(self.col[site], (source, k), lat, stages[k],
