@@ -178,16 +178,18 @@ class SiteTable:
         d_lt = self._ahead(x, xs, lam, True)
         d_le = self._ahead(x, xs, lam, False)
         keep = (kx >= 0) & (psrc != src[:, None])
-        gone = np.zeros((m, self.width), bool)
+        hit = kx == key[:, None]
         if leave is not None:
             rows = np.arange(m)
-            gone[rows, leave] = True
+            gone = np.arange(self.width)[None, :] == leave[:, None]
             y_x, y_l = xs[rows, leave], self.lx[cols, leave]
             d_res = d_res - leave_share / 2
-            d_lt = d_lt - self._ahead(y_x, xs, y_l, True)
-            d_le = d_le - self._ahead(y_x, xs, y_l, False)
+            y_lt, y_le = self._ahead(y_x, xs, y_l, True), self._ahead(y_x, xs, y_l, False)
+            d_lt = d_lt - y_lt
+            d_le = d_le - y_le
             keep &= ~gone & (psrc != leave_src[:, None])
-        merges = ((kx == key[:, None]) & ~gone).any(axis=1)
+            hit &= ~gone
+        merges = hit.any(axis=1)
         keep &= ~merges[:, None]
         if elsewhere is not None:
             shared = self.has[np.maximum(elsewhere, 0)[:, None], kx] & (elsewhere >= 0)[:, None]
@@ -200,9 +202,7 @@ class SiteTable:
             rate = self.rate[cols]
             rise = rate * np.maximum(0.0, later)
             if leave is not None and alone is not None:
-                y_x, y_l = xs[np.arange(m), leave], self.lx[cols, leave]
-                without = self._room(lt - self._ahead(y_x, xs, y_l, True),
-                                     le - self._ahead(y_x, xs, y_l, False))
+                without = self._room(lt - y_lt, le - y_le)
                 w_minus = (res - leave_share[:, None] / 2) / np.maximum(without, 1e-300)
                 # the cap the credit was given with (`relief`): the stage's other pieces
                 # may fall on `elsewhere` too, the other site the step leaves
