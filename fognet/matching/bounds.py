@@ -10,8 +10,12 @@ The bound adds, for each source's stage a step touches:
   service there alone (`lb`: more bytes, more load and more work only add), so its change
   is at least `lb(z, c) - L` (L: the stage's latency now);
 - a stage without one: it can only get faster on the sites something leaves, by no more
-  than its piece there gains when that subtask leaves (arrivals only slow pieces down).
-  So a subtask leaving a site is credited what every other piece there gains (`relief`).
+  than its piece there gains when that subtask leaves (arrivals only slow pieces down),
+  nor past the highest floor its other pieces keep. So a subtask leaving a site is
+  credited what every other piece there gains, each capped by how far its stage can fall
+  (`relief`): to its other pieces' latency now after a move (`relief1`: only that site
+  falls), or, after a swap or displacement, with the one on the step's other site
+  floored by its transfers and service alone (`extra[:, b]`: one more site falls).
 Both are also floored by the stage's pieces on other sites (`rest`: their transfers and
 service alone, which no step lowers; for a step between workers where the slice is its
 piece alone, their latency now, which a step touching neither site keeps), except when
@@ -32,7 +36,7 @@ alone in its piece replaces that piece's relief credit by its exact two-sided ch
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 
 import numpy as np
 
@@ -42,11 +46,11 @@ from fognet.matching.cost import (
     PENALTY,
     is_worker,
     load_of,
-    merge,
     moments,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
+from fognet.matching.relief import Reliefs
 from fognet.matching.site_table import SiteTable, worker_links
 from fognet.matching.stage_floors import HOME, NOTHING, StageFloors
 from fognet.matching.steps import Ledger
@@ -61,7 +65,7 @@ REFINE = 1
 ROOM = 1e-9  # a worker is only ruled out when its load is past its cap by more than this
 
 
-class StepBounds(WaitFloors):
+class StepBounds(WaitFloors, Reliefs):
     def __init__(self, inst: Instance, ledger: Ledger) -> None:
         self.inst, self.ledger = inst, ledger
         self.subs = sorted(inst.subtasks, key=lambda s: (s.source, s.id))
@@ -171,29 +175,6 @@ class StepBounds(WaitFloors):
         for j in sorted(redo):
             self._worker_relief(j)
 
-    def _worker_relief(self, j: int) -> None:
-        """The relief of each subtask on worker j (`SiteTable.relief`), from the falls of
-        the other pieces there, worked out again only when the worker's pieces change."""
-        site = self.workers[j]
-        version = (self.ledger.version.get(site, 0), self.table.width)  # a grown table: redo
-        hit = self._falls.get(j)
-        if hit is None or hit[0] != version:
-            hosted = self.ledger.hosted(site)
-            speed, groups = self.inst.workers[j].speed, self.ledger.groups(site)
-            # each one's piece's service once it leaves, merged again from the slices left
-            # as the ledger merges them: the same float, so a tie of work with another
-            # piece there (one SJF class) is the tie the exact price sees
-            left = np.zeros(len(hosted))
-            for k, s in enumerate(hosted):
-                key = (s.source, s.stage)
-                if len(groups[key]) > 1:
-                    left[k] = merge(key[0], key[1], [t for t in groups[key] if t.id != s.id]).work / speed
-            rows = np.array([self.index[s.id] for s in hosted], dtype=np.int64)
-            hit = self._falls[j] = (version, rows, self.table.falls(j, self.pcol[rows], left))
-        _, rows, falls = hit
-        if len(rows):
-            self.relief[rows], self.relief1[rows], self.extra[rows] = self.table.relief(j, falls)
-
     def _stage_floors(self, source: PeerId, ks: Collection[int]) -> None:
         """The stage floors of the source's subtasks in stages `ks` (`StageFloors.update`),
         and those stages' piece latencies on the workers into the site table, with how far
@@ -218,36 +199,6 @@ class StepBounds(WaitFloors):
         self.second_of[j] = 0.0
         for src, v in m.by_source.items():
             self.second_of[j, self.scol[src]] = v
-
-    def _relief(self, site: PeerId, s: Subtask) -> float:
-        """How much the other pieces on the site gain, rate-weighted, when s leaves it (on a
-        worker, `SiteTable.relief` gives a bound on it at once for all its subtasks)."""
-        now = self.ledger.finish(site)
-        without = self.ledger.finish_after(self.ledger.site_after(site, [s], []))
-        gain = 0.0
-        for key, f in without.items():
-            if key != (s.source, s.stage):
-                gain += self.inst.local_of(key[0]).rate * max(0.0, now[key] - f)
-        return gain
-
-    def credit(self, changes: Sequence[Change]) -> float:
-        """At least what the step can lower the other sources' part of J by: what the pieces
-        left behind gain as its movers leave (arrivals only slow the others down), as of
-        the last `hopeful` (no step is applied between it and its candidates' pricing)."""
-        if len(changes) == 1:  # a move lowers one site
-            return float(self.relief1[self.index[changes[0].subtask.id]])
-        total = 0.0
-        for c in changes:
-            others = [d.frm for d in changes if d is not c]
-            total += float(self._pair_relief(self.index[c.subtask.id],
-                                             self.col.get(others[0], -1) if len(others) == 1 else -1))
-        return total
-
-    def _pair_relief(self, i: int | np.ndarray, other: int | np.ndarray) -> np.ndarray:
-        """Subtask i's relief in a step that also lowers the pieces on worker `other` (-1:
-        a source's own device, priced as any step)."""
-        with_other = self.relief1[i] + self.extra[i, np.maximum(other, 0)]
-        return np.where(np.asarray(other) >= 0, with_other, self.relief[i])
 
     # --- the bound ------------------------------------------------------------------------
 

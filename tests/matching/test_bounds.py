@@ -5,7 +5,8 @@ from __future__ import annotations
 from fognet.matching.bounds import StepBounds
 from fognet.matching.game import _deferred_acceptance, _ledger, price
 from fognet.matching.random_instance import random_instance
-from fognet.matching.steps import affected, candidates
+from fognet.matching.steps import candidates
+from tests.matching.phase1_states import after_phase1, varied
 
 
 def test_every_approvable_candidate_is_hopeful_and_in_order() -> None:
@@ -45,13 +46,8 @@ def test_the_first_approvable_step_stays_hopeful_all_through_the_game() -> None:
     the bound is tightest)."""
     checked = 0
     for seed in range(24):
-        inst = random_instance(8 + seed % 13, 3 + seed % 5, 1 + seed % 3, 900 + seed,
-                               drop_links=(0.0, 0.3)[seed % 2],
-                               arrival=("fixed", "poisson")[seed % 4 >= 2],
-                               queue=("sjf", "fifo")[seed % 3 == 0])
-        where, _ = _deferred_acceptance(inst)
-        ledger = _ledger(inst, where)
-        bounds = StepBounds(inst, ledger)
+        inst = varied(seed, 8 + seed % 13, 3 + seed % 5, 1 + seed % 3, 900)
+        ledger, bounds = after_phase1(inst)
         ring, idle, k = inst.sources, 0, 0
         while idle < len(ring):
             me, changed = ring[k], False
@@ -68,38 +64,3 @@ def test_the_first_approvable_step_stays_hopeful_all_through_the_game() -> None:
             k = (k + 1) % len(ring)
     assert checked > 200
 
-
-def test_the_credit_is_at_least_what_the_other_sources_gain() -> None:
-    """`StepBounds.credit` (what the other sources' part of J can fall by, each piece's gain
-    capped by how far its stage can fall) is never short of their exact fall, for every
-    candidate of every source on states phase 2 passes through (a move credited with its
-    own site alone, a swap or displacement with both) whose arrivals join no piece of their
-    stage under SJF: the credit's premise is that arrivals only slow the others down, and a
-    merge can lift a piece past others in SJF order, which then wait less."""
-    checked = gaining = 0
-    for seed in range(16):
-        inst = random_instance(6 + seed % 7, 2 + seed % 4, 2 + seed % 3, 500 + seed,
-                               drop_links=(0.0, 0.3)[seed % 2],
-                               arrival=("fixed", "poisson")[seed % 4 >= 2],
-                               queue=("sjf", "fifo")[seed % 3 == 0])
-        where, _ = _deferred_acceptance(inst)
-        ledger = _ledger(inst, where)
-        bounds = StepBounds(inst, ledger)
-        for turn, me in enumerate(inst.sources * 2):
-            list(bounds.hopeful(me))  # the credit is as of the last listing
-            listed = candidates(inst, me, ledger)
-            for _, changes in listed:
-                if inst.queue == "sjf" and any(
-                        (c.subtask.source, c.subtask.stage) in ledger.site_pieces(c.to)
-                        for c in changes if c.to in inst._workers):
-                    continue
-                movers = {c.subtask.source for c in changes}
-                others = sum(ledger.delta(u, changes) for u in affected(inst, ledger, changes)
-                             if u not in movers)
-                assert others >= -bounds.credit(changes) - 1e-12, (seed, _key(changes))
-                checked += 1
-                gaining += others < -1e-9
-            step = next((ch for _, ch in listed if price(inst, ledger, ch, inst.rule)), None)
-            if step is not None and turn % 2 == 0:
-                ledger.apply(step)
-    assert checked > 2000 and gaining > 100
