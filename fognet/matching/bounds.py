@@ -66,8 +66,11 @@ ROOM = 1e-9  # a worker is only ruled out when its load is past its cap by more 
 
 
 class StepBounds(WaitFloors, Reliefs):
-    def __init__(self, inst: Instance, ledger: Ledger) -> None:
+    def __init__(self, inst: Instance, ledger: Ledger, rule: str = "welfare") -> None:
+        """`rule`: "fair" also leaves out the steps where a moving source's own share
+        must rise (a welfare bound holds under either rule, so that is the default)."""
         self.inst, self.ledger = inst, ledger
+        self.fair = rule == "fair"
         self.subs = sorted(inst.subtasks, key=lambda s: (s.source, s.id))
         self.index = {s.id: i for i, s in enumerate(self.subs)}
         self.workers = [w.id for w in inst.workers]
@@ -81,6 +84,11 @@ class StepBounds(WaitFloors, Reliefs):
         self.scol = {src: k for k, src in enumerate(inst.sources)}
         self.scode = np.array([self.scol[s.source] for s in self.subs], dtype=np.int64)
         self.stage = np.array([s.stage for s in self.subs])
+        stages_of: dict[PeerId, set[int]] = {}
+        for s in self.subs:
+            stages_of.setdefault(s.source, set()).add(s.stage)
+        # its source has other stages: their pieces may gain when it moves (fair's own part)
+        self.multi = np.array([len(stages_of[s.source]) > 1 for s in self.subs], dtype=bool)
         self.lbw, self.lat_w, self.tail_w = worker_links(inst, self.subs)
         self.inb = np.array([float(s.in_bytes) for s in self.subs])
         self.nic = np.array([local[s.source].nic or INF for s in self.subs])
@@ -294,22 +302,31 @@ class StepBounds(WaitFloors, Reliefs):
         rest = max(self.rest[i], float(self.floors.held_except(i, NOTHING)))
         allw = np.arange(len(self.workers))
         # each filter below only raises the bound, so the cheap ones go first
+        # under fair my own share must not rise: my stage's change less what my other
+        # stages can gain (at most the whole relief; nothing if I have no other stage)
+        own1 = rel1 if self.multi[i] else 0.0
         moves = r * (np.maximum(self._alone(i, allw, allw)
                                 + self._wait_floor(i, x.source, allw, None, False),
                                 rest) - L) - rel1
+        if self.fair:
+            moves = np.where(moves + rel1 - own1 < TOLERANCE, moves, INF)
         js = np.nonzero((moves < TOLERANCE) & room & (allw != ca))[0]
         if len(js) >= REFINE:
             ii = np.full(len(js), i)
             base = self._alone(i, js, js)
             lbw = base + self._wait_floor(i, x.source, js, None, base=base)
             lbw = np.maximum(lbw, rest)
-            moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel1 + self.table.harm(
+            mine_part = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L)
+            moves[js] = mine_part - rel1 + self.table.harm(
                 self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], js, None, None, None,
                 np.full(len(js), ca))
+            if self.fair:
+                moves[js] = np.where(mine_part - own1 < TOLERANCE, moves[js], INF)
         for j in js[moves[js] < TOLERANCE]:
             out.append(("move", (Change(x, a, self.workers[j]),)))
         home = max(self._penalised_home(i), rest, float(self._home_held(i, i, True)))
-        if a != me and (scope is None or scope[1][mine]) and r * (home - L) - rel1 < TOLERANCE:
+        if a != me and (scope is None or scope[1][mine]) and r * (home - L) - rel1 < TOLERANCE \
+                and (not self.fair or r * (home - L) - own1 < TOLERANCE):
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
         cy = self.code[y]
@@ -341,10 +358,21 @@ class StepBounds(WaitFloors, Reliefs):
             if home:  # a displacement
                 rest_x = np.maximum(rest_x, home_rise_x[k])
                 rest_yk = np.maximum(rest_yk, home_rise_y[k])
-            apart = r * (np.maximum(lbx, rest_x) - L) + ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
+            xp = r * (np.maximum(lbx, rest_x) - L)
+            yp = ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
             kept = np.maximum(held_x[k], home_rise_x[k]) if home else held_x[k]
             both = r * (np.maximum(np.maximum(lbx, lby), kept) - L)
-            return np.where(same[k], both, apart) - rel_x[k] - rel_y[k]
+            mine = np.where(same[k], both, xp + yp)
+            total = mine - rel_x[k] - rel_y[k]
+            if not self.fair:
+                return total
+            # fair: each moving source's own share (its other stages gain at most the relief)
+            credit = rel_x[k] + rel_y[k]
+            own_x = np.where(self.multi[i], credit, 0.0)
+            own_y = np.where(self.multi[y[k]], credit, 0.0)
+            ok = np.where(y_mine[k], mine - own_x < TOLERANCE,
+                          (xp - own_x < TOLERANCE) & (yp - own_y < TOLERANCE))
+            return np.where(ok, total, INF)
 
         def at_b(k: np.ndarray, exact: bool) -> np.ndarray:
             base = self._alone(i, wy[k], cy[k])

@@ -245,7 +245,7 @@ _COUNTER = {"move": "moves", "swap": "swaps", "displace": "displacements"}
 def _phase2(inst: Instance, ledger: Ledger, rule: str, max_steps: int) -> dict[str, int]:
     counts = {"moves": 0, "swaps": 0, "displacements": 0, "passes": 0}
     ring = inst.sources
-    bounds = StepBounds(inst, ledger)
+    bounds = StepBounds(inst, ledger, rule)
     refused = Refused(inst, ledger)
     priced = [0]
     reach: list[set[PeerId]] = []  # per commit, the sites whose steps it may have changed

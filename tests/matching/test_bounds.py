@@ -64,3 +64,32 @@ def test_the_first_approvable_step_stays_hopeful_all_through_the_game() -> None:
             k = (k + 1) % len(ring)
     assert checked > 200
 
+
+
+def test_under_fair_the_first_approvable_step_stays_hopeful_and_fewer_are_listed() -> None:
+    """The fair bound (`StepBounds(..., "fair")`) also leaves out the steps where a moving
+    source's own share must rise; played with the plain list under fair, the step the
+    parties approve first at every Turn is among its hopeful ones, which are fewer than
+    the welfare bound's."""
+    checked = fewer = 0
+    for seed in range(24):
+        inst = varied(seed, 6 + seed % 11, 2 + seed % 5, 1 + seed % 3, 1300)
+        ledger, welfare = after_phase1(inst)
+        fair = StepBounds(inst, ledger, "fair")
+        ring, idle, k = inst.sources, 0, 0
+        while idle < len(ring):
+            me, changed = ring[k], False
+            while True:
+                hopeful = {_key(ch) for _, ch in fair.hopeful(me)}
+                fewer += len(hopeful) < len(list(welfare.hopeful(me)))
+                step = next((ch for _, ch in candidates(inst, me, ledger)
+                             if price(inst, ledger, ch, "fair")), None)
+                if step is None:
+                    break
+                assert _key(step) in hopeful, (seed, step)
+                checked += 1
+                ledger.apply(step)
+                changed = True
+            idle = 1 if changed else idle + 1
+            k = (k + 1) % len(ring)
+    assert checked > 100 and fewer > 50
