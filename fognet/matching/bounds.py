@@ -42,8 +42,6 @@ import numpy as np
 
 from fognet.matching.cost import (
     INF,
-    OWN_CAP,
-    PENALTY,
     is_worker,
     load_of,
     moments,
@@ -87,7 +85,7 @@ class StepBounds(WaitFloors, Reliefs):
         stages_of: dict[PeerId, set[int]] = {}
         for s in self.subs:
             stages_of.setdefault(s.source, set()).add(s.stage)
-        # its source has other stages: their pieces may gain when it moves (fair's own part)
+        # its source has other stages (under fair, pieces of them may gain when it moves)
         self.multi = np.array([len(stages_of[s.source]) > 1 for s in self.subs], dtype=bool)
         self.lbw, self.lat_w, self.tail_w = worker_links(inst, self.subs)
         self.inb = np.array([float(s.in_bytes) for s in self.subs])
@@ -105,6 +103,7 @@ class StepBounds(WaitFloors, Reliefs):
         self.L, self.rest, self.top1, self.top2, self.top1_at = f.L, f.rest, f.top1, f.top2, f.top1_at
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
         self.relief1 = np.zeros(n)  # ... in a move (no other site's pieces fall)
+        self.own_relief, self.own_relief1 = np.zeros(n), np.zeros(n)
         # ... in a step that also lowers worker b's pieces: relief1 + extra[:, b]
         self.extra = np.zeros((n, len(inst.workers)))
         self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
@@ -149,7 +148,9 @@ class StepBounds(WaitFloors, Reliefs):
             if not is_worker(self.inst, p):
                 for s in hosted:
                     i = self.index[s.id]
+                    # on a source's own device every other piece is its own
                     self.relief[i] = self.relief1[i] = self._relief(p, s)
+                    self.own_relief[i] = self.own_relief1[i] = self.relief[i]
                     self.extra[i] = 0.0
                 self.home_load[self.scol[p]] = load_of(self.inst, p, ledger.site_pieces(p).values())
             else:
@@ -209,38 +210,6 @@ class StepBounds(WaitFloors, Reliefs):
             self.second_of[j, self.scol[src]] = v
 
     # --- the bound ------------------------------------------------------------------------
-
-    def _penalised_home(self, i: int | np.ndarray) -> np.ndarray:
-        load = self.home_load[self.scode[i]]
-        after = load + self.rate[i] * self.xhome[i]
-        return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
-
-    def _home_held(self, i: int | np.ndarray, stage_of: int | np.ndarray,
-                   merges: bool | np.ndarray) -> np.ndarray:
-        """A floor on subtask `stage_of`'s stage's piece on its source's device once subtask
-        i (of that source) arrives there: its latency now plus the overload penalty's rise
-        (the wait only grows with an arrival), plus i's service where i merges into it (of
-        the same stage); 0 where the stage has no piece there."""
-        now = self.floors.home[stage_of]
-        if not now.any():
-            return np.zeros(np.shape(now))
-        load = self.home_load[self.scode[i]]
-        rise = PENALTY * (np.maximum(0.0, load + self.rate[i] * self.xhome[i] - OWN_CAP)
-                          - np.maximum(0.0, load - OWN_CAP))
-        rise = rise + np.where(merges, self.xhome[i], 0.0)
-        return np.where(now > 0, (now + rise) * (1 - 1e-12), 0.0)
-
-    def _rest_on(self, i: int | np.ndarray, a: int | np.ndarray, b: np.ndarray) -> np.ndarray:
-        """A floor on the latency of subtask i's stage's other pieces once i goes from
-        worker a to worker b (each b[k]; with a[k] if a is an array): where i is its piece
-        alone and joins none there, the stage's remote pieces are the same, so its pieces
-        on the sites neither end touches keep their latency; else their floors (`rest`)."""
-        i = np.broadcast_to(i, b.shape)
-        a = np.broadcast_to(a, b.shape)
-        now = np.where(self.top1_at[i] == b, self.top2[i], self.top1[i])
-        joins = (self.table.kx[np.maximum(b, 0)] == self.key[i][:, None]).any(axis=1)
-        ok = self.alone[i] & (a >= 0) & (b >= 0) & ~joins
-        return np.where(ok, np.maximum(self.rest[i], now), self.rest[i])
 
     def _harmed(self, i: int, ca: int, y: np.ndarray, cy: np.ndarray, swap: np.ndarray,
                 disp: np.ndarray, swap_lb: np.ndarray, disp_lb: np.ndarray) -> tuple:
@@ -304,7 +273,7 @@ class StepBounds(WaitFloors, Reliefs):
         # each filter below only raises the bound, so the cheap ones go first
         # under fair my own share must not rise: my stage's change less what my other
         # stages can gain (at most the whole relief; nothing if I have no other stage)
-        own1 = rel1 if self.multi[i] else 0.0
+        own1 = self.own_relief1[i]
         moves = r * (np.maximum(self._alone(i, allw, allw)
                                 + self._wait_floor(i, x.source, allw, None, False),
                                 rest) - L) - rel1
@@ -342,6 +311,16 @@ class StepBounds(WaitFloors, Reliefs):
         rel_x = self._pair_relief(i, cy)
         rel_y = self._pair_relief(y, np.full(len(y), ca))
         home_y = self._penalised_home(y)
+        if self.fair:  # has x's source a piece of another stage on y's worker, and y's on x's
+            t = self.table
+            x_on_b = np.zeros(len(y), bool)
+            if self.multi[i]:
+                x_on_b = (cy >= 0) & ((t.src[wy] == self.scode[i]) & (t.kx[wy] != self.key[i])).any(axis=1)
+            if ca >= 0 and self.multi[y].any():
+                y_on_a = ((t.src[ca][None, :] == self.scode[y][:, None])
+                          & (t.kx[ca][None, :] != self.key[y][:, None])).any(axis=1)
+            else:
+                y_on_a = np.zeros(len(y), bool)
         # displaced, y lands on its source's device: its stage's piece there (and, if y is
         # mine, x's stage's piece there) gets at least the penalty's rise
         home_rise_y = self._home_held(y, y, True)
@@ -367,10 +346,12 @@ class StepBounds(WaitFloors, Reliefs):
             if not self.fair:
                 return total
             # fair: each moving source's own share (its other stages gain at most the relief)
-            credit = rel_x[k] + rel_y[k]
-            own_x = np.where(self.multi[i], credit, 0.0)
-            own_y = np.where(self.multi[y[k]], credit, 0.0)
-            ok = np.where(y_mine[k], mine - own_x < TOLERANCE,
+            # fair: each moving source's own share; its other stages gain at most its own
+            # part of the reliefs on the sites left (the other mover's, where it has a
+            # piece of another stage there)
+            own_x = self.own_relief[i] + np.where(x_on_b[k], rel_y[k], 0.0)
+            own_y = self.own_relief[y[k]] + np.where(y_on_a[k], rel_x[k], 0.0)
+            ok = np.where(y_mine[k], mine - self.own_relief[i] - self.own_relief[y[k]] < TOLERANCE,
                           (xp - own_x < TOLERANCE) & (yp - own_y < TOLERANCE))
             return np.where(ok, total, INF)
 

@@ -39,6 +39,8 @@ class Reliefs:
     relief: np.ndarray  # after any step
     relief1: np.ndarray  # after a move
     extra: np.ndarray  # [i, b]: more than relief1 after a step that also lowers worker b
+    own_relief: np.ndarray  # the part of relief its own source's other stages can gain
+    own_relief1: np.ndarray  # ... of relief1
     _falls: dict[int, tuple]  # worker -> ((version, width), rows, its falls)
 
     def _worker_relief(self, j: int) -> None:
@@ -62,7 +64,8 @@ class Reliefs:
             hit = self._falls[j] = (version, rows, self.table.falls(j, self.pcol[rows], left))
         _, rows, falls = hit
         if len(rows):
-            self.relief[rows], self.relief1[rows], self.extra[rows] = self.table.relief(j, falls)
+            (self.relief[rows], self.relief1[rows], self.extra[rows], self.own_relief[rows],
+             self.own_relief1[rows]) = self.table.relief(j, falls, self.pcol[rows])
 
 
     def _relief(self, site: PeerId, s: Subtask) -> float:

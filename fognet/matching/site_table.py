@@ -256,26 +256,30 @@ class SiteTable:
         others = (self.kx[j] >= 0) & (np.arange(self.width)[None, :] != cols[:, None])
         return np.where(others, out, 0.0)
 
-    def relief(self, j: int, falls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def relief(self, j: int, falls: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, ...]:
         """At least how much the other pieces on worker j gain, rate-weighted, when each
         subtask (a row of `falls`) leaves: `bounds.StepBounds`' relief credit. A piece's
         stage falls by no more than the piece, nor past its other pieces' floors: capped
         by `drop` after any step (pair), by `drop1` after one that lowers no other site (a
         move), and after one that also lowers worker b's pieces by the move's cap plus
-        `extra[:, b]` (the pieces whose stage's slowest other piece is on b get `drop`)."""
+        `extra[:, b]` (the pieces whose stage's slowest other piece is on b get `drop`).
+        Also `own` and `own1`: the share of `drop`'s and `drop1`'s of the pieces of the
+        leaving one's source (in column `cols[k]`), what its other stages can gain."""
         with np.errstate(invalid="ignore"):
             gain = self.rate[j] * np.minimum(falls, self.drop[j])
             gain1 = self.rate[j] * np.minimum(falls, self.drop1[j])
         gain = np.where(gain > 0, gain, 0.0)  # nan (inf - inf): no gain
         gain1 = np.where(gain1 > 0, gain1, 0.0)
+        mine = self.src[j][None, :] == self.src[j, cols][:, None]
+        own, own1 = np.where(mine, gain, 0.0).sum(axis=1), np.where(mine, gain1, 0.0).sum(axis=1)
         at = self.top_at[j]
         on = at >= 0
         if not on.any():  # no piece there has a slower one of its stage on a worker
-            return gain.sum(axis=1), gain1.sum(axis=1), np.zeros((len(falls), len(self.workers)))
-        # each piece's difference added into its slowest sibling's worker's column
-        spread = at[on][:, None] == np.arange(len(self.workers))[None, :]
-        extra = (gain[:, on] - gain1[:, on]) @ spread
-        return gain.sum(axis=1), gain1.sum(axis=1), extra
+            extra = np.zeros((len(falls), len(self.workers)))
+        else:  # each piece's difference added into its slowest sibling's worker's column
+            spread = at[on][:, None] == np.arange(len(self.workers))[None, :]
+            extra = (gain[:, on] - gain1[:, on]) @ spread
+        return gain.sum(axis=1), gain1.sum(axis=1), extra, own, own1
 
     def _ahead(self, x: np.ndarray, xs: np.ndarray, load: np.ndarray, strict: bool) -> np.ndarray:
         """The load a piece of service x[k] adds to what each piece on row k waits behind:
