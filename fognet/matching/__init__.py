@@ -7,6 +7,7 @@ bounds           a lower bound on a step's change of J, so play prices only hope
 site_table       every worker's pieces as arrays: a subtask's wait there, the harm it does
 stage_floors     what a step leaves of each subtask's stage: its latency now, its other pieces' floors
 wait_floors      floors on the wait a subtask meets where a step lands it (the bounds' mixin)
+relief           what the other pieces gain when a subtask leaves, capped by their stages (the bounds' mixin)
 game             deferred acceptance, then the agents' Turn protocol played centrally
 check            independent exchange-stability checker (enumerates; shares no search code)
 exact            exact optimum of J for small instances (branch and bound)

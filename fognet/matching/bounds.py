@@ -10,8 +10,12 @@ The bound adds, for each source's stage a step touches:
   service there alone (`lb`: more bytes, more load and more work only add), so its change
   is at least `lb(z, c) - L` (L: the stage's latency now);
 - a stage without one: it can only get faster on the sites something leaves, by no more
-  than its piece there gains when that subtask leaves (arrivals only slow pieces down).
-  So a subtask leaving a site is credited what every other piece there gains (`relief`).
+  than its piece there gains when that subtask leaves (arrivals only slow pieces down),
+  nor past the highest floor its other pieces keep. So a subtask leaving a site is
+  credited what every other piece there gains, each capped by how far its stage can fall
+  (`relief`): to its other pieces' latency now after a move (`relief1`: only that site
+  falls), or, after a swap or displacement, with the one on the step's other site
+  floored by its transfers and service alone (`extra[:, b]`: one more site falls).
 Both are also floored by the stage's pieces on other sites (`rest`: their transfers and
 service alone, which no step lowers; for a step between workers where the slice is its
 piece alone, their latency now, which a step touching neither site keeps), except when
@@ -32,19 +36,19 @@ alone in its piece replaces that piece's relief credit by its exact two-sided ch
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 
 import numpy as np
 
 from fognet.matching.cost import (
     INF,
-    OWN_CAP,
-    PENALTY,
     is_worker,
     load_of,
+    moments,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.matching.messages import Change
+from fognet.matching.relief import Reliefs
 from fognet.matching.site_table import SiteTable, worker_links
 from fognet.matching.stage_floors import HOME, NOTHING, StageFloors
 from fognet.matching.steps import Ledger
@@ -59,9 +63,12 @@ REFINE = 1
 ROOM = 1e-9  # a worker is only ruled out when its load is past its cap by more than this
 
 
-class StepBounds(WaitFloors):
-    def __init__(self, inst: Instance, ledger: Ledger) -> None:
+class StepBounds(WaitFloors, Reliefs):
+    def __init__(self, inst: Instance, ledger: Ledger, rule: str = "welfare") -> None:
+        """`rule`: "fair" also leaves out the steps where a moving source's own share
+        must rise (a welfare bound holds under either rule, so that is the default)."""
         self.inst, self.ledger = inst, ledger
+        self.fair = rule == "fair"
         self.subs = sorted(inst.subtasks, key=lambda s: (s.source, s.id))
         self.index = {s.id: i for i, s in enumerate(self.subs)}
         self.workers = [w.id for w in inst.workers]
@@ -75,6 +82,11 @@ class StepBounds(WaitFloors):
         self.scol = {src: k for k, src in enumerate(inst.sources)}
         self.scode = np.array([self.scol[s.source] for s in self.subs], dtype=np.int64)
         self.stage = np.array([s.stage for s in self.subs])
+        stages_of: dict[PeerId, set[int]] = {}
+        for s in self.subs:
+            stages_of.setdefault(s.source, set()).add(s.stage)
+        # its source has other stages (under fair, pieces of them may gain when it moves)
+        self.multi = np.array([len(stages_of[s.source]) > 1 for s in self.subs], dtype=bool)
         self.lbw, self.lat_w, self.tail_w = worker_links(inst, self.subs)
         self.inb = np.array([float(s.in_bytes) for s in self.subs])
         self.nic = np.array([local[s.source].nic or INF for s in self.subs])
@@ -90,6 +102,10 @@ class StepBounds(WaitFloors):
         f = self.floors
         self.L, self.rest, self.top1, self.top2, self.top1_at = f.L, f.rest, f.top1, f.top2, f.top1_at
         self.relief = np.zeros(n)  # most J can fall on its site when it leaves
+        self.relief1 = np.zeros(n)  # ... in a move (no other site's pieces fall)
+        self.own_relief, self.own_relief1 = np.zeros(n), np.zeros(n)
+        # ... in a step that also lowers worker b's pieces: relief1 + extra[:, b]
+        self.extra = np.zeros((n, len(inst.workers)))
         self.pshare = np.zeros(n)  # its piece's share of its worker's second moment
         self.home_load = np.zeros(len(self.scol))  # each source's own device's load now
         nw = len(self.workers)
@@ -98,13 +114,13 @@ class StepBounds(WaitFloors):
         self.load = np.zeros(nw)  # each worker's load now
         self.count = np.zeros(nw, dtype=np.int64)
         self.second = np.zeros(nw)  # B: each worker's second moment now (backlog included)
-        self.biggest = np.zeros(nw)  # the largest share of B one piece there has
         self.second_of = np.zeros((nw, len(self.scol)))  # B by worker and source
         self.wspeed = np.array([w.speed for w in inst.workers])
         self.poisson = inst.arrival == "poisson"
         wspeed = np.array([w.speed for w in inst.workers])
         self.adds = self.rate[:, None] * self.work[:, None] / wspeed[None, :]  # load i brings to j
         self._seen: dict[PeerId, int] = {}
+        self._falls: dict[int, tuple] = {}  # worker -> ((version, width), rows, its falls)
         # each worker's pieces now, padded (service, load, (source, stage) code), so a
         # subtask's wait on every worker is Cobham's (or P-K's) formula at once
         self.kcode = {k: c for c, k in enumerate(sorted({(s.source, s.stage) for s in self.subs}))}
@@ -120,7 +136,7 @@ class StepBounds(WaitFloors):
         changed = [p for p, v in ledger.version.items() if self._seen.get(p) != v]
         if not changed:
             return
-        sources: set[PeerId] = set()
+        sources: dict[PeerId, set[int]] = {}  # the stages with a piece on a changed site
         for p in changed:
             self._seen[p] = ledger.version[p]
             hosted = ledger.hosted(p)
@@ -128,10 +144,14 @@ class StepBounds(WaitFloors):
                 i = self.index[s.id]
                 self.site[i] = p
                 self.code[i] = self.col.get(p, -1)
-                sources.add(s.source)
+                sources.setdefault(s.source, set()).add(s.stage)
             if not is_worker(self.inst, p):
                 for s in hosted:
-                    self.relief[self.index[s.id]] = self._relief(p, s)
+                    i = self.index[s.id]
+                    # on a source's own device every other piece is its own
+                    self.relief[i] = self.relief1[i] = self._relief(p, s)
+                    self.own_relief[i] = self.own_relief1[i] = self.relief[i]
+                    self.extra[i] = 0.0
                 self.home_load[self.scol[p]] = load_of(self.inst, p, ledger.site_pieces(p).values())
             else:
                 j = self.col[p]
@@ -141,100 +161,55 @@ class StepBounds(WaitFloors):
                     x = ps[(s.source, s.stage)].work / speed
                     self.pshare[self.index[s.id]] = self.inst.local_of(s.source).rate * x * x
                 self.count[j] = len(hosted)
-                self._moments(j, hosted)
+                self._moments(j)
                 self.table.row(j, ledger, self.second[j], self.second_of[j])
                 groups = ledger.groups(p)
-                left = np.zeros(len(hosted))  # each one's piece's service once it leaves
-                for k, s in enumerate(hosted):
+                for s in hosted:
                     key = (s.source, s.stage)
                     self.pcol[self.index[s.id]] = self.table.cols[(j, self.kcode[key])]
                     self.alone[self.index[s.id]] = len(groups[key]) == 1
-                    if len(groups[key]) > 1:
-                        left[k] = (ps[key].work - s.work) / speed
-                if hosted:
-                    rows = np.array([self.index[s.id] for s in hosted])
-                    self.relief[rows] = self.table.relief(j, self.pcol[rows], left)
-        for src in sources:  # a source's stages may change with any site's
-            self._stage_floors(src)
+        # a stage changes only with its own sites (a slice that left a site is on a changed
+        # one now): the others' floors hold
+        for src, ks in sources.items():
+            self._stage_floors(src, ks)
+        # a worker's relief reads how far its pieces' stages can fall (`SiteTable.stage`),
+        # which changes with any site of their stages: redo every worker those are on
+        redo = {self.col[p] for p in changed if p in self.col}
+        for src, ks in sources.items():
+            for s in ledger.mine.get(src, {}).values():
+                if s.stage in ks:
+                    j = self.col.get(ledger.site_of[s.id])
+                    if j is not None:
+                        redo.add(j)
+        for j in sorted(redo):
+            self._worker_relief(j)
 
-    def _stage_floors(self, source: PeerId) -> None:
-        """The source's subtasks' stage floors (`StageFloors.update`), and its pieces'
-        latencies on the workers into the site table."""
-        lats = self.floors.update(source)
+    def _stage_floors(self, source: PeerId, ks: Collection[int]) -> None:
+        """The stage floors of the source's subtasks in stages `ks` (`StageFloors.update`),
+        and those stages' piece latencies on the workers into the site table, with how far
+        each piece's stage can fall when that piece does: to the highest floor its other
+        pieces keep after any step (one other site may fall with it, to its transfers and
+        service alone)."""
+        lats = self.floors.update(source, ks)
         stages = self.ledger.stage_latencies(source)
-        for k, by_site in lats.items():
-            for site, lat in by_site.items():
+        f = self.floors
+        for k in ks:
+            for site, lat in lats.get(k, {}).items():
                 if site in self.col:
-                    self.table.stage(self.col[site], (source, k), lat, stages[k])
+                    i = self.index[self.ledger.groups(site)[(source, k)][0].id]
+                    self.table.stage(self.col[site], (source, k), lat, stages[k],
+                                     max(0.0, stages[k] - max(f.rest[i], f.top2[i])),
+                                     max(0.0, stages[k] - max(f.rest[i], f.top1[i])),
+                                     int(f.top1_at[i]))
 
-    def _moments(self, j: int, hosted: list[Subtask]) -> None:
-        w = self.inst.workers[j]
-        b = w.backlog / w.speed
-        total, biggest, by = b * b / self.inst.round_s, 0.0, {}
-        for p in self.ledger.site_pieces(w.id).values():
-            x = p.work / w.speed
-            share = self.inst.local_of(p.source).rate * x * x
-            total += share
-            biggest = max(biggest, share)
-            by[p.source] = by.get(p.source, 0.0) + share
-        self.second[j], self.biggest[j] = total, biggest
+    def _moments(self, j: int) -> None:
+        m = moments(self.inst, self.workers[j], self.ledger.site_pieces(self.workers[j]).values())
+        self.second[j] = m.second
         self.second_of[j] = 0.0
-        for src, v in by.items():
+        for src, v in m.by_source.items():
             self.second_of[j, self.scol[src]] = v
 
-    def _relief(self, site: PeerId, s: Subtask) -> float:
-        """How much the other pieces on the site gain, rate-weighted, when s leaves it (on a
-        worker, `SiteTable.relief` gives a bound on it at once for all its subtasks)."""
-        now = self.ledger.finish(site)
-        without = self.ledger.finish_after(self.ledger.site_after(site, [s], []))
-        gain = 0.0
-        for key, f in without.items():
-            if key != (s.source, s.stage):
-                gain += self.inst.local_of(key[0]).rate * max(0.0, now[key] - f)
-        return gain
-
-    def credit(self, changes: Sequence[Change]) -> float:
-        """At least what the step can lower the other sources' part of J by: what the pieces
-        left behind gain as its movers leave (arrivals only slow the others down), as of
-        the last `hopeful` (no step is applied between it and its candidates' pricing)."""
-        total = 0.0
-        for c in changes:
-            total += self.relief[self.index[c.subtask.id]]
-        return total
-
     # --- the bound ------------------------------------------------------------------------
-
-    def _penalised_home(self, i: int | np.ndarray) -> np.ndarray:
-        load = self.home_load[self.scode[i]]
-        after = load + self.rate[i] * self.xhome[i]
-        return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
-
-    def _home_held(self, i: int | np.ndarray, stage_of: int | np.ndarray,
-                   merges: bool | np.ndarray) -> np.ndarray:
-        """A floor on subtask `stage_of`'s stage's piece on its source's device once subtask
-        i (of that source) arrives there: its latency now plus the overload penalty's rise
-        (the wait only grows with an arrival), plus i's service where i merges into it (of
-        the same stage); 0 where the stage has no piece there."""
-        now = self.floors.home[stage_of]
-        if not now.any():
-            return np.zeros(np.shape(now))
-        load = self.home_load[self.scode[i]]
-        rise = PENALTY * (np.maximum(0.0, load + self.rate[i] * self.xhome[i] - OWN_CAP)
-                          - np.maximum(0.0, load - OWN_CAP))
-        rise = rise + np.where(merges, self.xhome[i], 0.0)
-        return np.where(now > 0, (now + rise) * (1 - 1e-12), 0.0)
-
-    def _rest_on(self, i: int | np.ndarray, a: int | np.ndarray, b: np.ndarray) -> np.ndarray:
-        """A floor on the latency of subtask i's stage's other pieces once i goes from
-        worker a to worker b (each b[k]; with a[k] if a is an array): where i is its piece
-        alone and joins none there, the stage's remote pieces are the same, so its pieces
-        on the sites neither end touches keep their latency; else their floors (`rest`)."""
-        i = np.broadcast_to(i, b.shape)
-        a = np.broadcast_to(a, b.shape)
-        now = np.where(self.top1_at[i] == b, self.top2[i], self.top1[i])
-        joins = (self.table.kx[np.maximum(b, 0)] == self.key[i][:, None]).any(axis=1)
-        ok = self.alone[i] & (a >= 0) & (b >= 0) & ~joins
-        return np.where(ok, np.maximum(self.rest[i], now), self.rest[i])
 
     def _harmed(self, i: int, ca: int, y: np.ndarray, cy: np.ndarray, swap: np.ndarray,
                 disp: np.ndarray, swap_lb: np.ndarray, disp_lb: np.ndarray) -> tuple:
@@ -282,7 +257,7 @@ class StepBounds(WaitFloors):
              scope: tuple[np.ndarray, np.ndarray] | None) -> list:
         i = self.index[x.id]
         a, ca = self.site[i], int(self.code[i])
-        r, L, rel = self.rate[i], self.L[i], self.relief[i]
+        r, L, rel1 = self.rate[i], self.L[i], self.relief1[i]
         out: list[tuple[str, tuple[Change, ...]]] = []
         room = (self.load + self.adds[i] < self.cap + ROOM) & (self.count < self.quota)
         mine = self.scol[me]
@@ -296,22 +271,31 @@ class StepBounds(WaitFloors):
         rest = max(self.rest[i], float(self.floors.held_except(i, NOTHING)))
         allw = np.arange(len(self.workers))
         # each filter below only raises the bound, so the cheap ones go first
+        # under fair my own share must not rise: my stage's change less what my other
+        # stages can gain (at most the whole relief; nothing if I have no other stage)
+        own1 = self.own_relief1[i]
         moves = r * (np.maximum(self._alone(i, allw, allw)
                                 + self._wait_floor(i, x.source, allw, None, False),
-                                rest) - L) - rel
+                                rest) - L) - rel1
+        if self.fair:
+            moves = np.where(moves + rel1 - own1 < TOLERANCE, moves, INF)
         js = np.nonzero((moves < TOLERANCE) & room & (allw != ca))[0]
         if len(js) >= REFINE:
             ii = np.full(len(js), i)
             base = self._alone(i, js, js)
             lbw = base + self._wait_floor(i, x.source, js, None, base=base)
             lbw = np.maximum(lbw, rest)
-            moves[js] = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L) - rel + self.table.harm(
+            mine_part = r * (np.maximum(lbw, self._rest_on(i, ca, js)) - L)
+            moves[js] = mine_part - rel1 + self.table.harm(
                 self.work[ii], self.rate[ii], self.key[ii], self.scode[ii], js, None, None, None,
                 np.full(len(js), ca))
+            if self.fair:
+                moves[js] = np.where(mine_part - own1 < TOLERANCE, moves[js], INF)
         for j in js[moves[js] < TOLERANCE]:
             out.append(("move", (Change(x, a, self.workers[j]),)))
         home = max(self._penalised_home(i), rest, float(self._home_held(i, i, True)))
-        if a != me and (scope is None or scope[1][mine]) and r * (home - L) - rel < TOLERANCE:
+        if a != me and (scope is None or scope[1][mine]) and r * (home - L) - rel1 < TOLERANCE \
+                and (not self.fair or r * (home - L) - own1 < TOLERANCE):
             out.append(("move", (Change(x, a, me),)))
         y = placed[placed != i]
         cy = self.code[y]
@@ -322,8 +306,21 @@ class StepBounds(WaitFloors):
         wy = np.maximum(cy, 0)
         y_mine = self.scode[y] == self.scol[me]
         same = y_mine & (self.stage[y] == x.stage)
-        ry, Ly, rel_y = self.rate[y], self.L[y], self.relief[y]
+        ry, Ly = self.rate[y], self.L[y]
+        # the credits: x's relief on a with y's worker lowered too, and y's on b with a
+        rel_x = self._pair_relief(i, cy)
+        rel_y = self._pair_relief(y, np.full(len(y), ca))
         home_y = self._penalised_home(y)
+        if self.fair:  # has x's source a piece of another stage on y's worker, and y's on x's
+            t = self.table
+            x_on_b = np.zeros(len(y), bool)
+            if self.multi[i]:
+                x_on_b = (cy >= 0) & ((t.src[wy] == self.scode[i]) & (t.kx[wy] != self.key[i])).any(axis=1)
+            if ca >= 0 and self.multi[y].any():
+                y_on_a = ((t.src[ca][None, :] == self.scode[y][:, None])
+                          & (t.kx[ca][None, :] != self.key[y][:, None])).any(axis=1)
+            else:
+                y_on_a = np.zeros(len(y), bool)
         # displaced, y lands on its source's device: its stage's piece there (and, if y is
         # mine, x's stage's piece there) gets at least the penalty's rise
         home_rise_y = self._home_held(y, y, True)
@@ -340,10 +337,23 @@ class StepBounds(WaitFloors):
             if home:  # a displacement
                 rest_x = np.maximum(rest_x, home_rise_x[k])
                 rest_yk = np.maximum(rest_yk, home_rise_y[k])
-            apart = r * (np.maximum(lbx, rest_x) - L) + ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
+            xp = r * (np.maximum(lbx, rest_x) - L)
+            yp = ry[k] * (np.maximum(lby, rest_yk) - Ly[k])
             kept = np.maximum(held_x[k], home_rise_x[k]) if home else held_x[k]
             both = r * (np.maximum(np.maximum(lbx, lby), kept) - L)
-            return np.where(same[k], both, apart) - rel - rel_y[k]
+            mine = np.where(same[k], both, xp + yp)
+            total = mine - rel_x[k] - rel_y[k]
+            if not self.fair:
+                return total
+            # fair: each moving source's own share (its other stages gain at most the relief)
+            # fair: each moving source's own share; its other stages gain at most its own
+            # part of the reliefs on the sites left (the other mover's, where it has a
+            # piece of another stage there)
+            own_x = self.own_relief[i] + np.where(x_on_b[k], rel_y[k], 0.0)
+            own_y = self.own_relief[y[k]] + np.where(y_on_a[k], rel_x[k], 0.0)
+            ok = np.where(y_mine[k], mine - self.own_relief[i] - self.own_relief[y[k]] < TOLERANCE,
+                          (xp - own_x < TOLERANCE) & (yp - own_y < TOLERANCE))
+            return np.where(ok, total, INF)
 
         def at_b(k: np.ndarray, exact: bool) -> np.ndarray:
             base = self._alone(i, wy[k], cy[k])

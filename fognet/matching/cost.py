@@ -165,12 +165,22 @@ def site_finish(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> di
     return finish_pieces(inst, site, pieces(subtasks))
 
 
-def finish_pieces(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> dict[PieceKey, float]:
-    """`site_finish` of the site's pieces (in (source, stage) order)."""
+class Moments(NamedTuple):
+    """A site's queue as its formulas read it (the phantom backlog included)."""
+
+    rho: float  # load
+    second: float  # B = sum of rate x service^2 (the backlog's b^2 / T)
+    by_source: dict[PeerId, float]  # B's share of each source's pieces
+    jobs: list[tuple[float, PeerId, int]]  # (service, source, stage) per piece
+    backlog: float  # the phantom's service b
+
+
+def moments(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> Moments:
+    """The load and second moment of a site's pieces (in (source, stage) order): the one
+    loop `finish_pieces` and the bounds' per-worker moments share."""
     worker = inst._workers.get(site)
     dev = worker if worker is not None else inst._local[site]
     speed, T = dev.speed, inst.round_s
-    own = worker is None
     b = dev.backlog / speed
     local = inst._local
     jobs = []
@@ -185,6 +195,15 @@ def finish_pieces(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> dict[Pie
         share = lam * x * x
         second += share
         by_source[p.source] = by_source.get(p.source, 0.0) + share
+    return Moments(rho, second, by_source, jobs, b)
+
+
+def finish_pieces(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> dict[PieceKey, float]:
+    """`site_finish` of the site's pieces (in (source, stage) order)."""
+    own = site not in inst._workers
+    T = inst.round_s
+    local = inst._local
+    rho, second, by_source, jobs, b = moments(inst, site, ps)
     cap = OWN_CAP if own else 1.0
     penalty = PENALTY * (rho - OWN_CAP) if own and rho > OWN_CAP else 0.0
     fixed = inst.arrival == "fixed"

@@ -34,7 +34,7 @@ from typing import Any
 
 from fognet.errors import InstanceError
 from fognet.matching.bounds import TOLERANCE, StepBounds
-from fognet.matching.cost import EPS, INF, allowed, evaluate, fits_pieces, is_worker
+from fognet.matching.cost import EPS, INF, evaluate, is_worker
 from fognet.matching.instance import Instance, PeerId, SubtaskId
 from fognet.matching.messages import Change
 from fognet.matching.steps import (
@@ -43,6 +43,7 @@ from fognet.matching.steps import (
     approved,
     hold,
     ranked_all,
+    refusal,
 )
 
 
@@ -154,9 +155,8 @@ def price(inst: Instance, ledger: Ledger, changes: Sequence[Change], rule: str,
     deltas are priced. Both are the decision the parties would reach, sooner."""
     after = ledger.after(changes)
     for p, a in after.items():  # each touched worker's `worker_refuses`, on its pieces
-        if is_worker(inst, p) and (
-                any(c.to == p and not allowed(inst, c.subtask, p) for c in changes)
-                or not fits_pieces(inst, p, a.count, a.pieces.values())):
+        if is_worker(inst, p) and refusal(inst, p, [c.subtask for c in changes if c.to == p],
+                                          a.count, a.pieces.values()) is not None:
             return False
     finish_after = {p: ledger.finish_after(a) for p, a in after.items()}
     movers = sorted({c.subtask.source for c in changes})
@@ -245,7 +245,7 @@ _COUNTER = {"move": "moves", "swap": "swaps", "displace": "displacements"}
 def _phase2(inst: Instance, ledger: Ledger, rule: str, max_steps: int) -> dict[str, int]:
     counts = {"moves": 0, "swaps": 0, "displacements": 0, "passes": 0}
     ring = inst.sources
-    bounds = StepBounds(inst, ledger)
+    bounds = StepBounds(inst, ledger, rule)
     refused = Refused(inst, ledger)
     priced = [0]
     reach: list[set[PeerId]] = []  # per commit, the sites whose steps it may have changed

@@ -70,9 +70,10 @@ class SiteTable:
     def _grow(self, width: int) -> None:
         nw, old = len(self.workers), self.width
         pad = {"xs": INF, "lx": 0.0, "kx": -1, "src": -1, "rate": 0.0, "wait": 0.0, "res": 0.0,
-               "raw": 0.0, "lt": 0.0, "le": 0.0, "f": 0.0, "stage_l": INF, "fl": 0.0}
+               "raw": 0.0, "lt": 0.0, "le": 0.0, "f": 0.0, "stage_l": INF, "fl": 0.0, "drop": INF,
+               "drop1": INF, "top_at": -2}
         for name, fill in pad.items():
-            dtype = np.int64 if name in ("kx", "src") else float
+            dtype = np.int64 if name in ("kx", "src", "top_at") else float
             new = np.full((nw, width), fill, dtype=dtype)
             if old:
                 new[:, :old] = getattr(self, name)
@@ -87,8 +88,9 @@ class SiteTable:
         if len(ps) > self.width:
             self._grow(len(ps) + 4)
         for name in ("xs", "lx", "kx", "src", "rate", "wait", "res", "raw", "lt", "le", "f",
-                     "stage_l", "fl"):
-            getattr(self, name)[j] = {"xs": INF, "kx": -1, "src": -1, "stage_l": INF}.get(name, 0.0)
+                     "stage_l", "fl", "drop", "drop1", "top_at"):
+            getattr(self, name)[j] = {"xs": INF, "kx": -1, "src": -1, "stage_l": INF,
+                                      "drop": INF, "drop1": INF, "top_at": -2}.get(name, 0.0)
         self.has[j] = False
         finish = ledger.finish(site)
         for c, (key, p) in enumerate(ps.items()):
@@ -114,10 +116,16 @@ class SiteTable:
             upto = np.where(self.pb[j] <= xs, self.pl[j], 0.0)
             self.le[j, :n] = upto + (lx[None, :] * (xs[None, :] <= xs[:, None])).sum(axis=1)
 
-    def stage(self, j: int, key: tuple[PeerId, int], latency: float, stage_latency: float) -> None:
-        """The latency of the piece `key` on worker j, and of its stage, now."""
+    def stage(self, j: int, key: tuple[PeerId, int], latency: float, stage_latency: float,
+              drop: float = INF, drop1: float = INF, top_at: int = -2) -> None:
+        """The latency of the piece `key` on worker j, and of its stage, now; and the most
+        its stage can fall however fast the piece gets (its other pieces hold it up: a
+        piece that is not its stage's slowest gains its stage little or nothing): `drop`
+        after any step, `drop1` after a step that lowers no other piece of it but perhaps
+        the one on worker `top_at` (its slowest other piece's; -2: none or not a worker)."""
         c = self.cols[(j, self.kcode[key])]
         self.f[j, c], self.stage_l[j, c] = latency, stage_latency
+        self.drop[j, c], self.drop1[j, c], self.top_at[j, c] = drop, drop1, top_at
 
     def room(self, work: np.ndarray, rate: np.ndarray, key: np.ndarray, cols: np.ndarray,
              leave: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -170,16 +178,18 @@ class SiteTable:
         d_lt = self._ahead(x, xs, lam, True)
         d_le = self._ahead(x, xs, lam, False)
         keep = (kx >= 0) & (psrc != src[:, None])
-        gone = np.zeros((m, self.width), bool)
+        hit = kx == key[:, None]
         if leave is not None:
             rows = np.arange(m)
-            gone[rows, leave] = True
+            gone = np.arange(self.width)[None, :] == leave[:, None]
             y_x, y_l = xs[rows, leave], self.lx[cols, leave]
             d_res = d_res - leave_share / 2
-            d_lt = d_lt - self._ahead(y_x, xs, y_l, True)
-            d_le = d_le - self._ahead(y_x, xs, y_l, False)
+            y_lt, y_le = self._ahead(y_x, xs, y_l, True), self._ahead(y_x, xs, y_l, False)
+            d_lt = d_lt - y_lt
+            d_le = d_le - y_le
             keep &= ~gone & (psrc != leave_src[:, None])
-        merges = ((kx == key[:, None]) & ~gone).any(axis=1)
+            hit &= ~gone
+        merges = hit.any(axis=1)
         keep &= ~merges[:, None]
         if elsewhere is not None:
             shared = self.has[np.maximum(elsewhere, 0)[:, None], kx] & (elsewhere >= 0)[:, None]
@@ -192,12 +202,16 @@ class SiteTable:
             rate = self.rate[cols]
             rise = rate * np.maximum(0.0, later)
             if leave is not None and alone is not None:
-                y_x, y_l = xs[np.arange(m), leave], self.lx[cols, leave]
-                without = self._room(lt - self._ahead(y_x, xs, y_l, True),
-                                     le - self._ahead(y_x, xs, y_l, False))
+                without = self._room(lt - y_lt, le - y_le)
                 w_minus = (res - leave_share[:, None] / 2) / np.maximum(without, 1e-300)
-                credit = rate * np.maximum(0.0, now - w_minus * (1 + 1e-9))
-                both = rate * np.maximum(later, np.minimum(0.0, wait * SLACK - now)) + credit
+                # the cap the credit was given with (`relief`): the stage's other pieces
+                # may fall on `elsewhere` too, the other site the step leaves
+                other = -1 if elsewhere is None else elsewhere
+                pair = (self.top_at[cols] == np.asarray(other).reshape(-1, 1)) | (np.asarray(other) < 0).reshape(-1, 1)
+                drop = np.where(pair, self.drop[cols], self.drop1[cols])
+                credit = rate * np.minimum(np.maximum(0.0, now - w_minus * (1 + 1e-9)), drop)
+                fall = np.maximum(np.minimum(0.0, wait * SLACK - now), -drop)
+                both = rate * np.maximum(later, fall) + credit
                 rise = np.where(alone[:, None], both, rise)
             rise = np.where(keep, rise, 0.0)
         return rise.sum(axis=1)
@@ -219,11 +233,12 @@ class SiteTable:
             extra = np.maximum(self.xs[cols, c], self.fl[cols, c] + x - alone) * SLACK
         return np.where(hit.any(axis=1), extra, 0.0)
 
-    def relief(self, j: int, cols: np.ndarray, x_after: np.ndarray) -> np.ndarray:
-        """At least how much the other pieces on worker j gain, rate-weighted, when a
-        subtask leaves the piece in column `cols[k]`, which then serves `x_after[k]` (0: the
-        piece goes): `bounds.StepBounds`' relief credit, by the site's formula with that one
-        piece changed (the new waits shaded low, so the gain is never short of the exact)."""
+    def falls(self, j: int, cols: np.ndarray, x_after: np.ndarray) -> np.ndarray:
+        """At least how much each other piece on worker j (row k, column c) waits less when
+        a subtask leaves the piece in column `cols[k]`, which then serves `x_after[k]` (0:
+        the piece goes), by the site's formula with that one piece changed (the new waits
+        shaded low, so the fall is never short of the exact); 0 where no other piece, nan
+        where the wait was endless. `relief` prices them; they change only with the row."""
         m = len(cols)
         xs = np.broadcast_to(self.xs[j], (m, self.width))
         xd, ld = self.xs[j, cols], self.lx[j, cols]
@@ -237,10 +252,34 @@ class SiteTable:
         room = self._room(lt, le)
         with np.errstate(divide="ignore", invalid="ignore"):
             wait = np.where(room > 0, res / np.maximum(room, 1e-300), INF) * SLACK
-            gain = self.rate[j] * (self.wait[j] - wait)
+            out = self.wait[j] - wait
         others = (self.kx[j] >= 0) & (np.arange(self.width)[None, :] != cols[:, None])
-        gain = np.where(others & (gain > 0), gain, 0.0)  # nan (inf - inf): no gain
-        return gain.sum(axis=1)
+        return np.where(others, out, 0.0)
+
+    def relief(self, j: int, falls: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, ...]:
+        """At least how much the other pieces on worker j gain, rate-weighted, when each
+        subtask (a row of `falls`) leaves: `bounds.StepBounds`' relief credit. A piece's
+        stage falls by no more than the piece, nor past its other pieces' floors: capped
+        by `drop` after any step (pair), by `drop1` after one that lowers no other site (a
+        move), and after one that also lowers worker b's pieces by the move's cap plus
+        `extra[:, b]` (the pieces whose stage's slowest other piece is on b get `drop`).
+        Also `own` and `own1`: the share of `drop`'s and `drop1`'s of the pieces of the
+        leaving one's source (in column `cols[k]`), what its other stages can gain."""
+        with np.errstate(invalid="ignore"):
+            gain = self.rate[j] * np.minimum(falls, self.drop[j])
+            gain1 = self.rate[j] * np.minimum(falls, self.drop1[j])
+        gain = np.where(gain > 0, gain, 0.0)  # nan (inf - inf): no gain
+        gain1 = np.where(gain1 > 0, gain1, 0.0)
+        mine = self.src[j][None, :] == self.src[j, cols][:, None]
+        own, own1 = np.where(mine, gain, 0.0).sum(axis=1), np.where(mine, gain1, 0.0).sum(axis=1)
+        at = self.top_at[j]
+        on = at >= 0
+        if not on.any():  # no piece there has a slower one of its stage on a worker
+            extra = np.zeros((len(falls), len(self.workers)))
+        else:  # each piece's difference added into its slowest sibling's worker's column
+            spread = at[on][:, None] == np.arange(len(self.workers))[None, :]
+            extra = (gain[:, on] - gain1[:, on]) @ spread
+        return gain.sum(axis=1), gain1.sum(axis=1), extra, own, own1
 
     def _ahead(self, x: np.ndarray, xs: np.ndarray, load: np.ndarray, strict: bool) -> np.ndarray:
         """The load a piece of service x[k] adds to what each piece on row k waits behind:

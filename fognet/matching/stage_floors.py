@@ -15,6 +15,8 @@ Site codes: a worker's column (0..), -1 the source's own device, -2 no piece.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from fognet.matching.cost import is_worker, transfer
@@ -53,16 +55,30 @@ class StageFloors:
         self.ps_at = np.full((n, 3), NONE)
         self.ps_over = np.zeros(n)  # with more than 3 such sites: the largest, held back
 
-    def update(self, source: PeerId) -> dict[int, dict[PeerId, float]]:
-        """Refresh the floors of the source's subtasks; its piece latencies by stage and
-        site, as the ledger has them now."""
+    def update(self, source: PeerId, only: Collection[int] | None = None,
+               ) -> dict[int, dict[PeerId, float]]:
+        """Refresh the floors of the source's subtasks (of the stages `only`, if given);
+        its piece latencies by stage and site, as the ledger has them now."""
         ledger, inst = self.ledger, self.inst
         stages = ledger.stage_latencies(source)
         placed: dict[int, dict[PeerId, list[Subtask]]] = {}
         for s in ledger.mine.get(source, {}).values():
-            placed.setdefault(s.stage, {}).setdefault(ledger.site_of[s.id], []).append(s)
+            if only is None or s.stage in only:
+                placed.setdefault(s.stage, {}).setdefault(ledger.site_of[s.id], []).append(s)
         all_lats = ledger.piece_latencies(source)
+        index = self.index
         for k, sites in placed.items():
+            if len(sites) == 1:  # the stage on one site: no other piece floors it (common)
+                (subs,) = sites.values()
+                for s in subs:
+                    i = index[s.id]
+                    self.L[i] = stages[k]
+                    self.rest[i] = self.top1[i] = self.top2[i] = self.home[i] = 0.0
+                    self.ps[i] = self.ps_over[i] = 0.0
+                    self.held[i] = self.ps_of[i] = 0.0
+                    self.top1_at[i] = NONE
+                    self.held_at[i] = self.ps_at[i] = NONE
+                continue
             floors, held = {}, {}
             for site in sites:
                 p = ledger.site_pieces(site)[(source, k)]

@@ -36,6 +36,7 @@ from fognet.matching.cost import (
     is_worker,
     latencies_of,
     merge,
+    pieces,
     standalone_table,
 )
 from fognet.matching.instance import Instance, PeerId, Subtask, SubtaskId
@@ -117,6 +118,7 @@ class Ledger:
         self._part: dict[PeerId, float] = {}
         self._stages: dict[PeerId, dict[int, float]] = {}
         self._piece_lats: dict[PeerId, dict[int, dict[PeerId, float]]] = {}
+        self._stale: dict[PeerId, set[int]] = {}  # stages to price again, by source
         self._after: dict[tuple, list] = {}  # SiteAfter.key -> [it, its finish times or None]
         self.version: dict[PeerId, int] = {}  # bumped whenever a site's subtasks change
         # bumped whenever a source's stage latencies may change (its cached prices dropped)
@@ -128,6 +130,7 @@ class Ledger:
         self._finish.clear()
         self._part.clear()
         self._stages.clear()
+        self._stale.clear()
         self._after.clear()
         for source in self.epoch:
             self.epoch[source] += 1
@@ -141,7 +144,7 @@ class Ledger:
         self.on.setdefault(site, {})[s.id] = s
         self.mine.setdefault(s.source, {})[s.id] = s
         self._dirty(site)
-        self._drop_part(s.source)
+        self._drop_part(s.source, s.stage)
 
     def forget(self, s: Subtask) -> None:
         site = self.site_of.pop(s.id, None)
@@ -149,15 +152,18 @@ class Ledger:
             del self.on[site][s.id]
             del self.mine[s.source][s.id]
             self._dirty(site)
-            self._drop_part(s.source)
+            self._drop_part(s.source, s.stage)
 
     def apply(self, changes: Iterable[Change]) -> None:
         for c in changes:
             self.place(c.subtask, c.to)
 
-    def _drop_part(self, source: PeerId) -> None:
+    def _drop_part(self, source: PeerId, stage: int) -> None:
+        """The stage's latency may change (a site of it did): it is priced again when next
+        read, the source's other stages are kept (each stage reads only its own sites)."""
         self._part.pop(source, None)
-        self._stages.pop(source, None)
+        if source in self._stages:
+            self._stale.setdefault(source, set()).add(stage)
         self.epoch[source] = self.epoch.get(source, 0) + 1
 
     def _dirty(self, site: PeerId) -> None:
@@ -168,7 +174,7 @@ class Ledger:
         if len(self._after) > 20_000:
             self._after.clear()
         for s in self.on.get(site, {}).values():
-            self._drop_part(s.source)
+            self._drop_part(s.source, s.stage)
 
     def hosted(self, site: PeerId) -> list[Subtask]:
         return list(self.on.get(site, {}).values())
@@ -265,20 +271,29 @@ class Ledger:
 
     def piece_latencies(self, source: PeerId) -> dict[int, dict[PeerId, float]]:
         """Each of the source's stages' piece latencies now, by site (cached)."""
-        if source not in self._stages:
+        if source not in self._stages or source in self._stale:
             self.stage_latencies(source)
         return self._piece_lats[source]
 
     def stage_latencies(self, source: PeerId) -> dict[int, float]:
         """Each of the source's stages' latency now: its slowest piece."""
-        if source not in self._stages:
+        stale = self._stale.pop(source, None)
+        if source not in self._stages or stale is not None:
             sites: dict[int, set[PeerId]] = {}
             for s in self.mine.get(source, {}).values():
-                sites.setdefault(s.stage, set()).add(self.site_of[s.id])
-            lats = {k: self._lats(source, k, on, self.site_pieces, self.finish)
-                    for k, on in sites.items()}
-            self._piece_lats[source] = lats
-            self._stages[source] = {k: max(v.values(), default=0.0) for k, v in lats.items()}
+                if stale is None or s.stage in stale:
+                    sites.setdefault(s.stage, set()).add(self.site_of[s.id])
+            if stale is None:
+                lats, stages = {}, {}
+            else:  # only the stale stages are priced again; one with no slice left goes
+                lats, stages = self._piece_lats[source], self._stages[source]
+                for k in stale - sites.keys():
+                    lats.pop(k, None)
+                    stages.pop(k, None)
+            for k, on in sites.items():
+                lats[k] = self._lats(source, k, on, self.site_pieces, self.finish)
+                stages[k] = max(lats[k].values(), default=0.0)
+            self._piece_lats[source], self._stages[source] = lats, stages
         return self._stages[source]
 
     def after(self, changes: Sequence[Change]) -> dict[PeerId, SiteAfter]:
@@ -354,10 +369,18 @@ def worker_refuses(inst: Instance, site: PeerId, hosted: Sequence[Subtask],
     arriving = [c.subtask for c in changes if c.to == site]
     if not leaving <= ids or any(s.id in ids for s in arriving):
         return "stale"
+    after = [s for s in hosted if s.id not in leaving] + arriving
+    return refusal(inst, site, arriving, len(after), pieces(after))
+
+
+def refusal(inst: Instance, site: PeerId, arriving: Iterable[Subtask], count: int,
+            ps: Iterable[Piece]) -> str | None:
+    """`worker_refuses` once the step is known not stale: the worker is left with `count`
+    subtasks forming the pieces `ps` (in key order). One rule for the worker's own answer
+    and for `game.price`, which has the pieces merged already."""
     if any(not allowed(inst, s, site) for s in arriving):
         return "out_of_reach"
-    after = [s for s in hosted if s.id not in leaving] + arriving
-    return None if fits(inst, site, after) else "full"
+    return None if fits_pieces(inst, site, count, ps) else "full"
 
 
 def affected(inst: Instance, ledger: Ledger, changes: Sequence[Change]) -> list[PeerId]:

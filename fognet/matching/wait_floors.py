@@ -8,8 +8,10 @@ own load there), or the site's own formula on its pieces as they would be
 (`site_table.SiteTable.room`); plus, where the subtask would merge into its stage's piece
 there, what the merged piece takes more than the subtask alone (`SiteTable.merged`). And
 what it takes there besides its wait (`_alone`): its transfers and service, its input
-sharing the source's NIC with its stage's other remote pieces. Every value is shaded a
-hair low: a floor, never above the exact one.
+sharing the source's NIC with its stage's other remote pieces. On a source's own device,
+the overload penalty an arrival brings (`_penalised_home`, `_home_held`); and what the
+subtask's stage's other pieces keep when it moves between workers (`_rest_on`). Every
+value is shaded a hair low: a floor, never above the exact one.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fognet.matching.cost import INF
+from fognet.matching.cost import INF, OWN_CAP, PENALTY
 from fognet.matching.instance import PeerId
 
 if TYPE_CHECKING:
@@ -46,6 +48,14 @@ class WaitFloors:
     nic: np.ndarray
     floors: StageFloors
     table: SiteTable
+    home_load: np.ndarray
+    xhome: np.ndarray
+    lbhome: np.ndarray
+    top1: np.ndarray
+    top2: np.ndarray
+    top1_at: np.ndarray
+    rest: np.ndarray
+    alone: np.ndarray
 
     @staticmethod
     def _wait(r: np.ndarray, room: np.ndarray) -> np.ndarray:
@@ -116,3 +126,35 @@ class WaitFloors:
         ps = self.inb[i] + self.floors.shared_except(i, ex)
         shared = (self.lat_w[i, cols] + ps / self.nic[i] + self.tail_w[i, cols]) * (1 - 1e-12)
         return np.maximum(self.lbw[i, cols], shared)
+
+    def _penalised_home(self, i: int | np.ndarray) -> np.ndarray:
+        load = self.home_load[self.scode[i]]
+        after = load + self.rate[i] * self.xhome[i]
+        return self.lbhome[i] + PENALTY * np.maximum(0.0, after - OWN_CAP)
+
+    def _home_held(self, i: int | np.ndarray, stage_of: int | np.ndarray,
+                   merges: bool | np.ndarray) -> np.ndarray:
+        """A floor on subtask `stage_of`'s stage's piece on its source's device once subtask
+        i (of that source) arrives there: its latency now plus the overload penalty's rise
+        (the wait only grows with an arrival), plus i's service where i merges into it (of
+        the same stage); 0 where the stage has no piece there."""
+        now = self.floors.home[stage_of]
+        if not now.any():
+            return np.zeros(np.shape(now))
+        load = self.home_load[self.scode[i]]
+        rise = PENALTY * (np.maximum(0.0, load + self.rate[i] * self.xhome[i] - OWN_CAP)
+                          - np.maximum(0.0, load - OWN_CAP))
+        rise = rise + np.where(merges, self.xhome[i], 0.0)
+        return np.where(now > 0, (now + rise) * (1 - 1e-12), 0.0)
+
+    def _rest_on(self, i: int | np.ndarray, a: int | np.ndarray, b: np.ndarray) -> np.ndarray:
+        """A floor on the latency of subtask i's stage's other pieces once i goes from
+        worker a to worker b (each b[k]; with a[k] if a is an array): where i is its piece
+        alone and joins none there, the stage's remote pieces are the same, so its pieces
+        on the sites neither end touches keep their latency; else their floors (`rest`)."""
+        i = np.broadcast_to(i, b.shape)
+        a = np.broadcast_to(a, b.shape)
+        now = np.where(self.top1_at[i] == b, self.top2[i], self.top1[i])
+        joins = (self.table.kx[np.maximum(b, 0)] == self.key[i][:, None]).any(axis=1)
+        ok = self.alone[i] & (a >= 0) & (b >= 0) & ~joins
+        return np.where(ok, np.maximum(self.rest[i], now), self.rest[i])
