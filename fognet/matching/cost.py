@@ -113,33 +113,6 @@ def load_of(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> float:
     return rho
 
 
-class Moments(NamedTuple):
-    """A site's stream figures (DESIGN.md "The stream cost model"), phantom backlog included."""
-
-    load: float  # rho_p
-    second: float  # B_p, the second moment of service
-    by_source: dict[PeerId, float]  # B_p,s: each source's own part of B_p
-
-
-def site_moments(inst: Instance, site: PeerId, ps: Iterable[Piece]) -> Moments:
-    """rho, B and each source's part of B of the site's pieces (in (source, stage) order),
-    summed as `finish_pieces` sums them, for callers that price a site's queue themselves
-    (the joint planner's background load)."""
-    speed, backlog = _speed_backlog(inst, site)
-    T = inst.round_s
-    b = backlog / speed
-    rho, second = b / T, b * b / T
-    by_source: dict[PeerId, float] = {}
-    for p in ps:
-        x = p.work / speed
-        lam = inst._local[p.source].rate
-        rho += lam * x
-        share = lam * x * x
-        second += share
-        by_source[p.source] = by_source.get(p.source, 0.0) + share
-    return Moments(rho, second, by_source)
-
-
 def fits(inst: Instance, site: PeerId, subtasks: Iterable[Subtask]) -> bool:
     """Would the site take exactly these subtasks? A worker refuses a load at its cap, or
     more subtasks than its quota; a source's own device takes anything."""

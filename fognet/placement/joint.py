@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from fognet.matching.cost import EPS, evaluate, pieces, site_moments
+from fognet.matching.cost import EPS, evaluate, moments, pieces
 from fognet.matching.instance import Instance, PeerId, Subtask
 from fognet.partition.stages import Plan
 from fognet.placement.instance import peer_of
@@ -51,7 +51,7 @@ def site_loads(instance: Instance, assignment: Mapping[str, str], source: str) -
     left out of both: the piece the planner prices replaces them, and it adds that piece's
     load, and for Poisson arrivals its own second moment (`PeerState.stream_wait`), so
     R = (B - B_src) / 2 or B / 2 counts the candidate at its size (DESIGN.md "The stream
-    cost model"; the sums are `matching.cost.site_moments`')."""
+    cost model"; the sums are `matching.cost.moments`')."""
     on: dict[PeerId, list[Subtask]] = {w.id: [] for w in instance.workers}
     for s in instance.subtasks:
         site = assignment.get(s.id)
@@ -59,8 +59,8 @@ def site_loads(instance: Instance, assignment: Mapping[str, str], source: str) -
             on[PeerId(site)].append(s)
     out = {}
     for w in instance.workers:
-        others = site_moments(instance, w.id, pieces(on[w.id]))
-        out[peer_of(w.id)] = SiteLoad(others.load, others.second / 2, w.cap)
+        others = moments(instance, w.id, pieces(on[w.id]))
+        out[peer_of(w.id)] = SiteLoad(others.rho, others.second / 2, w.cap)
     return out
 
 
