@@ -19,11 +19,26 @@ from dataclasses import dataclass, field
 from fognet.errors import FognetError, Refused
 from fognet.matching.instance import Instance, PeerId, SubtaskId
 from fognet.net.base import Transport
+from fognet.net.memory import MemoryNetwork, MemoryTransport
+from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header, Reason
 from fognet.peer.match.live_round import Timing
 from fognet.peer.match.matchmaker import MATCH_TYPES, Matchmaker
 from fognet.peer.match.round_values import RoundResult
 from fognet.placement.instance import PeerState, states_instance
+
+# an ask unanswered this long makes a peer dead for the round, and a round with a death is not
+# play's: 0.3 s was within a loaded 2-core CI machine's scheduling delay (one run failed so)
+TEST_TIMING = Timing(ask_timeout_s=1.0, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
+
+
+def transports(kind: str) -> Callable[[str], Transport]:
+    """A factory of real transports for live-round tests: ZeroMQ on 127.0.0.1, or one
+    in-memory network shared by every peer the factory makes."""
+    if kind == "zmq":
+        return lambda name: ZmqTransport(name, host="127.0.0.1")
+    network = MemoryNetwork()
+    return lambda name: MemoryTransport(network, name)
 
 
 def serve_matching(mm: Matchmaker):

@@ -15,27 +15,26 @@ from fognet.matching.game import play
 from fognet.matching.instance import PeerId
 from fognet.matching.random_instance import random_instance
 from fognet.net import wire
-from fognet.net.memory import MemoryNetwork, MemoryTransport
 from fognet.net.transport import ZmqTransport
 from fognet.net.wire import Header
-from fognet.peer.match.courier import Timing
 from fognet.peer.match.opening import open_body
 from fognet.peer.match.wire_bodies import placement_to_wire, to_wire
 from fognet.placement.instance import split_instance, states_instance
 from fognet.testing.live_match import (
+    TEST_TIMING,
     live_peers,
     play_open,
     play_round,
     round_outcome,
     serve_matching,
+    transports,
 )
 
-TIMING = Timing(ask_timeout_s=1.0, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
+TIMING = TEST_TIMING
 
 
 def memory():
-    network = MemoryNetwork()
-    return lambda name: MemoryTransport(network, name)
+    return transports("memory")
 
 
 def forged(car1_subtasks, site: str) -> list[wire.Body]:

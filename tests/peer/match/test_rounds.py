@@ -13,29 +13,20 @@ from fognet.matching.game import deferred_acceptance, play
 from fognet.matching.instance import Instance
 from fognet.matching.random_instance import random_instance
 from fognet.net import wire
-from fognet.net.memory import MemoryNetwork, MemoryTransport
-from fognet.net.transport import ZmqTransport
 from fognet.peer.match.live_round import Timing
 from fognet.placement.instance import split_instance, states_instance
 from fognet.testing.live_match import (
+    TEST_TIMING,
     live_peers,
     play_open,
     play_round,
     round_outcome,
     serve_matching,
+    transports,
 )
 
-# an ask unanswered this long makes a peer dead for the round, and a round with a death is not
-# play's: 0.3 s was within a loaded 2-core CI machine's scheduling delay (one run failed so)
-TIMING = Timing(ask_timeout_s=1.0, open_s=2.0, phase1_s=2.0, settle_s=0.05, lock_timeout_s=1.0)
+TIMING = TEST_TIMING
 DEADLINE_S = 10.0
-
-
-def transports(kind: str):
-    if kind == "zmq":
-        return lambda name: ZmqTransport(name, host="127.0.0.1")
-    network = MemoryNetwork()
-    return lambda name: MemoryTransport(network, name)
 
 
 def of_sources(inst: Instance, sources: set[str]) -> Instance:
